@@ -66,3 +66,114 @@ purchases = Table(
     Index("ix_purchases_account_id", "account_id"),
     Index("ix_purchases_serial", "serial"),
 )
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", Str(64), primary_key=True),
+    Column("kind", Str(16), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("currency", Str(3), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    # Optimistic concurrency for issuance: every committed issuance chunk bumps it.
+    Column("issue_seq", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint(
+        "state IN ('draft', 'approved', 'active', 'paused', 'closed', 'settled')", name="state_known"
+    ),
+)
+
+terms_versions = Table(
+    "terms_versions",
+    metadata,
+    Column("campaign_id", Str(64), ForeignKey("campaigns.campaign_id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content_hash", Str(80), nullable=False),
+    Column("document", Text, nullable=False),  # canonical JSON; never updated
+    Column("author", Str(128), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("approved_by", Str(128)),
+    Column("approved_at_us", BigInteger),
+    Column("approved_hash", Str(80)),
+    CheckConstraint("version >= 1", name="version_positive"),
+    # Four-eyes, enforced by the database too.
+    CheckConstraint("approved_by IS NULL OR approved_by <> author", name="four_eyes"),
+    UniqueConstraint("campaign_id", "content_hash"),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("campaign_id", Str(64), ForeignKey("campaigns.campaign_id"), primary_key=True),
+    Column("currency", Str(3), nullable=False),
+    Column("funded_minor", BigInteger, nullable=False),
+    Column("remaining_minor", BigInteger, nullable=False),
+    # The last line of defence: no bug and no race can take a budget below zero.
+    CheckConstraint("remaining_minor >= 0", name="never_negative"),
+    CheckConstraint("remaining_minor <= funded_minor", name="not_above_funded"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", Str(40), primary_key=True),
+    Column("campaign_id", Str(64), ForeignKey("campaigns.campaign_id"), nullable=False),
+    Column("terms_version", Integer, nullable=False),
+    Column("account_id", Str(128), nullable=False),
+    Column("purchase_id", Str(128), nullable=False),
+    Column("serial", Str(128), nullable=False, server_default=""),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", Str(3), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("issued_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("claimed_at_us", BigInteger),
+    Column("closed_at_us", BigInteger),
+    UniqueConstraint("campaign_id", "purchase_id"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("state IN ('issued', 'claimed', 'paid', 'expired', 'revoked')", name="state_known"),
+    Index("ix_grants_campaign_id_account_id", "campaign_id", "account_id"),
+    Index("ix_grants_state_expires_at_us", "state", "expires_at_us"),
+    Index("ix_grants_account_id", "account_id"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("transfer_id", Str(80), nullable=False, unique=True),
+    Column("debit_account", Str(200), nullable=False),
+    Column("credit_account", Str(200), nullable=False),
+    Column("asset", Str(8), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", Str(32), nullable=False),
+    Column("ref", Str(200), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("prev_hash", Str(64), nullable=False),
+    Column("hash", Str(64), nullable=False),
+    # A transfer moves a positive amount between two different accounts:
+    # balanced by construction, so the sum of balances per asset is always 0.
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account <> credit_account", name="two_sides"),
+    Index("ix_ledger_entries_ref", "ref"),
+)
+
+# One row: the chain's head. Writers lock it, which serializes ledger appends.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Str(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+campaign_events = Table(
+    "campaign_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", Str(64), ForeignKey("campaigns.campaign_id"), nullable=False),
+    Column("kind", Str(32), nullable=False),
+    Column("actor", Str(128), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),
+)

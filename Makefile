@@ -1,0 +1,31 @@
+# One command runs every check: `make check`.
+PY ?= .venv/bin/python
+VENV_BIN := $(dir $(PY))
+
+.PHONY: install check lint typecheck imports test demo bench clean
+
+install:
+	python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+
+lint:
+	$(VENV_BIN)ruff check src tests benchmarks
+	$(VENV_BIN)ruff format --check src tests benchmarks
+
+typecheck:
+	$(VENV_BIN)mypy
+
+imports:
+	$(VENV_BIN)lint-imports
+
+test:
+	$(VENV_BIN)pytest -n 2 -q
+
+check: lint typecheck imports test
+
+demo:
+	$(VENV_BIN)pledge demo
+
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis pledge-demo.db*

@@ -1,0 +1,39 @@
+"""One database transaction per unit of work."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+
+from pledge.adapters.sqlalchemy.purchases import SqlPurchases
+from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()`` — anything not committed is rolled back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._conn = self._engine.connect()
+        self._conn.begin()
+        self.campaigns = SqlCampaigns(self._conn)
+        self.budgets = SqlBudgets(self._conn)
+        self.purchases = SqlPurchases(self._conn)
+        self.grants = SqlGrants(self._conn)
+        self.ledger = SqlLedger(self._conn)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()  # the next statement begins a new transaction

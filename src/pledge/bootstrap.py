@@ -1,0 +1,60 @@
+"""The one place where adapters are built and wired to the use cases."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import Engine
+
+from pledge.adapters.cel.engine import compile_rule
+from pledge.adapters.sqlalchemy.database import default_url, make_engine
+from pledge.adapters.sqlalchemy.schema import current_revision, head_revision
+from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
+from pledge.domain.errors import RefusedError
+from pledge.usecases.ports import CompiledRule, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class SystemClock:
+    def now_us(self) -> int:
+        return time.time_ns() // 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class FixedClock:
+    """``--now``: the same instant for the whole command."""
+
+    instant_us: int
+
+    def now_us(self) -> int:
+        return self.instant_us
+
+
+@lru_cache(maxsize=64)
+def cached_rule(text: str) -> CompiledRule:
+    return compile_rule(text)
+
+
+class App:
+    """Everything a command needs, wired once."""
+
+    def __init__(self, url: str | None = None, now_us: int | None = None) -> None:
+        self.url = url or default_url()
+        self.engine: Engine = make_engine(self.url)
+        self.clock: SystemClock | FixedClock = FixedClock(now_us) if now_us is not None else SystemClock()
+        self.rules = cached_rule
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def require_schema(self) -> None:
+        current = current_revision(self.engine)
+        if current != head_revision():
+            raise RefusedError(
+                f"the database at {self.engine.url.render_as_string(hide_password=True)} is at schema "
+                f"{current or 'none'}; run `pledge init` first", code="schema_outdated")
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,252 @@
+"""Cashback campaigns: validated terms, immutable terms versions, lifecycle.
+
+A campaign file is turned into :class:`CashbackTerms` here (pure validation,
+every error naming its field). The terms are hashed over a canonical JSON
+form, so applying the same file twice is recognisably a no-op and an approval
+can be bound to exactly the version it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.money import currency_exponent, format_minor, parse_minor
+from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+PRICE_PAID = "price_paid"
+MAX_LIMIT = 1_000_000
+
+
+class CampaignState(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSED = "closed"
+    SETTLED = "settled"
+
+
+# Which lifecycle moves are allowed; anything else is refused with both states named.
+_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
+    CampaignState.DRAFT: frozenset({CampaignState.APPROVED}),
+    CampaignState.APPROVED: frozenset({CampaignState.ACTIVE}),
+    CampaignState.ACTIVE: frozenset({CampaignState.PAUSED, CampaignState.CLOSED}),
+    CampaignState.PAUSED: frozenset({CampaignState.ACTIVE, CampaignState.CLOSED}),
+    CampaignState.CLOSED: frozenset({CampaignState.SETTLED}),
+    CampaignState.SETTLED: frozenset(),
+}
+
+
+def check_transition(campaign_id: str, current: CampaignState, target: CampaignState) -> None:
+    if target not in _TRANSITIONS[current]:
+        raise RefusedError(
+            f"campaign {campaign_id} is {current.value} and cannot become {target.value}",
+            code="invalid_state_transition",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CashbackTerms:
+    """One immutable version of a cashback campaign's terms."""
+
+    campaign_id: str
+    name: str
+    timezone: str
+    currency: str
+    window: LocalDateWindow
+    rule: str
+    fixed_amount_minor: int | None  # None means "the price actually paid"
+    max_amount_minor: int | None
+    payout_channel: str
+    claim_within_us: int
+    claim_within: str
+    per_account: int | None
+    per_serial: int | None
+    budget_minor: int
+
+    def canonical(self) -> dict[str, Any]:
+        """The normalized document: what is hashed and stored."""
+        return {
+            "id": self.campaign_id,
+            "name": self.name,
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "qualify": {
+                "purchased": {"from": self.window.first.isoformat(), "to": self.window.last.isoformat()},
+                "rule": self.rule,
+            },
+            "benefit": {
+                "kind": "cashback",
+                "amount": PRICE_PAID if self.fixed_amount_minor is None
+                else format_minor(self.fixed_amount_minor, self.currency),
+                "max_amount": None if self.max_amount_minor is None
+                else format_minor(self.max_amount_minor, self.currency),
+            },
+            "payout": {"channel": self.payout_channel, "claim_within": self.claim_within},
+            "limits": {"per_account": self.per_account, "per_serial": self.per_serial},
+            "budget": format_minor(self.budget_minor, self.currency),
+        }
+
+    @property
+    def content_hash(self) -> str:
+        return terms_hash(self.canonical())
+
+    def grant_amount(self, price_minor: int) -> int:
+        """What one qualifying purchase earns, before the price-paid check."""
+        amount = price_minor if self.fixed_amount_minor is None else self.fixed_amount_minor
+        if self.max_amount_minor is not None:
+            amount = min(amount, self.max_amount_minor)
+        return amount
+
+
+def terms_hash(document: Mapping[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = doc.get(key)
+    if not isinstance(value, Mapping):
+        raise InputError(f"{key}: a mapping is required", param=key, code="invalid_campaign")
+    return value
+
+
+def _text(doc: Mapping[str, Any], key: str, param: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{param}: a non-empty string is required", param=param, code="invalid_campaign")
+    return value.strip()
+
+
+def _money_field(value: Any, currency: str, param: str) -> int:
+    # YAML turns 1999.00 (unquoted) into a float: refuse it instead of guessing its digits.
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InputError(f'{param}: write money as a quoted decimal string like "1999.00", not {value!r}',
+                         param=param, code="invalid_amount")
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{param}: a decimal amount is required", param=param, code="invalid_amount")
+    minor = parse_minor(value, currency, param=param)
+    if minor <= 0:
+        raise InputError(f"{param}: must be greater than zero", param=param, code="invalid_amount")
+    return minor
+
+
+def _limit(doc: Mapping[str, Any], key: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise InputError(f"limits.{key}: an integer from 1 to {MAX_LIMIT} is required", param=f"limits.{key}",
+                         code="invalid_campaign")
+    return value
+
+
+def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
+    """Validate a campaign document (as loaded from YAML/JSON) into terms."""
+    if not isinstance(doc, Mapping):
+        raise InputError("campaign: a mapping is required", param="campaign", code="invalid_campaign")
+    known = {"id", "name", "timezone", "currency", "qualify", "benefit", "payout", "limits", "budget", "kind"}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise InputError(f"{unknown[0]}: unknown field (known: {', '.join(sorted(known))})", param=unknown[0],
+                         code="invalid_campaign")
+    campaign_id = _text(doc, "id", "id")
+    if not _SLUG.match(campaign_id):
+        raise InputError(f"id: {campaign_id!r} must be a slug of a-z, 0-9 and - (at most 64)", param="id",
+                         code="invalid_campaign")
+    tz_name = _text(doc, "timezone", "timezone")
+    zone(tz_name)
+    currency = _text(doc, "currency", "currency")
+    currency_exponent(currency)
+    qualify = _section(doc, "qualify")
+    purchased = _section(qualify, "purchased") if "purchased" in qualify else None
+    if purchased is None:
+        raise InputError("qualify.purchased: a window {from, to} of local dates is required",
+                         param="qualify.purchased", code="invalid_campaign")
+    window = LocalDateWindow(
+        parse_date(str(purchased.get("from")), param="qualify.purchased.from"),
+        parse_date(str(purchased.get("to")), param="qualify.purchased.to"),
+        tz_name,
+    )
+    rule = qualify.get("rule", "")
+    if not isinstance(rule, str):
+        raise InputError("qualify.rule: a CEL expression string is required", param="qualify.rule",
+                         code="invalid_campaign")
+    benefit = _section(doc, "benefit")
+    if benefit.get("kind", "cashback") != "cashback":
+        raise InputError(f"benefit.kind: {benefit.get('kind')!r} is not supported here (cashback)",
+                         param="benefit.kind", code="invalid_campaign")
+    amount = benefit.get("amount", PRICE_PAID)
+    fixed = None if amount == PRICE_PAID else _money_field(amount, currency, "benefit.amount")
+    max_amount = benefit.get("max_amount")
+    cap = None if max_amount is None else _money_field(max_amount, currency, "benefit.max_amount")
+    payout = _section(doc, "payout")
+    channel = payout.get("channel", "red_envelope")
+    if channel != "red_envelope":
+        raise InputError(f"payout.channel: {channel!r} is not supported (red_envelope)", param="payout.channel",
+                         code="invalid_campaign")
+    claim_within = str(payout.get("claim_within", "30d"))
+    limits = doc.get("limits") or {}
+    if not isinstance(limits, Mapping):
+        raise InputError("limits: a mapping is required", param="limits", code="invalid_campaign")
+    return CashbackTerms(
+        campaign_id=campaign_id,
+        name=_text(doc, "name", "name"),
+        timezone=tz_name,
+        currency=currency,
+        window=window,
+        rule=rule.strip(),
+        fixed_amount_minor=fixed,
+        max_amount_minor=cap,
+        payout_channel=channel,
+        claim_within_us=parse_duration_us(claim_within, param="payout.claim_within"),
+        claim_within=claim_within.strip(),
+        per_account=_limit(limits, "per_account"),
+        per_serial=_limit(limits, "per_serial"),
+        budget_minor=_money_field(doc.get("budget"), currency, "budget"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TermsVersion:
+    """A stored, immutable version of a campaign's terms and its four-eyes approval."""
+
+    campaign_id: str
+    version: int
+    content_hash: str
+    document: Mapping[str, Any]
+    author: str
+    created_at_us: int
+    approved_by: str | None = None
+    approved_at_us: int | None = None
+    approved_hash: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        # An approval counts only for the exact content it was given for.
+        return self.approved_by is not None and self.approved_hash == self.content_hash
+
+
+def check_approval(version: TermsVersion, approver: str) -> None:
+    """Four-eyes: the author of a terms version never approves it."""
+    if approver == version.author:
+        raise RefusedError(
+            f"campaign {version.campaign_id} version {version.version} was written by {approver}; "
+            "a different person must approve it",
+            code="four_eyes",
+        )
+    if version.approved:
+        raise RefusedError(
+            f"campaign {version.campaign_id} version {version.version} is already approved by {version.approved_by}",
+            code="already_approved",
+        )

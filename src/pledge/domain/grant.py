@@ -1,0 +1,90 @@
+"""Grants: what one qualifying purchase earned under one terms version.
+
+States: ``issued → claimed → paid``, ``issued → expired`` (value returns to
+the budget) and ``issued/claimed → revoked``. A grant's id is derived from
+(campaign, purchase), so the id itself is the idempotency key of issuance:
+issuing the same purchase twice collides on the id instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from pledge.domain.errors import RefusedError
+
+
+class GrantState(StrEnum):
+    ISSUED = "issued"
+    CLAIMED = "claimed"
+    PAID = "paid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+_ALLOWED: dict[GrantState, frozenset[GrantState]] = {
+    GrantState.ISSUED: frozenset({GrantState.CLAIMED, GrantState.EXPIRED, GrantState.REVOKED}),
+    GrantState.CLAIMED: frozenset({GrantState.PAID, GrantState.REVOKED}),
+    GrantState.PAID: frozenset(),
+    GrantState.EXPIRED: frozenset(),
+    GrantState.REVOKED: frozenset(),
+}
+
+
+def grant_id(campaign_id: str, purchase_id: str) -> str:
+    digest = hashlib.sha256(f"{campaign_id}\x1f{purchase_id}".encode()).hexdigest()
+    return f"gr_{digest[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    id: str
+    campaign_id: str
+    terms_version: int
+    account_id: str
+    purchase_id: str
+    amount_minor: int
+    currency: str
+    state: GrantState
+    issued_at_us: int
+    expires_at_us: int
+    claimed_at_us: int | None = None
+    closed_at_us: int | None = None  # when it became paid, expired or revoked
+
+    def __post_init__(self) -> None:
+        assert self.amount_minor > 0, "a grant is always worth something"
+        assert self.expires_at_us > self.issued_at_us, "a grant expires after it is issued"
+
+    def _move(self, target: GrantState) -> None:
+        if target not in _ALLOWED[self.state]:
+            raise RefusedError(
+                f"grant {self.id} is {self.state.value} and cannot become {target.value}",
+                code=f"grant_{self.state.value}",
+            )
+
+    def claim(self, now_us: int) -> Grant:
+        """Open the red envelope. Claiming twice returns the grant unchanged (idempotent)."""
+        if self.state in (GrantState.CLAIMED, GrantState.PAID):
+            return self
+        if self.state is GrantState.ISSUED and now_us >= self.expires_at_us:
+            raise RefusedError(
+                f"grant {self.id} could be opened until {self.expires_at_us} and has expired",
+                code="grant_expired",
+            )
+        self._move(GrantState.CLAIMED)
+        return replace(self, state=GrantState.CLAIMED, claimed_at_us=now_us)
+
+    def expire(self, now_us: int) -> Grant:
+        if now_us < self.expires_at_us:
+            raise RefusedError(f"grant {self.id} can still be opened", code="grant_not_due")
+        self._move(GrantState.EXPIRED)
+        return replace(self, state=GrantState.EXPIRED, closed_at_us=now_us)
+
+    def pay(self, now_us: int) -> Grant:
+        self._move(GrantState.PAID)
+        return replace(self, state=GrantState.PAID, closed_at_us=now_us)
+
+    def revoke(self, now_us: int) -> Grant:
+        self._move(GrantState.REVOKED)
+        return replace(self, state=GrantState.REVOKED, closed_at_us=now_us)

@@ -1,0 +1,1 @@
+"""The ``pledge`` command line (the contract in CONTRACT.md)."""

@@ -1,0 +1,78 @@
+"""Options every command shares, and the one way commands run and report."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from pledge.bootstrap import App
+from pledge.domain.errors import InputError, PledgeError
+from pledge.domain.timeutil import parse_instant
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: $PLEDGE_DATABASE_URL or "
+                                                    "sqlite:///pledge.db in the working directory).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+NowOpt = Annotated[str | None, typer.Option("--now", help="Current instant, ISO 8601 with offset "
+                                                      "(default: the clock).")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who acts (default: the OS user).")]
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def actor_name(actor: str | None) -> str:
+    if actor:
+        return actor.strip()
+    try:
+        return os.environ.get("PLEDGE_ACTOR") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """One line on stderr naming the thing and the reason; exit 2 for bad input, 1 otherwise."""
+    if isinstance(exc, PledgeError):
+        code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILED
+        message = exc.message.replace("\n", " | ")
+        err.print(f"error [{exc.code}]: {message}", markup=False, soft_wrap=True)
+        raise typer.Exit(code)
+    err.print(f"error [internal]: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_FAILED)
+
+
+@contextmanager
+def app_for(db: str | None, now: str | None = None, *, require_schema: bool = True) -> Iterator[App]:
+    try:
+        now_us = parse_instant(now, param="--now") if now else None
+        app = App(db, now_us)
+    except Exception as exc:
+        fail(exc)
+    try:
+        if require_schema:
+            app.require_schema()
+        yield app
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        fail(exc)
+    finally:
+        app.close()
+
+
+def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=None) + "\n")
+    elif human is not None:
+        human(result)
+    else:
+        out.print_json(data=result)

@@ -1,0 +1,39 @@
+"""Small helpers shared by the use cases."""
+
+from __future__ import annotations
+
+from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
+from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
+
+
+def require_campaign(uow: UnitOfWork, campaign_id: str, *, for_update: bool = False) -> CampaignRecord:
+    record = uow.campaigns.get(campaign_id, for_update=for_update)
+    if record is None:
+        raise NotFoundError(f"campaign {campaign_id} does not exist (apply its file first)",
+                            code="campaign_not_found", param="campaign")
+    return record
+
+
+def latest_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
+    versions = uow.campaigns.versions(campaign_id)
+    if not versions:
+        raise NotFoundError(f"campaign {campaign_id} has no terms", code="campaign_not_found")
+    return versions[-1]
+
+
+def effective_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
+    """The newest approved version: the one issuance follows."""
+    for version in reversed(uow.campaigns.versions(campaign_id)):
+        if version.approved:
+            return version
+    raise RefusedError(f"campaign {campaign_id} has no approved terms version", code="not_approved")
+
+
+def terms_of(version: TermsVersion) -> CashbackTerms:
+    return parse_cashback_terms(version.document)
+
+
+def selection_for(terms: CashbackTerms, rules: RuleCompiler) -> Selection:
+    compiled = rules(terms.rule)
+    return Selection(window=terms.window, conditions=tuple(compiled.rule.conditions), currency=terms.currency)

@@ -1,0 +1,148 @@
+"""The narrow interfaces use cases need from the outside world.
+
+Adapters implement them (``adapters/sqlalchemy`` for real databases,
+``adapters/memory`` for tests). Heavy scans stay behind these ports so they can
+run inside the database; use cases never see SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pledge.domain.campaign import CampaignState, TermsVersion
+from pledge.domain.grant import Grant
+from pledge.domain.issuance import Candidate
+from pledge.domain.ledger import ChainedTransfer, Transfer
+from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.domain.rules.ast import Condition, Rule
+from pledge.domain.timeutil import LocalDateWindow
+
+
+class Clock(Protocol):
+    def now_us(self) -> int: ...
+
+
+class CompiledRule(Protocol):
+    """A rule checked against the schema, ready to evaluate one purchase in-process."""
+
+    @property
+    def rule(self) -> Rule: ...
+
+    def evaluate_conditions(self, values: Mapping[str, str | int]) -> list[bool]: ...
+
+
+class RuleCompiler(Protocol):
+    def __call__(self, text: str) -> CompiledRule: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a campaign selects: its window and its rule's conditions (evaluated where the data lives)."""
+
+    window: LocalDateWindow
+    conditions: Sequence[Condition]
+    currency: str
+
+
+@dataclass(slots=True)
+class ScanCounts:
+    """One pass over all purchases, per condition."""
+
+    evaluated: int = 0
+    qualifying: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+    near_misses_by_condition: dict[str, int] = field(default_factory=dict)
+    other_currency: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    purchase_id: str
+    account_id: str
+    condition: str
+    purchased_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord:
+    campaign_id: str
+    kind: str
+    state: CampaignState
+    currency: str
+    created_at_us: int
+    issue_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    campaign_id: str
+    currency: str
+    funded_minor: int
+    remaining_minor: int
+
+
+class Campaigns(Protocol):
+    def get(self, campaign_id: str, *, for_update: bool = False) -> CampaignRecord | None: ...
+    def list(self) -> list[CampaignRecord]: ...
+    def add(self, record: CampaignRecord) -> None: ...
+    def set_state(self, campaign_id: str, state: CampaignState) -> None: ...
+    def bump_issue_seq(self, campaign_id: str, expected: int) -> bool: ...
+    def versions(self, campaign_id: str) -> list[TermsVersion]: ...
+    def add_version(self, version: TermsVersion) -> None: ...
+    def approve(self, campaign_id: str, version: int, approver: str, at_us: int, content_hash: str) -> None: ...
+    def record_event(self, campaign_id: str, kind: str, actor: str, at_us: int, detail: Mapping[str, Any]) -> None: ...
+    def events(self, campaign_id: str) -> list[dict[str, Any]]: ...
+
+
+class Budgets(Protocol):
+    def get(self, campaign_id: str) -> Budget | None: ...
+    def create(self, budget: Budget) -> None: ...
+    def adjust(self, campaign_id: str, delta_remaining_minor: int, delta_funded_minor: int = 0) -> bool:
+        """Apply a change only if the budget stays within [0, funded]; False if it would not."""
+        ...
+
+
+class Purchases(Protocol):
+    def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]: ...
+    def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]: ...
+    def scan(self, selection: Selection) -> ScanCounts: ...
+    def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]: ...
+    def candidates(self, selection: Selection) -> Iterator[Candidate]: ...
+    def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]: ...
+    def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]: ...
+
+
+class Grants(Protocol):
+    def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]: ...
+    def add_many(self, grants: Sequence[Grant], serials: Sequence[str]) -> None: ...
+    def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None: ...
+    def update(self, grant: Grant) -> None: ...
+    def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]: ...
+    def list(self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None,
+             limit: int) -> list[Grant]: ...
+    def totals(self, campaign_id: str) -> dict[str, tuple[int, int]]: ...
+    def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]: ...
+
+
+class Ledger(Protocol):
+    def append(self, transfers: Iterable[Transfer]) -> int: ...
+    def entries(self) -> Iterator[ChainedTransfer]: ...
+    def head(self) -> tuple[int, str]: ...
+
+
+class UnitOfWork(Protocol):
+    campaigns: Campaigns
+    budgets: Budgets
+    purchases: Purchases
+    grants: Grants
+    ledger: Ledger
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+ProgressCallback = Callable[[int], None]

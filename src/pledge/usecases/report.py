@@ -1,0 +1,40 @@
+"""``campaign report``: state and money, from the grants and the budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pledge.domain.grant import GrantState
+from pledge.domain.money import format_minor
+from pledge.usecases.common import latest_version, require_campaign, terms_of
+from pledge.usecases.ports import UnitOfWorkFactory
+
+
+def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[str, Any]:
+    with uow_factory() as uow:
+        record = require_campaign(uow, campaign_id)
+        versions = uow.campaigns.versions(campaign_id)
+        terms = terms_of(latest_version(uow, campaign_id))
+        budget = uow.budgets.get(campaign_id)
+        totals = uow.grants.totals(campaign_id)
+    cur = record.currency
+
+    def amount(*states: GrantState) -> int:
+        return sum(totals.get(s.value, (0, 0))[1] for s in states)
+
+    funded = budget.funded_minor if budget else terms.budget_minor
+    return {
+        "id": campaign_id,
+        "state": record.state.value,
+        "currency": cur,
+        "versions": [{"version": v.version, "content_hash": v.content_hash, "author": v.author,
+                      "approved_by": v.approved_by, "approved": v.approved} for v in versions],
+        "budget": format_minor(funded, cur),
+        "issued_amount": format_minor(sum(t[1] for t in totals.values()), cur),
+        "claimed_amount": format_minor(amount(GrantState.CLAIMED, GrantState.PAID), cur),
+        "expired_amount": format_minor(amount(GrantState.EXPIRED), cur),
+        "revoked_amount": format_minor(amount(GrantState.REVOKED), cur),
+        "outstanding_amount": format_minor(amount(GrantState.ISSUED), cur),
+        "budget_remaining": format_minor(budget.remaining_minor if budget else funded, cur),
+        "grants": {s.value: totals.get(s.value, (0, 0))[0] for s in GrantState},
+    }

@@ -1,0 +1,137 @@
+"""The dry run: reach, cost, rejections per condition, near misses and blocking problems.
+
+It runs the very planner issuance uses, over the same ordered candidates, so
+the dry run's numbers are what ``campaign run`` would issue right now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pledge.domain.campaign import CashbackTerms
+from pledge.domain.issuance import Decision, IssuancePlanner
+from pledge.domain.money import format_minor
+from pledge.domain.timeutil import format_instant
+from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
+from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWork, UnitOfWorkFactory
+
+PROBLEM_SAMPLE = 20
+
+
+def blocking_problems(uow: UnitOfWork, terms: CashbackTerms, selection: Selection,
+                      counts: ScanCounts | None = None) -> list[dict[str, Any]]:
+    """What must be fixed before a single grant may be issued."""
+    problems: list[dict[str, Any]] = []
+    if terms.fixed_amount_minor is not None:
+        amount = terms.grant_amount(terms.fixed_amount_minor)
+        count, sample = uow.purchases.overpaid(selection, amount, PROBLEM_SAMPLE)
+        if count:
+            problems.append({
+                "code": "amount_exceeds_price_paid",
+                "blocking": True,
+                "count": count,
+                "purchases": sample,
+                "message": (
+                    f"a cashback of {format_minor(amount, terms.currency)} {terms.currency} exceeds the price paid "
+                    f"for {count} qualifying purchases (e.g. {', '.join(sample[:5])}); a refund can never exceed "
+                    "the price paid: use amount: price_paid or a smaller amount"
+                ),
+            })
+    counts = counts if counts is not None else uow.purchases.scan(selection)
+    if counts.other_currency:
+        problems.append({
+            "code": "currency_mismatch",
+            "blocking": True,
+            "count": counts.other_currency,
+            "purchases": [],
+            "message": (f"{counts.other_currency} qualifying purchases were paid in another currency than "
+                        f"{terms.currency}; add a currency condition to the rule"),
+        })
+    return problems
+
+
+def simulate_terms(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool,
+                   near_miss_limit: int, widen_days: int | None) -> dict[str, Any]:
+    counts = uow.purchases.scan(selection)
+    problems = blocking_problems(uow, terms, selection, counts)
+    plan = _plan(uow, terms, selection, campaign_launched=campaign_launched)
+    tz = terms.window.tz
+    near = [
+        {"purchase_id": m.purchase_id, "account_id": m.account_id, "condition": m.condition,
+         "distance_days": terms.window.distance_days(m.purchased_at_us) if m.condition == "purchased" else None,
+         "purchased_at": format_instant(m.purchased_at_us, tz)}
+        for m in uow.purchases.near_misses(selection, near_miss_limit)
+    ]
+    if plan["budget_exhausted"]:
+        problems.append({"code": "budget_exhausted", "blocking": False, "count": plan["budget_exhausted"],
+                         "purchases": [],
+                         "message": f"the budget runs out: {plan['budget_exhausted']} qualifying purchases "
+                                    "would get nothing"})
+    result: dict[str, Any] = {
+        "campaign": terms.campaign_id,
+        "evaluated": counts.evaluated,
+        "qualifying": counts.qualifying,
+        "grants": plan["grants"],
+        "amount": format_minor(plan["amount"], terms.currency),
+        "currency": terms.currency,
+        "budget": format_minor(terms.budget_minor, terms.currency),
+        "budget_exhausted": plan["budget_exhausted"],
+        "already_granted": plan["already_granted"],
+        "limits": {"per_account": plan["per_account"], "per_serial": plan["per_serial"]},
+        "rejections": counts.rejections,
+        "near_misses_total": sum(counts.near_misses_by_condition.values()),
+        "near_misses_by_condition": counts.near_misses_by_condition,
+        "near_misses": near,
+        "problems": problems,
+        "blocking": any(p["blocking"] for p in problems),
+    }
+    if widen_days:
+        wider = terms.window.widened(widen_days)
+        wider_selection = Selection(wider, selection.conditions, selection.currency)
+        wider_plan = _plan(uow, terms, wider_selection, campaign_launched=campaign_launched)
+        result["widen"] = {
+            "days": widen_days,
+            "from": wider.first.isoformat(),
+            "to": wider.last.isoformat(),
+            "added_grants": wider_plan["grants"] - plan["grants"],
+            "added_amount": format_minor(wider_plan["amount"] - plan["amount"], terms.currency),
+            "budget_exhausted": wider_plan["budget_exhausted"],
+        }
+    return result
+
+
+def _plan(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool) -> dict[str, int]:
+    if campaign_launched:
+        by_account, by_serial, granted = uow.grants.issued_counts(terms.campaign_id)
+        budget = uow.budgets.get(terms.campaign_id)
+        remaining = budget.remaining_minor if budget else terms.budget_minor
+        if budget is not None:
+            remaining += terms.budget_minor - budget.funded_minor  # a newer version may change the budget
+    else:
+        by_account, by_serial, granted, remaining = {}, {}, set(), terms.budget_minor
+    planner = IssuancePlanner(terms, max(remaining, 0), by_account, by_serial, granted)
+    tally = {d.value: 0 for d in Decision}
+    amount = 0
+    for candidate in uow.purchases.candidates(selection):
+        decision, granted_minor = planner.decide(candidate)
+        tally[decision.value] += 1
+        amount += granted_minor
+    return {"grants": tally[Decision.GRANT.value], "amount": amount,
+            "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED.value],
+            "already_granted": tally[Decision.ALREADY_GRANTED.value],
+            "per_account": tally[Decision.PER_ACCOUNT.value], "per_serial": tally[Decision.PER_SERIAL.value]}
+
+
+def simulate_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, campaign_id: str, *,
+                      near_miss_limit: int = 100, widen_days: int | None = None) -> dict[str, Any]:
+    """Dry run of the latest terms version (approved or not) over every purchase."""
+    with uow_factory() as uow:
+        record = require_campaign(uow, campaign_id)
+        version = latest_version(uow, campaign_id)
+        terms = terms_of(version)
+        result = simulate_terms(uow, terms, selection_for(terms, rules),
+                                campaign_launched=uow.budgets.get(campaign_id) is not None,
+                                near_miss_limit=near_miss_limit, widen_days=widen_days)
+        result["version"] = version.version
+        result["state"] = record.state.value
+        return result
