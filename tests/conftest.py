@@ -30,7 +30,7 @@ def _postgres_problem() -> str | None:
     return None
 
 
-_PG_PROBLEM: str | None | bool = False
+_PG_PROBLEM: str | bool | None = False
 
 
 def postgres_problem() -> str | None:

@@ -1,3 +1,3 @@
-"""Pledge: keeps a company's promises to its customers, exactly once, within budget, on an auditable ledger."""
+"""Pledge: keeps a company's promises to its customers, exactly once, within budget, on a ledger."""
 
 __version__ = "0.1.0"

@@ -54,7 +54,9 @@ class App:
         if current != head_revision():
             raise RefusedError(
                 f"the database at {self.engine.url.render_as_string(hide_password=True)} is at schema "
-                f"{current or 'none'}; run `pledge init` first", code="schema_outdated")
+                f"{current or 'none'}; run `pledge init` first",
+                code="schema_outdated",
+            )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -19,8 +19,10 @@ DOC: dict[str, Any] = {
     "name": "Founders' full refund",
     "timezone": "Asia/Shanghai",
     "currency": "CNY",
-    "qualify": {"purchased": {"from": "2011-09-01", "to": "2011-12-07"},
-                "rule": 'purchase.sku == "mi-1" && account.region == "CN"'},
+    "qualify": {
+        "purchased": {"from": "2011-09-01", "to": "2011-12-07"},
+        "rule": 'purchase.sku == "mi-1" && account.region == "CN"',
+    },
     "benefit": {"kind": "cashback", "amount": "price_paid", "max_amount": "1999.00"},
     "payout": {"channel": "red_envelope", "claim_within": "30d"},
     "limits": {"per_account": 1, "per_serial": 1},

@@ -25,8 +25,11 @@ def verify(entries: list[ChainedTransfer], head: tuple[int, str] | None = None) 
 accounts = st.sampled_from(["budget", "funding", "grants", "wallet:A", "wallet:B"])
 
 
-@given(st.lists(st.tuples(accounts, accounts, st.integers(1, 10**12)).filter(lambda t: t[0] != t[1]),
-                max_size=40))
+@given(
+    st.lists(
+        st.tuples(accounts, accounts, st.integers(1, 10**12)).filter(lambda t: t[0] != t[1]), max_size=40
+    )
+)
 def test_any_chain_verifies_and_balances_sum_to_zero(moves: list[tuple[str, str, int]]) -> None:
     entries = chain([transfer(i, amount, d, c) for i, (d, c, amount) in enumerate(moves)], 0, GENESIS_HASH)
     verifier = verify(entries)

@@ -26,8 +26,15 @@ def test_format_then_parse_is_identity(minor: int, currency: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
-    [("1999.00", "CNY", 199900), ("1999", "CNY", 199900), ("1999.5", "CNY", 199950), ("0.01", "CNY", 1),
-     ("-0.05", "CNY", -5), ("1999", "JPY", 1999), ("1.234", "KWD", 1234)],
+    [
+        ("1999.00", "CNY", 199900),
+        ("1999", "CNY", 199900),
+        ("1999.5", "CNY", 199950),
+        ("0.01", "CNY", 1),
+        ("-0.05", "CNY", -5),
+        ("1999", "JPY", 1999),
+        ("1.234", "KWD", 1234),
+    ],
 )
 def test_parse_examples(text: str, currency: str, minor: int) -> None:
     assert parse_minor(text, currency) == minor

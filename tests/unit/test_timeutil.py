@@ -43,7 +43,10 @@ def test_naive_or_dateless_instants_are_refused(text: str) -> None:
 def test_instant_round_trip_and_formats() -> None:
     us = parse_instant("2011-12-07T23:59:59.123456+08:00")
     assert format_instant(us) == "2011-12-07T15:59:59.123456Z"
-    assert format_instant(parse_instant("2011-12-07T16:30:00Z"), zone("Asia/Shanghai")) == "2011-12-08T00:30:00+08:00"
+    assert (
+        format_instant(parse_instant("2011-12-07T16:30:00Z"), zone("Asia/Shanghai"))
+        == "2011-12-08T00:30:00+08:00"
+    )
 
 
 @given(st.integers(min_value=-(2**52), max_value=2**52))
@@ -65,9 +68,20 @@ def test_midnight_skipped_by_dst_is_the_transition_instant() -> None:
     assert local_date(first_instant_of(date(2018, 11, 4), tz), tz) == date(2018, 11, 4)
 
 
-@given(st.dates(min_value=date(1971, 1, 1), max_value=date(2100, 1, 1)),
-       st.sampled_from(["Asia/Shanghai", "America/New_York", "Europe/London", "America/Sao_Paulo",
-                        "Australia/Lord_Howe", "Pacific/Apia", "UTC"]))
+@given(
+    st.dates(min_value=date(1971, 1, 1), max_value=date(2100, 1, 1)),
+    st.sampled_from(
+        [
+            "Asia/Shanghai",
+            "America/New_York",
+            "Europe/London",
+            "America/Sao_Paulo",
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+            "UTC",
+        ]
+    ),
+)
 def test_first_instant_is_in_that_local_date_and_the_previous_is_not(day: date, name: str) -> None:
     tz = zone(name)
     first = first_instant_of(day, tz)

@@ -85,9 +85,11 @@ class CashbackTerms:
             },
             "benefit": {
                 "kind": "cashback",
-                "amount": PRICE_PAID if self.fixed_amount_minor is None
+                "amount": PRICE_PAID
+                if self.fixed_amount_minor is None
                 else format_minor(self.fixed_amount_minor, self.currency),
-                "max_amount": None if self.max_amount_minor is None
+                "max_amount": None
+                if self.max_amount_minor is None
                 else format_minor(self.max_amount_minor, self.currency),
             },
             "payout": {"channel": self.payout_channel, "claim_within": self.claim_within},
@@ -128,9 +130,12 @@ def _text(doc: Mapping[str, Any], key: str, param: str) -> str:
 
 def _money_field(value: Any, currency: str, param: str) -> int:
     # YAML turns 1999.00 (unquoted) into a float: refuse it instead of guessing its digits.
-    if isinstance(value, bool) or isinstance(value, float):
-        raise InputError(f'{param}: write money as a quoted decimal string like "1999.00", not {value!r}',
-                         param=param, code="invalid_amount")
+    if isinstance(value, (bool, float)):
+        raise InputError(
+            f'{param}: write money as a quoted decimal string like "1999.00", not {value!r}',
+            param=param,
+            code="invalid_amount",
+        )
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str):
@@ -146,8 +151,11 @@ def _limit(doc: Mapping[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise InputError(f"limits.{key}: an integer from 1 to {MAX_LIMIT} is required", param=f"limits.{key}",
-                         code="invalid_campaign")
+        raise InputError(
+            f"limits.{key}: an integer from 1 to {MAX_LIMIT} is required",
+            param=f"limits.{key}",
+            code="invalid_campaign",
+        )
     return value
 
 
@@ -158,12 +166,18 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     known = {"id", "name", "timezone", "currency", "qualify", "benefit", "payout", "limits", "budget", "kind"}
     unknown = sorted(set(doc) - known)
     if unknown:
-        raise InputError(f"{unknown[0]}: unknown field (known: {', '.join(sorted(known))})", param=unknown[0],
-                         code="invalid_campaign")
+        raise InputError(
+            f"{unknown[0]}: unknown field (known: {', '.join(sorted(known))})",
+            param=unknown[0],
+            code="invalid_campaign",
+        )
     campaign_id = _text(doc, "id", "id")
     if not _SLUG.match(campaign_id):
-        raise InputError(f"id: {campaign_id!r} must be a slug of a-z, 0-9 and - (at most 64)", param="id",
-                         code="invalid_campaign")
+        raise InputError(
+            f"id: {campaign_id!r} must be a slug of a-z, 0-9 and - (at most 64)",
+            param="id",
+            code="invalid_campaign",
+        )
     tz_name = _text(doc, "timezone", "timezone")
     zone(tz_name)
     currency = _text(doc, "currency", "currency")
@@ -171,8 +185,11 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     qualify = _section(doc, "qualify")
     purchased = _section(qualify, "purchased") if "purchased" in qualify else None
     if purchased is None:
-        raise InputError("qualify.purchased: a window {from, to} of local dates is required",
-                         param="qualify.purchased", code="invalid_campaign")
+        raise InputError(
+            "qualify.purchased: a window {from, to} of local dates is required",
+            param="qualify.purchased",
+            code="invalid_campaign",
+        )
     window = LocalDateWindow(
         parse_date(str(purchased.get("from")), param="qualify.purchased.from"),
         parse_date(str(purchased.get("to")), param="qualify.purchased.to"),
@@ -180,12 +197,16 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     )
     rule = qualify.get("rule", "")
     if not isinstance(rule, str):
-        raise InputError("qualify.rule: a CEL expression string is required", param="qualify.rule",
-                         code="invalid_campaign")
+        raise InputError(
+            "qualify.rule: a CEL expression string is required", param="qualify.rule", code="invalid_campaign"
+        )
     benefit = _section(doc, "benefit")
     if benefit.get("kind", "cashback") != "cashback":
-        raise InputError(f"benefit.kind: {benefit.get('kind')!r} is not supported here (cashback)",
-                         param="benefit.kind", code="invalid_campaign")
+        raise InputError(
+            f"benefit.kind: {benefit.get('kind')!r} is not supported here (cashback)",
+            param="benefit.kind",
+            code="invalid_campaign",
+        )
     amount = benefit.get("amount", PRICE_PAID)
     fixed = None if amount == PRICE_PAID else _money_field(amount, currency, "benefit.amount")
     max_amount = benefit.get("max_amount")
@@ -193,8 +214,11 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     payout = _section(doc, "payout")
     channel = payout.get("channel", "red_envelope")
     if channel != "red_envelope":
-        raise InputError(f"payout.channel: {channel!r} is not supported (red_envelope)", param="payout.channel",
-                         code="invalid_campaign")
+        raise InputError(
+            f"payout.channel: {channel!r} is not supported (red_envelope)",
+            param="payout.channel",
+            code="invalid_campaign",
+        )
     claim_within = str(payout.get("claim_within", "30d"))
     limits = doc.get("limits") or {}
     if not isinstance(limits, Mapping):
@@ -247,6 +271,7 @@ def check_approval(version: TermsVersion, approver: str) -> None:
         )
     if version.approved:
         raise RefusedError(
-            f"campaign {version.campaign_id} version {version.version} is already approved by {version.approved_by}",
+            f"campaign {version.campaign_id} version {version.version} is already approved "
+            f"by {version.approved_by}",
             code="already_approved",
         )

@@ -34,6 +34,7 @@ class Decision(StrEnum):
     PER_SERIAL = "per_serial"
     BUDGET_EXHAUSTED = "budget_exhausted"
     ALREADY_GRANTED = "already_granted"
+    EXCEEDS_PRICE = "exceeds_price_paid"  # never granted: a refund can never exceed the price paid
 
 
 @dataclass
@@ -61,7 +62,10 @@ class IssuancePlanner:
         if candidate.purchase_id in self.granted_purchases:
             return Decision.ALREADY_GRANTED, 0
         terms = self.terms
-        if terms.per_account is not None and self.account_counts.get(candidate.account_id, 0) >= terms.per_account:
+        if (
+            terms.per_account is not None
+            and self.account_counts.get(candidate.account_id, 0) >= terms.per_account
+        ):
             return Decision.PER_ACCOUNT, 0
         # An empty serial identifies no device, so it never collides with another purchase.
         serial = candidate.serial
@@ -69,10 +73,7 @@ class IssuancePlanner:
             return Decision.PER_SERIAL, 0
         amount = terms.grant_amount(candidate.price_minor)
         if amount > candidate.price_minor:
-            raise InvariantViolation(
-                f"grant for purchase {candidate.purchase_id} would exceed the price paid; "
-                "launch checks must have refused this campaign"
-            )
+            return Decision.EXCEEDS_PRICE, 0
         if self.exhausted or amount > self.budget_remaining_minor:
             self.exhausted = True
             return Decision.BUDGET_EXHAUSTED, 0
@@ -82,4 +83,3 @@ class IssuancePlanner:
         if serial:
             self.serial_counts[serial] = self.serial_counts.get(serial, 0) + 1
         return Decision.GRANT, amount
-

@@ -95,8 +95,12 @@ class ChainVerifier:
             self._problem(f"entry {entry.seq} ({t.id}): content does not match its hash (edited)")
         if t.amount <= 0 or t.debit_account == t.credit_account:
             self._problem(f"entry {entry.seq} ({t.id}): not a valid transfer")
-        self.balances[(t.debit_account, t.asset)] = self.balances.get((t.debit_account, t.asset), 0) - t.amount
-        self.balances[(t.credit_account, t.asset)] = self.balances.get((t.credit_account, t.asset), 0) + t.amount
+        self.balances[(t.debit_account, t.asset)] = (
+            self.balances.get((t.debit_account, t.asset), 0) - t.amount
+        )
+        self.balances[(t.credit_account, t.asset)] = (
+            self.balances.get((t.credit_account, t.asset), 0) + t.amount
+        )
         self.expected_seq = entry.seq + 1
         self.prev_hash = entry.hash
 

@@ -17,8 +17,22 @@ from pledge.domain.errors import InputError
 # Minor-unit exponents of the currencies we format. Unknown codes are refused
 # rather than guessed: JPY has 0 decimals, KWD 3, a wrong guess is a 100x error.
 CURRENCY_EXPONENTS: dict[str, int] = {
-    "CNY": 2, "HKD": 2, "MOP": 2, "TWD": 2, "USD": 2, "EUR": 2, "GBP": 2, "SGD": 2,
-    "AUD": 2, "CAD": 2, "CHF": 2, "INR": 2, "KRW": 0, "JPY": 0, "KWD": 3, "BHD": 3,
+    "CNY": 2,
+    "HKD": 2,
+    "MOP": 2,
+    "TWD": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "SGD": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "INR": 2,
+    "KRW": 0,
+    "JPY": 0,
+    "KWD": 3,
+    "BHD": 3,
 }
 
 INT64_MAX = 2**63 - 1
@@ -44,7 +58,7 @@ def parse_minor(text: str, currency: str, *, param: str = "amount") -> int:
     match = _DECIMAL.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise InputError(
-            f"{param}: {text!r} is not a decimal amount like \"1999.00\"", code="invalid_amount", param=param
+            f'{param}: {text!r} is not a decimal amount like "1999.00"', code="invalid_amount", param=param
         )
     frac = match["frac"] or ""
     if len(frac) > exponent:
@@ -53,7 +67,7 @@ def parse_minor(text: str, currency: str, *, param: str = "amount") -> int:
             code="invalid_amount",
             param=param,
         )
-    minor = int(match["int"]) * 10**exponent + int((frac or "0").ljust(exponent, "0") or "0")
+    minor: int = int(match["int"]) * 10**exponent + int((frac or "0").ljust(exponent, "0") or "0")
     if match["sign"]:
         minor = -minor
     if not INT64_MIN <= minor <= INT64_MAX:

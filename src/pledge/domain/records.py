@@ -14,7 +14,15 @@ PURCHASE_STATUSES: Final = ("completed", "returned", "refunded", "cancelled")
 
 ACCOUNT_COLUMNS: Final = ("account_id", "region", "registered_at")
 PURCHASE_COLUMNS: Final = (
-    "purchase_id", "account_id", "sku", "serial", "purchased_at", "price", "currency", "status", "channel",
+    "purchase_id",
+    "account_id",
+    "sku",
+    "serial",
+    "purchased_at",
+    "price",
+    "currency",
+    "status",
+    "channel",
 )
 
 

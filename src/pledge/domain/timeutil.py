@@ -28,13 +28,16 @@ _HAS_OFFSET = re.compile(r"(Z|z|[+-]\d{2}(:?\d{2})?(:?\d{2}(\.\d+)?)?)$")
 
 def zone(name: str, *, param: str = "timezone") -> ZoneInfo:
     """Look up an IANA zone, refusing abbreviations and unknown names with a clear error."""
-    if not isinstance(name, str) or "/" not in name and name != "UTC":
-        raise InputError(f"{param}: {name!r} is not an IANA zone like Asia/Shanghai", param=param,
-                         code="invalid_timezone")
+    if not isinstance(name, str) or ("/" not in name and name != "UTC"):
+        raise InputError(
+            f"{param}: {name!r} is not an IANA zone like Asia/Shanghai", param=param, code="invalid_timezone"
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"{param}: unknown time zone {name!r}", param=param, code="invalid_timezone") from None
+        raise InputError(
+            f"{param}: unknown time zone {name!r}", param=param, code="invalid_timezone"
+        ) from None
 
 
 def to_us(moment: datetime) -> int:
@@ -64,8 +67,9 @@ def parse_instant(text: str, *, param: str = "instant") -> int:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise InputError(f"{param}: {text!r} is not an ISO 8601 instant", param=param,
-                         code="invalid_instant") from None
+        raise InputError(
+            f"{param}: {text!r} is not an ISO 8601 instant", param=param, code="invalid_instant"
+        ) from None
     if moment.tzinfo is None:
         raise InputError(f"{param}: {text!r} has no UTC offset", param=param, code="naive_instant")
     return to_us(moment)
@@ -82,8 +86,9 @@ def parse_date(text: str, *, param: str) -> date:
     try:
         return date.fromisoformat(str(text))
     except ValueError:
-        raise InputError(f"{param}: {text!r} is not a date like 2011-09-01", param=param,
-                         code="invalid_date") from None
+        raise InputError(
+            f"{param}: {text!r} is not a date like 2011-09-01", param=param, code="invalid_date"
+        ) from None
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(d|h|m|s)\s*$")
@@ -94,8 +99,11 @@ def parse_duration_us(text: str, *, param: str) -> int:
     """Parse ``30d``, ``24h``, ``90m`` or ``45s`` into microseconds (exact days, not calendar months)."""
     match = _DURATION.match(str(text))
     if match is None or int(match[1]) <= 0:
-        raise InputError(f"{param}: {text!r} is not a positive duration like 30d or 24h", param=param,
-                         code="invalid_duration")
+        raise InputError(
+            f"{param}: {text!r} is not a positive duration like 30d or 24h",
+            param=param,
+            code="invalid_duration",
+        )
     return int(match[1]) * _DURATION_US[match[2]]
 
 
@@ -124,7 +132,8 @@ class LocalDateWindow:
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise InputError(
-                f"window ends ({self.last}) before it starts ({self.first})", param="purchased",
+                f"window ends ({self.last}) before it starts ({self.first})",
+                param="purchased",
                 code="invalid_window",
             )
         zone(self.tz_name)
@@ -159,4 +168,6 @@ class LocalDateWindow:
         """The same window with ``days`` added at both ends."""
         if days < 0:
             raise InputError("widen days must be >= 0", param="widen_days")
-        return LocalDateWindow(self.first - timedelta(days=days), self.last + timedelta(days=days), self.tz_name)
+        return LocalDateWindow(
+            self.first - timedelta(days=days), self.last + timedelta(days=days), self.tz_name
+        )

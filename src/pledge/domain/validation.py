@@ -101,6 +101,22 @@ def row_error(
     )
 
 
+def duplicate_error(
+    source: str, first: tuple[int, tuple[object, ...]], second: tuple[int, tuple[object, ...]]
+) -> InputError:
+    """Two rows (number, record) share an id (their first field) but differ: name both and what differs."""
+    record = second[1]
+    names: tuple[str, ...] = getattr(record, "_fields", ())
+    id_field = "purchase_id" if isinstance(record, PurchaseRecord) else "account_id"
+    differing = [name for name, a, b in zip(names, first[1], record, strict=True) if a != b]
+    return InputError(
+        f"{source} row {second[0]} ({id_field} {record[0]}): same {id_field} as row {first[0]} "
+        f"but a different {', '.join(differing)}",
+        code="duplicate_id",
+        param=f"row {second[0]}: {id_field}",
+    )
+
+
 def check_columns(header: Iterable[str], required: Sequence[str], source: str) -> list[int]:
     """Positions of ``required`` in ``header``; every missing column is named once, for the whole file."""
     names = [str(name).strip().lower() for name in header]
@@ -241,6 +257,14 @@ def _price(value: object, currency: str) -> int:
         f"price: {_show(value)} is a {type(value).__name__}, "
         f'not a decimal amount like "1999.00" in major units',
     )
+
+
+def price_minor(value: object, currency: str) -> int:
+    """Minor units of a price (text or Decimal, major units, not negative) in a supported currency."""
+    try:
+        return _price(value, _currency(currency))
+    except _FieldError as bad:
+        raise InputError(bad.text, code="invalid_amount", param=bad.field) from None
 
 
 def _decimal_minor(value: Decimal, currency: str) -> int:

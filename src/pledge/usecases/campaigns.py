@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pledge.domain.campaign import CampaignState, TermsVersion, check_approval, check_transition, parse_cashback_terms
+from pledge.domain.campaign import (
+    CampaignState,
+    TermsVersion,
+    check_approval,
+    check_transition,
+    parse_cashback_terms,
+)
 from pledge.domain.errors import RefusedError
 from pledge.domain.ledger import Transfer, budget_account, funding_account
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
@@ -13,8 +19,9 @@ from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, U
 from pledge.usecases.simulate import blocking_problems
 
 
-def apply_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, document: Mapping[str, Any],
-                   actor: str) -> dict[str, Any]:
+def apply_campaign(
+    uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, document: Mapping[str, Any], actor: str
+) -> dict[str, Any]:
     """Create a campaign, add a terms version if the terms changed, or do nothing."""
     terms = parse_cashback_terms(document)
     rules(terms.rule)  # type-checked against the schema now, never at run time
@@ -22,85 +29,138 @@ def apply_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: C
     with uow_factory() as uow:
         record = uow.campaigns.get(terms.campaign_id, for_update=True)
         if record is None:
-            uow.campaigns.add(CampaignRecord(terms.campaign_id, "cashback", CampaignState.DRAFT, terms.currency,
-                                             now, 0))
+            uow.campaigns.add(
+                CampaignRecord(terms.campaign_id, "cashback", CampaignState.DRAFT, terms.currency, now, 0)
+            )
             versions: list[TermsVersion] = []
         else:
             versions = uow.campaigns.versions(terms.campaign_id)
             if versions and versions[-1].content_hash == terms.content_hash:
-                return {"id": terms.campaign_id, "version": versions[-1].version, "changed": False,
-                        "content_hash": terms.content_hash}
-            if record.currency != terms.currency and record.state is not CampaignState.DRAFT:
-                raise RefusedError(f"campaign {terms.campaign_id} is {record.state.value}; its currency "
-                                   f"{record.currency} cannot change", code="currency_locked", param="currency")
+                return {
+                    "id": terms.campaign_id,
+                    "version": versions[-1].version,
+                    "changed": False,
+                    "content_hash": terms.content_hash,
+                }
+            if record.currency != terms.currency:
+                # Budgets, grants and the ledger are kept in one currency for a campaign's life.
+                raise RefusedError(
+                    f"campaign {terms.campaign_id} is in {record.currency}; a campaign's currency cannot "
+                    "change (create a new campaign id)",
+                    code="currency_locked",
+                    param="currency",
+                )
             if record.state is CampaignState.APPROVED:
                 # Approval was for the old terms: the new ones need their own.
                 uow.campaigns.set_state(terms.campaign_id, CampaignState.DRAFT)
         number = versions[-1].version + 1 if versions else 1
-        uow.campaigns.add_version(TermsVersion(terms.campaign_id, number, terms.content_hash, terms.canonical(),
-                                               actor, now))
-        uow.campaigns.record_event(terms.campaign_id, "terms_applied", actor, now,
-                                   {"version": number, "content_hash": terms.content_hash})
+        uow.campaigns.add_version(
+            TermsVersion(terms.campaign_id, number, terms.content_hash, terms.canonical(), actor, now)
+        )
+        uow.campaigns.record_event(
+            terms.campaign_id,
+            "terms_applied",
+            actor,
+            now,
+            {"version": number, "content_hash": terms.content_hash},
+        )
         uow.commit()
     return {"id": terms.campaign_id, "version": number, "changed": True, "content_hash": terms.content_hash}
 
 
-def approve_campaign(uow_factory: UnitOfWorkFactory, clock: Clock, campaign_id: str, actor: str,
-                     expected_hash: str | None = None) -> dict[str, Any]:
+def approve_campaign(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    campaign_id: str,
+    actor: str,
+    expected_hash: str | None = None,
+) -> dict[str, Any]:
     """Approve the latest terms version; never by its author; bound to its content hash."""
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
         version = latest_version(uow, campaign_id)
         if expected_hash is not None and expected_hash != version.content_hash:
-            raise RefusedError(f"campaign {campaign_id} version {version.version} is {version.content_hash}, "
-                               f"not the {expected_hash} you reviewed", code="terms_changed")
+            raise RefusedError(
+                f"campaign {campaign_id} version {version.version} is {version.content_hash}, "
+                f"not the {expected_hash} you reviewed",
+                code="terms_changed",
+            )
         check_approval(version, actor)
         uow.campaigns.approve(campaign_id, version.version, actor, now, version.content_hash)
         if record.state is CampaignState.DRAFT:
             uow.campaigns.set_state(campaign_id, CampaignState.APPROVED)
-        uow.campaigns.record_event(campaign_id, "terms_approved", actor, now,
-                                   {"version": version.version, "content_hash": version.content_hash})
+        uow.campaigns.record_event(
+            campaign_id,
+            "terms_approved",
+            actor,
+            now,
+            {"version": version.version, "content_hash": version.content_hash},
+        )
         uow.commit()
         state = CampaignState.APPROVED if record.state is CampaignState.DRAFT else record.state
-    return {"id": campaign_id, "version": version.version, "approved_by": actor,
-            "content_hash": version.content_hash, "state": state.value}
+    return {
+        "id": campaign_id,
+        "version": version.version,
+        "approved_by": actor,
+        "content_hash": version.content_hash,
+        "state": state.value,
+    }
 
 
-def launch_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, campaign_id: str,
-                    actor: str) -> dict[str, Any]:
+def launch_campaign(
+    uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, campaign_id: str, actor: str
+) -> dict[str, Any]:
     """Activate an approved campaign and fund its budget; refused while blocking problems exist."""
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
         version = latest_version(uow, campaign_id)
         if not version.approved:
-            raise RefusedError(f"campaign {campaign_id} version {version.version} is not approved "
-                               "(approval needs someone other than its author)", code="not_approved")
+            raise RefusedError(
+                f"campaign {campaign_id} version {version.version} is not approved "
+                "(approval needs someone other than its author)",
+                code="not_approved",
+            )
         check_transition(campaign_id, record.state, CampaignState.ACTIVE)
         terms = terms_of(version)
         problems = blocking_problems(uow, terms, selection_for(terms, rules))
         if problems:
-            raise RefusedError(f"campaign {campaign_id} cannot launch: {problems[0]['message']}",
-                               code=problems[0]["code"])
+            raise RefusedError(
+                f"campaign {campaign_id} cannot launch: {problems[0]['message']}", code=problems[0]["code"]
+            )
         uow.budgets.create(Budget(campaign_id, terms.currency, terms.budget_minor, terms.budget_minor))
-        uow.ledger.append([Transfer(f"fund:{campaign_id}:v{version.version}", funding_account(campaign_id),
-                                    budget_account(campaign_id), terms.currency, terms.budget_minor, "fund",
-                                    campaign_id, now)])
+        uow.ledger.append(
+            [
+                Transfer(
+                    f"fund:{campaign_id}:v{version.version}",
+                    funding_account(campaign_id),
+                    budget_account(campaign_id),
+                    terms.currency,
+                    terms.budget_minor,
+                    "fund",
+                    campaign_id,
+                    now,
+                )
+            ]
+        )
         uow.campaigns.set_state(campaign_id, CampaignState.ACTIVE)
         uow.campaigns.record_event(campaign_id, "launched", actor, now, {"version": version.version})
         uow.commit()
     return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
 
 
-def set_campaign_state(uow_factory: UnitOfWorkFactory, clock: Clock, campaign_id: str, target: CampaignState,
-                       actor: str) -> dict[str, Any]:
+def set_campaign_state(
+    uow_factory: UnitOfWorkFactory, clock: Clock, campaign_id: str, target: CampaignState, actor: str
+) -> dict[str, Any]:
     """Pause, resume or close."""
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
         check_transition(campaign_id, record.state, target)
         uow.campaigns.set_state(campaign_id, target)
-        uow.campaigns.record_event(campaign_id, f"state_{target.value}", actor, now, {"from": record.state.value})
+        uow.campaigns.record_event(
+            campaign_id, f"state_{target.value}", actor, now, {"from": record.state.value}
+        )
         uow.commit()
     return {"id": campaign_id, "state": target.value}

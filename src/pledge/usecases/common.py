@@ -10,8 +10,11 @@ from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitO
 def require_campaign(uow: UnitOfWork, campaign_id: str, *, for_update: bool = False) -> CampaignRecord:
     record = uow.campaigns.get(campaign_id, for_update=for_update)
     if record is None:
-        raise NotFoundError(f"campaign {campaign_id} does not exist (apply its file first)",
-                            code="campaign_not_found", param="campaign")
+        raise NotFoundError(
+            f"campaign {campaign_id} does not exist (apply its file first)",
+            code="campaign_not_found",
+            param="campaign",
+        )
     return record
 
 

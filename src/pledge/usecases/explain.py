@@ -10,41 +10,12 @@ from typing import Any
 
 from pledge.domain.errors import NotFoundError
 from pledge.domain.money import format_minor
-from pledge.domain.records import AccountRecord, PurchaseRecord
-from pledge.domain.rules.ast import Compare, Field, InList, Node
+from pledge.domain.rules.ast import fields_of
+from pledge.domain.rules.schema import values_of
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
 from pledge.usecases.grants import grant_json
 from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
-
-
-def rule_values(purchase: PurchaseRecord, account: AccountRecord) -> dict[str, str | int]:
-    """The variables a rule sees, keyed by qualified name (timestamps as epoch µs)."""
-    return {
-        "purchase.purchase_id": purchase.purchase_id,
-        "purchase.account_id": purchase.account_id,
-        "purchase.sku": purchase.sku,
-        "purchase.serial": purchase.serial,
-        "purchase.purchased_at": purchase.purchased_at_us,
-        "purchase.price": purchase.price_minor,
-        "purchase.currency": purchase.currency,
-        "purchase.status": purchase.status,
-        "purchase.channel": purchase.channel,
-        "account.account_id": account.account_id,
-        "account.region": account.region,
-        "account.registered_at": account.registered_at_us,
-    }
-
-
-def _fields(node: Node) -> list[str]:
-    if isinstance(node, Field):
-        return [node.name]
-    if isinstance(node, Compare):
-        return _fields(node.left) + _fields(node.right)
-    if isinstance(node, InList):
-        return _fields(node.item)
-    children = getattr(node, "items", None) or ([getattr(node, "item")] if hasattr(node, "item") else [])
-    return [name for child in children for name in _fields(child)]
 
 
 def _show(name: str, value: str | int, currency: str) -> str:
@@ -55,8 +26,9 @@ def _show(name: str, value: str | int, currency: str) -> str:
     return f"{name} = {value!r}"
 
 
-def explain_account(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, account_id: str,
-                    campaign_id: str) -> dict[str, Any]:
+def explain_account(
+    uow_factory: UnitOfWorkFactory, rules: RuleCompiler, account_id: str, campaign_id: str
+) -> dict[str, Any]:
     with uow_factory() as uow:
         require_campaign(uow, campaign_id)
         try:
@@ -66,32 +38,52 @@ def explain_account(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, account
         terms = terms_of(version)
         account, purchases = uow.purchases.of_account(account_id)
         if account is None:
-            raise NotFoundError(f"account {account_id} does not exist", code="account_not_found", param="account")
+            raise NotFoundError(
+                f"account {account_id} does not exist", code="account_not_found", param="account"
+            )
         grants = uow.grants.for_purchases(campaign_id, [p.purchase_id for p in purchases])
     compiled = rules(terms.rule)
     window, tz = terms.window, terms.window.tz
     out = []
     for purchase in purchases:
-        values = rule_values(purchase, account)
+        values = values_of(purchase, account)
         distance = window.distance_days(purchase.purchased_at_us)
         when = format_instant(purchase.purchased_at_us, tz)
-        conditions = [{
-            "name": "purchased",
-            "passed": window.contains(purchase.purchased_at_us),
-            "detail": (f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
-                       + ("" if distance == 0 else f"; {distance} day(s) outside")),
-        }]
+        conditions = [
+            {
+                "name": "purchased",
+                "passed": window.contains(purchase.purchased_at_us),
+                "detail": (
+                    f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
+                    + ("" if distance == 0 else f"; {distance} day(s) outside")
+                ),
+            }
+        ]
         results = compiled.evaluate_conditions(values)
         for condition, passed in zip(compiled.rule.conditions, results, strict=True):
-            detail = "; ".join(_show(n, values[n], purchase.currency) for n in dict.fromkeys(_fields(condition.node)))
+            detail = "; ".join(
+                _show(n, values[n], purchase.currency) for n in fields_of(condition.node)
+            )
             conditions.append({"name": condition.name, "passed": passed, "detail": detail})
         qualifies = all(c["passed"] for c in conditions)
         grant = grants.get(purchase.purchase_id)
-        entry: dict[str, Any] = {"purchase_id": purchase.purchase_id, "qualifies": qualifies,
-                                 "conditions": conditions, "grant": grant_json(grant) if grant else None}
+        entry: dict[str, Any] = {
+            "purchase_id": purchase.purchase_id,
+            "qualifies": qualifies,
+            "conditions": conditions,
+            "grant": grant_json(grant) if grant else None,
+        }
         if qualifies and grant is None and terms.per_account is not None:
-            entry["note"] = ("qualifies; limits (per account, per serial) and the budget are applied at issuance "
-                             "in purchase order")
+            entry["note"] = (
+                "qualifies; limits (per account, per serial) and the budget are applied at issuance "
+                "in purchase order"
+            )
         out.append(entry)
-    return {"account_id": account_id, "campaign": campaign_id, "terms_version": version.version,
-            "region": account.region, "qualifies": any(p["qualifies"] for p in out), "purchases": out}
+    return {
+        "account_id": account_id,
+        "campaign": campaign_id,
+        "terms_version": version.version,
+        "region": account.region,
+        "qualifies": any(p["qualifies"] for p in out),
+        "purchases": out,
+    }

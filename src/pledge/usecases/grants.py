@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pledge.domain.errors import InputError, NotFoundError
+from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
 from pledge.domain.grant import Grant
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
@@ -42,9 +42,20 @@ def claim_grant(uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str) -> 
         claimed = grant.claim(now)
         if claimed is not grant:
             uow.grants.update(claimed)
-            uow.ledger.append([Transfer(f"claim:{grant.id}", grants_account(grant.campaign_id),
-                                        customer_account(grant.account_id), grant.currency, grant.amount_minor,
-                                        "claim", grant.id, now)])
+            uow.ledger.append(
+                [
+                    Transfer(
+                        f"claim:{grant.id}",
+                        grants_account(grant.campaign_id),
+                        customer_account(grant.account_id),
+                        grant.currency,
+                        grant.amount_minor,
+                        "claim",
+                        grant.id,
+                        now,
+                    )
+                ]
+            )
             uow.commit()
     return grant_json(claimed)
 
@@ -64,24 +75,43 @@ def expire_grants(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any
                 uow.grants.update(done)
                 # adjust() refuses to exceed the funded amount: value can only come back once.
                 if not uow.budgets.adjust(grant.campaign_id, grant.amount_minor):
-                    raise NotFoundError(f"campaign {grant.campaign_id} has no budget to return {grant.id} to")
+                    raise InvariantViolation(
+                        f"campaign {grant.campaign_id}: returning {grant.id} would exceed the funded budget"
+                    )
                 amounts[grant.currency] = amounts.get(grant.currency, 0) + grant.amount_minor
             uow.ledger.append(
-                Transfer(f"expire:{g.id}", grants_account(g.campaign_id), budget_account(g.campaign_id),
-                         g.currency, g.amount_minor, "expire", g.id, now) for g in due)
+                Transfer(
+                    f"expire:{g.id}",
+                    grants_account(g.campaign_id),
+                    budget_account(g.campaign_id),
+                    g.currency,
+                    g.amount_minor,
+                    "expire",
+                    g.id,
+                    now,
+                )
+                for g in due
+            )
             uow.commit()
             expired += len(due)
-    return {"expired": expired,
-            "amounts": [{"amount": format_minor(v, c), "currency": c} for c, v in sorted(amounts.items())]}
+    return {
+        "expired": expired,
+        "amounts": [{"amount": format_minor(v, c), "currency": c} for c, v in sorted(amounts.items())],
+    }
 
 
-def list_grants(uow_factory: UnitOfWorkFactory, *, campaign_id: str | None = None, account_id: str | None = None,
-                starting_after: str | None = None, limit: int = 100) -> dict[str, Any]:
+def list_grants(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    campaign_id: str | None = None,
+    account_id: str | None = None,
+    starting_after: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit: must be between 1 and {MAX_PAGE}", param="limit")
     with uow_factory() as uow:
-        page = uow.grants.list(campaign_id=campaign_id, account_id=account_id, starting_after=starting_after,
-                               limit=limit + 1)
+        page = uow.grants.page(
+            campaign_id=campaign_id, account_id=account_id, starting_after=starting_after, limit=limit + 1
+        )
     return {"object": "list", "data": [grant_json(g) for g in page[:limit]], "has_more": len(page) > limit}
-
-

@@ -9,18 +9,33 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.usecases.ports import UnitOfWorkFactory
 
 
-def import_accounts(uow_factory: UnitOfWorkFactory, batches: Iterable[Sequence[AccountRecord]], *,
-                    update: bool = False, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def import_accounts(
+    uow_factory: UnitOfWorkFactory,
+    batches: Iterable[Sequence[AccountRecord]],
+    *,
+    update: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     return _import(uow_factory, batches, "accounts", update, progress)
 
 
-def import_purchases(uow_factory: UnitOfWorkFactory, batches: Iterable[Sequence[PurchaseRecord]], *,
-                     update: bool = False, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def import_purchases(
+    uow_factory: UnitOfWorkFactory,
+    batches: Iterable[Sequence[PurchaseRecord]],
+    *,
+    update: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     return _import(uow_factory, batches, "purchases", update, progress)
 
 
-def _import(uow_factory: UnitOfWorkFactory, batches: Iterable[Sequence[Any]], what: str, update: bool,
-            progress: Callable[[int], None] | None) -> dict[str, Any]:
+def _import(
+    uow_factory: UnitOfWorkFactory,
+    batches: Iterable[Sequence[Any]],
+    what: str,
+    update: bool,
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
     imported = unchanged = 0
     # One transaction for the whole file: a bad row anywhere (raised by the
     # reader or the store) rolls back every batch before it.

@@ -26,21 +26,31 @@ from pledge.usecases.simulate import blocking_problems
 CHUNK = 10_000
 
 
-def run_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, campaign_id: str, actor: str,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_campaign(
+    uow_factory: UnitOfWorkFactory,
+    rules: RuleCompiler,
+    clock: Clock,
+    campaign_id: str,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
         if record.state is not CampaignState.ACTIVE:
-            raise RefusedError(f"campaign {campaign_id} is {record.state.value}; only an active campaign issues "
-                               "grants (launch it first)", code="not_active")
+            raise RefusedError(
+                f"campaign {campaign_id} is {record.state.value}; only an active campaign issues "
+                "grants (launch it first)",
+                code="not_active",
+            )
         version = effective_version(uow, campaign_id)
         terms = terms_of(version)
         selection = selection_for(terms, rules)
         problems = blocking_problems(uow, terms, selection)
         if problems:
-            raise RefusedError(f"campaign {campaign_id}: nothing issued: {problems[0]['message']}",
-                               code=problems[0]["code"])
+            raise RefusedError(
+                f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
+            )
         remaining = _align_budget(uow, terms, version.version, now)
         by_account, by_serial, granted = uow.grants.issued_counts(campaign_id)
         planner = IssuancePlanner(terms, remaining, by_account, by_serial, granted)
@@ -50,8 +60,13 @@ def run_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clo
             decision, granted_minor = planner.decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
                 exhausted += 1
+            elif decision is Decision.EXCEEDS_PRICE:
+                # The pre-check above refuses such campaigns; reaching this is a bug: pay nothing.
+                raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
             elif decision is Decision.GRANT:
-                chunk.append((_new_grant(terms, version.version, candidate, granted_minor, now), candidate.serial))
+                chunk.append(
+                    (_new_grant(terms, version.version, candidate, granted_minor, now), candidate.serial)
+                )
                 issued += 1
                 amount += granted_minor
                 if len(chunk) >= CHUNK:
@@ -61,24 +76,48 @@ def run_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clo
                         progress(issued)
         _store(uow, campaign_id, chunk)
         budget = uow.budgets.get(campaign_id)
-        assert budget is not None and budget.remaining_minor == planner.budget_remaining_minor
+        assert budget is not None
+        assert budget.remaining_minor == planner.budget_remaining_minor
         uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq)
-        uow.campaigns.record_event(campaign_id, "run", actor, now,
-                                   {"version": version.version, "issued": issued, "amount_minor": amount,
-                                    "budget_exhausted": exhausted})
+        uow.campaigns.record_event(
+            campaign_id,
+            "run",
+            actor,
+            now,
+            {
+                "version": version.version,
+                "issued": issued,
+                "amount_minor": amount,
+                "budget_exhausted": exhausted,
+            },
+        )
         uow.commit()
     if progress:
         progress(issued)
-    return {"campaign": campaign_id, "version": version.version, "issued": issued,
-            "amount": format_minor(amount, terms.currency), "currency": terms.currency,
-            "budget_exhausted": exhausted,
-            "budget_remaining": format_minor(planner.budget_remaining_minor, terms.currency)}
+    return {
+        "campaign": campaign_id,
+        "version": version.version,
+        "issued": issued,
+        "amount": format_minor(amount, terms.currency),
+        "currency": terms.currency,
+        "budget_exhausted": exhausted,
+        "budget_remaining": format_minor(planner.budget_remaining_minor, terms.currency),
+    }
 
 
 def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount: int, now: int) -> Grant:
-    return Grant(grant_id(terms.campaign_id, candidate.purchase_id), terms.campaign_id, version,
-                 candidate.account_id, candidate.purchase_id, amount, terms.currency, GrantState.ISSUED, now,
-                 now + terms.claim_within_us)
+    return Grant(
+        grant_id(terms.campaign_id, candidate.purchase_id),
+        terms.campaign_id,
+        version,
+        candidate.account_id,
+        candidate.purchase_id,
+        amount,
+        terms.currency,
+        GrantState.ISSUED,
+        now,
+        now + terms.claim_within_us,
+    )
 
 
 def _store(uow: UnitOfWork, campaign_id: str, chunk: list[tuple[Grant, str]]) -> None:
@@ -90,9 +129,18 @@ def _store(uow: UnitOfWork, campaign_id: str, chunk: list[tuple[Grant, str]]) ->
         raise InvariantViolation(f"campaign {campaign_id}: issuing {total} would overdraw the budget")
     uow.grants.add_many(new, [serial for _, serial in chunk])
     uow.ledger.append(
-        Transfer(f"issue:{g.id}", budget_account(campaign_id), grants_account(campaign_id), g.currency,
-                 g.amount_minor, "issue", g.id, g.issued_at_us)
-        for g in new)
+        Transfer(
+            f"issue:{g.id}",
+            budget_account(campaign_id),
+            grants_account(campaign_id),
+            g.currency,
+            g.amount_minor,
+            "issue",
+            g.id,
+            g.issued_at_us,
+        )
+        for g in new
+    )
 
 
 def _align_budget(uow: UnitOfWork, terms: CashbackTerms, version: int, now: int) -> int:
@@ -106,9 +154,26 @@ def _align_budget(uow: UnitOfWork, terms: CashbackTerms, version: int, now: int)
             raise RefusedError(
                 f"campaign {terms.campaign_id} version {version} lowers the budget to "
                 f"{format_minor(terms.budget_minor, terms.currency)} but "
-                f"{format_minor(spent, terms.currency)} is already issued", code="budget_below_issued")
-        debit, credit = ((funding_account(terms.campaign_id), budget_account(terms.campaign_id)) if delta > 0
-                         else (budget_account(terms.campaign_id), funding_account(terms.campaign_id)))
-        uow.ledger.append([Transfer(f"fund:{terms.campaign_id}:v{version}", debit, credit, terms.currency,
-                                    abs(delta), "fund" if delta > 0 else "defund", terms.campaign_id, now)])
+                f"{format_minor(spent, terms.currency)} is already issued",
+                code="budget_below_issued",
+            )
+        debit, credit = (
+            (funding_account(terms.campaign_id), budget_account(terms.campaign_id))
+            if delta > 0
+            else (budget_account(terms.campaign_id), funding_account(terms.campaign_id))
+        )
+        uow.ledger.append(
+            [
+                Transfer(
+                    f"fund:{terms.campaign_id}:v{version}",
+                    debit,
+                    credit,
+                    terms.currency,
+                    abs(delta),
+                    "fund" if delta > 0 else "defund",
+                    terms.campaign_id,
+                    now,
+                )
+            ]
+        )
     return budget.remaining_minor + delta

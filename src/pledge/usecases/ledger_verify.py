@@ -18,7 +18,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
         campaigns = []
-        for record in uow.campaigns.list():
+        for record in uow.campaigns.all():
             budget = uow.budgets.get(record.campaign_id)
             if budget is None:
                 continue
@@ -28,16 +28,30 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             booked_owed = verifier.balance(grants_account(record.campaign_id), budget.currency)
             if booked_budget != budget.remaining_minor:
                 verifier.problems.append(
-                    f"campaign {record.campaign_id}: budget remaining {budget.remaining_minor} but the ledger "
-                    f"says {booked_budget}")
+                    f"campaign {record.campaign_id}: budget remaining {budget.remaining_minor} "
+                    "but the ledger "
+                    f"says {booked_budget}"
+                )
             if booked_owed != outstanding:
                 verifier.problems.append(
                     f"campaign {record.campaign_id}: unopened grants total {outstanding} but the ledger owes "
-                    f"{booked_owed}")
+                    f"{booked_owed}"
+                )
             if budget.remaining_minor < 0:
                 verifier.problems.append(f"campaign {record.campaign_id}: budget is negative")
-            campaigns.append({"campaign": record.campaign_id, "currency": budget.currency,
-                              "budget_remaining": format_minor(budget.remaining_minor, budget.currency),
-                              "owed_unopened": format_minor(outstanding, budget.currency)})
-    return {"ok": not verifier.problems, "entries": verifier.entries, "head_seq": head_seq, "head_hash": head_hash,
-            "problems": verifier.problems, "campaigns": campaigns}
+            campaigns.append(
+                {
+                    "campaign": record.campaign_id,
+                    "currency": budget.currency,
+                    "budget_remaining": format_minor(budget.remaining_minor, budget.currency),
+                    "owed_unopened": format_minor(outstanding, budget.currency),
+                }
+            )
+    return {
+        "ok": not verifier.problems,
+        "entries": verifier.entries,
+        "head_seq": head_seq,
+        "head_hash": head_hash,
+        "problems": verifier.problems,
+        "campaigns": campaigns,
+    }

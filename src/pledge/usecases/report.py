@@ -27,8 +27,16 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         "id": campaign_id,
         "state": record.state.value,
         "currency": cur,
-        "versions": [{"version": v.version, "content_hash": v.content_hash, "author": v.author,
-                      "approved_by": v.approved_by, "approved": v.approved} for v in versions],
+        "versions": [
+            {
+                "version": v.version,
+                "content_hash": v.content_hash,
+                "author": v.author,
+                "approved_by": v.approved_by,
+                "approved": v.approved,
+            }
+            for v in versions
+        ],
         "budget": format_minor(funded, cur),
         "issued_amount": format_minor(sum(t[1] for t in totals.values()), cur),
         "claimed_amount": format_minor(amount(GrantState.CLAIMED, GrantState.PAID), cur),

@@ -18,55 +18,81 @@ from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWor
 PROBLEM_SAMPLE = 20
 
 
-def blocking_problems(uow: UnitOfWork, terms: CashbackTerms, selection: Selection,
-                      counts: ScanCounts | None = None) -> list[dict[str, Any]]:
+def blocking_problems(
+    uow: UnitOfWork, terms: CashbackTerms, selection: Selection, counts: ScanCounts | None = None
+) -> list[dict[str, Any]]:
     """What must be fixed before a single grant may be issued."""
     problems: list[dict[str, Any]] = []
     if terms.fixed_amount_minor is not None:
         amount = terms.grant_amount(terms.fixed_amount_minor)
         count, sample = uow.purchases.overpaid(selection, amount, PROBLEM_SAMPLE)
         if count:
-            problems.append({
-                "code": "amount_exceeds_price_paid",
-                "blocking": True,
-                "count": count,
-                "purchases": sample,
-                "message": (
-                    f"a cashback of {format_minor(amount, terms.currency)} {terms.currency} exceeds the price paid "
-                    f"for {count} qualifying purchases (e.g. {', '.join(sample[:5])}); a refund can never exceed "
-                    "the price paid: use amount: price_paid or a smaller amount"
-                ),
-            })
+            problems.append(
+                {
+                    "code": "amount_exceeds_price_paid",
+                    "blocking": True,
+                    "count": count,
+                    "purchases": sample,
+                    "message": (
+                        f"a cashback of {format_minor(amount, terms.currency)} {terms.currency} exceeds "
+                        f"the price paid for {count:,} qualifying purchases (e.g. {', '.join(sample[:5])}); "
+                        "a refund can never exceed the price paid: use amount: price_paid or a smaller amount"
+                    ),
+                }
+            )
     counts = counts if counts is not None else uow.purchases.scan(selection)
     if counts.other_currency:
-        problems.append({
-            "code": "currency_mismatch",
-            "blocking": True,
-            "count": counts.other_currency,
-            "purchases": [],
-            "message": (f"{counts.other_currency} qualifying purchases were paid in another currency than "
-                        f"{terms.currency}; add a currency condition to the rule"),
-        })
+        problems.append(
+            {
+                "code": "currency_mismatch",
+                "blocking": True,
+                "count": counts.other_currency,
+                "purchases": [],
+                "message": (
+                    f"{counts.other_currency} qualifying purchases were paid in another currency than "
+                    f"{terms.currency}; add a currency condition to the rule"
+                ),
+            }
+        )
     return problems
 
 
-def simulate_terms(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool,
-                   near_miss_limit: int, widen_days: int | None) -> dict[str, Any]:
+def simulate_terms(
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    selection: Selection,
+    *,
+    campaign_launched: bool,
+    near_miss_limit: int,
+    widen_days: int | None,
+) -> dict[str, Any]:
     counts = uow.purchases.scan(selection)
     problems = blocking_problems(uow, terms, selection, counts)
     plan = _plan(uow, terms, selection, campaign_launched=campaign_launched)
     tz = terms.window.tz
     near = [
-        {"purchase_id": m.purchase_id, "account_id": m.account_id, "condition": m.condition,
-         "distance_days": terms.window.distance_days(m.purchased_at_us) if m.condition == "purchased" else None,
-         "purchased_at": format_instant(m.purchased_at_us, tz)}
+        {
+            "purchase_id": m.purchase_id,
+            "account_id": m.account_id,
+            "condition": m.condition,
+            "distance_days": terms.window.distance_days(m.purchased_at_us)
+            if m.condition == "purchased"
+            else None,
+            "purchased_at": format_instant(m.purchased_at_us, tz),
+        }
         for m in uow.purchases.near_misses(selection, near_miss_limit)
     ]
     if plan["budget_exhausted"]:
-        problems.append({"code": "budget_exhausted", "blocking": False, "count": plan["budget_exhausted"],
-                         "purchases": [],
-                         "message": f"the budget runs out: {plan['budget_exhausted']} qualifying purchases "
-                                    "would get nothing"})
+        problems.append(
+            {
+                "code": "budget_exhausted",
+                "blocking": False,
+                "count": plan["budget_exhausted"],
+                "purchases": [],
+                "message": f"the budget runs out: {plan['budget_exhausted']} qualifying purchases "
+                "would get nothing",
+            }
+        )
     result: dict[str, Any] = {
         "campaign": terms.campaign_id,
         "evaluated": counts.evaluated,
@@ -100,7 +126,9 @@ def simulate_terms(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, 
     return result
 
 
-def _plan(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool) -> dict[str, int]:
+def _plan(
+    uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool
+) -> dict[str, int]:
     if campaign_launched:
         by_account, by_serial, granted = uow.grants.issued_counts(terms.campaign_id)
         budget = uow.budgets.get(terms.campaign_id)
@@ -116,22 +144,37 @@ def _plan(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campai
         decision, granted_minor = planner.decide(candidate)
         tally[decision.value] += 1
         amount += granted_minor
-    return {"grants": tally[Decision.GRANT.value], "amount": amount,
-            "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED.value],
-            "already_granted": tally[Decision.ALREADY_GRANTED.value],
-            "per_account": tally[Decision.PER_ACCOUNT.value], "per_serial": tally[Decision.PER_SERIAL.value]}
+    return {
+        "grants": tally[Decision.GRANT.value],
+        "amount": amount,
+        "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED.value],
+        "already_granted": tally[Decision.ALREADY_GRANTED.value],
+        "per_account": tally[Decision.PER_ACCOUNT.value],
+        "per_serial": tally[Decision.PER_SERIAL.value],
+    }
 
 
-def simulate_campaign(uow_factory: UnitOfWorkFactory, rules: RuleCompiler, campaign_id: str, *,
-                      near_miss_limit: int = 100, widen_days: int | None = None) -> dict[str, Any]:
+def simulate_campaign(
+    uow_factory: UnitOfWorkFactory,
+    rules: RuleCompiler,
+    campaign_id: str,
+    *,
+    near_miss_limit: int = 100,
+    widen_days: int | None = None,
+) -> dict[str, Any]:
     """Dry run of the latest terms version (approved or not) over every purchase."""
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id)
         version = latest_version(uow, campaign_id)
         terms = terms_of(version)
-        result = simulate_terms(uow, terms, selection_for(terms, rules),
-                                campaign_launched=uow.budgets.get(campaign_id) is not None,
-                                near_miss_limit=near_miss_limit, widen_days=widen_days)
+        result = simulate_terms(
+            uow,
+            terms,
+            selection_for(terms, rules),
+            campaign_launched=uow.budgets.get(campaign_id) is not None,
+            near_miss_limit=near_miss_limit,
+            widen_days=widen_days,
+        )
         result["version"] = version.version
         result["state"] = record.state.value
         return result

@@ -18,19 +18,22 @@ bought a few days too late.
 
 from __future__ import annotations
 
+import bisect
 import csv
+import itertools
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pledge.domain.errors import InputError
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
+from pledge.domain.timeutil import parse_instant
 
 CHUNK_ROWS = 100_000
 
@@ -90,7 +93,7 @@ _EDGE_CASES: tuple[tuple[int, str, str, str, str, str | None], ...] = (
 _EDGE_ACCOUNTS = 15
 _EDGE_REGIONS = {9: "HK"}
 
-# Every _PAIR_EVERY-th crowd purchase starts a resale pair, half of them a return then a resale.
+# Every _PAIR_EVERY-th crowd purchase starts a resale pair (CHUNK_ROWS must be a multiple of it).
 _PAIR_EVERY = 250
 
 
@@ -101,147 +104,152 @@ class GenerateResult(NamedTuple):
     purchases: int
 
 
+class _Purchases(NamedTuple):
+    """One chunk of purchases, column by column (instants as UTC seconds plus the offset to write)."""
+
+    ids: list[str]
+    account_ids: list[str]
+    skus: list[str]
+    serials: list[str]
+    seconds: list[int]
+    offsets: list[int]
+    prices: list[str]
+    statuses: list[str]
+    channels: list[str]
+
+
+class _Accounts(NamedTuple):
+    ids: list[str]
+    regions: list[str]
+    seconds: list[int]
+    offsets: list[int]
+
+
+_T = TypeVar("_T")
+
+
+def _table(options: Sequence[_T], cum_weights: Sequence[int]) -> list[_T]:
+    """256 entries with each option in proportion to its weight, to be indexed by a random byte.
+
+    ``rng.randbytes`` draws a whole chunk's choices in one call, several times faster than
+    ``rng.choices``; a 1/256 granularity is plenty for a synthetic crowd.
+    """
+    total = cum_weights[-1]
+    return [options[bisect.bisect_right(cum_weights, byte * total / 256)] for byte in range(256)]
+
+
+def _draw(rng: random.Random, table: Sequence[_T], count: int) -> list[_T]:
+    return [table[byte] for byte in rng.randbytes(count)]
+
+
+_STATUS_TABLE = _table(_STATUSES, _STATUS_WEIGHTS)
+_SKU_TABLE = _table(_SKUS, _SKU_WEIGHTS)
+_CHANNEL_TABLE = _table(_CHANNELS, _CHANNEL_WEIGHTS)
+_OFFSET_TABLE = _table(_OFFSETS, _OFFSET_WEIGHTS)
+_REGION_TABLE = _table(_REGIONS, _REGION_WEIGHTS)
+_PERIOD_TABLE = _table(_PERIODS, [period[2] for period in _PERIODS])
+_MI1_PRICE_TABLE = _table(*_PRICES["mi-1"])
+
 _TIMES_OF_DAY = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(_DAY)]
 _DATES: dict[int, str] = {}
+_FIXED_PRICES = {sku: prices[0] for sku, (prices, _) in _PRICES.items()}
 
 
-def _format(seconds: int, offset_minutes: int) -> str:
-    """ISO 8601 with offset, without datetime objects (this runs once per row)."""
-    days, second_of_day = divmod(seconds + offset_minutes * 60, _DAY)
-    day_text = _DATES.get(days)
-    if day_text is None:
-        day_text = _DATES[days] = (date(1970, 1, 1) + timedelta(days=days)).isoformat()
-    return f"{day_text}T{_TIMES_OF_DAY[second_of_day]}{_SUFFIX[offset_minutes]}"
+def _texts(seconds: Sequence[int], offsets: Sequence[int]) -> list[str]:
+    """ISO 8601 with offset for each instant, without datetime objects (this runs once per row)."""
+    out = []
+    for second, offset in zip(seconds, offsets, strict=True):
+        days, second_of_day = divmod(second + offset * 60, _DAY)
+        day_text = _DATES.get(days)
+        if day_text is None:
+            day_text = _DATES[days] = (date(1970, 1, 1) + timedelta(days=days)).isoformat()
+        out.append(f"{day_text}T{_TIMES_OF_DAY[second_of_day]}{_SUFFIX[offset]}")
+    return out
 
 
-def _serial(seed: int, index: int) -> str:
-    # An IMEI-like 15-digit string; multiplying by a number coprime with 10**13 keeps it unique per index.
-    return f"86{(index * 7_919 + seed * 104_729 + 12_345) % 10**13:013d}"
+def _serials(seed: int, first: int, stop: int) -> list[str]:
+    # IMEI-like 15 digits; multiplying by a number coprime with 10**13 keeps them unique per index.
+    shift = seed * 104_729 + 12_345
+    return [f"86{(index * 7_919 + shift) % 10**13:013d}" for index in range(first, stop)]
 
 
-class _Purchase(NamedTuple):
-    purchase_id: str
-    account_id: str
-    sku: str
-    serial: str
-    seconds: int
-    offset: int
-    price: str
-    status: str
-    channel: str
-
-
-def _account_id(index: int) -> str:
-    return f"A{index + 1:07d}"
-
-
-def _purchase_chunk(seed: int, chunk: int, total: int, accounts: int) -> list[_Purchase]:
-    rng = random.Random(f"pledge-generate:{seed}:purchases:{chunk}")
-    first = chunk * CHUNK_ROWS
-    count = min(CHUNK_ROWS, total - first)
-    statuses = rng.choices(_STATUSES, cum_weights=_STATUS_WEIGHTS, k=count)
-    skus = rng.choices(_SKUS, cum_weights=_SKU_WEIGHTS, k=count)
-    channels = rng.choices(_CHANNELS, cum_weights=_CHANNEL_WEIGHTS, k=count)
-    offsets = rng.choices(_OFFSETS, cum_weights=_OFFSET_WEIGHTS, k=count)
-    periods = rng.choices(_PERIODS, cum_weights=[p[2] for p in _PERIODS], k=count)
-    random_ = rng.random
-    rows: list[_Purchase] = []
-    edges = len(_EDGE_CASES)
-    for n in range(count):
-        index = first + n
-        pid = f"P{index + 1:09d}"
-        if index < edges:
-            account, text, sku, price, status, key = _EDGE_CASES[index]
-            serial = "" if key is None else _serial(seed, 10**12 + int(key[1:]))
-            moment = _parse_edge(text)
-            rows.append(
-                _Purchase(
-                    pid,
-                    _account_id(account % accounts),
-                    sku,
-                    serial,
-                    moment[0],
-                    moment[1],
-                    price,
-                    status,
-                    channels[n] or "mi.com",
-                )
-            )
-            continue
-        slot = index - edges + _EDGE_ACCOUNTS
-        account = slot if slot < accounts else int(random_() * accounts)
-        sku, status = skus[n], statuses[n]
-        prices, weights = _PRICES[sku]
-        price = prices[0] if len(prices) == 1 else rng.choices(prices, cum_weights=weights)[0]
-        start, length, _ = periods[n]
-        seconds = start + int(random_() * length)
-        serial = _serial(seed, index)
-        phase = index % _PAIR_EVERY
-        if phase == 1 and n > 0:
-            # Same device as the previous row, sold again later; half the time the first sale was returned.
-            previous = rows[-1]
-            serial, seconds = previous.serial, previous.seconds + _DAY * (1 + int(random_() * 20))
-            status = "completed"
-        elif phase == 0 and n + 1 < count and random_() < 0.5:
-            status = "returned"
-        elif phase != 0 and ((status == "cancelled" and random_() < 0.5) or random_() < 0.003):
-            serial = ""
-        rows.append(
-            _Purchase(pid, _account_id(account), sku, serial, seconds, offsets[n], price, status, channels[n])
-        )
-    return rows
-
-
-def _parse_edge(text: str) -> tuple[int, int]:
+def _edge_instant(text: str) -> tuple[int, int]:
     """(UTC seconds, offset minutes) of an edge-case instant, keeping the offset it was written in."""
-    from pledge.domain.timeutil import parse_instant  # noqa: PLC0415 - only the 16 edge rows need it
-
-    suffix = text[19:]
-    offset = next(minutes for minutes, written in _SUFFIX.items() if written == suffix)
+    offset = next(minutes for minutes, written in _SUFFIX.items() if written == text[19:])
     return parse_instant(text) // 1_000_000, offset
 
 
-def _account_chunk(seed: int, chunk: int, total: int) -> list[tuple[str, str, int, int]]:
-    rng = random.Random(f"pledge-generate:{seed}:accounts:{chunk}")
+def _purchase_chunk(seed: int, chunk: int, total: int, accounts: int) -> _Purchases:
+    rng = random.Random(f"pledge-generate:{seed}:purchases:{chunk}")
+    random_ = rng.random
     first = chunk * CHUNK_ROWS
     count = min(CHUNK_ROWS, total - first)
-    regions = rng.choices(_REGIONS, cum_weights=_REGION_WEIGHTS, k=count)
-    offsets = rng.choices(_OFFSETS, cum_weights=_OFFSET_WEIGHTS, k=count)
+    statuses = _draw(rng, _STATUS_TABLE, count)
+    skus = _draw(rng, _SKU_TABLE, count)
+    channels = _draw(rng, _CHANNEL_TABLE, count)
+    offsets = _draw(rng, _OFFSET_TABLE, count)
+    periods = _draw(rng, _PERIOD_TABLE, count)
+    mi1_prices = _draw(rng, _MI1_PRICE_TABLE, count)
+    seconds = [start + int(random_() * length) for start, length, _ in periods]
+    prices = [mi1 if sku == "mi-1" else _FIXED_PRICES[sku] for sku, mi1 in zip(skus, mi1_prices, strict=True)]
+    # Every account gets one purchase in id order; purchases beyond that go to random accounts,
+    # which is how about a quarter of the accounts end up with two (the per_account limit's case).
+    slot = first - len(_EDGE_CASES) + _EDGE_ACCOUNTS
+    owners = [s if s < accounts else int(random_() * accounts) for s in range(slot, slot + count)]
+    serials = _serials(seed, first, first + count)
+    for n in [n for n, status in enumerate(statuses) if status == "cancelled"]:
+        if random_() < 0.5:  # a cancelled order often never had a device assigned
+            serials[n] = ""
+    for n in rng.sample(range(count), count * 3 // 1000):
+        serials[n] = ""
+    # Resold devices: every _PAIR_EVERY-th purchase is sold again a few days later to someone else;
+    # half the time the first buyer returned it, otherwise both sales completed.
+    # Chunks are a multiple of _PAIR_EVERY long, so a pair never straddles two chunks.
+    for n in range(0, count - 1, _PAIR_EVERY):
+        serials[n] = serials[n + 1] = _serials(seed, first + n, first + n + 1)[0]
+        seconds[n + 1] = seconds[n] + _DAY * (1 + int(random_() * 20))
+        skus[n + 1], statuses[n + 1] = skus[n], "completed"
+        statuses[n] = "returned" if random_() < 0.5 else "completed"
+    # The named edge cases are the first purchases of the file.
+    for n, (owner, text, sku, price, status, key) in enumerate(_EDGE_CASES[:count] if first == 0 else ()):
+        owners[n] = owner % accounts
+        seconds[n], offsets[n] = _edge_instant(text)
+        skus[n], prices[n], statuses[n], channels[n] = sku, price, status, "mi.com"
+        serials[n] = (
+            "" if key is None else _serials(seed, 10**12 + int(key[1:]), 10**12 + int(key[1:]) + 1)[0]
+        )
+    return _Purchases(
+        [f"P{index:09d}" for index in range(first + 1, first + count + 1)],
+        [f"A{owner + 1:07d}" for owner in owners],
+        skus,
+        serials,
+        seconds,
+        offsets,
+        prices,
+        statuses,
+        channels,
+    )
+
+
+def _account_chunk(seed: int, chunk: int, total: int) -> _Accounts:
+    rng = random.Random(f"pledge-generate:{seed}:accounts:{chunk}")
     random_ = rng.random
-    start = _WINDOW_START - 380 * _DAY  # Xiaomi's forum opened a year before the phone shipped
-    rows = []
-    for n in range(count):
-        index = first + n
-        if index < _EDGE_ACCOUNTS:
-            region = _EDGE_REGIONS.get(index, "CN")
-            seconds = start + index * _DAY
-        else:
-            region = regions[n]
-            seconds = start + int(random_() * (_WINDOW_END - start))
-        rows.append((_account_id(index), region, seconds, offsets[n]))
-    return rows
+    first = chunk * CHUNK_ROWS
+    count = min(CHUNK_ROWS, total - first)
+    regions = _draw(rng, _REGION_TABLE, count)
+    offsets = _draw(rng, _OFFSET_TABLE, count)
+    start = _WINDOW_START - 380 * _DAY  # the MIUI forum had users a year before the phone shipped
+    seconds = [start + int(random_() * (_WINDOW_END - start)) for _ in range(count)]
+    for n in range(min(count, _EDGE_ACCOUNTS - first)):
+        regions[n] = _EDGE_REGIONS.get(n, "CN")
+        seconds[n] = start + n * _DAY
+    return _Accounts(
+        [f"A{index:07d}" for index in range(first + 1, first + count + 1)], regions, seconds, offsets
+    )
 
 
 def _chunks(total: int) -> range:
     return range((total + CHUNK_ROWS - 1) // CHUNK_ROWS)
-
-
-def _purchase_chunks(seed: int, purchases: int, accounts: int) -> Iterator[list[_Purchase]]:
-    for chunk in _chunks(purchases):
-        yield _purchase_chunk(seed, chunk, purchases, accounts)
-
-
-def _account_chunks(seed: int, accounts: int) -> Iterator[list[tuple[str, str, int, int]]]:
-    for chunk in _chunks(accounts):
-        yield _account_chunk(seed, chunk, accounts)
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: Iterator[list[tuple[object, ...]]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for chunk in rows:
-            writer.writerows(chunk)
 
 
 _TEXT = pa.string()
@@ -259,38 +267,67 @@ ACCOUNT_SCHEMA = pa.schema(
 
 
 def _instants(seconds: Sequence[int]) -> pa.Array[Any]:
-    return pa.array([s * 1_000_000 for s in seconds], pa.int64()).cast(_INSTANT)
+    return pa.array(seconds, pa.int64()).cast(pa.timestamp("s", tz="UTC")).cast(_INSTANT)
 
 
-def _write_parquet(path: Path, schema: pa.Schema, tables: Iterator[pa.Table]) -> None:
+def _write_purchases(path: Path, fmt: str, seed: int, purchases: int, accounts: int) -> None:
+    chunks = (_purchase_chunk(seed, chunk, purchases, accounts) for chunk in _chunks(purchases))
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(PURCHASE_COLUMNS)
+            for c in chunks:
+                texts = _texts(c.seconds, c.offsets)
+                currency = itertools.repeat("CNY", len(c.ids))
+                writer.writerows(
+                    zip(
+                        c.ids,
+                        c.account_ids,
+                        c.skus,
+                        c.serials,
+                        texts,
+                        c.prices,
+                        currency,
+                        c.statuses,
+                        c.channels,
+                        strict=True,
+                    )
+                )
+        return
     # Parquet timestamps are UTC instants: the offset a row was written in is not kept, its instant is.
-    with pq.ParquetWriter(path, schema) as writer:
-        for table in tables:
-            writer.write_table(table, row_group_size=CHUNK_ROWS)
+    with pq.ParquetWriter(path, PURCHASE_SCHEMA) as parquet:
+        for c in chunks:
+            arrays = [
+                pa.array(c.ids, _TEXT),
+                pa.array(c.account_ids, _TEXT),
+                pa.array(c.skus, _TEXT),
+                pa.array(c.serials, _TEXT),
+                _instants(c.seconds),
+                pa.array(c.prices, _TEXT).cast(_PRICE),
+                pa.array(itertools.repeat("CNY", len(c.ids)), _TEXT, size=len(c.ids)),
+                pa.array(c.statuses, _TEXT),
+                pa.array(c.channels, _TEXT),
+            ]
+            parquet.write_table(
+                pa.Table.from_arrays(arrays, schema=PURCHASE_SCHEMA), row_group_size=CHUNK_ROWS
+            )
 
 
-def _purchase_tables(chunks: Iterator[list[_Purchase]]) -> Iterator[pa.Table]:
-    for rows in chunks:
-        columns = list(zip(*rows, strict=True))
-        arrays = [
-            pa.array(columns[0], _TEXT),
-            pa.array(columns[1], _TEXT),
-            pa.array(columns[2], _TEXT),
-            pa.array(columns[3], _TEXT),
-            _instants(columns[4]),
-            pa.array(columns[6], _TEXT).cast(_PRICE),
-            pa.array(["CNY"] * len(rows), _TEXT),
-            pa.array(columns[7], _TEXT),
-            pa.array(columns[8], _TEXT),
-        ]
-        yield pa.Table.from_arrays(arrays, schema=PURCHASE_SCHEMA)
-
-
-def _account_tables(chunks: Iterator[list[tuple[str, str, int, int]]]) -> Iterator[pa.Table]:
-    for rows in chunks:
-        ids, regions, seconds, _ = zip(*rows, strict=True)
-        arrays = [pa.array(ids, _TEXT), pa.array(regions, _TEXT), _instants(seconds)]
-        yield pa.Table.from_arrays(arrays, schema=ACCOUNT_SCHEMA)
+def _write_accounts(path: Path, fmt: str, seed: int, accounts: int) -> None:
+    chunks = (_account_chunk(seed, chunk, accounts) for chunk in _chunks(accounts))
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(ACCOUNT_COLUMNS)
+            for c in chunks:
+                writer.writerows(zip(c.ids, c.regions, _texts(c.seconds, c.offsets), strict=True))
+        return
+    with pq.ParquetWriter(path, ACCOUNT_SCHEMA) as parquet:
+        for c in chunks:
+            arrays = [pa.array(c.ids, _TEXT), pa.array(c.regions, _TEXT), _instants(c.seconds)]
+            parquet.write_table(
+                pa.Table.from_arrays(arrays, schema=ACCOUNT_SCHEMA), row_group_size=CHUNK_ROWS
+            )
 
 
 def generate(
@@ -323,39 +360,3 @@ def generate(
     _write_purchases(partial, fmt, seed, purchases, account_count)
     os.replace(partial, purchases_path)
     return GenerateResult(accounts_path, purchases_path, account_count, purchases)
-
-
-def _write_accounts(path: Path, fmt: str, seed: int, accounts: int) -> None:
-    chunks = _account_chunks(seed, accounts)
-    if fmt == "csv":
-        _write_csv(path, ACCOUNT_COLUMNS, ([(a, r, _format(s, o)) for a, r, s, o in rows] for rows in chunks))
-    else:
-        _write_parquet(path, ACCOUNT_SCHEMA, _account_tables(chunks))
-
-
-def _write_purchases(path: Path, fmt: str, seed: int, purchases: int, accounts: int) -> None:
-    chunks = _purchase_chunks(seed, purchases, accounts)
-    if fmt == "csv":
-        _write_csv(
-            path,
-            PURCHASE_COLUMNS,
-            (
-                [
-                    (
-                        p.purchase_id,
-                        p.account_id,
-                        p.sku,
-                        p.serial,
-                        _format(p.seconds, p.offset),
-                        p.price,
-                        "CNY",
-                        p.status,
-                        p.channel,
-                    )
-                    for p in rows
-                ]
-                for rows in chunks
-            ),
-        )
-    else:
-        _write_parquet(path, PURCHASE_SCHEMA, _purchase_tables(chunks))

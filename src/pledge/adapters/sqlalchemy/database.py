@@ -29,14 +29,20 @@ def normalize_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except Exception:
-        raise InputError(f"--db: {url!r} is not a database URL like sqlite:///pledge.db", param="db",
-                         code="invalid_database_url") from None
+        raise InputError(
+            f"--db: {url!r} is not a database URL like sqlite:///pledge.db",
+            param="db",
+            code="invalid_database_url",
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif backend != "sqlite":
-        raise InputError(f"--db: {backend} is not supported (use sqlite:/// or postgresql://)", param="db",
-                         code="invalid_database_url")
+        raise InputError(
+            f"--db: {backend} is not supported (use sqlite:/// or postgresql://)",
+            param="db",
+            code="invalid_database_url",
+        )
     return parsed.render_as_string(hide_password=False)
 
 

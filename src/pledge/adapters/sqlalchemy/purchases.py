@@ -21,11 +21,20 @@ from pledge.domain.issuance import Candidate
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
 
+STREAM = {"stream_results": True, "yield_per": 10_000}  # server-side cursor on PostgreSQL
 _IN_CHUNK = 500  # well under every engine's bind-parameter limit
-_FETCH_ROWS = 10_000
 
-_PURCHASE_KEYS = ("purchase_id", "account_id", "sku", "serial", "purchased_at_us", "price_minor", "currency",
-                  "status", "channel")
+_PURCHASE_KEYS = (
+    "purchase_id",
+    "account_id",
+    "sku",
+    "serial",
+    "purchased_at_us",
+    "price_minor",
+    "currency",
+    "status",
+    "channel",
+)
 _ACCOUNT_KEYS = ("account_id", "region", "registered_at_us")
 _FROM = "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
 
@@ -36,7 +45,9 @@ def _flags(conn: Connection, selection: Selection) -> tuple[list[str], dict[str,
     params: dict[str, Any] = {"w_start": selection.window.start_us, "w_end": selection.window.end_us}
     flags = ["CASE WHEN p.purchased_at_us >= :w_start AND p.purchased_at_us < :w_end THEN 0 ELSE 1 END"]
     for index, condition in enumerate(selection.conditions):
-        sql, cond_params = compile_condition_sql(condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_")
+        sql, cond_params = compile_condition_sql(
+            condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_"
+        )
         params.update(cond_params)
         flags.append(f"CASE WHEN {sql} THEN 0 ELSE 1 END")
     return flags, params
@@ -47,7 +58,9 @@ def _where_all(conn: Connection, selection: Selection) -> tuple[str, dict[str, A
     params: dict[str, Any] = {"w_start": selection.window.start_us, "w_end": selection.window.end_us}
     parts = ["p.purchased_at_us >= :w_start", "p.purchased_at_us < :w_end"]
     for index, condition in enumerate(selection.conditions):
-        sql, cond_params = compile_condition_sql(condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_")
+        sql, cond_params = compile_condition_sql(
+            condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_"
+        )
         params.update(cond_params)
         parts.append(f"({sql})")
     return " AND ".join(parts), params
@@ -68,8 +81,15 @@ class SqlPurchases:
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
         return self._add(purchases, "purchase_id", _PURCHASE_KEYS, batch, update, "purchases")
 
-    def _add(self, table: Any, key: str, keys: tuple[str, ...], batch: Sequence[tuple[Any, ...]], update: bool,
-             what: str) -> tuple[int, int]:
+    def _add(
+        self,
+        table: Any,
+        key: str,
+        keys: tuple[str, ...],
+        batch: Sequence[tuple[Any, ...]],
+        update: bool,
+        what: str,
+    ) -> tuple[int, int]:
         """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id."""
         if not batch:
             return 0, 0
@@ -84,12 +104,13 @@ class SqlPurchases:
             savepoint.rollback()
         return self._add_slow(table, key, keys, rows, update, what)
 
-    def _add_slow(self, table: Any, key: str, keys: tuple[str, ...], rows: list[dict[str, Any]], update: bool,
-                  what: str) -> tuple[int, int]:
+    def _add_slow(
+        self, table: Any, key: str, keys: tuple[str, ...], rows: list[dict[str, Any]], update: bool, what: str
+    ) -> tuple[int, int]:
         existing: dict[str, tuple[Any, ...]] = {}
         ids = [row[key] for row in rows]
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
+            chunk = ids[start : start + _IN_CHUNK]
             stmt = select(*(table.c[k] for k in keys)).where(table.c[key].in_(chunk))
             for found in self._conn.execute(stmt):
                 existing[found[0]] = tuple(found)
@@ -104,12 +125,13 @@ class SqlPurchases:
                 changed.append(row)
         if changed and not update:
             first = changed[0]
-            before = dict(zip(keys, existing[first[key]], strict=True))
-            fields = [k for k in keys if before[k] != first[k]]
+            stored = dict(zip(keys, existing[first[key]], strict=True))
+            fields = [k for k in keys if stored[k] != first[k]]
             raise InputError(
                 f"{what}: {key} {first[key]} already exists with a different {', '.join(fields)} "
                 f"({len(changed)} such rows in this batch); use --update to replace them",
-                code="conflicting_reimport", param=f"{key} {first[key]}: {fields[0]}",
+                code="conflicting_reimport",
+                param=f"{key} {first[key]}: {fields[0]}",
             )
         if what == "purchases" and new_rows:
             self._check_accounts_exist(new_rows)
@@ -123,14 +145,18 @@ class SqlPurchases:
         wanted = sorted({row["account_id"] for row in rows})
         known: set[str] = set()
         for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start:start + _IN_CHUNK]
-            known.update(self._conn.scalars(select(accounts.c.account_id).where(accounts.c.account_id.in_(chunk))))
+            chunk = wanted[start : start + _IN_CHUNK]
+            known.update(
+                self._conn.scalars(select(accounts.c.account_id).where(accounts.c.account_id.in_(chunk)))
+            )
         for row in rows:
             if row["account_id"] not in known:
                 raise InputError(
-                    f"purchases: purchase_id {row['purchase_id']}, account_id: {row['account_id']!r} is not an "
+                    f"purchases: purchase_id {row['purchase_id']}, account_id: {row['account_id']!r} "
+                    "is not an "
                     "imported account (import accounts first)",
-                    code="unknown_account", param=f"purchase_id {row['purchase_id']}: account_id",
+                    code="unknown_account",
+                    param=f"purchase_id {row['purchase_id']}: account_id",
                 )
 
     # -- scans ----------------------------------------------------------------
@@ -146,8 +172,10 @@ class SqlPurchases:
             f"COALESCE(SUM(CASE WHEN {total} = 0 AND currency <> :currency THEN 1 ELSE 0 END), 0)",
         ]
         aggregates += [f"COALESCE(SUM(f{i}), 0)" for i in range(len(flags))]
-        aggregates += [f"COALESCE(SUM(CASE WHEN {total} = 1 AND f{i} = 1 THEN 1 ELSE 0 END), 0)"
-                       for i in range(len(flags))]
+        aggregates += [
+            f"COALESCE(SUM(CASE WHEN {total} = 1 AND f{i} = 1 THEN 1 ELSE 0 END), 0)"
+            for i in range(len(flags))
+        ]
         sql = f"SELECT {', '.join(aggregates)} FROM (SELECT p.currency AS currency, {inner} {_FROM}) s"
         row = self._conn.execute(text(sql), params).one()
         n = len(flags)
@@ -164,8 +192,16 @@ class SqlPurchases:
         names = condition_names(selection)
         cols = ", ".join(f"{flag} AS f{i}" for i, flag in enumerate(flags))
         total = " + ".join(f"f{i}" for i in range(len(flags)))
-        sql = (f"SELECT * FROM (SELECT p.purchase_id, p.account_id, p.purchased_at_us, {cols} {_FROM}) s "
-               f"WHERE {total} = 1 ORDER BY purchased_at_us, purchase_id LIMIT :limit")
+        # Closest misses first: how far outside the window (0 for other conditions), then time.
+        outside = (
+            "CASE WHEN p.purchased_at_us < :w_start THEN :w_start - p.purchased_at_us "
+            "WHEN p.purchased_at_us >= :w_end THEN p.purchased_at_us - :w_end + 1 ELSE 0 END"
+        )
+        sql = (
+            f"SELECT * FROM (SELECT p.purchase_id, p.account_id, p.purchased_at_us, {cols}, "
+            f"{outside} AS outside_us {_FROM}) s "
+            f"WHERE {total} = 1 ORDER BY outside_us, purchased_at_us, purchase_id LIMIT :limit"
+        )
         out = []
         for row in self._conn.execute(text(sql), {**params, "limit": limit}):
             failed = next(i for i in range(len(flags)) if row[3 + i])
@@ -174,10 +210,12 @@ class SqlPurchases:
 
     def candidates(self, selection: Selection) -> Iterator[Candidate]:
         where, params = _where_all(self._conn, selection)
-        sql = (f"SELECT p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor {_FROM} "
-               f"WHERE {where} ORDER BY p.purchased_at_us, p.purchase_id")
-        result = self._conn.execution_options(stream_results=True, yield_per=_FETCH_ROWS).execute(
-            text(sql), params)
+        sql = (
+            f"SELECT p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor {_FROM} "
+            f"WHERE {where} ORDER BY p.purchased_at_us, p.purchase_id"
+        )
+        # Per-statement options: Connection.execution_options() would change the connection itself.
+        result = self._conn.execute(text(sql), params, execution_options=STREAM)
         for row in result:
             yield Candidate(row[0], row[1], row[2], int(row[3]), int(row[4]))
 
@@ -185,17 +223,25 @@ class SqlPurchases:
         where, params = _where_all(self._conn, selection)
         params["amount"] = amount_minor
         count = self._conn.execute(
-            text(f"SELECT COUNT(*) {_FROM} WHERE {where} AND p.price_minor < :amount"), params).scalar_one()
+            text(f"SELECT COUNT(*) {_FROM} WHERE {where} AND p.price_minor < :amount"), params
+        ).scalar_one()
         ids = self._conn.scalars(
-            text(f"SELECT p.purchase_id {_FROM} WHERE {where} AND p.price_minor < :amount "
-                 "ORDER BY p.purchased_at_us, p.purchase_id LIMIT :limit"), {**params, "limit": limit}).all()
+            text(
+                f"SELECT p.purchase_id {_FROM} WHERE {where} AND p.price_minor < :amount "
+                "ORDER BY p.purchased_at_us, p.purchase_id LIMIT :limit"
+            ),
+            {**params, "limit": limit},
+        ).all()
         return int(count), list(ids)
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
         found = self._conn.execute(
-            select(*(accounts.c[k] for k in _ACCOUNT_KEYS)).where(accounts.c.account_id == account_id)).first()
+            select(*(accounts.c[k] for k in _ACCOUNT_KEYS)).where(accounts.c.account_id == account_id)
+        ).first()
         rows = self._conn.execute(
             select(*(purchases.c[k] for k in _PURCHASE_KEYS))
             .where(purchases.c.account_id == bindparam("a"))
-            .order_by(purchases.c.purchased_at_us, purchases.c.purchase_id), {"a": account_id})
+            .order_by(purchases.c.purchased_at_us, purchases.c.purchase_id),
+            {"a": account_id},
+        )
         return (AccountRecord(*found) if found else None), [PurchaseRecord(*row) for row in rows]

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from pledge.adapters.sqlalchemy.purchases import STREAM
 from pledge.adapters.sqlalchemy.tables import (
     budgets,
     campaign_events,
@@ -23,14 +24,37 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import ChainedTransfer, Transfer, chain
 from pledge.usecases.ports import Budget, CampaignRecord
 
-_GRANT_COLUMNS = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "amount_minor",
-                  "currency", "state", "issued_at_us", "expires_at_us", "claimed_at_us", "closed_at_us")
+_GRANT_COLUMNS = (
+    "grant_id",
+    "campaign_id",
+    "terms_version",
+    "account_id",
+    "purchase_id",
+    "amount_minor",
+    "currency",
+    "state",
+    "issued_at_us",
+    "expires_at_us",
+    "claimed_at_us",
+    "closed_at_us",
+)
 
 
 def _grant(row: Any) -> Grant:
-    return Grant(row.grant_id, row.campaign_id, row.terms_version, row.account_id, row.purchase_id,
-                 int(row.amount_minor), row.currency, GrantState(row.state), int(row.issued_at_us),
-                 int(row.expires_at_us), row.claimed_at_us, row.closed_at_us)
+    return Grant(
+        row.grant_id,
+        row.campaign_id,
+        row.terms_version,
+        row.account_id,
+        row.purchase_id,
+        int(row.amount_minor),
+        row.currency,
+        GrantState(row.state),
+        int(row.issued_at_us),
+        int(row.expires_at_us),
+        row.claimed_at_us,
+        row.closed_at_us,
+    )
 
 
 class SqlCampaigns:
@@ -38,8 +62,14 @@ class SqlCampaigns:
         self._conn = conn
 
     def _record(self, row: Any) -> CampaignRecord:
-        return CampaignRecord(row.campaign_id, row.kind, CampaignState(row.state), row.currency,
-                              int(row.created_at_us), int(row.issue_seq))
+        return CampaignRecord(
+            row.campaign_id,
+            row.kind,
+            CampaignState(row.state),
+            row.currency,
+            int(row.created_at_us),
+            int(row.issue_seq),
+        )
 
     def get(self, campaign_id: str, *, for_update: bool = False) -> CampaignRecord | None:
         stmt = select(campaigns).where(campaigns.c.campaign_id == campaign_id)
@@ -48,54 +78,102 @@ class SqlCampaigns:
         row = self._conn.execute(stmt).first()
         return self._record(row) if row else None
 
-    def list(self) -> list[CampaignRecord]:
-        return [self._record(r) for r in self._conn.execute(select(campaigns).order_by(campaigns.c.campaign_id))]
+    def all(self) -> list[CampaignRecord]:
+        return [
+            self._record(r) for r in self._conn.execute(select(campaigns).order_by(campaigns.c.campaign_id))
+        ]
 
     def add(self, record: CampaignRecord) -> None:
-        self._conn.execute(campaigns.insert().values(
-            campaign_id=record.campaign_id, kind=record.kind, state=record.state.value, currency=record.currency,
-            created_at_us=record.created_at_us, issue_seq=record.issue_seq))
+        self._conn.execute(
+            campaigns.insert().values(
+                campaign_id=record.campaign_id,
+                kind=record.kind,
+                state=record.state.value,
+                currency=record.currency,
+                created_at_us=record.created_at_us,
+                issue_seq=record.issue_seq,
+            )
+        )
 
     def set_state(self, campaign_id: str, state: CampaignState) -> None:
-        self._conn.execute(update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(state=state.value))
+        self._conn.execute(
+            update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(state=state.value)
+        )
 
     def bump_issue_seq(self, campaign_id: str, expected: int) -> bool:
         result = self._conn.execute(
             update(campaigns)
             .where(campaigns.c.campaign_id == campaign_id, campaigns.c.issue_seq == expected)
-            .values(issue_seq=expected + 1))
+            .values(issue_seq=expected + 1)
+        )
         return result.rowcount == 1
 
     def versions(self, campaign_id: str) -> list[TermsVersion]:
         rows = self._conn.execute(select(tv).where(tv.c.campaign_id == campaign_id).order_by(tv.c.version))
-        return [TermsVersion(r.campaign_id, r.version, r.content_hash, json.loads(r.document), r.author,
-                             int(r.created_at_us), r.approved_by, r.approved_at_us, r.approved_hash) for r in rows]
+        return [
+            TermsVersion(
+                r.campaign_id,
+                r.version,
+                r.content_hash,
+                json.loads(r.document),
+                r.author,
+                int(r.created_at_us),
+                r.approved_by,
+                r.approved_at_us,
+                r.approved_hash,
+            )
+            for r in rows
+        ]
 
     def add_version(self, version: TermsVersion) -> None:
-        self._conn.execute(tv.insert().values(
-            campaign_id=version.campaign_id, version=version.version, content_hash=version.content_hash,
-            document=json.dumps(version.document, sort_keys=True, ensure_ascii=False), author=version.author,
-            created_at_us=version.created_at_us))
+        self._conn.execute(
+            tv.insert().values(
+                campaign_id=version.campaign_id,
+                version=version.version,
+                content_hash=version.content_hash,
+                document=json.dumps(version.document, sort_keys=True, ensure_ascii=False),
+                author=version.author,
+                created_at_us=version.created_at_us,
+            )
+        )
 
     def approve(self, campaign_id: str, version: int, approver: str, at_us: int, content_hash: str) -> None:
         result = self._conn.execute(
             update(tv)
-            .where(tv.c.campaign_id == campaign_id, tv.c.version == version, tv.c.content_hash == content_hash,
-                   tv.c.approved_by.is_(None))
-            .values(approved_by=approver, approved_at_us=at_us, approved_hash=content_hash))
+            .where(
+                tv.c.campaign_id == campaign_id,
+                tv.c.version == version,
+                tv.c.content_hash == content_hash,
+                tv.c.approved_by.is_(None),
+            )
+            .values(approved_by=approver, approved_at_us=at_us, approved_hash=content_hash)
+        )
         if result.rowcount != 1:
             raise ConflictError(f"campaign {campaign_id} version {version} changed or was approved meanwhile")
 
-    def record_event(self, campaign_id: str, kind: str, actor: str, at_us: int, detail: Mapping[str, Any]) -> None:
-        self._conn.execute(campaign_events.insert().values(
-            campaign_id=campaign_id, kind=kind, actor=actor, at_us=at_us,
-            detail=json.dumps(detail, sort_keys=True, ensure_ascii=False)))
+    def record_event(
+        self, campaign_id: str, kind: str, actor: str, at_us: int, detail: Mapping[str, Any]
+    ) -> None:
+        self._conn.execute(
+            campaign_events.insert().values(
+                campaign_id=campaign_id,
+                kind=kind,
+                actor=actor,
+                at_us=at_us,
+                detail=json.dumps(detail, sort_keys=True, ensure_ascii=False),
+            )
+        )
 
     def events(self, campaign_id: str) -> list[dict[str, Any]]:
-        rows = self._conn.execute(select(campaign_events).where(campaign_events.c.campaign_id == campaign_id)
-                                  .order_by(campaign_events.c.event_id))
-        return [{"kind": r.kind, "actor": r.actor, "at_us": int(r.at_us), "detail": json.loads(r.detail)}
-                for r in rows]
+        rows = self._conn.execute(
+            select(campaign_events)
+            .where(campaign_events.c.campaign_id == campaign_id)
+            .order_by(campaign_events.c.event_id)
+        )
+        return [
+            {"kind": r.kind, "actor": r.actor, "at_us": int(r.at_us), "detail": json.loads(r.detail)}
+            for r in rows
+        ]
 
 
 class SqlBudgets:
@@ -104,24 +182,38 @@ class SqlBudgets:
 
     def get(self, campaign_id: str) -> Budget | None:
         row = self._conn.execute(select(budgets).where(budgets.c.campaign_id == campaign_id)).first()
-        return Budget(row.campaign_id, row.currency, int(row.funded_minor), int(row.remaining_minor)) if row else None
+        return (
+            Budget(row.campaign_id, row.currency, int(row.funded_minor), int(row.remaining_minor))
+            if row
+            else None
+        )
 
     def create(self, budget: Budget) -> None:
-        self._conn.execute(budgets.insert().values(
-            campaign_id=budget.campaign_id, currency=budget.currency, funded_minor=budget.funded_minor,
-            remaining_minor=budget.remaining_minor))
+        self._conn.execute(
+            budgets.insert().values(
+                campaign_id=budget.campaign_id,
+                currency=budget.currency,
+                funded_minor=budget.funded_minor,
+                remaining_minor=budget.remaining_minor,
+            )
+        )
 
     def adjust(self, campaign_id: str, delta_remaining_minor: int, delta_funded_minor: int = 0) -> bool:
         # The WHERE makes the check and the change one atomic statement; the CHECK
         # constraint would also refuse, but as an error instead of a clean "no".
         result = self._conn.execute(
             update(budgets)
-            .where(budgets.c.campaign_id == campaign_id,
-                   budgets.c.remaining_minor + delta_remaining_minor >= 0,
-                   budgets.c.remaining_minor + delta_remaining_minor
-                   <= budgets.c.funded_minor + delta_funded_minor)
-            .values(remaining_minor=budgets.c.remaining_minor + delta_remaining_minor,
-                    funded_minor=budgets.c.funded_minor + delta_funded_minor))
+            .where(
+                budgets.c.campaign_id == campaign_id,
+                budgets.c.remaining_minor + delta_remaining_minor >= 0,
+                budgets.c.remaining_minor + delta_remaining_minor
+                <= budgets.c.funded_minor + delta_funded_minor,
+            )
+            .values(
+                remaining_minor=budgets.c.remaining_minor + delta_remaining_minor,
+                funded_minor=budgets.c.funded_minor + delta_funded_minor,
+            )
+        )
         return result.rowcount == 1
 
 
@@ -133,9 +225,12 @@ class SqlGrants:
         by_account: dict[str, int] = {}
         by_serial: dict[str, int] = {}
         purchases: set[str] = set()
-        rows = self._conn.execution_options(stream_results=True, yield_per=50_000).execute(
-            select(grants.c.account_id, grants.c.serial, grants.c.purchase_id)
-            .where(grants.c.campaign_id == campaign_id))
+        rows = self._conn.execute(
+            select(grants.c.account_id, grants.c.serial, grants.c.purchase_id).where(
+                grants.c.campaign_id == campaign_id
+            ),
+            execution_options=STREAM,
+        )
         for account_id, serial, purchase_id in rows:
             by_account[account_id] = by_account.get(account_id, 0) + 1
             if serial:
@@ -147,10 +242,19 @@ class SqlGrants:
         if not new:
             return
         rows = [
-            {"grant_id": g.id, "campaign_id": g.campaign_id, "terms_version": g.terms_version,
-             "account_id": g.account_id, "purchase_id": g.purchase_id, "serial": serial,
-             "amount_minor": g.amount_minor, "currency": g.currency, "state": g.state.value,
-             "issued_at_us": g.issued_at_us, "expires_at_us": g.expires_at_us}
+            {
+                "grant_id": g.id,
+                "campaign_id": g.campaign_id,
+                "terms_version": g.terms_version,
+                "account_id": g.account_id,
+                "purchase_id": g.purchase_id,
+                "serial": serial,
+                "amount_minor": g.amount_minor,
+                "currency": g.currency,
+                "state": g.state.value,
+                "issued_at_us": g.issued_at_us,
+                "expires_at_us": g.expires_at_us,
+            }
             for g, serial in zip(new, serials, strict=True)
         ]
         self._conn.execute(grants.insert(), rows)
@@ -163,16 +267,27 @@ class SqlGrants:
         return _grant(row) if row else None
 
     def update(self, grant: Grant) -> None:
-        self._conn.execute(update(grants).where(grants.c.grant_id == grant.id).values(
-            state=grant.state.value, claimed_at_us=grant.claimed_at_us, closed_at_us=grant.closed_at_us))
+        self._conn.execute(
+            update(grants)
+            .where(grants.c.grant_id == grant.id)
+            .values(
+                state=grant.state.value, claimed_at_us=grant.claimed_at_us, closed_at_us=grant.closed_at_us
+            )
+        )
 
     def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]:
-        stmt = (select(grants).where(grants.c.state == GrantState.ISSUED.value, grants.c.expires_at_us <= now_us)
-                .order_by(grants.c.expires_at_us, grants.c.grant_id).limit(limit).with_for_update())
+        stmt = (
+            select(grants)
+            .where(grants.c.state == GrantState.ISSUED.value, grants.c.expires_at_us <= now_us)
+            .order_by(grants.c.expires_at_us, grants.c.grant_id)
+            .limit(limit)
+            .with_for_update()
+        )
         return [_grant(r) for r in self._conn.execute(stmt)]
 
-    def list(self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None,
-             limit: int) -> list[Grant]:
+    def page(
+        self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int
+    ) -> list[Grant]:
         stmt = select(grants).order_by(grants.c.grant_id).limit(limit)
         if campaign_id:
             stmt = stmt.where(grants.c.campaign_id == campaign_id)
@@ -185,14 +300,19 @@ class SqlGrants:
     def totals(self, campaign_id: str) -> dict[str, tuple[int, int]]:
         rows = self._conn.execute(
             select(grants.c.state, func.count(), func.coalesce(func.sum(grants.c.amount_minor), 0))
-            .where(grants.c.campaign_id == campaign_id).group_by(grants.c.state))
+            .where(grants.c.campaign_id == campaign_id)
+            .group_by(grants.c.state)
+        )
         return {state: (int(n), int(total)) for state, n, total in rows}
 
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]:
         if not purchase_ids:
             return {}
-        rows = self._conn.execute(select(grants).where(grants.c.campaign_id == campaign_id,
-                                                       grants.c.purchase_id.in_(list(purchase_ids))))
+        rows = self._conn.execute(
+            select(grants).where(
+                grants.c.campaign_id == campaign_id, grants.c.purchase_id.in_(list(purchase_ids))
+            )
+        )
         return {r.purchase_id: _grant(r) for r in rows}
 
 
@@ -201,32 +321,63 @@ class SqlLedger:
         self._conn = conn
 
     def head(self) -> tuple[int, str]:
-        row = self._conn.execute(select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)).one()
+        row = self._conn.execute(
+            select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)
+        ).one()
         return int(row.seq), row.hash
 
     def append(self, transfers: Iterable[Transfer]) -> int:
         """Chain and store transfers after the head, holding the head's row lock."""
         row = self._conn.execute(
-            select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()).one()
+            select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
+        ).one()
         chained = chain(transfers, int(row.seq), row.hash)
         if not chained:
             return 0
-        self._conn.execute(ledger_entries.insert(), [
-            {"seq": c.seq, "transfer_id": c.transfer.id, "debit_account": c.transfer.debit_account,
-             "credit_account": c.transfer.credit_account, "asset": c.transfer.asset, "amount": c.transfer.amount,
-             "kind": c.transfer.kind, "ref": c.transfer.ref, "at_us": c.transfer.at_us, "prev_hash": c.prev_hash,
-             "hash": c.hash}
-            for c in chained
-        ])
+        self._conn.execute(
+            ledger_entries.insert(),
+            [
+                {
+                    "seq": c.seq,
+                    "transfer_id": c.transfer.id,
+                    "debit_account": c.transfer.debit_account,
+                    "credit_account": c.transfer.credit_account,
+                    "asset": c.transfer.asset,
+                    "amount": c.transfer.amount,
+                    "kind": c.transfer.kind,
+                    "ref": c.transfer.ref,
+                    "at_us": c.transfer.at_us,
+                    "prev_hash": c.prev_hash,
+                    "hash": c.hash,
+                }
+                for c in chained
+            ],
+        )
         last = chained[-1]
-        self._conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash))
+        self._conn.execute(
+            update(ledger_head).where(ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash)
+        )
         return len(chained)
 
     def entries(self) -> Iterator[ChainedTransfer]:
         e = ledger_entries.c
-        rows = self._conn.execution_options(stream_results=True, yield_per=50_000).execute(
-            select(e.seq, e.transfer_id, e.debit_account, e.credit_account, e.asset, e.amount, e.kind, e.ref,
-                   e.at_us, e.prev_hash, e.hash).order_by(e.seq))
+        rows = self._conn.execute(
+            select(
+                e.seq,
+                e.transfer_id,
+                e.debit_account,
+                e.credit_account,
+                e.asset,
+                e.amount,
+                e.kind,
+                e.ref,
+                e.at_us,
+                e.prev_hash,
+                e.hash,
+            ).order_by(e.seq),
+            execution_options=STREAM,
+        )
         for r in rows:
-            yield ChainedTransfer(int(r[0]), Transfer(r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], int(r[8])),
-                                  r[9], r[10])
+            yield ChainedTransfer(
+                int(r[0]), Transfer(r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], int(r[8])), r[9], r[10]
+            )

@@ -29,8 +29,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         after = MigrationContext.configure(conn).get_current_revision()
         # The ledger head row exists from the start so appends can always lock it.
         conn.execute(
-            text("INSERT INTO ledger_head (id, seq, hash) SELECT 1, 0, :h WHERE NOT EXISTS "
-                 "(SELECT 1 FROM ledger_head WHERE id = 1)"),
+            text(
+                "INSERT INTO ledger_head (id, seq, hash) SELECT 1, 0, :h WHERE NOT EXISTS "
+                "(SELECT 1 FROM ledger_head WHERE id = 1)"
+            ),
             {"h": "0" * 64},
         )
     return before, after or ""

@@ -6,10 +6,17 @@ from sqlalchemy import Connection, Engine
 
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
+from pledge.usecases.ports import Budgets, Campaigns, Grants, Ledger, Purchases
 
 
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()`` — anything not committed is rolled back."""
+
+    campaigns: Campaigns
+    budgets: Budgets
+    purchases: Purchases
+    grants: Grants
+    ledger: Ledger
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

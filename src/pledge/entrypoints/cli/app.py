@@ -14,7 +14,17 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli import render
-from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, fail, out
+from pledge.entrypoints.cli.options import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    NowOpt,
+    actor_name,
+    app_for,
+    emit,
+    fail,
+    out,
+)
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -24,10 +34,16 @@ from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
 from pledge.usecases.simulate import simulate_campaign
 
-app = typer.Typer(help="Pledge keeps a company's promises to its customers.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Pledge keeps a company's promises to its customers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 campaign = typer.Typer(help="Author, check, approve, launch and run campaigns.", no_args_is_help=True)
-imports = typer.Typer(help="Load accounts and purchases (CSV or Parquet), all or nothing.", no_args_is_help=True)
+imports = typer.Typer(
+    help="Load accounts and purchases (CSV or Parquet), all or nothing.", no_args_is_help=True
+)
 grants = typer.Typer(help="List, open (claim) and expire red envelopes.", no_args_is_help=True)
 ledger = typer.Typer(help="Check the ledger.", no_args_is_help=True)
 app.add_typer(campaign, name="campaign")
@@ -40,12 +56,15 @@ def load_document(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})", param="file", code="unreadable_file") from None
+        raise InputError(
+            f"{path}: cannot read ({exc.strerror})", param="file", code="unreadable_file"
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})", param="file",
-                         code="invalid_yaml") from None
+        raise InputError(
+            f"{path}: not valid YAML ({str(exc).splitlines()[0]})", param="file", code="invalid_yaml"
+        ) from None
     if not isinstance(document, dict):
         raise InputError(f"{path}: expected a mapping at the top level", param="file", code="invalid_yaml")
     return document
@@ -57,14 +76,24 @@ def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with app_for(db, require_schema=False) as pledge:
         before, after = upgrade(pledge.engine)
         url = pledge.engine.url.render_as_string(hide_password=True)
-        emit({"database": url, "from": before, "to": after, "changed": before != after}, as_json,
-             lambda r: out.print(f"schema at {r['to']} in {r['database']}"
-                                 + ("" if r["changed"] else " (already up to date)")))
+        emit(
+            {"database": url, "from": before, "to": after, "changed": before != after},
+            as_json,
+            lambda r: out.print(
+                f"schema at {r['to']} in {r['database']}" + ("" if r["changed"] else " (already up to date)")
+            ),
+        )
 
 
 def _progress(total: int | None, label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=True, disable=total is None or total < 200_000)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=total is None or total < 200_000,
+    )
 
 
 def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) -> None:
@@ -73,69 +102,105 @@ def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) 
         with _progress(total, f"importing {kind}") as bar:
             task = bar.add_task(kind, total=total)
             if kind == "accounts":
-                result = import_accounts(pledge.uow, read_accounts(file), update=update,
-                                         progress=lambda n: bar.advance(task, n))
+                result = import_accounts(
+                    pledge.uow, read_accounts(file), update=update, progress=lambda n: bar.advance(task, n)
+                )
             else:
-                result = import_purchases(pledge.uow, read_purchases(file), update=update,
-                                          progress=lambda n: bar.advance(task, n))
-        emit(result, as_json, lambda r: out.print(f"{kind}: {r['imported']:,} imported, "
-                                                  f"{r['unchanged']:,} unchanged"))
+                result = import_purchases(
+                    pledge.uow, read_purchases(file), update=update, progress=lambda n: bar.advance(task, n)
+                )
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(f"{kind}: {r['imported']:,} imported, {r['unchanged']:,} unchanged"),
+        )
 
 
 @imports.command("accounts")
-def import_accounts_cmd(file: Path, db: DbOpt = None, as_json: JsonOpt = False,
-                        update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False
-                        ) -> None:
+def import_accounts_cmd(
+    file: Path,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False,
+) -> None:
     """Import accounts: account_id, region, registered_at."""
     _import("accounts", file, db, update, as_json)
 
 
 @imports.command("purchases")
-def import_purchases_cmd(file: Path, db: DbOpt = None, as_json: JsonOpt = False,
-                         update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False
-                         ) -> None:
+def import_purchases_cmd(
+    file: Path,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False,
+) -> None:
     """Import purchases (their accounts must be imported first)."""
     _import("purchases", file, db, update, as_json)
 
 
 @campaign.command("apply")
-def campaign_apply(file: Path, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None,
-                   actor: ActorOpt = None) -> None:
+def campaign_apply(
+    file: Path, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Create a campaign, or a new terms version if its terms changed, or nothing."""
     with app_for(db, now) as pledge:
-        result = apply_campaign(pledge.uow, pledge.rules, pledge.clock, load_document(file), actor_name(actor))
-        emit(result, as_json, lambda r: out.print(
-            f"{r['id']}: version {r['version']} " + ("created" if r["changed"] else "unchanged")))
+        result = apply_campaign(
+            pledge.uow, pledge.rules, pledge.clock, load_document(file), actor_name(actor)
+        )
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                f"{r['id']}: version {r['version']} " + ("created" if r["changed"] else "unchanged")
+            ),
+        )
 
 
 @campaign.command("simulate")
-def campaign_simulate(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False,
-                      near_misses: Annotated[int, typer.Option(help="How many near misses to list.")] = 100,
-                      widen_days: Annotated[int | None, typer.Option(
-                          help="Also show reach and cost with the window widened by N days.")] = None) -> None:
+def campaign_simulate(
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    near_misses: Annotated[int, typer.Option(help="How many near misses to list.")] = 100,
+    widen_days: Annotated[
+        int | None, typer.Option(help="Also show reach and cost with the window widened by N days.")
+    ] = None,
+) -> None:
     """Dry run over all purchases: reach, cost, rejections, near misses, problems."""
     if not 0 <= near_misses <= 10_000:
         fail(InputError("--near-misses: must be between 0 and 10000", param="near_misses"))
     with app_for(db) as pledge:
-        result = simulate_campaign(pledge.uow, pledge.rules, campaign_id, near_miss_limit=near_misses,
-                                   widen_days=widen_days)
+        result = simulate_campaign(
+            pledge.uow, pledge.rules, campaign_id, near_miss_limit=near_misses, widen_days=widen_days
+        )
         emit(result, as_json, render.simulation)
 
 
 @campaign.command("approve")
-def campaign_approve(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None,
-                     actor: ActorOpt = None,
-                     content_hash: Annotated[str | None, typer.Option(
-                         "--hash", help="Refuse unless the latest version has this content hash.")] = None) -> None:
+def campaign_approve(
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    content_hash: Annotated[
+        str | None, typer.Option("--hash", help="Refuse unless the latest version has this content hash.")
+    ] = None,
+) -> None:
     """Approve the latest terms version (never by its author)."""
     with app_for(db, now) as pledge:
         result = approve_campaign(pledge.uow, pledge.clock, campaign_id, actor_name(actor), content_hash)
-        emit(result, as_json, lambda r: out.print(f"{r['id']} version {r['version']} approved by {r['approved_by']}"))
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(f"{r['id']} version {r['version']} approved by {r['approved_by']}"),
+        )
 
 
 @campaign.command("launch")
-def campaign_launch(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None,
-                    actor: ActorOpt = None) -> None:
+def campaign_launch(
+    campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Activate an approved campaign and fund its budget."""
     with app_for(db, now) as pledge:
         result = launch_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, actor_name(actor))
@@ -143,8 +208,13 @@ def campaign_launch(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False
 
 
 def _state_command(name: str, target: CampaignState, doc: str) -> None:
-    def command(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None,
-                actor: ActorOpt = None) -> None:
+    def command(
+        campaign_id: str,
+        db: DbOpt = None,
+        as_json: JsonOpt = False,
+        now: NowOpt = None,
+        actor: ActorOpt = None,
+    ) -> None:
         with app_for(db, now) as pledge:
             result = set_campaign_state(pledge.uow, pledge.clock, campaign_id, target, actor_name(actor))
             emit(result, as_json, lambda r: out.print(f"{r['id']} is {r['state']}"))
@@ -159,18 +229,35 @@ _state_command("close", CampaignState.CLOSED, "Close a campaign for good.")
 
 
 @campaign.command("run")
-def campaign_run(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None,
-                 actor: ActorOpt = None) -> None:
+def campaign_run(
+    campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Issue grants (idempotent: re-running issues nothing twice)."""
     with app_for(db, now) as pledge:
-        with Progress(TextColumn("issuing"), BarColumn(), TextColumn("{task.completed:,} grants"),
-                      transient=True, disable=as_json) as bar:
+        with Progress(
+            TextColumn("issuing"),
+            BarColumn(),
+            TextColumn("{task.completed:,} grants"),
+            transient=True,
+            disable=as_json,
+        ) as bar:
             task = bar.add_task("issue", total=None)
-            result = run_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, actor_name(actor),
-                                  progress=lambda n: bar.update(task, completed=n))
-        emit(result, as_json, lambda r: out.print(
-            f"{r['campaign']}: issued {r['issued']:,} grants, {r['amount']} {r['currency']}; "
-            f"{r['budget_exhausted']:,} left out by the budget; {r['budget_remaining']} remaining"))
+            result = run_campaign(
+                pledge.uow,
+                pledge.rules,
+                pledge.clock,
+                campaign_id,
+                actor_name(actor),
+                progress=lambda n: bar.update(task, completed=n),
+            )
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                f"{r['campaign']}: issued {r['issued']:,} grants, {r['amount']} {r['currency']}; "
+                f"{r['budget_exhausted']:,} left out by the budget; {r['budget_remaining']} remaining"
+            ),
+        )
 
 
 @campaign.command("report")
@@ -181,23 +268,35 @@ def campaign_report_cmd(campaign_id: str, db: DbOpt = None, as_json: JsonOpt = F
 
 
 @app.command()
-def explain(account: str, campaign_id: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
-            db: DbOpt = None, as_json: JsonOpt = False) -> None:
+def explain(
+    account: str,
+    campaign_id: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Why an account qualifies or not: every purchase, every condition."""
     with app_for(db) as pledge:
         emit(explain_account(pledge.uow, pledge.rules, account, campaign_id), as_json, render.explanation)
 
 
 @grants.command("list")
-def grants_list(db: DbOpt = None, as_json: JsonOpt = False,
-                campaign_id: Annotated[str | None, typer.Option("--campaign")] = None,
-                account: Annotated[str | None, typer.Option("--account")] = None,
-                starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
-                limit: Annotated[int, typer.Option("--limit")] = 100) -> None:
+def grants_list(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    campaign_id: Annotated[str | None, typer.Option("--campaign")] = None,
+    account: Annotated[str | None, typer.Option("--account")] = None,
+    starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
     """List grants, oldest id first, with a cursor."""
     with app_for(db) as pledge:
-        result = list_grants(pledge.uow, campaign_id=campaign_id, account_id=account,
-                             starting_after=starting_after, limit=limit)
+        result = list_grants(
+            pledge.uow,
+            campaign_id=campaign_id,
+            account_id=account,
+            starting_after=starting_after,
+            limit=limit,
+        )
         emit(result, as_json, render.grant_list)
 
 
@@ -205,15 +304,20 @@ def grants_list(db: DbOpt = None, as_json: JsonOpt = False,
 def grants_claim(grant_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
     """Open a red envelope; repeating returns the same result."""
     with app_for(db, now) as pledge:
-        emit(claim_grant(pledge.uow, pledge.clock, grant_id), as_json,
-             lambda g: out.print(f"grant {g['id']}: {g['amount']} {g['currency']} {g['state']}"))
+        emit(
+            claim_grant(pledge.uow, pledge.clock, grant_id),
+            as_json,
+            lambda g: out.print(f"grant {g['id']}: {g['amount']} {g['currency']} {g['state']}"),
+        )
 
 
 @grants.command("expire")
 def grants_expire(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
     """Expire unopened grants past their claim window; the value returns to the budget."""
     with app_for(db, now) as pledge:
-        emit(expire_grants(pledge.uow, pledge.clock), as_json, lambda r: out.print(f"expired {r['expired']:,}"))
+        emit(
+            expire_grants(pledge.uow, pledge.clock), as_json, lambda r: out.print(f"expired {r['expired']:,}")
+        )
 
 
 @ledger.command("verify")
@@ -221,14 +325,15 @@ def ledger_verify(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Check the hash chain, the balances and that the books match the grants (exit 1 if not)."""
     with app_for(db) as pledge:
         result = verify_ledger(pledge.uow)
-        emit(result, as_json, lambda r: out.print(
-            ("[green]ledger ok[/]" if r["ok"] else "[red]ledger BROKEN[/]")
-            + f": {r['entries']:,} entries" + "".join(f"\n  {p}" for p in r["problems"])))
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                ("[green]ledger ok[/]" if r["ok"] else "[red]ledger BROKEN[/]")
+                + f": {r['entries']:,} entries"
+                + "".join(f"\n  {p}" for p in r["problems"])
+            ),
+        )
         if not result["ok"]:
             raise typer.Exit(1)
 
-
-def main() -> None:
-    from pledge.entrypoints.cli import extra  # noqa: F401 - registers generate and demo
-
-    app()

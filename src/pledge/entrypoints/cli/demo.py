@@ -68,8 +68,19 @@ def _write_showcase(folder: Path) -> tuple[Path, Path]:
         writer.writerows(SHOWCASE_ACCOUNTS)
     with purchases.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["purchase_id", "account_id", "sku", "serial", "purchased_at", "price", "currency",
-                         "status", "channel"])
+        writer.writerow(
+            [
+                "purchase_id",
+                "account_id",
+                "sku",
+                "serial",
+                "purchased_at",
+                "price",
+                "currency",
+                "status",
+                "channel",
+            ]
+        )
         writer.writerows((*row, "CNY", "completed", "online") for row in SHOWCASE_PURCHASES)
     return accounts, purchases
 
@@ -81,18 +92,24 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     now_us = parse_instant("2021-08-10T20:00:00+08:00")  # the autumn-2021 announcement
     app = App(f"sqlite:///{db_file}", now_us)
-    out.print(Panel.fit(
-        "[bold]Pledge demo — scenario A: the founders' full refund[/]\n"
-        "A phone maker refunds the full 1999-yuan price, as red envelopes, to everyone who bought its first\n"
-        "phone between 2011-09-01 and 2011-12-07 with a mainland-China account. Pledge decides who qualifies\n"
-        "and why, pays each person once from a budget that cannot be overspent, and books it all in a ledger."))
+    out.print(
+        Panel.fit(
+            "[bold]Pledge demo — scenario A: the founders' full refund[/]\n"
+            "A phone maker refunds the full 1999-yuan price, as red envelopes, to everyone who bought\n"
+            "its first phone between 2011-09-01 and 2011-12-07 with a mainland-China account. Pledge\n"
+            "decides who qualifies and why, pays each person once from a budget that cannot be\n"
+            "overspent, and books it all in a ledger."
+        )
+    )
     try:
         _scenario_a(app, purchases, seed)
     finally:
         app.close()
     out.print()
-    out.print(f"Done in {time.perf_counter() - started:.1f} s. The database is {db_file}; try "
-              f"[bold]pledge --help[/] or [bold]pledge campaign report {CAMPAIGN} --db sqlite:///{db_file}[/].")
+    out.print(
+        f"Done in {time.perf_counter() - started:.1f} s. The database is {db_file}; try "
+        f"[bold]pledge --help[/] or [bold]pledge campaign report {CAMPAIGN} --db sqlite:///{db_file}[/]."
+    )
 
 
 def _scenario_a(app: App, purchases: int, seed: int) -> None:
@@ -101,23 +118,37 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
         folder = Path(tmp)
         data = generate(folder, purchases=purchases, seed=seed, fmt="csv")
         showcase_accounts, showcase_purchases = _write_showcase(folder)
-        _step(1, "Import purchase history",
-              f"A synthetic history of {data.purchases:,} purchases by {data.accounts:,} accounts (seed {seed}):\n"
-              "window edges in several UTC offsets, HK/MO/TW accounts, returns, resold devices, discounts.\n"
-              "Files are validated row by row and imported all or nothing; re-importing changes nothing.")
-        for accounts_file, purchases_file in ((data.accounts_path, data.purchases_path),
-                                              (showcase_accounts, showcase_purchases)):
+        _step(
+            1,
+            "Import purchase history",
+            f"A synthetic history of {data.purchases:,} purchases by {data.accounts:,} accounts "
+            f"(seed {seed}):\n"
+            "window edges in several UTC offsets, HK/MO/TW accounts, returns, resold devices, discounts.\n"
+            "Files are validated row by row and imported all or nothing; re-importing changes nothing.",
+        )
+        for accounts_file, purchases_file in (
+            (data.accounts_path, data.purchases_path),
+            (showcase_accounts, showcase_purchases),
+        ):
             a = import_accounts(app.uow, read_accounts(accounts_file))
             p = import_purchases(app.uow, read_purchases(purchases_file))
-            out.print(f"  {accounts_file.name}: {a['imported']:,} accounts; {purchases_file.name}: "
-                      f"{p['imported']:,} purchases")
+            out.print(
+                f"  {accounts_file.name}: {a['imported']:,} accounts; {purchases_file.name}: "
+                f"{p['imported']:,} purchases"
+            )
         again = import_purchases(app.uow, read_purchases(data.purchases_path))
-        out.print(f"  re-import of {data.purchases_path.name}: {again['imported']} imported, "
-                  f"{again['unchanged']:,} unchanged")
+        out.print(
+            f"  re-import of {data.purchases_path.name}: {again['imported']} imported, "
+            f"{again['unchanged']:,} unchanged"
+        )
 
-    _step(2, "The seed's typo: 19990 instead of 1999",
-          f"{AUTHOR} applies the campaign as the FAQ states it: a fixed 19990-yuan refund. The dry run flags it\n"
-          "as blocking — a refund can never exceed the price paid — and launch refuses it, paying nothing.")
+    _step(
+        2,
+        "The seed's typo: 19990 instead of 1999",
+        f"{AUTHOR} applies the campaign as the FAQ states it: a fixed 19990-yuan refund.\n"
+        "The dry run flags it "
+        "as blocking — a refund can never exceed the price paid — and launch refuses it, paying nothing.",
+    )
     applied = apply_campaign(app.uow, app.rules, app.clock, _example("founders-refund-typo.yaml"), AUTHOR)
     out.print(f"  applied {applied['id']} version {applied['version']} ({applied['content_hash'][:19]}…)")
     sim = simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=5)
@@ -128,27 +159,38 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     try:
         launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
     except PledgeError as exc:
-        out.print(f"  launch refused [{exc.code}]: nothing paid.")
+        out.print(f"  launch refused ({exc.code}): nothing paid.")
 
-    _step(3, "The corrected terms, and the dry run",
-          "Version 2 refunds the price actually paid, capped at 1999.00. The dry run gives reach and cost\n"
-          "before a single yuan moves, per-condition rejections, and the near misses: people just outside\n"
-          "the window, whom the seed warns may feel left out. Widening by 3 days shows what that would cost.")
+    _step(
+        3,
+        "The corrected terms, and the dry run",
+        "Version 2 refunds the price actually paid, capped at 1999.00. The dry run gives reach and cost\n"
+        "before a single yuan moves, per-condition rejections, and the near misses: people just outside\n"
+        "the window, whom the seed warns may feel left out. Widening by 3 days shows what that would cost.",
+    )
     applied = apply_campaign(app.uow, app.rules, app.clock, _example("founders-refund.yaml"), AUTHOR)
     out.print(f"  applied {applied['id']} version {applied['version']}")
     render.simulation(simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=10, widen_days=3))
 
-    _step(4, "Four-eyes approval", f"The author may not approve their own terms; {APPROVER} can, and the "
-          "approval is bound to the exact content hash of version 2.")
+    _step(
+        4,
+        "Four-eyes approval",
+        f"The author may not approve their own terms; {APPROVER} can, and the "
+        "approval is bound to the exact content hash of version 2.",
+    )
     try:
         approve_campaign(app.uow, app.clock, CAMPAIGN, AUTHOR)
     except PledgeError as exc:
-        out.print(f"  {AUTHOR} tries to approve: refused [{exc.code}]")
+        out.print(f"  {AUTHOR} tries to approve: refused ({exc.code}: {exc.message})")
     approved = approve_campaign(app.uow, app.clock, CAMPAIGN, APPROVER)
     out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
 
-    _step(5, "Launch and issue", "Launch funds the budget in the ledger; the run issues grants in purchase "
-          "order until the budget cannot cover the next one. Running it again issues nothing twice.")
+    _step(
+        5,
+        "Launch and issue",
+        "Launch funds the budget in the ledger; the run issues grants in purchase "
+        "order until the budget cannot cover the next one. Running it again issues nothing twice.",
+    )
     launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
     out.print(f"  {CAMPAIGN} is {launched['state']}")
     first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
@@ -156,30 +198,48 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
     out.print(f"  run again: issued {second['issued']} (idempotent)")
 
-    _step(6, "Explain, person by person", "Customer service can say exactly why. Wang Bingbing (from the seed) "
-          "bought in October; another buyer paid at 23:59:59 on Dec 7 in Shanghai; one paid 30 minutes later\n"
-          "(16:30 UTC = 00:30 on Dec 8 in Shanghai); one has a Hong Kong account.")
+    _step(
+        6,
+        "Explain, person by person",
+        "Customer service can say exactly why. Wang Bingbing (from the seed) "
+        "bought in October; another buyer paid at 23:59:59 on Dec 7 in Shanghai; one paid 30 minutes later\n"
+        "(16:30 UTC = 00:30 on Dec 8 in Shanghai); one has a Hong Kong account.",
+    )
     for account in ("demo-wang-bingbing", "demo-one-day-late", "demo-hong-kong"):
         render.explanation(explain_account(app.uow, app.rules, account, CAMPAIGN))
 
-    _step(7, "Open a red envelope, twice", "Opening moves the money to the customer; opening again returns "
-          "the same result and moves nothing.")
+    _step(
+        7,
+        "Open a red envelope, twice",
+        "Opening moves the money to the customer; opening again returns the same result and moves nothing.",
+    )
     grant = list_grants(app.uow, account_id="demo-wang-bingbing")["data"][0]
     opened = claim_grant(app.uow, app.clock, grant["id"])
     again_opened = claim_grant(app.uow, app.clock, grant["id"])
-    out.print(f"  {opened['id']}: {opened['amount']} {opened['currency']} {opened['state']}; "
-              f"second open: {again_opened['state']}, same claim time: "
-              f"{opened['claimed_at'] == again_opened['claimed_at']}")
+    out.print(
+        f"  {opened['id']}: {opened['amount']} {opened['currency']} {opened['state']}; "
+        f"second open: {again_opened['state']}, same claim time: "
+        f"{opened['claimed_at'] == again_opened['claimed_at']}"
+    )
 
     later = parse_instant("2021-09-10T20:00:01+08:00")
-    _step(8, "Unopened envelopes expire", f"At {format_instant(later)} the 30-day window has passed: unopened "
-          "envelopes expire and their value returns to the budget through the ledger.")
+    _step(
+        8,
+        "Unopened envelopes expire",
+        f"At {format_instant(later)} the 30-day window has passed: unopened "
+        "envelopes expire and their value returns to the budget through the ledger.",
+    )
     expired = expire_grants(app.uow, FixedClock(later))
     out.print(f"  expired {expired['expired']:,} envelopes")
     render.report(campaign_report(app.uow, CAMPAIGN))
 
-    _step(9, "Verify the ledger", "Every transfer balances, the hash chain is intact, and the books match the "
-          "grants and the budget.")
+    _step(
+        9,
+        "Verify the ledger",
+        "Every transfer balances, the hash chain is intact, and the books match the grants and the budget.",
+    )
     verified = verify_ledger(app.uow)
-    out.print(("  [green]ledger ok[/]" if verified["ok"] else "  [red]ledger BROKEN[/]")
-              + f": {verified['entries']:,} entries, head {verified['head_hash'][:16]}…")
+    out.print(
+        ("  [green]ledger ok[/]" if verified["ok"] else "  [red]ledger BROKEN[/]")
+        + f": {verified['entries']:,} entries, head {verified['head_hash'][:16]}…"
+    )

@@ -19,11 +19,17 @@ from pledge.domain.timeutil import parse_instant
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: $PLEDGE_DATABASE_URL or "
-                                                    "sqlite:///pledge.db in the working directory).")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: $PLEDGE_DATABASE_URL or sqlite:///pledge.db in the working directory).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-NowOpt = Annotated[str | None, typer.Option("--now", help="Current instant, ISO 8601 with offset "
-                                                      "(default: the clock).")]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", help="Current instant, ISO 8601 with offset (default: the clock).")
+]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who acts (default: the OS user).")]
 
 out = Console(highlight=False)

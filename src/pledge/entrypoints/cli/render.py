@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from pledge.entrypoints.cli.options import out
 
 
+def money(amount: str, currency: str) -> str:
+    """Group thousands for people ("22,591,219.00 CNY"); JSON keeps the plain decimal string."""
+    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    whole, _, frac = digits.partition(".")
+    return f"{sign}{int(whole):,}{'.' + frac if frac else ''} {currency}"
+
+
 def simulation(result: dict[str, Any]) -> None:
     cur = result["currency"]
-    summary = Table(title=f"Dry run of {result['campaign']} v{result['version']} ({result['state']})",
-                    show_header=False)
+    summary = Table(
+        title=f"Dry run of {result['campaign']} v{result['version']} ({result['state']})", show_header=False
+    )
     summary.add_row("purchases evaluated", f"{result['evaluated']:,}")
     summary.add_row("qualifying (all conditions)", f"{result['qualifying']:,}")
     summary.add_row("grants the next run would issue", f"{result['grants']:,}")
-    summary.add_row("total amount", f"{result['amount']} {cur} (budget {result['budget']} {cur})")
+    summary.add_row("total amount", f"{money(result['amount'], cur)} (budget {money(result['budget'], cur)})")
     summary.add_row("left out: one per account", f"{result['limits']['per_account']:,}")
     summary.add_row("left out: one per device (serial)", f"{result['limits']['per_serial']:,}")
     summary.add_row("left out: budget exhausted", f"{result['budget_exhausted']:,}")
@@ -28,51 +37,69 @@ def simulation(result: dict[str, Any]) -> None:
     rejections.add_column("rejected", justify="right")
     rejections.add_column("near misses (fail only this)", justify="right")
     for name, count in result["rejections"].items():
-        rejections.add_row(name, f"{count:,}", f"{result['near_misses_by_condition'].get(name, 0):,}")
+        rejections.add_row(escape(name), f"{count:,}", f"{result['near_misses_by_condition'].get(name, 0):,}")
     out.print(rejections)
     if result["near_misses"]:
-        near = Table(title=f"Near misses (first {len(result['near_misses'])} of {result['near_misses_total']:,})")
+        near = Table(
+            title=f"Near misses (first {len(result['near_misses'])} of {result['near_misses_total']:,})"
+        )
         for column in ("purchase", "account", "failed condition", "days outside", "purchased at"):
             near.add_column(column)
         for miss in result["near_misses"][:15]:
             days = "" if miss["distance_days"] is None else str(miss["distance_days"])
-            near.add_row(miss["purchase_id"], miss["account_id"], miss["condition"], days, miss["purchased_at"])
+            near.add_row(
+                miss["purchase_id"], miss["account_id"], miss["condition"], days, miss["purchased_at"]
+            )
         out.print(near)
     if "widen" in result:
         w = result["widen"]
-        out.print(f"Widening the window by {w['days']} day(s) to {w['from']}..{w['to']} would add "
-                  f"[bold]{w['added_grants']:,}[/] grants costing [bold]{w['added_amount']} {cur}[/].")
+        out.print(
+            f"Widening the window by {w['days']} day(s) to {w['from']}..{w['to']} would add "
+            f"[bold]{w['added_grants']:,}[/] grants costing [bold]{money(w['added_amount'], cur)}[/]."
+        )
     for problem in result["problems"]:
         style = "bold red" if problem["blocking"] else "yellow"
         label = "BLOCKING" if problem["blocking"] else "warning"
-        out.print(f"[{style}]{label}[/] {problem['code']}: {problem['message']}", soft_wrap=True)
+        out.print(f"[{style}]{label}[/] {problem['code']}: {escape(problem['message'])}", soft_wrap=True)
 
 
 def explanation(result: dict[str, Any]) -> None:
     verdict = "[green]qualifies[/]" if result["qualifies"] else "[red]does not qualify[/]"
-    out.print(f"Account {result['account_id']} (region {result['region']}) {verdict} for {result['campaign']} "
-              f"v{result['terms_version']}")
+    out.print(
+        f"Account {result['account_id']} (region {result['region']}) {verdict} for {result['campaign']} "
+        f"v{result['terms_version']}"
+    )
     for purchase in result["purchases"]:
-        table = Table(title=f"purchase {purchase['purchase_id']}: "
-                            + ("qualifies" if purchase["qualifies"] else "does not qualify"))
+        table = Table(
+            title=f"purchase {purchase['purchase_id']}: "
+            + ("qualifies" if purchase["qualifies"] else "does not qualify")
+        )
         table.add_column("condition")
         table.add_column("result")
         table.add_column("deciding values")
         for condition in purchase["conditions"]:
             mark = "[green]pass[/]" if condition["passed"] else "[red]fail[/]"
-            table.add_row(condition["name"], mark, condition["detail"])
+            table.add_row(escape(condition["name"]), mark, escape(condition["detail"]))
         out.print(table)
         if purchase.get("grant"):
             g = purchase["grant"]
-            out.print(f"  grant {g['id']}: {g['amount']} {g['currency']}, {g['state']}, expires {g['expires_at']}")
+            out.print(
+                f"  grant {g['id']}: {g['amount']} {g['currency']}, {g['state']}, expires {g['expires_at']}"
+            )
 
 
 def report(result: dict[str, Any]) -> None:
     cur = result["currency"]
     table = Table(title=f"{result['id']}: {result['state']}", show_header=False)
-    for key in ("budget", "issued_amount", "claimed_amount", "expired_amount", "outstanding_amount",
-                "budget_remaining"):
-        table.add_row(key.replace("_", " "), f"{result[key]} {cur}")
+    for key in (
+        "budget",
+        "issued_amount",
+        "claimed_amount",
+        "expired_amount",
+        "outstanding_amount",
+        "budget_remaining",
+    ):
+        table.add_row(key.replace("_", " "), money(result[key], cur))
     table.add_row("grants", ", ".join(f"{k}: {v:,}" for k, v in result["grants"].items()))
     out.print(table)
 
@@ -82,6 +109,13 @@ def grant_list(result: dict[str, Any]) -> None:
     for column in ("id", "campaign", "account", "purchase", "amount", "state", "expires at"):
         table.add_column(column)
     for g in result["data"]:
-        table.add_row(g["id"], g["campaign"], g["account_id"], g["purchase_id"], f"{g['amount']} {g['currency']}",
-                      g["state"], g["expires_at"])
+        table.add_row(
+            g["id"],
+            g["campaign"],
+            g["account_id"],
+            g["purchase_id"],
+            f"{g['amount']} {g['currency']}",
+            g["state"],
+            g["expires_at"],
+        )
     out.print(table)

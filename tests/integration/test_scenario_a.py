@@ -1,0 +1,194 @@
+"""Scenario A end to end through the use cases, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pledge.adapters.files.readers import read_accounts, read_purchases
+from sqlalchemy import text
+
+from pledge.adapters.sqlalchemy.schema import upgrade
+from pledge.bootstrap import App, FixedClock
+from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.timeutil import parse_instant
+from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
+from pledge.usecases.explain import explain_account
+from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.issue import run_campaign
+from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.report import campaign_report
+from pledge.usecases.simulate import simulate_campaign
+from tests.support.data import EXPECTED_GRANTS, PURCHASES, campaign, write_files
+
+NOW = parse_instant("2021-08-10T12:00:00+08:00")
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path) -> App:
+    app = App(db_url, NOW)
+    upgrade(app.engine)
+    accounts, purchases = write_files(tmp_path)
+    import_accounts(app.uow, read_accounts(accounts))
+    import_purchases(app.uow, read_purchases(purchases))
+    return app
+
+
+def launched(app: App) -> None:
+    apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
+
+
+def test_dry_run_counts_every_condition(app: App) -> None:
+    apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    sim = simulate_campaign(app.uow, app.rules, "founders-refund", widen_days=1)
+    assert sim["evaluated"] == len(PURCHASES)
+    assert sim["qualifying"] == 5
+    assert sim["grants"] == 3
+    assert sim["amount"] == "5297.00"
+    assert sim["limits"] == {"per_account": 1, "per_serial": 1}
+    assert sim["rejections"] == {
+        "purchased": 2,
+        'purchase.sku == "mi-1"': 1,
+        'account.region == "CN"': 2,
+        'purchase.status == "completed"': 1,
+    }
+    near = {m["purchase_id"]: (m["condition"], m["distance_days"]) for m in sim["near_misses"]}
+    assert near == {
+        "P04": ("purchased", 1),
+        "P06": ('account.region == "CN"', None),
+        "P07": ('purchase.status == "completed"', None),
+        "P08": ('purchase.sku == "mi-1"', None),
+    }
+    assert sim["widen"]["added_grants"] == 1  # P04, one day late, at 1999.00
+    assert sim["widen"]["added_amount"] == "1999.00"
+    assert not sim["blocking"]
+
+
+def test_apply_is_idempotent_and_versions_changes(app: App) -> None:
+    first = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    again = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    changed = apply_campaign(app.uow, app.rules, app.clock, campaign(budget="100.00"), "ops")
+    assert (first["version"], first["changed"]) == (1, True)
+    assert (again["version"], again["changed"]) == (1, False)
+    assert (changed["version"], changed["changed"]) == (2, True)
+
+
+def test_bad_rule_is_refused_at_apply_with_its_position(app: App) -> None:
+    doc = campaign()
+    doc["qualify"]["rule"] = "purchase.sku == 1"
+    with pytest.raises(InputError) as caught:
+        apply_campaign(app.uow, app.rules, app.clock, doc, "ops")
+    assert "1:" in caught.value.message
+    with app.uow() as uow:
+        assert uow.campaigns.get("founders-refund") is None
+
+
+def test_four_eyes_and_launch_requires_approval(app: App) -> None:
+    apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    with pytest.raises(RefusedError, match="not approved"):
+        launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    with pytest.raises(RefusedError) as caught:
+        approve_campaign(app.uow, app.clock, "founders-refund", "ops")
+    assert caught.value.code == "four_eyes"
+    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    # A new version needs its own approval: the old one was bound to another hash.
+    apply_campaign(app.uow, app.rules, app.clock, campaign(budget="100.00"), "ops")
+    with pytest.raises(RefusedError, match="not approved"):
+        launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
+
+
+def test_fixed_amount_above_price_is_refused_at_launch_and_pays_nothing(app: App) -> None:
+    apply_campaign(app.uow, app.rules, app.clock, campaign(benefit={"amount": "19990.00"}), "ops")
+    sim = simulate_campaign(app.uow, app.rules, "founders-refund")
+    problem = sim["problems"][0]
+    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
+    assert problem["count"] == 5 and problem["purchases"][0] == "P01"
+    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    with pytest.raises(RefusedError) as caught:
+        launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
+    assert caught.value.code == "amount_exceeds_price_paid"
+    assert "P01" in caught.value.message
+    assert list_grants(app.uow)["data"] == []
+    assert verify_ledger(app.uow)["entries"] == 0
+
+
+def test_issue_claim_expire_report_and_verify(app: App) -> None:
+    launched(app)
+    first = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    assert (first["issued"], first["amount"]) == (3, "5297.00")
+    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 0
+    grants = {g["purchase_id"]: g for g in list_grants(app.uow, campaign_id="founders-refund")["data"]}
+    assert {k: v["amount"] for k, v in grants.items()} == {
+        "P01": "1999.00",
+        "P03": "1799.00",
+        "P10": "1499.00",
+    }
+    assert set(grants) == set(EXPECTED_GRANTS)
+
+    opened = claim_grant(app.uow, app.clock, grants["P01"]["id"])
+    assert claim_grant(app.uow, app.clock, grants["P01"]["id"]) == opened
+    later = FixedClock(NOW + 31 * 86_400_000_000)
+    with pytest.raises(RefusedError, match="expired"):
+        claim_grant(app.uow, later, grants["P03"]["id"])
+    assert expire_grants(app.uow, later)["expired"] == 2
+    assert expire_grants(app.uow, later)["expired"] == 0
+
+    report = campaign_report(app.uow, "founders-refund")
+    assert report["issued_amount"] == "5297.00"
+    assert report["claimed_amount"] == "1999.00"
+    assert report["expired_amount"] == "3298.00"
+    assert report["budget_remaining"] == "49998001.00"
+    assert report["grants"]["claimed"] == 1 and report["grants"]["expired"] == 2
+    verified = verify_ledger(app.uow)
+    assert verified["ok"], verified["problems"]
+
+
+def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_path: Path) -> None:
+    launched(app)
+    run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    more = [*PURCHASES, ("P11", "A-cn-3", "mi-1", "S11", "2011-09-15T10:00:00+08:00", "1999.00", "completed")]
+    (tmp_path / "more").mkdir()
+    _, purchases = write_files(tmp_path / "more", more)
+    result = import_purchases(app.uow, read_purchases(purchases))
+    assert result == {"imported": 1, "unchanged": len(PURCHASES)}
+    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 1
+
+
+def test_budget_stops_issuance_in_order(app: App) -> None:
+    apply_campaign(app.uow, app.rules, app.clock, campaign(budget="3500.00"), "ops")
+    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
+    result = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    # P01 (1999) fits; P10 (1499, Nov 11) would leave 2.00; P03 (1799, Dec 7) does not fit.
+    assert (result["issued"], result["budget_exhausted"], result["budget_remaining"]) == (2, 1, "2.00")
+
+
+def test_ledger_verify_detects_tampering(app: App) -> None:
+    launched(app)
+    run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    assert verify_ledger(app.uow)["ok"]
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET amount = amount + 1 WHERE seq = 2"))
+    broken = verify_ledger(app.uow)
+    assert not broken["ok"]
+    assert any("edited" in p for p in broken["problems"])
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET amount = amount - 1 WHERE seq = 2"))
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 3"))
+    assert any("missing" in p for p in verify_ledger(app.uow)["problems"])
+
+
+def test_explain_names_the_deciding_values(app: App) -> None:
+    launched(app)
+    result = explain_account(app.uow, app.rules, "A-cn-3", "founders-refund")
+    (purchase,) = result["purchases"]
+    window = purchase["conditions"][0]
+    assert window["name"] == "purchased" and not window["passed"]
+    assert "2011-12-08T00:30:00+08:00" in window["detail"] and "1 day" in window["detail"]
+    assert all(c["passed"] for c in purchase["conditions"][1:])
+    hk = explain_account(app.uow, app.rules, "A-hk-1", "founders-refund")
+    region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
+    assert not region["passed"] and "'HK'" in region["detail"]
