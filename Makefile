@@ -10,8 +10,8 @@ install:
 	$(PY) -m pip install --quiet -e ".[dev]"
 
 lint:
-	$(VENV_BIN)ruff check src tests benchmarks
-	$(VENV_BIN)ruff format --check src tests benchmarks
+	$(VENV_BIN)ruff check src tests
+	$(VENV_BIN)ruff format --check src tests
 
 typecheck:
 	$(VENV_BIN)mypy

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -66,7 +67,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("generated")
     out = {}
     for fmt in ("csv", "parquet"):
-        result = generate(base / fmt, purchases=3_000, seed=7, fmt=fmt)  # type: ignore[arg-type]
+        result = generate(base / fmt, purchases=3_000, seed=7, fmt=fmt)
         out[f"purchases.{fmt}"], out[f"accounts.{fmt}"] = result.purchases_path, result.accounts_path
     return out
 
@@ -88,7 +89,7 @@ def test_the_fast_path_agrees_with_row_by_row_validation(generated: dict[str, Pa
 
 def test_generation_is_deterministic(tmp_path: Path, generated: dict[str, Path]) -> None:
     for fmt in ("csv", "parquet"):
-        again = generate(tmp_path / fmt, purchases=3_000, seed=7, fmt=fmt)  # type: ignore[arg-type]
+        again = generate(tmp_path / fmt, purchases=3_000, seed=7, fmt=fmt)
         assert again.purchases_path.read_bytes() == generated[f"purchases.{fmt}"].read_bytes()
         assert again.accounts_path.read_bytes() == generated[f"accounts.{fmt}"].read_bytes()
     other = generate(tmp_path / "other", purchases=3_000, seed=8, fmt="csv")
@@ -124,8 +125,20 @@ def test_generated_data_holds_scenario_a(generated: dict[str, Path]) -> None:
     assert any(
         window_end <= r.purchased_at_us < window_end + 7 * 86_400_000_000 for r in records
     )  # near misses
-    regions = Counter(a.region for batch in read_accounts(generated["accounts.csv"]) for a in batch)
+    accounts = [a for batch in read_accounts(generated["accounts.csv"]) for a in batch]
+    regions = Counter(a.region for a in accounts)
     assert regions.most_common(1)[0][0] == "CN" and {"HK", "MO", "TW", "US"} <= set(regions)
+    assert {r.account_id for r in records} <= {a.account_id for a in accounts}
+
+
+def test_generate_edges(tmp_path: Path) -> None:
+    empty = generate(tmp_path / "empty", purchases=0, seed=1, fmt="parquet")
+    assert (empty.accounts, empty.purchases) == (1, 0)
+    assert purchases(empty.purchases_path) == []
+    tiny = generate(tmp_path / "tiny", purchases=5, seed=1, fmt="csv", accounts=2)
+    assert {r.account_id for r in purchases(tiny.purchases_path)} == {"A0000001", "A0000002"}
+    with pytest.raises(InputError, match="not csv or parquet"):
+        generate(tmp_path, purchases=1, seed=1, fmt="json")  # type: ignore[arg-type]
 
 
 def test_count_rows_and_progress(generated: dict[str, Path]) -> None:
@@ -251,12 +264,12 @@ def test_missing_columns_and_files(tmp_path: Path) -> None:
         read_purchases(tmp_path / "absent.csv")
 
 
-def parquet(path: Path, columns: dict[str, pa.Array]) -> Path:
+def parquet(path: Path, columns: dict[str, pa.Array[Any]]) -> Path:
     pq.write_table(pa.table(columns), path)
     return path
 
 
-def text_columns(rows: list[list[str]]) -> dict[str, pa.Array]:
+def text_columns(rows: list[list[str]]) -> dict[str, pa.Array[Any]]:
     return {name: pa.array([r[i] for r in rows]) for i, name in enumerate(PURCHASE_COLUMNS)}
 
 
@@ -286,7 +299,7 @@ def test_parquet_types(tmp_path: Path) -> None:
     ],
 )
 def test_parquet_columns_that_cannot_hold_the_field_are_refused(
-    tmp_path: Path, column: str, array: pa.Array, reason: str
+    tmp_path: Path, column: str, array: pa.Array[Any], reason: str
 ) -> None:
     columns = text_columns([row(1), row(2)])
     columns[column] = array
@@ -339,7 +352,7 @@ def test_any_valid_purchase_survives_a_round_trip(records: list[PurchaseRecord],
             r.account_id,
             r.sku,
             r.serial,
-            from_us(r.purchased_at_us, zone).isoformat(),
+            from_us(r.purchased_at_us).astimezone(zone).isoformat(),
             format_minor(r.price_minor, r.currency),
             r.currency,
             r.status,

@@ -37,9 +37,9 @@ ROW: dict[str, object] = {
 }
 
 
-def refusal(row_number: int = 17, **changes: object) -> InputError:
+def refusal(row_number: int = 17, changes: dict[str, object] | None = None, **more: object) -> InputError:
     with pytest.raises(InputError) as caught:
-        validate_purchase({**ROW, **changes}, row_number, source="purchases.csv")
+        validate_purchase({**ROW, **(changes or {}), **more}, row_number, source="purchases.csv")
     return caught.value
 
 
@@ -101,7 +101,7 @@ def test_a_naive_instant_is_refused() -> None:
     ],
 )
 def test_each_bad_field_is_named(field: str, value: object, reason: str) -> None:
-    error = refusal(**{field: value})
+    error = refusal(changes={field: value})
     assert error.param == f"row 17: {field}"
     assert reason in error.message
     assert error.message.startswith("purchases.csv row 17")

@@ -95,7 +95,8 @@ def row_error(
     source: str, row_number: int, field: str, text: str, *, id_field: str = "", row_id: str = ""
 ) -> InputError:
     """The error for one bad field, in the one format every refusal uses."""
-    who = f" ({id_field} {row_id})" if row_id and field != id_field else ""
+    shown = row_id if len(row_id) <= 40 else row_id[:37] + "..."
+    who = f" ({id_field} {shown})" if row_id and field != id_field else ""
     return InputError(
         f"{source} row {row_number}{who}, {text}", code="invalid_row", param=f"row {row_number}: {field}"
     )

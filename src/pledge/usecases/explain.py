@@ -61,9 +61,7 @@ def explain_account(
         ]
         results = compiled.evaluate_conditions(values)
         for condition, passed in zip(compiled.rule.conditions, results, strict=True):
-            detail = "; ".join(
-                _show(n, values[n], purchase.currency) for n in fields_of(condition.node)
-            )
+            detail = "; ".join(_show(n, values[n], purchase.currency) for n in fields_of(condition.node))
             conditions.append({"name": condition.name, "passed": passed, "detail": detail})
         qualifies = all(c["passed"] for c in conditions)
         grant = grants.get(purchase.purchase_id)

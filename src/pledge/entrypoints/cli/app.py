@@ -336,4 +336,3 @@ def ledger_verify(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         )
         if not result["ok"]:
             raise typer.Exit(1)
-
