@@ -7,18 +7,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-ACCOUNT_HEADER = ["account_id", "region", "registered_at"]
-PURCHASE_HEADER = [
-    "purchase_id",
-    "account_id",
-    "sku",
-    "serial",
-    "purchased_at",
-    "price",
-    "currency",
-    "status",
-    "channel",
-]
+from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 
 ACCOUNTS = [
     ("A-cn-1", "CN", "2011-01-01T00:00:00+08:00"),
@@ -89,11 +78,11 @@ def write_files(folder: Path, purchases: list[tuple[str, ...]] | None = None) ->
     accounts_path, purchases_path = folder / "accounts.csv", folder / "purchases.csv"
     with accounts_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(ACCOUNT_HEADER)
+        writer.writerow(ACCOUNT_COLUMNS)
         writer.writerows(ACCOUNTS)
     with purchases_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(PURCHASE_HEADER)
+        writer.writerow(PURCHASE_COLUMNS)
         for pid, account, sku, serial, at, price, status in purchases or PURCHASES:
             writer.writerow([pid, account, sku, serial, at, price, "CNY", status, "online"])
     return accounts_path, purchases_path

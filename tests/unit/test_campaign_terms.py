@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -13,27 +12,10 @@ from pledge.domain.campaign import (
     parse_cashback_terms,
 )
 from pledge.domain.errors import InputError, RefusedError
+from tests.support.data import campaign
 
-DOC: dict[str, Any] = {
-    "id": "founders-refund",
-    "name": "Founders' full refund",
-    "timezone": "Asia/Shanghai",
-    "currency": "CNY",
-    "qualify": {
-        "purchased": {"from": "2011-09-01", "to": "2011-12-07"},
-        "rule": 'purchase.sku == "mi-1" && account.region == "CN"',
-    },
-    "benefit": {"kind": "cashback", "amount": "price_paid", "max_amount": "1999.00"},
-    "payout": {"channel": "red_envelope", "claim_within": "30d"},
-    "limits": {"per_account": 1, "per_serial": 1},
-    "budget": "50000000.00",
-}
-
-
-def doc(**changes: Any) -> dict[str, Any]:
-    d = copy.deepcopy(DOC)
-    d.update(changes)
-    return d
+DOC = campaign()
+doc = campaign
 
 
 def test_parses_the_contract_example() -> None:
@@ -48,7 +30,7 @@ def test_parses_the_contract_example() -> None:
 
 def test_hash_is_stable_and_content_bound() -> None:
     a = parse_cashback_terms(DOC)
-    assert a.content_hash == parse_cashback_terms(copy.deepcopy(DOC)).content_hash
+    assert a.content_hash == parse_cashback_terms(campaign()).content_hash
     assert a.content_hash != parse_cashback_terms(doc(budget="1.00")).content_hash
     # The canonical form parses back to the same terms (stored versions are re-read from it).
     assert parse_cashback_terms(a.canonical()) == a

@@ -18,6 +18,7 @@ from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import PledgeError
+from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.options import out
@@ -64,23 +65,11 @@ def _write_showcase(folder: Path) -> tuple[Path, Path]:
     accounts, purchases = folder / "showcase-accounts.csv", folder / "showcase-purchases.csv"
     with accounts.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["account_id", "region", "registered_at"])
+        writer.writerow(ACCOUNT_COLUMNS)
         writer.writerows(SHOWCASE_ACCOUNTS)
     with purchases.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(
-            [
-                "purchase_id",
-                "account_id",
-                "sku",
-                "serial",
-                "purchased_at",
-                "price",
-                "currency",
-                "status",
-                "channel",
-            ]
-        )
+        writer.writerow(PURCHASE_COLUMNS)
         writer.writerows((*row, "CNY", "completed", "online") for row in SHOWCASE_PURCHASES)
     return accounts, purchases
 
