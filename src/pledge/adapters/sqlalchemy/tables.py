@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -176,4 +177,96 @@ campaign_events = Table(
     Column("actor", Str(128), nullable=False),
     Column("at_us", BigInteger, nullable=False),
     Column("detail", Text, nullable=False),
+)
+
+
+# -- Scenario B: catalog, subscriptions, consents, compensation, outbox --------
+
+catalog_versions = Table(
+    "catalog_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("content_hash", Str(80), nullable=False, unique=True),
+    Column("document", Text, nullable=False),  # canonical JSON; never updated
+    Column("currency", Str(3), nullable=False),
+    Column("author", Str(128), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+subscription_terms = Table(
+    "subscription_terms",
+    metadata,
+    Column("term_id", Str(40), primary_key=True),
+    Column("account_id", Str(128), ForeignKey("accounts.account_id"), nullable=False),
+    Column("plan_id", Str(64), nullable=False),
+    Column("kind", Str(16), nullable=False),  # first | renewal | repurchase
+    Column("previous_term_id", Str(40)),
+    Column("catalog_version", Integer, nullable=False),
+    Column("campaign_id", Str(64)),
+    Column("terms_version", Integer),
+    Column("price_paid_minor", BigInteger, nullable=False),
+    Column("list_price_minor", BigInteger, nullable=False),
+    Column("currency", Str(3), nullable=False),
+    Column("starts_at_us", BigInteger, nullable=False),
+    Column("ends_at_us", BigInteger, nullable=False),
+    Column("compensated_days", Integer, nullable=False, server_default="0"),
+    Column("auto_renew", Boolean, nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("created_at_us", BigInteger, nullable=False),
+    CheckConstraint("price_paid_minor >= 0", name="price_not_negative"),
+    CheckConstraint("ends_at_us > starts_at_us", name="ends_after_start"),
+    CheckConstraint("refunded_minor >= 0 AND refunded_minor <= price_paid_minor", name="refund_within_price"),
+    CheckConstraint("compensated_days >= 0", name="compensation_never_shortens"),
+    # A term is renewed at most once: the renewal chain cannot fork.
+    UniqueConstraint("previous_term_id"),
+    Index("ix_subscription_terms_account_id", "account_id"),
+    Index("ix_subscription_terms_campaign_id_terms_version", "campaign_id", "terms_version"),
+    Index("ix_subscription_terms_state_ends_at_us", "state", "ends_at_us"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", Integer, primary_key=True, autoincrement=True),
+    Column("term_id", Str(40), ForeignKey("subscription_terms.term_id"), nullable=False),
+    Column("auto_renew", Boolean, nullable=False),
+    Column("actor", Str(128), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("wording_version", Str(32), nullable=False),
+    Column("wording", Text, nullable=False),  # the exact text the customer saw
+    Index("ix_consents_term_id", "term_id"),
+)
+
+compensations = Table(
+    "compensations",
+    metadata,
+    # One compensation per term, ever: the primary key is the idempotency guard.
+    Column("term_id", Str(40), ForeignKey("subscription_terms.term_id"), primary_key=True),
+    Column("campaign_id", Str(64), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=False),
+    Column("policy", Str(32), nullable=False),
+    Column("extra_days", Integer, nullable=False),
+    Column("old_ends_at_us", BigInteger, nullable=False),
+    Column("new_ends_at_us", BigInteger, nullable=False),
+    Column("approved_by", Str(128), nullable=False),
+    Column("applied_by", Str(128), nullable=False),
+    Column("applied_at_us", BigInteger, nullable=False),
+    CheckConstraint("extra_days >= 0", name="extra_days_not_negative"),
+    CheckConstraint("new_ends_at_us >= old_ends_at_us", name="never_shortens"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("message_id", Str(80), primary_key=True),  # kind:term_id — queued once
+    Column("kind", Str(48), nullable=False),
+    Column("account_id", Str(128), nullable=False),
+    Column("term_id", Str(40)),
+    Column("due_at_us", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("delivered_at_us", BigInteger),
+    Index("ix_outbox_delivered_at_us_due_at_us", "delivered_at_us", "due_at_us"),
 )
