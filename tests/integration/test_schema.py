@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the API tables are part of the metadata
 from pledge.adapters.sqlalchemy.database import make_engine
 from pledge.adapters.sqlalchemy.schema import current_revision, head_revision, upgrade
 from pledge.adapters.sqlalchemy.tables import metadata

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the metadata is complete wherever the schema is
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - registers the API tables on the metadata
 from pledge.adapters.sqlalchemy.tables import metadata
 
 connection = context.config.attributes.get("connection")

@@ -1,8 +1,8 @@
-"""subscriptions, consents, compensation, outbox
+"""subscriptions
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 14:07:50.307429
+Create Date: 2026-11-23 14:19:03.247119
 """
 
 from __future__ import annotations
@@ -116,9 +116,17 @@ def upgrade() -> None:
             sa.String(length=3).with_variant(sa.String(length=3, collation="C"), "postgresql"),
             nullable=False,
         ),
+        sa.Column(
+            "timezone",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("purchased_at_us", sa.BigInteger(), nullable=False),
         sa.Column("starts_at_us", sa.BigInteger(), nullable=False),
         sa.Column("ends_at_us", sa.BigInteger(), nullable=False),
+        sa.Column("anchor_us", sa.BigInteger(), nullable=False),
         sa.Column("compensated_days", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reconciled_to_version", sa.Integer(), nullable=True),
         sa.Column("auto_renew", sa.Boolean(), nullable=False),
         sa.Column(
             "state",
@@ -126,7 +134,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("refunded_minor", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("created_at_us", sa.BigInteger(), nullable=False),
+        sa.Column("closed_at_us", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('first', 'renewal', 'repurchase')", name=op.f("ck_subscription_terms_kind_known")
+        ),
+        sa.CheckConstraint(
+            "state IN ('active', 'renewed', 'lapsed', 'refunded')",
+            name=op.f("ck_subscription_terms_state_known"),
+        ),
         sa.CheckConstraint(
             "compensated_days >= 0", name=op.f("ck_subscription_terms_compensation_never_shortens")
         ),

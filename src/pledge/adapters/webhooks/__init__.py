@@ -1,0 +1,1 @@
+"""Webhooks: the transactional outbox, and delivery with signatures and retries."""

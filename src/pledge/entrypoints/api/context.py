@@ -1,0 +1,47 @@
+"""What every request handler needs, built once per app: settings, stores, jobs, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from pledge.adapters.sqlalchemy.api_store import ApiStore
+from pledge.adapters.sqlalchemy.database import is_sqlite
+from pledge.adapters.webhooks.delivery import RetryPolicy
+from pledge.adapters.webhooks.store import WebhookStore
+from pledge.bootstrap import App
+from pledge.entrypoints.api.jobs import JobRunner
+from pledge.entrypoints.api.ratelimit import Rate, RateLimiter
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    json_body_limit: int = 1 << 20  # 1 MiB: campaign files and small JSON bodies
+    upload_limit: int = 512 << 20  # imports: CSV or Parquet bodies
+    # Claims and eligibility checks: per API key, and per customer account (Talon.One
+    # allows a customer 3 parallel requests; we allow short bursts, then 429).
+    rate_per_key: Rate = field(default_factory=lambda: Rate(per_second=20.0, burst=40))
+    rate_per_account: Rate = field(default_factory=lambda: Rate(per_second=2.0, burst=5))
+    idempotency_wait_s: float = 5.0  # how long a concurrent retry waits for the first request
+    idempotency_lease_s: float = 300.0  # after this a crashed request's key may be taken over
+    webhook_worker: bool = True
+    webhook_interval_s: float = 2.0
+    webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    job_silence_s: float = 900.0  # a queued/running job untouched this long is marked interrupted
+
+
+class ApiContext:
+    def __init__(self, app: App, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.store = ApiStore(app.engine)
+        self.webhooks = WebhookStore(app.engine)
+        self.limiter = RateLimiter()
+        self.jobs = JobRunner(self.store, sqlite=is_sqlite(app.engine))
+
+
+def context(request: Request) -> ApiContext:
+    ctx = request.app.state.pledge
+    assert isinstance(ctx, ApiContext)
+    return ctx

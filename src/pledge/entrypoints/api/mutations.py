@@ -1,0 +1,208 @@
+"""Every POST goes through here: idempotency, audit, and the unit of work that writes events.
+
+Idempotency (Stripe's convention, ADR 0006): a POST may carry
+``Idempotency-Key``. Before anything runs, a row for the key is inserted in its
+own transaction — the primary key makes it a lock across threads and
+processes. The row stores the request's fingerprint (method, path, body hash,
+API key id) and, once done, the response. Then:
+
+- same key, same fingerprint, done: the stored response is replayed
+  (``Idempotent-Replayed: true``), nothing runs again;
+- same key, another fingerprint: 409 ``idempotency_key_reused``, nothing runs;
+- same key while the first request still runs: wait up to
+  ``idempotency_wait_s`` for it to finish and replay it, else 409
+  ``idempotency_request_in_progress``;
+- a response is stored for success and for deterministic failures (400, 404,
+  business refusals); after a crash, a 5xx, a 429 or a concurrency conflict the
+  key is released, so a retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from pledge.adapters.sqlalchemy.api_store import ApiStore
+from pledge.adapters.webhooks.uow import CallAudit, HookedUnitOfWork, hooked_factory
+from pledge.entrypoints.api.auth import Principal, require
+from pledge.entrypoints.api.context import ApiContext, context
+from pledge.entrypoints.api.errors import ApiError, from_exception
+from pledge.entrypoints.api.inputs import check_text
+
+UowFactory = Callable[[], HookedUnitOfWork]
+
+
+def body_digest(body: bytes) -> str:
+    """JSON bodies are hashed in canonical form, so key order and spacing do not matter."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def fingerprint(method: str, path: str, digest: str, api_key_id: str) -> str:
+    return hashlib.sha256(f"{method}\n{path}\n{digest}\n{api_key_id}".encode()).hexdigest()
+
+
+def finish_audit(store: ApiStore, audit: CallAudit) -> None:
+    """A call that committed nothing (a repeat, a no-op) is still recorded: who asked, and the state."""
+    if not audit.written:
+        state = store.snapshot(audit.subject)
+        store.audit_append(audit.record(time.time_ns() // 1_000, state))
+        audit.written = True
+
+
+def _storable(error: ApiError) -> bool:
+    return error.status in (400, 404) or (error.status == 409 and error.type == "refused_error")
+
+
+@dataclass
+class Call:
+    ctx: ApiContext
+    principal: Principal
+    request_id: str
+    idem_key: str | None
+    fingerprint: str
+
+    def audit(self, action: str, subject: str, **extra_after: Any) -> CallAudit:
+        return CallAudit(
+            self.principal.actor,
+            self.principal.key_id,
+            self.request_id,
+            action,
+            subject,
+            self.ctx.store.snapshot(subject),
+            dict(extra_after),
+        )
+
+    def factory(self, audit: CallAudit | None) -> UowFactory:
+        return hooked_factory(self.ctx.app.engine, self.ctx.app.clock, audit)
+
+    def run(
+        self,
+        action: str,
+        subject: str,
+        fn: Callable[[UowFactory], dict[str, Any]],
+        model: type[BaseModel],
+        status: int = 200,
+    ) -> Response:
+        """Run a use case once per idempotency key, audited, and answer with ``model``."""
+
+        def execute() -> tuple[int, dict[str, Any]]:
+            audit = self.audit(action, subject)
+            result = fn(self.factory(audit))
+            finish_audit(self.ctx.store, audit)
+            return status, model.model_validate(result).model_dump(mode="json")
+
+        return self.respond(execute)
+
+    def respond(self, execute: Callable[[], tuple[int, dict[str, Any]]]) -> Response:
+        headers = {"Request-Id": self.request_id}
+        if self.idem_key is None:
+            status, body = execute()
+            return JSONResponse(body, status_code=status, headers=headers)
+        store, settings = self.ctx.store, self.ctx.settings
+        deadline = time.monotonic() + settings.idempotency_wait_s
+        lease_us = int(settings.idempotency_lease_s * 1_000_000)
+        while True:
+            state = store.idem_begin(
+                self.idem_key, self.fingerprint, self.principal.key_id, time.time_ns() // 1_000, lease_us
+            )
+            if state.outcome != "in_progress" or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if state.outcome == "mismatch":
+            raise ApiError(
+                409,
+                "idempotency_error",
+                "idempotency_key_reused",
+                f"Idempotency-Key {self.idem_key!r} was used for a different request (method, path, body "
+                "or API key); use a new key for a new request",
+                "Idempotency-Key",
+            )
+        if state.outcome == "in_progress":
+            raise ApiError(
+                409,
+                "idempotency_error",
+                "idempotency_request_in_progress",
+                f"a request with Idempotency-Key {self.idem_key!r} is still running; retry later",
+                "Idempotency-Key",
+                headers={"Retry-After": "1"},
+            )
+        if state.outcome == "replay":
+            assert state.status is not None
+            assert state.body is not None
+            return Response(
+                state.body.encode("utf-8"),
+                status_code=state.status,
+                media_type="application/json",
+                headers={**headers, "Idempotent-Replayed": "true"},
+            )
+        try:
+            status, body = execute()
+        except Exception as exc:
+            error = from_exception(exc)
+            if _storable(error):
+                store.idem_finish(self.idem_key, error.status, json.dumps(error.body(), ensure_ascii=False))
+            else:
+                store.idem_release(self.idem_key)
+            raise error from exc
+        store.idem_finish(self.idem_key, status, json.dumps(body, ensure_ascii=False))
+        return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Any unique string (a UUID): a retry with the same key returns the first response.",
+    ),
+]
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", "")
+    return str(rid)
+
+
+def mutation(permission: str) -> Callable[..., Call]:
+    """A dependency giving a POST handler its authorized, idempotent :class:`Call`."""
+
+    def dependency(
+        request: Request,
+        principal: Annotated[Principal, Depends(require(permission))],
+        body: Annotated[bytes, Depends(raw_body)],
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Call:
+        return make_call(request, principal, idempotency_key, body_digest(body))
+
+    return dependency
+
+
+def make_call(request: Request, principal: Principal, idempotency_key: str | None, digest: str) -> Call:
+    if idempotency_key is not None:
+        check_text(idempotency_key, "Idempotency-Key", max_length=255)
+        if not idempotency_key.strip():
+            idempotency_key = None
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Call(
+        context(request),
+        principal,
+        request_id(request),
+        idempotency_key,
+        fingerprint(request.method, path, digest, principal.key_id),
+    )

@@ -1,0 +1,216 @@
+"""/v1/campaigns: apply (YAML or JSON), simulate, approve, launch, run (a job), pause, resume, report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from pledge.domain.campaign import CampaignState as State
+from pledge.entrypoints.api import models
+from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.context import context
+from pledge.entrypoints.api.errors import bad_request
+from pledge.entrypoints.api.inputs import check_json
+from pledge.entrypoints.api.jobs import job_json
+from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
+from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
+from pledge.usecases.issue import run_campaign
+from pledge.usecases.report import campaign_report
+from pledge.usecases.simulate import simulate_campaign
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
+
+CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
+Operate = Annotated[Call, Depends(mutation("campaigns.operate"))]
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+_APPLY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "additionalProperties": True, "description": "A campaign document"}
+        },
+        "application/yaml": {"schema": {"type": "string", "description": "The campaign file, as YAML"}},
+    },
+}
+
+
+def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
+    """The campaign document from a YAML or JSON body (the same file the CLI applies)."""
+    if not body.strip():
+        raise bad_request("body: a campaign document is required", param="body", code="missing_body")
+    is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
+    try:
+        text = body.decode("utf-8")
+        # A YAML body can nest (and alias) deeply; the parser's recursion errors are caught here too.
+        document = yaml.safe_load(text) if is_yaml else json.loads(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        kind = "YAML" if is_yaml else "JSON"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise bad_request(f"body: not valid {kind} ({reason})", param="body", code="invalid_body") from None
+    if not isinstance(document, dict):
+        raise bad_request("body: expected a mapping at the top level", param="body", code="invalid_body")
+    check_json(document)
+    return document
+
+
+@router.post(
+    "",
+    response_model=models.CampaignTerms,
+    summary="Apply a campaign file: create it, add a terms version, or change nothing",
+    openapi_extra={**scopes_doc("campaigns.write"), "requestBody": _APPLY_BODY},
+)
+def apply(
+    request: Request,
+    call: Annotated[Call, Depends(mutation("campaigns.write"))],
+    body: Annotated[bytes, Depends(raw_body)],
+) -> Response:
+    document = parse_document(body, request.headers.get("content-type", ""))
+    app = call.ctx.app
+    subject = f"campaign:{document.get('id')}"
+    return call.run(
+        "campaign.apply",
+        subject,
+        lambda uow: apply_campaign(uow, app.rules, app.clock, document, call.principal.actor),
+        models.CampaignTerms,
+    )
+
+
+class SimulateParams(BaseModel):
+    near_misses: int = Field(100, ge=0, le=10_000, description="How many near misses to list.")
+    widen_days: int | None = Field(None, ge=1, le=3650, description="Also price a window wider by N days.")
+
+
+@router.post(
+    "/{campaign_id}/simulate",
+    response_model=models.Simulation,
+    summary="Dry run of the latest terms over every purchase",
+    openapi_extra=scopes_doc("campaigns.simulate"),
+)
+def simulate(
+    campaign_id: CampaignId,
+    call: Annotated[Call, Depends(mutation("campaigns.simulate"))],
+    params: Annotated[SimulateParams | None, Body()] = None,
+) -> Response:
+    p = params or SimulateParams()
+    app = call.ctx.app
+
+    def execute() -> tuple[int, dict[str, Any]]:
+        # A dry run changes nothing, so it is not audited; POST because it computes.
+        result = simulate_campaign(
+            app.uow, app.rules, campaign_id, near_miss_limit=p.near_misses, widen_days=p.widen_days
+        )
+        return 200, models.Simulation.model_validate(result).model_dump(mode="json")
+
+    return call.respond(execute)
+
+
+class ApproveParams(BaseModel):
+    content_hash: str | None = Field(
+        None, max_length=80, description="Refuse unless the latest version has this content hash."
+    )
+
+
+@router.post(
+    "/{campaign_id}/approve",
+    response_model=models.Approval,
+    summary="Approve the latest terms version (never by the key that applied it)",
+    openapi_extra=scopes_doc("campaigns.approve"),
+)
+def approve(
+    campaign_id: CampaignId,
+    call: Annotated[Call, Depends(mutation("campaigns.approve"))],
+    params: Annotated[ApproveParams | None, Body()] = None,
+) -> Response:
+    expected = params.content_hash if params else None
+    app = call.ctx.app
+    return call.run(
+        "campaign.approve",
+        f"campaign:{campaign_id}",
+        lambda uow: approve_campaign(uow, app.clock, campaign_id, call.principal.actor, expected),
+        models.Approval,
+    )
+
+
+@router.post(
+    "/{campaign_id}/launch",
+    response_model=models.CampaignState,
+    summary="Activate an approved campaign and fund its budget",
+    openapi_extra=scopes_doc("campaigns.operate"),
+)
+def launch(campaign_id: CampaignId, call: Operate) -> Response:
+    app = call.ctx.app
+    return call.run(
+        "campaign.launch",
+        f"campaign:{campaign_id}",
+        lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor),
+        models.CampaignState,
+    )
+
+
+def _state_route(name: str, target: State, summary: str) -> None:
+    def handler(campaign_id: CampaignId, call: Operate) -> Response:
+        def fn(uow: UowFactory) -> dict[str, Any]:
+            return set_campaign_state(uow, call.ctx.app.clock, campaign_id, target, call.principal.actor)
+
+        return call.run(f"campaign.{name}", f"campaign:{campaign_id}", fn, models.CampaignState)
+
+    handler.__name__ = f"campaign_{name}"
+    router.post(
+        f"/{{campaign_id}}/{name}",
+        response_model=models.CampaignState,
+        summary=summary,
+        openapi_extra=scopes_doc("campaigns.operate"),
+    )(handler)
+
+
+_state_route("pause", State.PAUSED, "Pause issuance")
+_state_route("resume", State.ACTIVE, "Resume a paused campaign")
+_state_route("close", State.CLOSED, "Close a campaign for good")
+
+
+@router.post(
+    "/{campaign_id}/run",
+    response_model=models.Job,
+    status_code=202,
+    summary="Issue grants in the background (idempotent); poll the job",
+    openapi_extra=scopes_doc("campaigns.operate"),
+)
+def run(campaign_id: CampaignId, call: Operate) -> Response:
+    ctx, app = call.ctx, call.ctx.app
+
+    def execute() -> tuple[int, dict[str, Any]]:
+        audit = call.audit("campaign.run", f"campaign:{campaign_id}")
+
+        def work(progress: Any) -> dict[str, Any]:
+            result = run_campaign(
+                call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, progress
+            )
+            finish_audit(ctx.store, audit)
+            return result
+
+        job = ctx.jobs.create("campaign.run", call.principal.key_id, call.request_id)
+        audit.extra_after["job"] = job.job_id
+        return 202, job_json(ctx.jobs.start(job, work))
+
+    return call.respond(execute)
+
+
+@router.get(
+    "/{campaign_id}/report",
+    response_model=models.Report,
+    summary="State and money of one campaign",
+    openapi_extra=scopes_doc("campaigns.read"),
+)
+def report(
+    request: Request,
+    campaign_id: CampaignId,
+    _: Annotated[Principal, Depends(require("campaigns.read"))],
+) -> dict[str, Any]:
+    return campaign_report(context(request).app.uow, campaign_id)

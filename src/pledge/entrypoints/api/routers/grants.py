@@ -1,0 +1,104 @@
+"""/v1/grants: list (cursor), one, claim (open a red envelope), expire."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from pledge.entrypoints.api import models
+from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.context import context
+from pledge.entrypoints.api.errors import not_found
+from pledge.entrypoints.api.mutations import Call, mutation
+from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
+
+router = APIRouter(prefix="/v1/grants", tags=["grants"], responses=ERROR_RESPONSES)
+
+GrantId = Annotated[str, Path(max_length=40, description="A grant id (gr_…).")]
+
+
+@router.get(
+    "",
+    response_model=models.GrantList,
+    summary="List grants, oldest id first; customer keys see their own only",
+    openapi_extra=scopes_doc("grants.read"),
+)
+def list_(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("grants.read"))],
+    campaign: Annotated[str | None, Query(max_length=64)] = None,
+    account: Annotated[str | None, Query(max_length=128)] = None,
+    starting_after: StartingAfter = None,
+    limit: Limit = 10,
+) -> dict[str, Any]:
+    own = principal.account_id
+    if own is not None:
+        if account is not None and account != own:
+            raise not_found("account", account, "account")
+        account = own
+    result = list_grants(
+        context(request).app.uow,
+        campaign_id=campaign,
+        account_id=account,
+        starting_after=starting_after,
+        limit=limit,
+    )
+    return {**result, "url": "/v1/grants"}
+
+
+def _visible(request: Request, grant_id: str, principal: Principal) -> dict[str, Any]:
+    grant = context(request).store.grant(grant_id)
+    if grant is None or not principal.may_see(grant.account_id):
+        raise not_found("grant", grant_id, "grant_id")
+    return grant_json(grant)
+
+
+@router.get(
+    "/{grant_id}",
+    response_model=models.Grant,
+    summary="One grant",
+    openapi_extra=scopes_doc("grants.read"),
+)
+def get(
+    request: Request, grant_id: GrantId, principal: Annotated[Principal, Depends(require("grants.read"))]
+) -> dict[str, Any]:
+    return _visible(request, grant_id, principal)
+
+
+@router.post(
+    "/{grant_id}/claim",
+    response_model=models.Grant,
+    summary="Open a red envelope; repeating returns the same grant",
+    openapi_extra=scopes_doc("grants.claim"),
+)
+def claim(
+    request: Request, grant_id: GrantId, call: Annotated[Call, Depends(mutation("grants.claim"))]
+) -> Response:
+    ctx, principal = call.ctx, call.principal
+    ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
+    grant = _visible(request, grant_id, principal)
+    ctx.limiter.check("claim", f"account {grant['account_id']}", ctx.settings.rate_per_account)
+    return call.run(
+        "grant.claim",
+        f"grant:{grant_id}",
+        lambda uow: claim_grant(uow, ctx.app.clock, grant_id),
+        models.Grant,
+    )
+
+
+@router.post(
+    "/expire",
+    response_model=models.Expired,
+    summary="Expire unopened grants past their claim window (value returns to the budget)",
+    openapi_extra=scopes_doc("grants.expire"),
+)
+def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Response:
+    return call.run(
+        "grants.expire",
+        "grants:all",
+        lambda uow: {"object": "grant_expiry", **expire_grants(uow, call.ctx.app.clock)},
+        models.Expired,
+    )

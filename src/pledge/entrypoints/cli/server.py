@@ -1,0 +1,191 @@
+"""``pledge serve``, ``pledge keys``, ``pledge webhooks deliver``, ``pledge audit verify``, ``pledge openapi``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pledge.adapters.sqlalchemy.api_store import SCOPES, ApiKey, ApiStore
+from pledge.adapters.webhooks.delivery import Deliverer
+from pledge.adapters.webhooks.store import WebhookStore
+from pledge.bootstrap import App
+from pledge.domain.errors import InputError, NotFoundError
+from pledge.domain.timeutil import format_instant, parse_duration_us
+from pledge.entrypoints.cli.app import app
+from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, fail, out
+
+keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+webhooks = typer.Typer(help="Deliver webhook events.", no_args_is_help=True)
+audit = typer.Typer(help="Check the API audit log.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+app.add_typer(webhooks, name="webhooks")
+app.add_typer(audit, name="audit")
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1_000
+
+
+def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "object": "api_key",
+        "id": key.key_id,
+        "name": key.name,
+        "scope": key.scope,
+        "account_id": key.account_id,
+        "prefix": key.prefix,
+        "created_at": format_instant(key.created_at_us),
+        "expires_at": None if key.expires_at_us is None else format_instant(key.expires_at_us),
+        "revoked_at": None if key.revoked_at_us is None else format_instant(key.revoked_at_us),
+    }
+    if secret is not None:
+        shown["secret"] = secret
+    return shown
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    now: NowOpt = None,
+    workers_off: Annotated[
+        bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from pledge.entrypoints.api.app import create_app
+    from pledge.entrypoints.api.context import Settings
+
+    with app_for(db, now) as pledge:
+        api = create_app(pledge, Settings(webhook_worker=not workers_off))
+        out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
+        uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@keys.command("create")
+def keys_create(
+    scope: Annotated[str, typer.Option(help=f"One of: {', '.join(SCOPES)}.")],
+    account: Annotated[
+        str | None, typer.Option("--account", help="The account a customer key acts for.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Who or what uses the key (shown in audit).")] = None,
+    expires_in: Annotated[str | None, typer.Option(help="Lifetime like 30d or 12h.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key; its secret is printed once and only its SHA-256 is stored."""
+    with app_for(db) as pledge:
+        if scope not in SCOPES:
+            raise InputError(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}", param="scope")
+        if (scope == "customer") != (account is not None):
+            raise InputError(
+                "--account: required for a customer key, and only for one", param="account"
+            )
+        label = (name or f"{scope}-key").strip()
+        if not label or len(label) > 80:
+            raise InputError("--name: 1 to 80 characters", param="name")
+        now = _now_us()
+        expires = now + parse_duration_us(expires_in, param="--expires-in") if expires_in else None
+        key, secret = ApiStore(pledge.engine).create_key(
+            scope=scope, name=label, account_id=account, expires_at_us=expires, now_us=now
+        )
+        emit(
+            key_json(key, secret),
+            as_json,
+            lambda k: out.print(
+                f"{k['id']} ({k['scope']}): [bold]{k['secret']}[/]\nStore it now: it is not shown again."
+            ),
+        )
+
+
+@keys.command("list")
+def keys_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List keys (never their secrets)."""
+    with app_for(db) as pledge:
+        listed = {"object": "list", "data": [key_json(k) for k in ApiStore(pledge.engine).keys()]}
+        emit(
+            listed,
+            as_json,
+            lambda r: [
+                out.print(f"{k['id']}  {k['scope']:<9} {k['name']}  {k['prefix']}…  revoked={k['revoked_at']}")
+                for k in r["data"]
+            ],
+        )
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Revoke a key at once (requests with it get 401)."""
+    with app_for(db) as pledge:
+        key = ApiStore(pledge.engine).revoke_key(key_id, _now_us())
+        if key is None:
+            raise NotFoundError(f"API key {key_id} does not exist", code="api_key_not_found", param="key_id")
+        emit(key_json(key), as_json, lambda k: out.print(f"{k['id']} revoked at {k['revoked_at']}"))
+
+
+@webhooks.command("deliver")
+def webhooks_deliver(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until interrupted.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes with --loop.")] = 2.0,
+) -> None:
+    """Send due webhook events (signed, retried with exponential backoff)."""
+    with app_for(db) as pledge:
+        deliverer = Deliverer(WebhookStore(pledge.engine))
+        totals = {"delivered": 0, "retrying": 0, "failed": 0}
+        try:
+            while True:
+                for name, n in deliverer.deliver_due().items():
+                    totals[name] += n
+                if not loop:
+                    break
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            deliverer.close()
+        emit(totals, as_json, lambda t: out.print(", ".join(f"{k} {v}" for k, v in t.items())))
+
+
+@audit.command("verify")
+def audit_verify(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute the audit log's hash chain (exit 1 if it was edited)."""
+    with app_for(db) as pledge:
+        result = ApiStore(pledge.engine).verify_audit()
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                ("[green]audit ok[/]" if r["ok"] else "[red]audit BROKEN[/]")
+                + f": {r['entries']:,} entries"
+                + "".join(f"\n  {p}" for p in r["problems"])
+            ),
+        )
+        if not result["ok"]:
+            raise typer.Exit(1)
+
+
+@app.command()
+def openapi(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the OpenAPI document (the checked-in docs/openapi.json is made with --out)."""
+    from pledge.entrypoints.api.app import create_app, openapi_document
+
+    try:
+        pledge = App("sqlite://")  # never connected: only the routes are needed
+        text = openapi_document(create_app(pledge))
+        pledge.close()
+    except Exception as exc:
+        fail(exc)
+    if out_file is None:
+        typer.echo(text, nl=False)
+    else:
+        out_file.write_text(text, encoding="utf-8")

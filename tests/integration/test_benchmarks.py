@@ -1,0 +1,42 @@
+"""The scale benchmark runs end to end at a tiny size and reports every row (no timed assertions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import STEPS
+from benchmarks.run import main
+
+# zen-engine is a dev/bench-only dependency: without it its row says so instead of a number.
+OPTIONAL = {"per-row peer: zen-engine"}
+
+
+def _check(report_rows: dict[str, object], out: Path, checks: list[str]) -> None:
+    assert checks == []  # every count agrees: the floors and peers ran the same rule on the same rows
+    text = out.read_text(encoding="utf-8")
+    for step in STEPS:
+        assert f"| {step} |" in text, step
+        row = report_rows[step]
+        assert row is not None, step
+        if step in OPTIONAL and "not installed" in getattr(row, "note", ""):
+            continue
+        if step != "peak RSS (largest step)":
+            assert getattr(row, "time", ""), f"{step}: no time"
+        assert getattr(row, "rss_mib", None), f"{step}: no peak RSS"
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_benchmark_reports_every_row(db: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = "sqlite" if db == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    out = tmp_path / "benchmarks.md"
+    report = main(["--rows", "3000", "--db", url, "--out", str(out), "--workdir", str(tmp_path)])
+    assert report.rows == 3000
+    assert set(report.table) == set(STEPS)
+    _check(dict(report.table), out, report.checks)
+    # A second size keeps the first one's section.
+    main(["--rows", "2000", "--db", url, "--out", str(out), "--workdir", str(tmp_path), "--no-diagnostics"])
+    text = out.read_text(encoding="utf-8")
+    assert f"<!-- bench:{report.db_kind}:3000 -->" in text
+    assert f"<!-- bench:{report.db_kind}:2000 -->" in text
