@@ -137,3 +137,31 @@ def grants_account(campaign_id: str) -> str:
 
 def customer_account(account_id: str) -> str:
     return f"customer:{account_id}:wallet"
+
+
+# Subscriptions: money and service time ("DAYS", its own asset).
+DAYS = "DAYS"
+REVENUE = "revenue:subscriptions"
+
+
+def customer_payments_account(account_id: str) -> str:
+    """Money the customer paid us (debited on payment, credited on refund)."""
+    return f"customer:{account_id}:payments"
+
+
+def customer_service_account(account_id: str) -> str:
+    """Service days the customer holds."""
+    return f"customer:{account_id}:service"
+
+
+def service_pool_account(plan_id: str) -> str:
+    return f"service:{plan_id}"
+
+
+def discounts_account(campaign_id: str) -> str:
+    """What an offer gave away: money below list price, and free days."""
+    return f"campaign:{campaign_id}:discounts"
+
+
+def compensation_account(campaign_id: str) -> str:
+    return f"campaign:{campaign_id}:compensation"

@@ -14,6 +14,8 @@ from pledge.domain.campaign import (
 )
 from pledge.domain.errors import RefusedError
 from pledge.domain.ledger import Transfer, budget_account, funding_account
+from pledge.domain.offers import check_against_catalog, parse_offer_terms
+from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.simulate import blocking_problems
@@ -23,49 +25,83 @@ def apply_campaign(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, document: Mapping[str, Any], actor: str
 ) -> dict[str, Any]:
     """Create a campaign, add a terms version if the terms changed, or do nothing."""
+    now = clock.now_us()
+    if document.get("kind") == "offer":
+        offer = parse_offer_terms(document)
+        with uow_factory() as uow:
+            check_against_catalog(offer, current_catalog(uow).catalog)
+        return _store_version(
+            uow_factory,
+            offer.campaign_id,
+            "offer",
+            offer.currency,
+            offer.content_hash,
+            offer.canonical(),
+            actor,
+            now,
+        )
     terms = parse_cashback_terms(document)
     rules(terms.rule)  # type-checked against the schema now, never at run time
-    now = clock.now_us()
+    return _store_version(
+        uow_factory,
+        terms.campaign_id,
+        "cashback",
+        terms.currency,
+        terms.content_hash,
+        terms.canonical(),
+        actor,
+        now,
+    )
+
+
+def _store_version(
+    uow_factory: UnitOfWorkFactory,
+    campaign_id: str,
+    kind: str,
+    currency: str,
+    content_hash: str,
+    document: Mapping[str, Any],
+    actor: str,
+    now: int,
+) -> dict[str, Any]:
     with uow_factory() as uow:
-        record = uow.campaigns.get(terms.campaign_id, for_update=True)
+        record = uow.campaigns.get(campaign_id, for_update=True)
         if record is None:
-            uow.campaigns.add(
-                CampaignRecord(terms.campaign_id, "cashback", CampaignState.DRAFT, terms.currency, now, 0)
-            )
+            uow.campaigns.add(CampaignRecord(campaign_id, kind, CampaignState.DRAFT, currency, now, 0))
             versions: list[TermsVersion] = []
         else:
-            versions = uow.campaigns.versions(terms.campaign_id)
-            if versions and versions[-1].content_hash == terms.content_hash:
+            if record.kind != kind:
+                raise RefusedError(
+                    f"campaign {campaign_id} is a {record.kind} campaign, not {kind}",
+                    code="kind_locked",
+                    param="kind",
+                )
+            versions = uow.campaigns.versions(campaign_id)
+            if versions and versions[-1].content_hash == content_hash:
                 return {
-                    "id": terms.campaign_id,
+                    "id": campaign_id,
                     "version": versions[-1].version,
                     "changed": False,
-                    "content_hash": terms.content_hash,
+                    "content_hash": content_hash,
                 }
-            if record.currency != terms.currency:
+            if record.currency != currency:
                 # Budgets, grants and the ledger are kept in one currency for a campaign's life.
                 raise RefusedError(
-                    f"campaign {terms.campaign_id} is in {record.currency}; a campaign's currency cannot "
+                    f"campaign {campaign_id} is in {record.currency}; a campaign's currency cannot "
                     "change (create a new campaign id)",
                     code="currency_locked",
                     param="currency",
                 )
             if record.state is CampaignState.APPROVED:
                 # Approval was for the old terms: the new ones need their own.
-                uow.campaigns.set_state(terms.campaign_id, CampaignState.DRAFT)
+                uow.campaigns.set_state(campaign_id, CampaignState.DRAFT)
         number = versions[-1].version + 1 if versions else 1
-        uow.campaigns.add_version(
-            TermsVersion(terms.campaign_id, number, terms.content_hash, terms.canonical(), actor, now)
-        )
+        uow.campaigns.add_version(TermsVersion(campaign_id, number, content_hash, document, actor, now))
         uow.campaigns.record_event(
-            terms.campaign_id,
-            "terms_applied",
-            actor,
-            now,
-            {"version": number, "content_hash": terms.content_hash},
+            campaign_id, "terms_applied", actor, now, {"version": number, "content_hash": content_hash}
         )
         uow.commit()
-    return {"id": terms.campaign_id, "version": number, "changed": True, "content_hash": terms.content_hash}
+    return {"id": campaign_id, "version": number, "changed": True, "content_hash": content_hash}
 
 
 def approve_campaign(
@@ -123,6 +159,12 @@ def launch_campaign(
                 code="not_approved",
             )
         check_transition(campaign_id, record.state, CampaignState.ACTIVE)
+        if record.kind == "offer":
+            # An offer has no budget to fund: its versions price purchases from their effective instant.
+            uow.campaigns.set_state(campaign_id, CampaignState.ACTIVE)
+            uow.campaigns.record_event(campaign_id, "launched", actor, now, {"version": version.version})
+            uow.commit()
+            return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
         terms = terms_of(version)
         problems = blocking_problems(uow, terms, selection_for(terms, rules))
         if problems:

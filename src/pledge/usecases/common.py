@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
 from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
 from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
 
 
@@ -34,7 +35,30 @@ def effective_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
 
 
 def terms_of(version: TermsVersion) -> CashbackTerms:
+    if version.document.get("kind") == "offer":
+        raise RefusedError(
+            f"campaign {version.campaign_id} is an offer campaign: use quote, subscriptions and compensate",
+            code="offer_campaign",
+        )
     return parse_cashback_terms(version.document)
+
+
+def offer_versions(uow: UnitOfWork, campaign_id: str) -> list[OfferTermsVersion]:
+    """An offer campaign's stored versions, with their approvals."""
+    return [
+        OfferTermsVersion(
+            v.campaign_id,
+            v.version,
+            v.content_hash,
+            parse_offer_terms(v.document),
+            v.author,
+            v.created_at_us,
+            v.approved_by,
+            v.approved_at_us,
+            v.approved_hash,
+        )
+        for v in uow.campaigns.versions(campaign_id)
+    ]
 
 
 def selection_for(terms: CashbackTerms, rules: RuleCompiler) -> Selection:

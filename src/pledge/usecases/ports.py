@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pledge.domain.campaign import CampaignState, TermsVersion
+from pledge.domain.catalog import CatalogVersion
+from pledge.domain.compensation import CompensationItem
 from pledge.domain.grant import Grant
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import ChainedTransfer, Transfer
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import Condition, Rule
+from pledge.domain.subscriptions import AutoRenewConsent, Term
 from pledge.domain.timeutil import LocalDateWindow
 
 
@@ -137,12 +140,53 @@ class Ledger(Protocol):
     def head(self) -> tuple[int, str]: ...
 
 
+class Catalogs(Protocol):
+    def latest(self) -> CatalogVersion | None: ...
+    def add(self, version: CatalogVersion) -> None: ...
+
+
+class Subscriptions(Protocol):
+    def add(self, term: Term, catalog_version: int, now_us: int) -> bool: ...
+    def get(self, term_id: str, *, for_update: bool = False) -> Term | None: ...
+    def update(self, term: Term) -> None: ...
+    def page(self, *, account_id: str | None, starting_after: str | None, limit: int) -> list[Term]: ...
+    def due(self, now_us: int, limit: int) -> list[Term]: ...
+    def active_ending_before(self, before_us: int, after_term_id: str, limit: int) -> list[Term]: ...
+    def of_campaign(
+        self, campaign_id: str, before_version: int, after_term_id: str, limit: int
+    ) -> list[Term]: ...
+    def record_consent(self, term_id: str, consent: AutoRenewConsent, wording_version: str) -> None: ...
+    def consent_history(self, term_id: str) -> list[dict[str, Any]]: ...
+    def record_compensation(
+        self, item: CompensationItem, approved_by: str, applied_by: str, at_us: int
+    ) -> None: ...
+    def compensation_totals(self, campaign_id: str) -> list[dict[str, Any]]: ...
+    def state_counts(self, campaign_id: str | None) -> dict[str, int]: ...
+
+
+class Outbox(Protocol):
+    def enqueue(
+        self,
+        message_id: str,
+        kind: str,
+        account_id: str,
+        term_id: str | None,
+        due_at_us: int,
+        payload: Mapping[str, Any],
+        now_us: int,
+    ) -> bool: ...
+    def pending(self, *, account_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
 class UnitOfWork(Protocol):
     campaigns: Campaigns
     budgets: Budgets
     purchases: Purchases
     grants: Grants
     ledger: Ledger
+    catalogs: Catalogs
+    subscriptions: Subscriptions
+    outbox: Outbox
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -6,13 +6,49 @@ from typing import Any
 
 from pledge.domain.grant import GrantState
 from pledge.domain.money import format_minor
-from pledge.usecases.common import latest_version, require_campaign, terms_of
-from pledge.usecases.ports import UnitOfWorkFactory
+from pledge.domain.timeutil import format_instant
+from pledge.usecases.common import latest_version, offer_versions, require_campaign, terms_of
+from pledge.usecases.ports import CampaignRecord, UnitOfWork, UnitOfWorkFactory
+
+
+def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
+    """An offer campaign: its versions, the subscriptions it sold, and the compensation it paid."""
+    totals = uow.subscriptions.compensation_totals(record.campaign_id)
+    return {
+        "id": record.campaign_id,
+        "kind": "offer",
+        "state": record.state.value,
+        "currency": record.currency,
+        "versions": [
+            {
+                "version": v.version,
+                "content_hash": v.content_hash,
+                "author": v.author,
+                "approved_by": v.approved_by,
+                "approved": v.approved,
+                "effective_at": format_instant(v.effective_us),
+            }
+            for v in offer_versions(uow, record.campaign_id)
+        ],
+        "subscriptions": uow.subscriptions.state_counts(record.campaign_id),
+        "compensation": [
+            {
+                "plan": t["plan"],
+                "terms": t["terms"],
+                "days": t["days"],
+                "money_equivalent": format_minor(t["money_minor"], t["currency"]),
+                "currency": t["currency"],
+            }
+            for t in totals
+        ],
+    }
 
 
 def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[str, Any]:
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id)
+        if record.kind == "offer":
+            return offer_report(uow, record)
         versions = uow.campaigns.versions(campaign_id)
         terms = terms_of(latest_version(uow, campaign_id))
         budget = uow.budgets.get(campaign_id)

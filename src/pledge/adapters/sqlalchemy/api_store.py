@@ -271,7 +271,7 @@ class ApiStore:
             row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash(secret))).first()
         return _key(row) if row else None
 
-    def keys(self) -> list[ApiKey]:
+    def list_keys(self) -> list[ApiKey]:
         with self.reader.connect() as conn:
             return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_at_us))]
 

@@ -254,6 +254,12 @@ compensations = Table(
     Column("to_version", Integer, nullable=False),
     Column("policy", Str(32), nullable=False),
     Column("extra_days", Integer, nullable=False),
+    # The numbers that decided it, kept for audit and for money-equivalent reports.
+    Column("p_old_minor", BigInteger, nullable=False),
+    Column("p_new_minor", BigInteger, nullable=False),
+    Column("t_old_days", Integer, nullable=False),
+    Column("t_new_days", Integer, nullable=False),
+    Column("currency", Str(3), nullable=False),
     Column("old_ends_at_us", BigInteger, nullable=False),
     Column("new_ends_at_us", BigInteger, nullable=False),
     Column("approved_by", Str(128), nullable=False),

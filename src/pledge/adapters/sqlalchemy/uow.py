@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
+from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
-from pledge.usecases.ports import Budgets, Campaigns, Grants, Ledger, Purchases
+from pledge.usecases.ports import (
+    Budgets,
+    Campaigns,
+    Catalogs,
+    Grants,
+    Ledger,
+    Outbox,
+    Purchases,
+    Subscriptions,
+)
 
 
 class SqlUnitOfWork:
@@ -17,6 +27,9 @@ class SqlUnitOfWork:
     purchases: Purchases
     grants: Grants
     ledger: Ledger
+    catalogs: Catalogs
+    subscriptions: Subscriptions
+    outbox: Outbox
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -30,6 +43,9 @@ class SqlUnitOfWork:
         self.purchases = SqlPurchases(self._conn)
         self.grants = SqlGrants(self._conn)
         self.ledger = SqlLedger(self._conn)
+        self.catalogs = SqlCatalogs(self._conn)
+        self.subscriptions = SqlSubscriptions(self._conn)
+        self.outbox = SqlOutbox(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -98,7 +98,8 @@ class Outbox:
         endpoints = self._endpoints_for(event_type)
         if not endpoints:
             return 0
-        events, deliveries = [], []
+        events: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
         for obj in objects:
             # Time first, so ids sort oldest first (the /v1/events cursor); random after, to be unique.
             event_id = f"evt_{time.time_ns():016x}{secrets.token_hex(6)}"

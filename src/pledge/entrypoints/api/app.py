@@ -97,7 +97,11 @@ class Guard:
             await send_with_id({"type": "http.response.body", "body": body})
 
         too_large = ApiError(
-            413, "invalid_request_error", "body_too_large", f"the body is over the {limit:,}-byte limit", "body"
+            413,
+            "invalid_request_error",
+            "body_too_large",
+            f"the body is over the {limit:,}-byte limit",
+            "body",
         )
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -175,9 +179,7 @@ def create_app(pledge: App, settings: Settings | None = None) -> FastAPI:
 def _openapi(api: FastAPI) -> dict[str, Any]:
     if api.openapi_schema:
         return api.openapi_schema
-    schema = get_openapi(
-        title=api.title, version=api.version, description=api.description, routes=api.routes
-    )
+    schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
     # Validation errors are answered 400 with the common error body, never FastAPI's 422.
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():

@@ -7,8 +7,6 @@ see only that account's objects, and anything else is answered 404 — not 403
 — so a customer cannot even learn that another account's object exists.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass

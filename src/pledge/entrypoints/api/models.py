@@ -192,7 +192,7 @@ class WebhookEndpoint(Open):
     description: str
     enabled: bool
     created: int
-    secret: str | None = Field(None, description="Only in the response that creates the endpoint.")
+    secret: str | None = Field(default=None, description="Only in the response that creates the endpoint.")
 
 
 class WebhookEndpointList(ListBase):

@@ -17,8 +17,6 @@ API key id) and, once done, the response. Then:
   key is released, so a retry runs afresh.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import time
@@ -30,8 +28,8 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore
-from pledge.adapters.webhooks.uow import CallAudit, HookedUnitOfWork, hooked_factory
+from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit
+from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
 from pledge.entrypoints.api.auth import Principal, require
 from pledge.entrypoints.api.context import ApiContext, context
 from pledge.entrypoints.api.errors import ApiError, from_exception
@@ -44,7 +42,7 @@ def body_digest(body: bytes) -> str:
     """JSON bodies are hashed in canonical form, so key order and spacing do not matter."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode("utf-8")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or absurdly nested): the bytes themselves
         canonical = body
     return hashlib.sha256(canonical).hexdigest()
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.cli import extra
+from pledge.entrypoints.cli import billing, extra, server
 from pledge.entrypoints.cli.app import app
 
-__all__ = ["extra", "main"]
+__all__ = ["billing", "extra", "main", "server"]
 
 
 def main() -> None:

@@ -88,7 +88,26 @@ def explanation(result: dict[str, Any]) -> None:
             )
 
 
+def offer_report(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['id']} (offer): {result['state']}", show_header=False)
+    for v in result["versions"]:
+        approval = f"approved by {v['approved_by']}" if v["approved"] else "not approved"
+        table.add_row(
+            f"version {v['version']}", f"effective {v['effective_at']}, by {v['author']}, {approval}"
+        )
+    table.add_row("subscription terms", ", ".join(f"{k}: {n:,}" for k, n in result["subscriptions"].items()))
+    for c in result["compensation"]:
+        table.add_row(
+            f"compensated {c['plan']}",
+            f"{c['terms']:,} terms, {c['days']:,} days, worth {money(c['money_equivalent'], c['currency'])}",
+        )
+    out.print(table)
+
+
 def report(result: dict[str, Any]) -> None:
+    if result.get("kind") == "offer":
+        offer_report(result)
+        return
     cur = result["currency"]
     table = Table(title=f"{result['id']}: {result['state']}", show_header=False)
     for key in (

@@ -83,8 +83,10 @@ def apply(
 
 
 class SimulateParams(BaseModel):
-    near_misses: int = Field(100, ge=0, le=10_000, description="How many near misses to list.")
-    widen_days: int | None = Field(None, ge=1, le=3650, description="Also price a window wider by N days.")
+    near_misses: int = Field(default=100, ge=0, le=10_000, description="How many near misses to list.")
+    widen_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Also price a window wider by N days."
+    )
 
 
 @router.post(
@@ -113,7 +115,7 @@ def simulate(
 
 class ApproveParams(BaseModel):
     content_hash: str | None = Field(
-        None, max_length=80, description="Refuse unless the latest version has this content hash."
+        default=None, max_length=80, description="Refuse unless the latest version has this content hash."
     )
 
 

@@ -116,8 +116,6 @@ def _prepare(raw: FilePath, size: int, kind: str, content_type: str) -> FilePath
 
 
 def _import_route(kind: str) -> None:
-    reader = read_accounts if kind == "accounts" else read_purchases
-    importer = import_accounts if kind == "accounts" else import_purchases
 
     async def handler(
         request: Request,
@@ -148,7 +146,15 @@ def _import_route(kind: str) -> None:
                     progress(done)
 
                 try:
-                    result = importer(call.factory(audit), reader(path), update=update, progress=advance)
+                    factory = call.factory(audit)
+                    if kind == "accounts":
+                        result = import_accounts(
+                            factory, read_accounts(path), update=update, progress=advance
+                        )
+                    else:
+                        result = import_purchases(
+                            factory, read_purchases(path), update=update, progress=advance
+                        )
                 finally:
                     path.unlink(missing_ok=True)
                 finish_audit(ctx.store, audit)

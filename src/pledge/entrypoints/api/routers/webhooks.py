@@ -43,7 +43,7 @@ class EndpointParams(BaseModel):
     events: list[str] = Field(
         min_length=1, max_length=len(EVENT_TYPES) + 1, description=f"Any of {', '.join(EVENT_TYPES)}, or *."
     )
-    description: str = Field("", max_length=200)
+    description: str = Field(default="", max_length=200)
 
 
 def _check(params: EndpointParams) -> None:
@@ -134,7 +134,7 @@ def delete_endpoint(request: Request, endpoint_id: EndpointId, principal: Manage
 def list_events(
     request: Request,
     _: Annotated[Principal, Depends(require("events.read"))],
-    type: Annotated[str | None, Query(max_length=48, description="Only events of this type.")] = None,  # noqa: A002
+    type: Annotated[str | None, Query(max_length=48, description="Only events of this type.")] = None,
     starting_after: StartingAfter = None,
     limit: Limit = 10,
 ) -> dict[str, Any]:

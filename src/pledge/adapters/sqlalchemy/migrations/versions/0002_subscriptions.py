@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 14:19:03.247119
+Create Date: 2026-11-23 14:21:41.584680
 """
 
 from __future__ import annotations
@@ -184,6 +184,15 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("extra_days", sa.Integer(), nullable=False),
+        sa.Column("p_old_minor", sa.BigInteger(), nullable=False),
+        sa.Column("p_new_minor", sa.BigInteger(), nullable=False),
+        sa.Column("t_old_days", sa.Integer(), nullable=False),
+        sa.Column("t_new_days", sa.Integer(), nullable=False),
+        sa.Column(
+            "currency",
+            sa.String(length=3).with_variant(sa.String(length=3, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("old_ends_at_us", sa.BigInteger(), nullable=False),
         sa.Column("new_ends_at_us", sa.BigInteger(), nullable=False),
         sa.Column(

@@ -1,0 +1,262 @@
+"""Scenario B commands: plans, quotes, subscriptions, compensation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from pledge.domain.errors import InputError
+from pledge.domain.offers import CompensationPolicy
+from pledge.entrypoints.cli.app import app, campaign, load_document
+from pledge.entrypoints.cli.options import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    NowOpt,
+    actor_name,
+    app_for,
+    emit,
+    fail,
+    out,
+)
+from pledge.usecases.catalog import apply_plans
+from pledge.usecases.compensate import compensate_campaign
+from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
+from pledge.usecases.subscriptions import (
+    buy_subscription,
+    list_subscriptions,
+    refund_subscription,
+    renew_due,
+    set_term_auto_renew,
+)
+
+plans = typer.Typer(help="The catalog of subscription plans.", no_args_is_help=True)
+subscriptions = typer.Typer(
+    help="Buy, renew, refund subscriptions; record auto-renew consent.", no_args_is_help=True
+)
+app.add_typer(plans, name="plans")
+app.add_typer(subscriptions, name="subscriptions")
+
+TzOpt = Annotated[str, typer.Option("--timezone", help="Zone for calendar months when no offer applies.")]
+
+
+def _term_line(t: dict[str, Any]) -> str:
+    return (
+        f"{t['id']} {t['plan']} {t['price_paid']} {t['currency']} {t['starts_at']} → {t['ends_at']} "
+        f"({t['days']} days) {t['state']}, auto-renew {'on' if t['auto_renew'] else 'off'}"
+    )
+
+
+@plans.command("apply")
+def plans_apply(
+    file: Path, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
+    """Create or update the catalog (a changed file is a new catalog version)."""
+    with app_for(db, now) as pledge:
+        result = apply_plans(pledge.uow, pledge.clock, load_document(file), actor_name(actor))
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                f"catalog version {r['version']} "
+                + ("created: " + "; ".join(r["changes"]) if r["changed"] else "unchanged")
+            ),
+        )
+
+
+@app.command("quote")
+def quote_cmd(
+    account: str,
+    plan: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    timezone: TzOpt = DEFAULT_TIMEZONE,
+) -> None:
+    """Price a plan for an account now, with the breakdown a customer would read."""
+    with app_for(db, now) as pledge:
+        result = quote_plan(pledge.uow, pledge.clock, account, plan, timezone)
+        emit(result, as_json, lambda r: out.print(f"{r['plan']}: {escape(r['breakdown'])}"))
+
+
+@subscriptions.command("buy")
+def subscriptions_buy(
+    account: str,
+    plan: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    timezone: TzOpt = DEFAULT_TIMEZONE,
+) -> None:
+    """Record a paid first term at the quoted terms (auto-renew off)."""
+    with app_for(db, now) as pledge:
+        emit(
+            buy_subscription(pledge.uow, pledge.clock, account, plan, timezone),
+            as_json,
+            lambda t: out.print(_term_line(t)),
+        )
+
+
+@subscriptions.command("list")
+def subscriptions_list(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    account: Annotated[str | None, typer.Option("--account")] = None,
+    starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
+    """One entry per paid term (a renewal is its own entry)."""
+    with app_for(db) as pledge:
+        result = list_subscriptions(
+            pledge.uow, account_id=account, starting_after=starting_after, limit=limit
+        )
+
+        def human(r: dict[str, Any]) -> None:
+            table = Table(title="Subscription terms")
+            for column in ("id", "account", "plan", "paid", "from", "to", "state", "auto-renew"):
+                table.add_column(column)
+            for t in r["data"]:
+                table.add_row(
+                    t["id"],
+                    t["account_id"],
+                    t["plan"],
+                    f"{t['price_paid']} {t['currency']}",
+                    t["starts_at"],
+                    t["ends_at"],
+                    t["state"],
+                    "on" if t["auto_renew"] else "off",
+                )
+            out.print(table)
+
+        emit(result, as_json, human)
+
+
+@subscriptions.command("auto-renew")
+def subscriptions_auto_renew(
+    term_id: str,
+    on: Annotated[
+        bool, typer.Option("--on/--off", help="Turn auto-renew on or off (the customer's choice).")
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Record the customer's auto-renew consent: who, when, and the exact wording shown."""
+    with app_for(db, now) as pledge:
+        result = set_term_auto_renew(pledge.uow, pledge.clock, term_id, on, actor_name(actor))
+        emit(result, as_json, lambda t: out.print(_term_line(t)))
+
+
+@subscriptions.command("renew-due")
+def subscriptions_renew_due(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+    """Renew opted-in terms that ended, at list price; lapse the rest."""
+    with app_for(db, now) as pledge:
+        emit(
+            renew_due(pledge.uow, pledge.clock),
+            as_json,
+            lambda r: out.print(f"renewed {r['renewed']:,}, lapsed {r['lapsed']:,}"),
+        )
+
+
+@subscriptions.command("refund")
+def subscriptions_refund(
+    term_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    repurchase: Annotated[
+        bool, typer.Option("--repurchase", help="Rebuy at the terms now in effect, from the same start.")
+    ] = False,
+    prorated: Annotated[
+        bool, typer.Option("--prorated", help="Refund only the unused share (half-even to the fen).")
+    ] = False,
+) -> None:
+    """Refund a term; with --repurchase, rebuy it at the current terms (net refund reported)."""
+    if repurchase and prorated:
+        fail(InputError("--repurchase refunds in full; do not combine it with --prorated", param="prorated"))
+    with app_for(db, now) as pledge:
+        result = refund_subscription(
+            pledge.uow, pledge.clock, term_id, repurchase=repurchase, prorated=prorated
+        )
+        emit(
+            result,
+            as_json,
+            lambda r: out.print(
+                f"refunded {r['refunded']}, charged {r['charged']}, "
+                f"net refund {r['net_refund']} {r['currency']}; "
+                + _term_line(r["subscription"])
+            ),
+        )
+
+
+@campaign.command("compensate")
+def campaign_compensate(
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List, change nothing.")] = False,
+    policy: Annotated[
+        str | None, typer.Option(help="rate_parity (default from the terms) or difference_as_time.")
+    ] = None,
+) -> None:
+    """Make purchases under earlier terms versions whole (idempotent, resumable)."""
+    try:
+        chosen = CompensationPolicy(policy) if policy else None
+    except ValueError:
+        fail(
+            InputError(f"--policy: {policy!r} is not one of rate_parity, difference_as_time", param="policy")
+        )
+    with app_for(db, now) as pledge:
+        with Progress(
+            TextColumn("compensating"),
+            BarColumn(),
+            TextColumn("{task.completed:,} terms"),
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            task = bar.add_task("compensate", total=None)
+            result = compensate_campaign(
+                pledge.uow,
+                pledge.clock,
+                campaign_id,
+                actor_name(actor),
+                dry_run=dry_run,
+                policy=chosen,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+        emit(result, as_json, _compensation_human)
+
+
+def _compensation_human(r: dict[str, Any]) -> None:
+    verb = "would get" if r["dry_run"] else "got"
+    table = Table(
+        title=f"{r['campaign']}: compensation towards version {r['to_version']} ({r['policy']})"
+        + (" — dry run" if r["dry_run"] else "")
+    )
+    for column in ("term", "account", "plan", "version", "extra days", "new end"):
+        table.add_column(column)
+    for item in r["items"][:50]:
+        table.add_row(
+            item["subscription_id"],
+            item["account_id"],
+            item["plan"],
+            str(item["terms_version"]),
+            str(item["extra_days"]),
+            item["new_ends_at"],
+        )
+    out.print(table)
+    for total in r["totals"]:
+        out.print(
+            f"  {total['plan']}: {total['terms']:,} terms {verb} {total['days']:,} days "
+            f"(worth {total['money_equivalent']} {total['currency']})"
+        )
+    if r["skipped"]:
+        out.print("  not compensated: " + ", ".join(f"{k} {v:,}" for k, v in r["skipped"].items()))

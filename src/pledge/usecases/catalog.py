@@ -1,0 +1,49 @@
+"""``plans apply``: the catalog of plans, versioned like campaign terms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pledge.domain.catalog import Catalog, CatalogVersion, catalog_changes, parse_catalog
+from pledge.domain.errors import RefusedError
+from pledge.domain.money import format_minor
+from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+def plans_json(catalog: Catalog) -> list[dict[str, Any]]:
+    return [
+        {"id": p.id, "name": p.name, "list_price": format_minor(p.list_price_minor, p.currency),
+         "currency": p.currency, "period": str(p.period)}
+        for p in catalog.plans
+    ]  # fmt: skip
+
+
+def current_catalog(uow: UnitOfWork) -> CatalogVersion:
+    latest = uow.catalogs.latest()
+    if latest is None:
+        raise RefusedError("there is no catalog yet: run `pledge plans apply FILE` first", code="no_catalog")
+    return latest
+
+
+def apply_plans(
+    uow_factory: UnitOfWorkFactory, clock: Clock, document: Mapping[str, Any], actor: str
+) -> dict[str, Any]:
+    """A changed file is the next catalog version; the same file again changes nothing."""
+    catalog = parse_catalog(document)
+    now = clock.now_us()
+    with uow_factory() as uow:
+        latest = uow.catalogs.latest()
+        if latest is not None and latest.content_hash == catalog.content_hash:
+            return {"version": latest.version, "changed": False, "changes": [], "plans": plans_json(catalog)}
+        if latest is not None and latest.catalog.currency != catalog.currency:
+            raise RefusedError(
+                f"the catalog is in {latest.catalog.currency}; its currency cannot change",
+                code="currency_locked",
+                param="currency",
+            )
+        number = latest.version + 1 if latest else 1
+        uow.catalogs.add(CatalogVersion(number, catalog.content_hash, catalog, actor, now))
+        uow.commit()
+    changes = catalog_changes(latest.catalog if latest else None, catalog)
+    return {"version": number, "changed": True, "changes": changes, "plans": plans_json(catalog)}

@@ -1,0 +1,175 @@
+"""``campaign compensate``: make purchases under earlier terms versions whole.
+
+The dry run and the real run walk the same terms with the same pure
+function, so what the dry run lists is what gets applied. Applying is
+batched (one transaction per batch, walking terms in id order), so a large run
+shows progress and an interrupted one simply runs again: a compensated term is
+skipped by the domain rule and, independently, by the database's primary key
+on ``compensations.term_id``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from pledge.domain.compensation import CompensationItem, NoCompensation, apply_compensation, compensate
+from pledge.domain.errors import RefusedError
+from pledge.domain.ledger import DAYS, Transfer, compensation_account, customer_service_account
+from pledge.domain.money import divide_round_half_even, format_minor
+from pledge.domain.offers import CompensationPolicy, OfferTermsVersion
+from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.catalog import current_catalog
+from pledge.usecases.common import offer_versions, require_campaign
+from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+BATCH = 500
+
+
+def item_json(item: CompensationItem) -> dict[str, Any]:
+    tz = zone(item.timezone)
+    return {
+        "subscription_id": item.term_id,
+        "account_id": item.account_id,
+        "plan": item.plan_id,
+        "terms_version": item.from_version,
+        "to_version": item.to_version,
+        "policy": item.policy.value,
+        "extra_days": item.extra_days,
+        "old_ends_at": format_instant(item.old_ends_at_us, tz),
+        "new_ends_at": format_instant(item.new_ends_at_us, tz),
+        "paid": format_minor(item.p_old_minor, item.currency),
+        "new_price": format_minor(item.p_new_minor, item.currency),
+        "days_paid_for": item.t_old_days,
+        "days_under_new_terms": item.t_new_days,
+        "explanation": item.explain(),
+    }
+
+
+def _target(uow: UnitOfWork, campaign_id: str) -> tuple[OfferTermsVersion, dict[int, OfferTermsVersion]]:
+    record = require_campaign(uow, campaign_id)
+    if record.kind != "offer":
+        raise RefusedError(f"campaign {campaign_id} is not an offer campaign", code="not_an_offer")
+    versions = offer_versions(uow, campaign_id)
+    approved = [v for v in versions if v.approved]
+    if not approved or approved[-1].version == 1:
+        raise RefusedError(
+            f"campaign {campaign_id} has no approved newer terms version to compensate towards",
+            code="nothing_to_reconcile",
+        )
+    return approved[-1], {v.version: v for v in versions}
+
+
+def _decide(
+    uow: UnitOfWork,
+    term_id_after: str,
+    new: OfferTermsVersion,
+    by_number: dict[int, OfferTermsVersion],
+    policy: CompensationPolicy | None,
+) -> tuple[list[CompensationItem | NoCompensation], str | None]:
+    catalog = current_catalog(uow).catalog
+    terms = uow.subscriptions.of_campaign(new.campaign_id, new.version, term_id_after, BATCH)
+    decisions: list[CompensationItem | NoCompensation] = []
+    for term in terms:
+        old = by_number[term.terms_version or 0]
+        decisions.append(compensate(term, old, new, catalog.plan(term.plan_id), policy))
+    return decisions, (terms[-1].id if terms else None)
+
+
+def compensate_campaign(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    campaign_id: str,
+    actor: str,
+    *,
+    dry_run: bool,
+    policy: CompensationPolicy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    now = clock.now_us()
+    items: list[CompensationItem] = []
+    skipped: Counter[str] = Counter()
+    after = ""
+    with uow_factory() as uow:
+        new, by_number = _target(uow, campaign_id)
+    assert new.approved_by is not None
+    while True:
+        with uow_factory() as uow:
+            decisions, last = _decide(uow, after, new, by_number, policy)
+            if last is None:
+                break
+            for decision in decisions:
+                if isinstance(decision, NoCompensation):
+                    skipped[decision.reason] += 1
+                    continue
+                items.append(decision)
+                if not dry_run:
+                    _apply(uow, decision, new.approved_by, actor, now)
+            if not dry_run:
+                uow.commit()
+            after = last
+            if progress:
+                progress(len(items) + sum(skipped.values()))
+    return {
+        "campaign": campaign_id,
+        "to_version": new.version,
+        "approved_by": new.approved_by,
+        "policy": (policy or new.terms.compensation_policy).value,
+        "dry_run": dry_run,
+        "applied": 0 if dry_run else len(items),
+        "items": [item_json(i) for i in items],
+        "skipped": dict(sorted(skipped.items())),
+        "totals": _totals(items),
+    }
+
+
+def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str, now: int) -> None:
+    term = uow.subscriptions.get(item.term_id, for_update=True)
+    assert term is not None
+    uow.subscriptions.update(apply_compensation(term, item))
+    uow.subscriptions.record_compensation(item, approved_by, actor, now)
+    uow.ledger.append(
+        [
+            Transfer(
+                item.idempotency_key,
+                compensation_account(item.campaign_id),
+                customer_service_account(item.account_id),
+                DAYS,
+                item.extra_days,
+                "compensation",
+                item.term_id,
+                now,
+            )
+        ]
+    )
+    uow.outbox.enqueue(
+        f"compensation.applied:{item.term_id}",
+        "compensation.applied",
+        item.account_id,
+        item.term_id,
+        now,
+        item_json(item),
+        now,
+    )
+
+
+def money_equivalent(item: CompensationItem) -> int:
+    """What the extra days are worth at the new terms' daily rate (half-even to the minor unit)."""
+    return divide_round_half_even(item.extra_days * item.p_new_minor, item.t_new_days)
+
+
+def _totals(items: list[CompensationItem]) -> list[dict[str, Any]]:
+    per_plan: dict[str, list[CompensationItem]] = {}
+    for item in items:
+        per_plan.setdefault(item.plan_id, []).append(item)
+    return [
+        {
+            "plan": plan,
+            "terms": len(group),
+            "days": sum(i.extra_days for i in group),
+            "money_equivalent": format_minor(sum(money_equivalent(i) for i in group), group[0].currency),
+            "currency": group[0].currency,
+        }
+        for plan, group in sorted(per_plan.items())
+    ]

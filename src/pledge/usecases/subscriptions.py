@@ -1,0 +1,249 @@
+"""Subscriptions: buy at the quoted terms, consent to auto-renew, renew or lapse, refund.
+
+Every money movement and every day of service goes through the ledger:
+payment (customer → revenue), the discount an offer gave (discounts →
+revenue), service time as its own asset ``DAYS`` (plan pool → customer, the
+free part from the campaign), and the reverse on refunds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.domain.ledger import (
+    DAYS,
+    REVENUE,
+    Transfer,
+    customer_payments_account,
+    customer_service_account,
+    discounts_account,
+    service_pool_account,
+)
+from pledge.domain.money import format_minor
+from pledge.domain.periods import Period, days_between
+from pledge.domain.subscriptions import (
+    Term,
+    auto_renew_wording,
+    reminder_due_at,
+    set_auto_renew,
+    start_term,
+)
+from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.catalog import current_catalog
+from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
+
+WORDING_VERSION = "auto-renew-v1"
+BATCH = 500
+MAX_PAGE = 1_000
+
+
+def term_id_for(*parts: object) -> str:
+    """Deterministic ids: retrying the same purchase finds the same term instead of charging twice."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"sub_{digest[:24]}"
+
+
+def term_json(term: Term) -> dict[str, Any]:
+    tz = zone(term.timezone)
+    return {
+        "id": term.id,
+        "object": "subscription_term",
+        "account_id": term.account_id,
+        "plan": term.plan_id,
+        "kind": term.kind.value,
+        "price_paid": format_minor(term.price_paid_minor, term.currency),
+        "list_price": format_minor(term.list_price_minor, term.currency),
+        "currency": term.currency,
+        "starts_at": format_instant(term.starts_at_us, tz),
+        "ends_at": format_instant(term.ends_at_us, tz),
+        "days": days_between(term.starts_at_us, term.ends_at_us, term.timezone),
+        "campaign": term.campaign_id,
+        "terms_version": term.terms_version,
+        "auto_renew": term.auto_renew,
+        "state": term.state.value,
+        "compensated_days": term.compensated_days,
+        "refunded": format_minor(term.refunded_minor, term.currency),
+        "previous_term_id": term.previous_term_id,
+    }
+
+
+def _payment_transfers(term: Term, now: int, base_days: int) -> list[Transfer]:
+    """Payment, the discount given, and the service days (the free part booked to the campaign)."""
+    transfers = []
+    if term.price_paid_minor:
+        transfers.append(
+            Transfer(
+                f"pay:{term.id}",
+                customer_payments_account(term.account_id),
+                REVENUE,
+                term.currency,
+                term.price_paid_minor,
+                "payment",
+                term.id,
+                now,
+            )
+        )
+    discount = term.list_price_minor - term.price_paid_minor
+    if discount > 0 and term.campaign_id:
+        transfers.append(
+            Transfer(
+                f"discount:{term.id}",
+                discounts_account(term.campaign_id),
+                REVENUE,
+                term.currency,
+                discount,
+                "discount",
+                term.id,
+                now,
+            )
+        )
+    days = days_between(term.starts_at_us, term.ends_at_us, term.timezone)
+    paid_days = min(days, base_days)
+    transfers.append(
+        Transfer(
+            f"days:{term.id}",
+            service_pool_account(term.plan_id),
+            customer_service_account(term.account_id),
+            DAYS,
+            paid_days,
+            "service",
+            term.id,
+            now,
+        )
+    )
+    if days > paid_days and term.campaign_id:
+        transfers.append(
+            Transfer(
+                f"bonus:{term.id}",
+                discounts_account(term.campaign_id),
+                customer_service_account(term.account_id),
+                DAYS,
+                days - paid_days,
+                "bonus_days",
+                term.id,
+                now,
+            )
+        )
+    return transfers
+
+
+def _queue_reminders(uow: UnitOfWork, term: Term, now: int) -> None:
+    """7 days before the end; and, for a discounted first term, before it rolls to list price."""
+    due = reminder_due_at(term)
+    payload = {
+        "term_id": term.id,
+        "plan": term.plan_id,
+        "ends_at": format_instant(term.ends_at_us),
+        "auto_renew": term.auto_renew,
+    }
+    uow.outbox.enqueue(
+        f"renewal_reminder:{term.id}", "renewal_reminder", term.account_id, term.id, due, payload, now
+    )
+    if term.price_paid_minor < term.list_price_minor or term.campaign_id:
+        price = {**payload, "renewal_price": format_minor(term.list_price_minor, term.currency)}
+        uow.outbox.enqueue(
+            f"price_change_reminder:{term.id}",
+            "price_change_reminder",
+            term.account_id,
+            term.id,
+            due,
+            price,
+            now,
+        )
+
+
+def _base_days(term: Term, period: Period) -> int:
+    """Days the plan's own period gives from the term's start (the rest of the first term is a bonus)."""
+    end = period.add_to(term.starts_at_us, term.timezone, anchor_us=term.anchor_us)
+    return days_between(term.starts_at_us, end, term.timezone)
+
+
+def _store_new_term(uow: UnitOfWork, term: Term, now: int) -> bool:
+    catalog = current_catalog(uow)
+    if not uow.subscriptions.add(term, catalog.version, now):
+        return False
+    plan = catalog.catalog.plan(term.plan_id)
+    uow.ledger.append(_payment_transfers(term, now, _base_days(term, plan.period)))
+    _queue_reminders(uow, term, now)
+    return True
+
+
+def buy_subscription(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    account_id: str,
+    plan_id: str,
+    tz_name: str = DEFAULT_TIMEZONE,
+) -> dict[str, Any]:
+    """Record a paid first term at exactly the terms a quote gives now; auto-renew off."""
+    now = clock.now_us()
+    with uow_factory() as uow:
+        account, _ = uow.purchases.of_account(account_id)
+        if account is None:
+            raise NotFoundError(
+                f"account {account_id} does not exist (import it first)",
+                code="account_not_found",
+                param="account",
+            )
+        plan = current_catalog(uow).catalog.plan(plan_id)
+        offered = best_quote(uow, plan, now, tz_name)
+        term = start_term(term_id_for(account_id, plan_id, now), account_id, offered)
+        if not _store_new_term(uow, term, now):
+            stored = uow.subscriptions.get(term.id)
+            assert stored is not None
+            return term_json(stored)
+        uow.commit()
+    return term_json(term)
+
+
+def list_subscriptions(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    account_id: str | None = None,
+    starting_after: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise RefusedError(f"limit: must be between 1 and {MAX_PAGE}", param="limit", code="invalid_limit")
+    with uow_factory() as uow:
+        page = uow.subscriptions.page(account_id=account_id, starting_after=starting_after, limit=limit + 1)
+    return {"object": "list", "data": [term_json(t) for t in page[:limit]], "has_more": len(page) > limit}
+
+
+def _require_term(uow: UnitOfWork, term_id: str) -> Term:
+    term = uow.subscriptions.get(term_id, for_update=True)
+    if term is None:
+        raise NotFoundError(f"subscription term {term_id} does not exist", code="term_not_found", param="id")
+    return term
+
+
+def set_term_auto_renew(
+    uow_factory: UnitOfWorkFactory, clock: Clock, term_id: str, enabled: bool, actor: str
+) -> dict[str, Any]:
+    """Record the customer's consent (who, when, the exact wording shown)."""
+    now = clock.now_us()
+    with uow_factory() as uow:
+        term = _require_term(uow, term_id)
+        plan = current_catalog(uow).catalog.plan(term.plan_id)
+        wording = auto_renew_wording(term, plan) if enabled else "Auto-renew turned off."
+        changed = set_auto_renew(term, enabled, actor, now, wording)
+        if changed is not term:
+            uow.subscriptions.update(changed)
+            assert changed.consent is not None
+            uow.subscriptions.record_consent(term.id, changed.consent, WORDING_VERSION)
+            uow.commit()
+        history = uow.subscriptions.consent_history(term.id)
+    consents = [
+        {
+            "auto_renew": c["auto_renew"],
+            "actor": c["actor"],
+            "at": format_instant(c["at_us"]),
+            "wording_version": c["wording_version"],
+            "wording": c["wording"],
+        }
+        for c in history
+    ]
+    return {**term_json(changed), "consents": consents}
