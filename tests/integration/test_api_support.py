@@ -27,6 +27,7 @@ from pledge.bootstrap import App
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.api.app import create_app
 from pledge.entrypoints.api.context import Settings
+from pledge.entrypoints.api.ratelimit import Rate
 from tests.support.data import campaign, write_files
 
 NOW = "2021-08-10T12:00:00+08:00"
@@ -158,6 +159,9 @@ class Api:
 @contextmanager
 def running_api(db_url: str, **settings: Any) -> Iterator[Api]:
     settings.setdefault("webhook_worker", False)
+    # Generous limits by default; the rate-limit tests set their own.
+    settings.setdefault("rate_per_key", Rate(per_second=1000.0, burst=1000))
+    settings.setdefault("rate_per_account", Rate(per_second=1000.0, burst=1000))
     api = Api(db_url, Settings(**settings))
     try:
         yield api

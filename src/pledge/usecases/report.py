@@ -6,7 +6,7 @@ from typing import Any
 
 from pledge.domain.grant import GrantState
 from pledge.domain.money import format_minor
-from pledge.domain.timeutil import format_instant
+from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.common import latest_version, offer_versions, require_campaign, terms_of
 from pledge.usecases.ports import CampaignRecord, UnitOfWork, UnitOfWorkFactory
 
@@ -26,7 +26,7 @@ def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
                 "author": v.author,
                 "approved_by": v.approved_by,
                 "approved": v.approved,
-                "effective_at": format_instant(v.effective_us),
+                "effective_at": format_instant(v.effective_us, zone(v.terms.timezone)),
             }
             for v in offer_versions(uow, record.campaign_id)
         ],

@@ -22,16 +22,23 @@ from pledge.domain.ledger import (
     service_pool_account,
 )
 from pledge.domain.money import format_minor
+from pledge.domain.offers import quote, version_in_effect
 from pledge.domain.periods import Period, days_between
 from pledge.domain.subscriptions import (
     Term,
     auto_renew_wording,
+    full_refund,
+    lapse,
+    prorated_refund,
+    refund_and_repurchase,
     reminder_due_at,
+    renew,
     set_auto_renew,
     start_term,
 )
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
+from pledge.usecases.common import offer_versions
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
 
@@ -247,3 +254,132 @@ def set_term_auto_renew(
         for c in history
     ]
     return {**term_json(changed), "consents": consents}
+
+
+def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
+    """Renew opted-in terms that have ended, at list price, as new terms; lapse the others."""
+    now = clock.now_us()
+    renewed = lapsed = 0
+    while True:
+        with uow_factory() as uow:
+            due = uow.subscriptions.due(now, BATCH)
+            if not due:
+                break
+            catalog = current_catalog(uow).catalog
+            for term in due:
+                if term.auto_renew and term.plan_id in catalog.plan_ids:
+                    ended, following = renew(
+                        term, catalog.plan(term.plan_id), now, term_id_for(term.id, "renewal")
+                    )
+                    uow.subscriptions.update(ended)
+                    _store_new_term(uow, following, now)
+                    uow.outbox.enqueue(
+                        f"subscription.renewed:{term.id}",
+                        "subscription.renewed",
+                        term.account_id,
+                        following.id,
+                        now,
+                        {"previous": term.id, "term": following.id},
+                        now,
+                    )
+                    renewed += 1
+                else:
+                    uow.subscriptions.update(lapse(term, now))
+                    uow.outbox.enqueue(
+                        f"subscription.lapsed:{term.id}",
+                        "subscription.lapsed",
+                        term.account_id,
+                        term.id,
+                        now,
+                        {"term": term.id},
+                        now,
+                    )
+                    lapsed += 1
+            uow.commit()
+    return {"renewed": renewed, "lapsed": lapsed}
+
+
+def _refund_transfers(term: Term, amount: int, now: int) -> list[Transfer]:
+    transfers = []
+    if amount:
+        transfers.append(
+            Transfer(
+                f"refund:{term.id}",
+                REVENUE,
+                customer_payments_account(term.account_id),
+                term.currency,
+                amount,
+                "refund",
+                term.id,
+                now,
+            )
+        )
+    unused_days = days_between(max(now, term.starts_at_us), term.ends_at_us, term.timezone)
+    if unused_days > 0:
+        transfers.append(
+            Transfer(
+                f"refund-days:{term.id}",
+                customer_service_account(term.account_id),
+                service_pool_account(term.plan_id),
+                DAYS,
+                unused_days,
+                "service_returned",
+                term.id,
+                now,
+            )
+        )
+    return transfers
+
+
+def refund_subscription(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    term_id: str,
+    *,
+    repurchase: bool = False,
+    prorated: bool = False,
+) -> dict[str, Any]:
+    """Refund a term in full (or its unused share), optionally rebuying it at the terms now in effect."""
+    now = clock.now_us()
+    with uow_factory() as uow:
+        term = _require_term(uow, term_id)
+        if not repurchase:
+            refund = prorated_refund(term, now) if prorated else full_refund(term, now)
+            uow.subscriptions.update(refund.term)
+            uow.ledger.append(_refund_transfers(term, refund.amount_minor, now))
+            uow.commit()
+            cur = term.currency
+            return {
+                "refunded": format_minor(refund.amount_minor, cur),
+                "charged": format_minor(0, cur),
+                "net_refund": format_minor(refund.amount_minor, cur),
+                "currency": cur,
+                "rounding": "half-even to the minor unit" if prorated else None,
+                "subscription": term_json(refund.term),
+            }
+        if term.campaign_id is None:
+            raise RefusedError(
+                f"subscription term {term.id} was not bought under a campaign", code="no_campaign"
+            )
+        newer = version_in_effect(offer_versions(uow, term.campaign_id), now)
+        if newer is None or term.terms_version is None or newer.version <= term.terms_version:
+            raise RefusedError(
+                f"campaign {term.campaign_id} has no newer terms in effect to repurchase at",
+                code="no_newer_terms",
+            )
+        plan = current_catalog(uow).catalog.plan(term.plan_id)
+        new_quote = quote(plan, newer, term.starts_at_us, term.timezone)
+        done = refund_and_repurchase(term, new_quote, now, term_id_for(term.id, "repurchase"))
+        uow.subscriptions.update(done.refunded)
+        uow.ledger.append(_refund_transfers(term, done.refunded_minor, now))
+        _store_new_term(uow, done.term, now)
+        uow.commit()
+    cur = term.currency
+    return {
+        "refunded": format_minor(done.refunded_minor, cur),
+        "charged": format_minor(done.charged_minor, cur),
+        "net_refund": format_minor(done.net_refund_minor, cur),
+        "currency": cur,
+        "subscription": term_json(done.term),
+        "refunded_term": term_json(done.refunded),
+    }
