@@ -59,6 +59,11 @@ def finish_audit(store: ApiStore, audit: CallAudit) -> None:
         audit.written = True
 
 
+def _render(body: dict[str, Any]) -> str:
+    """Exactly as JSONResponse renders it, so a replay is byte for byte the first response."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def _storable(error: ApiError) -> bool:
     return error.status in (400, 404) or (error.status == 409 and error.type == "refused_error")
 
@@ -150,11 +155,11 @@ class Call:
         except Exception as exc:
             error = from_exception(exc)
             if _storable(error):
-                store.idem_finish(self.idem_key, error.status, json.dumps(error.body(), ensure_ascii=False))
+                store.idem_finish(self.idem_key, error.status, _render(error.body()))
             else:
                 store.idem_release(self.idem_key)
             raise error from exc
-        store.idem_finish(self.idem_key, status, json.dumps(body, ensure_ascii=False))
+        store.idem_finish(self.idem_key, status, _render(body))
         return JSONResponse(body, status_code=status, headers=headers)
 
 

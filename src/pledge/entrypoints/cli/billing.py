@@ -189,8 +189,7 @@ def subscriptions_refund(
             as_json,
             lambda r: out.print(
                 f"refunded {r['refunded']}, charged {r['charged']}, "
-                f"net refund {r['net_refund']} {r['currency']}; "
-                + _term_line(r["subscription"])
+                f"net refund {r['net_refund']} {r['currency']}; " + _term_line(r["subscription"])
             ),
         )
 
@@ -232,10 +231,10 @@ def campaign_compensate(
                 policy=chosen,
                 progress=lambda n: bar.update(task, completed=n),
             )
-        emit(result, as_json, _compensation_human)
+        emit(result, as_json, compensation_human)
 
 
-def _compensation_human(r: dict[str, Any]) -> None:
+def compensation_human(r: dict[str, Any]) -> None:
     verb = "would get" if r["dry_run"] else "got"
     table = Table(
         title=f"{r['campaign']}: compensation towards version {r['to_version']} ({r['policy']})"

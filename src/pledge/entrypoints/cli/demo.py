@@ -5,13 +5,9 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
 from rich.panel import Panel
-from rich.rule import Rule
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
@@ -21,6 +17,8 @@ from pledge.domain.errors import PledgeError
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
+from pledge.entrypoints.cli.demo_b import scenario_b
+from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
@@ -47,18 +45,6 @@ SHOWCASE_PURCHASES = [
     ("demo-p-late", "demo-one-day-late", "mi-1", "IMEI-DEMO-0003", "2011-12-07T16:30:00Z", "1999.00"),
     ("demo-p-hk", "demo-hong-kong", "mi-1", "IMEI-DEMO-0004", "2011-10-01T12:00:00+08:00", "1999.00"),
 ]
-
-
-def _step(number: int, title: str, text: str) -> None:
-    out.print()
-    out.print(Rule(f"[bold]{number}. {title}[/]", align="left"))
-    out.print(text, soft_wrap=True)
-
-
-def _example(name: str) -> dict[str, Any]:
-    loaded = yaml.safe_load(resources.files("pledge.examples").joinpath(name).read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
 
 
 def _write_showcase(folder: Path) -> tuple[Path, Path]:
@@ -92,6 +78,7 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
     )
     try:
         _scenario_a(app, purchases, seed)
+        scenario_b(app)
     finally:
         app.close()
     out.print()
@@ -107,7 +94,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
         folder = Path(tmp)
         data = generate(folder, purchases=purchases, seed=seed, fmt="csv")
         showcase_accounts, showcase_purchases = _write_showcase(folder)
-        _step(
+        step(
             1,
             "Import purchase history",
             f"A synthetic history of {data.purchases:,} purchases by {data.accounts:,} accounts "
@@ -131,14 +118,14 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
             f"{again['unchanged']:,} unchanged"
         )
 
-    _step(
+    step(
         2,
         "The seed's typo: 19990 instead of 1999",
         f"{AUTHOR} applies the campaign as the FAQ states it: a fixed 19990-yuan refund.\n"
         "The dry run flags it "
         "as blocking — a refund can never exceed the price paid — and launch refuses it, paying nothing.",
     )
-    applied = apply_campaign(app.uow, app.rules, app.clock, _example("founders-refund-typo.yaml"), AUTHOR)
+    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund-typo.yaml"), AUTHOR)
     out.print(f"  applied {applied['id']} version {applied['version']} ({applied['content_hash'][:19]}…)")
     sim = simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=5)
     for problem in sim["problems"]:
@@ -150,18 +137,18 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     except PledgeError as exc:
         out.print(f"  launch refused ({exc.code}): nothing paid.")
 
-    _step(
+    step(
         3,
         "The corrected terms, and the dry run",
         "Version 2 refunds the price actually paid, capped at 1999.00. The dry run gives reach and cost\n"
         "before a single yuan moves, per-condition rejections, and the near misses: people just outside\n"
         "the window, whom the seed warns may feel left out. Widening by 3 days shows what that would cost.",
     )
-    applied = apply_campaign(app.uow, app.rules, app.clock, _example("founders-refund.yaml"), AUTHOR)
+    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund.yaml"), AUTHOR)
     out.print(f"  applied {applied['id']} version {applied['version']}")
     render.simulation(simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=10, widen_days=3))
 
-    _step(
+    step(
         4,
         "Four-eyes approval",
         f"The author may not approve their own terms; {APPROVER} can, and the "
@@ -174,7 +161,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     approved = approve_campaign(app.uow, app.clock, CAMPAIGN, APPROVER)
     out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
 
-    _step(
+    step(
         5,
         "Launch and issue",
         "Launch funds the budget in the ledger; the run issues grants in purchase "
@@ -187,7 +174,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
     out.print(f"  run again: issued {second['issued']} (idempotent)")
 
-    _step(
+    step(
         6,
         "Explain, person by person",
         "Customer service can say exactly why. Wang Bingbing (from the seed) "
@@ -197,7 +184,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     for account in ("demo-wang-bingbing", "demo-one-day-late", "demo-hong-kong"):
         render.explanation(explain_account(app.uow, app.rules, account, CAMPAIGN))
 
-    _step(
+    step(
         7,
         "Open a red envelope, twice",
         "Opening moves the money to the customer; opening again returns the same result and moves nothing.",
@@ -212,7 +199,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     )
 
     later = parse_instant("2021-09-10T20:00:01+08:00")
-    _step(
+    step(
         8,
         "Unopened envelopes expire",
         f"At {format_instant(later)} the 30-day window has passed: unopened "
@@ -222,7 +209,7 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
     out.print(f"  expired {expired['expired']:,} envelopes")
     render.report(campaign_report(app.uow, CAMPAIGN))
 
-    _step(
+    step(
         9,
         "Verify the ledger",
         "Every transfer balances, the hash chain is intact, and the books match the grants and the budget.",

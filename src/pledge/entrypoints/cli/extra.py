@@ -63,7 +63,7 @@ def demo(
     purchases: Annotated[int, typer.Option(help="Size of the synthetic history.")] = 20_000,
     seed: Annotated[int, typer.Option()] = 2011,
 ) -> None:
-    """Run scenario A step by step on a fresh SQLite file, explaining each step."""
+    """Run both seed scenarios step by step on a fresh SQLite file, explaining each step."""
     try:
         run_demo(db_file, purchases, seed)
     except Exception as exc:
