@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pledge.domain.grant import GrantState
-from pledge.domain.ledger import ChainVerifier, budget_account, grants_account
+from pledge.domain.ledger import DAYS, ChainVerifier, budget_account, compensation_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.usecases.ports import UnitOfWorkFactory
 
@@ -17,8 +17,19 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             verifier.feed(entry)
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
-        campaigns = []
+        campaigns: list[dict[str, Any]] = []
         for record in uow.campaigns.all():
+            if record.kind == "offer":
+                # Days granted as compensation must match the compensation records, day for day.
+                recorded = sum(t["days"] for t in uow.subscriptions.compensation_totals(record.campaign_id))
+                booked = -verifier.balance(compensation_account(record.campaign_id), DAYS)
+                if recorded != booked:
+                    verifier.problems.append(
+                        f"campaign {record.campaign_id}: {recorded} compensation days recorded but the "
+                        f"ledger granted {booked}"
+                    )
+                campaigns.append({"campaign": record.campaign_id, "compensation_days": recorded})
+                continue
             budget = uow.budgets.get(record.campaign_id)
             if budget is None:
                 continue
@@ -29,8 +40,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             if booked_budget != budget.remaining_minor:
                 verifier.problems.append(
                     f"campaign {record.campaign_id}: budget remaining {budget.remaining_minor} "
-                    "but the ledger "
-                    f"says {booked_budget}"
+                    f"but the ledger says {booked_budget}"
                 )
             if booked_owed != outstanding:
                 verifier.problems.append(
