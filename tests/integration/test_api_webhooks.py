@@ -20,6 +20,7 @@ from pledge.adapters.webhooks.store import WebhookStore
 from pledge.domain.timeutil import parse_instant
 from pledge.webhooks import SignatureVerificationError, sign, verify_signature
 from tests.integration.test_api_support import Api, api_fixture, running_api  # noqa: F401 - fixtures
+from tests.support.data import campaign
 
 CID = "founders-refund"
 FAST = RetryPolicy(base_s=0.01, max_backoff_s=0.05, max_attempts=3, timeout_s=5, lease_s=5)
@@ -134,7 +135,7 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(api: Api, tmp_
         register(api, flaky.url, ["campaign.updated"])
         register(api, dead, ["campaign.updated"])
         api.load_data(tmp_path)
-        assert api.post("/v1/campaigns", "admin", {**_campaign()}).status_code == 200
+        assert api.post("/v1/campaigns", "admin", campaign()).status_code == 200
         store = WebhookStore(api.app.engine)
         deliverer = Deliverer(store, FAST)
         first = deliverer.deliver_due()
@@ -155,7 +156,7 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(api: Api, tmp_
 def test_the_server_delivers_in_the_background(sqlite_url: str, receiver: Receiver) -> None:
     with running_api(sqlite_url, webhook_worker=True, webhook_interval_s=0.05, webhook_policy=FAST) as api:
         register(api, receiver.url, ["*"])
-        assert api.post("/v1/campaigns", "admin", _campaign()).status_code == 200
+        assert api.post("/v1/campaigns", "admin", campaign()).status_code == 200
         deadline = time.monotonic() + 10
         while not receiver.events():
             assert time.monotonic() < deadline, "no webhook arrived"
@@ -200,9 +201,3 @@ def test_verify_signature_refuses_replays_and_forgeries() -> None:
     ):
         with pytest.raises(SignatureVerificationError):
             verify_signature(body, bad_header, secret, now=now)
-
-
-def _campaign() -> dict[str, Any]:
-    from tests.support.data import campaign
-
-    return campaign()

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.domain.campaign import CampaignState, TermsVersion
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.grant import Grant, GrantState
@@ -33,12 +34,15 @@ from pledge.usecases.ports import (
     Budgets,
     CampaignRecord,
     Campaigns,
+    Catalogs,
     Grants,
     Ledger,
     NearMiss,
+    Outbox,
     Purchases,
     ScanCounts,
     Selection,
+    Subscriptions,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -70,6 +74,7 @@ class MemoryStore:
     ledger: list[ChainedTransfer] = field(default_factory=list)
     transfer_ids: set[str] = field(default_factory=set)
     head: tuple[int, str] = (0, GENESIS_HASH)
+    billing: BillingState = field(default_factory=BillingState)  # scenario B (adapters/memory/billing.py)
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -431,6 +436,9 @@ class MemoryUnitOfWork:
     purchases: Purchases
     grants: Grants
     ledger: Ledger
+    catalogs: Catalogs
+    subscriptions: Subscriptions
+    outbox: Outbox
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -446,6 +454,9 @@ class MemoryUnitOfWork:
         self.purchases = MemoryPurchases(work)
         self.grants = MemoryGrants(work)
         self.ledger = MemoryLedger(work)
+        self.catalogs = MemoryCatalogs(work)
+        self.subscriptions = MemorySubscriptions(work)
+        self.outbox = MemoryOutbox(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

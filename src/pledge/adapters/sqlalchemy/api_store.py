@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
@@ -114,31 +114,14 @@ class IdemState:
 
 
 def _key(row: Any) -> ApiKey:
-    return ApiKey(
-        row.key_id,
-        row.name,
-        row.scope,
-        row.account_id,
-        row.prefix,
-        int(row.created_at_us),
-        row.expires_at_us,
-        row.revoked_at_us,
-    )
+    return ApiKey(**{f.name: row._mapping[f.name] for f in fields(ApiKey)})
 
 
 def _job(row: Any) -> JobRow:
-    return JobRow(
-        row.job_id,
-        row.kind,
-        row.status,
-        row.api_key_id,
-        row.request_id,
-        int(row.progress),
-        json.loads(row.result) if row.result else None,
-        json.loads(row.error) if row.error else None,
-        int(row.created_at_us),
-        int(row.updated_at_us),
-    )
+    values = {f.name: row._mapping[f.name] for f in fields(JobRow)}
+    for name in ("result", "error"):  # JSON columns
+        values[name] = json.loads(values[name]) if values[name] else None
+    return JobRow(**values)
 
 
 def append_audit(conn: Connection, record: AuditRecord) -> ChainedAudit:
@@ -158,16 +141,7 @@ def append_audit(conn: Connection, record: AuditRecord) -> ChainedAudit:
 
 
 def _audit(row: Any) -> ChainedAudit:
-    record = AuditRecord(
-        int(row.at_us),
-        row.actor,
-        row.api_key_id,
-        row.request_id,
-        row.action,
-        row.subject,
-        row.before,
-        row.after,
-    )
+    record = AuditRecord(*(row._mapping[name] for name in AuditRecord._fields))
     return ChainedAudit(int(row.seq), record, row.prev_hash, row.hash)
 
 
@@ -184,13 +158,8 @@ def campaign_snapshot(conn: Connection, campaign_id: str) -> dict[str, Any] | No
         "state": record.state.value,
         "currency": record.currency,
         "versions": [
-            {
-                "version": v.version,
-                "content_hash": v.content_hash,
-                "author": v.author,
-                "approved_by": v.approved_by,
-                "approved": v.approved,
-            }
+            {"version": v.version, "content_hash": v.content_hash, "author": v.author}
+            | {"approved_by": v.approved_by, "approved": v.approved}
             for v in versions
         ],
         "budget_remaining": None if budget is None else format_minor(budget.remaining_minor, budget.currency),
