@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -115,21 +116,21 @@ def libpq_url(url: str) -> str:
 
 @contextmanager
 def postgres_schema(url: str, keep: bool = False) -> Iterator[str]:
-    """A fresh schema for one run (dropped after), unless the URL already chooses a search_path."""
+    """A fresh schema for one run (dropped after): the URL's search_path is replaced by it."""
     import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
-    if "options=" in url:
-        yield url
-        return
-    schema = f"bench_{os.getpid()}_{int(time.time())}"
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    base = urlunsplit(parts._replace(query=urlencode(query)))
+    schema = f"bench_{os.getpid()}_{time.time_ns() // 1000 % 10**9}"
+    with psycopg.connect(libpq_url(base), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in url else "?"
+    query.append(("options", f"-csearch_path={schema}"))
     try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+        yield urlunsplit(parts._replace(query=urlencode(query)))
     finally:
         if not keep:
-            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            with psycopg.connect(libpq_url(base), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

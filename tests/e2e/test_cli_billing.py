@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.test_cli import Pledge
 from tests.support.billing import (
     ACCOUNTS,
@@ -172,12 +170,6 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
     assert verified["ok"] is True, verified
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usecases/report.py offer_report returns {id, kind, state, currency, versions, subscriptions, "
-    "compensation}: an offer campaign's `campaign report --json` lacks the contract's budget, "
-    "issued_amount, claimed_amount, expired_amount, budget_remaining and grants keys",
-)
 def test_campaign_report_on_an_offer_campaign_keeps_the_contract_keys(
     sqlite_url: str, tmp_path: Path
 ) -> None:

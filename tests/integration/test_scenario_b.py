@@ -379,21 +379,7 @@ def test_two_processes_compensating_at_once_never_compensate_a_term_twice(
     assert verified["ok"], verified["problems"]
 
 
-BUY_RACE_BUG = (
-    "usecases/subscriptions.py buy_subscription -> _store_new_term -> adapters/sqlalchemy/billing.py "
-    "SqlSubscriptions.add checks `SELECT term_id` then INSERTs without a lock or ON CONFLICT: on "
-    "PostgreSQL two concurrent retries of the same purchase (same account, plan, --now) both see no row, "
-    "the second INSERT waits on the first's key and then fails with UniqueViolation, surfacing as "
-    "exit 1 `error [internal]: IntegrityError ...` over several stderr lines instead of the first "
-    "result (PRODUCT.md invariant 4). Nothing is charged twice."
-)
-
-
-def test_two_processes_retrying_the_same_purchase_get_the_same_term(
-    app: App, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    if app.engine.dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=BUY_RACE_BUG))
+def test_two_processes_retrying_the_same_purchase_get_the_same_term(app: App, tmp_path: Path) -> None:
     launch_v1(app.uow)
     buy = ["subscriptions", "buy", "U01", GOLD, "--json", "--now", BUY_AT]
     results = race(app, tmp_path, [buy, buy], held=True)

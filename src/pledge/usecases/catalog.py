@@ -42,8 +42,26 @@ def apply_plans(
                 code="currency_locked",
                 param="currency",
             )
+        _check_offers_still_covered(uow, catalog)
         number = latest.version + 1 if latest else 1
         uow.catalogs.add(CatalogVersion(number, catalog.content_hash, catalog, actor, now))
         uow.commit()
     changes = catalog_changes(latest.catalog if latest else None, catalog)
     return {"version": number, "changed": True, "changes": changes, "plans": plans_json(catalog)}
+
+
+def _check_offers_still_covered(uow: UnitOfWork, catalog: Catalog) -> None:
+    """A plan that a live offer sells cannot disappear from the catalog under it."""
+    for record in uow.campaigns.all():
+        if record.kind != "offer" or record.state.value in ("closed", "settled"):
+            continue
+        versions = uow.campaigns.versions(record.campaign_id)
+        applies_to = versions[-1].document.get("applies_to", []) if versions else []
+        missing = sorted(set(applies_to) - set(catalog.plan_ids))
+        if missing:
+            raise RefusedError(
+                f"plan {missing[0]} is sold by offer campaign {record.campaign_id}; close the campaign or "
+                "change its applies_to before removing the plan",
+                code="plan_in_use",
+                param="plans",
+            )

@@ -23,6 +23,7 @@ from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import offer_versions, require_campaign
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.subscriptions import reschedule_reminders
 
 BATCH = 500
 
@@ -68,12 +69,13 @@ def _decide(
     by_number: dict[int, OfferTermsVersion],
     policy: CompensationPolicy | None,
 ) -> tuple[list[CompensationItem | NoCompensation], str | None]:
-    catalog = current_catalog(uow).catalog
     terms = uow.subscriptions.of_campaign(new.campaign_id, new.version, term_id_after, BATCH)
     decisions: list[CompensationItem | NoCompensation] = []
     for term in terms:
         old = by_number[term.terms_version or 0]
-        decisions.append(compensate(term, old, new, catalog.plan(term.plan_id), policy))
+        # The plan as it was sold: a later catalog change must not change what the customer is owed.
+        catalog = uow.catalogs.as_of(term.purchased_at_us) or current_catalog(uow)
+        decisions.append(compensate(term, old, new, catalog.catalog.plan(term.plan_id), policy))
     return decisions, (terms[-1].id if terms else None)
 
 
@@ -127,7 +129,9 @@ def compensate_campaign(
 def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str, now: int) -> None:
     term = uow.subscriptions.get(item.term_id, for_update=True)
     assert term is not None
-    uow.subscriptions.update(apply_compensation(term, item))
+    extended = apply_compensation(term, item)
+    uow.subscriptions.update(extended)
+    reschedule_reminders(uow, term, extended, now)
     uow.subscriptions.record_compensation(item, approved_by, actor, now)
     uow.ledger.append(
         [

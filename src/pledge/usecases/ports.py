@@ -142,6 +142,10 @@ class Ledger(Protocol):
 
 class Catalogs(Protocol):
     def latest(self) -> CatalogVersion | None: ...
+    def as_of(self, at_us: int) -> CatalogVersion | None:
+        """The catalog version in force at ``at_us`` (the newest created at or before it)."""
+        ...
+
     def add(self, version: CatalogVersion) -> None: ...
 
 
@@ -176,6 +180,9 @@ class Outbox(Protocol):
         now_us: int,
     ) -> bool: ...
     def pending(self, *, account_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+    def cancel(self, message_id: str) -> bool:
+        """Withdraw a message not yet delivered (e.g. a reminder for an end date that moved)."""
+        ...
 
 
 class UnitOfWork(Protocol):

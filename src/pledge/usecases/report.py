@@ -30,6 +30,13 @@ def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
             }
             for v in offer_versions(uow, record.campaign_id)
         ],
+        # The cashback keys of the contract, true for an offer: it has no budget and issues no grants.
+        "budget": None,
+        "issued_amount": format_minor(0, record.currency),
+        "claimed_amount": format_minor(0, record.currency),
+        "expired_amount": format_minor(0, record.currency),
+        "budget_remaining": None,
+        "grants": {},
         "subscriptions": uow.subscriptions.state_counts(record.campaign_id),
         "compensation": [
             {

@@ -137,29 +137,35 @@ def _payment_transfers(term: Term, now: int, base_days: int) -> list[Transfer]:
     return transfers
 
 
-def _queue_reminders(uow: UnitOfWork, term: Term, now: int) -> None:
+def _reminder_ids(term: Term) -> tuple[str, str]:
+    # Keyed by the end date: when compensation moves the end, the new reminders are new messages.
+    return (
+        f"renewal_reminder:{term.id}:{term.ends_at_us}",
+        f"price_change_reminder:{term.id}:{term.ends_at_us}",
+    )
+
+
+def queue_reminders(uow: UnitOfWork, term: Term, now: int) -> None:
     """7 days before the end; and, for a discounted first term, before it rolls to list price."""
     due = reminder_due_at(term)
     payload = {
         "term_id": term.id,
         "plan": term.plan_id,
-        "ends_at": format_instant(term.ends_at_us),
+        "ends_at": format_instant(term.ends_at_us, zone(term.timezone)),
         "auto_renew": term.auto_renew,
     }
-    uow.outbox.enqueue(
-        f"renewal_reminder:{term.id}", "renewal_reminder", term.account_id, term.id, due, payload, now
-    )
-    if term.price_paid_minor < term.list_price_minor or term.campaign_id:
+    renewal_id, price_id = _reminder_ids(term)
+    uow.outbox.enqueue(renewal_id, "renewal_reminder", term.account_id, term.id, due, payload, now)
+    if term.price_paid_minor < term.list_price_minor:
         price = {**payload, "renewal_price": format_minor(term.list_price_minor, term.currency)}
-        uow.outbox.enqueue(
-            f"price_change_reminder:{term.id}",
-            "price_change_reminder",
-            term.account_id,
-            term.id,
-            due,
-            price,
-            now,
-        )
+        uow.outbox.enqueue(price_id, "price_change_reminder", term.account_id, term.id, due, price, now)
+
+
+def reschedule_reminders(uow: UnitOfWork, before: Term, after: Term, now: int) -> None:
+    """The end moved: withdraw the reminders for the old end, queue them for the new one."""
+    for message_id in _reminder_ids(before):
+        uow.outbox.cancel(message_id)
+    queue_reminders(uow, after, now)
 
 
 def _base_days(term: Term, period: Period) -> int:
@@ -174,7 +180,7 @@ def _store_new_term(uow: UnitOfWork, term: Term, now: int) -> bool:
         return False
     plan = catalog.catalog.plan(term.plan_id)
     uow.ledger.append(_payment_transfers(term, now, _base_days(term, plan.period)))
-    _queue_reminders(uow, term, now)
+    queue_reminders(uow, term, now)
     return True
 
 
@@ -299,7 +305,10 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
     return {"renewed": renewed, "lapsed": lapsed}
 
 
-def _refund_transfers(term: Term, amount: int, now: int) -> list[Transfer]:
+def _refund_transfers(
+    term: Term, amount: int, now: int, *, days_from_us: int | None = None
+) -> list[Transfer]:
+    """Money back, and the service days from ``days_from_us`` (default: now) to the end returned."""
     transfers = []
     if amount:
         transfers.append(
@@ -314,7 +323,8 @@ def _refund_transfers(term: Term, amount: int, now: int) -> list[Transfer]:
                 now,
             )
         )
-    unused_days = days_between(max(now, term.starts_at_us), term.ends_at_us, term.timezone)
+    start = max(now if days_from_us is None else days_from_us, term.starts_at_us)
+    unused_days = days_between(start, term.ends_at_us, term.timezone)
     if unused_days > 0:
         transfers.append(
             Transfer(
@@ -371,7 +381,8 @@ def refund_subscription(
         new_quote = quote(plan, newer, term.starts_at_us, term.timezone)
         done = refund_and_repurchase(term, new_quote, now, term_id_for(term.id, "repurchase"))
         uow.subscriptions.update(done.refunded)
-        uow.ledger.append(_refund_transfers(term, done.refunded_minor, now))
+        # The repurchased term covers the same days from the same start: all of the old term's days go back.
+        uow.ledger.append(_refund_transfers(term, done.refunded_minor, now, days_from_us=term.starts_at_us))
         _store_new_term(uow, done.term, now)
         uow.commit()
     cur = term.currency

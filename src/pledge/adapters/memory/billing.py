@@ -156,9 +156,16 @@ class _BillingRepository:
 
 class MemoryCatalogs(_BillingRepository):
     def latest(self) -> CatalogVersion | None:
-        if not self._b.catalog_versions:
+        return self._version(max(self._b.catalog_versions, default=None))
+
+    def as_of(self, at_us: int) -> CatalogVersion | None:
+        found = [v for v, row in self._b.catalog_versions.items() if row.created_at_us <= at_us]
+        return self._version(max(found, default=None))
+
+    def _version(self, number: int | None) -> CatalogVersion | None:
+        if number is None:
             return None
-        row = self._b.catalog_versions[max(self._b.catalog_versions)]
+        row = self._b.catalog_versions[number]
         catalog = parse_catalog(json.loads(row.document))
         return CatalogVersion(row.version, row.content_hash, catalog, row.author, row.created_at_us)
 
@@ -437,3 +444,10 @@ class MemoryOutbox(_BillingRepository):
             }
             for r in rows[: max(limit, 0)]
         ]
+
+    def cancel(self, message_id: str) -> bool:
+        row = self._b.outbox.get(message_id)
+        if row is None or row.delivered_at_us is not None:
+            return False
+        del self._b.outbox[message_id]
+        return True

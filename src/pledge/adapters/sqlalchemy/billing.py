@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pledge.adapters.sqlalchemy.purchases import STREAM
 from pledge.adapters.sqlalchemy.tables import (
@@ -136,9 +138,16 @@ class SqlCatalogs:
         self._conn = conn
 
     def latest(self) -> CatalogVersion | None:
-        row = self._conn.execute(
-            select(catalog_versions).order_by(catalog_versions.c.version.desc()).limit(1)
-        ).first()
+        return self._one(select(catalog_versions).order_by(catalog_versions.c.version.desc()).limit(1))
+
+    def as_of(self, at_us: int) -> CatalogVersion | None:
+        c = catalog_versions.c
+        return self._one(
+            select(catalog_versions).where(c.created_at_us <= at_us).order_by(c.version.desc()).limit(1)
+        )
+
+    def _one(self, stmt: Any) -> CatalogVersion | None:
+        row = self._conn.execute(stmt).first()
         if row is None:
             return None
         catalog = parse_catalog(json.loads(row.document))
@@ -163,11 +172,13 @@ class SqlSubscriptions:
 
     def add(self, term: Term, catalog_version: int, now_us: int) -> bool:
         """Store a new term; False if a term with this id exists (a retried purchase)."""
-        if self._conn.execute(select(t.term_id).where(t.term_id == term.id)).first() is not None:
+        # ON CONFLICT DO NOTHING: two processes retrying one purchase both succeed, one term stored.
+        dialect_insert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        values = dialect_insert(subscription_terms).values(**_values(term), catalog_version=catalog_version)
+        # RETURNING tells reliably whether this statement inserted (rowcount does not, on every driver).
+        stmt = values.on_conflict_do_nothing(index_elements=["term_id"]).returning(t.term_id)
+        if self._conn.execute(stmt).first() is None:
             return False
-        self._conn.execute(
-            insert(subscription_terms).values(**_values(term), catalog_version=catalog_version)
-        )
         if term.consent is not None:
             self.record_consent(term.id, term.consent, "inherited")
         return True
@@ -355,3 +366,9 @@ class SqlOutbox:
             }
             for r in self._conn.execute(stmt)
         ]
+
+    def cancel(self, message_id: str) -> bool:
+        result = self._conn.execute(
+            delete(outbox).where(outbox.c.message_id == message_id, outbox.c.delivered_at_us.is_(None))
+        )
+        return result.rowcount == 1

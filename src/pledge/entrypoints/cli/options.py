@@ -52,7 +52,9 @@ def fail(exc: BaseException) -> NoReturn:
         message = exc.message.replace("\n", " | ")
         err.print(f"error [{exc.code}]: {message}", markup=False, soft_wrap=True)
         raise typer.Exit(code)
-    err.print(f"error [internal]: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
+    # One line, always: scripts parse stderr; a driver's multi-line SQL dump helps nobody there.
+    detail = " ".join(str(exc).split())[:500]
+    err.print(f"error [internal]: {type(exc).__name__}: {detail}", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_FAILED)
 
 
