@@ -33,63 +33,34 @@ import pyarrow.parquet as pq
 from benchmarks.common import emit, is_sqlite, libpq_url, median, sqlite_connect, sqlite_file
 
 BATCH = 100_000
-PURCHASE_COLUMNS = (
-    "purchase_id",
-    "account_id",
-    "sku",
-    "serial",
-    "purchased_at_us",
-    "price_minor",
-    "currency",
-    "status",
-    "channel",
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+PURCHASE_COLUMNS = _words(
+    "purchase_id account_id sku serial purchased_at_us price_minor currency status channel"
 )
+GRANT_COLUMNS = _words(
+    "grant_id campaign_id terms_version account_id purchase_id serial amount_minor currency state "
+    "issued_at_us expires_at_us"
+)
+LEDGER_COLUMNS = _words(
+    "seq transfer_id debit_account credit_account asset amount kind ref at_us prev_hash hash"
+)
+# VARCHAR lengths as in Pledge's tables; every other column is a BIGINT (terms_version an INTEGER).
 _TYPES = {
-    "purchase_id": 128,
-    "account_id": 128,
-    "sku": 128,
-    "serial": 128,
-    "currency": 3,
-    "status": 16,
-    "channel": 64,
-    "grant_id": 40,
-    "campaign_id": 64,
-    "state": 16,
-    "transfer_id": 80,
-    "debit_account": 200,
-    "credit_account": 200,
-    "asset": 8,
-    "kind": 32,
-    "ref": 200,
-    "prev_hash": 64,
-    "hash": 64,
+    name: int(length)
+    for name, _, length in (
+        item.partition(":")
+        for item in _words(
+            "purchase_id:128 account_id:128 sku:128 serial:128 currency:3 status:16 channel:64 grant_id:40 "
+            "campaign_id:64 state:16 transfer_id:80 debit_account:200 credit_account:200 asset:8 kind:32 "
+            "ref:200 prev_hash:64 hash:64"
+        )
+    )
 }
-GRANT_COLUMNS = (
-    "grant_id",
-    "campaign_id",
-    "terms_version",
-    "account_id",
-    "purchase_id",
-    "serial",
-    "amount_minor",
-    "currency",
-    "state",
-    "issued_at_us",
-    "expires_at_us",
-)
-LEDGER_COLUMNS = (
-    "seq",
-    "transfer_id",
-    "debit_account",
-    "credit_account",
-    "asset",
-    "amount",
-    "kind",
-    "ref",
-    "at_us",
-    "prev_hash",
-    "hash",
-)
 # Pledge's keys and indexes on the same columns (see adapters/sqlalchemy/tables.py).
 _INDEXES = {
     "purchases": (

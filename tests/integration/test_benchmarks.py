@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from benchmarks.report import STEPS
+from benchmarks.report import STEPS, write_markdown
 from benchmarks.run import main
 
 # zen-engine is a dev/bench-only dependency: without it its row says so instead of a number.
@@ -34,8 +35,11 @@ def test_benchmark_reports_every_row(db: str, tmp_path: Path, request: pytest.Fi
     assert report.rows == 3000
     assert set(report.table) == set(STEPS)
     _check(dict(report.table), out, report.checks)
-    # A second size keeps the first one's section.
-    main(["--rows", "2000", "--db", url, "--out", str(out), "--workdir", str(tmp_path), "--no-diagnostics"])
+    # Another size gets its own section; the same size replaces its own; text outside is kept.
+    out.write_text(out.read_text(encoding="utf-8") + "\n<!-- analysis -->\nnotes\n", encoding="utf-8")
+    write_markdown(out, replace(report, rows=2000))
+    write_markdown(out, report)
     text = out.read_text(encoding="utf-8")
-    assert f"<!-- bench:{report.db_kind}:3000 -->" in text
-    assert f"<!-- bench:{report.db_kind}:2000 -->" in text
+    assert text.count(f"<!-- bench:{report.db_kind}:3000 -->") == 1
+    assert text.index(f"<!-- bench:{report.db_kind}:2000 -->") < text.index("<!-- analysis -->")
+    assert text.endswith("notes\n")

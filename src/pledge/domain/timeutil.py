@@ -12,7 +12,7 @@ stays right across DST changes (including zones whose midnight does not exist).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,6 +128,9 @@ class LocalDateWindow:
     first: date
     last: date
     tz_name: str
+    # Derived once: the bounds are read per purchase on hot paths (explain, per-row evaluation).
+    start_us: int = field(init=False, compare=False, repr=False)  # first instant inside
+    end_us: int = field(init=False, compare=False, repr=False)  # first instant after (exclusive)
 
     def __post_init__(self) -> None:
         if self.last < self.first:
@@ -136,21 +139,13 @@ class LocalDateWindow:
                 param="purchased",
                 code="invalid_window",
             )
-        zone(self.tz_name)
+        tz = zone(self.tz_name)
+        object.__setattr__(self, "start_us", first_instant_of(self.first, tz))
+        object.__setattr__(self, "end_us", first_instant_of(self.last + timedelta(days=1), tz))
 
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.tz_name)
-
-    @property
-    def start_us(self) -> int:
-        """First instant inside the window."""
-        return first_instant_of(self.first, self.tz)
-
-    @property
-    def end_us(self) -> int:
-        """First instant after the window (exclusive bound)."""
-        return first_instant_of(self.last + timedelta(days=1), self.tz)
 
     def contains(self, instant_us: int) -> bool:
         return self.start_us <= instant_us < self.end_us

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
+from pledge.adapters.sqlalchemy.database import bulk_insert
 from pledge.adapters.sqlalchemy.rule_sql import DEFAULT_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.errors import InputError
@@ -93,15 +94,16 @@ class SqlPurchases:
         """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id."""
         if not batch:
             return 0, 0
-        rows = [dict(zip(keys, record, strict=True)) for record in batch]
-        # Fast path: a fresh batch goes in with one executemany inside a savepoint.
+        # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
+        # batch that collides with stored rows pays for the row-by-row comparison.
         savepoint = self._conn.begin_nested()
         try:
-            self._conn.execute(table.insert(), rows)
+            bulk_insert(self._conn, table.name, keys, batch)
             savepoint.commit()
-            return len(rows), 0
+            return len(batch), 0
         except IntegrityError:
             savepoint.rollback()
+        rows = [dict(zip(keys, record, strict=True)) for record in batch]
         return self._add_slow(table, key, keys, rows, update, what)
 
     def _add_slow(

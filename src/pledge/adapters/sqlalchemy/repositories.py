@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from pledge.adapters.sqlalchemy.database import bulk_insert
 from pledge.adapters.sqlalchemy.purchases import STREAM
 from pledge.adapters.sqlalchemy.tables import (
     budgets,
@@ -24,6 +25,10 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import ChainedTransfer, Transfer, chain
 from pledge.usecases.ports import Budget, CampaignRecord
 
+_GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
+                 "amount_minor", "currency", "state", "issued_at_us", "expires_at_us")  # fmt: skip
+_LEDGER_INSERT = ("seq", "transfer_id", "debit_account", "credit_account", "asset", "amount", "kind", "ref",
+                  "at_us", "prev_hash", "hash")  # fmt: skip
 _GRANT_COLUMNS = (
     "grant_id",
     "campaign_id",
@@ -242,22 +247,11 @@ class SqlGrants:
         if not new:
             return
         rows = [
-            {
-                "grant_id": g.id,
-                "campaign_id": g.campaign_id,
-                "terms_version": g.terms_version,
-                "account_id": g.account_id,
-                "purchase_id": g.purchase_id,
-                "serial": serial,
-                "amount_minor": g.amount_minor,
-                "currency": g.currency,
-                "state": g.state.value,
-                "issued_at_us": g.issued_at_us,
-                "expires_at_us": g.expires_at_us,
-            }
+            (g.id, g.campaign_id, g.terms_version, g.account_id, g.purchase_id, serial, g.amount_minor,
+             g.currency, g.state.value, g.issued_at_us, g.expires_at_us)
             for g, serial in zip(new, serials, strict=True)
-        ]
-        self._conn.execute(grants.insert(), rows)
+        ]  # fmt: skip
+        bulk_insert(self._conn, "grants", _GRANT_INSERT, rows)
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None:
         stmt = select(grants).where(grants.c.grant_id == grant_id)
@@ -334,25 +328,12 @@ class SqlLedger:
         chained = chain(transfers, int(row.seq), row.hash)
         if not chained:
             return 0
-        self._conn.execute(
-            ledger_entries.insert(),
-            [
-                {
-                    "seq": c.seq,
-                    "transfer_id": c.transfer.id,
-                    "debit_account": c.transfer.debit_account,
-                    "credit_account": c.transfer.credit_account,
-                    "asset": c.transfer.asset,
-                    "amount": c.transfer.amount,
-                    "kind": c.transfer.kind,
-                    "ref": c.transfer.ref,
-                    "at_us": c.transfer.at_us,
-                    "prev_hash": c.prev_hash,
-                    "hash": c.hash,
-                }
-                for c in chained
-            ],
-        )
+        rows = [
+            (c.seq, c.transfer.id, c.transfer.debit_account, c.transfer.credit_account, c.transfer.asset,
+             c.transfer.amount, c.transfer.kind, c.transfer.ref, c.transfer.at_us, c.prev_hash, c.hash)
+            for c in chained
+        ]  # fmt: skip
+        bulk_insert(self._conn, "ledger_entries", _LEDGER_INSERT, rows)
         last = chained[-1]
         self._conn.execute(
             update(ledger_head).where(ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash)

@@ -21,7 +21,7 @@ EVENT_TYPES = (
     "grant.claimed",
     "grant.expired",
     "campaign.updated",
-    # scenario B, emitted once its use cases expose them:
+    # scenario B (written by the API unit of work's subscriptions repository):
     "compensation.applied",
     "subscription.renewed",
     "subscription.lapsed",

@@ -2,9 +2,10 @@
 
 The use cases know nothing of webhooks or audit. They receive a unit-of-work
 factory; the API hands them this one, whose repositories notice what changes
-(a grant issued, claimed or expired; a campaign's terms or state) and whose
-``commit`` adds the outbox events and the audit entry to the very transaction
-that makes the change. So an event is never sent for a change that rolled
+(a grant issued, claimed or expired; a campaign's terms or state; a
+subscription renewed or lapsed; a compensation applied) and whose ``commit``
+adds the outbox events and the audit entry to the very transaction that makes
+the change. So an event is never sent for a change that rolled
 back, and a committed change never lacks its event or its audit entry.
 """
 
@@ -15,14 +16,23 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine
 
-from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, campaign_snapshot, snapshot
+from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, campaign_snapshot
+from pledge.adapters.sqlalchemy.billing import SqlSubscriptions
 from pledge.adapters.sqlalchemy.repositories import SqlCampaigns, SqlGrants
 from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
 from pledge.adapters.webhooks.store import Outbox
+from pledge.adapters.webhooks.subjects import snapshot
 from pledge.domain.campaign import CampaignState, TermsVersion
+from pledge.domain.compensation import CompensationItem
 from pledge.domain.grant import Grant, GrantState
+from pledge.domain.subscriptions import Term, TermKind, TermState
+from pledge.usecases.compensate import item_json
 from pledge.usecases.grants import grant_json
 from pledge.usecases.ports import Clock
+from pledge.usecases.subscriptions import term_json
+
+# The audit subject of a purchase until the use case has created (and so named) its term.
+NEW_TERM_SUBJECT = "subscription:new"
 
 _GRANT_EVENTS = {GrantState.CLAIMED: "grant.claimed", GrantState.EXPIRED: "grant.expired"}
 
@@ -64,12 +74,56 @@ class _EventCampaigns(SqlCampaigns):
         self._touched.add(campaign_id)
 
 
+class _EventSubscriptions(SqlSubscriptions):
+    """subscription.renewed (the new term), subscription.lapsed (the ended term), compensation.applied.
+
+    Renewal terms are only ever created by a renewal, and only a lapse moves a
+    term to ``lapsed``; a compensation is recorded once per term (its primary
+    key), so each event is written exactly once, with the change.
+    """
+
+    def __init__(self, conn: Connection, outbox: Outbox, added: list[str]) -> None:
+        super().__init__(conn)
+        self._outbox = outbox
+        self._added = added
+
+    def add(self, term: Term, catalog_version: int, now_us: int) -> bool:
+        added = super().add(term, catalog_version, now_us)
+        if added:
+            self._added.append(term.id)
+            if term.kind is TermKind.RENEWAL:
+                self._outbox.emit("subscription.renewed", [term_json(term)])
+        return added
+
+    def update(self, term: Term) -> None:
+        super().update(term)
+        if term.state is TermState.LAPSED:
+            self._outbox.emit("subscription.lapsed", [term_json(term)])
+
+    def record_compensation(
+        self, item: CompensationItem, approved_by: str, applied_by: str, at_us: int
+    ) -> None:
+        super().record_compensation(item, approved_by, applied_by, at_us)
+        self._outbox.emit(
+            "compensation.applied",
+            [
+                {
+                    "object": "compensation",
+                    **item_json(item),
+                    "approved_by": approved_by,
+                    "applied_by": applied_by,
+                }
+            ],
+        )
+
+
 class HookedUnitOfWork(SqlUnitOfWork):
     def __init__(self, engine: Engine, clock: Clock, audit: CallAudit | None) -> None:
         super().__init__(engine)
         self._clock = clock
         self._audit = audit
         self._touched: set[str] = set()
+        self._added_terms: list[str] = []
         self._outbox: Outbox | None = None
 
     def __enter__(self) -> HookedUnitOfWork:
@@ -78,6 +132,7 @@ class HookedUnitOfWork(SqlUnitOfWork):
         self._outbox = Outbox(conn, self._clock.now_us(), time.time_ns() // 1_000)
         self.grants = _EventGrants(conn, self._outbox)
         self.campaigns = _EventCampaigns(conn, self._touched)
+        self.subscriptions = _EventSubscriptions(conn, self._outbox, self._added_terms)
         return self
 
     def _connection(self) -> Connection:
@@ -95,11 +150,22 @@ class HookedUnitOfWork(SqlUnitOfWork):
         self._touched.clear()
         audit = self._audit
         if audit is not None and not audit.written:
+            self._name_new_terms(audit)
             # Audit times are wall-clock: --now moves business time, not when someone acted.
             append_audit(conn, audit.record(time.time_ns() // 1_000, snapshot(conn, audit.subject)))
+        self._added_terms.clear()
         super().commit()
         if audit is not None:
             audit.written = True
+
+    def _name_new_terms(self, audit: CallAudit) -> None:
+        """A purchase is audited under the term it created; a repurchase also names the new term."""
+        if not self._added_terms or not audit.subject.startswith("subscription:"):
+            return
+        if audit.subject == NEW_TERM_SUBJECT:
+            audit.subject = f"subscription:{self._added_terms[0]}"
+        else:
+            audit.extra_after["created_terms"] = list(self._added_terms)
 
 
 def hooked_factory(engine: Engine, clock: Clock, audit: CallAudit | None) -> Callable[[], HookedUnitOfWork]:

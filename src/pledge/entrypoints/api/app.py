@@ -27,13 +27,23 @@ from pledge.entrypoints.api.errors import (
     handle_validation,
 )
 from pledge.entrypoints.api.inputs import check_params
-from pledge.entrypoints.api.routers import campaigns, data, grants, jobs, ledger, webhooks
+from pledge.entrypoints.api.routers import (
+    campaigns,
+    compensation,
+    data,
+    grants,
+    jobs,
+    ledger,
+    plans,
+    quotes,
+    subscriptions,
+    webhooks,
+)
 
 log = logging.getLogger("pledge.api")
 
-# One module per resource family; scenario B (plans, quotes, subscriptions,
-# compensation) adds its modules here.
-ROUTERS = (campaigns, data, grants, jobs, ledger, webhooks)
+# One module per resource family.
+ROUTERS = (campaigns, compensation, data, grants, jobs, ledger, webhooks, plans, quotes, subscriptions)
 
 DESCRIPTION = """\
 Pledge's HTTP API: the same use cases as the `pledge` CLI.

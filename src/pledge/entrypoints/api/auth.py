@@ -45,6 +45,17 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": (ADMIN, OPERATOR, FINANCE),  # and always the key that created the job
     "webhooks.manage": (ADMIN,),
     "events.read": (ADMIN, FINANCE),
+    # Scenario B: plans, quotes, subscriptions, compensation.
+    "plans.write": (ADMIN,),
+    "plans.read": (ADMIN, APPROVER, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
+    "quotes.read": (ADMIN, SUPPORT, CUSTOMER),
+    "subscriptions.buy": (ADMIN, SUPPORT, CUSTOMER),
+    "subscriptions.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
+    "subscriptions.auto_renew": (SUPPORT, CUSTOMER),  # the customer's own choice, or support on their behalf
+    "subscriptions.refund": (SUPPORT,),
+    "subscriptions.renew": (OPERATOR,),
+    "compensation.preview": (ADMIN, APPROVER, OPERATOR, FINANCE, SUPPORT),  # dry runs
+    "compensation.apply": (OPERATOR,),
 }
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pledge keys create`.")
@@ -93,18 +104,24 @@ def authenticate(
     return Principal(key)
 
 
+def check_permission(principal: Principal, permission: str) -> None:
+    """403 unless the key's scope grants ``permission``."""
+    scopes = PERMISSIONS[permission]
+    if principal.key.scope not in scopes:
+        raise ApiError(
+            403,
+            "permission_error",
+            "insufficient_scope",
+            f"a {principal.key.scope} key may not do this (needs one of: {', '.join(scopes)})",
+        )
+
+
 def require(permission: str) -> Callable[..., Principal]:
     """A dependency: the authenticated principal, if its scope grants ``permission``."""
-    scopes = PERMISSIONS[permission]
+    assert permission in PERMISSIONS, f"unknown permission {permission}"  # fails at import, not per request
 
     def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.key.scope not in scopes:
-            raise ApiError(
-                403,
-                "permission_error",
-                "insufficient_scope",
-                f"a {principal.key.scope} key may not do this (needs one of: {', '.join(scopes)})",
-            )
+        check_permission(principal, permission)
         return principal
 
     return dependency

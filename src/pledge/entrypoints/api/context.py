@@ -10,6 +10,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.database import is_sqlite
 from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
+from pledge.adapters.webhooks.subjects import Subjects
 from pledge.bootstrap import App
 from pledge.entrypoints.api.jobs import JobRunner
 from pledge.entrypoints.api.ratelimit import Rate, RateLimiter
@@ -37,6 +38,7 @@ class ApiContext:
         self.settings = settings
         self.store = ApiStore(app.engine)
         self.webhooks = WebhookStore(app.engine)
+        self.subjects = Subjects(self.store.reader)  # audit snapshots and single-term reads
         self.limiter = RateLimiter()
         self.jobs = JobRunner(self.store, sqlite=is_sqlite(app.engine))
 

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit
+from pledge.adapters.webhooks.subjects import Subjects
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
 from pledge.entrypoints.api.auth import Principal, require
 from pledge.entrypoints.api.context import ApiContext, context
@@ -54,7 +55,7 @@ def fingerprint(method: str, path: str, digest: str, api_key_id: str) -> str:
 def finish_audit(store: ApiStore, audit: CallAudit) -> None:
     """A call that committed nothing (a repeat, a no-op) is still recorded: who asked, and the state."""
     if not audit.written:
-        state = store.snapshot(audit.subject)
+        state = Subjects(store.reader).snapshot(audit.subject)
         store.audit_append(audit.record(time.time_ns() // 1_000, state))
         audit.written = True
 
@@ -83,7 +84,7 @@ class Call:
             self.request_id,
             action,
             subject,
-            self.ctx.store.snapshot(subject),
+            self.ctx.subjects.snapshot(subject),
             dict(extra_after),
         )
 

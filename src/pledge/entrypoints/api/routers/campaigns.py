@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -14,11 +12,9 @@ from pledge.domain.campaign import CampaignState as State
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request
-from pledge.entrypoints.api.inputs import check_json
 from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
-from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body, parse_document
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.report import campaign_report
@@ -28,36 +24,7 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_R
 
 CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
 Operate = Annotated[Call, Depends(mutation("campaigns.operate"))]
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-_APPLY_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {"type": "object", "additionalProperties": True, "description": "A campaign document"}
-        },
-        "application/yaml": {"schema": {"type": "string", "description": "The campaign file, as YAML"}},
-    },
-}
-
-
-def parse_document(body: bytes, content_type: str) -> dict[str, Any]:
-    """The campaign document from a YAML or JSON body (the same file the CLI applies)."""
-    if not body.strip():
-        raise bad_request("body: a campaign document is required", param="body", code="missing_body")
-    is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
-    try:
-        text = body.decode("utf-8")
-        # A YAML body can nest (and alias) deeply; the parser's recursion errors are caught here too.
-        document = yaml.safe_load(text) if is_yaml else json.loads(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
-        kind = "YAML" if is_yaml else "JSON"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise bad_request(f"body: not valid {kind} ({reason})", param="body", code="invalid_body") from None
-    if not isinstance(document, dict):
-        raise bad_request("body: expected a mapping at the top level", param="body", code="invalid_body")
-    check_json(document)
-    return document
+_APPLY_BODY = document_body("A campaign document", "The campaign file, as YAML")
 
 
 @router.post(

@@ -1,12 +1,16 @@
-"""What every router shares: documented error responses, list envelopes, pagination parameters."""
+"""What every router shares: documented error responses, list envelopes, pagination, document bodies."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import yaml
 from fastapi import Query
 
+from pledge.entrypoints.api.errors import bad_request
+from pledge.entrypoints.api.inputs import check_json
 from pledge.entrypoints.api.models import ErrorBody
 
 _ERROR = {"model": ErrorBody}
@@ -32,3 +36,38 @@ StartingAfter = Annotated[
 def page(data: Sequence[Any], limit: int, url: str) -> dict[str, Any]:
     """A Stripe-style list from up to ``limit + 1`` fetched items."""
     return {"object": "list", "data": list(data[:limit]), "has_more": len(data) > limit, "url": url}
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def document_body(json_description: str, yaml_description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans)."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "additionalProperties": True, "description": json_description}
+            },
+            "application/yaml": {"schema": {"type": "string", "description": yaml_description}},
+        },
+    }
+
+
+def parse_document(body: bytes, content_type: str, what: str = "campaign") -> dict[str, Any]:
+    """A campaign or plans document from a YAML or JSON body (the same file the CLI applies)."""
+    if not body.strip():
+        raise bad_request(f"body: a {what} document is required", param="body", code="missing_body")
+    is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
+    try:
+        text = body.decode("utf-8")
+        # A YAML body can nest (and alias) deeply; the parser's recursion errors are caught here too.
+        document = yaml.safe_load(text) if is_yaml else json.loads(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        kind = "YAML" if is_yaml else "JSON"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise bad_request(f"body: not valid {kind} ({reason})", param="body", code="invalid_body") from None
+    if not isinstance(document, dict):
+        raise bad_request("body: expected a mapping at the top level", param="body", code="invalid_body")
+    check_json(document)
+    return document

@@ -1,0 +1,140 @@
+"""/v1/campaigns/{id}/compensate: make purchases under earlier offer terms whole.
+
+A dry run answers at once (200) and changes nothing; it may be narrowed to
+one account (``account_id``), for customer service explaining what one
+customer would get. Applying is a long, batched operation: 202 and a job, like
+a campaign run; re-running it applies nothing twice. Applying always covers the
+whole campaign: the use case has no per-account variant (a refund with
+repurchase, ``POST /v1/subscriptions/{id}/refund``, is the per-customer remedy).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, StrictBool
+
+from pledge.domain.money import divide_round_half_even, format_minor, parse_minor
+from pledge.domain.offers import CompensationPolicy
+from pledge.entrypoints.api import models
+from pledge.entrypoints.api.auth import check_permission, scopes_doc
+from pledge.entrypoints.api.errors import bad_request
+from pledge.entrypoints.api.inputs import check_text
+from pledge.entrypoints.api.jobs import job_json
+from pledge.entrypoints.api.mutations import Call, finish_audit, mutation
+from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.usecases.compensate import compensate_campaign
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
+
+CampaignId = Annotated[str, Path(max_length=64, description="The offer campaign's id (a slug).")]
+
+
+class CompensateParams(BaseModel):
+    dry_run: StrictBool = Field(
+        default=False, description="List what each term would get and change nothing (answered at once)."
+    )
+    policy: Literal["rate_parity", "difference_as_time"] | None = Field(
+        default=None, description="Default: the policy in the newest approved terms (rate_parity if none)."
+    )
+    account_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Dry runs only: list this account's terms only (totals are recomputed for them).",
+    )
+
+
+def _for_account(result: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """A dry run narrowed to one account: its items, and totals recomputed over them alone."""
+    items = [i for i in result["items"] if i["account_id"] == account_id]
+    per_plan: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        per_plan.setdefault(item["plan"], []).append(item)
+    currencies = {t["plan"]: t["currency"] for t in result["totals"]}
+    totals = []
+    for plan, group in sorted(per_plan.items()):
+        cur = currencies[plan]  # every listed item is counted in its plan's campaign-wide total
+        # Worth of the days at the new terms' daily rate, half-even per term, exactly as the use case.
+        money = sum(
+            divide_round_half_even(
+                i["extra_days"] * parse_minor(i["new_price"], cur), i["days_under_new_terms"]
+            )
+            for i in group
+        )
+        totals.append(
+            {
+                "plan": plan,
+                "terms": len(group),
+                "days": sum(i["extra_days"] for i in group),
+                "money_equivalent": format_minor(money, cur),
+                "currency": cur,
+            }
+        )
+    return {**result, "items": items, "totals": totals, "account_id": account_id}
+
+
+@router.post(
+    "/{campaign_id}/compensate",
+    response_model=models.Compensation,
+    responses={202: {"model": models.Job, "description": "Applying: a job to poll; its result is the run"}},
+    summary="Compensate terms bought under earlier versions: a dry run (200), or apply as a job (202)",
+    description="A dry run is open to the scopes listed in `x-scopes`; applying (`dry_run` false, the "
+    "default, as in the CLI) needs an operator key. `account_id` narrows a dry run to one account.",
+    openapi_extra={**scopes_doc("compensation.preview"), "x-scopes-apply": ["operator"]},
+)
+def compensate(
+    campaign_id: CampaignId,
+    call: Annotated[Call, Depends(mutation("compensation.preview"))],
+    params: Annotated[CompensateParams | None, Body()] = None,
+) -> Response:
+    p = params or CompensateParams()
+    if p.account_id is not None:
+        check_text(p.account_id, "account_id")
+        if not p.dry_run:
+            raise bad_request(
+                "account_id: only a dry run can be narrowed to one account; applying covers the whole "
+                "campaign (refund with repurchase is the per-customer remedy)",
+                param="account_id",
+                code="account_needs_dry_run",
+            )
+    if not p.dry_run:
+        check_permission(call.principal, "compensation.apply")
+    ctx, app = call.ctx, call.ctx.app
+    policy = CompensationPolicy(p.policy) if p.policy else None
+    actor = call.principal.actor
+
+    if p.dry_run:
+
+        def preview() -> tuple[int, dict[str, Any]]:
+            # A dry run changes nothing, so it is not audited; POST because it computes.
+            result = compensate_campaign(app.uow, app.clock, campaign_id, actor, dry_run=True, policy=policy)
+            if p.account_id is not None:
+                result = _for_account(result, p.account_id)
+            body = {"object": "compensation_run", **result}
+            return 200, models.Compensation.model_validate(body).model_dump(mode="json")
+
+        return call.respond(preview)
+
+    def execute() -> tuple[int, dict[str, Any]]:
+        audit = call.audit("campaign.compensate", f"campaign:{campaign_id}", policy=p.policy)
+
+        def work(progress: Any) -> dict[str, Any]:
+            result = compensate_campaign(
+                call.factory(audit),
+                app.clock,
+                campaign_id,
+                actor,
+                dry_run=False,
+                policy=policy,
+                progress=progress,
+            )
+            finish_audit(ctx.store, audit)
+            return {"object": "compensation_run", **result}
+
+        job = ctx.jobs.create("campaign.compensate", call.principal.key_id, call.request_id)
+        audit.extra_after["job"] = job.job_id
+        return 202, job_json(ctx.jobs.start(job, work))
+
+    return call.respond(execute)
