@@ -4,14 +4,17 @@ VENV_BIN := $(dir $(PY))
 
 .PHONY: install check lint typecheck imports test demo bench clean
 
+ROWS ?= 18460000
+BENCH_DB ?= sqlite
+
 install:
 	python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 
 lint:
-	$(VENV_BIN)ruff check src tests
-	$(VENV_BIN)ruff format --check src tests
+	$(VENV_BIN)ruff check src tests benchmarks
+	$(VENV_BIN)ruff format --check src tests benchmarks
 
 typecheck:
 	$(VENV_BIN)mypy
@@ -26,6 +29,9 @@ check: lint typecheck imports test
 
 demo:
 	$(VENV_BIN)pledge demo
+
+bench:  # e.g. make bench ROWS=1000000 BENCH_DB=postgresql://postgres@127.0.0.1:5432/test
+	$(PY) -m benchmarks.run --rows $(ROWS) --db $(BENCH_DB) --out docs/benchmarks.md
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis pledge-demo.db*
