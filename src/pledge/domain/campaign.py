@@ -14,14 +14,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.money import currency_exponent, format_minor, parse_minor
+from pledge.domain.fields import money_field, section, text_field
+from pledge.domain.money import currency_exponent, format_minor
 from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 PRICE_PAID = "price_paid"
+_CODE = "invalid_campaign"
 MAX_LIMIT = 1_000_000
 
 
@@ -115,35 +117,11 @@ def terms_hash(document: Mapping[str, Any]) -> str:
 
 
 def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, Mapping):
-        raise InputError(f"{key}: a mapping is required", param=key, code="invalid_campaign")
-    return value
+    return section(doc, key, key, code=_CODE)
 
 
 def _text(doc: Mapping[str, Any], key: str, param: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{param}: a non-empty string is required", param=param, code="invalid_campaign")
-    return value.strip()
-
-
-def _money_field(value: Any, currency: str, param: str) -> int:
-    # YAML turns 1999.00 (unquoted) into a float: refuse it instead of guessing its digits.
-    if isinstance(value, (bool, float)):
-        raise InputError(
-            f'{param}: write money as a quoted decimal string like "1999.00", not {value!r}',
-            param=param,
-            code="invalid_amount",
-        )
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InputError(f"{param}: a decimal amount is required", param=param, code="invalid_amount")
-    minor = parse_minor(value, currency, param=param)
-    if minor <= 0:
-        raise InputError(f"{param}: must be greater than zero", param=param, code="invalid_amount")
-    return minor
+    return text_field(doc.get(key), param, code=_CODE)
 
 
 def _limit(doc: Mapping[str, Any], key: str) -> int | None:
@@ -208,9 +186,9 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
             code="invalid_campaign",
         )
     amount = benefit.get("amount", PRICE_PAID)
-    fixed = None if amount == PRICE_PAID else _money_field(amount, currency, "benefit.amount")
+    fixed = None if amount == PRICE_PAID else money_field(amount, currency, "benefit.amount")
     max_amount = benefit.get("max_amount")
-    cap = None if max_amount is None else _money_field(max_amount, currency, "benefit.max_amount")
+    cap = None if max_amount is None else money_field(max_amount, currency, "benefit.max_amount")
     payout = _section(doc, "payout")
     channel = payout.get("channel", "red_envelope")
     if channel != "red_envelope":
@@ -237,7 +215,7 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         claim_within=claim_within.strip(),
         per_account=_limit(limits, "per_account"),
         per_serial=_limit(limits, "per_serial"),
-        budget_minor=_money_field(doc.get("budget"), currency, "budget"),
+        budget_minor=money_field(doc.get("budget"), currency, "budget"),
     )
 
 
@@ -261,8 +239,23 @@ class TermsVersion:
         return self.approved_by is not None and self.approved_hash == self.content_hash
 
 
-def check_approval(version: TermsVersion, approver: str) -> None:
-    """Four-eyes: the author of a terms version never approves it."""
+class Approvable(Protocol):
+    """What four-eyes needs of any terms version (cashback or offer)."""
+
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def approved_by(self) -> str | None: ...
+    @property
+    def approved(self) -> bool: ...
+
+
+def check_approval(version: Approvable, approver: str) -> None:
+    """Four-eyes: the author of a terms version never approves it; approving twice is refused."""
     if approver == version.author:
         raise RefusedError(
             f"campaign {version.campaign_id} version {version.version} was written by {approver}; "

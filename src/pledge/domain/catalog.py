@@ -10,59 +10,15 @@ a changed file becomes the next catalog version. Periods are canonicalised
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.campaign import terms_hash
 from pledge.domain.errors import InputError, NotFoundError
-from pledge.domain.money import currency_exponent, format_minor, parse_minor
+from pledge.domain.fields import money_field, refuse_unknown, slug_field, text_field
+from pledge.domain.money import currency_exponent, format_minor
 from pledge.domain.periods import Period, parse_period
-
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-def slug_field(value: object, param: str, *, code: str) -> str:
-    if not isinstance(value, str) or not SLUG.match(value.strip()):
-        raise InputError(
-            f"{param}: {value!r} must be a slug of a-z, 0-9 and - (at most 64)", param=param, code=code
-        )
-    return value.strip()
-
-
-def text_field(value: object, param: str, *, code: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{param}: a non-empty string is required", param=param, code=code)
-    return value.strip()
-
-
-def money_field(value: object, currency: str, param: str) -> int:
-    """A positive amount written as a decimal string (``"72.00"``) or an integer, in minor units."""
-    # YAML turns 72.00 (unquoted) into a float: refuse it instead of guessing its digits.
-    if isinstance(value, (bool, float)):
-        raise InputError(
-            f'{param}: write money as a quoted decimal string like "72.00", not {value!r}',
-            param=param,
-            code="invalid_amount",
-        )
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InputError(f"{param}: a decimal amount is required", param=param, code="invalid_amount")
-    minor = parse_minor(value, currency, param=param)
-    if minor <= 0:
-        raise InputError(f"{param}: must be greater than zero", param=param, code="invalid_amount")
-    return minor
-
-
-def refuse_unknown(doc: Mapping[str, Any], known: set[str], prefix: str, *, code: str) -> None:
-    unknown = sorted(str(key) for key in set(doc) - known)
-    if unknown:
-        param = f"{prefix}{unknown[0]}"
-        raise InputError(
-            f"{param}: unknown field (known: {', '.join(sorted(known))})", param=param, code=code
-        )
 
 
 @dataclass(frozen=True, slots=True)

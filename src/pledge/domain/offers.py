@@ -25,9 +25,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pledge.domain.campaign import terms_hash
-from pledge.domain.catalog import Catalog, Plan, money_field, refuse_unknown, slug_field, text_field
+from pledge.domain.campaign import check_approval, terms_hash
+from pledge.domain.catalog import Catalog, Plan
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.fields import money_field, refuse_unknown, section, slug_field, text_field
 from pledge.domain.money import currency_exponent, format_minor
 from pledge.domain.periods import Period, parse_period
 from pledge.domain.timeutil import LocalDateWindow, format_instant, parse_date, parse_instant, to_us, zone
@@ -119,13 +120,6 @@ class OfferTerms:
         return terms_hash(self.canonical())
 
 
-def _section(doc: Mapping[str, Any], key: str, param: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, Mapping):
-        raise InputError(f"{param}: a mapping is required", param=param, code=_CODE)
-    return value
-
-
 def _local_date(value: object, param: str) -> date:
     # YAML reads an unquoted 2023-11-11 as a date already; a datetime there is a mistake.
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -161,7 +155,7 @@ def _parse_offer(offer: Mapping[str, Any], applies_to: tuple[str, ...], currency
         return BonusPeriod(parse_period(offer.get("bonus"), param="terms.offer.bonus"))
     if kind == OfferType.INTRO_PRICE:
         refuse_unknown(offer, {"type", "prices"}, "terms.offer.", code=_CODE)
-        prices = _section(offer, "prices", "terms.offer.prices")
+        prices = section(offer, "prices", "terms.offer.prices", code=_CODE)
         parsed: dict[str, int] = {}
         for plan_id, price in prices.items():
             param = f"terms.offer.prices.{plan_id}"
@@ -227,7 +221,7 @@ def parse_offer_terms(doc: object) -> OfferTerms:
             raise InputError(
                 f"applies_to[{index}]: {plan_id!r} is listed twice", param=f"applies_to[{index}]", code=_CODE
             )
-    sale = _section(doc, "sale", "sale")
+    sale = section(doc, "sale", "sale", code=_CODE)
     refuse_unknown(sale, {"from", "to"}, "sale.", code=_CODE)
     first, last = _local_date(sale.get("from"), "sale.from"), _local_date(sale.get("to"), "sale.to")
     if last < first:
@@ -246,7 +240,7 @@ def parse_offer_terms(doc: object) -> OfferTerms:
                 param=f"renewal.{key}",
                 code=_CODE,
             )
-    terms = _section(doc, "terms", "terms")
+    terms = section(doc, "terms", "terms", code=_CODE)
     refuse_unknown(terms, {"effective", "offer", "compensation"}, "terms.", code=_CODE)
     plans = tuple(sorted(applies_to))
     return OfferTerms(
@@ -257,7 +251,7 @@ def parse_offer_terms(doc: object) -> OfferTerms:
         applies_to=plans,
         sale=LocalDateWindow(first, last, tz_name),
         effective_us=_instant(terms.get("effective"), "terms.effective"),
-        offer=_parse_offer(_section(terms, "offer", "terms.offer"), plans, currency),
+        offer=_parse_offer(section(terms, "offer", "terms.offer", code=_CODE), plans, currency),
         compensation_policy=_policy(terms),
     )
 
@@ -317,19 +311,8 @@ class OfferTermsVersion:
 
 
 def check_offer_approval(version: OfferTermsVersion, approver: str) -> None:
-    """Four-eyes: the author of a terms version never approves it; approving twice is refused."""
-    if approver == version.author:
-        raise RefusedError(
-            f"campaign {version.campaign_id} version {version.version} was written by {approver}; "
-            "a different person must approve it",
-            code="four_eyes",
-        )
-    if version.approved:
-        raise RefusedError(
-            f"campaign {version.campaign_id} version {version.version} is already approved "
-            f"by {version.approved_by}",
-            code="already_approved",
-        )
+    """Four-eyes, the same rule as for cashback terms."""
+    check_approval(version, approver)
 
 
 def version_in_effect(versions: Iterable[OfferTermsVersion], at_us: int) -> OfferTermsVersion | None:
