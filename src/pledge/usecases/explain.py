@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pledge.domain.errors import NotFoundError
+from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.money import format_minor
 from pledge.domain.rules.ast import fields_of
 from pledge.domain.rules.schema import values_of
@@ -33,7 +33,7 @@ def explain_account(
         require_campaign(uow, campaign_id)
         try:
             version = effective_version(uow, campaign_id)
-        except Exception:
+        except RefusedError:  # nothing approved yet: explain against the draft terms
             version = latest_version(uow, campaign_id)
         terms = terms_of(version)
         account, purchases = uow.purchases.of_account(account_id)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pledge.domain.campaign import CampaignState, CashbackTerms
-from pledge.domain.errors import InvariantViolation, RefusedError
+from pledge.domain.errors import ConflictError, InvariantViolation, RefusedError
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, Decision, IssuancePlanner
 from pledge.domain.ledger import Transfer, budget_account, funding_account, grants_account
@@ -78,7 +78,9 @@ def run_campaign(
         budget = uow.budgets.get(campaign_id)
         assert budget is not None
         assert budget.remaining_minor == planner.budget_remaining_minor
-        uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq)
+        # Belt and braces under the row lock: if another run slipped in, abandon this one whole.
+        if not uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq):
+            raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
         uow.campaigns.record_event(
             campaign_id,
             "run",
