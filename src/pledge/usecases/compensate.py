@@ -68,10 +68,13 @@ def _decide(
     new: OfferTermsVersion,
     by_number: dict[int, OfferTermsVersion],
     policy: CompensationPolicy | None,
+    account_id: str | None = None,
 ) -> tuple[list[CompensationItem | NoCompensation], str | None]:
     terms = uow.subscriptions.of_campaign(new.campaign_id, new.version, term_id_after, BATCH)
     decisions: list[CompensationItem | NoCompensation] = []
     for term in terms:
+        if account_id is not None and term.account_id != account_id:
+            continue  # customer service compensating one customer
         old = by_number[term.terms_version or 0]
         # The plan as it was sold: a later catalog change must not change what the customer is owed.
         catalog = uow.catalogs.as_of(term.purchased_at_us) or current_catalog(uow)
@@ -88,6 +91,7 @@ def compensate_campaign(
     dry_run: bool,
     policy: CompensationPolicy | None = None,
     progress: Callable[[int], None] | None = None,
+    account_id: str | None = None,
 ) -> dict[str, Any]:
     now = clock.now_us()
     items: list[CompensationItem] = []
@@ -98,7 +102,7 @@ def compensate_campaign(
     assert new.approved_by is not None
     while True:
         with uow_factory() as uow:
-            decisions, last = _decide(uow, after, new, by_number, policy)
+            decisions, last = _decide(uow, after, new, by_number, policy, account_id)
             if last is None:
                 break
             for decision in decisions:
@@ -118,6 +122,7 @@ def compensate_campaign(
         "to_version": new.version,
         "approved_by": new.approved_by,
         "policy": (policy or new.terms.compensation_policy).value,
+        "account_id": account_id,
         "dry_run": dry_run,
         "applied": 0 if dry_run else len(items),
         "items": [item_json(i) for i in items],

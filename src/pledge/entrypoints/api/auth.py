@@ -56,6 +56,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "subscriptions.renew": (OPERATOR,),
     "compensation.preview": (ADMIN, APPROVER, OPERATOR, FINANCE, SUPPORT),  # dry runs
     "compensation.apply": (OPERATOR,),
+    "compensation.apply_one": (OPERATOR, SUPPORT),  # one customer, by customer service
 }
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pledge keys create`.")

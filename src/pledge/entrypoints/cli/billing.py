@@ -205,6 +205,7 @@ def campaign_compensate(
     policy: Annotated[
         str | None, typer.Option(help="rate_parity (default from the terms) or difference_as_time.")
     ] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this customer's terms.")] = None,
 ) -> None:
     """Make purchases under earlier terms versions whole (idempotent, resumable)."""
     try:
@@ -229,6 +230,7 @@ def campaign_compensate(
                 actor_name(actor),
                 dry_run=dry_run,
                 policy=chosen,
+                account_id=account,
                 progress=lambda n: bar.update(task, completed=n),
             )
         emit(result, as_json, compensation_human)

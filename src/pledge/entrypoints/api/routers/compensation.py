@@ -3,9 +3,8 @@
 A dry run answers at once (200) and changes nothing; it may be narrowed to
 one account (``account_id``), for customer service explaining what one
 customer would get. Applying is a long, batched operation: 202 and a job, like
-a campaign run; re-running it applies nothing twice. Applying always covers the
-whole campaign: the use case has no per-account variant (a refund with
-repurchase, ``POST /v1/subscriptions/{id}/refund``, is the per-customer remedy).
+a campaign run; re-running it applies nothing twice. Applying covers the whole
+campaign (operator), or one account (support: compensating one customer).
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictBool
 
-from pledge.domain.money import divide_round_half_even, format_minor, parse_minor
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import check_permission, scopes_doc
-from pledge.entrypoints.api.errors import bad_request
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import Call, finish_audit, mutation
@@ -42,37 +39,8 @@ class CompensateParams(BaseModel):
     account_id: str | None = Field(
         default=None,
         max_length=128,
-        description="Dry runs only: list this account's terms only (totals are recomputed for them).",
+        description="Only this account's terms (a support key may then apply: one customer made whole).",
     )
-
-
-def _for_account(result: dict[str, Any], account_id: str) -> dict[str, Any]:
-    """A dry run narrowed to one account: its items, and totals recomputed over them alone."""
-    items = [i for i in result["items"] if i["account_id"] == account_id]
-    per_plan: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        per_plan.setdefault(item["plan"], []).append(item)
-    currencies = {t["plan"]: t["currency"] for t in result["totals"]}
-    totals = []
-    for plan, group in sorted(per_plan.items()):
-        cur = currencies[plan]  # every listed item is counted in its plan's campaign-wide total
-        # Worth of the days at the new terms' daily rate, half-even per term, exactly as the use case.
-        money = sum(
-            divide_round_half_even(
-                i["extra_days"] * parse_minor(i["new_price"], cur), i["days_under_new_terms"]
-            )
-            for i in group
-        )
-        totals.append(
-            {
-                "plan": plan,
-                "terms": len(group),
-                "days": sum(i["extra_days"] for i in group),
-                "money_equivalent": format_minor(money, cur),
-                "currency": cur,
-            }
-        )
-    return {**result, "items": items, "totals": totals, "account_id": account_id}
 
 
 @router.post(
@@ -81,8 +49,11 @@ def _for_account(result: dict[str, Any], account_id: str) -> dict[str, Any]:
     responses={202: {"model": models.Job, "description": "Applying: a job to poll; its result is the run"}},
     summary="Compensate terms bought under earlier versions: a dry run (200), or apply as a job (202)",
     description="A dry run is open to the scopes listed in `x-scopes`; applying (`dry_run` false, the "
-    "default, as in the CLI) needs an operator key. `account_id` narrows a dry run to one account.",
-    openapi_extra={**scopes_doc("compensation.preview"), "x-scopes-apply": ["operator"]},
+    "default, as in the CLI) needs an operator key, or a support key when `account_id` names one customer.",
+    openapi_extra={
+        **scopes_doc("compensation.preview"),
+        "x-scopes-apply": ["operator", "support (one account)"],
+    },
 )
 def compensate(
     campaign_id: CampaignId,
@@ -92,15 +63,11 @@ def compensate(
     p = params or CompensateParams()
     if p.account_id is not None:
         check_text(p.account_id, "account_id")
-        if not p.dry_run:
-            raise bad_request(
-                "account_id: only a dry run can be narrowed to one account; applying covers the whole "
-                "campaign (refund with repurchase is the per-customer remedy)",
-                param="account_id",
-                code="account_needs_dry_run",
-            )
     if not p.dry_run:
-        check_permission(call.principal, "compensation.apply")
+        # Customer service may make one customer whole; the whole campaign is an operator's job.
+        check_permission(
+            call.principal, "compensation.apply" if p.account_id is None else "compensation.apply_one"
+        )
     ctx, app = call.ctx, call.ctx.app
     policy = CompensationPolicy(p.policy) if p.policy else None
     actor = call.principal.actor
@@ -109,9 +76,9 @@ def compensate(
 
         def preview() -> tuple[int, dict[str, Any]]:
             # A dry run changes nothing, so it is not audited; POST because it computes.
-            result = compensate_campaign(app.uow, app.clock, campaign_id, actor, dry_run=True, policy=policy)
-            if p.account_id is not None:
-                result = _for_account(result, p.account_id)
+            result = compensate_campaign(
+                app.uow, app.clock, campaign_id, actor, dry_run=True, policy=policy, account_id=p.account_id
+            )
             body = {"object": "compensation_run", **result}
             return 200, models.Compensation.model_validate(body).model_dump(mode="json")
 
@@ -129,6 +96,7 @@ def compensate(
                 dry_run=False,
                 policy=policy,
                 progress=progress,
+                account_id=p.account_id,
             )
             finish_audit(ctx.store, audit)
             return {"object": "compensation_run", **result}
