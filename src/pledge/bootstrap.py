@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.sqlalchemy.database import default_url, make_engine
 from pledge.adapters.sqlalchemy.schema import current_revision, head_revision
-from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
+from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import RefusedError
 from pledge.usecases.ports import CompiledRule, UnitOfWork
 
@@ -47,7 +47,9 @@ class App:
         self.rules = cached_rule
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        # Every entry point writes webhook events for what it changes (grants issued, claimed,
+        # expired; renewals; compensation) in the same transaction, if an endpoint listens.
+        return HookedUnitOfWork(self.engine, self.clock, None)
 
     def require_schema(self) -> None:
         current = current_revision(self.engine)

@@ -192,3 +192,18 @@ def test_explain_names_the_deciding_values(app: App) -> None:
     hk = explain_account(app.uow, app.rules, "A-hk-1", "founders-refund")
     region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
     assert not region["passed"] and "'HK'" in region["detail"]
+
+
+def test_changes_made_outside_the_api_emit_webhook_events(app: App) -> None:
+    """A cron job running the CLI (or a use case called from anywhere) tells webhook listeners too."""
+    from pledge.adapters.webhooks.store import WebhookStore
+
+    store = WebhookStore(app.engine)
+    store.create_endpoint("http://127.0.0.1:9/hook", ["grant.issued", "grant.expired"], "ops", NOW)
+    launched(app)
+    run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    expire_grants(app.uow, FixedClock(NOW + 31 * 86_400_000_000))
+    with app.engine.connect() as conn:
+        rows = conn.execute(text("SELECT type, COUNT(*) FROM webhook_events GROUP BY type")).all()
+    counts = {event_type: int(n) for event_type, n in rows}
+    assert counts == {"grant.issued": 3, "grant.expired": 3}
