@@ -114,9 +114,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ledger_entries")),
         sa.UniqueConstraint("transfer_id", name=op.f("uq_ledger_entries_transfer_id")),
     )
-    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
-        batch_op.create_index("ix_ledger_entries_ref", ["ref"], unique=False)
-
     op.create_table(
         "ledger_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -356,9 +353,6 @@ def downgrade() -> None:
     op.drop_table("campaign_events")
     op.drop_table("budgets")
     op.drop_table("ledger_head")
-    with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
-        batch_op.drop_index("ix_ledger_entries_ref")
-
     op.drop_table("ledger_entries")
     op.drop_table("campaigns")
     op.drop_table("accounts")
