@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.sqlalchemy.database import default_url, make_engine
-from pledge.adapters.sqlalchemy.schema import current_revision, head_revision
+from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import RefusedError
 from pledge.usecases.ports import CompiledRule, UnitOfWork
@@ -53,7 +53,7 @@ class App:
 
     def require_schema(self) -> None:
         current = current_revision(self.engine)
-        if current != head_revision():
+        if current != SCHEMA_HEAD:
             raise RefusedError(
                 f"the database at {self.engine.url.render_as_string(hide_password=True)} is at schema "
                 f"{current or 'none'}; run `pledge init` first",

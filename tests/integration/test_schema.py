@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 
 import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the API tables are part of the metadata
 from pledge.adapters.sqlalchemy.database import make_engine
-from pledge.adapters.sqlalchemy.schema import current_revision, head_revision, upgrade
+from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision, head_revision, upgrade
 from pledge.adapters.sqlalchemy.tables import metadata
 
 
@@ -22,3 +22,8 @@ def test_upgrade_is_idempotent_and_matches_the_tables(db_url: str) -> None:
         assert diff == []
     finally:
         engine.dispose()
+
+
+def test_the_declared_head_is_the_newest_migration() -> None:
+    # Commands check SCHEMA_HEAD without loading Alembic; it must follow every new migration.
+    assert head_revision() == SCHEMA_HEAD

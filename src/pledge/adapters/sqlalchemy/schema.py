@@ -1,21 +1,30 @@
-"""Create or upgrade the schema with Alembic (``pledge init``)."""
+"""Create or upgrade the schema with Alembic (``pledge init``).
+
+Alembic is imported only by ``pledge init``: every other command just checks
+the stored revision against :data:`SCHEMA_HEAD` with one query, which keeps a
+command's start-up about a third of a second faster. A test keeps
+``SCHEMA_HEAD`` equal to the newest migration.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the metadata is complete wherever the schema is
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_HEAD = "0003"  # the newest revision in migrations/versions
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - see the module docstring
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -23,12 +32,14 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Upgrade to the newest revision; returns (from, to)."""
+    from alembic import command  # noqa: PLC0415 - see the module docstring
+
     config = alembic_config()
     with engine.begin() as conn:
-        before = MigrationContext.configure(conn).get_current_revision()
+        before = _revision(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
-        after = MigrationContext.configure(conn).get_current_revision()
+        after = _revision(conn)
         # The ledger head row exists from the start so appends can always lock it.
         conn.execute(
             text(
@@ -41,11 +52,20 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 
 def head_revision() -> str:
+    """The newest migration, as Alembic sees it (tests compare it with ``SCHEMA_HEAD``)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - see the module docstring
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _revision(conn)
