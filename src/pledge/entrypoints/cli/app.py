@@ -21,6 +21,7 @@ from pledge.entrypoints.cli.options import (
     NowOpt,
     actor_name,
     app_for,
+    counting,
     emit,
     fail,
     out,
@@ -234,21 +235,14 @@ def campaign_run(
 ) -> None:
     """Issue grants (idempotent: re-running issues nothing twice)."""
     with app_for(db, now) as pledge:
-        with Progress(
-            TextColumn("issuing"),
-            BarColumn(),
-            TextColumn("{task.completed:,} grants"),
-            transient=True,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task("issue", total=None)
+        with counting("issuing", "grants", quiet=as_json) as progress:
             result = run_campaign(
                 pledge.uow,
                 pledge.rules,
                 pledge.clock,
                 campaign_id,
                 actor_name(actor),
-                progress=lambda n: bar.update(task, completed=n),
+                progress=progress,
             )
         emit(
             result,

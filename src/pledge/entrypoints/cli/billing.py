@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from pledge.domain.errors import InputError
@@ -20,6 +19,7 @@ from pledge.entrypoints.cli.options import (
     NowOpt,
     actor_name,
     app_for,
+    counting,
     emit,
     fail,
     out,
@@ -215,14 +215,7 @@ def campaign_compensate(
             InputError(f"--policy: {policy!r} is not one of rate_parity, difference_as_time", param="policy")
         )
     with app_for(db, now) as pledge:
-        with Progress(
-            TextColumn("compensating"),
-            BarColumn(),
-            TextColumn("{task.completed:,} terms"),
-            transient=True,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task("compensate", total=None)
+        with counting("compensating", "terms", quiet=as_json) as progress:
             result = compensate_campaign(
                 pledge.uow,
                 pledge.clock,
@@ -231,7 +224,7 @@ def campaign_compensate(
                 dry_run=dry_run,
                 policy=chosen,
                 account_id=account,
-                progress=lambda n: bar.update(task, completed=n),
+                progress=progress,
             )
         emit(result, as_json, compensation_human)
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
 
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, PledgeError
@@ -84,3 +85,12 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
         human(result)
     else:
         out.print_json(data=result)
+
+
+@contextmanager
+def counting(label: str, unit: str, *, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A live count for long work of unknown size; yields the progress callback use cases take."""
+    columns = (TextColumn(label), BarColumn(), TextColumn(f"{{task.completed:,}} {unit}"))
+    with Progress(*columns, transient=True, disable=quiet) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.update(task, completed=n)
