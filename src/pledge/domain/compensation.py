@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from pledge.domain.catalog import Plan
 from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.money import ceil_div, format_minor
+from pledge.domain.money import ceil_div, divide_round_half_even, format_minor
 from pledge.domain.offers import CompensationPolicy, OfferTermsVersion, quote
 from pledge.domain.periods import MAX_DAYS, add_days, days_between
 from pledge.domain.subscriptions import Term, TermKind, TermState
@@ -219,3 +219,11 @@ def apply_compensation(term: Term, item: CompensationItem) -> Term:
         compensated_days=item.extra_days,
         reconciled_to_version=item.to_version,
     )
+
+
+def days_worth_minor(extra_days: int, p_new_minor: int, t_new_days: int) -> int:
+    """What extra days are worth at the new terms' daily rate, rounded half-even to the minor unit.
+
+    Reports sum this per term, so a dry run and a report of the applied run agree to the fen.
+    """
+    return divide_round_half_even(extra_days * p_new_minor, t_new_days)

@@ -14,10 +14,16 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from pledge.domain.compensation import CompensationItem, NoCompensation, apply_compensation, compensate
+from pledge.domain.compensation import (
+    CompensationItem,
+    NoCompensation,
+    apply_compensation,
+    compensate,
+    days_worth_minor,
+)
 from pledge.domain.errors import RefusedError
 from pledge.domain.ledger import DAYS, Transfer, compensation_account, customer_service_account
-from pledge.domain.money import divide_round_half_even, format_minor
+from pledge.domain.money import format_minor
 from pledge.domain.offers import CompensationPolicy, OfferTermsVersion
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
@@ -165,7 +171,7 @@ def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str
 
 def money_equivalent(item: CompensationItem) -> int:
     """What the extra days are worth at the new terms' daily rate (half-even to the minor unit)."""
-    return divide_round_half_even(item.extra_days * item.p_new_minor, item.t_new_days)
+    return days_worth_minor(item.extra_days, item.p_new_minor, item.t_new_days)
 
 
 def _totals(items: list[CompensationItem]) -> list[dict[str, Any]]:

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pledge.adapters.memory import store as _store
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem
-from pledge.domain.money import divide_round_half_even
+from pledge.domain.compensation import CompensationItem, days_worth_minor
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 if TYPE_CHECKING:
@@ -392,8 +391,7 @@ class MemorySubscriptions(_BillingRepository):
             )
             entry["terms"] += 1
             entry["days"] += c.extra_days
-            # Worth of the days at the new terms' daily rate, half-even per term (as in the dry run).
-            entry["money_minor"] += divide_round_half_even(c.extra_days * c.p_new_minor, c.t_new_days)
+            entry["money_minor"] += days_worth_minor(c.extra_days, c.p_new_minor, c.t_new_days)
         return list(totals.values())
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:

@@ -19,8 +19,7 @@ from pledge.adapters.sqlalchemy.tables import (
     subscription_terms,
 )
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem
-from pledge.domain.money import divide_round_half_even
+from pledge.domain.compensation import CompensationItem, days_worth_minor
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 t = subscription_terms.c
@@ -304,8 +303,7 @@ class SqlSubscriptions:
             )
             entry["terms"] += 1
             entry["days"] += int(days)
-            # Worth of the days at the new terms' daily rate, half-even per term (as in the dry run).
-            entry["money_minor"] += divide_round_half_even(int(days) * int(p_new), int(t_new))
+            entry["money_minor"] += days_worth_minor(int(days), int(p_new), int(t_new))
         return list(totals.values())
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:
