@@ -6,32 +6,37 @@ row. What makes that hold:
 
 - No nulls exist (every rule field is ``NOT NULL``, absent text is ``""``), so
   CEL ``==``/``!=`` are plain ``=``/``<>`` and ``NOT`` is two-valued.
-- Strings compare by code point, CEL's order: SQLite's BINARY collation and
-  PostgreSQL's ``COLLATE "C"`` compare UTF-8 bytes, which is the same order.
-  ``COLLATE "C"`` is spelled out on PostgreSQL so a column or view with another
-  collation (or a bind parameter with the database default) cannot change it.
+- Strings compare by code point, CEL's order: each dialect pins a byte-order
+  collation (SQLite ``BINARY``, PostgreSQL and DuckDB ``COLLATE "C"``/``C``,
+  Spark ``UTF8_BINARY``), on every string operand where the engine has one, so a
+  column or view with another collation cannot change it. UTF-8 byte order is
+  code-point order.
 - Every literal is cast to its rule type, so SQLite's type affinity can never
   compare a string numerically (``'1' = 1``); the parser already refused rules
   comparing different types.
 - Instants are epoch-µs ``BIGINT`` columns compared with integer literals:
   no ``TIMESTAMP`` cast ever drops an offset.
 
+Dialects: ``sqlite``, ``postgresql``, ``duckdb``, ``spark`` (Spark SQL ≥ 4.0);
+how each spells literals and why is in :mod:`rule_sql_dialects`.
+
 Literals are bind parameters (``:r0``, ``:r1``…, with a caller-chosen prefix so
 several conditions fit in one statement), or, with ``inline=True``, SQL
-literals for engines reached without bind parameters (warehouses). Inline
+literals for engines reached without bind parameters (warehouses). Bind
+parameters are spelled ``:name``: SQLAlchemy ``text()`` and Spark's named
+parameter markers read that; DuckDB's own API spells them ``$name``. Inline
 string literals never contain ``:`` or ``%`` (they are spelled as escapes or
-``char()``), because placeholder scanners are not quote-aware: through
+``char()``/``chr()``), because placeholder scanners are not quote-aware: through
 SQLAlchemy's psycopg driver ``SELECT 'a%b' = 'a%b'`` returns false.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from pledge.domain.money import INT64_MIN
+from pledge.adapters.sqlalchemy.rule_sql_dialects import DIALECTS, SqlDialect
 from pledge.domain.rules import STORAGE, And, Compare, InList, Literal, Node, Not, Operand, Or, Rule
 
 __all__ = [
@@ -46,35 +51,6 @@ __all__ = [
 _SQL_OPS: Final = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def _sqlite_string(value: str) -> str:
-    quoted = "'" + value.replace("'", "''") + "'"
-    return quoted.replace(":", "' || char(58) || '").replace("%", "' || char(37) || '")
-
-
-def _postgres_string(value: str) -> str:
-    # An E'' string means the same whatever standard_conforming_strings says.
-    escaped = value.replace("\\", "\\\\").replace("'", "''").replace(":", "\\x3a").replace("%", "\\x25")
-    return "E'" + escaped + "'"
-
-
-@dataclass(frozen=True, slots=True)
-class _Dialect:
-    """What differs between engines; adding DuckDB or Spark SQL is one more entry."""
-
-    text_type: str
-    int_type: str
-    collate: str  # appended to every string operand
-    string_literal: Callable[[str], str]
-
-
-DIALECTS: Final[Mapping[str, _Dialect]] = MappingProxyType(
-    {
-        "sqlite": _Dialect("TEXT", "INTEGER", "", _sqlite_string),
-        "postgresql": _Dialect("TEXT", "BIGINT", ' COLLATE "C"', _postgres_string),
-    }
-)
-
-
 def columns_for(purchase_alias: str = "p", account_alias: str = "a") -> dict[str, str]:
     """Field → column expression, for ``purchases`` and ``accounts`` under the given aliases."""
     aliases = {"purchases": purchase_alias, "accounts": account_alias}
@@ -84,7 +60,7 @@ def columns_for(purchase_alias: str = "p", account_alias: str = "a") -> dict[str
 DEFAULT_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(columns_for())
 
 
-def _dialect(name: str) -> _Dialect:
+def _dialect(name: str) -> SqlDialect:
     try:
         return DIALECTS[name]
     except KeyError:
@@ -92,7 +68,7 @@ def _dialect(name: str) -> _Dialect:
 
 
 class _Renderer:
-    def __init__(self, dialect: _Dialect, columns: Mapping[str, str], prefix: str, inline: bool) -> None:
+    def __init__(self, dialect: SqlDialect, columns: Mapping[str, str], prefix: str, inline: bool) -> None:
         self.dialect = dialect
         self.columns = columns
         self.prefix = prefix
@@ -108,10 +84,7 @@ class _Renderer:
         assert isinstance(literal.value, int)
         if not self.inline:
             return f"CAST({self.bind(literal.value)} AS {d.int_type})"
-        if literal.value == INT64_MIN:
-            # "-9223372036854775808" is minus a number too big for BIGINT (SQLite makes it a REAL).
-            return f"({INT64_MIN + 1} - 1)"
-        return f"({literal.value})" if literal.value < 0 else str(literal.value)
+        return d.int_literal(literal.value)
 
     def bind(self, value: object) -> str:
         name = f"{self.prefix}{len(self.params)}"
