@@ -177,7 +177,21 @@ def test_ledger_verify_detects_tampering(app: App) -> None:
     assert any("edited" in p for p in broken["problems"])
     with app.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET amount = amount - 1 WHERE seq = 2"))
-        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 3"))
+    assert verify_ledger(app.uow)["ok"]
+    with app.engine.begin() as conn:  # a grant moved to another posting: the books disagree
+        conn.execute(
+            text(
+                "UPDATE grants SET posting_id = 'issue:x' WHERE grant_id = (SELECT MIN(grant_id) FROM grants)"
+            )
+        )
+    assert any("issue:x" in p for p in verify_ledger(app.uow)["problems"])
+    with app.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE kind = 'issue')"
+            )
+        )
+        conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
     assert any("missing" in p for p in verify_ledger(app.uow)["problems"])
 
 

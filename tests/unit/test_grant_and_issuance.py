@@ -43,7 +43,7 @@ def terms(**changes: object) -> CashbackTerms:
 
 
 def cand(pid: str, account: str, serial: str, at: int, price: int = 199900) -> Candidate:
-    return Candidate(pid, account, serial, at, price)
+    return Candidate(pid, account, serial, at, price, "CNY")
 
 
 def test_limits_earliest_wins_and_greedy_frees_a_device() -> None:

@@ -171,13 +171,15 @@ def test_store_constraints_mirror_the_database(world: World) -> None:
         assert uow.budgets.get("c") == Budget("c", "CNY", 150, 50)
 
         g = Grant(grant_id("c", "P01"), "c", 1, "A-cn-1", "P01", 10, "CNY", GrantState.ISSUED, 0, 10)
-        uow.grants.add_many([g], ["S1"])
+        uow.grants.add_many([g], ["S1"], posting_id="issue:t")
         with pytest.raises(IntegrityError):  # the same id
-            uow.grants.add_many([g], ["S1"])
+            uow.grants.add_many([g], ["S1"], posting_id="issue:t")
         with pytest.raises(IntegrityError):  # another id, same (campaign, purchase)
-            uow.grants.add_many([dataclasses.replace(g, id="gr_other")], ["S1"])
+            uow.grants.add_many([dataclasses.replace(g, id="gr_other")], ["S1"], posting_id="issue:t")
         with pytest.raises(IntegrityError):  # one statement: the good row is not kept either
-            uow.grants.add_many([dataclasses.replace(g, id="gr_2", purchase_id="P02"), g], ["", ""])
+            uow.grants.add_many(
+                [dataclasses.replace(g, id="gr_2", purchase_id="P02"), g], ["", ""], posting_id="issue:t"
+            )
         assert uow.grants.get("gr_2") is None
         assert uow.grants.issued_counts("c") == ({"A-cn-1": 1}, {"S1": 1}, {"P01"})
 
@@ -394,8 +396,22 @@ def test_run_issues_once_in_order_and_books_everything(world: World) -> None:
     assert {k: parse_minor(v["amount"], "CNY") for k, v in grants.items()} == EXPECTED_GRANTS
     assert all(g["state"] == "issued" and g["id"] == grant_id(CID, p) for p, g in grants.items())
     assert world.store.campaigns[CID].issue_seq == 2
-    assert [e.transfer.kind for e in world.store.ledger] == ["fund", "issue", "issue", "issue"]
+    # One posting books the run's chunk; it equals the grants naming it.
+    issue = [e.transfer for e in world.store.ledger if e.transfer.kind == "issue"]
+    assert [e.transfer.kind for e in world.store.ledger] == ["fund", "issue"]
+    assert issue[0].amount == sum(EXPECTED_GRANTS.values()) and issue[0].ref == CID
+    assert set(world.store.grant_postings.values()) == {issue[0].id}
     assert verify_ledger(world.uow)["ok"]
+
+
+def test_verify_catches_a_posting_that_disagrees_with_its_grants(world: World) -> None:
+    launch(world)
+    run_campaign(world.uow, rules, CLOCK, CID, "ops")
+    some_grant = next(iter(world.store.grant_postings))
+    world.store.grant_postings[some_grant] = "issue:elsewhere"
+    problems = verify_ledger(world.uow)["problems"]
+    assert any("issue:elsewhere" in p and "missing" in p for p in problems)
+    assert any("total" in p and "ledger posting says" in p for p in problems)
 
 
 def test_budget_stops_issuance_in_order_never_skipping_to_a_cheaper_one(world: World) -> None:
@@ -563,7 +579,7 @@ def test_ledger_verify_is_ok_and_detects_tampering_in_the_store(world: World) ->
     launch(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     verified = verify_ledger(world.uow)
-    assert verified["ok"] and verified["entries"] == 4 and verified["head_seq"] == 4
+    assert verified["ok"] and verified["entries"] == 2 and verified["head_seq"] == 2
     assert verified["campaigns"] == [
         {
             "campaign": CID,
@@ -578,7 +594,7 @@ def test_ledger_verify_is_ok_and_detects_tampering_in_the_store(world: World) ->
     assert not broken["ok"] and any("edited" in p for p in broken["problems"])
     world.store.ledger[1] = entry
     assert verify_ledger(world.uow)["ok"]
-    del world.store.ledger[2]
+    del world.store.ledger[1]
     assert any("missing" in p for p in verify_ledger(world.uow)["problems"])
 
 
@@ -662,8 +678,12 @@ def test_issuance_properties(
     grants = list(store.grants.values())
     by_id = {p.purchase_id: p for p in purchases}
     assert len({g.purchase_id for g in grants}) == len(grants)
-    issues = [e.transfer.ref for e in store.ledger if e.transfer.kind == "issue"]
-    assert sorted(issues) == sorted(g.id for g in grants)
+    # Every grant is booked by exactly one issue posting, and each posting equals its grants.
+    postings = {e.transfer.id: e.transfer.amount for e in store.ledger if e.transfer.kind == "issue"}
+    booked: dict[str, int] = {}
+    for g in grants:
+        booked[store.grant_postings[g.id]] = booked.get(store.grant_postings[g.id], 0) + g.amount_minor
+    assert booked == postings
     spent = sum(g.amount_minor for g in grants)
     assert spent <= budget and store.budgets[CID].remaining_minor == budget - spent
     accounts: dict[str, int] = {}

@@ -26,6 +26,7 @@ class Candidate(NamedTuple):
     serial: str
     purchased_at_us: int
     price_minor: int
+    currency: str
 
 
 class Decision(StrEnum):

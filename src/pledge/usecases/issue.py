@@ -20,7 +20,7 @@ from pledge.domain.issuance import Candidate, Decision, IssuancePlanner
 from pledge.domain.ledger import Transfer, budget_account, funding_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.usecases.common import effective_version, require_campaign, selection_for, terms_of
-from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.ports import Clock, RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.simulate import blocking_problems
 
 CHUNK = 10_000
@@ -46,22 +46,21 @@ def run_campaign(
         version = effective_version(uow, campaign_id)
         terms = terms_of(version)
         selection = selection_for(terms, rules)
-        problems = blocking_problems(uow, terms, selection)
-        if problems:
-            raise RefusedError(
-                f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
-            )
         remaining = _align_budget(uow, terms, version.version, now)
         by_account, by_serial, granted = uow.grants.issued_counts(campaign_id)
         planner = IssuancePlanner(terms, remaining, by_account, by_serial, granted)
         issued = amount = exhausted = 0
         chunk: list[tuple[Grant, str]] = []
+        fixed = terms.grant_amount(terms.fixed_amount_minor) if terms.fixed_amount_minor is not None else 0
         for candidate in uow.purchases.candidates(selection):
+            # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
+            # on every candidate in this one pass; the refusal rolls the whole run back.
+            if candidate.currency != terms.currency or fixed > candidate.price_minor:
+                _refuse(uow, terms, selection, campaign_id)
             decision, granted_minor = planner.decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
                 exhausted += 1
             elif decision is Decision.EXCEEDS_PRICE:
-                # The pre-check above refuses such campaigns; reaching this is a bug: pay nothing.
                 raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
             elif decision is Decision.GRANT:
                 chunk.append(
@@ -122,27 +121,40 @@ def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount:
     )
 
 
+def _refuse(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, campaign_id: str) -> None:
+    problems = blocking_problems(uow, terms, selection)
+    assert problems, "a candidate in another currency or paid less than the grant is a blocking problem"
+    raise RefusedError(
+        f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
+    )
+
+
 def _store(uow: UnitOfWork, campaign_id: str, chunk: list[tuple[Grant, str]]) -> None:
+    """Book a chunk of grants: the budget once, one ledger posting, the grants naming it.
+
+    One posting per chunk rather than one transfer per grant (ADR 10): the grants table is the
+    sub-ledger of individual red envelopes, and ``ledger verify`` checks that each posting equals
+    the sum of the grants that name it. Claims, expiries and revocations stay one transfer each.
+    """
     if not chunk:
         return
     new = [g for g, _ in chunk]
     total = sum(g.amount_minor for g in new)
     if not uow.budgets.adjust(campaign_id, -total):
         raise InvariantViolation(f"campaign {campaign_id}: issuing {total} would overdraw the budget")
-    uow.grants.add_many(new, [serial for _, serial in chunk])
-    uow.ledger.append(
-        Transfer(
-            f"issue:{g.id}",
-            budget_account(campaign_id),
-            grants_account(campaign_id),
-            g.currency,
-            g.amount_minor,
-            "issue",
-            g.id,
-            g.issued_at_us,
-        )
-        for g in new
+    first = new[0]
+    posting = Transfer(
+        f"issue:{first.id}",  # unique: each grant is booked by exactly one posting
+        budget_account(campaign_id),
+        grants_account(campaign_id),
+        first.currency,
+        total,
+        "issue",
+        campaign_id,
+        first.issued_at_us,
     )
+    uow.grants.add_many(new, [serial for _, serial in chunk], posting_id=posting.id)
+    uow.ledger.append([posting])
 
 
 def _align_budget(uow: UnitOfWork, terms: CashbackTerms, version: int, now: int) -> int:

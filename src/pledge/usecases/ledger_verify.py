@@ -12,9 +12,12 @@ from pledge.usecases.ports import UnitOfWorkFactory
 
 def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
     verifier = ChainVerifier()
+    postings: dict[str, int] = {}  # issue transfer id -> amount
     with uow_factory() as uow:
         for entry in uow.ledger.entries():
             verifier.feed(entry)
+            if entry.transfer.kind == "issue":
+                postings[entry.transfer.id] = entry.transfer.amount
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
         campaigns: list[dict[str, Any]] = []
@@ -34,6 +37,9 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             if budget is None:
                 continue
             totals = uow.grants.totals(record.campaign_id)
+            _check_postings(
+                verifier, record.campaign_id, uow.grants.posting_totals(record.campaign_id), postings
+            )
             outstanding = totals.get(GrantState.ISSUED.value, (0, 0))[1]
             booked_budget = verifier.balance(budget_account(record.campaign_id), budget.currency)
             booked_owed = verifier.balance(grants_account(record.campaign_id), budget.currency)
@@ -57,6 +63,8 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                     "owed_unopened": format_minor(outstanding, budget.currency),
                 }
             )
+    for orphan in sorted(postings)[:20]:
+        verifier.problems.append(f"ledger posting {orphan} books grants that do not exist")
     return {
         "ok": not verifier.problems,
         "entries": verifier.entries,
@@ -65,3 +73,16 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
         "problems": verifier.problems,
         "campaigns": campaigns,
     }
+
+
+def _check_postings(
+    verifier: ChainVerifier, campaign_id: str, granted: dict[str, int], postings: dict[str, int]
+) -> None:
+    """Each issue posting equals the sum of the grants naming it (the grants are its sub-ledger)."""
+    for posting_id, total in sorted(granted.items()):
+        booked = postings.pop(posting_id, None)
+        if booked != total:
+            verifier.problems.append(
+                f"campaign {campaign_id}: grants booked by {posting_id} total {total} but the ledger "
+                f"posting says {booked if booked is not None else 'nothing (missing)'}"
+            )

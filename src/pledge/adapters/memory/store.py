@@ -71,6 +71,7 @@ class MemoryStore:
     grants: dict[str, Grant] = field(default_factory=dict)
     grant_serials: dict[str, str] = field(default_factory=dict)
     grant_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (campaign, purchase) -> id
+    grant_postings: dict[str, str] = field(default_factory=dict)  # grant id -> issue posting id
     ledger: list[ChainedTransfer] = field(default_factory=list)
     transfer_ids: set[str] = field(default_factory=set)
     head: tuple[int, str] = (0, GENESIS_HASH)
@@ -208,6 +209,12 @@ class MemoryPurchases(_Repository):
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
         return self._add(self._s.purchases, batch, update, "purchases")
 
+    def begin_load(self, what: str, expected_rows: int | None) -> None:
+        """Nothing to prepare: every row is checked as it is added."""
+
+    def finish_load(self, what: str) -> None:
+        """Nothing was deferred."""
+
     def _check(self, row: AccountRecord | PurchaseRecord) -> None:
         if isinstance(row, PurchaseRecord):
             if row.account_id not in self._s.accounts:
@@ -318,7 +325,9 @@ class MemoryPurchases(_Repository):
 
     def candidates(self, selection: Selection) -> Iterator[Candidate]:
         for p in self._qualifying(selection):
-            yield Candidate(p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor)
+            yield Candidate(
+                p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency
+            )
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
         ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
@@ -340,7 +349,7 @@ class MemoryGrants(_Repository):
     def _of(self, campaign_id: str) -> list[Grant]:
         return [g for g in self._s.grants.values() if g.campaign_id == campaign_id]
 
-    def add_many(self, grants: Sequence[Grant], serials: Sequence[str]) -> None:
+    def add_many(self, grants: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
         pairs = list(zip(grants, serials, strict=True))
         ids: set[str] = set()
         keys: set[tuple[str, str]] = set()
@@ -359,6 +368,13 @@ class MemoryGrants(_Repository):
             self._s.grants[g.id] = g
             self._s.grant_serials[g.id] = serial
             self._s.grant_keys[(g.campaign_id, g.purchase_id)] = g.id
+            self._s.grant_postings[g.id] = posting_id
+
+    def posting_totals(self, campaign_id: str) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for g in self._of(campaign_id):
+            totals[self._s.grant_postings[g.id]] += g.amount_minor
+        return dict(totals)
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None:
         return self._s.grants.get(grant_id)

@@ -21,12 +21,13 @@ from pledge.adapters.sqlalchemy.tables import (
 from pledge.adapters.sqlalchemy.tables import terms_versions as tv
 from pledge.domain.campaign import CampaignState, TermsVersion
 from pledge.domain.errors import ConflictError
-from pledge.domain.grant import Grant, GrantState
+from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import ChainedTransfer, Transfer, chain
 from pledge.usecases.ports import Budget, CampaignRecord
 
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
-                 "amount_minor", "currency", "state", "issued_at_us", "expires_at_us")  # fmt: skip
+                 "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
+                 "posting_id")  # fmt: skip
 _LEDGER_INSERT = ("seq", "transfer_id", "debit_account", "credit_account", "asset", "amount", "kind", "ref",
                   "at_us", "prev_hash", "hash")  # fmt: skip
 _GRANT_COLUMNS = (
@@ -243,15 +244,23 @@ class SqlGrants:
             purchases.add(purchase_id)
         return by_account, by_serial, purchases
 
-    def add_many(self, new: Sequence[Grant], serials: Sequence[str]) -> None:
+    def add_many(self, new: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
         if not new:
             return
         rows = [
             (g.id, g.campaign_id, g.terms_version, g.account_id, g.purchase_id, serial, g.amount_minor,
-             g.currency, g.state.value, g.issued_at_us, g.expires_at_us)
+             g.currency, g.state.value, g.issued_at_us, g.expires_at_us, posting_id)
             for g, serial in zip(new, serials, strict=True)
         ]  # fmt: skip
         bulk_insert(self._conn, "grants", _GRANT_INSERT, rows)
+
+    def posting_totals(self, campaign_id: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            select(grants.c.posting_id, func.sum(grants.c.amount_minor))
+            .where(grants.c.campaign_id == campaign_id)
+            .group_by(grants.c.posting_id)
+        )
+        return {posting: int(total) for posting, total in rows}
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None:
         stmt = select(grants).where(grants.c.grant_id == grant_id)
@@ -302,12 +311,16 @@ class SqlGrants:
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]:
         if not purchase_ids:
             return {}
-        rows = self._conn.execute(
-            select(grants).where(
-                grants.c.campaign_id == campaign_id, grants.c.purchase_id.in_(list(purchase_ids))
+        # By primary key: a grant's id is derived from (campaign, purchase).
+        ids = {grant_id(campaign_id, purchase_id): purchase_id for purchase_id in purchase_ids}
+        found: dict[str, Grant] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            rows = self._conn.execute(
+                select(grants).where(grants.c.grant_id.in_(wanted[start : start + 500]))
             )
-        )
-        return {r.purchase_id: _grant(r) for r in rows}
+            found.update((ids[r.grant_id], _grant(r)) for r in rows)
+        return found
 
 
 class SqlLedger:

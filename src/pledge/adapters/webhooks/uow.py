@@ -42,8 +42,8 @@ class _EventGrants(SqlGrants):
         super().__init__(conn)
         self._outbox = outbox
 
-    def add_many(self, grants: Sequence[Grant], serials: Sequence[str]) -> None:
-        super().add_many(grants, serials)
+    def add_many(self, grants: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
+        super().add_many(grants, serials, posting_id=posting_id)
         # Written chunk by chunk, as the grants are, so a huge run never holds them all in memory.
         self._outbox.emit("grant.issued", (grant_json(g) for g in grants))
 

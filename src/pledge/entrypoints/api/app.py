@@ -39,6 +39,7 @@ from pledge.entrypoints.api.routers import (
     subscriptions,
     webhooks,
 )
+from pledge.entrypoints.console.app import mount_console
 
 log = logging.getLogger("pledge.api")
 
@@ -177,6 +178,8 @@ def create_app(pledge: App, settings: Settings | None = None) -> FastAPI:
     api.state.pledge = ctx
     for module in ROUTERS:
         api.include_router(module.router)
+    # The web console (/console) and the customer page (/me) on the same use cases (ADR 0008).
+    mount_console(api, ctx)
     api.add_exception_handler(ApiError, handle_any)
     api.add_exception_handler(PledgeError, handle_any)
     api.add_exception_handler(RequestValidationError, handle_validation)

@@ -104,11 +104,19 @@ def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) 
             task = bar.add_task(kind, total=total)
             if kind == "accounts":
                 result = import_accounts(
-                    pledge.uow, read_accounts(file), update=update, progress=lambda n: bar.advance(task, n)
+                    pledge.uow,
+                    read_accounts(file),
+                    update=update,
+                    progress=lambda n: bar.advance(task, n),
+                    expected_rows=total,
                 )
             else:
                 result = import_purchases(
-                    pledge.uow, read_purchases(file), update=update, progress=lambda n: bar.advance(task, n)
+                    pledge.uow,
+                    read_purchases(file),
+                    update=update,
+                    progress=lambda n: bar.advance(task, n),
+                    expected_rows=total,
                 )
         emit(
             result,

@@ -18,6 +18,7 @@ from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.demo_b import scenario_b
+from pledge.entrypoints.cli.demo_console import console_people
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -79,6 +80,7 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
     try:
         _scenario_a(app, purchases, seed)
         scenario_b(app)
+        console_people(app, str(db_file))
     finally:
         app.close()
     out.print()

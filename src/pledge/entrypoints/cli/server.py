@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from pledge.adapters.sqlalchemy.api_store import SCOPES, ApiKey, ApiStore
+from pledge.adapters.sqlalchemy.database import DEFAULT_SQLITE_FILE
 from pledge.adapters.webhooks.delivery import Deliverer
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App
@@ -56,7 +58,7 @@ def serve(
         bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
     ] = False,
 ) -> None:
-    """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs)."""
+    """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
     # other command starts as fast as before.
     import uvicorn  # noqa: PLC0415
@@ -64,10 +66,23 @@ def serve(
     from pledge.entrypoints.api.app import create_app  # noqa: PLC0415
     from pledge.entrypoints.api.context import Settings  # noqa: PLC0415
 
+    db = db or _demo_database()
     with app_for(db, now) as pledge:
         api = create_app(pledge, Settings(webhook_worker=not workers_off))
         out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
+        out.print(f"Console on http://{host}:{port}/console, customer page on http://{host}:{port}/me")
         uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+def _demo_database() -> str | None:
+    """After `pledge demo`, a bare `pledge serve` in the same folder serves the demo's database."""
+    if os.environ.get("PLEDGE_DATABASE_URL") or Path(DEFAULT_SQLITE_FILE).exists():
+        return None
+    demo = Path("pledge-demo.db")
+    if not demo.exists():
+        return None
+    out.print(f"No {DEFAULT_SQLITE_FILE} here: serving the demo database {demo} (use --db to choose)")
+    return f"sqlite:///{demo.resolve()}"
 
 
 @keys.command("create")

@@ -1,0 +1,111 @@
+"""The customer page: "Am I eligible, and why?" and "Open my red envelope", for one account only.
+
+A customer signs in with a customer key (bound to one account). Every read and
+every action here takes the account from that key, never from the URL or the
+form, and a grant of another account is answered 404, as by the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from pledge.entrypoints.api.mutations import raw_body
+from pledge.entrypoints.console.web import (
+    Site,
+    Visitor,
+    audited,
+    read_form,
+    redirect,
+    refused,
+    render,
+    visitor,
+)
+from pledge.usecases.explain import explain_account
+from pledge.usecases.grants import claim_grant, list_grants
+from pledge.usecases.insights import list_campaigns
+
+Body = Annotated[bytes, Depends(raw_body)]
+VISIBLE_STATES = ("active", "paused")
+# Plain words for the fields a condition tests, most specific first.
+FIELD_WORDS = (
+    ("purchase.sku", "cond_product"),
+    ("account.region", "cond_region"),
+    ("purchase.status", "cond_status"),
+    ("purchase.currency", "cond_currency"),
+    ("purchase.price", "cond_price"),
+    ("purchase.channel", "cond_channel"),
+)
+
+
+def plain_condition(who: Visitor, name: str) -> str:
+    if name == "purchased":
+        return who.t("cond_window")
+    for field, key in FIELD_WORDS:
+        if field in name:
+            return who.t(key)
+    return who.t("cond_other")
+
+
+def eligibility(who: Visitor, account_id: str) -> list[dict[str, Any]]:
+    app = who.ctx.app
+    out = []
+    for campaign in list_campaigns(app.uow):
+        if campaign["kind"] != "cashback" or campaign["state"] not in VISIBLE_STATES:
+            continue
+        explained = explain_account(app.uow, app.rules, account_id, campaign["id"])
+        for purchase in explained["purchases"]:
+            for condition in purchase["conditions"]:
+                condition["plain"] = plain_condition(who, condition["name"])
+        out.append({"campaign": campaign, "explained": explained})
+    return out
+
+
+def routes(site: Site) -> APIRouter:
+    router = APIRouter()
+    app = site.ctx.app
+
+    def own_account(who: Visitor) -> str:
+        assert who.principal is not None
+        account_id = who.principal.account_id
+        if account_id is None:  # only customer keys sign in here; belt and braces
+            raise refused(who.t("not_found"), 404, "not_found")
+        return account_id
+
+    @router.get("/")
+    def home(request: Request) -> Response:
+        who = visitor(site, request, customer=True)
+        who.require("eligibility.read")
+        account_id = own_account(who)
+        record, _ = site.ctx.store.account(account_id)
+        grants = list_grants(app.uow, account_id=account_id, limit=100)["data"]
+        return render(
+            who,
+            "me.html",
+            account_id=account_id,
+            known=record is not None,
+            campaigns=eligibility(who, account_id) if record is not None else [],
+            grants=grants,
+        )
+
+    @router.post("/grants/{grant_id}/claim")
+    def claim(request: Request, grant_id: str, body: Body) -> Response:
+        who = visitor(site, request, customer=True)
+        read_form(who, body)
+        principal = who.require("grants.claim")
+        account_id = own_account(who)
+        ctx = site.ctx
+        ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
+        grant = ctx.store.grant(grant_id)
+        if grant is None or grant.account_id != account_id:  # another account's: as if it did not exist
+            raise refused(who.t("grant_not_found"), 404, "grant_not_found")
+        ctx.limiter.check("claim", f"account {account_id}", ctx.settings.rate_per_account)
+        opened = audited(
+            who, "grant.claim", f"grant:{grant_id}", lambda uow: claim_grant(uow, app.clock, grant_id)
+        )
+        message = who.t("claimed_done", amount=who.money(opened["amount"], opened["currency"]))
+        return redirect(who, f"/me/#grant-{grant_id}", ("ok", message))
+
+    return router
