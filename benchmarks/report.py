@@ -204,8 +204,8 @@ each against a floor taken in the same run, on the same machine, at the same mom
   notes give the insert alone.
 - **dry run**: the full `campaign simulate` report against one hand-written
   `SELECT COUNT(*) ... WHERE <the same rule>` on the same tables (median of 3, warm).
-- **issuance**: `campaign run` (grants + ledger entries) against a bulk insert of as many grant rows
-  and ledger rows into bare tables.
+- **issuance**: `campaign run` (the grants and one ledger posting per 10,000 grants) against a bulk
+  insert of the same rows into bare tables.
 - **push-down vs peers**: Pledge's one-pass scan against pulling the rows into Python and
   evaluating the same rule per row with zen-engine 2.1.3 and cel-expr-python (rows/s; pulling is
   charged to every peer).
