@@ -10,7 +10,7 @@ The same planner serves the dry run and the real run, so they cannot drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -38,6 +38,35 @@ class Decision(StrEnum):
     EXCEEDS_PRICE = "exceeds_price_paid"  # never granted: a refund can never exceed the price paid
 
 
+class _Limit:
+    """Grants so far per key (account or serial) against a limit.
+
+    Only what the limit needs is kept: nothing without a limit, a set of keys for a limit of one
+    (the usual "one per person, one per device"; a third less memory than counts at ten million
+    grants), counts otherwise.
+    """
+
+    __slots__ = ("counts", "limit", "seen")
+
+    def __init__(self, limit: int | None, start: dict[str, int]) -> None:
+        self.limit = limit
+        self.seen: set[str] = {key for key, n in start.items() if n > 0} if limit == 1 else set()
+        self.counts: dict[str, int] = dict(start) if limit is not None and limit != 1 else {}
+
+    def reached(self, key: str) -> bool:
+        if self.limit is None:
+            return False
+        if self.limit == 1:
+            return key in self.seen
+        return self.counts.get(key, 0) >= self.limit
+
+    def add(self, key: str) -> None:
+        if self.limit == 1:
+            self.seen.add(key)
+        elif self.limit is not None:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+
 @dataclass
 class IssuancePlanner:
     """Greedy, order-preserving issuance with limits and a hard budget.
@@ -48,31 +77,36 @@ class IssuancePlanner:
 
     terms: CashbackTerms
     budget_remaining_minor: int
-    account_counts: dict[str, int] = field(default_factory=dict)
-    serial_counts: dict[str, int] = field(default_factory=dict)
+    account_counts: InitVar[dict[str, int] | None] = None
+    serial_counts: InitVar[dict[str, int] | None] = None
     granted_purchases: frozenset[str] | set[str] = field(default_factory=frozenset)
     exhausted: bool = False
     last_key: tuple[int, str] | None = None
+    _accounts: _Limit = field(init=False)
+    _serials: _Limit = field(init=False)
+
+    def __post_init__(
+        self, account_counts: dict[str, int] | None, serial_counts: dict[str, int] | None
+    ) -> None:
+        self._accounts = _Limit(self.terms.per_account, account_counts or {})
+        self._serials = _Limit(self.terms.per_serial, serial_counts or {})
 
     def decide(self, candidate: Candidate) -> tuple[Decision, int]:
         """Return the decision and the amount granted (0 unless GRANT)."""
-        key = (candidate.purchased_at_us, candidate.purchase_id)
-        if self.last_key is not None and key <= self.last_key:
-            raise InvariantViolation(f"candidates out of order at purchase {candidate.purchase_id}")
-        self.last_key = key
-        if candidate.purchase_id in self.granted_purchases:
+        at_us, purchase_id = candidate.purchased_at_us, candidate.purchase_id
+        last = self.last_key
+        if last is not None and (at_us < last[0] or (at_us == last[0] and purchase_id <= last[1])):
+            raise InvariantViolation(f"candidates out of order at purchase {purchase_id}")
+        self.last_key = (at_us, purchase_id)
+        if purchase_id in self.granted_purchases:
             return Decision.ALREADY_GRANTED, 0
-        terms = self.terms
-        if (
-            terms.per_account is not None
-            and self.account_counts.get(candidate.account_id, 0) >= terms.per_account
-        ):
+        if self._accounts.reached(candidate.account_id):
             return Decision.PER_ACCOUNT, 0
         # An empty serial identifies no device, so it never collides with another purchase.
         serial = candidate.serial
-        if terms.per_serial is not None and serial and self.serial_counts.get(serial, 0) >= terms.per_serial:
+        if serial and self._serials.reached(serial):
             return Decision.PER_SERIAL, 0
-        amount = terms.grant_amount(candidate.price_minor)
+        amount = self.terms.grant_amount(candidate.price_minor)
         if amount > candidate.price_minor:
             return Decision.EXCEEDS_PRICE, 0
         if self.exhausted or amount > self.budget_remaining_minor:
@@ -80,7 +114,7 @@ class IssuancePlanner:
             return Decision.BUDGET_EXHAUSTED, 0
         self.budget_remaining_minor -= amount
         assert self.budget_remaining_minor >= 0
-        self.account_counts[candidate.account_id] = self.account_counts.get(candidate.account_id, 0) + 1
+        self._accounts.add(candidate.account_id)
         if serial:
-            self.serial_counts[serial] = self.serial_counts.get(serial, 0) + 1
+            self._serials.add(serial)
         return Decision.GRANT, amount

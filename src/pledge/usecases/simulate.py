@@ -138,19 +138,20 @@ def _plan(
     else:
         by_account, by_serial, granted, remaining = {}, {}, set(), terms.budget_minor
     planner = IssuancePlanner(terms, max(remaining, 0), by_account, by_serial, granted)
-    tally = {d.value: 0 for d in Decision}
+    tally = dict.fromkeys(Decision, 0)
     amount = 0
+    decide = planner.decide
     for candidate in uow.purchases.candidates(selection):
-        decision, granted_minor = planner.decide(candidate)
-        tally[decision.value] += 1
+        decision, granted_minor = decide(candidate)
+        tally[decision] += 1
         amount += granted_minor
     return {
-        "grants": tally[Decision.GRANT.value],
+        "grants": tally[Decision.GRANT],
         "amount": amount,
-        "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED.value],
-        "already_granted": tally[Decision.ALREADY_GRANTED.value],
-        "per_account": tally[Decision.PER_ACCOUNT.value],
-        "per_serial": tally[Decision.PER_SERIAL.value],
+        "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED],
+        "already_granted": tally[Decision.ALREADY_GRANTED],
+        "per_account": tally[Decision.PER_ACCOUNT],
+        "per_serial": tally[Decision.PER_SERIAL],
     }
 
 

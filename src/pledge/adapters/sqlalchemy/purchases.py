@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Index, bindparam, select, text
@@ -322,7 +323,7 @@ class SqlPurchases:
             f"FROM {source} JOIN accounts a ON a.account_id = p.account_id "
             f"WHERE {where} ORDER BY p.purchased_at_us, p.purchase_id"
         )
-        return map(Candidate._make, stream_rows(self._conn, sql))
+        return starmap(Candidate, stream_rows(self._conn, sql))
 
     def _window_share(self, selection: Selection) -> float:
         """The share of the purchase history's time span the window covers (0..1), from the index ends."""
