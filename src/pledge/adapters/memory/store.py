@@ -311,14 +311,18 @@ class MemoryPurchases(_Repository):
 
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
         names = _names(selection)
-        out: list[NearMiss] = []
-        for p, failed in self._failures(selection):
-            if len(out) >= limit:
-                break
-            if sum(failed) == 1:
-                name = names[failed.index(True)]
-                out.append(NearMiss(p.purchase_id, p.account_id, name, p.purchased_at_us))
-        return out
+        start, end = selection.window.start_us, selection.window.end_us
+
+        def outside(at_us: int) -> int:  # how far outside the window; 0 inside it
+            return start - at_us if at_us < start else at_us - end + 1 if at_us >= end else 0
+
+        misses = [
+            NearMiss(p.purchase_id, p.account_id, names[failed.index(True)], p.purchased_at_us)
+            for p, failed in self._failures(selection)
+            if sum(failed) == 1
+        ]
+        misses.sort(key=lambda m: (outside(m.purchased_at_us), m.purchased_at_us, m.purchase_id))
+        return misses[: max(limit, 0)]
 
     def _qualifying(self, selection: Selection) -> list[PurchaseRecord]:
         return [p for p, failed in self._failures(selection) if not any(failed)]

@@ -94,6 +94,48 @@ def _unknown_account(purchase_id: str, account_id: str) -> NoReturn:
     )
 
 
+class _NearMissReader:
+    """Runs one near-miss query over growing slices ``[lo, hi)`` of a range, nearest first."""
+
+    FIRST_SHARE = 1 / 4096  # the first slice, as a share of the history's time span
+    INDEX_SHARE = 1 / 8  # past this share, one full scan costs less than reading by the index
+
+    def __init__(
+        self, conn: Connection, params: dict[str, Any], flags: list[str], span: tuple[int, int]
+    ) -> None:
+        self._conn, self._params, self._span = conn, params, span
+        columns = "".join(f", {flag}" for flag in flags)
+        outside = (
+            "CASE WHEN p.purchased_at_us < :w_start THEN :w_start - p.purchased_at_us "
+            "WHEN p.purchased_at_us >= :w_end THEN p.purchased_at_us - :w_end + 1 ELSE 0 END"
+        )
+        self._select = (
+            f"SELECT p.purchase_id, p.account_id, p.purchased_at_us{columns}, {outside} AS outside_us"
+        )
+
+    def slices(self, where: str, order: str, start: int, stop: int, limit: int) -> list[Any]:
+        rows: list[Any] = []
+        history = max(self._span[1] - self._span[0], 1)
+        width = max(int(history * self.FIRST_SHARE), 1)
+        lo = start
+        while lo < stop and len(rows) < limit:
+            full_scan = (lo - start) + width > history * self.INDEX_SHARE
+            hi = stop if full_scan else min(lo + width, stop)
+            source = (
+                "purchases p NOT INDEXED"
+                if full_scan and self._conn.dialect.name == "sqlite"
+                else "purchases p"
+            )
+            sql = (
+                f"{self._select} FROM {source} JOIN accounts a ON a.account_id = p.account_id "
+                f"WHERE {where} ORDER BY {order}p.purchased_at_us, p.purchase_id LIMIT :need"
+            )
+            params = {**self._params, "lo": lo, "hi": hi, "need": limit - len(rows)}
+            rows.extend(self._conn.execute(text(sql), params))
+            lo, width = hi, width * 2
+        return rows
+
+
 def condition_names(selection: Selection) -> list[str]:
     return ["purchased", *(c.name for c in selection.conditions)]
 
@@ -268,48 +310,66 @@ class SqlPurchases:
             f"CASE WHEN p.currency <> :currency THEN 1 ELSE 0 END AS other {_FROM}) s GROUP BY {keys}, other"
         )
         names = condition_names(selection)
-        counts = ScanCounts(
-            rejections=dict.fromkeys(names, 0), near_misses_by_condition=dict.fromkeys(names, 0)
-        )
+        counts = ScanCounts()
+        rejections, near = [0] * len(tests), [0] * len(tests)
         for row in self._conn.execute(text(sql), params):
             *parts, other, n = (int(v) for v in row)
             failed = [
-                index
+                part_no * _MASK_BITS + bit
                 for part_no, mask in enumerate(parts)
-                for bit in range(min(_MASK_BITS, len(tests) - part_no * _MASK_BITS))
+                for bit in range(_MASK_BITS)
                 if mask >> bit & 1
-                for index in (part_no * _MASK_BITS + bit,)
             ]
             counts.evaluated += n
             for index in failed:
-                counts.rejections[names[index]] += n
+                rejections[index] += n
             if not failed:
                 counts.qualifying += n
                 counts.other_currency += n * other
             elif len(failed) == 1:
-                counts.near_misses_by_condition[names[failed[0]]] += n
+                near[failed[0]] += n
+        counts.rejections = {names[i]: rejections[i] for i in range(len(tests))}
+        counts.near_misses_by_condition = {names[i]: near[i] for i in range(len(tests))}
         return counts
 
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
-        flags, params = _flags(self._conn, selection)
+        """The closest misses first: how far outside the window (0 for other conditions), then time.
+
+        Read through the time index in growing slices, nearest first, so that the usual case (many
+        near misses) stops after a few hundred rows instead of scanning the history; once the
+        slices have covered an eighth of the history, one full scan finishes the list.
+        """
+        span = self._time_span()
+        if limit <= 0 or span is None:
+            return []
+        tests, params = _tests(self._conn, selection)
         names = condition_names(selection)
-        cols = ", ".join(f"{flag} AS f{i}" for i, flag in enumerate(flags))
-        total = " + ".join(f"f{i}" for i in range(len(flags)))
-        # Closest misses first: how far outside the window (0 for other conditions), then time.
-        outside = (
-            "CASE WHEN p.purchased_at_us < :w_start THEN :w_start - p.purchased_at_us "
-            "WHEN p.purchased_at_us >= :w_end THEN p.purchased_at_us - :w_end + 1 ELSE 0 END"
-        )
-        sql = (
-            f"SELECT * FROM (SELECT p.purchase_id, p.account_id, p.purchased_at_us, {cols}, "
-            f"{outside} AS outside_us {_FROM}) s "
-            f"WHERE {total} = 1 ORDER BY outside_us, purchased_at_us, purchase_id LIMIT :limit"
-        )
-        out = []
-        for row in self._conn.execute(text(sql), {**params, "limit": limit}):
-            failed = next(i for i in range(len(flags)) if row[3 + i])
-            out.append(NearMiss(row[0], row[1], names[failed], int(row[2])))
-        return out
+        flags = [f"CASE WHEN {test} THEN 0 ELSE 1 END" for test in tests[1:]]
+        reader = _NearMissReader(self._conn, params, flags, span)
+        found: list[NearMiss] = []
+        if flags:  # inside the window, failing exactly one rule condition, in time order
+            where = f"p.purchased_at_us >= :lo AND p.purchased_at_us < :hi AND ({' + '.join(flags)}) = 1"
+            for row in reader.slices(where, "", selection.window.start_us, selection.window.end_us, limit):
+                failed = next(i for i, flag in enumerate(row[3:-1], start=1) if flag)
+                found.append(NearMiss(row[0], row[1], names[failed], int(row[2])))
+        need = limit - len(found)
+        if need > 0:  # passing every rule condition, outside the window, nearest first
+            rule = f"({' + '.join(flags)}) = 0 AND " if flags else ""
+            where = (
+                f"{rule}((p.purchased_at_us >= :w_end - 1 + :lo AND p.purchased_at_us < :w_end - 1 + :hi) "
+                "OR (p.purchased_at_us > :w_start - :hi AND p.purchased_at_us <= :w_start - :lo))"
+            )
+            farthest = max(selection.window.start_us - span[0], span[1] - selection.window.end_us + 1)
+            for row in reader.slices(where, "outside_us, ", 1, farthest + 1, need):
+                found.append(NearMiss(row[0], row[1], names[0], int(row[2])))
+        return found
+
+    def _time_span(self) -> tuple[int, int] | None:
+        """The first and last purchase instants (two index lookups), or None for no purchases."""
+        low, high = self._conn.execute(
+            text("SELECT MIN(purchased_at_us), MAX(purchased_at_us) FROM purchases")
+        ).one()
+        return None if low is None else (int(low), int(high))
 
     def candidates(self, selection: Selection) -> Iterator[Candidate]:
         where, _ = _where_all(self._conn, selection, inline=True)
@@ -327,11 +387,10 @@ class SqlPurchases:
 
     def _window_share(self, selection: Selection) -> float:
         """The share of the purchase history's time span the window covers (0..1), from the index ends."""
-        low, high = self._conn.execute(
-            text("SELECT MIN(purchased_at_us), MAX(purchased_at_us) FROM purchases")
-        ).one()
-        if low is None or high <= low:
+        span = self._time_span()
+        if span is None or span[1] <= span[0]:
             return 1.0
+        low, high = span
         start, end = max(selection.window.start_us, low), min(selection.window.end_us, high + 1)
         return float(max(end - start, 0) / (high + 1 - low))
 
