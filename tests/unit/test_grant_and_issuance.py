@@ -127,3 +127,22 @@ def test_invariants_hold_for_any_history(rows: list[tuple[str, str, int]], budge
     serials = [c.serial for c in granted if c.serial]
     assert len(accounts) == len(set(accounts))
     assert len(serials) == len(set(serials))
+
+
+@given(st.lists(st.text(max_size=20), min_size=2, max_size=50, unique=True))
+def test_compact_keys_never_merge_two_distinct_keys(keys: list[str]) -> None:
+    from pledge.domain.issuance import _compact
+
+    compact = [_compact(k) for k in keys]
+    assert len(set(compact)) == len(keys)
+    assert _compact("A1") != _compact("\x00A1") != _compact("A1\x00")  # a NUL byte changes the key
+
+
+@given(st.lists(st.sampled_from(["", "a", "A0000001", "\x00", "é", "x" * 17, "86900000002026"]), max_size=30))
+def test_a_limit_of_one_admits_each_key_once_whatever_its_form(keys: list[str]) -> None:
+    planner = IssuancePlanner(terms(limits={"per_account": 1, "per_serial": None}), 10**12)
+    granted = [
+        planner.decide(cand(f"P{i:04d}", key, "", 1_315_000_000_000_000 + i))[0] is Decision.GRANT
+        for i, key in enumerate(keys)
+    ]
+    assert granted == [key not in keys[:i] for i, key in enumerate(keys)]
