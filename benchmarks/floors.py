@@ -64,7 +64,12 @@ _TYPES = {
 # Pledge's keys and indexes on the same columns (see adapters/sqlalchemy/tables.py).
 _INDEXES = {
     "purchases": ("PRIMARY KEY (purchase_id)", "(purchased_at_us, purchase_id)", "(account_id)"),
-    "grants": ("PRIMARY KEY (grant_id)", "(account_id, campaign_id)", "(state, expires_at_us)"),
+    "grants": (
+        "PRIMARY KEY (grant_id)",
+        "(account_id, campaign_id)",
+        "(state, expires_at_us)",
+        "(campaign_id, posting_id)",
+    ),
     "ledger": ("PRIMARY KEY (seq)", "UNIQUE (transfer_id)"),
 }
 _EXTRA: dict[str, tuple[str, ...]] = {}

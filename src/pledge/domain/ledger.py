@@ -80,7 +80,8 @@ class ChainVerifier:
     entries: int = 0
     max_problems: int = 20
 
-    def _problem(self, text: str) -> None:
+    def report(self, text: str) -> None:
+        """Record a problem found outside the chain (books against other records), capped like the rest."""
         if len(self.problems) < self.max_problems:
             self.problems.append(text)
 
@@ -88,13 +89,13 @@ class ChainVerifier:
         self.entries += 1
         t = entry.transfer
         if entry.seq != self.expected_seq:
-            self._problem(f"entry {entry.seq}: expected sequence {self.expected_seq} (an entry is missing)")
+            self.report(f"entry {entry.seq}: expected sequence {self.expected_seq} (an entry is missing)")
         if entry.prev_hash != self.prev_hash:
-            self._problem(f"entry {entry.seq} ({t.id}): previous hash does not match the entry before it")
+            self.report(f"entry {entry.seq} ({t.id}): previous hash does not match the entry before it")
         if chain_hash(entry.prev_hash, entry.seq, t) != entry.hash:
-            self._problem(f"entry {entry.seq} ({t.id}): content does not match its hash (edited)")
+            self.report(f"entry {entry.seq} ({t.id}): content does not match its hash (edited)")
         if t.amount <= 0 or t.debit_account == t.credit_account:
-            self._problem(f"entry {entry.seq} ({t.id}): not a valid transfer")
+            self.report(f"entry {entry.seq} ({t.id}): not a valid transfer")
         self.balances[(t.debit_account, t.asset)] = (
             self.balances.get((t.debit_account, t.asset), 0) - t.amount
         )
@@ -106,7 +107,7 @@ class ChainVerifier:
 
     def finish(self, head_seq: int, head_hash: str) -> None:
         if head_seq != self.expected_seq - 1 or head_hash != self.prev_hash:
-            self._problem(
+            self.report(
                 f"ledger head says entry {head_seq} but the chain ends at {self.expected_seq - 1} "
                 "(entries deleted at the end, or the head was edited)"
             )
@@ -115,7 +116,7 @@ class ChainVerifier:
             totals[asset] = totals.get(asset, 0) + balance
         for asset, total in sorted(totals.items()):
             if total != 0:
-                self._problem(f"asset {asset}: balances sum to {total}, not 0")
+                self.report(f"asset {asset}: balances sum to {total}, not 0")
 
     def balance(self, account: str, asset: str) -> int:
         return self.balances.get((account, asset), 0)

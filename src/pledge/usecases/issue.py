@@ -3,9 +3,9 @@
 The whole run is one transaction holding the campaign's row lock, so two
 runs racing on PostgreSQL serialize (the second sees the first's grants and
 issues nothing twice), and a run that dies leaves nothing half-applied: run
-it again and it resumes from what is committed. Three further guards hold
-even if this logic had a bug: the grant id and the (campaign, purchase)
-unique key, and the budget row's CHECK (remaining >= 0).
+it again and it resumes from what is committed. Two further guards hold
+even if this logic had a bug: the grant id, derived from (campaign, purchase),
+is the primary key; and the budget row's CHECK (remaining >= 0).
 """
 
 from __future__ import annotations
@@ -123,7 +123,10 @@ def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount:
 
 def _refuse(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, campaign_id: str) -> None:
     problems = blocking_problems(uow, terms, selection)
-    assert problems, "a candidate in another currency or paid less than the grant is a blocking problem"
+    if not problems:
+        raise InvariantViolation(
+            f"campaign {campaign_id}: a candidate blocks the run but no problem was found"
+        )
     raise RefusedError(
         f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
     )

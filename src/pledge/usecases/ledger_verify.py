@@ -27,7 +27,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                 recorded = sum(t["days"] for t in uow.subscriptions.compensation_totals(record.campaign_id))
                 booked = -verifier.balance(compensation_account(record.campaign_id), DAYS)
                 if recorded != booked:
-                    verifier.problems.append(
+                    verifier.report(
                         f"campaign {record.campaign_id}: {recorded} compensation days recorded but the "
                         f"ledger granted {booked}"
                     )
@@ -44,17 +44,17 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             booked_budget = verifier.balance(budget_account(record.campaign_id), budget.currency)
             booked_owed = verifier.balance(grants_account(record.campaign_id), budget.currency)
             if booked_budget != budget.remaining_minor:
-                verifier.problems.append(
+                verifier.report(
                     f"campaign {record.campaign_id}: budget remaining {budget.remaining_minor} "
                     f"but the ledger says {booked_budget}"
                 )
             if booked_owed != outstanding:
-                verifier.problems.append(
+                verifier.report(
                     f"campaign {record.campaign_id}: unopened grants total {outstanding} but the ledger owes "
                     f"{booked_owed}"
                 )
             if budget.remaining_minor < 0:
-                verifier.problems.append(f"campaign {record.campaign_id}: budget is negative")
+                verifier.report(f"campaign {record.campaign_id}: budget is negative")
             campaigns.append(
                 {
                     "campaign": record.campaign_id,
@@ -63,8 +63,8 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                     "owed_unopened": format_minor(outstanding, budget.currency),
                 }
             )
-    for orphan in sorted(postings)[:20]:
-        verifier.problems.append(f"ledger posting {orphan} books grants that do not exist")
+    for orphan in sorted(postings)[: verifier.max_problems]:
+        verifier.report(f"ledger posting {orphan} books grants that do not exist")
     return {
         "ok": not verifier.problems,
         "entries": verifier.entries,
@@ -82,7 +82,7 @@ def _check_postings(
     for posting_id, total in sorted(granted.items()):
         booked = postings.pop(posting_id, None)
         if booked != total:
-            verifier.problems.append(
+            verifier.report(
                 f"campaign {campaign_id}: grants booked by {posting_id} total {total} but the ledger "
                 f"posting says {booked if booked is not None else 'nothing (missing)'}"
             )

@@ -263,13 +263,14 @@ class MemoryPurchases(_Repository):
                 code="conflicting_reimport",
                 param=f"{key} {first[0]}: {fields[0]}",
             )
-        for row in new_rows:
-            if isinstance(row, PurchaseRecord) and row.account_id not in self._s.accounts:
+        for candidate in (*new_rows, *changed):  # a changed row may name another account
+            if isinstance(candidate, PurchaseRecord) and candidate.account_id not in self._s.accounts:
+                pid, aid = candidate.purchase_id, candidate.account_id
                 raise InputError(
-                    f"purchases: purchase_id {row.purchase_id}, account_id: {row.account_id!r} "
+                    f"purchases: purchase_id {pid}, account_id: {aid!r} "
                     "is not an imported account (import accounts first)",
                     code="unknown_account",
-                    param=f"purchase_id {row.purchase_id}: account_id",
+                    param=f"purchase_id {pid}: account_id",
                 )
         self._insert(table, new_rows)
         for row in changed:

@@ -9,12 +9,11 @@ CEL evaluation.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import starmap
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Index, bindparam, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pledge.adapters.sqlalchemy.database import bulk_insert, stream_rows
 from pledge.adapters.sqlalchemy.rule_sql import DEFAULT_COLUMNS, compile_condition_sql
@@ -140,61 +139,70 @@ def condition_names(selection: Selection) -> list[str]:
     return ["purchased", *(c.name for c in selection.conditions)]
 
 
-@dataclass(slots=True)
-class _BulkLoad:
-    """A bulk load under way: which indexes to rebuild, and (SQLite) where the new rows start."""
-
-    dropped: list[Index]
-    after_rowid: int | None
-
-
 class SqlPurchases:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._bulk: _BulkLoad | None = None
+        self._bulk: list[Index] | None = None  # indexes dropped by a bulk load, to rebuild
+        self._analyze = False
 
     # -- loads ----------------------------------------------------------------
     def begin_load(self, what: str, expected_rows: int | None) -> None:
-        self._bulk = None
-        if what != "purchases" or expected_rows is None or expected_rows < BULK_LOAD_ROWS:
+        """A large import into an empty ``purchases`` table is a bulk load (ADR 10).
+
+        Only into an empty table: a re-import or a growing export then takes the ordinary path
+        (indexes kept, collisions compared row by row) and never holds the table for a rebuild.
+        """
+        self._bulk, self._analyze = None, expected_rows is not None and expected_rows >= BULK_LOAD_ROWS
+        if what != "purchases" or not self._analyze or not self._lock_if_empty():
             return
-        # Bounded count: never reads more than the import's own size.
-        existing = self._conn.execute(
-            text("SELECT COUNT(*) FROM (SELECT 1 FROM purchases LIMIT :n) s"), {"n": expected_rows + 1}
-        ).scalar_one()
-        if existing > expected_rows:
-            return
-        after_rowid = None
-        if self._conn.dialect.name == "sqlite":
-            after_rowid = self._conn.execute(
-                text("SELECT COALESCE(MAX(rowid), 0) FROM purchases")
-            ).scalar_one()
-        dropped = sorted(purchases.indexes, key=lambda index: str(index.name))
-        for index in dropped:  # inside the import's transaction: a failed load restores them
+        self._bulk = sorted(purchases.indexes, key=lambda index: str(index.name))
+        for index in self._bulk:  # inside the import's transaction: a failed load restores them
             index.drop(self._conn, checkfirst=True)
-        self._bulk = _BulkLoad(dropped, after_rowid)
+
+    def _lock_if_empty(self) -> bool:
+        """True if ``purchases`` is empty, locked for the load (PostgreSQL: exclusively, up front)."""
+        if self._conn.dialect.name == "postgresql":
+            # The catalogue's estimate, read without locking the table: a table analyzed with rows
+            # (every large import ends with ANALYZE) is not locked at all.
+            estimate = self._conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('purchases')")
+            ).scalar()
+            if estimate is not None and estimate > 0:
+                return False
+            # Take the exclusive lock first: counting first and then dropping indexes would upgrade
+            # a shared lock, which deadlocks two concurrent imports. Busy table: no bulk load.
+            savepoint = self._conn.begin_nested()
+            try:
+                self._conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+                self._conn.exec_driver_sql("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE")
+                savepoint.commit()
+            except OperationalError:
+                savepoint.rollback()
+                return False
+            finally:
+                self._conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        # SQLite: BEGIN IMMEDIATE already made this the only writer.
+        return self._conn.execute(text("SELECT 1 FROM purchases LIMIT 1")).first() is None
 
     def finish_load(self, what: str) -> None:
-        bulk, self._bulk = self._bulk, None
+        dropped, self._bulk = self._bulk, None
         postgres = self._conn.dialect.name == "postgresql"
-        if bulk is not None:
-            self._check_new_accounts(bulk.after_rowid)
+        if dropped is not None:
+            self._check_all_accounts()
             if postgres:
                 self._conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
-            for index in bulk.dropped:
+            for index in dropped:
                 index.create(self._conn)
-        if postgres:  # fresh statistics, or the planner walks an index over most of a new table
+        if postgres and self._analyze:  # fresh statistics, or the planner walks an index over most rows
             self._conn.exec_driver_sql(f"ANALYZE {what}")
 
-    def _check_new_accounts(self, after_rowid: int | None) -> None:
-        """One anti-join over the loaded rows instead of a foreign-key probe per row."""
-        new_rows = "p.rowid > :after AND " if after_rowid is not None else ""
+    def _check_all_accounts(self) -> None:
+        """One anti-join over the loaded table instead of a foreign-key probe per row."""
         missing = self._conn.execute(
             text(
-                f"SELECT p.purchase_id, p.account_id FROM purchases p WHERE {new_rows}NOT EXISTS "
+                "SELECT p.purchase_id, p.account_id FROM purchases p WHERE NOT EXISTS "
                 "(SELECT 1 FROM accounts a WHERE a.account_id = p.account_id) LIMIT 1"
-            ),
-            {"after": after_rowid} if after_rowid is not None else {},
+            )
         ).first()
         if missing is not None:
             _unknown_account(missing[0], missing[1])
@@ -261,8 +269,10 @@ class SqlPurchases:
                 code="conflicting_reimport",
                 param=f"{key} {first[key]}: {fields[0]}",
             )
-        if what == "purchases" and new_rows:
-            self._check_accounts_exist([(row["purchase_id"], row["account_id"]) for row in new_rows])
+        if what == "purchases" and (new_rows or changed):  # a changed row may name another account
+            self._check_accounts_exist(
+                [(row["purchase_id"], row["account_id"]) for row in (*new_rows, *changed)]
+            )
         if new_rows:
             self._conn.execute(table.insert(), new_rows)
         for row in changed:

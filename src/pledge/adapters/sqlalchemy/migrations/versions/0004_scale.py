@@ -29,6 +29,7 @@ def upgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_grants_campaign_id_account_id"))
         batch_op.drop_constraint(batch_op.f("uq_grants_campaign_id_purchase_id"), type_="unique")
         batch_op.create_index("ix_grants_account_id_campaign_id", ["account_id", "campaign_id"], unique=False)
+        batch_op.create_index("ix_grants_campaign_id_posting_id", ["campaign_id", "posting_id"], unique=False)
         batch_op.drop_constraint(batch_op.f("fk_grants_campaign_id_campaigns"), type_="foreignkey")
 
     with op.batch_alter_table("purchases", schema=None) as batch_op:
@@ -50,6 +51,7 @@ def downgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_grants_campaign_id_campaigns"), "campaigns", ["campaign_id"], ["campaign_id"]
         )
+        batch_op.drop_index("ix_grants_campaign_id_posting_id")
         batch_op.drop_index("ix_grants_account_id_campaign_id")
         batch_op.create_unique_constraint(
             batch_op.f("uq_grants_campaign_id_purchase_id"), ["campaign_id", "purchase_id"]
