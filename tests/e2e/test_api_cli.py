@@ -19,6 +19,7 @@ import yaml
 from tests.e2e.test_cli import NOW, Pledge
 from tests.integration.test_api_webhooks import Receiver
 from tests.support.data import campaign, write_files
+from tests.support.serve import wait_until_serving
 
 
 def free_port() -> int:
@@ -33,28 +34,23 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Pledge, str]]:
     cli.run("init")
     port = free_port()
     env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("wb")  # a file, not a pipe nobody reads: the server can never block on it
     server = subprocess.Popen(
         [sys.executable, "-m", "pledge", "serve", "--port", str(port), "--now", NOW, "--no-webhook-worker"],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-                assert time.monotonic() < deadline, "pledge serve did not start"
-                time.sleep(0.1)
+        wait_until_serving(url, server, log_path)
         yield cli, url
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def key(cli: Pledge, scope: str, *extra: str) -> str:

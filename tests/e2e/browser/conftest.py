@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_api_cli import free_port
+from tests.support.serve import wait_until_serving
 
 REQUIRE = os.environ.get("PLEDGE_REQUIRE_BROWSER", "") == "1"
 CHROMIUM = os.environ.get("PLEDGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -117,15 +117,7 @@ def served(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, (folder / "serve.log").read_text()
-                assert time.monotonic() < deadline, "pledge serve did not start"
-                time.sleep(0.1)
+        wait_until_serving(url, server, folder / "serve.log")
         yield Served(url, db_url, keys, folder)
     finally:
         server.terminate()
