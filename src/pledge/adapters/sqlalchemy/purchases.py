@@ -46,42 +46,36 @@ _ACCOUNT_KEYS = ("account_id", "region", "registered_at_us")
 _FROM = "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
 
 
-def _tests(conn: Connection, selection: Selection) -> tuple[list[str], dict[str, Any]]:
-    """SQL boolean tests, window first, then one per rule condition (all true = qualifies)."""
+def _tests(
+    conn: Connection, selection: Selection, *, inline: bool = False
+) -> tuple[list[str], dict[str, Any]]:
+    """SQL boolean tests, window first, then one per rule condition (all true = qualifies).
+
+    ``inline`` writes literals into the text instead of bind parameters (for the driver's own
+    cursor); the window bounds are integers from our own window type, safe to write in.
+    """
     dialect = conn.dialect.name
-    params: dict[str, Any] = {"w_start": selection.window.start_us, "w_end": selection.window.end_us}
-    tests = ["(p.purchased_at_us >= :w_start AND p.purchased_at_us < :w_end)"]
+    window = selection.window
+    if inline:
+        params: dict[str, Any] = {}
+        tests = [
+            f"(p.purchased_at_us >= {int(window.start_us)} AND p.purchased_at_us < {int(window.end_us)})"
+        ]
+    else:
+        params = {"w_start": window.start_us, "w_end": window.end_us}
+        tests = ["(p.purchased_at_us >= :w_start AND p.purchased_at_us < :w_end)"]
     for index, condition in enumerate(selection.conditions):
         sql, cond_params = compile_condition_sql(
-            condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_"
+            condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_", inline=inline
         )
         params.update(cond_params)
         tests.append(f"({sql})")
     return tests, params
 
 
-def _flags(conn: Connection, selection: Selection) -> tuple[list[str], dict[str, Any]]:
-    """SQL 0/1 failure flags, in the order of :func:`_tests`."""
-    tests, params = _tests(conn, selection)
-    return [f"CASE WHEN {test} THEN 0 ELSE 1 END" for test in tests], params
-
-
 def _where_all(conn: Connection, selection: Selection, *, inline: bool = False) -> tuple[str, dict[str, Any]]:
-    dialect = conn.dialect.name
-    window = selection.window
-    if inline:  # integers from our own window type: safe to write into the statement
-        params: dict[str, Any] = {}
-        parts = [f"p.purchased_at_us >= {int(window.start_us)}", f"p.purchased_at_us < {int(window.end_us)}"]
-    else:
-        params = {"w_start": window.start_us, "w_end": window.end_us}
-        parts = ["p.purchased_at_us >= :w_start", "p.purchased_at_us < :w_end"]
-    for index, condition in enumerate(selection.conditions):
-        sql, cond_params = compile_condition_sql(
-            condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_", inline=inline
-        )
-        params.update(cond_params)
-        parts.append(f"({sql})")
-    return " AND ".join(parts), params
+    tests, params = _tests(conn, selection, inline=inline)
+    return " AND ".join(tests), params
 
 
 def _unknown_account(purchase_id: str, account_id: str) -> NoReturn:
