@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pledge.domain.campaign import CashbackTerms, parse_cashback_terms
@@ -129,13 +129,30 @@ def test_invariants_hold_for_any_history(rows: list[tuple[str, str, int]], budge
     assert len(serials) == len(set(serials))
 
 
-@given(st.lists(st.text(max_size=20), min_size=2, max_size=50, unique=True))
+_KEY_SHAPES = st.one_of(
+    st.text(max_size=35),
+    st.text("0123456789", max_size=35),  # serials
+    st.text("0123456789ABCDEFXYZ", max_size=35),  # account ids, one case
+    st.text("0123456789abcdefxyz", max_size=35),
+    st.text("0Aa-_ \x00", max_size=35),  # mixed case and punctuation: the byte reading
+)
+
+
+@given(st.lists(_KEY_SHAPES, min_size=2, max_size=50, unique=True))
+@example(["7", "07", "007", "G", "g", "0G", "0g", "A0000001", "a0000001", "A1", "\x00A1", "A1\x00"])
 def test_compact_keys_never_merge_two_distinct_keys(keys: list[str]) -> None:
     from pledge.domain.issuance import _compact
 
     compact = [_compact(k) for k in keys]
     assert len(set(compact)) == len(keys)
-    assert _compact("A1") != _compact("\x00A1") != _compact("A1\x00")  # a NUL byte changes the key
+
+
+def test_compact_keys_of_the_usual_shapes_fit_in_60_bits() -> None:
+    from pledge.domain.issuance import _compact
+
+    for key in ("869000210630283", "A0000001", "a000000000", "P000000001"):
+        value = _compact(key)
+        assert isinstance(value, int) and value.bit_length() <= 60, key
 
 
 @given(st.lists(st.sampled_from(["", "a", "A0000001", "\x00", "é", "x" * 17, "86900000002026"]), max_size=30))

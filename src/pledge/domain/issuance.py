@@ -41,17 +41,25 @@ class Decision(StrEnum):
 def _compact(key: str) -> int | str:
     """A lossless, smaller stand-in for a short ASCII key (an account id, a serial number).
 
-    Its bytes read as one integer, tagged with its length so that keys differing only by
-    leading NUL bytes stay distinct: 36-44 bytes instead of 57-64 for the string, which at
-    ten million grants is the difference between fitting in 2 GB and not. Longer or non-ASCII
-    keys stay strings; an int never equals a string, so the two kinds cannot collide.
+    At ten million grants the planner holds one key per grant and per limit, so the size of each
+    key decides whether a run fits in 2 GB. The usual shapes become an int of at most 60 bits
+    (32 bytes, against 57-64 for the string): digits read in base 10 (a device serial), upper-
+    or lower-case letters with digits read in base 36 (an account id). Anything else ASCII keeps
+    its bytes as an int; longer or non-ASCII keys stay strings. The value is tagged with the
+    key's length (so leading zeros count) and, in its two lowest bits, with how it was read (so
+    no two readings collide); an int never equals a string.
     """
-    if len(key) <= _COMPACT_MAX and key.isascii():
-        return int.from_bytes(key.encode(), "big") << 5 | len(key)
-    return key
+    size = len(key)
+    if size > _COMPACT_MAX or not key.isascii():
+        return key
+    if key.isdigit():
+        return (int(key) << 5 | size) << 2
+    if key.isalnum() and (key.isupper() or key.islower()):  # one case only: base 36 ignores case
+        return (int(key, 36) << 5 | size) << 2 | (1 if key.isupper() else 2)
+    return (int.from_bytes(key.encode(), "big") << 5 | size) << 2 | 3
 
 
-_COMPACT_MAX = 16  # bytes; the length tag takes 5 bits
+_COMPACT_MAX = 31  # characters; the length tag takes 5 bits
 
 
 class _Limit:

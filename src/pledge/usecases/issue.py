@@ -74,6 +74,7 @@ def run_campaign(
                     if progress:
                         progress(issued)
         _store(uow, campaign_id, chunk)
+        uow.grants.flush_added()  # a duplicate grant id fails here, and the whole run rolls back
         budget = uow.budgets.get(campaign_id)
         assert budget is not None
         assert budget.remaining_minor == planner.budget_remaining_minor

@@ -132,7 +132,15 @@ class Purchases(Protocol):
 class Grants(Protocol):
     def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]: ...
     def add_many(self, grants: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
-        """Store new grants, all booked by the one ledger transfer ``posting_id``."""
+        """Store new grants, all booked by the one ledger transfer ``posting_id``.
+
+        A large run may be staged: its grants are read back, and their keys checked, only after
+        ``flush_added`` (which a unit of work's ``commit`` also calls first).
+        """
+        ...
+
+    def flush_added(self) -> None:
+        """Write every staged grant into place; raises on a duplicate key like ``add_many``."""
         ...
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:

@@ -354,6 +354,9 @@ class MemoryGrants(_Repository):
     def _of(self, campaign_id: str) -> list[Grant]:
         return [g for g in self._s.grants.values() if g.campaign_id == campaign_id]
 
+    def flush_added(self) -> None:
+        """Nothing is staged here: ``add_many`` writes at once."""
+
     def add_many(self, grants: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
         pairs = list(zip(grants, serials, strict=True))
         ids: set[str] = set()

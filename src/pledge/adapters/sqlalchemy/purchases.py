@@ -382,6 +382,10 @@ class SqlPurchases:
             # A wide window: one scan and a sort beat walking the time index, which costs a random
             # table read per row (measured 2× faster at 1 M rows). PostgreSQL plans this itself.
             source = "purchases p NOT INDEXED"
+        if self._conn.dialect.name == "postgresql":
+            # The sort of every qualifying purchase: in memory, or in far fewer runs on disk, rather
+            # than in the default 4 MB. The server's memory, for this transaction only.
+            self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         sql = (
             "SELECT p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency "
             f"FROM {source} JOIN accounts a ON a.account_id = p.account_id "

@@ -28,6 +28,7 @@ from pledge.usecases.ports import Budget, CampaignRecord
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
                  "posting_id")  # fmt: skip
+_STAGE = "pledge_grants_stage"  # a session's temporary table
 _LEDGER_INSERT = ("seq", "transfer_id", "debit_account", "credit_account", "asset", "amount", "kind", "ref",
                   "at_us", "prev_hash", "hash")  # fmt: skip
 _GRANT_COLUMNS = (
@@ -224,8 +225,12 @@ class SqlBudgets:
 
 
 class SqlGrants:
+    """Grants; a large run's grants are staged and written in key order (ADR 11)."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._batches = 0  # add_many calls since the last flush
+        self._staged = False
 
     def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
         by_account: dict[str, int] = {}
@@ -252,7 +257,40 @@ class SqlGrants:
              g.currency, g.state.value, g.issued_at_us, g.expires_at_us, posting_id)
             for g, serial in zip(new, serials, strict=True)
         ]  # fmt: skip
-        bulk_insert(self._conn, "grants", _GRANT_INSERT, rows)
+        self._batches += 1
+        if self._batches == 1:  # a small run (one chunk) goes straight in and never creates the stage
+            bulk_insert(self._conn, "grants", _GRANT_INSERT, rows)
+            return
+        if not self._staged:
+            self._create_stage()
+        bulk_insert(self._conn, _STAGE, _GRANT_INSERT, rows)
+
+    def _create_stage(self) -> None:
+        # A temporary table (no WAL on PostgreSQL, no indexes anywhere): created inside the run's
+        # transaction, so a rollback removes it with everything else.
+        if self._conn.dialect.name == "postgresql":
+            self._conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {_STAGE} (LIKE grants INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+        else:
+            self._conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT * FROM grants WHERE 0")
+        self._staged = True
+
+    def flush_added(self) -> None:
+        """One ``INSERT … SELECT … ORDER BY grant_id``: the primary key's B-tree is then filled in
+        key order, a page at a time, instead of one random page per grant (measured at 4 M grants:
+        1.2-1.4x faster, and the gap grows once the index outgrows the cache)."""
+        self._batches = 0
+        if not self._staged:
+            return
+        names = ", ".join(_GRANT_INSERT)
+        if self._conn.dialect.name == "postgresql":
+            self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the sort, in fewer runs
+        self._conn.exec_driver_sql(
+            f"INSERT INTO grants ({names}) SELECT {names} FROM {_STAGE} ORDER BY grant_id"
+        )
+        self._conn.exec_driver_sql(f"DROP TABLE {_STAGE}")
+        self._staged = False
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:
         rows = self._conn.execute(

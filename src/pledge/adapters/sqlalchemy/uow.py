@@ -59,4 +59,5 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None
+        self.grants.flush_added()  # nothing staged is ever left behind
         self._conn.commit()  # the next statement begins a new transaction

@@ -143,6 +143,7 @@ class HookedUnitOfWork(SqlUnitOfWork):
     def commit(self) -> None:
         conn = self._connection()
         assert self._outbox is not None
+        self.grants.flush_added()  # the snapshots below read the grants
         for campaign_id in sorted(self._touched):
             state = campaign_snapshot(conn, campaign_id)
             if state is not None:
