@@ -82,3 +82,19 @@ def test_sql_scans_agree_with_the_reference(db_url: str, files: tuple[Path, Path
                 mem_uow, terms, selection, **kwargs
             )
     app.close()
+
+
+def test_repeated_keys_agree_with_the_reference(db_url: str, files: tuple[Path, Path]) -> None:
+    app = App(db_url)
+    upgrade(app.engine)
+    _load(app.uow, files)
+    memory = memory_uow_factory(MemoryStore())
+    _load(memory, files)
+    with app.uow() as sql_uow, memory() as mem_uow:
+        for key in ("account_id", "serial"):
+            for more_than in (0, 1, 2):
+                sql = sorted(sql_uow.purchases.repeated_keys(key, more_than))  # type: ignore[arg-type]
+                assert sql == list(mem_uow.purchases.repeated_keys(key, more_than)), (key, more_than)  # type: ignore[arg-type]
+                if more_than == 1:
+                    assert sql, f"the generated crowd repeats some {key}"
+    app.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -163,3 +165,47 @@ def test_a_limit_of_one_admits_each_key_once_whatever_its_form(keys: list[str]) 
         for i, key in enumerate(keys)
     ]
     assert granted == [key not in keys[:i] for i, key in enumerate(keys)]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C", "a0", "0007", "7"]),
+            st.sampled_from(["", "S1", "S2", "869000210630283"]),
+            st.booleans(),  # a candidate, or a purchase that does not qualify (it still counts)
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([1, 2, 3, None]),
+    st.sampled_from([1, 2, None]),
+    st.dictionaries(st.sampled_from(["A", "B", "7"]), st.integers(1, 2), max_size=2),
+    st.integers(0, 4_000_000),
+)
+def test_tracking_only_repeated_keys_changes_no_decision(
+    rows: list[tuple[str, str, bool]],
+    per_account: int | None,
+    per_serial: int | None,
+    prior: dict[str, int],
+    budget: int,
+) -> None:
+    t = terms(limits={"per_account": per_account, "per_serial": per_serial})
+    accounts = Counter(account for account, _, _ in rows)
+    serials = Counter(serial for _, serial, _ in rows if serial)
+
+    def over(counts: Counter[str], limit: int | None) -> list[str] | None:
+        return None if limit is None else [k for k, n in counts.items() if n > limit]
+
+    every = IssuancePlanner(t, budget, dict(prior), {})
+    tracked = IssuancePlanner(
+        t,
+        budget,
+        dict(prior),
+        {},
+        tracked_accounts=over(accounts, per_account),
+        tracked_serials=over(serials, per_serial),
+    )
+    for index, (account, serial, qualifies) in enumerate(rows):
+        if qualifies:
+            c = cand(f"P{index:04d}", account, serial, index, 100_000 + index)
+            assert tracked.decide(c) == every.decide(c)
+    assert tracked.budget_remaining_minor == every.budget_remaining_minor

@@ -10,6 +10,7 @@ The same planner serves the dry run and the real run, so they cannot drift.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -65,33 +66,49 @@ _COMPACT_MAX = 31  # characters; the length tag takes 5 bits
 class _Limit:
     """Grants so far per key (account or serial) against a limit.
 
-    Only what the limit needs is kept: nothing without a limit, a set of keys for a limit of one
-    (the usual "one per person, one per device"; a third less memory than counts at ten million
-    grants), counts otherwise.
+    Only what the limit needs is kept. Nothing without a limit. When ``tracked`` names the only
+    keys that can ever reach the limit (those with more purchases than it allows), a count for
+    each of them and no other: at the seed's scale a quarter of the accounts and a few thousand
+    serials instead of one entry per grant. Without it, a set of every key granted for a limit of
+    one (the usual "one per person, one per device"), counts otherwise.
     """
 
-    __slots__ = ("counts", "limit", "seen")
+    __slots__ = ("counts", "every_key", "limit", "seen")
 
-    def __init__(self, limit: int | None, start: dict[str, int]) -> None:
+    def __init__(
+        self, limit: int | None, start: dict[str, int], tracked: Iterable[str] | None = None
+    ) -> None:
         self.limit = limit
-        self.seen: set[int | str] = {_compact(k) for k, n in start.items() if n > 0} if limit == 1 else set()
+        self.every_key = tracked is None
+        self.seen: set[int | str] = set()
         self.counts: dict[int | str, int] = {}
-        if limit is not None and limit != 1:
-            for key, n in start.items():
-                self.counts[_compact(key)] = n
+        if limit is None:
+            return
+        if tracked is not None:
+            self.counts = dict.fromkeys(map(_compact, tracked), 0)
+        elif limit == 1:
+            self.seen = {_compact(k) for k, n in start.items() if n > 0}
+            return
+        for key, n in start.items():  # grants already issued: their keys are always counted
+            self.counts[_compact(key)] = n
 
     def reached(self, key: str) -> bool:
         if self.limit is None:
             return False
-        if self.limit == 1:
+        if self.every_key and self.limit == 1:
             return _compact(key) in self.seen
         return self.counts.get(_compact(key), 0) >= self.limit
 
     def add(self, key: str) -> None:
-        if self.limit == 1:
-            self.seen.add(_compact(key))
-        elif self.limit is not None:
-            compact = _compact(key)
+        if self.limit is None:
+            return
+        compact = _compact(key)
+        if not self.every_key:
+            if compact in self.counts:  # an untracked key cannot reach the limit: nothing to keep
+                self.counts[compact] += 1
+        elif self.limit == 1:
+            self.seen.add(compact)
+        else:
             self.counts[compact] = self.counts.get(compact, 0) + 1
 
 
@@ -101,6 +118,9 @@ class IssuancePlanner:
 
     ``account_counts``/``serial_counts`` start from grants already issued, so a
     re-run continues where the last one stopped and never issues twice.
+    ``tracked_accounts``/``tracked_serials``, when given, are every key that has more
+    purchases than its limit allows (any purchase, qualifying or not): no other key can
+    reach its limit, so no other key is remembered.
     """
 
     terms: CashbackTerms
@@ -108,16 +128,22 @@ class IssuancePlanner:
     account_counts: InitVar[dict[str, int] | None] = None
     serial_counts: InitVar[dict[str, int] | None] = None
     granted_purchases: frozenset[str] | set[str] = field(default_factory=frozenset)
+    tracked_accounts: InitVar[Iterable[str] | None] = None
+    tracked_serials: InitVar[Iterable[str] | None] = None
     exhausted: bool = False
     last_key: tuple[int, str] | None = None
     _accounts: _Limit = field(init=False)
     _serials: _Limit = field(init=False)
 
     def __post_init__(
-        self, account_counts: dict[str, int] | None, serial_counts: dict[str, int] | None
+        self,
+        account_counts: dict[str, int] | None,
+        serial_counts: dict[str, int] | None,
+        tracked_accounts: Iterable[str] | None,
+        tracked_serials: Iterable[str] | None,
     ) -> None:
-        self._accounts = _Limit(self.terms.per_account, account_counts or {})
-        self._serials = _Limit(self.terms.per_serial, serial_counts or {})
+        self._accounts = _Limit(self.terms.per_account, account_counts or {}, tracked_accounts)
+        self._serials = _Limit(self.terms.per_serial, serial_counts or {}, tracked_serials)
 
     def decide(self, candidate: Candidate) -> tuple[Decision, int]:
         """Return the decision and the amount granted (0 unless GRANT)."""

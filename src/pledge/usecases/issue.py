@@ -16,10 +16,16 @@ from typing import Any
 from pledge.domain.campaign import CampaignState, CashbackTerms
 from pledge.domain.errors import ConflictError, InvariantViolation, RefusedError
 from pledge.domain.grant import Grant, GrantState, grant_id
-from pledge.domain.issuance import Candidate, Decision, IssuancePlanner
+from pledge.domain.issuance import Candidate, Decision
 from pledge.domain.ledger import Transfer, budget_account, funding_account, grants_account
 from pledge.domain.money import format_minor
-from pledge.usecases.common import effective_version, require_campaign, selection_for, terms_of
+from pledge.usecases.common import (
+    effective_version,
+    issuance_planner,
+    require_campaign,
+    selection_for,
+    terms_of,
+)
 from pledge.usecases.ports import Clock, RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.simulate import blocking_problems
 
@@ -47,8 +53,7 @@ def run_campaign(
         terms = terms_of(version)
         selection = selection_for(terms, rules)
         remaining = _align_budget(uow, terms, version.version, now)
-        by_account, by_serial, granted = uow.grants.issued_counts(campaign_id)
-        planner = IssuancePlanner(terms, remaining, by_account, by_serial, granted)
+        planner = issuance_planner(uow, terms, remaining, from_issued=True)
         issued = amount = exhausted = 0
         chunk: list[tuple[Grant, str]] = []
         fixed = terms.grant_amount(terms.fixed_amount_minor) if terms.fixed_amount_minor is not None else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pledge.domain.campaign import CampaignState, TermsVersion
 from pledge.domain.catalog import CatalogVersion
@@ -125,6 +125,10 @@ class Purchases(Protocol):
     def scan(self, selection: Selection) -> ScanCounts: ...
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]: ...
     def candidates(self, selection: Selection) -> Iterator[Candidate]: ...
+    def repeated_keys(self, key: Literal["account_id", "serial"], more_than: int) -> Iterator[str]:
+        """Accounts, or non-empty serials, with more than ``more_than`` purchases of any kind."""
+        ...
+
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]: ...
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]: ...
 

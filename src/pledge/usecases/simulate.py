@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
-from pledge.domain.issuance import Decision, IssuancePlanner
+from pledge.domain.issuance import Decision
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
+from pledge.usecases.common import (
+    issuance_planner,
+    latest_version,
+    require_campaign,
+    selection_for,
+    terms_of,
+)
 from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWork, UnitOfWorkFactory
 
 PROBLEM_SAMPLE = 20
@@ -129,15 +135,13 @@ def simulate_terms(
 def _plan(
     uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool
 ) -> dict[str, int]:
+    remaining = terms.budget_minor
     if campaign_launched:
-        by_account, by_serial, granted = uow.grants.issued_counts(terms.campaign_id)
         budget = uow.budgets.get(terms.campaign_id)
-        remaining = budget.remaining_minor if budget else terms.budget_minor
         if budget is not None:
-            remaining += terms.budget_minor - budget.funded_minor  # a newer version may change the budget
-    else:
-        by_account, by_serial, granted, remaining = {}, {}, set(), terms.budget_minor
-    planner = IssuancePlanner(terms, max(remaining, 0), by_account, by_serial, granted)
+            # what is left, moved by the budget change a newer version may bring
+            remaining = budget.remaining_minor + terms.budget_minor - budget.funded_minor
+    planner = issuance_planner(uow, terms, max(remaining, 0), from_issued=campaign_launched)
     tally = dict.fromkeys(Decision, 0)
     amount = 0
     decide = planner.decide

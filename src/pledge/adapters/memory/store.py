@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.domain.campaign import CampaignState, TermsVersion
@@ -333,6 +333,10 @@ class MemoryPurchases(_Repository):
             yield Candidate(
                 p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency
             )
+
+    def repeated_keys(self, key: Literal["account_id", "serial"], more_than: int) -> Iterator[str]:
+        counts = Counter(getattr(p, key) for p in self._s.purchases.values())
+        return (k for k, n in sorted(counts.items()) if k and n > more_than)
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
         ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
