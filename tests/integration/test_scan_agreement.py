@@ -84,17 +84,39 @@ def test_sql_scans_agree_with_the_reference(db_url: str, files: tuple[Path, Path
     app.close()
 
 
-def test_repeated_keys_agree_with_the_reference(db_url: str, files: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"per_account": 1, "per_serial": 1},
+        {"per_account": 2, "per_serial": None},
+        {"per_account": None, "per_serial": 1},
+        {"per_account": None, "per_serial": None},
+    ],
+)
+@pytest.mark.parametrize("benefit", [{}, {"amount": "1500.00"}])
+def test_prepared_candidates_agree_with_the_reference(
+    db_url: str, files: tuple[Path, Path], limits: dict[str, int | None], benefit: dict[str, str]
+) -> None:
+    """The split into free and conflicting candidates (ADR 11), its totals and its keys."""
     app = App(db_url)
     upgrade(app.engine)
     _load(app.uow, files)
     memory = memory_uow_factory(MemoryStore())
     _load(memory, files)
+    document = campaign(limits=limits)
+    document["benefit"] = {**document["benefit"], **benefit}
+    terms = parse_cashback_terms(document)
+    selection = selection_for(terms, app.rules)
     with app.uow() as sql_uow, memory() as mem_uow:
-        for key in ("account_id", "serial"):
-            for more_than in (0, 1, 2):
-                sql = sorted(sql_uow.purchases.repeated_keys(key, more_than))  # type: ignore[arg-type]
-                assert sql == list(mem_uow.purchases.repeated_keys(key, more_than)), (key, more_than)  # type: ignore[arg-type]
-                if more_than == 1:
-                    assert sql, f"the generated crowd repeats some {key}"
+        sql = sql_uow.purchases.prepare(selection, terms, count_issued=True)
+        mem = mem_uow.purchases.prepare(selection, terms, count_issued=True)
+        assert sql.free_totals() == mem.free_totals()
+        assert list(sql.conflicting()) == list(mem.conflicting())
+        assert list(sql.everything()) == list(mem.everything())
+        assert sorted(sql.tracked_accounts()) == list(mem.tracked_accounts())
+        assert sorted(sql.tracked_serials()) == list(mem.tracked_serials())
+        if limits["per_account"] == 1:
+            assert next(mem.conflicting(), None), "the generated crowd has accounts buying twice"
+            assert mem.free_totals().count, "and accounts buying once"
+        sql.close()
     app.close()

@@ -188,7 +188,7 @@ def test_ledger_verify_detects_tampering(app: App) -> None:
     with app.engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE kind = 'issue')"
+                "UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE seq = 2)"
             )
         )
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))

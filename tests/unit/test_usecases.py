@@ -396,11 +396,16 @@ def test_run_issues_once_in_order_and_books_everything(world: World) -> None:
     assert {k: parse_minor(v["amount"], "CNY") for k, v in grants.items()} == EXPECTED_GRANTS
     assert all(g["state"] == "issued" and g["id"] == grant_id(CID, p) for p, g in grants.items())
     assert world.store.campaigns[CID].issue_seq == 2
-    # One posting books the run's chunk; it equals the grants naming it.
+    # One posting books the conflicting candidates' chunk and one the free ones (ADR 11); each
+    # equals the grants naming it, and together they are the run.
     issue = [e.transfer for e in world.store.ledger if e.transfer.kind == "issue"]
-    assert [e.transfer.kind for e in world.store.ledger] == ["fund", "issue"]
-    assert issue[0].amount == sum(EXPECTED_GRANTS.values()) and issue[0].ref == CID
-    assert set(world.store.grant_postings.values()) == {issue[0].id}
+    assert [e.transfer.kind for e in world.store.ledger] == ["fund", "issue", "issue"]
+    assert sum(t.amount for t in issue) == sum(EXPECTED_GRANTS.values()) and {t.ref for t in issue} == {CID}
+    assert issue[1].id == f"issue:{CID}:r1"
+    by_posting = {t.id: 0 for t in issue}
+    for g, posting in world.store.grant_postings.items():
+        by_posting[posting] += world.store.grants[g].amount_minor
+    assert by_posting == {t.id: t.amount for t in issue}
     assert verify_ledger(world.uow)["ok"]
 
 
@@ -579,7 +584,7 @@ def test_ledger_verify_is_ok_and_detects_tampering_in_the_store(world: World) ->
     launch(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     verified = verify_ledger(world.uow)
-    assert verified["ok"] and verified["entries"] == 2 and verified["head_seq"] == 2
+    assert verified["ok"] and verified["entries"] == 3 and verified["head_seq"] == 3
     assert verified["campaigns"] == [
         {
             "campaign": CID,
@@ -588,7 +593,7 @@ def test_ledger_verify_is_ok_and_detects_tampering_in_the_store(world: World) ->
             "owed_unopened": "5297.00",
         }
     ]
-    entry = world.store.ledger[1]
+    entry = world.store.ledger[1]  # an issue posting
     world.store.ledger[1] = entry._replace(transfer=entry.transfer._replace(amount=entry.transfer.amount + 1))
     broken = verify_ledger(world.uow)
     assert not broken["ok"] and any("edited" in p for p in broken["problems"])

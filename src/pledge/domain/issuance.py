@@ -172,3 +172,39 @@ class IssuancePlanner:
         if serial:
             self._serials.add(serial)
         return Decision.GRANT, amount
+
+
+def conflict_keys(
+    candidates: Iterable[Candidate],
+    per_account: int | None,
+    per_serial: int | None,
+    prior_accounts: Iterable[str] = (),
+    prior_serials: Iterable[str] = (),
+) -> tuple[set[str], set[str]]:
+    """The accounts and serials through which one candidate's fate can depend on another's (ADR 11).
+
+    A key is in conflict if more candidates carry it than its limit allows, or if it already has a
+    grant (``prior_*``: the campaign's earlier runs). A candidate carrying no key in conflict is
+    *free*: no limit can refuse it whatever order it comes in, so it is granted unless the budget
+    runs out, and the planner never needs to see it. Only the others, the conflicting candidates,
+    need the ordered, one-by-one decision; their keys are disjoint from the free ones' for every
+    limit that can bind, so the two sets never influence each other except through the budget.
+    """
+    by_account: dict[str, int] = {}
+    by_serial: dict[str, int] = {}
+    for candidate in candidates:
+        by_account[candidate.account_id] = by_account.get(candidate.account_id, 0) + 1
+        if candidate.serial:
+            by_serial[candidate.serial] = by_serial.get(candidate.serial, 0) + 1
+    accounts = set(prior_accounts)
+    serials = {serial for serial in prior_serials if serial}
+    if per_account is not None:
+        accounts.update(key for key, n in by_account.items() if n > per_account)
+    if per_serial is not None:
+        serials.update(key for key, n in by_serial.items() if n > per_serial)
+    return accounts, serials
+
+
+def is_free(candidate: Candidate, accounts: set[str], serials: set[str]) -> bool:
+    """No key of ``candidate`` is in conflict (see ``conflict_keys``)."""
+    return candidate.account_id not in accounts and not (candidate.serial and candidate.serial in serials)

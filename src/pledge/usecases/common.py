@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
 from pledge.domain.errors import NotFoundError, RefusedError
-from pledge.domain.issuance import IssuancePlanner
 from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
 from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
 
@@ -65,26 +64,3 @@ def offer_versions(uow: UnitOfWork, campaign_id: str) -> list[OfferTermsVersion]
 def selection_for(terms: CashbackTerms, rules: RuleCompiler) -> Selection:
     compiled = rules(terms.rule)
     return Selection(window=terms.window, conditions=tuple(compiled.rule.conditions), currency=terms.currency)
-
-
-def issuance_planner(
-    uow: UnitOfWork, terms: CashbackTerms, remaining_minor: int, *, from_issued: bool
-) -> IssuancePlanner:
-    """The planner of a campaign's next run (or of a dry run), shared so the two cannot drift.
-
-    ``from_issued`` starts it from the campaign's grants so far. Only the keys that can reach a
-    limit, those with more purchases than it allows, are remembered while it runs.
-    """
-    by_account, by_serial, granted = (
-        uow.grants.issued_counts(terms.campaign_id) if from_issued else ({}, {}, set())
-    )
-    per_account, per_serial, purchases = terms.per_account, terms.per_serial, uow.purchases
-    return IssuancePlanner(
-        terms,
-        remaining_minor,
-        by_account,
-        by_serial,
-        granted,
-        tracked_accounts=None if per_account is None else purchases.repeated_keys("account_id", per_account),
-        tracked_serials=None if per_serial is None else purchases.repeated_keys("serial", per_serial),
-    )

@@ -21,12 +21,21 @@ from pledge.domain.ledger import Transfer, budget_account, funding_account, gran
 from pledge.domain.money import format_minor
 from pledge.usecases.common import (
     effective_version,
-    issuance_planner,
     require_campaign,
     selection_for,
     terms_of,
 )
-from pledge.usecases.ports import Clock, RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.planning import BudgetBinds, exact_decisions, split_decisions
+from pledge.usecases.ports import (
+    Clock,
+    FreeGrants,
+    FreeTotals,
+    PreparedCandidates,
+    RuleCompiler,
+    Selection,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from pledge.usecases.simulate import blocking_problems
 
 CHUNK = 10_000
@@ -39,6 +48,27 @@ def run_campaign(
     campaign_id: str,
     actor: str,
     progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Issue the campaign's grants: free candidates in bulk, the rest in order (ADR 11).
+
+    If the budget runs out during the run, the split cannot say who came first: that attempt is
+    rolled back whole and the run decides again with the one ordered pass over every candidate.
+    """
+    try:
+        return _run(uow_factory, rules, clock, campaign_id, actor, progress, split=True)
+    except BudgetBinds:
+        return _run(uow_factory, rules, clock, campaign_id, actor, progress, split=False)
+
+
+def _run(
+    uow_factory: UnitOfWorkFactory,
+    rules: RuleCompiler,
+    clock: Clock,
+    campaign_id: str,
+    actor: str,
+    progress: Callable[[int], None] | None,
+    *,
+    split: bool,
 ) -> dict[str, Any]:
     now = clock.now_us()
     with uow_factory() as uow:
@@ -53,16 +83,22 @@ def run_campaign(
         terms = terms_of(version)
         selection = selection_for(terms, rules)
         remaining = _align_budget(uow, terms, version.version, now)
-        planner = issuance_planner(uow, terms, remaining, from_issued=True)
+        prepared = uow.purchases.prepare(selection, terms, count_issued=True)
+        free = FreeTotals()
+        if split:
+            free, planner, decisions = split_decisions(uow, terms, prepared, remaining, from_issued=True)
+            if free.other_currency or (terms.fixed_amount_minor is not None and free.overpaid):
+                _refuse(uow, terms, selection, campaign_id)
+        else:
+            planner, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=True)
         issued = amount = exhausted = 0
         chunk: list[tuple[Grant, str]] = []
         fixed = terms.grant_amount(terms.fixed_amount_minor) if terms.fixed_amount_minor is not None else 0
-        for candidate in uow.purchases.candidates(selection):
+        for candidate, decision, granted_minor in decisions:
             # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
             # on every candidate in this one pass; the refusal rolls the whole run back.
             if candidate.currency != terms.currency or fixed > candidate.price_minor:
                 _refuse(uow, terms, selection, campaign_id)
-            decision, granted_minor = planner.decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
                 exhausted += 1
             elif decision is Decision.EXCEEDS_PRICE:
@@ -79,6 +115,10 @@ def run_campaign(
                     if progress:
                         progress(issued)
         _store(uow, campaign_id, chunk)
+        if free.count:
+            _store_free(uow, terms, version.version, prepared, free, now, record.issue_seq + 1)
+            issued, amount = issued + free.count, amount + free.amount_minor
+        prepared.close()
         uow.grants.flush_added()  # a duplicate grant id fails here, and the whole run rolls back
         budget = uow.budgets.get(campaign_id)
         assert budget is not None
@@ -110,6 +150,43 @@ def run_campaign(
         "budget_exhausted": exhausted,
         "budget_remaining": format_minor(planner.budget_remaining_minor, terms.currency),
     }
+
+
+def _store_free(
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    version: int,
+    prepared: PreparedCandidates,
+    free: FreeTotals,
+    now: int,
+    run_seq: int,
+) -> None:
+    """Book every free candidate's grant: the budget once, one ledger posting, one statement."""
+    campaign_id = terms.campaign_id
+    if not uow.budgets.adjust(campaign_id, -free.amount_minor):
+        raise InvariantViolation(
+            f"campaign {campaign_id}: issuing {free.amount_minor} would overdraw the budget"
+        )
+    posting = Transfer(
+        f"issue:{campaign_id}:r{run_seq}",  # unique: one bulk posting per run, runs are numbered
+        budget_account(campaign_id),
+        grants_account(campaign_id),
+        terms.currency,
+        free.amount_minor,
+        "issue",
+        campaign_id,
+        now,
+    )
+    written = uow.grants.add_free(
+        prepared,
+        FreeGrants(campaign_id, version, terms.currency, now, now + terms.claim_within_us, posting.id),
+    )
+    if (written.count, written.amount_minor) != (free.count, free.amount_minor):
+        raise InvariantViolation(
+            f"campaign {campaign_id}: wrote {written.count} free grants for {written.amount_minor}, "
+            f"planned {free.count} for {free.amount_minor}"
+        )
+    uow.ledger.append([posting])
 
 
 def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount: int, now: int) -> Grant:

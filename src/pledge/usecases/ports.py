@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pledge.domain.campaign import CampaignState, TermsVersion
+from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.catalog import CatalogVersion
 from pledge.domain.compensation import CompensationItem
 from pledge.domain.grant import Grant
@@ -111,6 +111,53 @@ class Budgets(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FreeTotals:
+    """The free candidates of a prepared set (granted unless the budget runs out), and its problems.
+
+    ``count``/``amount_minor`` cover free candidates whose grant would not exceed the price paid;
+    ``other_currency``/``overpaid`` count every candidate, free or not (the blocking problems).
+    """
+
+    count: int = 0
+    amount_minor: int = 0
+    other_currency: int = 0
+    overpaid: int = 0
+
+
+class PreparedCandidates(Protocol):
+    """A selection's candidates, split once into free and conflicting ones (ADR 11).
+
+    Prepared where the data lives; valid inside the unit of work that prepared it. ``close``
+    releases what the store holds for it.
+    """
+
+    def free_totals(self) -> FreeTotals: ...
+    def conflicting(self) -> Iterator[Candidate]:
+        """The candidates that carry a key in conflict, in (purchase time, purchase id) order."""
+        ...
+
+    def everything(self) -> Iterator[Candidate]:
+        """Every candidate, in (purchase time, purchase id) order."""
+        ...
+
+    def tracked_accounts(self) -> Iterator[str]: ...
+    def tracked_serials(self) -> Iterator[str]: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FreeGrants:
+    """What every grant written for the free candidates of one run shares."""
+
+    campaign_id: str
+    terms_version: int
+    currency: str
+    issued_at_us: int
+    expires_at_us: int
+    posting_id: str
+
+
 class Purchases(Protocol):
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]: ...
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]: ...
@@ -125,8 +172,14 @@ class Purchases(Protocol):
     def scan(self, selection: Selection) -> ScanCounts: ...
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]: ...
     def candidates(self, selection: Selection) -> Iterator[Candidate]: ...
-    def repeated_keys(self, key: Literal["account_id", "serial"], more_than: int) -> Iterator[str]:
-        """Accounts, or non-empty serials, with more than ``more_than`` purchases of any kind."""
+    def prepare(
+        self, selection: Selection, terms: CashbackTerms, *, count_issued: bool
+    ) -> PreparedCandidates:
+        """Split the candidates by ``conflict_keys`` for ``terms``' limits and amount.
+
+        ``count_issued`` counts the campaign's grants so far against the limits (a real run, or the
+        dry run of a launched campaign).
+        """
         ...
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]: ...
@@ -145,6 +198,10 @@ class Grants(Protocol):
 
     def flush_added(self) -> None:
         """Write every staged grant into place; raises on a duplicate key like ``add_many``."""
+        ...
+
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+        """Grant every free candidate of ``prepared`` in one statement; returns what was written."""
         ...
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:

@@ -6,6 +6,8 @@ the dry run's numbers are what ``campaign run`` would issue right now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import closing
 from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
@@ -13,12 +15,12 @@ from pledge.domain.issuance import Decision
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import (
-    issuance_planner,
     latest_version,
     require_campaign,
     selection_for,
     terms_of,
 )
+from pledge.usecases.planning import BudgetBinds, Decided, exact_decisions, split_decisions
 from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWork, UnitOfWorkFactory
 
 PROBLEM_SAMPLE = 20
@@ -141,14 +143,18 @@ def _plan(
         if budget is not None:
             # what is left, moved by the budget change a newer version may bring
             remaining = budget.remaining_minor + terms.budget_minor - budget.funded_minor
-    planner = issuance_planner(uow, terms, max(remaining, 0), from_issued=campaign_launched)
-    tally = dict.fromkeys(Decision, 0)
-    amount = 0
-    decide = planner.decide
-    for candidate in uow.purchases.candidates(selection):
-        decision, granted_minor = decide(candidate)
-        tally[decision] += 1
-        amount += granted_minor
+    remaining = max(remaining, 0)
+    with closing(uow.purchases.prepare(selection, terms, count_issued=campaign_launched)) as prepared:
+        try:
+            free, _, decisions = split_decisions(
+                uow, terms, prepared, remaining, from_issued=campaign_launched
+            )
+            tally, amount = _tally(decisions)
+            tally[Decision.GRANT] += free.count
+            amount += free.amount_minor
+        except BudgetBinds:
+            _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=campaign_launched)
+            tally, amount = _tally(decisions)
     return {
         "grants": tally[Decision.GRANT],
         "amount": amount,
@@ -157,6 +163,15 @@ def _plan(
         "per_account": tally[Decision.PER_ACCOUNT],
         "per_serial": tally[Decision.PER_SERIAL],
     }
+
+
+def _tally(decisions: Iterable[Decided]) -> tuple[dict[Decision, int], int]:
+    tally = dict.fromkeys(Decision, 0)
+    amount = 0
+    for _, decision, granted_minor in decisions:
+        tally[decision] += 1
+        amount += granted_minor
+    return tally, amount
 
 
 def simulate_campaign(

@@ -18,10 +18,11 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
-from pledge.domain.campaign import CampaignState, TermsVersion
+from pledge.adapters.memory.candidates import MemoryCandidates
+from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
@@ -35,10 +36,13 @@ from pledge.usecases.ports import (
     CampaignRecord,
     Campaigns,
     Catalogs,
+    FreeGrants,
+    FreeTotals,
     Grants,
     Ledger,
     NearMiss,
     Outbox,
+    PreparedCandidates,
     Purchases,
     ScanCounts,
     Selection,
@@ -334,9 +338,16 @@ class MemoryPurchases(_Repository):
                 p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency
             )
 
-    def repeated_keys(self, key: Literal["account_id", "serial"], more_than: int) -> Iterator[str]:
-        counts = Counter(getattr(p, key) for p in self._s.purchases.values())
-        return (k for k, n in sorted(counts.items()) if k and n > more_than)
+    def prepare(self, selection: Selection, terms: CashbackTerms, *, count_issued: bool) -> MemoryCandidates:
+        prior = (
+            [g for g in self._s.grants.values() if g.campaign_id == terms.campaign_id] if count_issued else []
+        )
+        return MemoryCandidates(
+            self.candidates(selection),
+            terms,
+            (g.account_id for g in prior),
+            (self._s.grant_serials[g.id] for g in prior),
+        )
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
         ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
@@ -381,6 +392,13 @@ class MemoryGrants(_Repository):
             self._s.grant_serials[g.id] = serial
             self._s.grant_keys[(g.campaign_id, g.purchase_id)] = g.id
             self._s.grant_postings[g.id] = posting_id
+
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+        if not isinstance(prepared, MemoryCandidates):
+            raise TypeError("candidates prepared by another store")
+        new, serials = prepared.free_grants(grants)
+        self.add_many(new, serials, posting_id=grants.posting_id)
+        return FreeTotals(len(new), sum(g.amount_minor for g in new))
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:
         totals: Counter[str] = Counter()

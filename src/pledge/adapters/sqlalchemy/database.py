@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from pledge.domain.errors import InputError
+from pledge.domain.grant import grant_id
 
 DEFAULT_SQLITE_FILE = "pledge.db"
 
@@ -75,6 +76,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # 256 MiB of page cache: index maintenance on bulk inserts is cache-bound (2 MiB by default).
         cursor.execute("PRAGMA cache_size=-262144")
         cursor.close()
+        # The free candidates' grants are written by one INSERT … SELECT (ADR 11): their ids, too.
+        dbapi_connection.create_function("pledge_grant_id", 2, grant_id, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

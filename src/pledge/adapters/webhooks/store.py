@@ -89,6 +89,10 @@ class Outbox:
             self._subscribers = [(r.endpoint_id, frozenset(json.loads(r.events))) for r in rows]
         return [e for e, types in self._subscribers if event_type in types or "*" in types]
 
+    def listens(self, event_type: str) -> bool:
+        """Whether some enabled endpoint would receive ``event_type`` (before building its objects)."""
+        return bool(self._endpoints_for(event_type))
+
     def emit(self, event_type: str, objects: Iterable[Mapping[str, Any]]) -> int:
         """Record one event per object, only if some enabled endpoint listens for its type.
 

@@ -1,0 +1,76 @@
+"""Prepared candidates in memory: ``conflict_keys`` applied to a list (the reference for SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pledge.domain.campaign import CashbackTerms
+from pledge.domain.grant import Grant, GrantState, grant_id
+from pledge.domain.issuance import Candidate, conflict_keys, is_free
+from pledge.usecases.ports import FreeGrants, FreeTotals
+
+
+class MemoryCandidates:
+    def __init__(
+        self,
+        candidates: Iterable[Candidate],
+        terms: CashbackTerms,
+        prior_accounts: Iterable[str] = (),
+        prior_serials: Iterable[str] = (),
+    ) -> None:
+        self._all = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
+        self._terms = terms
+        self._accounts, self._serials = conflict_keys(
+            self._all, terms.per_account, terms.per_serial, prior_accounts, prior_serials
+        )
+
+    def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
+        for candidate in self._all:
+            amount = self._terms.grant_amount(candidate.price_minor)
+            if is_free(candidate, self._accounts, self._serials) and amount <= candidate.price_minor:
+                yield candidate, amount
+
+    def free_totals(self) -> FreeTotals:
+        free = [amount for _, amount in self._granted_free()]
+        grant_amount, currency = self._terms.grant_amount, self._terms.currency
+        return FreeTotals(
+            len(free),
+            sum(free),
+            sum(c.currency != currency for c in self._all),
+            sum(grant_amount(c.price_minor) > c.price_minor for c in self._all),
+        )
+
+    def conflicting(self) -> Iterator[Candidate]:
+        return (c for c in self._all if not is_free(c, self._accounts, self._serials))
+
+    def everything(self) -> Iterator[Candidate]:
+        return iter(self._all)
+
+    def tracked_accounts(self) -> Iterator[str]:
+        return iter(sorted(self._accounts))
+
+    def tracked_serials(self) -> Iterator[str]:
+        return iter(sorted(self._serials))
+
+    def free_grants(self, grants: FreeGrants) -> tuple[list[Grant], list[str]]:
+        """The grants (and their serials) a run writes for the free candidates."""
+        new = [
+            Grant(
+                grant_id(grants.campaign_id, c.purchase_id),
+                grants.campaign_id,
+                grants.terms_version,
+                c.account_id,
+                c.purchase_id,
+                amount,
+                grants.currency,
+                GrantState.ISSUED,
+                grants.issued_at_us,
+                grants.expires_at_us,
+            )
+            for c, amount in self._granted_free()
+        ]
+        serials = [c.serial for c, _ in self._granted_free()]
+        return new, serials
+
+    def close(self) -> None:
+        """Nothing is held outside this object."""

@@ -1,0 +1,187 @@
+"""A selection's candidates, prepared once in the database and split into free and conflicting.
+
+The candidates (window and rule, one scan with the join) are written once into a temporary table;
+two grouped passes over it find the accounts and serials in conflict (``conflict_keys`` in
+``pledge.domain.issuance``: more candidates than their limit allows, or a grant already). The free
+candidates are then counted, summed and issued in single statements, and only the conflicting
+ones are streamed, in order, to the planner (ADR 11). Temporary tables: no WAL on PostgreSQL, no
+journal on SQLite, dropped on commit (PostgreSQL) or by ``close``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from itertools import starmap
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from pledge.adapters.sqlalchemy.database import stream_rows
+from pledge.domain.campaign import CashbackTerms
+from pledge.domain.grant import GrantState
+from pledge.domain.issuance import Candidate
+from pledge.usecases.ports import FreeGrants, FreeTotals
+
+CANDIDATE_COLUMNS = "purchase_id, account_id, serial, purchased_at_us, price_minor, currency"
+_ORDER = "ORDER BY purchased_at_us, purchase_id"
+_FREE = "ka.account_id IS NULL AND ks.serial IS NULL"  # no key of the candidate is in conflict
+_GRANT_COLUMNS = (
+    "grant_id, campaign_id, terms_version, account_id, purchase_id, serial, amount_minor, currency, "
+    "state, issued_at_us, expires_at_us, posting_id"
+)
+
+
+def amount_sql(terms: CashbackTerms) -> str:
+    """``CashbackTerms.grant_amount`` over ``c.price_minor``, as SQL (integers from our own terms)."""
+    cap = terms.max_amount_minor
+    if terms.fixed_amount_minor is not None:
+        fixed = terms.fixed_amount_minor if cap is None else min(terms.fixed_amount_minor, cap)
+        return str(int(fixed))
+    if cap is None:
+        return "c.price_minor"
+    return f"(CASE WHEN c.price_minor > {int(cap)} THEN {int(cap)} ELSE c.price_minor END)"
+
+
+def grant_id_sql(dialect: str, campaign: str, purchase: str) -> str:
+    """``pledge.domain.grant.grant_id`` in SQL: PostgreSQL's sha256, SQLite's registered function."""
+    if dialect == "postgresql":
+        return (
+            f"'gr_' || substr(encode(sha256(convert_to({campaign} || chr(31) || {purchase}, 'UTF8')), "
+            "'hex'), 1, 24)"
+        )
+    return f"pledge_grant_id({campaign}, {purchase})"
+
+
+class SqlCandidates:
+    """One prepared candidate set on one connection (see the module's docstring)."""
+
+    def __init__(
+        self, conn: Connection, source_sql: str, terms: CashbackTerms, *, count_issued: bool
+    ) -> None:
+        self._conn, self._terms = conn, terms
+        self._postgres = conn.dialect.name == "postgresql"
+        name = f"pledge_cand_{secrets.token_hex(4)}"
+        self.table, self._accounts, self._serials = name, f"{name}_a", f"{name}_s"
+        self._closed = False
+        self._totals: FreeTotals | None = None
+        on_commit = " ON COMMIT DROP" if self._postgres else ""
+        without_rowid = "" if self._postgres else " WITHOUT ROWID"
+        if self._postgres:
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the groupings below, in memory
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name}{on_commit} AS {source_sql}")
+        for table, key in ((self._accounts, "account_id"), (self._serials, "serial")):
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {table} ({key} VARCHAR(128) PRIMARY KEY){without_rowid}{on_commit}"
+            )
+        if self._postgres:
+            conn.exec_driver_sql(f"ANALYZE {name}")
+        self._conflicts("account_id", terms.per_account, count_issued, "")
+        self._conflicts("serial", terms.per_serial, count_issued, " WHERE serial <> ''")
+        if self._postgres:
+            conn.exec_driver_sql(f"ANALYZE {self._accounts}")
+            conn.exec_driver_sql(f"ANALYZE {self._serials}")
+
+    def _conflicts(self, key: str, limit: int | None, count_issued: bool, where: str) -> None:
+        table = self._accounts if key == "account_id" else self._serials
+        if limit is not None:  # the grouping's output is in key order: the key table fills in order
+            self._conn.exec_driver_sql(
+                f"INSERT INTO {table} ({key}) SELECT {key} FROM {self.table}{where} "
+                f"GROUP BY {key} HAVING COUNT(*) > {int(limit)}"
+            )
+        if count_issued:
+            grant_where = "" if key == "account_id" else " AND serial <> ''"
+            self._conn.execute(
+                text(
+                    f"INSERT INTO {table} ({key}) SELECT DISTINCT {key} FROM grants "
+                    f"WHERE campaign_id = :campaign{grant_where} ON CONFLICT DO NOTHING"
+                ),
+                {"campaign": self._terms.campaign_id},
+            )
+
+    def _joined(self) -> str:
+        """The candidates ``c`` with their keys in conflict, if any (``ka``, ``ks``): two hash joins on
+        PostgreSQL, two primary-key probes per candidate on SQLite. No key table holds ``''``."""
+        return (
+            f"{self.table} c LEFT JOIN {self._accounts} ka ON ka.account_id = c.account_id "
+            f"LEFT JOIN {self._serials} ks ON ks.serial = c.serial"
+        )
+
+    def free_totals(self) -> FreeTotals:
+        if self._totals is None:
+            self._totals = self._free_totals()
+        return self._totals
+
+    def _free_totals(self) -> FreeTotals:
+        amount = amount_sql(self._terms)
+        granted = f"{_FREE} AND {amount} <= c.price_minor"
+        row = self._conn.execute(
+            text(
+                f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN c.currency <> :currency THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN {amount} > c.price_minor THEN 1 ELSE 0 END), 0) "
+                f"FROM {self._joined()}"
+            ),
+            {"currency": self._terms.currency},
+        ).one()
+        return FreeTotals(*(int(v) for v in row))
+
+    def conflicting(self) -> Iterator[Candidate]:
+        columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
+        order = "ORDER BY c.purchased_at_us, c.purchase_id"
+        sql = f"SELECT {columns} FROM {self._joined()} WHERE NOT ({_FREE}) {order}"
+        return starmap(Candidate, stream_rows(self._conn, sql))
+
+    def everything(self) -> Iterator[Candidate]:
+        return starmap(
+            Candidate, stream_rows(self._conn, f"SELECT {CANDIDATE_COLUMNS} FROM {self.table} {_ORDER}")
+        )
+
+    def tracked_accounts(self) -> Iterator[str]:
+        return (row[0] for row in stream_rows(self._conn, f"SELECT account_id FROM {self._accounts}"))
+
+    def tracked_serials(self) -> Iterator[str]:
+        return (row[0] for row in stream_rows(self._conn, f"SELECT serial FROM {self._serials}"))
+
+    def insert_free(self, grants: FreeGrants) -> FreeTotals:
+        """One ``INSERT … SELECT`` of every free candidate's grant, in grant-id (primary-key) order."""
+        amount = amount_sql(self._terms)
+        grant_id = grant_id_sql(self._conn.dialect.name, ":campaign", "c.purchase_id")
+        params: dict[str, Any] = {
+            "campaign": grants.campaign_id,
+            "version": grants.terms_version,
+            "currency": grants.currency,
+            "state": GrantState.ISSUED.value,
+            "issued": grants.issued_at_us,
+            "expires": grants.expires_at_us,
+            "posting": grants.posting_id,
+        }
+        if self._postgres:
+            self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the sort, in fewer runs
+        self._conn.execute(
+            text(
+                f"INSERT INTO grants ({_GRANT_COLUMNS}) SELECT {grant_id}, :campaign, :version, "
+                f"c.account_id, c.purchase_id, c.serial, {amount}, :currency, :state, :issued, :expires, "
+                f":posting FROM {self._joined()} WHERE {_FREE} AND {amount} <= c.price_minor "
+                "ORDER BY 1"
+            ),
+            params,
+        )
+        row = self._conn.execute(
+            text(
+                "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM grants "
+                "WHERE campaign_id = :campaign AND posting_id = :posting"
+            ),
+            params,
+        ).one()
+        return FreeTotals(int(row[0]), int(row[1]))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._conn.closed or not self._conn.in_transaction():
+            return  # PostgreSQL dropped them at commit; a rolled-back SQLite transaction took them along
+        for table in (self.table, self._accounts, self._serials):
+            self._conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
