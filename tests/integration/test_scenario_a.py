@@ -187,9 +187,7 @@ def test_ledger_verify_detects_tampering(app: App) -> None:
     assert any("issue:x" in p for p in verify_ledger(app.uow)["problems"])
     with app.engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE seq = 2)"
-            )
+            text("UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE seq = 2)")
         )
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
     assert any("missing" in p for p in verify_ledger(app.uow)["problems"])
