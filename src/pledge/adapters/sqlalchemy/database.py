@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pledge.domain.errors import InputError
 from pledge.domain.grant import grant_id
@@ -134,3 +134,36 @@ def stream_rows(conn: Connection, sql: str, batch_rows: int = 10_000) -> Iterato
             yield from rows
     finally:
         cursor.close()
+
+
+def lock_if_empty(conn: Connection, table: str) -> bool:
+    """True if ``table`` (one of ours) is empty, then locked for a bulk write until commit.
+
+    PostgreSQL: exclusively, taken before looking (looking first and then locking would upgrade a
+    shared lock, which deadlocks two concurrent writers), and within a savepoint, so that a table
+    found busy or not empty is not left locked. The catalogue's estimate, read without any lock,
+    spares an analyzed table with rows even that. SQLite: ``BEGIN IMMEDIATE`` already made this
+    connection the only writer.
+    """
+    if conn.dialect.name != "postgresql":
+        return conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
+    estimate = conn.exec_driver_sql(
+        f"SELECT reltuples FROM pg_class WHERE oid = to_regclass('{table}')"
+    ).scalar()
+    if estimate is not None and estimate > 0:
+        return False
+    savepoint = conn.begin_nested()
+    try:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+        conn.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        empty = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
+    except OperationalError:  # busy: no bulk write
+        savepoint.rollback()
+        return False
+    finally:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+    if empty:
+        savepoint.commit()  # releasing the savepoint keeps its lock
+    else:
+        savepoint.rollback()  # and rolling it back releases it
+    return empty

@@ -13,10 +13,10 @@ from itertools import starmap
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Index, bindparam, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
-from pledge.adapters.sqlalchemy.database import bulk_insert, stream_rows
+from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
 from pledge.adapters.sqlalchemy.rule_sql import DEFAULT_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.campaign import CashbackTerms
@@ -149,36 +149,11 @@ class SqlPurchases:
         (indexes kept, collisions compared row by row) and never holds the table for a rebuild.
         """
         self._bulk, self._analyze = None, expected_rows is not None and expected_rows >= BULK_LOAD_ROWS
-        if what != "purchases" or not self._analyze or not self._lock_if_empty():
+        if what != "purchases" or not self._analyze or not lock_if_empty(self._conn, "purchases"):
             return
         self._bulk = sorted(purchases.indexes, key=lambda index: str(index.name))
         for index in self._bulk:  # inside the import's transaction: a failed load restores them
             index.drop(self._conn, checkfirst=True)
-
-    def _lock_if_empty(self) -> bool:
-        """True if ``purchases`` is empty, locked for the load (PostgreSQL: exclusively, up front)."""
-        if self._conn.dialect.name == "postgresql":
-            # The catalogue's estimate, read without locking the table: a table analyzed with rows
-            # (every large import ends with ANALYZE) is not locked at all.
-            estimate = self._conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('purchases')")
-            ).scalar()
-            if estimate is not None and estimate > 0:
-                return False
-            # Take the exclusive lock first: counting first and then dropping indexes would upgrade
-            # a shared lock, which deadlocks two concurrent imports. Busy table: no bulk load.
-            savepoint = self._conn.begin_nested()
-            try:
-                self._conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
-                self._conn.exec_driver_sql("LOCK TABLE purchases IN ACCESS EXCLUSIVE MODE")
-                savepoint.commit()
-            except OperationalError:
-                savepoint.rollback()
-                return False
-            finally:
-                self._conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
-        # SQLite: BEGIN IMMEDIATE already made this the only writer.
-        return self._conn.execute(text("SELECT 1 FROM purchases LIMIT 1")).first() is None
 
     def finish_load(self, what: str) -> None:
         dropped, self._bulk = self._bulk, None
