@@ -76,11 +76,12 @@ _EXTRA: dict[str, tuple[str, ...]] = {}
 # Pledge books issuance with one ledger posting per chunk of this many grants (usecases/issue.py).
 POSTING_CHUNK = 10_000
 
-# The founders' rule, by hand: window, then the four conditions of founders-refund.yaml.
+# The founders' rule, by hand: window, then the four conditions of founders-refund.yaml, on the
+# purchases table as Pledge stores it (the account's region is on each purchase, ADR 12).
 COUNT_SQL = (
-    "SELECT COUNT(*) FROM purchases p JOIN accounts a ON a.account_id = p.account_id "
+    "SELECT COUNT(*) FROM purchases p "
     "WHERE p.purchased_at_us >= {start} AND p.purchased_at_us < {end} AND p.sku = 'mi-1' "
-    "AND a.region = 'CN' AND p.status = 'completed' AND p.currency = 'CNY'"
+    "AND p.account_region = 'CN' AND p.status = 'completed' AND p.currency = 'CNY'"
 )
 
 

@@ -35,12 +35,11 @@ from pledge.usecases.explain import explain_account
 FETCH = 10_000
 _ROWS_SQL = (
     "SELECT p.purchase_id, p.account_id, p.sku, p.serial, p.purchased_at_us, p.price_minor, p.currency, "
-    "p.status, p.channel, a.account_id, a.region, a.registered_at_us "
-    "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
+    "p.status, p.channel, p.account_id, p.account_region, p.account_registered_at_us "
+    "FROM purchases p"
 )
 _PEER_SQL = (
-    "SELECT p.sku, a.region, p.status, p.currency, p.purchased_at_us "
-    "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
+    "SELECT p.sku, p.account_region, p.status, p.currency, p.purchased_at_us FROM purchases p"
 )
 _PEER_FIELDS = ("sku", "region", "status", "currency", "at")
 # The founders' rule with its window, in each peer's language.

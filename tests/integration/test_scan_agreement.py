@@ -20,6 +20,7 @@ from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.campaign import parse_cashback_terms
+from pledge.domain.records import AccountRecord
 from pledge.usecases.common import selection_for
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.ports import Selection
@@ -119,4 +120,54 @@ def test_prepared_candidates_agree_with_the_reference(
             assert next(mem.conflicting(), None), "the generated crowd has accounts buying twice"
             assert mem.free_totals().count, "and accounts buying once"
         sql.close()
+    app.close()
+
+
+def test_account_fields_on_purchases_follow_account_updates(db_url: str, files: tuple[Path, Path]) -> None:
+    """Purchases carry their account's region and registration (ADR 12); an account update moves
+    them, so every scan still agrees with the reference, which reads the accounts themselves."""
+    app = App(db_url)
+    upgrade(app.engine)
+    _load(app.uow, files)
+    memory = memory_uow_factory(MemoryStore())
+    _load(memory, files)
+
+    def move(a: AccountRecord) -> AccountRecord:  # every account: another region, a later sign-up
+        return a._replace(region="HK" if a.region == "CN" else "CN", registered_at_us=a.registered_at_us + 1)
+
+    moved = [[move(a) for a in batch] for batch in read_accounts(files[0])]
+    for uow in (app.uow, memory):
+        import_accounts(uow, moved, update=True)
+    terms = parse_cashback_terms(campaign())
+    selection = selection_for(terms, app.rules)
+    with app.uow() as sql_uow, memory() as mem_uow:
+        assert sql_uow.purchases.scan(selection) == mem_uow.purchases.scan(selection)
+        assert list(sql_uow.purchases.candidates(selection)) == list(mem_uow.purchases.candidates(selection))
+        stale = sql_uow.purchases._conn.exec_driver_sql(  # type: ignore[attr-defined]
+            "SELECT COUNT(*) FROM purchases p JOIN accounts a ON a.account_id = p.account_id "
+            "WHERE p.account_region <> a.region OR p.account_registered_at_us <> a.registered_at_us"
+        ).scalar_one()
+        assert stale == 0
+    app.close()
+
+
+def test_the_migration_copies_account_fields_onto_stored_purchases(
+    db_url: str, files: tuple[Path, Path]
+) -> None:
+    app = App(db_url)
+    upgrade(app.engine)
+    _load(app.uow, files)
+    with app.engine.begin() as conn:  # as revision 0004 left them: no account fields on purchases
+        conn.exec_driver_sql("UPDATE purchases SET account_region = '', account_registered_at_us = 0")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+        conn.exec_driver_sql("ALTER TABLE purchases DROP COLUMN account_region")
+        conn.exec_driver_sql("ALTER TABLE purchases DROP COLUMN account_registered_at_us")
+    upgrade(app.engine)
+    with app.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT COUNT(*), SUM(CASE WHEN p.account_region = a.region "
+            "AND p.account_registered_at_us = a.registered_at_us THEN 1 ELSE 0 END) "
+            "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
+        ).one()
+    assert rows[0] == ROWS and rows[1] == ROWS
     app.close()

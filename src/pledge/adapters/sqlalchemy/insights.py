@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, literal, literal_column, select, text, union_all
 
-from pledge.adapters.sqlalchemy.rule_sql import DEFAULT_COLUMNS, compile_condition_sql
+from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import grants
 from pledge.domain.timeutil import US_PER_DAY
 from pledge.usecases.insights import BUCKET_US
@@ -37,13 +37,13 @@ class SqlInsights:
             dialect = conn.dialect.name
             for index, condition in enumerate(selection.conditions):
                 sql, cond_params = compile_condition_sql(
-                    condition.node, dialect, DEFAULT_COLUMNS, prefix=f"c{index}_"
+                    condition.node, dialect, PLEDGE_COLUMNS, prefix=f"c{index}_"
                 )
                 params.update(cond_params)
                 parts.append(f"({sql})")
             sql = (
                 f"SELECT p.purchased_at_us / {BUCKET_US} AS b, COUNT(*) "
-                "FROM purchases p JOIN accounts a ON a.account_id = p.account_id "
+                "FROM purchases p "
                 f"WHERE {' AND '.join(parts)} GROUP BY p.purchased_at_us / {BUCKET_US} ORDER BY 1"
             )
             return [(int(b), int(n)) for b, n in conn.execute(text(sql), params)]

@@ -42,10 +42,12 @@ from pledge.domain.rules import STORAGE, And, Compare, InList, Literal, Node, No
 __all__ = [
     "DEFAULT_COLUMNS",
     "DIALECTS",
+    "PLEDGE_COLUMNS",
     "columns_for",
     "compile_condition_sql",
     "compile_rule_sql",
     "compile_rule_where",
+    "stored_columns",
 ]
 
 _SQL_OPS: Final = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -58,6 +60,23 @@ def columns_for(purchase_alias: str = "p", account_alias: str = "a") -> dict[str
 
 
 DEFAULT_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(columns_for())
+
+
+def stored_columns(alias: str = "p") -> dict[str, str]:
+    """Field → column of Pledge's own ``purchases``, which carries the account fields (ADR 12)."""
+    columns = columns_for(alias, alias)
+    columns.update(
+        {
+            "account.account_id": f"{alias}.account_id",
+            "account.region": f"{alias}.account_region",
+            "account.registered_at": f"{alias}.account_registered_at_us",
+        }
+    )
+    return columns
+
+
+# What Pledge's scans use: one table, no join per purchase.
+PLEDGE_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(stored_columns())
 
 
 def _dialect(name: str) -> SqlDialect:
