@@ -337,6 +337,11 @@ class SqlPurchases:
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(len(tests))}
         return counts
 
+    def count_qualifying(self, selection: Selection) -> int:
+        """How many purchases qualify: the window and the rule pushed down as one ``COUNT(*)``."""
+        where, params = _where_all(self._conn, selection)
+        return int(self._conn.execute(text(f"SELECT COUNT(*) {_FROM} WHERE {where}"), params).scalar_one())
+
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
         """The closest misses first: how far outside the window (0 for other conditions), then time.
 
