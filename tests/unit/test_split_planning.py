@@ -1,9 +1,9 @@
 """The split (ADR 11) decides exactly what the one ordered pass decides, or says it cannot.
 
 Free candidates (no key in conflict) are granted without the planner; only the conflicting ones go
-through it, with what the free ones leave of the budget. Whenever that split fits the budget, its
-grants and every refusal count equal the ordered pass over every candidate; whenever it does not,
-the ordered pass really does run out of budget.
+through it. Whenever the split fits the budget, its grants, every refusal and the budget left equal
+the ordered pass over every candidate; it raises ``BudgetBinds`` exactly when the ordered pass
+runs out of budget.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from pledge.adapters.memory.candidates import MemoryCandidates
 from pledge.domain.issuance import Candidate, Decision, IssuancePlanner, conflict_keys, is_free
+from pledge.usecases.planning import BudgetBinds, Split
 from tests.unit.test_grant_and_issuance import cand, terms
 
 ROWS = st.lists(
@@ -68,36 +70,35 @@ def test_split_agrees_with_the_ordered_pass(
     ordered = IssuancePlanner(t, budget, dict(by_account), dict(by_serial), granted)
     expected = _decide_all(ordered, candidates)
 
-    accounts, serials = conflict_keys(candidates, per_account, per_serial, by_account, by_serial)
-    free = [
-        c
-        for c in candidates
-        if is_free(c, accounts, serials) and t.grant_amount(c.price_minor) <= c.price_minor
-    ]
-    free_amount = sum(t.grant_amount(c.price_minor) for c in free)
-    binds = free_amount > budget
-    decided: dict[str, Decision] = {}
-    if not binds:
-        split = IssuancePlanner(
-            t,
-            budget - free_amount,
-            dict(by_account),
-            dict(by_serial),
-            granted,
-            tracked_accounts=None if per_account is None else accounts,
-            tracked_serials=None if per_serial is None else serials,
-        )
-        conflicting = [c for c in candidates if not is_free(c, accounts, serials)]
-        decided = _decide_all(split, conflicting)
-        binds = Decision.BUDGET_EXHAUSTED in decided.values()
-    if binds:  # the split says it cannot decide: the ordered pass does run out
-        assert Decision.BUDGET_EXHAUSTED in expected.values()
+    prepared = MemoryCandidates(candidates, t, by_account, by_serial)
+    split = Split(_Issued(by_account, by_serial, granted), t, prepared, budget, from_issued=True)  # type: ignore[arg-type]
+    runs_out = Decision.BUDGET_EXHAUSTED in expected.values()
+    try:
+        decided = {c.purchase_id: decision for c, decision, _ in split.decisions()}
+    except BudgetBinds:  # the split says it cannot decide: exactly when the ordered pass runs out
+        assert runs_out
         return
-    decided.update(dict.fromkeys((c.purchase_id for c in free), Decision.GRANT))
-    for c in candidates:  # what neither path grants is refused for the same reason
-        decided.setdefault(c.purchase_id, Decision.EXCEEDS_PRICE)
+    assert not runs_out
+    accounts, serials = conflict_keys(candidates, per_account, per_serial, by_account, by_serial)
+    free = [c for c in candidates if is_free(c, accounts, serials)]
+    for c in free:  # granted, unless their grant would exceed the price
+        exceeds = t.grant_amount(c.price_minor) > c.price_minor
+        decided[c.purchase_id] = Decision.EXCEEDS_PRICE if exceeds else Decision.GRANT
     assert decided == expected
-    assert split.budget_remaining_minor == ordered.budget_remaining_minor
+    assert split.free.count == sum(decided[c.purchase_id] is Decision.GRANT for c in free)
+    assert split.remaining_minor == ordered.budget_remaining_minor
+
+
+class _Issued:
+    """The one thing the planner reads from a unit of work: the campaign's grants so far."""
+
+    def __init__(self, by_account: dict[str, int], by_serial: dict[str, int], granted: set[str]) -> None:
+        self.grants = self
+        self._counts = (by_account, by_serial, granted)
+
+    def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
+        by_account, by_serial, granted = self._counts
+        return dict(by_account), dict(by_serial), set(granted)
 
 
 def test_free_candidates_carry_no_key_in_conflict() -> None:

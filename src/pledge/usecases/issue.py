@@ -25,11 +25,11 @@ from pledge.usecases.common import (
     selection_for,
     terms_of,
 )
-from pledge.usecases.planning import BudgetBinds, exact_decisions, split_decisions
+from pledge.usecases.planning import BudgetBinds, Split, exact_decisions
 from pledge.usecases.ports import (
+    CandidateTotals,
     Clock,
     FreeGrants,
-    FreeTotals,
     PreparedCandidates,
     RuleCompiler,
     Selection,
@@ -84,11 +84,13 @@ def _run(
         selection = selection_for(terms, rules)
         remaining = _align_budget(uow, terms, version.version, now)
         prepared = uow.purchases.prepare(selection, terms, count_issued=True)
-        free = FreeTotals()
+        bulk: Split | None = None
         if split:
-            free, planner, decisions = split_decisions(uow, terms, prepared, remaining, from_issued=True)
-            if free.other_currency or (terms.fixed_amount_minor is not None and free.overpaid):
+            bulk = Split(uow, terms, prepared, remaining, from_issued=True)
+            every = bulk.every
+            if every.other_currency or (terms.fixed_amount_minor is not None and every.overpaid):
                 _refuse(uow, terms, selection, campaign_id)
+            planner, decisions = bulk.planner, bulk.decisions()
         else:
             planner, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=True)
         issued = amount = exhausted = 0
@@ -115,14 +117,16 @@ def _run(
                     if progress:
                         progress(issued)
         _store(uow, campaign_id, chunk)
-        if free.count:
-            _store_free(uow, terms, version.version, prepared, free, now, record.issue_seq + 1)
-            issued, amount = issued + free.count, amount + free.amount_minor
+        left = planner.budget_remaining_minor
+        if bulk is not None and bulk.free.count:
+            _store_free(uow, terms, version.version, prepared, bulk.free, now, record.issue_seq + 1)
+            issued, amount = issued + bulk.free.count, amount + bulk.free.amount_minor
+            left = bulk.remaining_minor
         prepared.close()
         uow.grants.flush_added()  # a duplicate grant id fails here, and the whole run rolls back
         budget = uow.budgets.get(campaign_id)
         assert budget is not None
-        assert budget.remaining_minor == planner.budget_remaining_minor
+        assert budget.remaining_minor == left
         # Belt and braces under the row lock: if another run slipped in, abandon this one whole.
         if not uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq):
             raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
@@ -148,7 +152,7 @@ def _run(
         "amount": format_minor(amount, terms.currency),
         "currency": terms.currency,
         "budget_exhausted": exhausted,
-        "budget_remaining": format_minor(planner.budget_remaining_minor, terms.currency),
+        "budget_remaining": format_minor(left, terms.currency),
     }
 
 
@@ -157,7 +161,7 @@ def _store_free(
     terms: CashbackTerms,
     version: int,
     prepared: PreparedCandidates,
-    free: FreeTotals,
+    free: CandidateTotals,
     now: int,
     run_seq: int,
 ) -> None:

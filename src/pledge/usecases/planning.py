@@ -2,11 +2,12 @@
 
 A candidate none of whose keys is in conflict (``conflict_keys``) is granted whatever the order,
 unless the budget runs out, so the store counts and writes those in bulk, and only the
-conflicting ones go through the planner. If the free ones and the planner's grants together fit
-the budget, no candidate anywhere in the order met an empty budget, and the split decided exactly
-what the one ordered pass would have. If not, ``BudgetBinds`` is raised, and the caller decides
-again with the ordered pass over every candidate (``exact_decisions``), which alone knows who came
-before the budget ran out. The dry run and the real run share this, so they cannot drift.
+conflicting ones go through the planner (``Split``). If the free ones and the planner's grants
+together fit the budget, no candidate anywhere in the order met an empty budget, and the split
+decided exactly what the one ordered pass would have. If not, ``BudgetBinds`` is raised, and the
+caller decides again with the ordered pass over every candidate (``exact_decisions``), which alone
+knows who came before the budget ran out. The dry run and the real run share this, so they cannot
+drift.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.issuance import Candidate, Decision, IssuancePlanner
-from pledge.usecases.ports import FreeTotals, PreparedCandidates, UnitOfWork
+from pledge.usecases.ports import CandidateTotals, PreparedCandidates, UnitOfWork
 
 Decided = tuple[Candidate, Decision, int]
 
@@ -50,33 +51,55 @@ def planner_for(
     )
 
 
-def split_decisions(
-    uow: UnitOfWork,
-    terms: CashbackTerms,
-    prepared: PreparedCandidates,
-    remaining_minor: int,
-    *,
-    from_issued: bool,
-) -> tuple[FreeTotals, IssuancePlanner, Iterator[Decided]]:
-    """The free candidates' totals, and the decision on each conflicting one, in order.
+class Split:
+    """The split's decisions: iterate ``decisions()`` once, then read ``free`` and ``remaining_minor``.
 
-    The planner starts with what the free grants leave of the budget. Raises ``BudgetBinds``
-    (possibly while iterating) as soon as the budget cannot cover both.
+    The planner starts with the whole budget; the free candidates' total is every candidate's
+    total less the conflicting ones', summed as they stream by. ``BudgetBinds`` is raised as soon
+    as the planner meets an empty budget, or at the end if the free grants do not fit what the
+    planner left: in either case some candidate of the ordered pass would meet an empty budget.
     """
-    free = prepared.free_totals()
-    if free.amount_minor > remaining_minor:
-        raise BudgetBinds
-    planner = planner_for(uow, terms, prepared, remaining_minor - free.amount_minor, from_issued=from_issued)
 
-    def decisions() -> Iterator[Decided]:
-        decide = planner.decide
-        for candidate in prepared.conflicting():
-            decision, amount = decide(candidate)
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        terms: CashbackTerms,
+        prepared: PreparedCandidates,
+        remaining_minor: int,
+        *,
+        from_issued: bool,
+    ) -> None:
+        self._terms, self._prepared = terms, prepared
+        self.every = prepared.totals()  # before anything is decided: its blocking problems
+        self.planner = planner_for(uow, terms, prepared, remaining_minor, from_issued=from_issued)
+        self._count = self._amount = 0  # of the conflicting candidates, as every.count/amount_minor
+        self._done = False
+
+    def decisions(self) -> Iterator[Decided]:
+        decide, grant_amount = self.planner.decide, self._terms.grant_amount
+        for candidate in self._prepared.conflicting():
+            amount = grant_amount(candidate.price_minor)
+            if amount <= candidate.price_minor:
+                self._count += 1
+                self._amount += amount
+            decision, granted_minor = decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
                 raise BudgetBinds
-            yield candidate, decision, amount
+            yield candidate, decision, granted_minor
+        self._done = True
+        if self.free.amount_minor > self.planner.budget_remaining_minor:
+            raise BudgetBinds
 
-    return free, planner, decisions()
+    @property
+    def free(self) -> CandidateTotals:
+        """What the free candidates are granted (known once ``decisions()`` is exhausted)."""
+        assert self._done, "the free candidates are known once every conflicting one is decided"
+        return CandidateTotals(self.every.count - self._count, self.every.amount_minor - self._amount)
+
+    @property
+    def remaining_minor(self) -> int:
+        """The budget left once the free candidates are granted too."""
+        return self.planner.budget_remaining_minor - self.free.amount_minor
 
 
 def exact_decisions(

@@ -112,12 +112,10 @@ class Budgets(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class FreeTotals:
-    """The free candidates of a prepared set (granted unless the budget runs out), and its problems.
-
-    ``count``/``amount_minor`` cover free candidates whose grant would not exceed the price paid;
-    ``other_currency``/``overpaid`` count every candidate, free or not (the blocking problems).
-    """
+class CandidateTotals:
+    """Totals over some candidates: ``count``/``amount_minor`` of those whose grant would not exceed
+    the price paid (what they would be granted, limits and budget aside); ``other_currency`` and
+    ``overpaid`` count those that block a run (another currency, a fixed amount above the price)."""
 
     count: int = 0
     amount_minor: int = 0
@@ -132,7 +130,10 @@ class PreparedCandidates(Protocol):
     releases what the store holds for it.
     """
 
-    def free_totals(self) -> FreeTotals: ...
+    def totals(self) -> CandidateTotals:
+        """Over every candidate, free or conflicting."""
+        ...
+
     def conflicting(self) -> Iterator[Candidate]:
         """The candidates that carry a key in conflict, in (purchase time, purchase id) order."""
         ...
@@ -200,7 +201,7 @@ class Grants(Protocol):
         """Write every staged grant into place; raises on a duplicate key like ``add_many``."""
         ...
 
-    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         """Grant every free candidate of ``prepared`` in one statement; returns what was written."""
         ...
 

@@ -20,7 +20,7 @@ from pledge.usecases.common import (
     selection_for,
     terms_of,
 )
-from pledge.usecases.planning import BudgetBinds, Decided, exact_decisions, split_decisions
+from pledge.usecases.planning import BudgetBinds, Decided, Split, exact_decisions
 from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWork, UnitOfWorkFactory
 
 PROBLEM_SAMPLE = 20
@@ -146,12 +146,10 @@ def _plan(
     remaining = max(remaining, 0)
     with closing(uow.purchases.prepare(selection, terms, count_issued=campaign_launched)) as prepared:
         try:
-            free, _, decisions = split_decisions(
-                uow, terms, prepared, remaining, from_issued=campaign_launched
-            )
-            tally, amount = _tally(decisions)
-            tally[Decision.GRANT] += free.count
-            amount += free.amount_minor
+            split = Split(uow, terms, prepared, remaining, from_issued=campaign_launched)
+            tally, amount = _tally(split.decisions())
+            tally[Decision.GRANT] += split.free.count
+            amount += split.free.amount_minor
         except BudgetBinds:
             _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=campaign_launched)
             tally, amount = _tally(decisions)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, conflict_keys, is_free
-from pledge.usecases.ports import FreeGrants, FreeTotals
+from pledge.usecases.ports import CandidateTotals, FreeGrants
 
 
 class MemoryCandidates:
@@ -30,12 +30,13 @@ class MemoryCandidates:
             if is_free(candidate, self._accounts, self._serials) and amount <= candidate.price_minor:
                 yield candidate, amount
 
-    def free_totals(self) -> FreeTotals:
-        free = [amount for _, amount in self._granted_free()]
+    def totals(self) -> CandidateTotals:
         grant_amount, currency = self._terms.grant_amount, self._terms.currency
-        return FreeTotals(
-            len(free),
-            sum(free),
+        granted = [grant_amount(c.price_minor) for c in self._all]
+        granted = [amount for amount, c in zip(granted, self._all, strict=True) if amount <= c.price_minor]
+        return CandidateTotals(
+            len(granted),
+            sum(granted),
             sum(c.currency != currency for c in self._all),
             sum(grant_amount(c.price_minor) > c.price_minor for c in self._all),
         )

@@ -35,9 +35,9 @@ from pledge.usecases.ports import (
     Budgets,
     CampaignRecord,
     Campaigns,
+    CandidateTotals,
     Catalogs,
     FreeGrants,
-    FreeTotals,
     Grants,
     Ledger,
     NearMiss,
@@ -393,12 +393,12 @@ class MemoryGrants(_Repository):
             self._s.grant_keys[(g.campaign_id, g.purchase_id)] = g.id
             self._s.grant_postings[g.id] = posting_id
 
-    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, MemoryCandidates):
             raise TypeError("candidates prepared by another store")
         new, serials = prepared.free_grants(grants)
         self.add_many(new, serials, posting_id=grants.posting_id)
-        return FreeTotals(len(new), sum(g.amount_minor for g in new))
+        return CandidateTotals(len(new), sum(g.amount_minor for g in new))
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:
         totals: Counter[str] = Counter()

@@ -21,7 +21,7 @@ from pledge.adapters.sqlalchemy.database import stream_rows
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import GrantState
 from pledge.domain.issuance import Candidate
-from pledge.usecases.ports import FreeGrants, FreeTotals
+from pledge.usecases.ports import CandidateTotals, FreeGrants
 
 CANDIDATE_COLUMNS = "purchase_id, account_id, serial, purchased_at_us, price_minor, currency"
 _ORDER = "ORDER BY purchased_at_us, purchase_id"
@@ -65,7 +65,7 @@ class SqlCandidates:
         name = f"pledge_cand_{secrets.token_hex(4)}"
         self.table, self._accounts, self._serials = name, f"{name}_a", f"{name}_s"
         self._closed = False
-        self._totals: FreeTotals | None = None
+        self._totals: CandidateTotals | None = None
         on_commit = " ON COMMIT DROP" if self._postgres else ""
         without_rowid = "" if self._postgres else " WITHOUT ROWID"
         if self._postgres:
@@ -108,25 +108,27 @@ class SqlCandidates:
             f"LEFT JOIN {self._serials} ks ON ks.serial = c.serial"
         )
 
-    def free_totals(self) -> FreeTotals:
+    def totals(self) -> CandidateTotals:
         if self._totals is None:
-            self._totals = self._free_totals()
+            self._totals = self._all_totals()
         return self._totals
 
-    def _free_totals(self) -> FreeTotals:
+    def _all_totals(self) -> CandidateTotals:
+        """One pass over the candidates alone (no key lookups): the planner sums the conflicting
+        ones as they stream by, and the free ones are the difference."""
         amount = amount_sql(self._terms)
-        granted = f"{_FREE} AND {amount} <= c.price_minor"
+        granted = f"{amount} <= c.price_minor"
         row = self._conn.execute(
             text(
                 f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0), "
                 "COALESCE(SUM(CASE WHEN c.currency <> :currency THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {amount} > c.price_minor THEN 1 ELSE 0 END), 0) "
-                f"FROM {self._joined()}"
+                f"FROM {self.table} c"
             ),
             {"currency": self._terms.currency},
         ).one()
-        return FreeTotals(*(int(v) for v in row))
+        return CandidateTotals(*(int(v) for v in row))
 
     def conflicting(self) -> Iterator[Candidate]:
         columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
@@ -145,7 +147,7 @@ class SqlCandidates:
     def tracked_serials(self) -> Iterator[str]:
         return (row[0] for row in stream_rows(self._conn, f"SELECT serial FROM {self._serials}"))
 
-    def insert_free(self, grants: FreeGrants) -> FreeTotals:
+    def insert_free(self, grants: FreeGrants) -> CandidateTotals:
         """One ``INSERT … SELECT`` of every free candidate's grant, in grant-id (primary-key) order."""
         amount = amount_sql(self._terms)
         grant_id = grant_id_sql(self._conn.dialect.name, ":campaign", "c.purchase_id")
@@ -176,7 +178,7 @@ class SqlCandidates:
             ),
             params,
         ).one()
-        return FreeTotals(int(row[0]), int(row[1]))
+        return CandidateTotals(int(row[0]), int(row[1]))
 
     def close(self) -> None:
         if self._closed:

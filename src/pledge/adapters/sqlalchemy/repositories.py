@@ -24,7 +24,7 @@ from pledge.domain.campaign import CampaignState, TermsVersion
 from pledge.domain.errors import ConflictError
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import ChainedTransfer, Transfer, chain
-from pledge.usecases.ports import Budget, CampaignRecord, FreeGrants, FreeTotals, PreparedCandidates
+from pledge.usecases.ports import Budget, CampaignRecord, CandidateTotals, FreeGrants, PreparedCandidates
 
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
@@ -300,11 +300,11 @@ class SqlGrants:
         self._conn.exec_driver_sql(f"DROP TABLE {_STAGE}")
         self._staged = False
 
-    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, SqlCandidates):
             raise TypeError("candidates prepared by another store")
         if not self._dropped:
-            self._drop_indexes_for(prepared.free_totals().count)
+            self._drop_indexes_for(prepared.totals().count)  # at most this many: enough to decide
         return prepared.insert_free(grants)
 
     def _drop_indexes_for(self, new_rows: int) -> None:

@@ -29,7 +29,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.subscriptions import Term, TermKind, TermState
 from pledge.usecases.compensate import item_json
 from pledge.usecases.grants import grant_json
-from pledge.usecases.ports import Clock, FreeGrants, FreeTotals, PreparedCandidates
+from pledge.usecases.ports import CandidateTotals, Clock, FreeGrants, PreparedCandidates
 from pledge.usecases.subscriptions import term_json
 
 # The audit subject of a purchase until the use case has created (and so named) its term.
@@ -48,7 +48,7 @@ class _EventGrants(SqlGrants):
         # Written chunk by chunk, as the grants are, so a huge run never holds them all in memory.
         self._outbox.emit("grant.issued", (grant_json(g) for g in grants))
 
-    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> FreeTotals:
+    def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         written = super().add_free(prepared, grants)
         if self._outbox.listens("grant.issued"):  # read back in chunks: never all in memory
             issued = self.of_posting(grants.campaign_id, grants.posting_id)
