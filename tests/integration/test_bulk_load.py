@@ -80,3 +80,14 @@ def test_update_cannot_move_a_purchase_to_an_unknown_account(app: App) -> None:
     with pytest.raises(InputError) as refused:
         import_purchases(app.uow, [moved], update=True, expected_rows=len(moved))
     assert refused.value.code == "unknown_account" and "P00010" in str(refused.value)
+
+
+def test_a_bulk_load_repeating_a_row_is_still_one_purchase_with_its_account_fields(app: App) -> None:
+    rows = _purchases()
+    assert import_purchases(app.uow, [rows[:150], [rows[0], *rows[150:]]], expected_rows=ROWS + 1) == {
+        "imported": ROWS,
+        "unchanged": 1,
+    }
+    with app.engine.connect() as conn:  # every purchase carries its account's fields (ADR 12)
+        fields = set(conn.exec_driver_sql("SELECT account_region, account_registered_at_us FROM purchases"))
+    assert fields == {("CN", AT_US)}

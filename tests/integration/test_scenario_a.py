@@ -157,6 +157,22 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_pa
     assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 1
 
 
+def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: App, tmp_path: Path) -> None:
+    """The split puts a granted purchase's account in conflict wherever it belongs now (ADR 11)."""
+    launched(app)
+    first = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    # P10 (no serial) was granted to A-cn-5; now it belongs to A-cn-3, which has no grant.
+    moved = [(p, "A-cn-3", *rest) if p == "P10" else (p, a, *rest) for p, a, *rest in PURCHASES]
+    (tmp_path / "moved").mkdir()
+    _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]
+    import_purchases(app.uow, read_purchases(purchases), update=True)
+    dry = simulate_campaign(app.uow, app.rules, "founders-refund")
+    assert (dry["grants"], dry["already_granted"]) == (0, first["issued"])
+    again = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
+    assert (again["issued"], again["amount"]) == (0, "0.00")
+    assert verify_ledger(app.uow)["ok"]
+
+
 def test_budget_stops_issuance_in_order(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(budget="3500.00"), "ops")
     approve_campaign(app.uow, app.clock, "founders-refund", "finance")

@@ -37,16 +37,21 @@ def _decide_all(planner: IssuancePlanner, candidates: list[Candidate]) -> dict[s
     st.sampled_from([1, 2, None]),
     st.sampled_from([None, "1500.00"]),
     st.integers(0, 2),  # how many of the first candidates an earlier run granted
+    st.booleans(),  # whether those purchases moved to another account (and device) since
     st.integers(0, 2_000_000),
 )
-@example([("A", "S1", 0, 199_900), ("A", "S2", 1, 199_900), ("B", "S2", 2, 199_900)], 1, 1, None, 0, 10**9)
-@example([("A", "", 0, 199_900), ("B", "", 0, 199_900)], 1, 1, None, 0, 199_900)
+@example(
+    [("A", "S1", 0, 199_900), ("A", "S2", 1, 199_900), ("B", "S2", 2, 199_900)], 1, 1, None, 0, False, 10**9
+)
+@example([("A", "", 0, 199_900), ("B", "", 0, 199_900)], 1, 1, None, 0, False, 199_900)
+@example([("A", "", 0, 199_900), ("B", "", 1, 199_900)], 1, 1, None, 1, True, 10**9)  # a moved grant
 def test_split_agrees_with_the_ordered_pass(
     rows: list[tuple[str, str, int, int]],
     per_account: int | None,
     per_serial: int | None,
     fixed: str | None,
     prior_runs: int,
+    moved: bool,
     budget: int,
 ) -> None:
     changes: dict[str, object] = {"limits": {"per_account": per_account, "per_serial": per_serial}}
@@ -61,16 +66,17 @@ def test_split_agrees_with_the_ordered_pass(
     earlier = [c for c in candidates[:prior_runs] if t.grant_amount(c.price_minor) <= c.price_minor]
     by_account: dict[str, int] = {}
     by_serial: dict[str, int] = {}
-    for c in earlier:
-        by_account[c.account_id] = by_account.get(c.account_id, 0) + 1
+    for c in earlier:  # booked under the account (and device) the purchase had then
+        account, serial = ("Z-" + c.account_id, "Z-" + c.serial) if moved else (c.account_id, c.serial)
+        by_account[account] = by_account.get(account, 0) + 1
         if c.serial:
-            by_serial[c.serial] = by_serial.get(c.serial, 0) + 1
+            by_serial[serial] = by_serial.get(serial, 0) + 1
     granted = {c.purchase_id for c in earlier}
 
     ordered = IssuancePlanner(t, budget, dict(by_account), dict(by_serial), granted)
     expected = _decide_all(ordered, candidates)
 
-    prepared = MemoryCandidates(candidates, t, by_account, by_serial)
+    prepared = MemoryCandidates(candidates, t, by_account, by_serial, granted)
     split = Split(_Issued(by_account, by_serial, granted), t, prepared, budget, from_issued=True)  # type: ignore[arg-type]
     runs_out = Decision.BUDGET_EXHAUSTED in expected.values()
     try:
@@ -79,7 +85,7 @@ def test_split_agrees_with_the_ordered_pass(
         assert runs_out
         return
     assert not runs_out
-    accounts, serials = conflict_keys(candidates, per_account, per_serial, by_account, by_serial)
+    accounts, serials = conflict_keys(candidates, per_account, per_serial, by_account, by_serial, granted)
     free = [c for c in candidates if is_free(c, accounts, serials)]
     for c in free:  # granted, unless their grant would exceed the price
         exceeds = t.grant_amount(c.price_minor) > c.price_minor

@@ -180,16 +180,21 @@ def conflict_keys(
     per_serial: int | None,
     prior_accounts: Iterable[str] = (),
     prior_serials: Iterable[str] = (),
+    prior_purchases: Iterable[str] = (),
 ) -> tuple[set[str], set[str]]:
     """The accounts and serials through which one candidate's fate can depend on another's (ADR 11).
 
     A key is in conflict if more candidates carry it than its limit allows, or if it already has a
-    grant (``prior_*``: the campaign's earlier runs). A candidate carrying no key in conflict is
+    grant (``prior_*``: the campaign's earlier runs). So is the account of a candidate whose
+    purchase already has a grant, wherever that grant was booked (the purchase may have moved to
+    another account since): the planner must see it, to refuse it as already granted. A candidate
+    carrying no key in conflict is
     *free*: no limit can refuse it whatever order it comes in, so it is granted unless the budget
     runs out, and the planner never needs to see it. Only the others, the conflicting candidates,
     need the ordered, one-by-one decision; their keys are disjoint from the free ones' for every
     limit that can bind, so the two sets never influence each other except through the budget.
     """
+    candidates = list(candidates)
     by_account: dict[str, int] = {}
     by_serial: dict[str, int] = {}
     for candidate in candidates:
@@ -198,6 +203,9 @@ def conflict_keys(
             by_serial[candidate.serial] = by_serial.get(candidate.serial, 0) + 1
     accounts = set(prior_accounts)
     serials = {serial for serial in prior_serials if serial}
+    granted = set(prior_purchases)
+    if granted:
+        accounts.update(c.account_id for c in candidates if c.purchase_id in granted)
     if per_account is not None:
         accounts.update(key for key, n in by_account.items() if n > per_account)
     if per_serial is not None:

@@ -17,11 +17,12 @@ class MemoryCandidates:
         terms: CashbackTerms,
         prior_accounts: Iterable[str] = (),
         prior_serials: Iterable[str] = (),
+        prior_purchases: Iterable[str] = (),
     ) -> None:
         self._all = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
         self._terms = terms
         self._accounts, self._serials = conflict_keys(
-            self._all, terms.per_account, terms.per_serial, prior_accounts, prior_serials
+            self._all, terms.per_account, terms.per_serial, prior_accounts, prior_serials, prior_purchases
         )
 
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:

@@ -347,6 +347,7 @@ class MemoryPurchases(_Repository):
             terms,
             (g.account_id for g in prior),
             (self._s.grant_serials[g.id] for g in prior),
+            (g.purchase_id for g in prior),
         )
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:

@@ -77,11 +77,30 @@ class SqlCandidates:
             )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {name}")
-        self._conflicts("account_id", terms.per_account, count_issued, "")
-        self._conflicts("serial", terms.per_serial, count_issued, " WHERE serial <> ''")
+        prior = count_issued and self._has_grants()
+        self._conflicts("account_id", terms.per_account, prior, "")
+        self._conflicts("serial", terms.per_serial, prior, " WHERE serial <> ''")
+        if prior:  # a purchase granted before, wherever it belongs now: its account is in conflict
+            grant_id = grant_id_sql(conn.dialect.name, ":campaign", "c.purchase_id")
+            conn.execute(
+                text(
+                    f"INSERT INTO {self._accounts} (account_id) SELECT DISTINCT c.account_id "
+                    f"FROM {name} c JOIN grants g ON g.grant_id = {grant_id} "
+                    "WHERE g.campaign_id = :campaign ON CONFLICT DO NOTHING"
+                ),
+                {"campaign": terms.campaign_id},
+            )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {self._accounts}")
             conn.exec_driver_sql(f"ANALYZE {self._serials}")
+
+    def _has_grants(self) -> bool:
+        """Whether the campaign issued anything yet (through the campaign/posting index)."""
+        found = self._conn.execute(
+            text("SELECT 1 FROM grants WHERE campaign_id = :campaign LIMIT 1"),
+            {"campaign": self._terms.campaign_id},
+        ).first()
+        return found is not None
 
     def _conflicts(self, key: str, limit: int | None, count_issued: bool, where: str) -> None:
         table = self._accounts if key == "account_id" else self._serials

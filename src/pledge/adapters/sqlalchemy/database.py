@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -152,6 +152,9 @@ def lock_if_empty(conn: Connection, table: str) -> bool:
     ).scalar()
     if estimate is not None and estimate > 0:
         return False
+    # Busy (or a concurrent writer waiting for the same upgrade): give up within 2 s, and leave the
+    # session's own lock_timeout as it was.
+    before = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
     savepoint = conn.begin_nested()
     try:
         conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
@@ -161,7 +164,7 @@ def lock_if_empty(conn: Connection, table: str) -> bool:
         savepoint.rollback()
         return False
     finally:
-        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        conn.execute(text("SELECT set_config('lock_timeout', :before, true)"), {"before": before})
     if empty:
         savepoint.commit()  # releasing the savepoint keeps its lock
     else:

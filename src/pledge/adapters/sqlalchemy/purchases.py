@@ -20,7 +20,7 @@ from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stre
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.campaign import CashbackTerms
-from pledge.domain.errors import InputError
+from pledge.domain.errors import InputError, InvariantViolation
 from pledge.domain.issuance import Candidate
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
@@ -142,7 +142,6 @@ class SqlPurchases:
         self._conn = conn
         self._bulk: list[Index] | None = None  # indexes dropped by a bulk load, to rebuild
         self._analyze = False
-        self._deferred = 0  # rows of a SQLite bulk load whose account fields are filled at its end
 
     # -- loads ----------------------------------------------------------------
     def begin_load(self, what: str, expected_rows: int | None) -> None:
@@ -157,8 +156,6 @@ class SqlPurchases:
         self._bulk = sorted(purchases.indexes, key=lambda index: str(index.name))
         for index in self._bulk:  # inside the import's transaction: a failed load restores them
             index.drop(self._conn, checkfirst=True)
-        if self._conn.dialect.name == "sqlite":
-            self._deferred = 0
 
     def finish_load(self, what: str) -> None:
         dropped, self._bulk = self._bulk, None
@@ -179,7 +176,7 @@ class SqlPurchases:
 
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
         if self._bulk is not None and self._conn.dialect.name == "sqlite":
-            self._deferred += len(batch)  # filled, and every account checked, by finish_load
+            # Their account fields are filled, and every account checked, by finish_load.
             return self._add(purchases, "purchase_id", _PURCHASE_KEYS, batch, update, "purchases")
         rows = self._with_account_fields(batch)  # checks every account exists
         return self._add(purchases, "purchase_id", _STORED_KEYS, rows, update, "purchases")
@@ -192,13 +189,17 @@ class SqlPurchases:
             "UPDATE purchases SET account_region = a.region, account_registered_at_us = a.registered_at_us "
             "FROM accounts a WHERE a.account_id = purchases.account_id"
         ).rowcount
-        if filled != self._deferred:
-            missing = self._conn.exec_driver_sql(
-                "SELECT p.purchase_id, p.account_id FROM purchases p WHERE NOT EXISTS "
-                "(SELECT 1 FROM accounts a WHERE a.account_id = p.account_id) LIMIT 1"
-            ).first()
-            assert missing is not None, f"filled {filled} of {self._deferred} loaded purchases"
-            _unknown_account(missing[0], missing[1])
+        # The table was empty and ours alone when the load began: every stored row is the load's.
+        stored = self._conn.exec_driver_sql("SELECT COUNT(*) FROM purchases").scalar_one()
+        if filled == stored:
+            return
+        missing = self._conn.exec_driver_sql(
+            "SELECT p.purchase_id, p.account_id FROM purchases p WHERE NOT EXISTS "
+            "(SELECT 1 FROM accounts a WHERE a.account_id = p.account_id) LIMIT 1"
+        ).first()
+        if missing is None:
+            raise InvariantViolation(f"purchases: filled the account fields of {filled} of {stored} rows")
+        _unknown_account(missing[0], missing[1])
 
     def _add(
         self,
