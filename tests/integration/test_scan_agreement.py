@@ -14,7 +14,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
@@ -194,6 +194,8 @@ def test_a_bulk_run_issues_what_the_reference_issues(db_url: str, files: tuple[P
     store = MemoryStore()
     memory = memory_uow_factory(store)
     _load(memory, files)
+    statements: list[str] = []
+    event.listen(app.engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
     results = []
     for uow in (app.uow, memory):
         apply_campaign(uow, app.rules, app.clock, campaign(), "ops")
@@ -203,6 +205,8 @@ def test_a_bulk_run_issues_what_the_reference_issues(db_url: str, files: tuple[P
             results.append(run_campaign(uow, app.rules, app.clock, "founders-refund", "ops"))
         assert verify_ledger(uow)["ok"]
     assert results[0] == results[1] and results[0]["issued"] > ROWS // 4
+    dropped = [s for s in statements if "DROP INDEX" in s and "ix_grants" in s]
+    assert len(dropped) == len(grants.indexes), "the run dropped the grants' indexes, to rebuild them"
     with app.engine.connect() as conn:
         stored = set(
             conn.exec_driver_sql("SELECT grant_id, account_id, purchase_id, amount_minor FROM grants")

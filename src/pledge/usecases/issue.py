@@ -91,6 +91,7 @@ def _run(
             if every.other_currency or (terms.fixed_amount_minor is not None and every.overpaid):
                 _refuse(uow, terms, selection, campaign_id)
             planner, decisions = bulk.planner, bulk.decisions()
+            uow.grants.begin_write(every.count)  # before the first grant: the table may be empty
         else:
             planner, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=True)
         issued = amount = exhausted = 0

@@ -201,6 +201,11 @@ class Grants(Protocol):
         """Write every staged grant into place; raises on a duplicate key like ``add_many``."""
         ...
 
+    def begin_write(self, expected_rows: int) -> None:
+        """A run is about to write up to ``expected_rows`` grants, before its first one: the store
+        may prepare a bulk write (rebuilding indexes once, in ``flush_added``)."""
+        ...
+
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         """Grant every free candidate of ``prepared`` in one statement; returns what was written."""
         ...

@@ -394,6 +394,9 @@ class MemoryGrants(_Repository):
             self._s.grant_keys[(g.campaign_id, g.purchase_id)] = g.id
             self._s.grant_postings[g.id] = posting_id
 
+    def begin_write(self, expected_rows: int) -> None:
+        """No index to rebuild here."""
+
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, MemoryCandidates):
             raise TypeError("candidates prepared by another store")

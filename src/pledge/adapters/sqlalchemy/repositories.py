@@ -303,11 +303,9 @@ class SqlGrants:
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, SqlCandidates):
             raise TypeError("candidates prepared by another store")
-        if not self._dropped:
-            self._drop_indexes_for(prepared.totals().count)  # at most this many: enough to decide
         return prepared.insert_free(grants)
 
-    def _drop_indexes_for(self, new_rows: int) -> None:
+    def begin_write(self, expected_rows: int) -> None:
         """A write of at least ``BULK_WRITE_ROWS`` grants drops the secondary indexes, to be rebuilt
         by ``flush_added`` with one sort each (measured at 1 M purchases: the account index, updated
         at random, was 40 % of the insert on SQLite and half of it on PostgreSQL).
@@ -317,7 +315,7 @@ class SqlGrants:
         included. PostgreSQL: only into an empty table (locked for the run, as a bulk import locks
         ``purchases``); otherwise every other campaign's claims would wait for the whole run.
         """
-        if new_rows < BULK_WRITE_ROWS:
+        if expected_rows < BULK_WRITE_ROWS or self._dropped:
             return
         if self._conn.dialect.name == "postgresql":
             if not lock_if_empty(self._conn, "grants"):
@@ -325,7 +323,7 @@ class SqlGrants:
             self._conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")  # the index builds
         else:
             stored = self._conn.exec_driver_sql("SELECT COALESCE(MAX(rowid), 0) FROM grants").scalar_one()
-            if new_rows < int(stored):
+            if expected_rows < int(stored):
                 return
         self._dropped = sorted(grants.indexes, key=lambda index: str(index.name))
         for index in self._dropped:  # inside the run's transaction: a rollback restores them
