@@ -204,7 +204,8 @@ each against a floor taken in the same run, on the same machine, at the same mom
   PostgreSQL: `COPY ... FROM STDIN`). The ratio is against that whole floor (read + insert); the
   notes give the insert alone.
 - **dry run**: the full `campaign simulate` report against one hand-written
-  `SELECT COUNT(*) ... WHERE <the same rule>` on the same tables (median of 3, warm).
+  `SELECT COUNT(*) ... WHERE <the same rule>` on the same table (`purchases`, which carries the
+  account's region, ADR 12; median of 3, warm).
 - **issuance**: `campaign run` (the free candidates' grants in one statement, the conflicting ones
   with one ledger posting per 10,000, ADR 11) against a bulk insert of the same number of rows
   into bare tables.
