@@ -1,8 +1,10 @@
 """A run of many chunks stages its grants and writes them in key order, on SQLite and PostgreSQL.
 
-Small chunks make a few thousand generated purchases take the staged path: the grants, the
-ledger postings and the budget must be exactly what the in-memory reference issues, a duplicate
-key in a staged chunk must fail the whole run, and nothing may be left staged.
+Small chunks and a low bulk-write threshold make a few thousand generated purchases take the paths
+that millions take: conflicting candidates' grants staged, free ones written by one statement, the
+grants' indexes dropped and rebuilt (ADR 11). The grants, the ledger postings and the budget must
+be exactly what the in-memory reference issues, a duplicate key in a staged chunk must fail the
+whole run, and nothing may be left staged or unindexed.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.sqlalchemy import repositories as sql_repositories
 from pledge.adapters.sqlalchemy.repositories import SqlGrants
 from pledge.adapters.sqlalchemy.schema import upgrade
+from pledge.adapters.sqlalchemy.tables import grants
 from pledge.bootstrap import App
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.timeutil import parse_instant
@@ -54,14 +58,21 @@ def test_a_staged_run_issues_what_the_reference_issues(
     db_url: str, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(issue, "CHUNK", 97)  # dozens of chunks: all but the first are staged
+    monkeypatch.setattr(sql_repositories, "BULK_WRITE_ROWS", 1)  # and the indexes rebuilt after
     app = App(db_url, NOW)
     upgrade(app.engine)
     _load(app.uow, files)
     store = MemoryStore()
     memory = memory_uow_factory(store)
     _load(memory, files)
+    statements: list[str] = []
+    event.listen(app.engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
 
     result = _issue(app.uow, app)
+    dropped = [s for s in statements if "DROP INDEX" in s and "ix_grants" in s]
+    assert len(dropped) == len(grants.indexes), "the run dropped the grants' indexes, to rebuild them"
+    indexes = {str(index["name"]) for index in inspect(app.engine).get_indexes("grants")}
+    assert indexes == {str(index.name) for index in grants.indexes}
     assert result == _issue(memory, app)
     assert int(str(result["issued"])) > 10 * 97
     purchase_ids = sorted(store.purchases)

@@ -14,24 +14,18 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from sqlalchemy import event, inspect
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import purchases as sql_purchases
-from pledge.adapters.sqlalchemy import repositories as sql_repositories
 from pledge.adapters.sqlalchemy.schema import upgrade
-from pledge.adapters.sqlalchemy.tables import grants
 from pledge.bootstrap import App
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import parse_instant
-from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.common import selection_for
 from pledge.usecases.import_data import import_accounts, import_purchases
-from pledge.usecases.issue import run_campaign
-from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.ports import Selection
 from pledge.usecases.simulate import simulate_terms
 from tests.support.data import campaign
@@ -182,36 +176,4 @@ def test_the_migration_copies_account_fields_onto_stored_purchases(
             "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
         ).one()
     assert rows[0] == ROWS and rows[1] == ROWS
-    app.close()
-
-
-def test_a_bulk_run_issues_what_the_reference_issues(db_url: str, files: tuple[Path, Path]) -> None:
-    """The free candidates' one-statement write, with the grants' indexes dropped and rebuilt
-    (ADR 11), issues exactly the reference's grants, and leaves the books and the indexes whole."""
-    app = App(db_url, CLOCK_US)
-    upgrade(app.engine)
-    _load(app.uow, files)
-    store = MemoryStore()
-    memory = memory_uow_factory(store)
-    _load(memory, files)
-    statements: list[str] = []
-    event.listen(app.engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
-    results = []
-    for uow in (app.uow, memory):
-        apply_campaign(uow, app.rules, app.clock, campaign(), "ops")
-        approve_campaign(uow, app.clock, "founders-refund", "finance")
-        launch_campaign(uow, app.rules, app.clock, "founders-refund", "finance")
-        with patch.object(sql_repositories, "BULK_WRITE_ROWS", 1):
-            results.append(run_campaign(uow, app.rules, app.clock, "founders-refund", "ops"))
-        assert verify_ledger(uow)["ok"]
-    assert results[0] == results[1] and results[0]["issued"] > ROWS // 4
-    dropped = [s for s in statements if "DROP INDEX" in s and "ix_grants" in s]
-    assert len(dropped) == len(grants.indexes), "the run dropped the grants' indexes, to rebuild them"
-    with app.engine.connect() as conn:
-        stored = set(
-            conn.exec_driver_sql("SELECT grant_id, account_id, purchase_id, amount_minor FROM grants")
-        )
-        names = {index["name"] for index in inspect(conn).get_indexes("grants")}
-    assert stored == {(g.id, g.account_id, g.purchase_id, g.amount_minor) for g in store.grants.values()}
-    assert names == {str(index.name) for index in grants.indexes}
     app.close()
