@@ -32,14 +32,14 @@ class MemoryCandidates:
                 yield candidate, amount
 
     def totals(self) -> CandidateTotals:
-        grant_amount, currency = self._terms.grant_amount, self._terms.currency
-        granted = [grant_amount(c.price_minor) for c in self._all]
-        granted = [amount for amount, c in zip(granted, self._all, strict=True) if amount <= c.price_minor]
+        currency = self._terms.currency
+        amounts = [(self._terms.grant_amount(c.price_minor), c) for c in self._all]
+        granted = [amount for amount, c in amounts if amount <= c.price_minor]
         return CandidateTotals(
             len(granted),
             sum(granted),
             sum(c.currency != currency for c in self._all),
-            sum(grant_amount(c.price_minor) > c.price_minor for c in self._all),
+            len(amounts) - len(granted),
         )
 
     def conflicting(self) -> Iterator[Candidate]:
@@ -56,6 +56,7 @@ class MemoryCandidates:
 
     def free_grants(self, grants: FreeGrants) -> tuple[list[Grant], list[str]]:
         """The grants (and their serials) a run writes for the free candidates."""
+        free = list(self._granted_free())
         new = [
             Grant(
                 grant_id(grants.campaign_id, c.purchase_id),
@@ -69,10 +70,9 @@ class MemoryCandidates:
                 grants.issued_at_us,
                 grants.expires_at_us,
             )
-            for c, amount in self._granted_free()
+            for c, amount in free
         ]
-        serials = [c.serial for c, _ in self._granted_free()]
-        return new, serials
+        return new, [c.serial for c, _ in free]
 
     def close(self) -> None:
         """Nothing is held outside this object."""
