@@ -45,8 +45,20 @@ def cli(db_url: str, tmp_path: Path) -> Pledge:
     pledge = Pledge(db_url, tmp_path)
     pledge.run("init")
     accounts, purchases = write_files(tmp_path)
-    assert pledge.json("import", "accounts", str(accounts)) == {"imported": 7, "unchanged": 0}
-    assert pledge.json("import", "purchases", str(purchases)) == {"imported": 10, "unchanged": 0}
+    assert pledge.json("import", "accounts", str(accounts)) == {
+        "imported": 7,
+        "unchanged": 0,
+        "updated": 0,
+        "revoked": 0,
+        "clawbacks": 0,
+    }
+    assert pledge.json("import", "purchases", str(purchases)) == {
+        "imported": 10,
+        "unchanged": 0,
+        "updated": 0,
+        "revoked": 0,
+        "clawbacks": 0,
+    }
     return pledge
 
 

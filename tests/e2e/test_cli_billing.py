@@ -65,6 +65,9 @@ def setup(db_url: str, folder: Path) -> tuple[Pledge, dict[str, Path]]:
     assert cli.json("import", "accounts", str(files["accounts"])) == {
         "imported": len(ACCOUNTS),
         "unchanged": 0,
+        "updated": 0,
+        "revoked": 0,
+        "clawbacks": 0,
     }
     return cli, files
 

@@ -25,7 +25,7 @@ from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.common import selection_for
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.ports import Selection
 from pledge.usecases.simulate import simulate_terms
 from tests.support.data import campaign
@@ -143,7 +143,7 @@ def test_account_fields_on_purchases_follow_account_updates(db_url: str, files: 
 
     moved = [[move(a) for a in batch] for batch in read_accounts(files[0])]
     for uow in (app.uow, memory):
-        import_accounts(uow, moved, update=True)
+        import_accounts(uow, moved, update=True, corrector=Corrector(app.rules, app.clock))
     terms = parse_cashback_terms(campaign())
     selection = selection_for(terms, app.rules)
     with app.uow() as sql_uow, memory() as mem_uow:

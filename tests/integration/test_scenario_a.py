@@ -15,7 +15,7 @@ from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -153,7 +153,7 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_pa
     (tmp_path / "more").mkdir()
     _, purchases = write_files(tmp_path / "more", more)
     result = import_purchases(app.uow, read_purchases(purchases))
-    assert result == {"imported": 1, "unchanged": len(PURCHASES)}
+    assert result == {"imported": 1, "unchanged": len(PURCHASES), "updated": 0, "revoked": 0, "clawbacks": 0}
     assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 1
 
 
@@ -165,7 +165,9 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
     moved = [(p, "A-cn-3", *rest) if p == "P10" else (p, a, *rest) for p, a, *rest in PURCHASES]
     (tmp_path / "moved").mkdir()
     _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]
-    import_purchases(app.uow, read_purchases(purchases), update=True)
+    import_purchases(
+        app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
+    )
     dry = simulate_campaign(app.uow, app.rules, "founders-refund")
     assert (dry["grants"], dry["already_granted"]) == (0, first["issued"])
     again = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")

@@ -33,7 +33,19 @@ def test_claim_is_idempotent_and_expiry_is_final() -> None:
     with pytest.raises(RefusedError):
         claimed.expire(2000)
     assert claimed.pay(30).state is GrantState.PAID
-    assert g.revoke(3).state is GrantState.REVOKED
+    revoked = g.revoke(3, "purchase_returned")
+    assert (revoked.state, revoked.revoked_reason, revoked.closed_at_us) == (
+        GrantState.REVOKED,
+        "purchase_returned",
+        3,
+    )
+    assert revoked.revoke(4, "again") is revoked  # idempotent: the first reason and instant stay
+    with pytest.raises(RefusedError) as refused:
+        claimed.revoke(3, "purchase_returned")  # opened: a claw-back case, never a revocation
+    assert refused.value.code == "grant_claimed"
+    with pytest.raises(RefusedError) as refused:
+        revoked.claim(5)
+    assert refused.value.code == "grant_revoked"
 
 
 def test_grant_id_is_deterministic() -> None:

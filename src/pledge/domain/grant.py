@@ -1,7 +1,10 @@
 """Grants: what one qualifying purchase earned under one terms version.
 
 States: ``issued → claimed → paid``, ``issued → expired`` (value returns to
-the budget) and ``issued/claimed → revoked``. A grant's id is derived from
+the budget) and ``issued → revoked`` (the purchase was returned or corrected, or
+support withdrew it: value returns to the budget). An opened grant is never
+revoked: the money is with the customer, so a correction opens a claw-back case
+instead (:mod:`pledge.domain.corrections`, ADR 14). A grant's id is derived from
 (campaign, purchase), so the id itself is the idempotency key of issuance:
 issuing the same purchase twice collides on the id instead of paying twice.
 """
@@ -25,7 +28,7 @@ class GrantState(StrEnum):
 
 _ALLOWED: dict[GrantState, frozenset[GrantState]] = {
     GrantState.ISSUED: frozenset({GrantState.CLAIMED, GrantState.EXPIRED, GrantState.REVOKED}),
-    GrantState.CLAIMED: frozenset({GrantState.PAID, GrantState.REVOKED}),
+    GrantState.CLAIMED: frozenset({GrantState.PAID}),
     GrantState.PAID: frozenset(),
     GrantState.EXPIRED: frozenset(),
     GrantState.REVOKED: frozenset(),
@@ -51,6 +54,7 @@ class Grant:
     expires_at_us: int
     claimed_at_us: int | None = None
     closed_at_us: int | None = None  # when it became paid, expired or revoked
+    revoked_reason: str | None = None  # why: a code (purchase_returned, ...) or support's text
 
     def __post_init__(self) -> None:
         assert self.amount_minor > 0, "a grant is always worth something"
@@ -85,6 +89,9 @@ class Grant:
         self._move(GrantState.PAID)
         return replace(self, state=GrantState.PAID, closed_at_us=now_us)
 
-    def revoke(self, now_us: int) -> Grant:
+    def revoke(self, now_us: int, reason: str) -> Grant:
+        """Withdraw an unopened grant. Revoking a revoked grant returns it unchanged (idempotent)."""
+        if self.state is GrantState.REVOKED:
+            return self
         self._move(GrantState.REVOKED)
-        return replace(self, state=GrantState.REVOKED, closed_at_us=now_us)
+        return replace(self, state=GrantState.REVOKED, closed_at_us=now_us, revoked_reason=reason)

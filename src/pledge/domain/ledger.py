@@ -140,6 +140,16 @@ def customer_account(account_id: str) -> str:
     return f"customer:{account_id}:wallet"
 
 
+def clawbacks_account(campaign_id: str) -> str:
+    """What customers owe a campaign back for opened grants whose purchase stopped qualifying."""
+    return f"campaign:{campaign_id}:clawbacks"
+
+
+def customer_owes_account(account_id: str) -> str:
+    """The customer's side of a claw-back receivable (negative: what they owe)."""
+    return f"customer:{account_id}:owes"
+
+
 # Subscriptions: money and service time ("DAYS", its own asset).
 DAYS = "DAYS"
 REVENUE = "revenue:subscriptions"

@@ -14,6 +14,7 @@ from pledge.domain.rules.ast import fields_of
 from pledge.domain.rules.schema import values_of
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
+from pledge.usecases.corrections import clawback_json, grant_note
 from pledge.usecases.grants import grant_json
 from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
 
@@ -42,6 +43,7 @@ def explain_account(
                 f"account {account_id} does not exist", code="account_not_found", param="account"
             )
         grants = uow.grants.for_purchases(campaign_id, [p.purchase_id for p in purchases])
+        cases = uow.corrections.clawbacks_of_grants([g.id for g in grants.values()])
     compiled = rules(terms.rule)
     window, tz = terms.window, terms.window.tz
     out = []
@@ -76,6 +78,12 @@ def explain_account(
                 "qualifies; limits (per account, per serial) and the budget are applied at issuance "
                 "in purchase order"
             )
+        elif grant is not None:
+            note = grant_note(grant, qualifies, version.version, cases.get(grant.id))
+            if note:
+                entry["note"] = note
+        if grant is not None and grant.id in cases:
+            entry["clawback"] = clawback_json(cases[grant.id])
         out.append(entry)
     return {
         "account_id": account_id,

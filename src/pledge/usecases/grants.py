@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
-from pledge.domain.grant import Grant
+from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
@@ -29,6 +29,10 @@ def grant_json(grant: Grant) -> dict[str, Any]:
         "issued_at": format_instant(grant.issued_at_us),
         "expires_at": format_instant(grant.expires_at_us),
         "claimed_at": None if grant.claimed_at_us is None else format_instant(grant.claimed_at_us),
+        "revoked_reason": grant.revoked_reason,
+        "revoked_at": format_instant(grant.closed_at_us)
+        if grant.state is GrantState.REVOKED and grant.closed_at_us is not None
+        else None,
     }
 
 

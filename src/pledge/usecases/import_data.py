@@ -1,12 +1,28 @@
-"""Import accounts or purchases: streamed in batches, all or nothing, idempotent."""
+"""Import accounts or purchases: streamed in batches, all or nothing, idempotent.
+
+An update (``update=True``) that changes a row re-checks the live grants it carries, in the same
+transaction: a purchase that no longer qualifies loses its unopened grant or opens a claw-back case
+for an opened one (ADR 14, :mod:`pledge.usecases.corrections`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pledge.domain.errors import InvariantViolation
 from pledge.domain.records import AccountRecord, PurchaseRecord
-from pledge.usecases.ports import UnitOfWorkFactory
+from pledge.usecases.corrections import GrantCorrections
+from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWorkFactory
+
+IMPORT_ACTOR = "import"
+
+
+class Corrector:
+    """What an update needs to re-check grants: the rule compiler, the clock and who imports."""
+
+    def __init__(self, rules: RuleCompiler, clock: Clock, actor: str = IMPORT_ACTOR) -> None:
+        self.rules, self.clock, self.actor = rules, clock, actor
 
 
 def import_accounts(
@@ -16,8 +32,9 @@ def import_accounts(
     update: bool = False,
     progress: Callable[[int], None] | None = None,
     expected_rows: int | None = None,
+    corrector: Corrector | None = None,
 ) -> dict[str, Any]:
-    return _import(uow_factory, batches, "accounts", update, progress, expected_rows)
+    return _import(uow_factory, batches, "accounts", update, progress, expected_rows, corrector)
 
 
 def import_purchases(
@@ -27,9 +44,10 @@ def import_purchases(
     update: bool = False,
     progress: Callable[[int], None] | None = None,
     expected_rows: int | None = None,
+    corrector: Corrector | None = None,
 ) -> dict[str, Any]:
     """``expected_rows`` (e.g. counted from the file) lets the store treat a large import as a bulk load."""
-    return _import(uow_factory, batches, "purchases", update, progress, expected_rows)
+    return _import(uow_factory, batches, "purchases", update, progress, expected_rows, corrector)
 
 
 def _import(
@@ -39,19 +57,37 @@ def _import(
     update: bool,
     progress: Callable[[int], None] | None,
     expected_rows: int | None,
+    corrector: Corrector | None,
 ) -> dict[str, Any]:
-    imported = unchanged = 0
+    if update and corrector is None:  # a changed row must never leave a grant it no longer earns
+        raise InvariantViolation(f"an update of {what} needs a corrector to re-check the grants it touches")
+    imported = unchanged = updated = 0
     # One transaction for the whole file: a bad row anywhere (raised by the
-    # reader or the store) rolls back every batch before it.
+    # reader or the store) rolls back every batch before it, corrections included.
     with uow_factory() as uow:
         add = uow.purchases.add_accounts if what == "accounts" else uow.purchases.add_purchases
+        corrections = (
+            GrantCorrections(uow, corrector.rules, corrector.clock.now_us()) if corrector and update else None
+        )
         uow.purchases.begin_load(what, expected_rows)
         for batch in batches:
             new, same = add(batch, update=update)
             imported += new
             unchanged += same
+            changed = uow.purchases.changed()
+            updated += len(changed)
+            if corrections is not None:
+                corrections.correct(what, changed)
             if progress:
                 progress(len(batch))
         uow.purchases.finish_load(what)
+        if corrections is not None and corrector is not None:
+            corrections.record(corrector.actor)
         uow.commit()
-    return {"imported": imported, "unchanged": unchanged}
+    return {
+        "imported": imported,  # new and updated rows, as before ``updated`` was reported
+        "unchanged": unchanged,
+        "updated": updated,
+        "revoked": corrections.revoked if corrections else 0,
+        "clawbacks": corrections.clawbacks if corrections else 0,
+    }

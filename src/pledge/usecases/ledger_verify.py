@@ -7,6 +7,7 @@ from typing import Any
 from pledge.domain.grant import GrantState
 from pledge.domain.ledger import DAYS, ChainVerifier, budget_account, compensation_account, grants_account
 from pledge.domain.money import format_minor
+from pledge.usecases.corrections import check_clawbacks
 from pledge.usecases.ports import UnitOfWorkFactory
 
 
@@ -55,6 +56,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                 )
             if budget.remaining_minor < 0:
                 verifier.report(f"campaign {record.campaign_id}: budget is negative")
+            check_clawbacks(verifier, record.campaign_id, budget.currency, uow.corrections.clawback_totals)
             campaigns.append(
                 {
                     "campaign": record.campaign_id,

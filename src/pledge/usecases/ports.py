@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.catalog import CatalogVersion
 from pledge.domain.compensation import CompensationItem
+from pledge.domain.corrections import ClawbackCase
 from pledge.domain.grant import Grant
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import ChainedTransfer, Transfer
@@ -162,6 +163,10 @@ class FreeGrants:
 class Purchases(Protocol):
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]: ...
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]: ...
+    def changed(self) -> Sequence[str]:
+        """The ids (purchase or account) the last ``add_*`` call replaced with different content."""
+        ...
+
     def begin_load(self, what: str, expected_rows: int | None) -> None:
         """An import of about ``expected_rows`` rows of ``what`` starts (the store may bulk-load)."""
         ...
@@ -275,6 +280,30 @@ class Outbox(Protocol):
         ...
 
 
+class Corrections(Protocol):
+    """What corrections read and write (ADR 14): live grants of changed records, claw-back cases."""
+
+    def live_grants_of_accounts(self, account_ids: Sequence[str]) -> list[Grant]:
+        """The issued or claimed grants held by these accounts (by the grants' account index)."""
+        ...
+
+    def purchases(self, purchase_ids: Sequence[str]) -> dict[str, tuple[PurchaseRecord, AccountRecord]]:
+        """Purchases by id, each with its account as stored; unknown ids are left out."""
+        ...
+
+    def open_clawback(self, case: ClawbackCase) -> bool:
+        """Record a case; False (and nothing written) if its grant has one already."""
+        ...
+
+    def clawbacks_of_grants(self, grant_ids: Sequence[str]) -> dict[str, ClawbackCase]: ...
+    def clawbacks(
+        self, *, campaign_id: str | None, state: str | None, starting_after: str | None, limit: int
+    ) -> list[ClawbackCase]: ...
+    def clawback_totals(self, campaign_id: str) -> dict[str, tuple[int, int]]:
+        """(count, amount) of a campaign's cases per state."""
+        ...
+
+
 class UnitOfWork(Protocol):
     campaigns: Campaigns
     budgets: Budgets
@@ -284,6 +313,7 @@ class UnitOfWork(Protocol):
     catalogs: Catalogs
     subscriptions: Subscriptions
     outbox: Outbox
+    corrections: Corrections
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pledge.domain.corrections import ClawbackState
 from pledge.domain.grant import GrantState
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
@@ -60,6 +61,7 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         terms = terms_of(latest_version(uow, campaign_id))
         budget = uow.budgets.get(campaign_id)
         totals = uow.grants.totals(campaign_id)
+        clawbacks = uow.corrections.clawback_totals(campaign_id).get(ClawbackState.OPEN.value, (0, 0))
     cur = record.currency
 
     def amount(*states: GrantState) -> int:
@@ -88,4 +90,6 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         "outstanding_amount": format_minor(amount(GrantState.ISSUED), cur),
         "budget_remaining": format_minor(budget.remaining_minor if budget else funded, cur),
         "grants": {s.value: totals.get(s.value, (0, 0))[0] for s in GrantState},
+        # Opened grants whose purchase stopped qualifying: receivables for finance (ADR 14).
+        "clawbacks": {"open": clawbacks[0], "open_amount": format_minor(clawbacks[1], cur)},
     }

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates
+from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
+from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
@@ -37,6 +39,7 @@ from pledge.usecases.ports import (
     Campaigns,
     CandidateTotals,
     Catalogs,
+    Corrections,
     FreeGrants,
     Grants,
     Ledger,
@@ -80,6 +83,7 @@ class MemoryStore:
     transfer_ids: set[str] = field(default_factory=set)
     head: tuple[int, str] = (0, GENESIS_HASH)
     billing: BillingState = field(default_factory=BillingState)  # scenario B (adapters/memory/billing.py)
+    clawbacks: dict[str, ClawbackCase] = field(default_factory=dict)  # adapters/memory/corrections.py
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -206,7 +210,14 @@ def _names(selection: Selection) -> list[str]:
 
 
 class MemoryPurchases(_Repository):
+    def __init__(self, s: MemoryStore) -> None:
+        super().__init__(s)
+        self._changed: list[str] = []  # ids the last add replaced
+
     # -- import -------------------------------------------------------------
+    def changed(self) -> list[str]:
+        return self._changed
+
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
         return self._add(self._s.accounts, batch, update, "accounts")
 
@@ -237,6 +248,7 @@ class MemoryPurchases(_Repository):
         table.update((row[0], row) for row in rows)
 
     def _add(self, table: dict[str, Row], batch: Sequence[Row], update: bool, what: str) -> tuple[int, int]:
+        self._changed = []
         if not batch:
             return 0, 0
         rows = list(batch)
@@ -280,6 +292,7 @@ class MemoryPurchases(_Repository):
         for row in changed:
             self._check(row)
             table[row[0]] = row
+        self._changed = [row[0] for row in changed]
         return len(new_rows) + len(changed), unchanged
 
     # -- scans (the reference evaluator over each purchase joined to its account)
@@ -421,6 +434,7 @@ class MemoryGrants(_Repository):
                 state=GrantState(grant.state),
                 claimed_at_us=grant.claimed_at_us,
                 closed_at_us=grant.closed_at_us,
+                revoked_reason=grant.revoked_reason,
             )
 
     def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]:
@@ -489,6 +503,7 @@ class MemoryUnitOfWork:
     catalogs: Catalogs
     subscriptions: Subscriptions
     outbox: Outbox
+    corrections: Corrections
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -507,6 +522,7 @@ class MemoryUnitOfWork:
         self.catalogs = MemoryCatalogs(work)
         self.subscriptions = MemorySubscriptions(work)
         self.outbox = MemoryOutbox(work)
+        self.corrections = MemoryCorrections(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

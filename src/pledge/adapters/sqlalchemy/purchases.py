@@ -142,6 +142,7 @@ class SqlPurchases:
         self._conn = conn
         self._bulk: list[Index] | None = None  # indexes dropped by a bulk load, to rebuild
         self._analyze = False
+        self._changed: list[str] = []  # ids the last add replaced (corrections re-check their grants)
 
     # -- loads ----------------------------------------------------------------
     def begin_load(self, what: str, expected_rows: int | None) -> None:
@@ -181,6 +182,9 @@ class SqlPurchases:
         rows = self._with_account_fields(batch)  # checks every account exists
         return self._add(purchases, "purchase_id", _STORED_KEYS, rows, update, "purchases")
 
+    def changed(self) -> list[str]:
+        return self._changed
+
     def _fill_account_fields(self) -> None:
         """SQLite, end of a bulk load into the empty table: every purchase gets its account's fields
         in one join (1.3 s per million, against 3.4 s probing per batch), and one that names no
@@ -211,6 +215,7 @@ class SqlPurchases:
         what: str,
     ) -> tuple[int, int]:
         """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id."""
+        self._changed = []
         if not batch:
             return 0, 0
         # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
@@ -256,6 +261,7 @@ class SqlPurchases:
             )
         if new_rows:
             self._conn.execute(table.insert(), new_rows)
+        self._changed = [row[key] for row in changed]
         for row in changed:
             self._conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
         if what == "accounts" and changed:  # their purchases carry the fields rules read (ADR 12)

@@ -63,6 +63,7 @@ def _grant(row: Any) -> Grant:
         int(row.expires_at_us),
         row.claimed_at_us,
         row.closed_at_us,
+        row.revoked_reason,
     )
 
 
@@ -357,7 +358,10 @@ class SqlGrants:
             update(grants)
             .where(grants.c.grant_id == grant.id)
             .values(
-                state=grant.state.value, claimed_at_us=grant.claimed_at_us, closed_at_us=grant.closed_at_us
+                state=grant.state.value,
+                claimed_at_us=grant.claimed_at_us,
+                closed_at_us=grant.closed_at_us,
+                revoked_reason=grant.revoked_reason,
             )
         )
 

@@ -142,6 +142,7 @@ grants = Table(
     # The ledger transfer that booked this grant's issue: one posting per issuance chunk, whose
     # amount is the sum of its grants (``ledger verify`` checks it).
     Column("posting_id", Str(80), nullable=False),
+    Column("revoked_reason", Str(200)),  # set when the grant becomes revoked (ADR 14)
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("state IN ('issued', 'claimed', 'paid', 'expired', 'revoked')", name="state_known"),
     Index("ix_grants_account_id_campaign_id", "account_id", "campaign_id"),
@@ -150,6 +151,25 @@ grants = Table(
     Index("ix_grants_campaign_id_posting_id", "campaign_id", "posting_id"),
 )
 
+# An opened grant whose purchase stopped qualifying: what the customer owes back (ADR 14). The id
+# derives from the grant's, so a grant has at most one case.
+clawbacks = Table(
+    "clawbacks",
+    metadata,
+    Column("clawback_id", Str(40), primary_key=True),
+    Column("grant_id", Str(40), nullable=False),
+    Column("campaign_id", Str(64), nullable=False),
+    Column("account_id", Str(128), nullable=False),
+    Column("purchase_id", Str(128), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", Str(3), nullable=False),
+    Column("reason", Str(200), nullable=False),
+    Column("state", Str(16), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint("state IN ('open')", name="state_known"),
+    Index("ix_clawbacks_campaign_id_state", "campaign_id", "state"),
+)
 
 ledger_entries = Table(
     "ledger_entries",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
+from pledge.adapters.sqlalchemy.corrections import SqlCorrections
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
 from pledge.usecases.ports import (
     Budgets,
     Campaigns,
     Catalogs,
+    Corrections,
     Grants,
     Ledger,
     Outbox,
@@ -30,6 +32,7 @@ class SqlUnitOfWork:
     catalogs: Catalogs
     subscriptions: Subscriptions
     outbox: Outbox
+    corrections: Corrections
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -46,6 +49,7 @@ class SqlUnitOfWork:
         self.catalogs = SqlCatalogs(self._conn)
         self.subscriptions = SqlSubscriptions(self._conn)
         self.outbox = SqlOutbox(self._conn)
+        self.corrections = SqlCorrections(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,7 @@ EVENT_TYPES = (
     "grant.issued",
     "grant.claimed",
     "grant.expired",
+    "grant.revoked",
     "campaign.updated",
     # scenario B (written by the API unit of work's subscriptions repository):
     "compensation.applied",

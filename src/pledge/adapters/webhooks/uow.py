@@ -35,7 +35,11 @@ from pledge.usecases.subscriptions import term_json
 # The audit subject of a purchase until the use case has created (and so named) its term.
 NEW_TERM_SUBJECT = "subscription:new"
 
-_GRANT_EVENTS = {GrantState.CLAIMED: "grant.claimed", GrantState.EXPIRED: "grant.expired"}
+_GRANT_EVENTS = {
+    GrantState.CLAIMED: "grant.claimed",
+    GrantState.EXPIRED: "grant.expired",
+    GrantState.REVOKED: "grant.revoked",
+}
 
 
 class _EventGrants(SqlGrants):

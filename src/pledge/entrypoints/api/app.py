@@ -29,6 +29,7 @@ from pledge.entrypoints.api.errors import (
 from pledge.entrypoints.api.inputs import check_params
 from pledge.entrypoints.api.routers import (
     campaigns,
+    clawbacks,
     compensation,
     data,
     grants,
@@ -44,7 +45,19 @@ from pledge.entrypoints.console.app import mount_console
 log = logging.getLogger("pledge.api")
 
 # One module per resource family.
-ROUTERS = (campaigns, compensation, data, grants, jobs, ledger, webhooks, plans, quotes, subscriptions)
+ROUTERS = (
+    campaigns,
+    compensation,
+    data,
+    grants,
+    clawbacks,
+    jobs,
+    ledger,
+    webhooks,
+    plans,
+    quotes,
+    subscriptions,
+)
 
 DESCRIPTION = """\
 Pledge's HTTP API: the same use cases as the `pledge` CLI.

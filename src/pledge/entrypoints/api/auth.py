@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "grants.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
     "grants.claim": (CUSTOMER,),
     "grants.expire": (OPERATOR,),
+    "grants.revoke": (OPERATOR, SUPPORT),  # an unopened grant, with a reason (ADR 14)
+    "clawbacks.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
     "ledger.read": (ADMIN, FINANCE),
     "audit.read": (ADMIN, FINANCE),
     "jobs.read": (ADMIN, OPERATOR, FINANCE),  # and always the key that created the job

@@ -108,6 +108,26 @@ class Grant(Open):
     issued_at: str
     expires_at: str
     claimed_at: str | None
+    revoked_reason: str | None = Field(
+        default=None, description="Why the grant was revoked (purchase_returned, …, or support's reason)."
+    )
+    revoked_at: str | None = None
+
+
+class Clawback(Open):
+    """An opened grant whose purchase stopped qualifying: the customer owes its amount back."""
+
+    object: Literal["clawback"] = "clawback"
+    id: str
+    grant_id: str
+    campaign: str
+    account_id: str
+    purchase_id: str
+    amount: str
+    currency: str
+    reason: str
+    state: str = Field(description="open")
+    created_at: str
 
 
 class ListBase(Open):
@@ -118,6 +138,10 @@ class ListBase(Open):
 
 class GrantList(ListBase):
     data: list[Grant]
+
+
+class ClawbackList(ListBase):
+    data: list[Clawback]
 
 
 class Expired(Open):

@@ -29,7 +29,7 @@ from pledge.entrypoints.cli.options import (
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -45,7 +45,9 @@ campaign = typer.Typer(help="Author, check, approve, launch and run campaigns.",
 imports = typer.Typer(
     help="Load accounts and purchases (CSV or Parquet), all or nothing.", no_args_is_help=True
 )
-grants = typer.Typer(help="List, open (claim) and expire red envelopes.", no_args_is_help=True)
+grants = typer.Typer(
+    help="List, open (claim), expire and revoke red envelopes; list claw-back cases.", no_args_is_help=True
+)
 ledger = typer.Typer(help="Check the ledger.", no_args_is_help=True)
 app.add_typer(campaign, name="campaign")
 app.add_typer(imports, name="import")
@@ -97,9 +99,12 @@ def _progress(total: int | None, label: str) -> Progress:
     )
 
 
-def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) -> None:
-    with app_for(db) as pledge:
+def _import(
+    kind: str, file: Path, db: str | None, update: bool, as_json: bool, now: str | None, actor: str | None
+) -> None:
+    with app_for(db, now) as pledge:
         total = count_rows(file)
+        corrector = Corrector(pledge.rules, pledge.clock, actor_name(actor))
         with _progress(total, f"importing {kind}") as bar:
             task = bar.add_task(kind, total=total)
             if kind == "accounts":
@@ -109,6 +114,7 @@ def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) 
                     update=update,
                     progress=lambda n: bar.advance(task, n),
                     expected_rows=total,
+                    corrector=corrector,
                 )
             else:
                 result = import_purchases(
@@ -117,11 +123,15 @@ def _import(kind: str, file: Path, db: str | None, update: bool, as_json: bool) 
                     update=update,
                     progress=lambda n: bar.advance(task, n),
                     expected_rows=total,
+                    corrector=corrector,
                 )
         emit(
             result,
             as_json,
-            lambda r: out.print(f"{kind}: {r['imported']:,} imported, {r['unchanged']:,} unchanged"),
+            lambda r: out.print(
+                f"{kind}: {r['imported']:,} imported, {r['unchanged']:,} unchanged, {r['updated']:,} updated"
+                + (f"; grants revoked {r['revoked']:,}, claw-backs {r['clawbacks']:,}" if update else "")
+            ),
         )
 
 
@@ -131,9 +141,11 @@ def import_accounts_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
     update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Import accounts: account_id, region, registered_at."""
-    _import("accounts", file, db, update, as_json)
+    _import("accounts", file, db, update, as_json, now, actor)
 
 
 @imports.command("purchases")
@@ -141,10 +153,19 @@ def import_purchases_cmd(
     file: Path,
     db: DbOpt = None,
     as_json: JsonOpt = False,
-    update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Replace changed rows; a grant its purchase no longer earns is revoked (or, if opened, "
+            "becomes a claw-back case).",
+        ),
+    ] = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Import purchases (their accounts must be imported first)."""
-    _import("purchases", file, db, update, as_json)
+    _import("purchases", file, db, update, as_json, now, actor)
 
 
 @campaign.command("apply")

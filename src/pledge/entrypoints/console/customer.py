@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from pledge.domain.corrections import CORRECTION_REASONS
 from pledge.entrypoints.api.mutations import raw_body
 from pledge.entrypoints.console.web import (
     Site,
@@ -81,6 +82,9 @@ def routes(site: Site) -> APIRouter:
         account_id = own_account(who)
         record, _ = site.ctx.store.account(account_id)
         grants = list_grants(app.uow, account_id=account_id, limit=100)["data"]
+        for grant in grants:  # a revocation's reason: a known code in the reader's words, or support's text
+            reason = grant["revoked_reason"]
+            grant["reason_text"] = who.t(f"revoked_{reason}") if reason in CORRECTION_REASONS else reason
         return render(
             who,
             "me.html",

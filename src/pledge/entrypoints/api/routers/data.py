@@ -30,7 +30,7 @@ from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import IdempotencyHeader, finish_audit, make_call
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
 from pledge.usecases.explain import explain_account
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 
 router = APIRouter(prefix="/v1", tags=["accounts and purchases"], responses=ERROR_RESPONSES)
 
@@ -147,13 +147,18 @@ def _import_route(kind: str) -> None:
 
                 try:
                     factory = call.factory(audit)
+                    corrector = Corrector(ctx.app.rules, ctx.app.clock, principal.actor)
                     if kind == "accounts":
                         result = import_accounts(
-                            factory, read_accounts(path), update=update, progress=advance
+                            factory, read_accounts(path), update=update, progress=advance, corrector=corrector
                         )
                     else:
                         result = import_purchases(
-                            factory, read_purchases(path), update=update, progress=advance
+                            factory,
+                            read_purchases(path),
+                            update=update,
+                            progress=advance,
+                            corrector=corrector,
                         )
                 finally:
                     path.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""/v1/grants: list (cursor), one, claim (open a red envelope), expire."""
+"""/v1/grants: list (cursor), one, claim (open a red envelope), expire, revoke."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.errors import not_found
+from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.mutations import Call, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.usecases.corrections import revoke_grant
 from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"], responses=ERROR_RESPONSES)
@@ -101,4 +104,31 @@ def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Respons
         "grants:all",
         lambda uow: {"object": "grant_expiry", **expire_grants(uow, call.ctx.app.clock)},
         models.Expired,
+    )
+
+
+class RevokeParams(BaseModel):
+    reason: str = Field(max_length=200, description="Why: recorded on the grant and shown to the customer.")
+
+
+@router.post(
+    "/{grant_id}/revoke",
+    response_model=models.Grant,
+    summary="Revoke an unopened grant (value returns to the budget); repeating returns the same grant",
+    openapi_extra=scopes_doc("grants.revoke"),
+)
+def revoke(
+    request: Request,
+    grant_id: GrantId,
+    params: RevokeParams,
+    call: Annotated[Call, Depends(mutation("grants.revoke"))],
+) -> Response:
+    check_text(params.reason, "reason")
+    _visible(request, grant_id, call.principal)
+    actor = call.principal.actor
+    return call.run(
+        "grant.revoke",
+        f"grant:{grant_id}",
+        lambda uow: revoke_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor),
+        models.Grant,
     )

@@ -1,0 +1,67 @@
+"""``pledge grants revoke`` and ``pledge grants clawbacks`` (ADR 14)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pledge.entrypoints.cli.app import grants
+from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
+from pledge.usecases.corrections import list_clawbacks, revoke_grant
+
+
+@grants.command("revoke")
+def grants_revoke(
+    grant_id: str,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why: recorded on the grant, shown to the customer.")
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Withdraw an unopened grant; its value returns to the budget. Repeating changes nothing."""
+    with app_for(db, now) as pledge:
+        emit(
+            revoke_grant(pledge.uow, pledge.clock, grant_id, reason, actor_name(actor)),
+            as_json,
+            lambda g: out.print(f"grant {g['id']}: {g['state']} ({g['revoked_reason']})"),
+        )
+
+
+def _clawback_table(result: dict[str, Any]) -> None:
+    table = Table(title="Claw-back cases" + (" (more: use --starting-after)" if result["has_more"] else ""))
+    for column in ("id", "grant", "campaign", "account", "amount", "reason", "state", "opened"):
+        table.add_column(column)
+    for c in result["data"]:
+        table.add_row(
+            c["id"],
+            c["grant_id"],
+            c["campaign"],
+            c["account_id"],
+            f"{c['amount']} {c['currency']}",
+            c["reason"],
+            c["state"],
+            c["created_at"],
+        )
+    out.print(table)
+
+
+@grants.command("clawbacks")
+def grants_clawbacks(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    campaign_id: Annotated[str | None, typer.Option("--campaign")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="open")] = None,
+    starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
+    """Opened grants whose purchase stopped qualifying: what customers owe back, for finance."""
+    with app_for(db) as pledge:
+        result = list_clawbacks(
+            pledge.uow, campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit
+        )
+        emit(result, as_json, _clawback_table)
