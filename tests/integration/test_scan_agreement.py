@@ -164,6 +164,8 @@ def test_the_migration_copies_account_fields_onto_stored_purchases(
     upgrade(app.engine)
     _load(app.uow, files)
     with app.engine.begin() as conn:  # as revision 0004 left them: no account fields on purchases
+        conn.exec_driver_sql("DROP TABLE clawbacks")  # nor what revision 0006 added
+        conn.exec_driver_sql("ALTER TABLE grants DROP COLUMN revoked_reason")
         conn.exec_driver_sql("UPDATE purchases SET account_region = '', account_registered_at_us = 0")
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
         conn.exec_driver_sql("ALTER TABLE purchases DROP COLUMN account_region")
