@@ -146,7 +146,11 @@ class GrantCorrections:
                 transfers.append(transfer)
         self._uow.ledger.append(transfers)
 
-    def _withdraw(self, grant: Grant, reason: str) -> Transfer | None:
+    def _withdraw(self, found: Grant, reason: str) -> Transfer | None:
+        # Locked and read again: a claim committed since the lookup makes it a claw-back instead.
+        grant = self._uow.grants.get(found.id, for_update=True)
+        if grant is None or grant.state not in _LIVE:
+            return None
         counts = self._per_campaign.setdefault(grant.campaign_id, [0, 0])
         if grant.state is GrantState.ISSUED:
             self.revoked += 1
