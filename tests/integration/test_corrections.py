@@ -3,9 +3,15 @@ unopened grant its purchase no longer earns, or opens a claw-back case for an op
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
@@ -165,4 +171,72 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     assert (report["grants"]["revoked"], report["grants"]["issued"]) == (800, 400)
     assert report["budget_remaining"] == "49999600.00"  # 400 grants of 1.00 still out
     assert verify_ledger(app.uow)["ok"]
+    app.close()
+
+
+def _waiting(conn: Connection, name: str) -> int:
+    """Backends of this test (by application name) waiting for a lock."""
+    count = conn.exec_driver_sql(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+        (name,),
+    ).scalar_one()
+    conn.rollback()  # pg_stat_activity is a snapshot per transaction: the next look takes a new one
+    return int(count)
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the race did not line up"
+        time.sleep(0.02)
+
+
+def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The import finds P01's grant unopened; a claim commits before it acts: a case, never a revocation.
+
+    The claim is held on the ledger's head lock (taken by this test) after locking the grant; the
+    import then waits on the grant; the test lets go, the claim commits, the import goes on.
+    """
+    name = f"corr_{uuid.uuid4().hex[:8]}"
+    url = f"{postgres_url}&application_name={name}"
+    app = App(url, NOW)
+    upgrade(app.engine)
+    accounts, purchases = write_files(tmp_path)
+    import_accounts(app.uow, read_accounts(accounts))
+    import_purchases(app.uow, read_purchases(purchases))
+    apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
+    approve_campaign(app.uow, app.clock, CID, "finance")
+    launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
+    run_campaign(app.uow, app.rules, app.clock, CID, "ops")
+    p01 = str(grants_of(app)["P01"]["id"])
+    rows = [(*row[:6], "refunded" if row[0] == "P01" else row[6]) for row in PURCHASES]
+    (tmp_path / "v2").mkdir()
+    _, changed = write_files(tmp_path / "v2", rows)
+
+    results: dict[str, Any] = {}
+    with app.engine.connect() as holder, app.engine.connect() as watcher:
+        holder.begin()
+        holder.exec_driver_sql("SELECT seq FROM ledger_head WHERE id = 1 FOR UPDATE")
+        claim = threading.Thread(target=lambda: results.update(claim=claim_grant(app.uow, app.clock, p01)))
+        claim.start()
+        _until(lambda: _waiting(watcher, name) == 1)  # the claim holds the grant, waits for the ledger
+        fix = Corrector(app.rules, app.clock)
+        update = threading.Thread(
+            target=lambda: results.update(
+                update=import_purchases(app.uow, read_purchases(changed), update=True, corrector=fix)
+            )
+        )
+        update.start()
+        _until(lambda: _waiting(watcher, name) == 2)  # the import waits for the grant
+        holder.rollback()
+        claim.join(30)
+        update.join(30)
+    assert results["claim"]["state"] == "claimed"
+    assert (results["update"]["revoked"], results["update"]["clawbacks"]) == (0, 1)
+    assert grants_of(app)["P01"]["state"] == "claimed"
+    assert [c["grant_id"] for c in list_clawbacks(app.uow)["data"]] == [p01]
+    verified = verify_ledger(app.uow)
+    assert verified["ok"], verified["problems"]
     app.close()
