@@ -120,6 +120,8 @@ def report(result: dict[str, Any]) -> None:
     ):
         table.add_row(key.replace("_", " "), money(result[key], cur))
     table.add_row("grants", ", ".join(f"{k}: {v:,}" for k, v in result["grants"].items()))
+    owed = result["clawbacks"]
+    table.add_row("open claw-backs", f"{owed['open']:,}: {money(owed['open_amount'], cur)} owed back")
     out.print(table)
 
 
