@@ -55,6 +55,12 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (another writer held the lock past the busy timeout)."""
+    text_ = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text_ or "busy" in text_
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(normalize_url(url), **kwargs)
     if is_sqlite(engine):
