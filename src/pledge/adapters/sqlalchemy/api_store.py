@@ -25,7 +25,7 @@ from pledge.adapters.sqlalchemy.api_tables import (
     jobs,
     webhook_endpoints,
 )
-from pledge.adapters.sqlalchemy.database import is_busy
+from pledge.adapters.sqlalchemy.database import busy_timeout_ms, is_busy
 from pledge.adapters.sqlalchemy.purchases import STREAM, SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants
 from pledge.adapters.sqlalchemy.tables import purchases
@@ -194,11 +194,12 @@ def reader_engine(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite":
         return engine
     reader = create_engine(engine.url)
+    busy_ms = busy_timeout_ms(engine)
 
     @event.listens_for(reader, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     return reader
