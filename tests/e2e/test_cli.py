@@ -160,6 +160,8 @@ def test_typo_amount_cannot_be_approved_nor_launched(cli: Pledge, tmp_path: Path
 def test_approve_and_launch_need_the_persons_own_key(cli: Pledge, tmp_path: Path) -> None:
     cli.json("campaign", "apply", str(write_campaign(tmp_path)), "--actor", "ops")
     approve = ("campaign", "approve", "founders-refund")
+    imitation = cli.run("keys", "create", "--scope", "approver", "--name", "ops (key_x)", expect=2)
+    assert "invalid_person" in imitation.stderr  # no name can pose as another person's key
     missing = cli.run(*approve, expect=2)
     assert "error [missing_api_key]" in missing.stderr and "pledge keys create" in missing.stderr
     assert "missing_api_key" in cli.run(*approve, "--actor", "finance", expect=2).stderr  # a name is no key

@@ -140,7 +140,7 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
     try:
         approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     except PledgeError as exc:
-        out.print(f"  {APPROVER} tries to approve: refused ({exc.code}); nothing can be paid.")
+        out.print(f"  {APPROVER} tries to approve: refused ({exc.code})")
 
     step(
         3,
