@@ -106,7 +106,9 @@ def run_steps(bench: Bench, fmt: str, seed: int) -> None:
     campaign = write_campaign(work, rows)
     window = load_terms(campaign).window
     bench.cli(None, "campaign", "apply", str(campaign), "--actor", "ops", "--json")
-    bench.cli(None, "campaign", "approve", CAMPAIGN_ID, "--actor", "finance", "--json")
+    approver = bench.cli(None, "keys", "create", "--scope", "approver", "--name", "finance", "--json")
+    operator = bench.cli(None, "keys", "create", "--scope", "operator", "--name", "ops.batch", "--json")
+    bench.cli(None, "campaign", "approve", CAMPAIGN_ID, "--key", approver.json()["secret"], "--json")
     count = bench.work_in("floor: SELECT COUNT(*) WHERE rule", "floors", "count", "--start",
                           str(window.start_us), "--end", str(window.end_us))  # fmt: skip
     floor = count.json()
@@ -127,8 +129,8 @@ def run_steps(bench: Bench, fmt: str, seed: int) -> None:
         "dry run (campaign simulate)"
     ).note = f"{simulation['qualifying']:,} qualifying, {simulation['grants']:,} grants, full report"
     # 4. Launch and issue.
-    launch = bench.cli("launch (campaign launch)", "campaign", "launch", CAMPAIGN_ID, "--actor", "finance",
-                       "--json")  # fmt: skip
+    launch = bench.cli("launch (campaign launch)", "campaign", "launch", CAMPAIGN_ID, "--key",
+                       operator.json()["secret"], "--json")  # fmt: skip
     bench.timed("launch (campaign launch)", launch, None)
     run = bench.cli("issuance (campaign run)", "campaign", "run", CAMPAIGN_ID, "--actor", "ops", "--json")
     issued = int(run.json()["issued"])

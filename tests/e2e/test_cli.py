@@ -21,8 +21,12 @@ class Pledge:
     def __init__(self, db_url: str, cwd: Path) -> None:
         self.db_url, self.cwd = db_url, cwd
 
-    def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PLEDGE_DATABASE_URL": self.db_url, "COLUMNS": "200"}
+    def run(
+        self, *args: str, expect: int = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        # A key in the caller's environment must not act for the tests: only keys they pass do.
+        inherited = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
+        env = {**inherited, "PLEDGE_DATABASE_URL": self.db_url, "COLUMNS": "200", **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "pledge", *args],
             cwd=self.cwd,
@@ -38,6 +42,10 @@ class Pledge:
     def json(self, *args: str, expect: int = 0) -> Any:
         done = self.run(*args, "--json", expect=expect)
         return json.loads(done.stdout)
+
+    def key(self, scope: str, name: str) -> str:
+        """A new API key's secret, made as an operator would (`pledge keys create`)."""
+        return str(self.json("keys", "create", "--scope", scope, "--name", name)["secret"])
 
 
 @pytest.fixture
@@ -92,10 +100,11 @@ def test_scenario_a_through_the_cli(cli: Pledge, tmp_path: Path) -> None:
         assert key in sim
     late = next(m for m in sim["near_misses"] if m["purchase_id"] == "P04")
     assert (late["condition"], late["distance_days"]) == ("purchased", 1)
-    refused = cli.run("campaign", "approve", "founders-refund", "--actor", "ops", expect=1)
+    # The author's own approver key (a second key in their name) is still the author.
+    refused = cli.run("campaign", "approve", "founders-refund", "--key", cli.key("approver", "ops"), expect=1)
     assert "four_eyes" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
-    cli.json("campaign", "approve", "founders-refund", "--actor", "finance")
-    cli.json("campaign", "launch", "founders-refund", "--actor", "finance", "--now", NOW)
+    cli.json("campaign", "approve", "founders-refund", "--key", cli.key("approver", "finance"))
+    cli.json("campaign", "launch", "founders-refund", "--key", cli.key("operator", "ops.zhao"), "--now", NOW)
     run = cli.json("campaign", "run", "founders-refund", "--now", NOW)
     assert (run["issued"], run["amount"], run["budget_exhausted"]) == (3, "5297.00", 0)
     assert cli.json("campaign", "run", "founders-refund", "--now", NOW)["issued"] == 0
@@ -146,10 +155,43 @@ def test_exit_codes_and_errors(cli: Pledge, tmp_path: Path) -> None:
     cli.run("grants", "claim", "gr_nope", expect=1)
 
 
-def test_typo_amount_is_refused_at_launch(cli: Pledge, tmp_path: Path) -> None:
+def test_typo_amount_cannot_be_approved_nor_launched(cli: Pledge, tmp_path: Path) -> None:
     file = write_campaign(tmp_path, benefit={"kind": "cashback", "amount": "19990.00"})
     cli.json("campaign", "apply", str(file), "--actor", "ops")
-    cli.json("campaign", "approve", "founders-refund", "--actor", "finance")
-    refused = cli.run("campaign", "launch", "founders-refund", "--actor", "finance", expect=1)
+    approver = cli.key("approver", "finance")
+    refused = cli.run("campaign", "approve", "founders-refund", "--key", approver, expect=1)
+    assert "error [blocking_problems]" in refused.stderr
     assert "amount_exceeds_price_paid" in refused.stderr and "P01" in refused.stderr
+    not_approved = cli.run(
+        "campaign", "launch", "founders-refund", "--key", cli.key("operator", "op"), expect=1
+    )
+    assert "not_approved" in not_approved.stderr
     assert cli.json("campaign", "report", "founders-refund")["issued_amount"] == "0.00"
+
+
+def test_approve_and_launch_need_the_persons_own_key(cli: Pledge, tmp_path: Path) -> None:
+    cli.json("campaign", "apply", str(write_campaign(tmp_path)), "--actor", "ops")
+    approve = ("campaign", "approve", "founders-refund")
+    imitation = cli.run("keys", "create", "--scope", "approver", "--name", "ops (key_x)", expect=2)
+    assert "invalid_person" in imitation.stderr  # no name can pose as another person's key
+    missing = cli.run(*approve, expect=2)
+    assert "error [missing_api_key]" in missing.stderr and "pledge keys create" in missing.stderr
+    assert "missing_api_key" in cli.run(*approve, "--actor", "finance", expect=2).stderr  # a name is no key
+    assert "invalid_api_key" in cli.run(*approve, "--key", "pk_live_not-a-key", expect=1).stderr
+    operator = cli.key("operator", "ops.zhao")
+    assert "insufficient_scope" in cli.run(*approve, "--key", operator, expect=1).stderr
+    revoked = cli.json("keys", "create", "--scope", "approver", "--name", "finance")
+    cli.json("keys", "revoke", revoked["id"])
+    assert "api_key_revoked" in cli.run(*approve, "--key", revoked["secret"], expect=1).stderr
+    approver = cli.key("approver", "finance")
+    mismatch = cli.run(*approve, "--key", approver, "--actor", "someone.else", expect=1)
+    assert "error [actor_mismatch]" in mismatch.stderr
+    assert cli.json("campaign", "report", "founders-refund")["state"] == "draft"  # nothing was approved
+
+    # $PLEDGE_API_KEY, with --actor naming the same person (any spelling): the key's person acts.
+    done = cli.run(*approve, "--actor", " Finance ", "--json", env={"PLEDGE_API_KEY": approver})
+    approved = json.loads(done.stdout)
+    assert approved["approved_by"].startswith("finance (key_")
+    assert "missing_api_key" in cli.run("campaign", "launch", "founders-refund", expect=2).stderr
+    launched = cli.json("campaign", "launch", "founders-refund", "--key", operator, "--now", NOW)
+    assert launched["state"] == "active"

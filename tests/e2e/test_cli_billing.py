@@ -80,8 +80,9 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
 
     v1 = cli.json("campaign", "apply", str(files["v1"]), "--actor", "ops")
     assert (v1["id"], v1["version"], v1["changed"]) == (CAMPAIGN_ID, 1, True)
-    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
-    cli.json("campaign", "launch", CAMPAIGN_ID, "--actor", "fin")
+    approver, operator = cli.key("approver", "fin"), cli.key("operator", "op")
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
+    cli.json("campaign", "launch", CAMPAIGN_ID, "--key", operator)
 
     quoted = cli.json("quote", "U02", PLATINUM, "--now", BUY_AT)
     assert has_keys(quoted, QUOTE_KEYS)
@@ -103,9 +104,9 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
     assert cli.json("subscriptions", "buy", "U02", PLATINUM, "--now", BUY_AT) == terms["U02"]  # a retry
 
     assert cli.json("campaign", "apply", str(files["v2"]), "--actor", "ops")["version"] == 2
-    refused = cli.run("campaign", "approve", CAMPAIGN_ID, "--actor", "ops", expect=1)
+    refused = cli.run("campaign", "approve", CAMPAIGN_ID, "--key", cli.key("approver", "ops"), expect=1)
     assert "four_eyes" in one_line(refused.stderr)
-    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
     v2_quote = cli.json("quote", "U05", GOLD, "--now", "2023-11-04T09:00:00+08:00")
     assert (v2_quote["price"], v2_quote["terms_version"], v2_quote["renewal_price"]) == ("29.00", 2, "72.00")
 

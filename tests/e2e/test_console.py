@@ -315,14 +315,14 @@ def test_offer_compensation_dry_run_then_apply(tmp_path: Path) -> None:
     import_accounts(app.uow, [billing.account_records()])
     apply_plans(app.uow, app.clock, billing.plans(), "growth.zhang")
     apply_campaign(app.uow, app.rules, app.clock, billing.offer(1), "growth.zhang")
-    approve_campaign(app.uow, app.clock, billing.CAMPAIGN_ID, "finance.wang")
+    approve_campaign(app.uow, app.rules, app.clock, billing.CAMPAIGN_ID, "finance.wang")
     launch_campaign(app.uow, app.rules, app.clock, billing.CAMPAIGN_ID, "finance.wang")
     app.clock = Fixed(billing.us(billing.BUY_AT))
     for account, plan in (("U01", billing.GOLD), ("U02", billing.PLATINUM), ("U03", billing.PLATINUM)):
         buy_subscription(app.uow, app.clock, account, plan)
     app.clock = Fixed(billing.us("2023-11-03T10:00:00+08:00"))
     apply_campaign(app.uow, app.rules, app.clock, billing.offer(2), "growth.zhang")
-    approve_campaign(app.uow, app.clock, billing.CAMPAIGN_ID, "finance.wang")
+    approve_campaign(app.uow, app.rules, app.clock, billing.CAMPAIGN_ID, "finance.wang")
     store = ApiStore(app.engine)
     now = time.time_ns() // 1_000
     keys = {

@@ -91,7 +91,7 @@ def test_the_author_key_cannot_approve(api: Api, tmp_path: Path) -> None:
     versions = api.get(f"/v1/campaigns/{CID}/report", "finance").json()["versions"]
     assert author in versions[0]["author"]
     with pytest.raises(RefusedError) as refused_error:
-        approve_campaign(api.app.uow, api.clock, CID, versions[0]["author"])
+        approve_campaign(api.app.uow, api.app.rules, api.clock, CID, versions[0]["author"])
     assert refused_error.value.code == "four_eyes"
     refused = api.post(f"/v1/campaigns/{CID}/approve", "admin")
     assert refused.status_code == 403

@@ -49,11 +49,22 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         ("import", "accounts", str(data.accounts_path)),
         ("import", "purchases", str(data.purchases_path)),
         ("campaign", "apply", str(tmp_path / "c.yaml"), "--actor", "ops"),
-        ("campaign", "approve", "founders-refund", "--actor", "finance"),
-        ("campaign", "launch", "founders-refund", "--actor", "finance", "--now", NOW),
     ]
     for step in steps:
         code, _, err = finish(pledge(db_url, tmp_path, *step))
+        assert code == 0, err
+    for scope, name, action in (
+        ("approver", "finance", ("approve",)),
+        ("operator", "op", ("launch", "--now", NOW)),
+    ):
+        code, out, err = finish(
+            pledge(db_url, tmp_path, "keys", "create", "--scope", scope, "--name", name, "--json")
+        )
+        assert code == 0, err
+        secret = json.loads(out)["secret"]
+        code, _, err = finish(
+            pledge(db_url, tmp_path, "campaign", action[0], "founders-refund", "--key", secret, *action[1:])
+        )
         assert code == 0, err
     procs = [
         pledge(db_url, tmp_path, "campaign", "run", "founders-refund", "--json", "--now", NOW)

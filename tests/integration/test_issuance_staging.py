@@ -43,7 +43,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _issue(uow: UnitOfWorkFactory, app: App) -> dict[str, object]:
     apply_campaign(uow, app.rules, app.clock, campaign(budget="90000000.00"), "ops")
-    approve_campaign(uow, app.clock, CID, "finance")
+    approve_campaign(uow, app.rules, app.clock, CID, "finance")
     launch_campaign(uow, app.rules, app.clock, CID, "finance")
     return issue.run_campaign(uow, app.rules, app.clock, CID, "ops")
 

@@ -37,7 +37,7 @@ def app(db_url: str, tmp_path: Path) -> App:
 
 def launched(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
 
 
@@ -91,26 +91,29 @@ def test_four_eyes_and_launch_requires_approval(app: App) -> None:
     with pytest.raises(RefusedError, match="not approved"):
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(app.uow, app.clock, "founders-refund", "ops")
+        approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     assert caught.value.code == "four_eyes"
-    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     # A new version needs its own approval: the old one was bound to another hash.
     apply_campaign(app.uow, app.rules, app.clock, campaign(budget="100.00"), "ops")
     with pytest.raises(RefusedError, match="not approved"):
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
 
 
-def test_fixed_amount_above_price_is_refused_at_launch_and_pays_nothing(app: App) -> None:
+def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothing(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(benefit={"amount": "19990.00"}), "ops")
     sim = simulate_campaign(app.uow, app.rules, "founders-refund")
     problem = sim["problems"][0]
     assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
     assert problem["count"] == 5 and problem["purchases"][0] == "P01"
-    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    with pytest.raises(RefusedError) as refused:
+        approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
+    assert refused.value.code == "blocking_problems"
+    assert "amount_exceeds_price_paid" in refused.value.message and "P01" in refused.value.message
     with pytest.raises(RefusedError) as caught:
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
-    assert caught.value.code == "amount_exceeds_price_paid"
-    assert "P01" in caught.value.message
+    assert caught.value.code == "not_approved"
+    assert campaign_report(app.uow, "founders-refund")["state"] == "draft"
     assert list_grants(app.uow)["data"] == []
     assert verify_ledger(app.uow)["entries"] == 0
 
@@ -177,7 +180,7 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
 
 def test_budget_stops_issuance_in_order(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(budget="3500.00"), "ops")
-    approve_campaign(app.uow, app.clock, "founders-refund", "finance")
+    approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     result = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     # P01 (1999) fits; P10 (1499, Nov 11) would leave 2.00; P03 (1799, Dec 7) does not fit.

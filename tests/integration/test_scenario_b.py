@@ -88,13 +88,13 @@ def app(db_url: str, tmp_path: Path) -> Iterator[App]:
 
 def launch_v1(uow: UnitOfWorkFactory) -> None:
     apply_campaign(uow, cached_rule, clock(PREPARED), offer(1), "ops")
-    approve_campaign(uow, clock(PREPARED), CAMPAIGN_ID, "fin")
+    approve_campaign(uow, cached_rule, clock(PREPARED), CAMPAIGN_ID, "fin")
     launch_campaign(uow, cached_rule, clock(PREPARED), CAMPAIGN_ID, "fin")
 
 
 def publish_v2(uow: UnitOfWorkFactory) -> None:
     apply_campaign(uow, cached_rule, clock(PUBLISHED), offer(2), "ops")
-    approve_campaign(uow, clock(PUBLISHED), CAMPAIGN_ID, "fin")
+    approve_campaign(uow, cached_rule, clock(PUBLISHED), CAMPAIGN_ID, "fin")
 
 
 def compensate(uow: UnitOfWorkFactory, *, dry_run: bool, when: str = COMPENSATED) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def world() -> World:
 
 def launch(w: World, **changes: Any) -> None:
     apply_campaign(w.uow, rules, CLOCK, campaign(**changes), "ops")
-    approve_campaign(w.uow, CLOCK, CID, "finance")
+    approve_campaign(w.uow, rules, CLOCK, CID, "finance")
     launch_campaign(w.uow, rules, CLOCK, CID, "finance")
 
 
@@ -269,15 +269,17 @@ def test_apply_is_idempotent_versions_changes_and_refuses_bad_rules(world: World
 def test_approval_is_four_eyes_bound_to_the_hash_and_reset_by_new_terms(world: World) -> None:
     applied = apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, CLOCK, CID, "ops")
+        approve_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert caught.value.code == "four_eyes"
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, CLOCK, CID, "finance", expected_hash="sha256:stale")
+        approve_campaign(world.uow, rules, CLOCK, CID, "finance", expected_hash="sha256:stale")
     assert caught.value.code == "terms_changed"
-    approved = approve_campaign(world.uow, CLOCK, CID, "finance", expected_hash=applied["content_hash"])
+    approved = approve_campaign(
+        world.uow, rules, CLOCK, CID, "finance", expected_hash=applied["content_hash"]
+    )
     assert approved["state"] == "approved" and approved["approved_by"] == "finance"
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, CLOCK, CID, "boss")
+        approve_campaign(world.uow, rules, CLOCK, CID, "boss")
     assert caught.value.code == "already_approved"
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="100.00"), "ops")
     assert world.store.campaigns[CID].state is CampaignState.DRAFT
@@ -285,7 +287,7 @@ def test_approval_is_four_eyes_bound_to_the_hash_and_reset_by_new_terms(world: W
         launch_campaign(world.uow, rules, CLOCK, CID, "finance")
     assert caught.value.code == "not_approved"
     with pytest.raises(NotFoundError):
-        approve_campaign(world.uow, CLOCK, "nope", "finance")
+        approve_campaign(world.uow, rules, CLOCK, "nope", "finance")
 
 
 def test_launch_funds_the_budget_once_and_states_move_by_the_rules(world: World) -> None:
@@ -316,13 +318,16 @@ def test_launch_funds_the_budget_once_and_states_move_by_the_rules(world: World)
     ]
 
 
-def test_a_refused_launch_pays_nothing(world: World) -> None:
+def test_terms_with_blocking_problems_cannot_be_approved_and_pay_nothing(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(benefit={"amount": "19990.00"}), "ops")
-    approve_campaign(world.uow, CLOCK, CID, "finance")
+    with pytest.raises(RefusedError) as refused:
+        approve_campaign(world.uow, rules, CLOCK, CID, "finance")
+    assert refused.value.code == "blocking_problems"
+    assert "amount_exceeds_price_paid" in refused.value.message and "P01" in refused.value.message
     with pytest.raises(RefusedError) as caught:
         launch_campaign(world.uow, rules, CLOCK, CID, "finance")
-    assert caught.value.code == "amount_exceeds_price_paid" and "P01" in caught.value.message
-    assert world.store.campaigns[CID].state is CampaignState.APPROVED
+    assert caught.value.code == "not_approved"
+    assert world.store.campaigns[CID].state is CampaignState.DRAFT
     assert world.store.budgets == {} and world.store.grants == {} and world.store.ledger == []
     assert verify_ledger(world.uow)["entries"] == 0
 
@@ -444,7 +449,7 @@ def test_budget_stops_issuance_in_order_never_skipping_to_a_cheaper_one(world: W
     assert (result["issued"], result["budget_exhausted"], result["budget_remaining"]) == (2, 1, "2.00")
     assert set(grants_by_purchase(world)) == {"P01", "P10"}
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="3000.00"), "ops")
-    approve_campaign(world.uow, CLOCK, CID, "finance")
+    approve_campaign(world.uow, rules, CLOCK, CID, "finance")
     with pytest.raises(RefusedError) as caught:  # 3498.00 already issued
         run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert caught.value.code == "budget_below_issued"
@@ -455,7 +460,7 @@ def test_a_raised_budget_in_a_new_version_issues_the_rest(world: World) -> None:
     launch(world, budget="3500.00")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="6000.00"), "ops")
-    approve_campaign(world.uow, CLOCK, CID, "finance")
+    approve_campaign(world.uow, rules, CLOCK, CID, "finance")
     result = run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert (result["version"], result["issued"], result["budget_remaining"]) == (2, 1, "703.00")
     assert world.store.budgets[CID] == Budget(CID, "CNY", 600_000, 70_300)
@@ -543,7 +548,7 @@ def test_report_numbers(world: World) -> None:
         "50000000.00",
         "50000000.00",
     )
-    approve_campaign(world.uow, CLOCK, CID, "finance")
+    approve_campaign(world.uow, rules, CLOCK, CID, "finance")
     launch_campaign(world.uow, rules, CLOCK, CID, "finance")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
@@ -689,7 +694,7 @@ def test_issuance_properties(
         benefit={"amount": "price_paid", "max_amount": cap},
     )
     apply_campaign(uow, rules, CLOCK, doc, "ops")
-    approve_campaign(uow, CLOCK, CID, "finance")
+    approve_campaign(uow, rules, CLOCK, CID, "finance")
     launch_campaign(uow, rules, CLOCK, CID, "finance")
     for batch in (purchases[:split], purchases[split:]):
         import_purchases(uow, [batch])

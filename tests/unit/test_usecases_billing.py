@@ -110,12 +110,12 @@ class World:
 
     def launch_v1(self) -> None:
         apply_campaign(self.uow, rules, APPLIED, offer(1), "ops")
-        approve_campaign(self.uow, APPLIED, CAMPAIGN_ID, "fin")
+        approve_campaign(self.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
         launch_campaign(self.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
 
     def publish_v2(self, when: str = "2023-11-03T11:00:00+08:00", **changes: Any) -> None:
         apply_campaign(self.uow, rules, at(when), offer(2, **changes), "ops")
-        approve_campaign(self.uow, at(when), CAMPAIGN_ID, "fin")
+        approve_campaign(self.uow, rules, at(when), CAMPAIGN_ID, "fin")
 
     def buy(self, account: str, plan: str, when: str | int = BUY_AT, tz: str = "UTC") -> dict[str, Any]:
         return buy_subscription(self.uow, at(when), account, plan, tz)
@@ -415,9 +415,9 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
         launch_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "ops")
     assert caught.value.code == "not_approved"
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, APPLIED, CAMPAIGN_ID, "ops")
+        approve_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "ops")
     assert caught.value.code == "four_eyes"
-    approve_campaign(world.uow, APPLIED, CAMPAIGN_ID, "fin")
+    approve_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
     launch_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
 
     apply_campaign(world.uow, rules, at("2023-11-03T11:00:00+08:00"), offer(2), "ops")
@@ -426,11 +426,11 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     unapproved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
     assert (unapproved["terms_version"], unapproved["price"]) == (1, "252.00")
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, after_effective, CAMPAIGN_ID, "ops")
+        approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "ops")
     assert caught.value.code == "four_eyes"
-    approve_campaign(world.uow, after_effective, CAMPAIGN_ID, "fin")
+    approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "fin")
     with pytest.raises(RefusedError) as caught:
-        approve_campaign(world.uow, after_effective, CAMPAIGN_ID, "boss")
+        approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "boss")
     assert caught.value.code == "already_approved"
     approved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
     assert (approved["terms_version"], approved["price"]) == (2, "109.00")
@@ -471,7 +471,7 @@ def test_quote_needs_a_known_plan_and_ignores_an_unlaunched_campaign(world: Worl
     with pytest.raises(NotFoundError):
         quote_plan(world.uow, at(BUY_AT), "U01", "cloud-silver-1gb")
     apply_campaign(world.uow, rules, APPLIED, offer(1), "ops")
-    approve_campaign(world.uow, APPLIED, CAMPAIGN_ID, "fin")
+    approve_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
     assert quote_plan(world.uow, at(BUY_AT), "U01", GOLD)["terms_version"] is None  # approved, not active
 
 

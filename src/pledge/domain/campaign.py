@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field, section, text_field
 from pledge.domain.money import currency_exponent, format_minor
+from pledge.domain.persons import same_person
 from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -255,11 +256,15 @@ class Approvable(Protocol):
 
 
 def check_approval(version: Approvable, approver: str) -> None:
-    """Four-eyes: the author of a terms version never approves it; approving twice is refused."""
-    if approver == version.author:
+    """Four-eyes: the author of a terms version never approves it; approving twice is refused.
+
+    Persons are compared, not keys or spellings: whichever of their keys the
+    author uses, they cannot approve their own version.
+    """
+    if same_person(approver, version.author):
         raise RefusedError(
-            f"campaign {version.campaign_id} version {version.version} was written by {approver}; "
-            "a different person must approve it",
+            f"campaign {version.campaign_id} version {version.version} was written by {version.author}; "
+            f"{approver} is the same person, and a different person must approve it",
             code="four_eyes",
         )
     if version.approved:

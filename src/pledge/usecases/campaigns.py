@@ -17,7 +17,7 @@ from pledge.domain.ledger import Transfer, budget_account, funding_account
 from pledge.domain.offers import check_against_catalog, parse_offer_terms
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
-from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, UnitOfWorkFactory
+from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.simulate import blocking_problems
 
 
@@ -106,12 +106,18 @@ def _store_version(
 
 def approve_campaign(
     uow_factory: UnitOfWorkFactory,
+    rules: RuleCompiler,
     clock: Clock,
     campaign_id: str,
     actor: str,
     expected_hash: str | None = None,
 ) -> dict[str, Any]:
-    """Approve the latest terms version; never by its author; bound to its content hash."""
+    """Approve the latest terms version; never by its author; bound to its content hash.
+
+    Terms with blocking problems (a fixed amount above the price paid, another
+    currency) are refused here already, not only at launch: an approval is a
+    signature, and nobody should be able to sign terms that can never be paid.
+    """
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
@@ -123,6 +129,8 @@ def approve_campaign(
                 code="terms_changed",
             )
         check_approval(version, actor)
+        if record.kind == "cashback":
+            _refuse_blocking(uow, rules, version)
         uow.campaigns.approve(campaign_id, version.version, actor, now, version.content_hash)
         if record.state is CampaignState.DRAFT:
             uow.campaigns.set_state(campaign_id, CampaignState.APPROVED)
@@ -142,6 +150,18 @@ def approve_campaign(
         "content_hash": version.content_hash,
         "state": state.value,
     }
+
+
+def _refuse_blocking(uow: UnitOfWork, rules: RuleCompiler, version: TermsVersion) -> None:
+    """A refusal (code ``blocking_problems``) naming every blocking problem of the version, if any."""
+    terms = terms_of(version)
+    problems = blocking_problems(uow, terms, selection_for(terms, rules))
+    if problems:
+        listed = "; ".join(f"{p['code']}: {p['message']}" for p in problems)
+        raise RefusedError(
+            f"campaign {version.campaign_id} version {version.version} cannot be approved: {listed}",
+            code="blocking_problems",
+        )
 
 
 def launch_campaign(

@@ -8,14 +8,18 @@ from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
 from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
 
 
+def campaign_not_found(campaign_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"campaign {campaign_id} does not exist (apply its file first)",
+        code="campaign_not_found",
+        param="campaign",
+    )
+
+
 def require_campaign(uow: UnitOfWork, campaign_id: str, *, for_update: bool = False) -> CampaignRecord:
     record = uow.campaigns.get(campaign_id, for_update=for_update)
     if record is None:
-        raise NotFoundError(
-            f"campaign {campaign_id} does not exist (apply its file first)",
-            code="campaign_not_found",
-            param="campaign",
-        )
+        raise campaign_not_found(campaign_id)
     return record
 
 

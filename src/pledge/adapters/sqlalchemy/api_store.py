@@ -10,31 +10,34 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy.exc import OperationalError
 
 from pledge.adapters.sqlalchemy.api_tables import (
     api_keys,
     audit_head,
     audit_log,
-    idempotency_keys,
     jobs,
     webhook_endpoints,
 )
+from pledge.adapters.sqlalchemy.database import busy_timeout_ms, is_busy
 from pledge.adapters.sqlalchemy.purchases import STREAM, SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants
 from pledge.adapters.sqlalchemy.tables import purchases
 from pledge.domain.audit import AuditRecord, AuditVerifier, ChainedAudit, canonical_json, chain_audit
 from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
+from pledge.domain.persons import check_person_name, key_actor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.usecases.grants import grant_json
 
 SCOPES = ("admin", "approver", "operator", "support", "finance", "customer")
-IDEMPOTENCY_TTL_US = 24 * 3600 * 1_000_000  # like Stripe: a key may be reused after 24 hours
+T = TypeVar("T")
 
 
 def secret_hash(secret: str) -> str:
@@ -53,14 +56,20 @@ class ApiKey:
     revoked_at_us: int | None
 
     def usable(self, now_us: int) -> bool:
+        return self.refusal(now_us) is None
+
+    def refusal(self, now_us: int) -> tuple[str, str] | None:
+        """(code, message) if the key may not be used now: revoked or expired."""
         if self.revoked_at_us is not None:
-            return False
-        return self.expires_at_us is None or now_us < self.expires_at_us
+            return "api_key_revoked", f"API key {self.key_id} was revoked"
+        if self.expires_at_us is not None and now_us >= self.expires_at_us:
+            return "api_key_expired", f"API key {self.key_id} has expired"
+        return None
 
     @property
     def actor(self) -> str:
-        """Who a key acts as: its name *and* id, so two keys never count as one person (four-eyes)."""
-        return f"{self.name} ({self.key_id})"
+        """Who a key acts as: its person (the name) and which key. Four-eyes compares the persons."""
+        return key_actor(self.name, self.key_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +110,6 @@ class CallAudit:
             canonical_json(self.before),
             canonical_json({**after, **self.extra_after}),
         )
-
-
-IdemOutcome = Literal["new", "replay", "mismatch", "in_progress"]
-
-
-@dataclass(frozen=True, slots=True)
-class IdemState:
-    outcome: IdemOutcome
-    status: int | None = None
-    body: str | None = None
 
 
 def _key(row: Any) -> ApiKey:
@@ -195,11 +194,12 @@ def reader_engine(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite":
         return engine
     reader = create_engine(engine.url)
+    busy_ms = busy_timeout_ms(engine)
 
     @event.listens_for(reader, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     return reader
@@ -215,7 +215,11 @@ class ApiStore:
     def create_key(
         self, *, scope: str, name: str, account_id: str | None, expires_at_us: int | None, now_us: int
     ) -> tuple[ApiKey, str]:
-        """A new key and its secret; only the secret's hash is stored, so it is shown once."""
+        """A new key and its secret; only the secret's hash is stored, so it is shown once.
+
+        ``name`` is the person the key belongs to: every key of one person counts as that person.
+        """
+        name = check_person_name(name)
         secret = f"pk_live_{secrets.token_urlsafe(32)}"
         key = ApiKey(
             f"key_{secrets.token_hex(12)}", name, scope, account_id, secret[:12], now_us, expires_at_us, None
@@ -253,76 +257,6 @@ class ApiStore:
             )
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         return _key(row) if row else None
-
-    # -- idempotency ------------------------------------------------------------
-
-    def idem_begin(
-        self, idem_key: str, fingerprint: str, api_key_id: str, now_us: int, lease_us: int
-    ) -> IdemState:
-        """Claim a key for this request, or say why not. The row is the lock (its own transaction)."""
-        k = idempotency_keys.c
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    idempotency_keys.insert().values(
-                        idem_key=idem_key,
-                        fingerprint=fingerprint,
-                        api_key_id=api_key_id,
-                        status="in_progress",
-                        created_at_us=now_us,
-                        locked_until_us=now_us + lease_us,
-                    )
-                )
-            return IdemState("new")
-        except IntegrityError:
-            pass
-        with self.engine.begin() as conn:
-            row = conn.execute(select(idempotency_keys).where(k.idem_key == idem_key)).first()
-            if row is None:  # released (a failed attempt) between our insert and this read
-                return self.idem_begin(idem_key, fingerprint, api_key_id, now_us, lease_us)
-            expired = row.created_at_us + IDEMPOTENCY_TTL_US <= now_us
-            stale = row.status == "in_progress" and row.locked_until_us <= now_us
-            if expired or (stale and row.fingerprint == fingerprint):
-                # Take the key over; the WHERE on the old values makes the take-over race-free.
-                taken = conn.execute(
-                    update(idempotency_keys)
-                    .where(
-                        k.idem_key == idem_key, k.created_at_us == row.created_at_us, k.status == row.status
-                    )
-                    .where(k.locked_until_us == row.locked_until_us)
-                    .values(
-                        fingerprint=fingerprint,
-                        api_key_id=api_key_id,
-                        status="in_progress",
-                        response_status=None,
-                        response_body=None,
-                        created_at_us=now_us,
-                        locked_until_us=now_us + lease_us,
-                    )
-                )
-                return IdemState("new" if taken.rowcount == 1 else "in_progress")
-            if row.fingerprint != fingerprint:
-                return IdemState("mismatch")
-            if row.status == "done":
-                return IdemState("replay", int(row.response_status), row.response_body)
-            return IdemState("in_progress")
-
-    def idem_finish(self, idem_key: str, status: int, body: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(idempotency_keys)
-                .where(idempotency_keys.c.idem_key == idem_key)
-                .values(status="done", response_status=status, response_body=body)
-            )
-
-    def idem_release(self, idem_key: str) -> None:
-        """Forget a key whose request failed unexpectedly, so that a retry runs again."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(idempotency_keys).where(
-                    idempotency_keys.c.idem_key == idem_key, idempotency_keys.c.status == "in_progress"
-                )
-            )
 
     # -- jobs -------------------------------------------------------------------
 
@@ -363,6 +297,7 @@ class ApiStore:
         progress: int | None = None,
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
+        wait_s: float = 0.0,
     ) -> None:
         values: dict[str, Any] = {"updated_at_us": now_us}
         if status is not None:
@@ -373,8 +308,29 @@ class ApiStore:
             values["result"] = json.dumps(result, ensure_ascii=False)
         if error is not None:
             values["error"] = json.dumps(error, ensure_ascii=False)
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             conn.execute(update(jobs).where(jobs.c.job_id == job_id).values(**values))
+
+        self.write_when_free(write, wait_s)
+
+    def write_when_free(self, write: Callable[[Connection], T], wait_s: float) -> T:
+        """Run ``write`` in a transaction, retried while SQLite is busy, for at most ``wait_s``.
+
+        SQLite has one writer: a status or audit row written while an import holds the lock
+        waits for it (each attempt up to the connection's busy timeout) instead of failing.
+        """
+        deadline = time.monotonic() + wait_s
+        pause = 0.05
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return write(conn)
+            except OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 1.0)
 
     def job_get(self, job_id: str) -> JobRow | None:
         with self.reader.connect() as conn:
@@ -400,9 +356,8 @@ class ApiStore:
 
     # -- audit ------------------------------------------------------------------
 
-    def audit_append(self, record: AuditRecord) -> ChainedAudit:
-        with self.engine.begin() as conn:
-            return append_audit(conn, record)
+    def audit_append(self, record: AuditRecord, wait_s: float = 0.0) -> ChainedAudit:
+        return self.write_when_free(lambda conn: append_audit(conn, record), wait_s)
 
     def audit_page(self, starting_after: int | None, limit: int, subject: str | None) -> list[ChainedAudit]:
         stmt = select(audit_log).order_by(audit_log.c.seq).limit(limit)

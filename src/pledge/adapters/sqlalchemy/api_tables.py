@@ -30,14 +30,15 @@ api_keys = Table(
     CheckConstraint("(scope = 'customer') = (account_id IS NOT NULL)", name="customer_bound"),
 )
 
-# One row per Idempotency-Key. Inserted (status in_progress) in its own
-# transaction before the request runs: the primary key makes it the lock.
+# One row per (API key, Idempotency-Key): keys are scoped to the API key that sent them
+# (migration 0008). Inserted (status in_progress) in its own transaction before the
+# request runs: the primary key makes it the lock.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    Column("api_key_id", Str(40), primary_key=True),
     Column("idem_key", Str(255), primary_key=True),
     Column("fingerprint", Str(64), nullable=False),  # sha256(method, path, body, api key id)
-    Column("api_key_id", Str(40), nullable=False),
     Column("status", Str(16), nullable=False),
     Column("response_status", Integer),
     Column("response_body", Text),

@@ -55,6 +55,12 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (another writer held the lock past the busy timeout)."""
+    text_ = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text_ or "busy" in text_
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(normalize_url(url), **kwargs)
     if is_sqlite(engine):
@@ -62,7 +68,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def busy_timeout_ms(engine: Engine) -> int:
+    """How long a SQLite connection waits for another writer: 30 s, or the URL's ``?timeout=`` seconds."""
+    given = engine.url.query.get("timeout")
+    return int(float(given) * 1000) if isinstance(given, str) else 30_000
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    busy_ms = busy_timeout_ms(engine)
+
     # pysqlite's own transaction handling would emit BEGIN lazily (DEFERRED);
     # turn it off and emit BEGIN IMMEDIATE ourselves (SQLAlchemy's documented recipe).
     @event.listens_for(engine, "connect")
@@ -72,7 +86,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         # 256 MiB of page cache: index maintenance on bulk inserts is cache-bound (2 MiB by default).
         cursor.execute("PRAGMA cache_size=-262144")
         cursor.close()

@@ -18,48 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pledge.adapters.sqlalchemy.api_store import ApiKey
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.errors import ApiError
-
-ADMIN, APPROVER, OPERATOR, SUPPORT, FINANCE, CUSTOMER = (
-    "admin",
-    "approver",
-    "operator",
-    "support",
-    "finance",
-    "customer",
-)
-
-PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "campaigns.write": (ADMIN,),
-    "campaigns.simulate": (ADMIN, APPROVER, OPERATOR, FINANCE),
-    "campaigns.approve": (APPROVER,),
-    "campaigns.operate": (OPERATOR,),
-    "campaigns.read": (ADMIN, APPROVER, OPERATOR, FINANCE, SUPPORT),
-    "data.import": (ADMIN, OPERATOR),
-    "data.read": (ADMIN, OPERATOR, SUPPORT, CUSTOMER),
-    "eligibility.read": (ADMIN, OPERATOR, SUPPORT, CUSTOMER),
-    "grants.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
-    "grants.claim": (CUSTOMER,),
-    "grants.expire": (OPERATOR,),
-    "grants.revoke": (OPERATOR, SUPPORT),  # an unopened grant, with a reason (ADR 14)
-    "clawbacks.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
-    "ledger.read": (ADMIN, FINANCE),
-    "audit.read": (ADMIN, FINANCE),
-    "jobs.read": (ADMIN, OPERATOR, FINANCE),  # and always the key that created the job
-    "webhooks.manage": (ADMIN,),
-    "events.read": (ADMIN, FINANCE),
-    # Scenario B: plans, quotes, subscriptions, compensation.
-    "plans.write": (ADMIN,),
-    "plans.read": (ADMIN, APPROVER, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
-    "quotes.read": (ADMIN, SUPPORT, CUSTOMER),
-    "subscriptions.buy": (ADMIN, SUPPORT, CUSTOMER),
-    "subscriptions.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),
-    "subscriptions.auto_renew": (SUPPORT, CUSTOMER),  # the customer's own choice, or support on their behalf
-    "subscriptions.refund": (SUPPORT,),
-    "subscriptions.renew": (OPERATOR,),
-    "compensation.preview": (ADMIN, APPROVER, OPERATOR, FINANCE, SUPPORT),  # dry runs
-    "compensation.apply": (OPERATOR,),
-    "compensation.apply_one": (OPERATOR, SUPPORT),  # one customer, by customer service
-}
+from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS, scope_refusal
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pledge keys create`.")
 
@@ -98,25 +57,18 @@ def authenticate(
     key = context(request).store.key_by_secret(secret) if len(secret) <= 200 else None
     if key is None:
         raise _unauthorized("invalid_api_key", "the API key is not valid")
-    now = time.time_ns() // 1_000
-    if key.revoked_at_us is not None:
-        raise _unauthorized("api_key_revoked", f"API key {key.key_id} was revoked")
-    if not key.usable(now):
-        raise _unauthorized("api_key_expired", f"API key {key.key_id} has expired")
+    refusal = key.refusal(time.time_ns() // 1_000)
+    if refusal is not None:
+        raise _unauthorized(*refusal)
     request.state.api_key_id = key.key_id
     return Principal(key)
 
 
 def check_permission(principal: Principal, permission: str) -> None:
     """403 unless the key's scope grants ``permission``."""
-    scopes = PERMISSIONS[permission]
-    if principal.key.scope not in scopes:
-        raise ApiError(
-            403,
-            "permission_error",
-            "insufficient_scope",
-            f"a {principal.key.scope} key may not do this (needs one of: {', '.join(scopes)})",
-        )
+    refusal = scope_refusal(principal.key.scope, permission)
+    if refusal is not None:
+        raise ApiError(403, "permission_error", "insufficient_scope", refusal)
 
 
 def require(permission: str) -> Callable[..., Principal]:

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.database import is_sqlite
+from pledge.adapters.sqlalchemy.idempotency import DEFAULT_RETENTION_S, IdempotencyStore
 from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.adapters.webhooks.subjects import Subjects
@@ -26,10 +27,13 @@ class Settings:
     rate_per_account: Rate = field(default_factory=lambda: Rate(per_second=2.0, burst=5))
     idempotency_wait_s: float = 5.0  # how long a concurrent retry waits for the first request
     idempotency_lease_s: float = 300.0  # after this a crashed request's key may be taken over
+    idempotency_retention_s: float = DEFAULT_RETENTION_S  # after this a key may name a new request
     webhook_worker: bool = True
     webhook_interval_s: float = 2.0
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
     job_silence_s: float = 900.0  # a queued/running job untouched this long is marked interrupted
+    # SQLite has one writer: how long a job's status (or a work not yet committed) waits for it.
+    busy_wait_s: float = 600.0
 
 
 class ApiContext:
@@ -37,10 +41,11 @@ class ApiContext:
         self.app = app
         self.settings = settings
         self.store = ApiStore(app.engine)
+        self.idempotency = IdempotencyStore(app.engine, int(settings.idempotency_retention_s * 1_000_000))
         self.webhooks = WebhookStore(app.engine)
         self.subjects = Subjects(self.store.reader)  # audit snapshots and single-term reads
         self.limiter = RateLimiter()
-        self.jobs = JobRunner(self.store, sqlite=is_sqlite(app.engine))
+        self.jobs = JobRunner(self.store, sqlite=is_sqlite(app.engine), busy_wait_s=settings.busy_wait_s)
 
 
 def context(request: Request) -> ApiContext:

@@ -6,6 +6,12 @@ row on PostgreSQL (at most once a second). On SQLite it is not: the work holds
 SQLite's single write lock for its whole transaction, and a progress write
 from another connection would wait for that very lock; a poll served by the
 process running the job still sees live progress from memory.
+
+A job's status is the truth (ADR 0016). SQLite has one writer, so every status
+write waits for the lock (up to ``busy_wait_s``) rather than failing; a work
+that found the database busy before committing anything is run again within
+the same bound; and once the work has returned, the job is only ever recorded
+as succeeded — never failed because its status could not be written at once.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from pledge.adapters.sqlalchemy.api_store import ApiStore, JobRow
+from pledge.adapters.sqlalchemy.database import is_busy
 from pledge.entrypoints.api.errors import from_exception
 
 log = logging.getLogger("pledge.api.jobs")
@@ -43,9 +52,10 @@ def job_json(job: JobRow, live_progress: int | None = None) -> dict[str, Any]:
 
 
 class JobRunner:
-    def __init__(self, store: ApiStore, *, sqlite: bool) -> None:
+    def __init__(self, store: ApiStore, *, sqlite: bool, busy_wait_s: float = 600.0) -> None:
         self._store = store
         self._persist_progress = not sqlite
+        self._busy_wait_s = busy_wait_s
         self._live: dict[str, int] = {}
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
@@ -54,11 +64,27 @@ class JobRunner:
         """The job's row (queued); :meth:`start` runs it."""
         return self._store.job_create(kind, api_key_id, request_id, _now_us())
 
-    def start(self, job: JobRow, work: Work) -> JobRow:
+    def start(
+        self,
+        job: JobRow,
+        work: Work,
+        *,
+        committed: Callable[[], bool] | None = None,
+        cleanup: Callable[[], None] | None = None,
+    ) -> JobRow:
+        """Run ``work`` in a thread.
+
+        ``committed`` tells whether the work has committed anything yet: until it has, a work that
+        found the database busy is run again (within ``busy_wait_s``); without it, never.
+        ``cleanup`` runs once the job is over, whatever the outcome.
+        """
         with self._lock:
             self._live[job.job_id] = 0
         thread = threading.Thread(
-            target=self._run, args=(job, work), name=f"pledge-{job.job_id}", daemon=True
+            target=self._run,
+            args=(job, work, committed or (lambda: True), cleanup),
+            name=f"pledge-{job.job_id}",
+            daemon=True,
         )
         with self._lock:
             self._threads.add(thread)
@@ -69,32 +95,62 @@ class JobRunner:
         with self._lock:
             return self._live.get(job_id)
 
-    def _run(self, job: JobRow, work: Work) -> None:
+    def _run(
+        self, job: JobRow, work: Work, committed: Callable[[], bool], cleanup: Callable[[], None] | None
+    ) -> None:
+        try:
+            outcome = self._attempt(job, work, committed)
+        finally:
+            if cleanup is not None:
+                cleanup()
+        try:
+            if outcome[0] == "succeeded":
+                done = self.live_progress(job.job_id) or 0
+                self._finish(job, status="succeeded", result=outcome[1], progress=done)
+            else:
+                self._finish(job, status="failed", error=outcome[1])
+        finally:
+            with self._lock:
+                self._live.pop(job.job_id, None)
+                self._threads.discard(threading.current_thread())
+
+    def _attempt(self, job: JobRow, work: Work, committed: Callable[[], bool]) -> tuple[str, dict[str, Any]]:
+        """("succeeded", result) or ("failed", error): what the job's row must say."""
         last_write = 0.0
 
         def progress(n: int) -> None:
             nonlocal last_write
             with self._lock:
-                self._live[job.job_id] = n
+                self._live[job.job_id] = max(n, self._live.get(job.job_id, 0))
             if self._persist_progress and time.monotonic() - last_write >= 1.0:
                 last_write = time.monotonic()
                 self._store.job_update(job.job_id, _now_us(), progress=n)
 
+        deadline = time.monotonic() + self._busy_wait_s
+        pause = 0.05
         try:
-            self._store.job_update(job.job_id, _now_us(), status="running")
-            result = work(progress)
-            done = self.live_progress(job.job_id) or 0
-            self._store.job_update(job.job_id, _now_us(), status="succeeded", result=result, progress=done)
+            self._store.job_update(job.job_id, _now_us(), status="running", wait_s=self._busy_wait_s)
+            while True:
+                try:
+                    return "succeeded", work(progress)
+                except OperationalError as exc:
+                    # Busy before anything committed: nothing happened, so running it again is safe.
+                    if not is_busy(exc) or committed() or time.monotonic() >= deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
         except BaseException as exc:
-            error = from_exception(exc)
-            try:
-                self._store.job_update(job.job_id, _now_us(), status="failed", error=error.body()["error"])
-            except Exception:
-                log.exception("could not record the failure of %s", job.job_id)
-        finally:
-            with self._lock:
-                self._live.pop(job.job_id, None)
-                self._threads.discard(threading.current_thread())
+            return "failed", from_exception(exc).body()["error"]
+
+    def _finish(self, job: JobRow, **values: Any) -> None:
+        """Write the terminal status, waiting for a busy database; if even that fails, log it.
+
+        The row then stays ``running`` (never ``failed`` after success) until someone looks.
+        """
+        try:
+            self._store.job_update(job.job_id, _now_us(), wait_s=self._busy_wait_s, **values)
+        except Exception:
+            log.exception("could not record that %s %s", job.job_id, values.get("status"))
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Wait for running jobs (tests, shutdown); False if some are still running."""

@@ -1,20 +1,24 @@
 """Every POST goes through here: idempotency, audit, and the unit of work that writes events.
 
-Idempotency (Stripe's convention, ADR 0006): a POST may carry
-``Idempotency-Key``. Before anything runs, a row for the key is inserted in its
-own transaction — the primary key makes it a lock across threads and
-processes. The row stores the request's fingerprint (method, path, body hash,
-API key id) and, once done, the response. Then:
+Idempotency (Stripe's convention, ADRs 0006 and 0016): a POST may carry
+``Idempotency-Key``. Keys are scoped to the API key that sends them: the same
+string under two API keys names two independent requests. Before anything
+runs, a row for (API key, Idempotency-Key) is inserted in its own transaction
+— the primary key makes it a lock across threads and processes. The row stores
+the request's fingerprint (method, path, body hash) and, once done, the
+response. Then:
 
 - same key, same fingerprint, done: the stored response is replayed
-  (``Idempotent-Replayed: true``), nothing runs again;
+  (``Idempotent-Replayed: true``), nothing runs again; a response carrying a
+  secret (a webhook endpoint's signing secret) is stored and replayed without it;
 - same key, another fingerprint: 409 ``idempotency_key_reused``, nothing runs;
 - same key while the first request still runs: wait up to
   ``idempotency_wait_s`` for it to finish and replay it, else 409
   ``idempotency_request_in_progress``;
 - a response is stored for success and for deterministic failures (400, 404,
   business refusals); after a crash, a 5xx, a 429 or a concurrency conflict the
-  key is released, so a retry runs afresh.
+  key is released, so a retry runs afresh;
+- after ``idempotency_retention_s`` (24 hours by default) a key is forgotten.
 """
 
 import hashlib
@@ -28,12 +32,12 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit
+from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit, JobRow
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
 from pledge.entrypoints.api.auth import Principal, require
 from pledge.entrypoints.api.context import ApiContext, context
-from pledge.entrypoints.api.errors import ApiError, from_exception
+from pledge.entrypoints.api.errors import ApiError, bad_request, from_exception
 from pledge.entrypoints.api.inputs import check_text
 
 UowFactory = Callable[[], HookedUnitOfWork]
@@ -49,14 +53,19 @@ def body_digest(body: bytes) -> str:
 
 
 def fingerprint(method: str, path: str, digest: str, api_key_id: str) -> str:
+    # The API key stays in the hash though keys are now scoped by it: a stored row can never
+    # match another key's request, whatever the scoping of older rows.
     return hashlib.sha256(f"{method}\n{path}\n{digest}\n{api_key_id}".encode()).hexdigest()
 
 
-def finish_audit(store: ApiStore, audit: CallAudit) -> None:
-    """A call that committed nothing (a repeat, a no-op) is still recorded: who asked, and the state."""
+def finish_audit(store: ApiStore, audit: CallAudit, wait_s: float = 0.0) -> None:
+    """A call that committed nothing (a repeat, a no-op) is still recorded: who asked, and the state.
+
+    ``wait_s``: how long to wait for SQLite's write lock (jobs wait; requests fail fast with 503).
+    """
     if not audit.written:
         state = Subjects(store.reader).snapshot(audit.subject)
-        store.audit_append(audit.record(time.time_ns() // 1_000, state))
+        store.audit_append(audit.record(time.time_ns() // 1_000, state), wait_s)
         audit.written = True
 
 
@@ -109,18 +118,44 @@ class Call:
 
         return self.respond(execute)
 
-    def respond(self, execute: Callable[[], tuple[int, dict[str, Any]]]) -> Response:
+    def start_job(
+        self,
+        kind: str,
+        audit: CallAudit,
+        run: Callable[[UowFactory, Callable[[int], None]], dict[str, Any]],
+        cleanup: Callable[[], None] | None = None,
+    ) -> JobRow:
+        """Start ``run`` as an audited job; its audit entry names the job.
+
+        The job runs again if the database was busy before it committed anything (the audit
+        entry is written with its first commit, so ``audit.written`` says whether it has).
+        """
+        ctx = self.ctx
+
+        def work(progress: Callable[[int], None]) -> dict[str, Any]:
+            result = run(self.factory(audit), progress)
+            finish_audit(ctx.store, audit, ctx.settings.busy_wait_s)
+            return result
+
+        job = ctx.jobs.create(kind, self.principal.key_id, self.request_id)
+        audit.extra_after["job"] = job.job_id
+        return ctx.jobs.start(job, work, committed=lambda: audit.written, cleanup=cleanup)
+
+    def respond(
+        self,
+        execute: Callable[[], tuple[int, dict[str, Any]]],
+        stored: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
+        """Answer ``execute()`` once per idempotency key; ``stored`` shapes what a replay will answer."""
         headers = {"Request-Id": self.request_id}
         if self.idem_key is None:
             status, body = execute()
             return JSONResponse(body, status_code=status, headers=headers)
-        store, settings = self.ctx.store, self.ctx.settings
+        keys, key_id, settings = self.ctx.idempotency, self.principal.key_id, self.ctx.settings
         deadline = time.monotonic() + settings.idempotency_wait_s
         lease_us = int(settings.idempotency_lease_s * 1_000_000)
-        while True:
-            state = store.idem_begin(
-                self.idem_key, self.fingerprint, self.principal.key_id, time.time_ns() // 1_000, lease_us
-            )
+        while True:  # bounded: by the deadline, each begin() by its own attempts
+            state = keys.begin(key_id, self.idem_key, self.fingerprint, time.time_ns() // 1_000, lease_us)
             if state.outcome != "in_progress" or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
@@ -129,8 +164,8 @@ class Call:
                 409,
                 "idempotency_error",
                 "idempotency_key_reused",
-                f"Idempotency-Key {self.idem_key!r} was used for a different request (method, path, body "
-                "or API key); use a new key for a new request",
+                f"Idempotency-Key {self.idem_key!r} was used by this API key for a different request "
+                "(method, path or body); use a new key for a new request",
                 "Idempotency-Key",
             )
         if state.outcome == "in_progress":
@@ -156,11 +191,11 @@ class Call:
         except Exception as exc:
             error = from_exception(exc)
             if _storable(error):
-                store.idem_finish(self.idem_key, error.status, _render(error.body()))
+                keys.finish(key_id, self.idem_key, error.status, _render(error.body()))
             else:
-                store.idem_release(self.idem_key)
+                keys.release(key_id, self.idem_key)
             raise error from exc
-        store.idem_finish(self.idem_key, status, _render(body))
+        keys.finish(key_id, self.idem_key, status, _render(stored(body) if stored else body))
         return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -183,8 +218,12 @@ def request_id(request: Request) -> str:
     return str(rid)
 
 
-def mutation(permission: str) -> Callable[..., Call]:
-    """A dependency giving a POST handler its authorized, idempotent :class:`Call`."""
+def mutation(permission: str, *, bodyless: bool = False) -> Callable[..., Call]:
+    """A dependency giving a POST handler its authorized, idempotent :class:`Call`.
+
+    ``bodyless``: the operation takes no parameters, so a body is refused (400 ``body_not_allowed``)
+    rather than ignored — a client sending ``{"dry_run": true}`` to a run must not get a real run.
+    """
 
     def dependency(
         request: Request,
@@ -192,6 +231,12 @@ def mutation(permission: str) -> Callable[..., Call]:
         body: Annotated[bytes, Depends(raw_body)],
         idempotency_key: IdempotencyHeader = None,
     ) -> Call:
+        if bodyless and body.strip():
+            raise bad_request(
+                "body: this operation takes no body; send none (its parameters are in the path)",
+                param="body",
+                code="body_not_allowed",
+            )
         return make_call(request, principal, idempotency_key, body_digest(body))
 
     return dependency

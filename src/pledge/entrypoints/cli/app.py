@@ -14,6 +14,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli import render
+from pledge.entrypoints.cli.identity import KeyOpt, key_actor
 from pledge.entrypoints.cli.options import (
     ActorOpt,
     DbOpt,
@@ -216,10 +217,12 @@ def campaign_approve(
     content_hash: Annotated[
         str | None, typer.Option("--hash", help="Refuse unless the latest version has this content hash.")
     ] = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Approve the latest terms version (never by its author)."""
+    """Approve the latest terms version with your approver key (never by its author, whatever the key)."""
     with app_for(db, now) as pledge:
-        result = approve_campaign(pledge.uow, pledge.clock, campaign_id, actor_name(actor), content_hash)
+        approver = key_actor(pledge, key, actor, "campaigns.approve")
+        result = approve_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, approver, content_hash)
         emit(
             result,
             as_json,
@@ -229,11 +232,17 @@ def campaign_approve(
 
 @campaign.command("launch")
 def campaign_launch(
-    campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Activate an approved campaign and fund its budget."""
+    """Activate an approved campaign and fund its budget, with your operator key."""
     with app_for(db, now) as pledge:
-        result = launch_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, actor_name(actor))
+        operator = key_actor(pledge, key, actor, "campaigns.operate")
+        result = launch_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, operator)
         emit(result, as_json, lambda r: out.print(f"{r['id']} is {r['state']} (version {r['version']})"))
 
 

@@ -11,6 +11,7 @@ from rich.panel import Panel
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
+from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import PledgeError
@@ -18,7 +19,7 @@ from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.demo_b import scenario_b
-from pledge.entrypoints.cli.demo_console import console_people
+from pledge.entrypoints.cli.demo_console import console_people, demo_people
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -30,7 +31,7 @@ from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
 from pledge.usecases.simulate import simulate_campaign
 
-AUTHOR, APPROVER = "ops.li", "finance.wang"
+AUTHOR, APPROVER, OPERATOR = "ops.li", "finance.wang", "ops.zhao"
 CAMPAIGN = "founders-refund"
 
 # Hand-picked people whose stories the demo tells, beside the generated crowd.
@@ -78,9 +79,11 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
         )
     )
     try:
-        _scenario_a(app, purchases, seed)
+        upgrade(app.engine)
+        people = demo_people(app)
+        _scenario_a(app, {name: key for name, (key, _) in people.items()}, purchases, seed)
         scenario_b(app)
-        console_people(app, str(db_file))
+        console_people(people, str(db_file))
     finally:
         app.close()
     out.print()
@@ -90,8 +93,9 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
     )
 
 
-def _scenario_a(app: App, purchases: int, seed: int) -> None:
-    upgrade(app.engine)
+def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) -> None:
+    # Everyone acts with their own key, as they would through the API, the console or the CLI.
+    author, approver, operator = (keys[name].actor for name in (AUTHOR, APPROVER, OPERATOR))
     with tempfile.TemporaryDirectory(prefix="pledge-demo-") as tmp:
         folder = Path(tmp)
         data = generate(folder, purchases=purchases, seed=seed, fmt="csv")
@@ -124,20 +128,19 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
         2,
         "The seed's typo: 19990 instead of 1999",
         f"{AUTHOR} applies the campaign as the FAQ states it: a fixed 19990-yuan refund.\n"
-        "The dry run flags it "
-        "as blocking — a refund can never exceed the price paid — and launch refuses it, paying nothing.",
+        "The dry run flags it as blocking — a refund can never exceed the price paid — so it cannot even\n"
+        "be approved, let alone launched: nothing is paid.",
     )
-    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund-typo.yaml"), AUTHOR)
+    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund-typo.yaml"), author)
     out.print(f"  applied {applied['id']} version {applied['version']} ({applied['content_hash'][:19]}…)")
     sim = simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=5)
     for problem in sim["problems"]:
         if problem["blocking"]:
             out.print(f"  [bold red]BLOCKING[/] {problem['code']}: {problem['message']}", soft_wrap=True)
-    approve_campaign(app.uow, app.clock, CAMPAIGN, APPROVER)
     try:
-        launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
+        approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     except PledgeError as exc:
-        out.print(f"  launch refused ({exc.code}): nothing paid.")
+        out.print(f"  {APPROVER} tries to approve: refused ({exc.code})")
 
     step(
         3,
@@ -146,21 +149,25 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
         "before a single yuan moves, per-condition rejections, and the near misses: people just outside\n"
         "the window, whom the seed warns may feel left out. Widening by 3 days shows what that would cost.",
     )
-    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund.yaml"), AUTHOR)
+    applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund.yaml"), author)
     out.print(f"  applied {applied['id']} version {applied['version']}")
     render.simulation(simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=10, widen_days=3))
 
     step(
         4,
         "Four-eyes approval",
-        f"The author may not approve their own terms; {APPROVER} can, and the "
-        "approval is bound to the exact content hash of version 2.",
+        f"The author may not approve their own terms, not even with a second key made in their name;\n"
+        f"{APPROVER} can, and the approval is bound to the exact content hash of version 2.",
     )
+    second_key = ApiStore(app.engine).create_key(
+        scope="approver", name=AUTHOR, account_id=None, expires_at_us=None, now_us=time.time_ns() // 1_000
+    )[0]
     try:
-        approve_campaign(app.uow, app.clock, CAMPAIGN, AUTHOR)
+        approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, second_key.actor)
     except PledgeError as exc:
-        out.print(f"  {AUTHOR} tries to approve: refused ({exc.code}: {exc.message})")
-    approved = approve_campaign(app.uow, app.clock, CAMPAIGN, APPROVER)
+        out.print(f"  {AUTHOR} tries with an approver key of their own: refused ({exc.code})")
+    ApiStore(app.engine).revoke_key(second_key.key_id, time.time_ns() // 1_000)
+    approved = approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
 
     step(
@@ -169,11 +176,11 @@ def _scenario_a(app: App, purchases: int, seed: int) -> None:
         "Launch funds the budget in the ledger; the run issues grants in purchase "
         "order until the budget cannot cover the next one. Running it again issues nothing twice.",
     )
-    launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
+    launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  {CAMPAIGN} is {launched['state']}")
-    first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
+    first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  run: issued {first['issued']:,} red envelopes, {first['amount']} {first['currency']}")
-    second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, APPROVER)
+    second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  run again: issued {second['issued']} (idempotent)")
 
     step(

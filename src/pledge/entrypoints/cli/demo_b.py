@@ -83,7 +83,7 @@ def scenario_b(app: App) -> None:
     for plan in plans["plans"]:
         out.print(f"  {plan['id']}: {plan['list_price']} {plan['currency']} per {plan['period']}")
     apply_campaign(app.uow, app.rules, app.clock, example("cloud-double-11-v1.yaml"), AUTHOR)
-    approve_campaign(app.uow, app.clock, OFFER, APPROVER)
+    approve_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
     launch_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
 
     _at(app, "2023-11-01T10:00:00+08:00")
@@ -107,7 +107,7 @@ def scenario_b(app: App) -> None:
         "someone other than its author. From then on quotes use it; earlier purchases keep what they paid.",
     )
     apply_campaign(app.uow, app.rules, app.clock, example("cloud-double-11-v2.yaml"), AUTHOR)
-    approve_campaign(app.uow, app.clock, OFFER, APPROVER)
+    approve_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
     _at(app, "2023-11-05T10:00:00+08:00")
     out.print(f"  quote now: {quote_plan(app.uow, app.clock, LATE_BUYER, 'cloud-gold-50gb')['breakdown']}")
     out.print(_line(buy_subscription(app.uow, app.clock, LATE_BUYER, "cloud-gold-50gb")))

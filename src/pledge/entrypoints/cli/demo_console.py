@@ -6,7 +6,7 @@ import time
 
 from rich.table import Table
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore
+from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.bootstrap import App
 from pledge.entrypoints.cli.demo_steps import step
 from pledge.entrypoints.cli.options import out
@@ -22,19 +22,22 @@ DEMO_PEOPLE = (
 )
 
 
-def console_people(app: App, db_file: str) -> dict[str, str]:
-    """Create one key per person (valid 30 days) and print them; returns name → secret."""
+def demo_people(app: App) -> dict[str, tuple[ApiKey, str]]:
+    """One key per person (valid 30 days): name → (key, secret). Scenario A acts with these keys."""
     store = ApiStore(app.engine)
     now = time.time_ns() // 1_000
     expires = now + 30 * 86_400 * 1_000_000
-    secrets: dict[str, str] = {}
+    return {
+        name: store.create_key(scope=scope, name=name, account_id=account, expires_at_us=expires, now_us=now)
+        for name, scope, account in DEMO_PEOPLE
+    }
+
+
+def console_people(people: dict[str, tuple[ApiKey, str]], db_file: str) -> None:
+    """Print the people's keys, to sign in to the console and the customer page."""
     table = Table("who", "scope", "signs in at", "key (shown once)")
-    for name, scope, account in DEMO_PEOPLE:
-        _, secret = store.create_key(
-            scope=scope, name=name, account_id=account, expires_at_us=expires, now_us=now
-        )
-        secrets[name] = secret
-        table.add_row(name, scope, "/me" if scope == "customer" else "/console", secret)
+    for name, (key, secret) in people.items():
+        table.add_row(name, key.scope, "/me" if key.scope == "customer" else "/console", secret)
     step(
         "C",
         "The web console",
@@ -45,4 +48,3 @@ def console_people(app: App, db_file: str) -> dict[str, str]:
     )
     out.print(table)
     out.print(f"  (keys expire in 30 days; make more with `pledge keys create --db sqlite:///{db_file}`)")
-    return secrets

@@ -57,6 +57,13 @@ def serve(
     workers_off: Annotated[
         bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
     ] = False,
+    idempotency_retention: Annotated[
+        str,
+        typer.Option(
+            help="How long an Idempotency-Key is remembered (replayed, or refused for another request); "
+            "after that it may name a new request.",
+        ),
+    ] = "24h",
 ) -> None:
     """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
@@ -68,7 +75,9 @@ def serve(
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
-        api = create_app(pledge, Settings(webhook_worker=not workers_off))
+        retention_us = parse_duration_us(idempotency_retention, param="--idempotency-retention")
+        settings = Settings(webhook_worker=not workers_off, idempotency_retention_s=retention_us / 1_000_000)
+        api = create_app(pledge, settings)
         out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
         out.print(f"Console on http://{host}:{port}/console, customer page on http://{host}:{port}/me")
         uvicorn.run(api, host=host, port=port, log_level="info")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any
@@ -11,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from pledge.domain.campaign import CampaignState
+from pledge.domain.persons import same_person
 from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, finish_audit, raw_body, request_id
+from pledge.entrypoints.api.mutations import Call, UowFactory, raw_body, request_id
 from pledge.entrypoints.api.routers.common import parse_document
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.web import (
@@ -20,7 +22,6 @@ from pledge.entrypoints.console.web import (
     Visitor,
     audited,
     flat,
-    person,
     read_form,
     redirect,
     refused,
@@ -78,7 +79,7 @@ def allowed_actions(who: Visitor, detail: dict[str, Any]) -> dict[str, str | Non
         reasons["approve"] = who.t("needs_scope", scope="approver")
     elif latest["approved"]:
         reasons["approve"] = who.t("already_approved", version=latest["version"])
-    elif person(latest["author"]) == who.name:
+    elif same_person(latest["author"], who.name):
         reasons["approve"] = who.t("four_eyes_you_wrote")
     else:
         reasons["approve"] = None
@@ -216,7 +217,7 @@ def routes(site: Site) -> APIRouter:
                 who,
                 "campaign.approve",
                 subject,
-                lambda uow: approve_campaign(uow, app.clock, campaign_id, who.actor, expected),
+                lambda uow: approve_campaign(uow, app.rules, app.clock, campaign_id, who.actor, expected),
             )
             return redirect(who, page, ("ok", who.t("approved_done", **done)))
         if action == "launch":
@@ -243,16 +244,10 @@ def routes(site: Site) -> APIRouter:
         audit_call = Call(ctx, who.require("campaigns.operate"), request_id(who.request), None, "")
         audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
 
-        def work(progress: Any) -> dict[str, Any]:
-            result = run_campaign(
-                audit_call.factory(audit), app.rules, app.clock, campaign_id, who.actor, progress
-            )
-            finish_audit(ctx.store, audit)
-            return result
+        def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
+            return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
 
-        job = ctx.jobs.create("campaign.run", audit.api_key_id, audit.request_id)
-        audit.extra_after["job"] = job.job_id
-        ctx.jobs.start(job, work)
+        job = audit_call.start_job("campaign.run", audit, work)
         return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"
 
     @router.get("/jobs/{job_id}.json")  # before /jobs/{job_id}, which would match it too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
 from pledge.domain.offers import CompensationPolicy
-from pledge.entrypoints.api.mutations import Call, finish_audit, raw_body, request_id
+from pledge.entrypoints.api.mutations import Call, UowFactory, raw_body, request_id
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.web import Site, Visitor, read_form, redirect, refused, render, visitor
 from pledge.usecases.compensate import compensate_campaign
@@ -33,9 +34,9 @@ def start_compensation(
         extra["account_id"] = account_id
     audit = call.audit("campaign.compensate", f"campaign:{campaign_id}", **extra)
 
-    def work(progress: Any) -> dict[str, Any]:
+    def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
         result = compensate_campaign(
-            call.factory(audit),
+            uow,
             app.clock,
             campaign_id,
             principal.actor,
@@ -44,13 +45,9 @@ def start_compensation(
             progress=progress,
             account_id=account_id,
         )
-        finish_audit(ctx.store, audit)
         return {"object": "compensation_run", **result}
 
-    job = ctx.jobs.create("campaign.compensate", principal.key_id, call.request_id)
-    audit.extra_after["job"] = job.job_id
-    ctx.jobs.start(job, work)
-    return job.job_id
+    return call.start_job("campaign.compensate", audit, work).job_id
 
 
 def routes(site: Site) -> APIRouter:

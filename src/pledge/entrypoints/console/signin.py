@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from pledge.entrypoints.api.auth import CUSTOMER
 from pledge.entrypoints.api.mutations import raw_body
 from pledge.entrypoints.api.ratelimit import Rate
+from pledge.entrypoints.api.scopes import CUSTOMER
 from pledge.entrypoints.console.web import Site, read_form, redirect, render, safe_next, visitor
 
 Body = Annotated[bytes, Depends(raw_body)]

@@ -14,11 +14,12 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from pledge.domain.money import parse_minor
-from pledge.entrypoints.api.auth import CUSTOMER, PERMISSIONS, Principal, check_permission
+from pledge.entrypoints.api.auth import Principal, check_permission
 from pledge.entrypoints.api.context import ApiContext
 from pledge.entrypoints.api.errors import ApiError
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, request_id
+from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS
 from pledge.entrypoints.console import fmt
 from pledge.entrypoints.console.i18n import LANG_COOKIE, negotiate, translate
 from pledge.entrypoints.console.session import Session, Sessions, check_csrf, with_flash
@@ -35,14 +36,6 @@ class SignInRequired(Exception):
 
 class FormRefused(Exception):
     """A POST without the session's CSRF token, or from another origin: answered 403, nothing done."""
-
-
-def person(actor: str | None) -> str:
-    """The person behind an actor string: ``"ops.li (key_…)"`` and ``"ops.li"`` are both ``ops.li``."""
-    if not actor:
-        return ""
-    name, sep, rest = actor.rpartition(" (")
-    return name if sep and rest.startswith("key_") and rest.endswith(")") else actor
 
 
 @dataclass

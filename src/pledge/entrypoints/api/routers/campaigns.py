@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -13,9 +14,10 @@ from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
+from pledge.entrypoints.api.mutations import Call, UowFactory, mutation, raw_body
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body, parse_document
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
+from pledge.usecases.common import campaign_not_found
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.report import campaign_report
 from pledge.usecases.simulate import simulate_campaign
@@ -23,7 +25,7 @@ from pledge.usecases.simulate import simulate_campaign
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
 
 CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
-Operate = Annotated[Call, Depends(mutation("campaigns.operate"))]
+Operate = Annotated[Call, Depends(mutation("campaigns.operate", bodyless=True))]
 _APPLY_BODY = document_body("A campaign document", "The campaign file, as YAML")
 
 
@@ -102,7 +104,7 @@ def approve(
     return call.run(
         "campaign.approve",
         f"campaign:{campaign_id}",
-        lambda uow: approve_campaign(uow, app.clock, campaign_id, call.principal.actor, expected),
+        lambda uow: approve_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, expected),
         models.Approval,
     )
 
@@ -155,18 +157,15 @@ def run(campaign_id: CampaignId, call: Operate) -> Response:
     ctx, app = call.ctx, call.ctx.app
 
     def execute() -> tuple[int, dict[str, Any]]:
+        # An unknown campaign is a 404 now, not a job that fails later.
+        if not ctx.subjects.snapshot(f"campaign:{campaign_id}"):
+            raise campaign_not_found(campaign_id)
         audit = call.audit("campaign.run", f"campaign:{campaign_id}")
 
-        def work(progress: Any) -> dict[str, Any]:
-            result = run_campaign(
-                call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, progress
-            )
-            finish_audit(ctx.store, audit)
-            return result
+        def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
+            return run_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, progress)
 
-        job = ctx.jobs.create("campaign.run", call.principal.key_id, call.request_id)
-        audit.extra_after["job"] = job.job_id
-        return 202, job_json(ctx.jobs.start(job, work))
+        return 202, job_json(call.start_job("campaign.run", audit, work))
 
     return call.respond(execute)
 

@@ -9,6 +9,7 @@ campaign (operator), or one account (support: compensating one customer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path
@@ -20,7 +21,7 @@ from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import check_permission, scopes_doc
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, finish_audit, mutation
+from pledge.entrypoints.api.mutations import Call, UowFactory, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
 from pledge.usecases.compensate import compensate_campaign
 
@@ -68,7 +69,7 @@ def compensate(
         check_permission(
             call.principal, "compensation.apply" if p.account_id is None else "compensation.apply_one"
         )
-    ctx, app = call.ctx, call.ctx.app
+    app = call.ctx.app
     policy = CompensationPolicy(p.policy) if p.policy else None
     actor = call.principal.actor
 
@@ -87,9 +88,9 @@ def compensate(
     def execute() -> tuple[int, dict[str, Any]]:
         audit = call.audit("campaign.compensate", f"campaign:{campaign_id}", policy=p.policy)
 
-        def work(progress: Any) -> dict[str, Any]:
+        def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
             result = compensate_campaign(
-                call.factory(audit),
+                uow,
                 app.clock,
                 campaign_id,
                 actor,
@@ -98,11 +99,8 @@ def compensate(
                 progress=progress,
                 account_id=p.account_id,
             )
-            finish_audit(ctx.store, audit)
             return {"object": "compensation_run", **result}
 
-        job = ctx.jobs.create("campaign.compensate", call.principal.key_id, call.request_id)
-        audit.extra_after["job"] = job.job_id
-        return 202, job_json(ctx.jobs.start(job, work))
+        return 202, job_json(call.start_job("campaign.compensate", audit, work))
 
     return call.respond(execute)

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.errors import ApiError, bad_request, not_found
 from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import IdempotencyHeader, finish_audit, make_call
+from pledge.entrypoints.api.mutations import IdempotencyHeader, UowFactory, make_call
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
 from pledge.usecases.explain import explain_account
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
@@ -130,14 +131,13 @@ def _import_route(kind: str) -> None:
             raw.unlink(missing_ok=True)
             raise
         call = make_call(request, principal, idempotency_key, digest)
-        ctx = call.ctx
         started = False
 
         def execute() -> tuple[int, dict[str, Any]]:
             nonlocal started
             audit = call.audit(f"{kind}.import", f"import:{kind}", file_sha256=digest, bytes=size)
 
-            def work(progress: Any) -> dict[str, Any]:
+            def work(factory: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
                 done = 0
 
                 def advance(n: int) -> None:
@@ -145,30 +145,20 @@ def _import_route(kind: str) -> None:
                     done += n
                     progress(done)
 
-                try:
-                    factory = call.factory(audit)
-                    corrector = Corrector(ctx.app.rules, ctx.app.clock, principal.actor)
-                    if kind == "accounts":
-                        result = import_accounts(
-                            factory, read_accounts(path), update=update, progress=advance, corrector=corrector
-                        )
-                    else:
-                        result = import_purchases(
-                            factory,
-                            read_purchases(path),
-                            update=update,
-                            progress=advance,
-                            corrector=corrector,
-                        )
-                finally:
-                    path.unlink(missing_ok=True)
-                finish_audit(ctx.store, audit)
+                corrector = Corrector(call.ctx.app.rules, call.ctx.app.clock, principal.actor)
+                if kind == "accounts":
+                    result = import_accounts(
+                        factory, read_accounts(path), update=update, progress=advance, corrector=corrector
+                    )
+                else:
+                    result = import_purchases(
+                        factory, read_purchases(path), update=update, progress=advance, corrector=corrector
+                    )
                 return {"object": "import", "kind": kind, **result}
 
-            job = ctx.jobs.create(f"{kind}.import", principal.key_id, call.request_id)
-            audit.extra_after["job"] = job.job_id
-            started = True
-            return 202, job_json(ctx.jobs.start(job, work))
+            job = call.start_job(f"{kind}.import", audit, work, cleanup=lambda: path.unlink(missing_ok=True))
+            started = True  # the job owns the file now, and deletes it when it is over
+            return 202, job_json(job)
 
         try:
             return await run_in_threadpool(call.respond, execute)

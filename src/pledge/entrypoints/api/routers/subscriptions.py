@@ -7,6 +7,7 @@ customer's behalf (the audit entry and the consent name the support key).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -184,19 +185,15 @@ def refund(
     summary="Renew opted-in terms that have ended at list price, lapse the rest (a job)",
     openapi_extra=scopes_doc("subscriptions.renew"),
 )
-def renew(call: Annotated[Call, Depends(mutation("subscriptions.renew"))]) -> Response:
-    ctx, app = call.ctx, call.ctx.app
+def renew(call: Annotated[Call, Depends(mutation("subscriptions.renew", bodyless=True))]) -> Response:
+    app = call.ctx.app
 
     def execute() -> tuple[int, dict[str, Any]]:
         audit = call.audit("subscriptions.renew_due", "subscriptions:due")
 
-        def work(progress: Any) -> dict[str, Any]:
-            result = renew_due(call.factory(audit), app.clock)
-            finish_audit(ctx.store, audit)
-            return {"object": "renewal_run", **result}
+        def work(uow: UowFactory, _progress: Callable[[int], None]) -> dict[str, Any]:
+            return {"object": "renewal_run", **renew_due(uow, app.clock)}
 
-        job = ctx.jobs.create("subscriptions.renew_due", call.principal.key_id, call.request_id)
-        audit.extra_after["job"] = job.job_id
-        return 202, job_json(ctx.jobs.start(job, work))
+        return 202, job_json(call.start_job("subscriptions.renew_due", audit, work))
 
     return call.respond(execute)

@@ -64,7 +64,7 @@ def _check(params: EndpointParams) -> None:
 @router.post(
     "/webhook_endpoints",
     response_model=models.WebhookEndpoint,
-    summary="Register an endpoint; its signing secret is in this response only",
+    summary="Register an endpoint; its signing secret is in this response only (never in a replay)",
     openapi_extra=scopes_doc("webhooks.manage"),
 )
 def create_endpoint(
@@ -79,7 +79,9 @@ def create_endpoint(
         )
         return 200, endpoint_json(endpoint, with_secret=True)
 
-    return call.respond(execute)
+    # The secret is shown once: a replay (Idempotency-Key) answers the same endpoint without it,
+    # so the secret is never stored beside the key nor handed to whoever retries with it.
+    return call.respond(execute, stored=lambda body: {**body, "secret": None})
 
 
 @router.get(
