@@ -26,8 +26,8 @@ def launched(cli: Pledge, folder: Path) -> dict[str, str]:
     """The campaign launched and run; grant id per purchase id."""
     file = str(write_campaign(folder))
     cli.json("campaign", "apply", file, "--actor", "ops")
-    cli.json("campaign", "approve", CID, "--actor", "finance")
-    cli.json("campaign", "launch", CID, "--actor", "finance", "--now", NOW)
+    cli.json("campaign", "approve", CID, "--key", cli.key("approver", "finance"))
+    cli.json("campaign", "launch", CID, "--key", cli.key("operator", "ops.zhao"), "--now", NOW)
     assert cli.json("campaign", "run", CID, "--now", NOW)["issued"] == 3
     return {g["purchase_id"]: g["id"] for g in cli.json("grants", "list", "--campaign", CID)["data"]}
 

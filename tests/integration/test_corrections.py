@@ -41,7 +41,7 @@ def app(db_url: str, tmp_path: Path) -> App:
     import_accounts(app.uow, read_accounts(accounts))
     import_purchases(app.uow, read_purchases(purchases))
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    approve_campaign(app.uow, app.clock, CID, "finance")
+    approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 3
     return app
@@ -154,7 +154,7 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     import_accounts(app.uow, [accounts])
     import_purchases(app.uow, [purchases[:600], purchases[600:]])
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    approve_campaign(app.uow, app.clock, CID, "finance")
+    approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 1_200
     fix = Corrector(app.rules, app.clock)
@@ -207,7 +207,7 @@ def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
     import_accounts(app.uow, read_accounts(accounts))
     import_purchases(app.uow, read_purchases(purchases))
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    approve_campaign(app.uow, app.clock, CID, "finance")
+    approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     run_campaign(app.uow, app.rules, app.clock, CID, "ops")
     p01 = str(grants_of(app)["P01"]["id"])
