@@ -56,7 +56,13 @@ def explain_account(
         compiled = rules(terms.rule)
         qualifying = {p.purchase_id for p in purchases if _qualifies(compiled, terms, p, account)}
         unpaid = [p for p in purchases if p.purchase_id in qualifying and p.purchase_id not in grants]
-        why = why_no_grant(uow, terms, unpaid)
+
+        def qualifies_elsewhere(purchase_id: str, owner: str) -> bool:
+            other, bought = uow.purchases.of_account(owner)
+            found = next((p for p in bought if p.purchase_id == purchase_id), None)
+            return other is not None and found is not None and _qualifies(compiled, terms, found, other)
+
+        why = why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
     window, tz = terms.window, terms.window.tz
     out = []
     for purchase in purchases:

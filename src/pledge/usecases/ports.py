@@ -160,6 +160,12 @@ class PreparedCandidates(Protocol):
         ``everything`` leave them out (ADR 15)."""
         ...
 
+    def excluded_keys(self) -> Iterator[tuple[str, str]]:
+        """(account, serial) of each purchase left out as paid elsewhere: they count against this
+        campaign's limits as its own grants do (the customer and the device were paid). Their keys
+        are in conflict, so the planner decides every candidate that carries them."""
+        ...
+
     def close(self) -> None: ...
 
 

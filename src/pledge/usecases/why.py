@@ -9,11 +9,11 @@ A purchase none of these refuses was not there when the campaign last ran.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
-from pledge.domain.grant import GrantState
+from pledge.domain.grant import Grant, GrantState
 from pledge.domain.records import PurchaseRecord
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.ports import UnitOfWork
@@ -22,35 +22,62 @@ SHOWN = 5  # purchases named as having taken a limit
 
 
 def why_no_grant(
-    uow: UnitOfWork, terms: CashbackTerms, unpaid: Sequence[PurchaseRecord]
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    unpaid: Sequence[PurchaseRecord],
+    qualifies: Callable[[str, str], bool],
 ) -> dict[str, dict[str, Any]]:
     """For each qualifying purchase without a grant of ``terms``' campaign: ``code``, ``message``
-    and the facts behind it."""
+    and the facts behind it. ``qualifies(purchase_id, account_id)`` evaluates the terms for a
+    purchase of another account (a device's earlier buyer)."""
     if not unpaid:
         return {}
     paid_by = {} if terms.stacking_allowed else _paid_in_group(uow, terms, [p.purchase_id for p in unpaid])
+    group = Group(uow, terms, qualifies)
     last_run = _last_run(uow, terms.campaign_id)
     launched = uow.budgets.get(terms.campaign_id) is not None
     out = {}
     for purchase in unpaid:
         out[purchase.purchase_id] = (
             _already_paid(purchase, paid_by)
-            or _per_account(uow, terms, purchase)
-            or _per_serial(uow, terms, purchase)
+            or _per_account(uow, terms, purchase, paid_by)
+            or _per_serial(uow, terms, purchase, group)
             or _budget(purchase, last_run, terms)
             or _not_yet(launched, last_run)
         )
     return out
 
 
-def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str]) -> dict[str, str]:
-    others = sorted(
+class Group:
+    """The other campaigns of ``terms``' promise group, when their payments count here."""
+
+    def __init__(self, uow: UnitOfWork, terms: CashbackTerms, qualifies: Callable[[str, str], bool]) -> None:
+        self.others = [] if terms.stacking_allowed else _others(uow, terms)
+        self.qualifies = qualifies
+
+    def paid_device(self, uow: UnitOfWork, serial: str, limit: int) -> list[Grant]:
+        """Grants of the group's other campaigns to qualifying purchases of one device."""
+        found = []
+        for other in self.others:
+            for grant in uow.grants.with_serial(other, serial, limit):
+                if grant.state is not GrantState.REVOKED and self.qualifies(
+                    grant.purchase_id, grant.account_id
+                ):
+                    found.append(grant)
+        return found
+
+
+def _others(uow: UnitOfWork, terms: CashbackTerms) -> list[str]:
+    return sorted(
         c.campaign_id
         for c in uow.campaigns.all()
         if c.promise_group == terms.group and c.campaign_id != terms.campaign_id
     )
+
+
+def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str]) -> dict[str, str]:
     paid: dict[str, str] = {}
-    for other in others:  # by id: the same campaign the dry run counts it under
+    for other in _others(uow, terms):  # by id: the same campaign the dry run counts it under
         for purchase_id, grant in uow.grants.for_purchases(other, purchase_ids).items():
             if grant.state is not GrantState.REVOKED:
                 paid.setdefault(purchase_id, other)
@@ -68,32 +95,49 @@ def _already_paid(purchase: PurchaseRecord, paid_by: dict[str, str]) -> dict[str
     }
 
 
-def _per_account(uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord) -> dict[str, Any] | None:
+def _per_account(
+    uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, paid_by: dict[str, str]
+) -> dict[str, Any] | None:
     limit = terms.per_account
     if limit is None:
         return None
     taken = uow.grants.page(
         campaign_id=terms.campaign_id, account_id=purchase.account_id, starting_after=None, limit=limit
     )
-    if len(taken) < limit:
+    # The account's purchases the group paid elsewhere count as this campaign's own grants.
+    elsewhere = {p: c for p, c in paid_by.items() if p != purchase.purchase_id}
+    ids = sorted([g.purchase_id for g in taken] + list(elsewhere))
+    if len(ids) < limit:
         return None
-    ids = sorted(g.purchase_id for g in taken)
+    named = ", ".join(
+        p + (f" (paid by campaign {elsewhere[p]})" if p in elsewhere else "") for p in ids[:SHOWN]
+    )
     return {
         "code": "per_account",
         "limit": limit,
         "purchases": ids[:SHOWN],
-        "message": f"the limit per account ({limit}) was taken by purchase {', '.join(ids[:SHOWN])}",
+        "message": f"the limit per account ({limit}) was taken by purchase {named}",
     }
 
 
-def _per_serial(uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord) -> dict[str, Any] | None:
+def _per_serial(
+    uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, group: Group
+) -> dict[str, Any] | None:
     limit = terms.per_serial
     if limit is None or not purchase.serial:
         return None
     taken = uow.grants.with_serial(terms.campaign_id, purchase.serial, limit)
     if len(taken) < limit:
+        taken += group.paid_device(uow, purchase.serial, limit)
+    taken = [g for g in taken if g.purchase_id != purchase.purchase_id]
+    if len(taken) < limit:
         return None
-    named = ", ".join(f"{g.purchase_id} (of account {g.account_id})" for g in taken[:SHOWN])
+    named = ", ".join(
+        f"{g.purchase_id} (of account {g.account_id}"
+        + ("" if g.campaign_id == terms.campaign_id else f", paid by campaign {g.campaign_id}")
+        + ")"
+        for g in taken[:SHOWN]
+    )
     return {
         "code": "per_serial",
         "limit": limit,

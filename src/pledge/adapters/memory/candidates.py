@@ -26,12 +26,19 @@ class MemoryCandidates:
         paid = {p: c for p, c in (paid_by or {}).items() if p not in prior_purchases}
         ordered = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
         self._paid = dict(Counter(paid[c.purchase_id] for c in ordered if c.purchase_id in paid))
+        self._excluded: list[tuple[str, str]] = []
         if not terms.stacking_allowed:
+            self._excluded = [(c.account_id, c.serial) for c in ordered if c.purchase_id in paid]
             ordered = [c for c in ordered if c.purchase_id not in paid]
         self._all = ordered
         self._terms = terms
         self._accounts, self._serials = conflict_keys(
-            self._all, terms.per_account, terms.per_serial, prior_accounts, prior_serials, prior_purchases
+            self._all,
+            terms.per_account,
+            terms.per_serial,
+            [*prior_accounts, *(a for a, _ in self._excluded)],
+            [*prior_serials, *(s for _, s in self._excluded)],
+            prior_purchases,
         )
 
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
@@ -65,6 +72,9 @@ class MemoryCandidates:
 
     def paid_elsewhere(self) -> dict[str, int]:
         return dict(sorted(self._paid.items()))
+
+    def excluded_keys(self) -> Iterator[tuple[str, str]]:
+        return iter(self._excluded)
 
     def free_grants(self, grants: FreeGrants) -> tuple[list[Grant], list[str]]:
         """The grants (and their serials) a run writes for the free candidates."""

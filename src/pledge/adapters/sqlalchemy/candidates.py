@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from pledge.adapters.sqlalchemy.database import stream_rows
+from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import GrantState
 from pledge.domain.issuance import Candidate
@@ -76,11 +77,18 @@ class SqlCandidates:
                 f"CREATE TEMPORARY TABLE {table} ({key} VARCHAR(128) PRIMARY KEY){without_rowid}{on_commit}"
             )
         prior = count_issued and self._has_grants()
-        self._paid = self._paid_elsewhere(prior)
+        dialect = conn.dialect.name
+        self._group = GroupExclusion(
+            conn,
+            name,
+            terms,
+            own_grant_id=(lambda p: grant_id_sql(dialect, ":campaign", p)) if prior else None,
+        )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {name}")
         self._conflicts("account_id", terms.per_account, prior, "")
         self._conflicts("serial", terms.per_serial, prior, " WHERE serial <> ''")
+        self._group.put_keys_in_conflict(self._accounts, self._serials)
         if prior:  # a purchase granted before, wherever it belongs now: its account is in conflict
             grant_id = grant_id_sql(conn.dialect.name, ":campaign", "c.purchase_id")
             conn.execute(
@@ -95,69 +103,11 @@ class SqlCandidates:
             conn.exec_driver_sql(f"ANALYZE {self._accounts}")
             conn.exec_driver_sql(f"ANALYZE {self._serials}")
 
-    def _paid_elsewhere(self, prior: bool) -> dict[str, int]:
-        """Count, and unless stacking is allowed remove, the candidates the group already paid (ADR 15).
-
-        An anti-join, set-based: the grants of the group's other campaigns (their campaign index)
-        keyed by purchase in a temporary table, then one probe of its primary key per candidate.
-        Skipped whole when no other campaign of the group has a grant: a lone campaign pays nothing.
-        """
-        others = [
-            row[0]
-            for row in self._conn.execute(
-                text(
-                    "SELECT campaign_id FROM campaigns WHERE promise_group = :group "
-                    "AND campaign_id <> :campaign ORDER BY campaign_id"
-                ),
-                {"group": self._terms.group, "campaign": self._terms.campaign_id},
-            )
-            if self._conn.execute(
-                text("SELECT 1 FROM grants WHERE campaign_id = :other LIMIT 1"), {"other": row[0]}
-            ).first()
-        ]
-        if not others:
-            return {}
-        paid = f"{self.table}_p"
-        on_commit = " ON COMMIT DROP" if self._postgres else ""
-        without_rowid = "" if self._postgres else " WITHOUT ROWID"
-        self._conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {paid} (purchase_id VARCHAR(128) PRIMARY KEY, "
-            f"campaign_id VARCHAR(64) NOT NULL){without_rowid}{on_commit}"
-        )
-        names = {f"o{i}": other for i, other in enumerate(others)}
-        placeholders = ", ".join(f":{key}" for key in names)
-        # Revoked grants do not count (the purchase was returned or corrected); expired ones do:
-        # the customer was offered the promise and let it lapse.
-        self._conn.execute(
-            text(
-                f"INSERT INTO {paid} (purchase_id, campaign_id) SELECT g.purchase_id, MIN(g.campaign_id) "
-                f"FROM grants g WHERE g.campaign_id IN ({placeholders}) AND g.state <> 'revoked' "
-                "GROUP BY g.purchase_id"
-            ),
-            names,
-        )
-        if prior:  # a purchase this campaign paid itself stays "already granted", whoever else paid it
-            own = grant_id_sql(self._conn.dialect.name, ":campaign", f"{paid}.purchase_id")
-            self._conn.execute(
-                text(f"DELETE FROM {paid} WHERE EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = {own})"),
-                {"campaign": self._terms.campaign_id},
-            )
-        counts = {
-            str(campaign): int(n)
-            for campaign, n in self._conn.exec_driver_sql(
-                f"SELECT p.campaign_id, COUNT(*) FROM {self.table} c JOIN {paid} p "
-                "ON p.purchase_id = c.purchase_id GROUP BY p.campaign_id ORDER BY p.campaign_id"
-            )
-        }
-        if counts and not self._terms.stacking_allowed:
-            self._conn.exec_driver_sql(
-                f"DELETE FROM {self.table} WHERE purchase_id IN (SELECT purchase_id FROM {paid})"
-            )
-        self._conn.exec_driver_sql(f"DROP TABLE {paid}")
-        return counts
-
     def paid_elsewhere(self) -> dict[str, int]:
-        return dict(self._paid)
+        return dict(self._group.counts)
+
+    def excluded_keys(self) -> Iterator[tuple[str, str]]:
+        return self._group.keys()
 
     def _has_grants(self) -> bool:
         """Whether the campaign issued anything yet (through the campaign/posting index)."""
@@ -270,5 +220,5 @@ class SqlCandidates:
         self._closed = True
         if self._conn.closed or not self._conn.in_transaction():
             return  # PostgreSQL dropped them at commit; a rolled-back SQLite transaction took them along
-        for table in (self.table, self._accounts, self._serials):
+        for table in (self.table, self._accounts, self._serials, *self._group.tables()):
             self._conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
