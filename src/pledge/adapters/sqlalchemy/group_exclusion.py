@@ -107,7 +107,7 @@ class GroupExclusion:
             return
         self._conn.exec_driver_sql(
             f"INSERT INTO {accounts} (account_id) SELECT DISTINCT account_id FROM {self._excluded} "
-            "ON CONFLICT DO NOTHING"
+            "WHERE account_id <> '' ON CONFLICT DO NOTHING"  # a WHERE: SQLite reads ON as a join's
         )
         self._conn.exec_driver_sql(
             f"INSERT INTO {serials} (serial) SELECT DISTINCT serial FROM {self._excluded} "
