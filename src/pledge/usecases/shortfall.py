@@ -15,7 +15,8 @@ from typing import Any
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import RefusedError
 from pledge.domain.money import format_minor
-from pledge.usecases.ports import Selection, UnitOfWork
+from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
+from pledge.usecases.ports import RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.simulate import plan_prepared
 
 
@@ -79,3 +80,14 @@ def check_shortfall(terms: CashbackTerms, short: Shortfall, accepted: int | None
         code="budget_shortfall",
         param="accept_shortfall",
     )
+
+
+def preview_shortfall(
+    uow_factory: UnitOfWorkFactory, rules: RuleCompiler, campaign_id: str
+) -> dict[str, Any] | None:
+    """What launching the latest terms now would leave unpaid (None if it pays everyone)."""
+    with uow_factory() as uow:
+        require_campaign(uow, campaign_id)
+        terms = terms_of(latest_version(uow, campaign_id))
+        short = shortfall(uow, terms, selection_for(terms, rules))
+    return short.as_json(terms.currency) if short.purchases else None

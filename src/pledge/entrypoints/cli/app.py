@@ -199,21 +199,31 @@ def campaign_approve(
     """Approve the latest terms version (never by its author)."""
     with app_for(db, now) as pledge:
         result = approve_campaign(pledge.uow, pledge.clock, campaign_id, actor_name(actor), content_hash)
-        emit(
-            result,
-            as_json,
-            lambda r: out.print(f"{r['id']} version {r['version']} approved by {r['approved_by']}"),
-        )
+        emit(result, as_json, render.approval)
 
 
 @campaign.command("launch")
 def campaign_launch(
-    campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    accept_shortfall: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Launch although the budget leaves this many qualifying purchases unpaid (the exact "
+            "number the dry run reports as budget_exhausted); recorded in the campaign's history.",
+        ),
+    ] = None,
 ) -> None:
     """Activate an approved campaign and fund its budget."""
     with app_for(db, now) as pledge:
-        result = launch_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, actor_name(actor))
-        emit(result, as_json, lambda r: out.print(f"{r['id']} is {r['state']} (version {r['version']})"))
+        result = launch_campaign(
+            pledge.uow, pledge.rules, pledge.clock, campaign_id, actor_name(actor), accept_shortfall
+        )
+        emit(result, as_json, render.launched)
 
 
 def _state_command(name: str, target: CampaignState, doc: str) -> None:

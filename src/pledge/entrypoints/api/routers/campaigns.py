@@ -107,20 +107,37 @@ def approve(
     )
 
 
+class LaunchParams(BaseModel):
+    accept_shortfall: int | None = Field(
+        default=None,
+        ge=0,
+        description="Launch although the budget leaves this many qualifying purchases unpaid: the exact "
+        "budget_exhausted of the dry run. Without it such a launch is refused (budget_shortfall).",
+    )
+
+
 @router.post(
     "/{campaign_id}/launch",
     response_model=models.CampaignState,
     summary="Activate an approved campaign and fund its budget",
     openapi_extra=scopes_doc("campaigns.operate"),
 )
-def launch(campaign_id: CampaignId, call: Operate) -> Response:
+def launch(
+    campaign_id: CampaignId, call: Operate, params: Annotated[LaunchParams | None, Body()] = None
+) -> Response:
     app = call.ctx.app
-    return call.run(
-        "campaign.launch",
-        f"campaign:{campaign_id}",
-        lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor),
-        models.CampaignState,
-    )
+    accepted = params.accept_shortfall if params else None
+
+    def execute() -> tuple[int, dict[str, Any]]:
+        # The acknowledgement is part of the audit record, beside the campaign's history.
+        audit = call.audit("campaign.launch", f"campaign:{campaign_id}", accept_shortfall=accepted)
+        result = launch_campaign(
+            call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, accepted
+        )
+        finish_audit(call.ctx.store, audit)
+        return 200, models.CampaignState.model_validate(result).model_dump(mode="json")
+
+    return call.respond(execute)
 
 
 def _state_route(name: str, target: State, summary: str) -> None:
