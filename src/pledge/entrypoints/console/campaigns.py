@@ -207,19 +207,20 @@ def routes(site: Site) -> APIRouter:
             reason=reason,
             latest=detail["versions"][-1],
             report=campaign_report(app.uow, campaign_id),
-            **(approval_warnings(detail, action) if reason is None else {}),
+            **warnings(detail, action, offered=reason is None),
         )
 
-    def approval_warnings(detail: dict[str, Any], action: str) -> dict[str, Any]:
+    def warnings(detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
         """What the approver and the operator must see before they confirm (ADR 15)."""
-        if detail["kind"] != "cashback":
-            return {}
+        found: dict[str, Any] = {"stacking": [], "shortfall": None}
+        if not offered or detail["kind"] != "cashback":
+            return found
         if action == "launch":
-            return {"shortfall": preview_shortfall(app.uow, app.rules, detail["id"])}
-        if action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
+            found["shortfall"] = preview_shortfall(app.uow, app.rules, detail["id"])
+        elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
             sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
-            return {"stacking": [p for p in sim["problems"] if p["code"] == "stacking_allowed"]}
-        return {}
+            found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
+        return found
 
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
