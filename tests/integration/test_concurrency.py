@@ -50,11 +50,11 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         ("import", "purchases", str(data.purchases_path)),
         ("campaign", "apply", str(tmp_path / "c.yaml"), "--actor", "ops"),
         ("campaign", "approve", "founders-refund", "--actor", "finance"),
-        ("campaign", "launch", "founders-refund", "--actor", "finance", "--now", NOW),
     ]
     for step in steps:
         code, _, err = finish(pledge(db_url, tmp_path, *step))
         assert code == 0, err
+    launch_accepting_the_shortfall(db_url, tmp_path, "founders-refund")
     procs = [
         pledge(db_url, tmp_path, "campaign", "run", "founders-refund", "--json", "--now", NOW)
         for _ in range(runners)
@@ -78,6 +78,69 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         assert remaining >= 0
         assert spent + remaining == 300_000_000
         assert dupes == 0
+        assert verify_ledger(app.uow)["ok"]
+    finally:
+        app.close()
+
+
+def launch_accepting_the_shortfall(db_url: str, cwd: Path, campaign_id: str) -> None:
+    code, out, err = finish(pledge(db_url, cwd, "campaign", "simulate", campaign_id, "--json"))
+    assert code == 0, err
+    short = str(json.loads(out)["budget_exhausted"])
+    launch = (
+        "campaign",
+        "launch",
+        campaign_id,
+        "--actor",
+        "finance",
+        "--now",
+        NOW,
+        "--accept-shortfall",
+        short,
+    )
+    code, _, err = finish(pledge(db_url, cwd, *launch))
+    assert code == 0, err
+
+
+def test_racing_campaigns_of_one_group_pay_each_purchase_once(db_url: str, tmp_path: Path) -> None:
+    """Two campaigns of one promise group run at once: the group's lock makes them take turns, so
+    the second sees what the first paid (ADR 15)."""
+    data = generate(tmp_path, purchases=3_000, seed=11, fmt="csv")
+    for step in (
+        ("init",),
+        ("import", "accounts", str(data.accounts_path)),
+        ("import", "purchases", str(data.purchases_path)),
+    ):
+        code, _, err = finish(pledge(db_url, tmp_path, *step))
+        assert code == 0, err
+    for campaign_id in ("wave-1", "wave-2"):
+        (tmp_path / f"{campaign_id}.yaml").write_text(
+            yaml.safe_dump(campaign(id=campaign_id)), encoding="utf-8"
+        )
+        for step in (
+            ("campaign", "apply", str(tmp_path / f"{campaign_id}.yaml"), "--actor", "ops"),
+            ("campaign", "approve", campaign_id, "--actor", "finance"),
+            ("campaign", "launch", campaign_id, "--actor", "finance", "--now", NOW),
+        ):
+            code, _, err = finish(pledge(db_url, tmp_path, *step))
+            assert code == 0, err
+    procs = [
+        pledge(db_url, tmp_path, "campaign", "run", campaign_id, "--json", "--now", NOW)
+        for campaign_id in ("wave-1", "wave-2", "wave-1", "wave-2")
+    ]
+    results = [finish(p) for p in procs]
+    assert all(code == 0 for code, _, _ in results), [err for _, _, err in results]
+    app = App(db_url)
+    try:
+        with app.engine.connect() as conn:
+            total = conn.execute(text("SELECT COUNT(*) FROM grants")).scalar_one()
+            twice = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM (SELECT purchase_id FROM grants GROUP BY purchase_id "
+                    "HAVING COUNT(*) > 1) d"
+                )
+            ).scalar_one()
+        assert total > 100 and twice == 0
         assert verify_ledger(app.uow)["ok"]
     finally:
         app.close()
