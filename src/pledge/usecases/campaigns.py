@@ -191,13 +191,14 @@ def launch_campaign(
             return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
         terms = terms_of(version)
         selection = selection_for(terms, rules)
-        problems = blocking_problems(uow, terms, selection)
+        counts = uow.purchases.scan(selection)
+        problems = blocking_problems(uow, terms, selection, counts)
         if problems:
             raise RefusedError(
                 f"campaign {campaign_id} cannot launch: {problems[0]['message']}", code=problems[0]["code"]
             )
         launched: dict[str, Any] = {"version": version.version}
-        short = shortfall(uow, terms, selection)
+        short = shortfall(uow, terms, selection, counts.qualifying)
         check_shortfall(terms, short, accept_shortfall)
         if short.purchases:
             launched["accepted_shortfall"] = short.as_json(terms.currency)

@@ -37,14 +37,24 @@ class Shortfall:
         }
 
 
-def shortfall(uow: UnitOfWork, terms: CashbackTerms, selection: Selection) -> Shortfall:
+def shortfall(
+    uow: UnitOfWork, terms: CashbackTerms, selection: Selection, qualifying: int | None = None
+) -> Shortfall:
     """The dry run of a campaign about to launch (no grant of its own yet), as a shortfall.
 
-    When every candidate's amount together fits the budget, nothing can fall short: one scan, and
-    no candidate is decided (the common launch). Otherwise the run is planned twice: with the
+    When every candidate's amount together fits the budget, nothing can fall short: no scan at all
+    if ``qualifying`` candidates at the terms' cap fit, else one, and no candidate is decided (the
+    common launch). Otherwise the run is planned twice: with the
     budget (who gets nothing) and with one that covers every candidate (what paying all costs).
     """
     budget = terms.budget_minor
+    cap = (
+        terms.max_amount_minor
+        if terms.fixed_amount_minor is None
+        else terms.grant_amount(terms.fixed_amount_minor)
+    )
+    if qualifying is not None and cap is not None and qualifying * cap <= budget:
+        return Shortfall(budget_minor=budget)  # ``qualifying`` (the dry run's count) at most ``cap`` each
     if uow.purchases.amount_bound(selection, terms) <= budget:
         return Shortfall(budget_minor=budget)
     with closing(uow.purchases.prepare(selection, terms, count_issued=False)) as prepared:
