@@ -194,6 +194,21 @@ def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: Wor
         assert reason["message"].startswith("the budget ran out at purchase 4 of 5 in issuance order (P10,")
 
 
+def test_why_no_grant_budget_after_a_run_that_did_not_say_where(world: World) -> None:
+    start(world, accept_shortfall=2, budget="3000.00")
+    run_campaign(world.uow, rules, CLOCK, CID, "ops")
+    # A run recorded before runs named where the budget ran out: only how many it left out.
+    world.store.events = [
+        (c, kind, actor, at, detail.replace('"budget_ran_out"', '"older"'))
+        for c, kind, actor, at, detail in world.store.events
+    ]
+    reason = why(world, "A-cn-5")["P10"]
+    assert reason == {
+        "code": "budget_exhausted",
+        "message": "the budget ran out at the last run: 2 qualifying purchases got nothing",
+    }
+
+
 def test_why_no_grant_not_yet_issued(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     assert why(world, "A-cn-5")["P10"]["code"] == "not_launched"

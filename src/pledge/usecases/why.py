@@ -158,7 +158,13 @@ def _budget(
 ) -> dict[str, Any] | None:
     ran_out = None if last_run is None else last_run["detail"].get("budget_ran_out")
     if ran_out is None:
-        return None
+        left_out = 0 if last_run is None else int(last_run["detail"].get("budget_exhausted", 0))
+        if not left_out:
+            return None
+        return {  # a run recorded before runs named where the budget ran out
+            "code": "budget_exhausted",
+            "message": f"the budget ran out at the last run: {left_out:,} qualifying purchases got nothing",
+        }
     first = (int(ran_out["purchased_at_us"]), str(ran_out["purchase_id"]))
     if (purchase.purchased_at_us, purchase.purchase_id) < first:
         return None  # before where the budget ran out: it was not there when the campaign ran

@@ -194,7 +194,10 @@ def why_text(who: Visitor, reason: Mapping[str, Any]) -> str:
     if who.locale == fmt.DEFAULT_LOCALE:
         return str(reason["message"])  # exactly what explain, the API and support say
     facts = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in reason.items()}
-    return who.t("why_" + str(reason["code"]), **facts)
+    try:
+        return who.t("why_" + str(reason["code"]), **facts)
+    except KeyError:  # a reason without every fact its sentence names (a run recorded before them)
+        return str(reason["message"])
 
 
 def redirect(who: Visitor, target: str, flash: tuple[str, str] | None = None) -> Response:
