@@ -4,8 +4,10 @@ The candidates (window and rule, one scan with the join) are written once into a
 two grouped passes over it find the accounts and serials in conflict (``conflict_keys`` in
 ``pledge.domain.issuance``: more candidates than their limit allows, or a grant already). The free
 candidates are then counted, summed and issued in single statements, and only the conflicting
-ones are streamed, in order, to the planner (ADR 11). Temporary tables: no WAL on PostgreSQL, no
-journal on SQLite, dropped on commit (PostgreSQL) or by ``close``.
+ones are streamed, in order, to the planner (ADR 11). Candidates another campaign of the promise
+group already paid are left out first, their accounts and devices in conflict (ADR 15,
+``group_exclusion.py``). Temporary tables: no WAL on PostgreSQL, no journal on SQLite, dropped on
+commit (PostgreSQL) or by ``close``.
 """
 
 from __future__ import annotations
