@@ -75,7 +75,7 @@ def test_a_replayed_webhook_endpoint_never_shows_the_secret_again(api: Api) -> N
 def test_operations_without_parameters_refuse_a_body(scenario: Api) -> None:
     grant = scenario.get("/v1/grants", "customer").json()["data"][0]
     operations = [
-        (f"/v1/campaigns/{CID}/{name}", "operator") for name in ("launch", "pause", "resume", "close", "run")
+        (f"/v1/campaigns/{CID}/{name}", "operator") for name in ("pause", "resume", "close", "run")
     ]
     operations += [
         ("/v1/grants/expire", "operator"),
@@ -89,6 +89,9 @@ def test_operations_without_parameters_refuse_a_body(scenario: Api) -> None:
             assert response.status_code == 400, (path, body, response.text)
             assert response.json()["error"]["code"] == "body_not_allowed"
             assert response.json()["error"]["param"] == "body"
+    # Launch takes one optional field (accept_shortfall): anything else is refused, nothing launched.
+    for body in ({"dry_run": True}, "x"):
+        assert scenario.post(f"/v1/campaigns/{CID}/launch", "operator", body).status_code == 400
     assert (scenario.counts(), job_rows(scenario)) == (before, jobs_before)
     assert scenario.get("/v1/grants", "customer").json()["data"][0]["state"] == "issued"
     assert scenario.post(f"/v1/campaigns/{CID}/pause", "operator").status_code == 200  # no body: fine

@@ -53,19 +53,7 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
     for step in steps:
         code, _, err = finish(pledge(db_url, tmp_path, *step))
         assert code == 0, err
-    for scope, name, action in (
-        ("approver", "finance", ("approve",)),
-        ("operator", "op", ("launch", "--now", NOW)),
-    ):
-        code, out, err = finish(
-            pledge(db_url, tmp_path, "keys", "create", "--scope", scope, "--name", name, "--json")
-        )
-        assert code == 0, err
-        secret = json.loads(out)["secret"]
-        code, _, err = finish(
-            pledge(db_url, tmp_path, "campaign", action[0], "founders-refund", "--key", secret, *action[1:])
-        )
-        assert code == 0, err
+    approve_and_launch(db_url, tmp_path, "founders-refund", accept_shortfall=True)
     procs = [
         pledge(db_url, tmp_path, "campaign", "run", "founders-refund", "--json", "--now", NOW)
         for _ in range(runners)
@@ -89,6 +77,75 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         assert remaining >= 0
         assert spent + remaining == 300_000_000
         assert dupes == 0
+        assert verify_ledger(app.uow)["ok"]
+    finally:
+        app.close()
+
+
+def cli_key(db_url: str, cwd: Path, scope: str, name: str) -> str:
+    code, out, err = finish(pledge(db_url, cwd, "keys", "create", "--scope", scope, "--name", name, "--json"))
+    assert code == 0, err
+    return str(json.loads(out)["secret"])
+
+
+def approve_and_launch(db_url: str, cwd: Path, campaign_id: str, *, accept_shortfall: bool = False) -> None:
+    """Approve with the approver's own key, launch with the operator's; accept the dry run's shortfall."""
+    approve = ("campaign", "approve", campaign_id, "--key", cli_key(db_url, cwd, "approver", "finance"))
+    code, _, err = finish(pledge(db_url, cwd, *approve))
+    assert code == 0, err
+    launch = [
+        "campaign",
+        "launch",
+        campaign_id,
+        "--key",
+        cli_key(db_url, cwd, "operator", "op"),
+        "--now",
+        NOW,
+    ]
+    if accept_shortfall:
+        code, out, err = finish(pledge(db_url, cwd, "campaign", "simulate", campaign_id, "--json"))
+        assert code == 0, err
+        launch += ["--accept-shortfall", str(json.loads(out)["budget_exhausted"])]
+    code, _, err = finish(pledge(db_url, cwd, *launch))
+    assert code == 0, err
+
+
+def test_racing_campaigns_of_one_group_pay_each_purchase_once(db_url: str, tmp_path: Path) -> None:
+    """Two campaigns of one promise group run at once: the group's lock makes them take turns, so
+    the second sees what the first paid (ADR 15)."""
+    data = generate(tmp_path, purchases=3_000, seed=11, fmt="csv")
+    for step in (
+        ("init",),
+        ("import", "accounts", str(data.accounts_path)),
+        ("import", "purchases", str(data.purchases_path)),
+    ):
+        code, _, err = finish(pledge(db_url, tmp_path, *step))
+        assert code == 0, err
+    for campaign_id in ("wave-1", "wave-2"):
+        (tmp_path / f"{campaign_id}.yaml").write_text(
+            yaml.safe_dump(campaign(id=campaign_id)), encoding="utf-8"
+        )
+        apply = ("campaign", "apply", str(tmp_path / f"{campaign_id}.yaml"), "--actor", "ops")
+        code, _, err = finish(pledge(db_url, tmp_path, *apply))
+        assert code == 0, err
+        approve_and_launch(db_url, tmp_path, campaign_id)
+    procs = [
+        pledge(db_url, tmp_path, "campaign", "run", campaign_id, "--json", "--now", NOW)
+        for campaign_id in ("wave-1", "wave-2", "wave-1", "wave-2")
+    ]
+    results = [finish(p) for p in procs]
+    assert all(code == 0 for code, _, _ in results), [err for _, _, err in results]
+    app = App(db_url)
+    try:
+        with app.engine.connect() as conn:
+            total = conn.execute(text("SELECT COUNT(*) FROM grants")).scalar_one()
+            twice = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM (SELECT purchase_id FROM grants GROUP BY purchase_id "
+                    "HAVING COUNT(*) > 1) d"
+                )
+            ).scalar_one()
+        assert total > 100 and twice == 0
         assert verify_ledger(app.uow)["ok"]
     finally:
         app.close()

@@ -21,12 +21,13 @@ from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import purchases as sql_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
-from pledge.domain.campaign import parse_cashback_terms
+from pledge.domain.campaign import CampaignState, parse_cashback_terms
+from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.common import selection_for
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
-from pledge.usecases.ports import Selection
+from pledge.usecases.ports import CampaignRecord, Selection
 from pledge.usecases.simulate import simulate_terms
 from tests.support.data import campaign
 
@@ -178,4 +179,57 @@ def test_the_migration_copies_account_fields_onto_stored_purchases(
             "FROM purchases p JOIN accounts a ON a.account_id = p.account_id"
         ).one()
     assert rows[0] == ROWS and rows[1] == ROWS
+    app.close()
+
+
+STATES = (GrantState.ISSUED, GrantState.EXPIRED)  # both pay: the customer was offered the promise
+
+
+@pytest.mark.parametrize("stacking", ["excluded", "allowed"])
+def test_candidates_paid_in_the_group_agree_with_the_reference(
+    db_url: str, files: tuple[Path, Path], stacking: str
+) -> None:
+    """The group's anti-join (ADR 15) against the reference: the same candidates left out, the same
+    counts per paying campaign, the same keys in conflict, and the same dry run."""
+    app = App(db_url)
+    upgrade(app.engine)
+    _load(app.uow, files)
+    memory = memory_uow_factory(MemoryStore())
+    _load(memory, files)
+    terms = parse_cashback_terms(campaign(stacking=stacking))
+    selection = selection_for(terms, app.rules)
+    with memory() as uow:
+        paid = list(uow.purchases.candidates(selection))[::7]  # every 7th candidate, in two campaigns
+    for factory in (app.uow, memory):
+        with factory() as uow:
+            for other in ("copy-a", "copy-b"):
+                uow.campaigns.add(CampaignRecord(other, "cashback", CampaignState.ACTIVE, "CNY", 0, 0))
+            grants = [
+                Grant(
+                    grant_id(other, c.purchase_id), other, 1, c.account_id, c.purchase_id, 1, "CNY",
+                    # a revoked grant pays nobody: the purchase stays a candidate
+                    GrantState.REVOKED if i % 5 == 0 else STATES[i % 2], 0, 1,
+                )
+                for i, c in enumerate(paid)
+                for other in (("copy-a",) if i % 2 else ("copy-a", "copy-b"))
+            ]  # fmt: skip
+            uow.grants.add_many(grants, [""] * len(grants), posting_id="issue:other")
+            uow.commit()
+    with app.uow() as sql_uow, memory() as mem_uow:
+        sql = sql_uow.purchases.prepare(selection, terms, count_issued=False)
+        mem = mem_uow.purchases.prepare(selection, terms, count_issued=False)
+        assert sql.paid_elsewhere() == mem.paid_elsewhere() != {}
+        assert sql.totals() == mem.totals()
+        assert list(sql.everything()) == list(mem.everything())
+        assert list(sql.conflicting()) == list(mem.conflicting())
+        assert sorted(sql.excluded_keys()) == sorted(mem.excluded_keys())
+        assert sorted(sql.tracked_accounts()) == list(mem.tracked_accounts())
+        assert sorted(sql.tracked_serials()) == list(mem.tracked_serials())
+        sql.close()
+        kwargs = {"campaign_launched": False, "near_miss_limit": 10, "widen_days": 3}
+        simulated = simulate_terms(sql_uow, terms, selection, **kwargs)
+        assert simulated == simulate_terms(mem_uow, terms, selection, **kwargs)
+        assert simulated["already_paid"] == (
+            0 if stacking == "allowed" else sum(mem.paid_elsewhere().values())
+        )
     app.close()

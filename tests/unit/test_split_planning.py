@@ -39,12 +39,23 @@ def _decide_all(planner: IssuancePlanner, candidates: list[Candidate]) -> dict[s
     st.integers(0, 2),  # how many of the first candidates an earlier run granted
     st.booleans(),  # whether those purchases moved to another account (and device) since
     st.integers(0, 2_000_000),
+    st.sets(st.integers(0, 29), max_size=4),  # candidates another campaign of the group paid (ADR 15)
 )
 @example(
-    [("A", "S1", 0, 199_900), ("A", "S2", 1, 199_900), ("B", "S2", 2, 199_900)], 1, 1, None, 0, False, 10**9
+    [("A", "S1", 0, 199_900), ("A", "S2", 1, 199_900), ("B", "S2", 2, 199_900)],
+    1,
+    1,
+    None,
+    0,
+    False,
+    10**9,
+    set(),
 )
-@example([("A", "", 0, 199_900), ("B", "", 0, 199_900)], 1, 1, None, 0, False, 199_900)
-@example([("A", "", 0, 199_900), ("B", "", 1, 199_900)], 1, 1, None, 1, True, 10**9)  # a moved grant
+@example([("A", "", 0, 199_900), ("B", "", 0, 199_900)], 1, 1, None, 0, False, 199_900, set())
+@example([("A", "", 0, 199_900), ("B", "", 1, 199_900)], 1, 1, None, 1, True, 10**9, set())  # a moved grant
+@example(
+    [("A", "S1", 0, 199_900), ("A", "S2", 1, 199_900)], 1, 1, None, 0, False, 10**9, {1}
+)  # paid elsewhere
 def test_split_agrees_with_the_ordered_pass(
     rows: list[tuple[str, str, int, int]],
     per_account: int | None,
@@ -53,6 +64,7 @@ def test_split_agrees_with_the_ordered_pass(
     prior_runs: int,
     moved: bool,
     budget: int,
+    paid_indexes: set[int],
 ) -> None:
     changes: dict[str, object] = {"limits": {"per_account": per_account, "per_serial": per_serial}}
     if fixed is not None:
@@ -72,11 +84,22 @@ def test_split_agrees_with_the_ordered_pass(
         if c.serial:
             by_serial[serial] = by_serial.get(serial, 0) + 1
     granted = {c.purchase_id for c in earlier}
+    # Another campaign of the promise group paid some: those this campaign did not pay itself are
+    # no candidates, and their account and device count against its limits like its own grants.
+    paid_by = {candidates[i].purchase_id: "other" for i in paid_indexes if i < len(candidates)}
+    left_out = [c for c in candidates if c.purchase_id in paid_by and c.purchase_id not in granted]
+    start_account, start_serial = dict(by_account), dict(by_serial)
+    for c in left_out:
+        start_account[c.account_id] = start_account.get(c.account_id, 0) + 1
+        if c.serial:
+            start_serial[c.serial] = start_serial.get(c.serial, 0) + 1
+    remaining = [c for c in candidates if c not in left_out]
 
-    ordered = IssuancePlanner(t, budget, dict(by_account), dict(by_serial), granted)
-    expected = _decide_all(ordered, candidates)
+    ordered = IssuancePlanner(t, budget, start_account, start_serial, granted)
+    expected = _decide_all(ordered, remaining)
 
-    prepared = MemoryCandidates(candidates, t, by_account, by_serial, granted)
+    prepared = MemoryCandidates(candidates, t, by_account, by_serial, granted, paid_by)
+    assert list(prepared.everything()) == remaining
     split = Split(_Issued(by_account, by_serial, granted), t, prepared, budget, from_issued=True)  # type: ignore[arg-type]
     runs_out = Decision.BUDGET_EXHAUSTED in expected.values()
     try:
@@ -85,8 +108,15 @@ def test_split_agrees_with_the_ordered_pass(
         assert runs_out
         return
     assert not runs_out
-    accounts, serials = conflict_keys(candidates, per_account, per_serial, by_account, by_serial, granted)
-    free = [c for c in candidates if is_free(c, accounts, serials)]
+    accounts, serials = conflict_keys(
+        remaining,
+        per_account,
+        per_serial,
+        [*by_account, *(c.account_id for c in left_out)],
+        [*by_serial, *(c.serial for c in left_out)],
+        granted,
+    )
+    free = [c for c in remaining if is_free(c, accounts, serials)]
     for c in free:  # granted, unless their grant would exceed the price
         exceeds = t.grant_amount(c.price_minor) > c.price_minor
         decided[c.purchase_id] = Decision.EXCEEDS_PRICE if exceeds else Decision.GRANT

@@ -100,10 +100,10 @@ def world() -> World:
     return World(store, uow)
 
 
-def launch(w: World, **changes: Any) -> None:
+def launch(w: World, accept_shortfall: int | None = None, **changes: Any) -> None:
     apply_campaign(w.uow, rules, CLOCK, campaign(**changes), "ops")
     approve_campaign(w.uow, rules, CLOCK, CID, "finance")
-    launch_campaign(w.uow, rules, CLOCK, CID, "finance")
+    launch_campaign(w.uow, rules, CLOCK, CID, "finance", accept_shortfall)
 
 
 def grants_by_purchase(w: World) -> dict[str, dict[str, Any]]:
@@ -392,7 +392,7 @@ def test_blocking_problems_name_the_overpaid_purchases(world: World) -> None:
 
 
 def test_dry_run_reports_budget_exhaustion_and_matches_the_run(world: World) -> None:
-    launch(world, budget="3500.00")
+    launch(world, accept_shortfall=1, budget="3500.00")
     sim = simulate_campaign(world.uow, rules, CID)
     assert (sim["grants"], sim["budget_exhausted"]) == (2, 1)
     assert [p["code"] for p in sim["problems"]] == ["budget_exhausted"] and not sim["blocking"]
@@ -443,7 +443,7 @@ def test_verify_catches_a_posting_that_disagrees_with_its_grants(world: World) -
 
 
 def test_budget_stops_issuance_in_order_never_skipping_to_a_cheaper_one(world: World) -> None:
-    launch(world, budget="3500.00")
+    launch(world, accept_shortfall=1, budget="3500.00")
     result = run_campaign(world.uow, rules, CLOCK, CID, "ops")
     # P01 (1999, Sep 1) fits; P10 (1499, Nov 11) leaves 2.00; P03 (1799, Dec 7) does not fit.
     assert (result["issued"], result["budget_exhausted"], result["budget_remaining"]) == (2, 1, "2.00")
@@ -457,7 +457,7 @@ def test_budget_stops_issuance_in_order_never_skipping_to_a_cheaper_one(world: W
 
 
 def test_a_raised_budget_in_a_new_version_issues_the_rest(world: World) -> None:
-    launch(world, budget="3500.00")
+    launch(world, accept_shortfall=1, budget="3500.00")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="6000.00"), "ops")
     approve_campaign(world.uow, rules, CLOCK, CID, "finance")
@@ -500,7 +500,7 @@ def test_claim_is_idempotent_and_refused_after_expiry(world: World) -> None:
 
 
 def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
-    launch(world, budget="3500.00")
+    launch(world, accept_shortfall=1, budget="3500.00")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
     assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1))["expired"] == 0
@@ -591,7 +591,8 @@ def test_explain_lists_every_condition_with_the_deciding_values(world: World) ->
     founder = explain_account(world.uow, rules, "A-cn-1", CID)
     first, second = founder["purchases"]
     assert first["qualifies"] and first["grant"]["amount"] == "1999.00"
-    assert second["qualifies"] and second["grant"] is None and "limits" in second["note"]
+    assert second["qualifies"] and second["grant"] is None
+    assert second["why_no_grant"]["code"] == "per_account" and second["why_no_grant"]["purchases"] == ["P01"]
     with pytest.raises(NotFoundError) as caught:
         explain_account(world.uow, rules, "A-nobody", CID)
     assert caught.value.code == "account_not_found"

@@ -26,6 +26,14 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 PRICE_PAID = "price_paid"
 _CODE = "invalid_campaign"
 MAX_LIMIT = 1_000_000
+DEFAULT_GROUP = "default"
+
+
+class Stacking(StrEnum):
+    """Whether a campaign may pay a purchase another campaign of its promise group already paid."""
+
+    EXCLUDED = "excluded"
+    ALLOWED = "allowed"
 
 
 class CampaignState(StrEnum):
@@ -74,10 +82,23 @@ class CashbackTerms:
     per_account: int | None
     per_serial: int | None
     budget_minor: int
+    # The promise group: campaigns of one group never pay the same purchase twice unless the
+    # terms say ``stacking: allowed`` (ADR 15). One group per company unless a file names one.
+    group: str = DEFAULT_GROUP
+    stacking: Stacking = Stacking.EXCLUDED
+
+    @property
+    def stacking_allowed(self) -> bool:
+        return self.stacking is Stacking.ALLOWED
 
     def canonical(self) -> dict[str, Any]:
-        """The normalized document: what is hashed and stored."""
-        return {
+        """The normalized document: what is hashed and stored.
+
+        ``group`` and ``stacking`` appear only when they differ from the defaults, so terms written
+        before promise groups existed keep their content hash (re-applying their file changes
+        nothing), while a change of either is a new version that needs its own approval.
+        """
+        document: dict[str, Any] = {
             "id": self.campaign_id,
             "name": self.name,
             "timezone": self.timezone,
@@ -99,6 +120,11 @@ class CashbackTerms:
             "limits": {"per_account": self.per_account, "per_serial": self.per_serial},
             "budget": format_minor(self.budget_minor, self.currency),
         }
+        if self.group != DEFAULT_GROUP:
+            document["group"] = self.group
+        if self.stacking is not Stacking.EXCLUDED:
+            document["stacking"] = self.stacking.value
+        return document
 
     @property
     def content_hash(self) -> str:
@@ -142,7 +168,10 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     """Validate a campaign document (as loaded from YAML/JSON) into terms."""
     if not isinstance(doc, Mapping):
         raise InputError("campaign: a mapping is required", param="campaign", code="invalid_campaign")
-    known = {"id", "name", "timezone", "currency", "qualify", "benefit", "payout", "limits", "budget", "kind"}
+    known = {
+        "id", "name", "timezone", "currency", "qualify", "benefit", "payout", "limits", "budget", "kind",
+        "group", "stacking",
+    }  # fmt: skip
     unknown = sorted(set(doc) - known)
     if unknown:
         raise InputError(
@@ -217,6 +246,32 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         per_account=_limit(limits, "per_account"),
         per_serial=_limit(limits, "per_serial"),
         budget_minor=money_field(doc.get("budget"), currency, "budget"),
+        group=_group(doc),
+        stacking=_stacking(doc),
+    )
+
+
+def _group(doc: Mapping[str, Any]) -> str:
+    value = doc.get("group", DEFAULT_GROUP)
+    if not isinstance(value, str) or not _SLUG.match(value):
+        raise InputError(
+            f"group: {value!r} must be a slug of a-z, 0-9 and - (at most 64); campaigns of one group "
+            "never pay the same purchase twice",
+            param="group",
+            code=_CODE,
+        )
+    return value
+
+
+def _stacking(doc: Mapping[str, Any]) -> Stacking:
+    value = doc.get("stacking", Stacking.EXCLUDED.value)
+    if isinstance(value, str) and value in {s.value for s in Stacking}:
+        return Stacking(value)
+    raise InputError(
+        f"stacking: {value!r} is not one of excluded, allowed (allowed pays purchases another "
+        "campaign of the group already paid)",
+        param="stacking",
+        code=_CODE,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pledge.domain.campaign import (
+    DEFAULT_GROUP,
     CampaignState,
     TermsVersion,
     check_approval,
@@ -18,6 +19,7 @@ from pledge.domain.offers import check_against_catalog, parse_offer_terms
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.shortfall import check_shortfall, shortfall
 from pledge.usecases.simulate import blocking_problems
 
 
@@ -51,6 +53,7 @@ def apply_campaign(
         terms.canonical(),
         actor,
         now,
+        terms.group,
     )
 
 
@@ -63,11 +66,12 @@ def _store_version(
     document: Mapping[str, Any],
     actor: str,
     now: int,
+    group: str = DEFAULT_GROUP,
 ) -> dict[str, Any]:
     with uow_factory() as uow:
         record = uow.campaigns.get(campaign_id, for_update=True)
         if record is None:
-            uow.campaigns.add(CampaignRecord(campaign_id, kind, CampaignState.DRAFT, currency, now, 0))
+            uow.campaigns.add(CampaignRecord(campaign_id, kind, CampaignState.DRAFT, currency, now, 0, group))
             versions: list[TermsVersion] = []
         else:
             if record.kind != kind:
@@ -95,6 +99,10 @@ def _store_version(
             if record.state is CampaignState.APPROVED:
                 # Approval was for the old terms: the new ones need their own.
                 uow.campaigns.set_state(campaign_id, CampaignState.DRAFT)
+            if not any(v.approved for v in versions):
+                # Nothing approved, nothing paid: the draft's group is the campaign's group. Once a
+                # version is approved, only the next approval moves the campaign to another group.
+                uow.campaigns.set_group(campaign_id, group)
         number = versions[-1].version + 1 if versions else 1
         uow.campaigns.add_version(TermsVersion(campaign_id, number, content_hash, document, actor, now))
         uow.campaigns.record_event(
@@ -132,6 +140,9 @@ def approve_campaign(
         if record.kind == "cashback":
             _refuse_blocking(uow, rules, version)
         uow.campaigns.approve(campaign_id, version.version, actor, now, version.content_hash)
+        terms = terms_of(version) if record.kind == "cashback" else None
+        if terms is not None:
+            uow.campaigns.set_group(campaign_id, terms.group)
         if record.state is CampaignState.DRAFT:
             uow.campaigns.set_state(campaign_id, CampaignState.APPROVED)
         uow.campaigns.record_event(
@@ -143,13 +154,16 @@ def approve_campaign(
         )
         uow.commit()
         state = CampaignState.APPROVED if record.state is CampaignState.DRAFT else record.state
-    return {
+    approved: dict[str, Any] = {
         "id": campaign_id,
         "version": version.version,
         "approved_by": actor,
         "content_hash": version.content_hash,
         "state": state.value,
     }
+    if terms is not None:
+        approved.update(group=terms.group, stacking=terms.stacking.value)
+    return approved
 
 
 def _refuse_blocking(uow: UnitOfWork, rules: RuleCompiler, version: TermsVersion) -> None:
@@ -165,9 +179,19 @@ def _refuse_blocking(uow: UnitOfWork, rules: RuleCompiler, version: TermsVersion
 
 
 def launch_campaign(
-    uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, campaign_id: str, actor: str
+    uow_factory: UnitOfWorkFactory,
+    rules: RuleCompiler,
+    clock: Clock,
+    campaign_id: str,
+    actor: str,
+    accept_shortfall: int | None = None,
 ) -> dict[str, Any]:
-    """Activate an approved campaign and fund its budget; refused while blocking problems exist."""
+    """Activate an approved campaign and fund its budget; refused while blocking problems exist.
+
+    A budget that cannot pay every qualifying purchase is refused too (``budget_shortfall``) unless
+    ``accept_shortfall`` is exactly the number the dry run leaves unpaid: the acknowledgement is
+    recorded in the campaign's history with the amount missing.
+    """
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
@@ -186,11 +210,18 @@ def launch_campaign(
             uow.commit()
             return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
         terms = terms_of(version)
-        problems = blocking_problems(uow, terms, selection_for(terms, rules))
+        selection = selection_for(terms, rules)
+        counts = uow.purchases.scan(selection)
+        problems = blocking_problems(uow, terms, selection, counts)
         if problems:
             raise RefusedError(
                 f"campaign {campaign_id} cannot launch: {problems[0]['message']}", code=problems[0]["code"]
             )
+        launched: dict[str, Any] = {"version": version.version}
+        short = shortfall(uow, terms, selection, counts.qualifying)
+        check_shortfall(terms, short, accept_shortfall)
+        if short.purchases:
+            launched["accepted_shortfall"] = short.as_json(terms.currency)
         uow.budgets.create(Budget(campaign_id, terms.currency, terms.budget_minor, terms.budget_minor))
         uow.ledger.append(
             [
@@ -207,9 +238,9 @@ def launch_campaign(
             ]
         )
         uow.campaigns.set_state(campaign_id, CampaignState.ACTIVE)
-        uow.campaigns.record_event(campaign_id, "launched", actor, now, {"version": version.version})
+        uow.campaigns.record_event(campaign_id, "launched", actor, now, launched)
         uow.commit()
-    return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
+    return {"id": campaign_id, "state": CampaignState.ACTIVE.value, **launched}
 
 
 def set_campaign_state(

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.money import format_minor
+from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import fields_of
 from pledge.domain.rules.schema import values_of
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
 from pledge.usecases.corrections import clawback_json, grant_note
 from pledge.usecases.grants import grant_json
-from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
+from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWorkFactory
+from pledge.usecases.why import why_no_grant
 
 
 def _show(name: str, value: str | int, currency: str) -> str:
@@ -25,6 +28,14 @@ def _show(name: str, value: str | int, currency: str) -> str:
     if name == "purchase.price":
         return f"{name} = {value} ({format_minor(int(value), currency)} {currency})"
     return f"{name} = {value!r}"
+
+
+def _qualifies(
+    compiled: CompiledRule, terms: CashbackTerms, purchase: PurchaseRecord, account: AccountRecord
+) -> bool:
+    return terms.window.contains(purchase.purchased_at_us) and all(
+        compiled.evaluate_conditions(values_of(purchase, account))
+    )
 
 
 def explain_account(
@@ -44,7 +55,16 @@ def explain_account(
             )
         grants = uow.grants.for_purchases(campaign_id, [p.purchase_id for p in purchases])
         cases = uow.corrections.clawbacks_of_grants([g.id for g in grants.values()])
-    compiled = rules(terms.rule)
+        compiled = rules(terms.rule)
+        qualifying = {p.purchase_id for p in purchases if _qualifies(compiled, terms, p, account)}
+        unpaid = [p for p in purchases if p.purchase_id in qualifying and p.purchase_id not in grants]
+
+        def qualifies_elsewhere(purchase_id: str, owner: str) -> bool:
+            other, bought = uow.purchases.of_account(owner)
+            found = next((p for p in bought if p.purchase_id == purchase_id), None)
+            return other is not None and found is not None and _qualifies(compiled, terms, found, other)
+
+        why = why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
     window, tz = terms.window, terms.window.tz
     out = []
     for purchase in purchases:
@@ -73,11 +93,8 @@ def explain_account(
             "conditions": conditions,
             "grant": grant_json(grant) if grant else None,
         }
-        if qualifies and grant is None and terms.per_account is not None:
-            entry["note"] = (
-                "qualifies; limits (per account, per serial) and the budget are applied at issuance "
-                "in purchase order"
-            )
+        if purchase.purchase_id in why:
+            entry["why_no_grant"] = why[purchase.purchase_id]
         elif grant is not None:
             note = grant_note(grant, qualifies, version.version, cases.get(grant.id))
             if note:

@@ -81,6 +81,7 @@ def _run(
             )
         version = effective_version(uow, campaign_id)
         terms = terms_of(version)
+        uow.campaigns.lock_group(terms.group)  # after the campaign's own lock: always in that order
         selection = selection_for(terms, rules)
         remaining = _align_budget(uow, terms, version.version, now)
         prepared = uow.purchases.prepare(selection, terms, count_issued=True)
@@ -94,7 +95,8 @@ def _run(
             uow.grants.begin_write(every.count)  # before the first grant: the table may be empty
         else:
             planner, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=True)
-        issued = amount = exhausted = 0
+        issued = amount = 0
+        ran_out = RanOut()
         chunk: list[tuple[Grant, str]] = []
         fixed = terms.grant_amount(terms.fixed_amount_minor) if terms.fixed_amount_minor is not None else 0
         for candidate, decision, granted_minor in decisions:
@@ -102,11 +104,10 @@ def _run(
             # on every candidate in this one pass; the refusal rolls the whole run back.
             if candidate.currency != terms.currency or fixed > candidate.price_minor:
                 _refuse(uow, terms, selection, campaign_id)
-            if decision is Decision.BUDGET_EXHAUSTED:
-                exhausted += 1
-            elif decision is Decision.EXCEEDS_PRICE:
+            ran_out.see(candidate, decision)
+            if decision is Decision.EXCEEDS_PRICE:
                 raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
-            elif decision is Decision.GRANT:
+            if decision is Decision.GRANT:
                 chunk.append(
                     (_new_grant(terms, version.version, candidate, granted_minor, now), candidate.serial)
                 )
@@ -131,18 +132,17 @@ def _run(
         # Belt and braces under the row lock: if another run slipped in, abandon this one whole.
         if not uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq):
             raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
-        uow.campaigns.record_event(
-            campaign_id,
-            "run",
-            actor,
-            now,
-            {
-                "version": version.version,
-                "issued": issued,
-                "amount_minor": amount,
-                "budget_exhausted": exhausted,
-            },
-        )
+        paid = prepared.paid_elsewhere()
+        already_paid = 0 if terms.stacking_allowed else sum(paid.values())
+        detail = {
+            "version": version.version,
+            "issued": issued,
+            "amount_minor": amount,
+            "budget_exhausted": ran_out.count,
+            "already_paid": already_paid,
+            **ran_out.detail(),
+        }
+        uow.campaigns.record_event(campaign_id, "run", actor, now, detail)
         uow.commit()
     if progress:
         progress(issued)
@@ -152,9 +152,43 @@ def _run(
         "issued": issued,
         "amount": format_minor(amount, terms.currency),
         "currency": terms.currency,
-        "budget_exhausted": exhausted,
+        "budget_exhausted": ran_out.count,
+        "already_paid": already_paid,
         "budget_remaining": format_minor(left, terms.currency),
     }
+
+
+class RanOut:
+    """Where the budget ran out in issuance order: what ``explain`` tells a customer left unpaid.
+
+    Counts every candidate decided, so on the one ordered pass (the only one that meets an empty
+    budget) ``position`` is the first unpaid purchase's place among all ``of`` candidates.
+    """
+
+    __slots__ = ("count", "first", "position", "seen")
+
+    def __init__(self) -> None:
+        self.count = self.seen = self.position = 0
+        self.first: Candidate | None = None
+
+    def see(self, candidate: Candidate, decision: Decision) -> None:
+        self.seen += 1
+        if decision is Decision.BUDGET_EXHAUSTED:
+            self.count += 1
+            if self.first is None:
+                self.first, self.position = candidate, self.seen
+
+    def detail(self) -> dict[str, Any]:
+        if self.first is None:
+            return {}
+        return {
+            "budget_ran_out": {
+                "purchase_id": self.first.purchase_id,
+                "purchased_at_us": self.first.purchased_at_us,
+                "position": self.position,
+                "of": self.seen,
+            }
+        }
 
 
 def _store_free(

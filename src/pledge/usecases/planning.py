@@ -35,11 +35,16 @@ def planner_for(
 ) -> IssuancePlanner:
     """The planner of a campaign's next run (or dry run); ``from_issued`` starts from its grants.
 
-    Only the keys in conflict are remembered while it runs: no other key can reach its limit.
+    Only the keys in conflict are remembered while it runs: no other key can reach its limit. A
+    purchase another campaign of the promise group paid counts as one of its own grants (ADR 15).
     """
     by_account, by_serial, granted = (
         uow.grants.issued_counts(terms.campaign_id) if from_issued else ({}, {}, set())
     )
+    for account, serial in prepared.excluded_keys():  # paid by another campaign of the group
+        by_account[account] = by_account.get(account, 0) + 1
+        if serial:
+            by_serial[serial] = by_serial.get(serial, 0) + 1
     return IssuancePlanner(
         terms,
         remaining_minor,

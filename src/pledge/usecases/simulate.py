@@ -21,7 +21,14 @@ from pledge.usecases.common import (
     terms_of,
 )
 from pledge.usecases.planning import BudgetBinds, Decided, Split, exact_decisions
-from pledge.usecases.ports import RuleCompiler, ScanCounts, Selection, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.ports import (
+    PreparedCandidates,
+    RuleCompiler,
+    ScanCounts,
+    Selection,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 PROBLEM_SAMPLE = 20
 
@@ -65,6 +72,29 @@ def blocking_problems(
     return problems
 
 
+def group_problems(terms: CashbackTerms, paid_elsewhere: dict[str, int]) -> list[dict[str, Any]]:
+    """What the approver must see about the promise group: stacking, when the terms allow it."""
+    if not terms.stacking_allowed:
+        return []
+    total = sum(paid_elsewhere.values())
+    by = ", ".join(f"{campaign} ({n:,})" for campaign, n in paid_elsewhere.items())
+    message = (
+        f"stacking allowed: {total:,} qualifying purchases already paid by {by} would be paid again"
+        if total
+        else f"stacking allowed: a purchase another campaign of group {terms.group} pays would be paid again"
+    )
+    return [
+        {
+            "code": "stacking_allowed",
+            "blocking": False,
+            "count": total,
+            "purchases": [],
+            "campaigns": paid_elsewhere,
+            "message": message,
+        }
+    ]
+
+
 def simulate_terms(
     uow: UnitOfWork,
     terms: CashbackTerms,
@@ -90,6 +120,7 @@ def simulate_terms(
         }
         for m in uow.purchases.near_misses(selection, near_miss_limit)
     ]
+    problems += group_problems(terms, plan["paid_elsewhere"])
     if plan["budget_exhausted"]:
         problems.append(
             {
@@ -112,6 +143,11 @@ def simulate_terms(
         "budget_exhausted": plan["budget_exhausted"],
         "already_granted": plan["already_granted"],
         "limits": {"per_account": plan["per_account"], "per_serial": plan["per_serial"]},
+        "group": terms.group,
+        "stacking": terms.stacking.value,
+        "already_paid": plan["already_paid"],
+        "already_paid_by": {} if terms.stacking_allowed else plan["paid_elsewhere"],
+        "paid_again_by": plan["paid_elsewhere"] if terms.stacking_allowed else {},
         "rejections": counts.rejections,
         "near_misses_total": sum(counts.near_misses_by_condition.values()),
         "near_misses_by_condition": counts.near_misses_by_condition,
@@ -136,7 +172,7 @@ def simulate_terms(
 
 def _plan(
     uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool
-) -> dict[str, int]:
+) -> dict[str, Any]:
     remaining = terms.budget_minor
     if campaign_launched:
         budget = uow.budgets.get(terms.campaign_id)
@@ -145,14 +181,22 @@ def _plan(
             remaining = budget.remaining_minor + terms.budget_minor - budget.funded_minor
     remaining = max(remaining, 0)
     with closing(uow.purchases.prepare(selection, terms, count_issued=campaign_launched)) as prepared:
-        try:
-            split = Split(uow, terms, prepared, remaining, from_issued=campaign_launched)
-            tally, amount = _tally(split.decisions())
-            tally[Decision.GRANT] += split.free.count
-            amount += split.free.amount_minor
-        except BudgetBinds:
-            _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=campaign_launched)
-            tally, amount = _tally(decisions)
+        return plan_prepared(uow, terms, prepared, remaining, from_issued=campaign_launched)
+
+
+def plan_prepared(
+    uow: UnitOfWork, terms: CashbackTerms, prepared: PreparedCandidates, remaining: int, *, from_issued: bool
+) -> dict[str, Any]:
+    """What a run from ``remaining`` would decide for the prepared candidates, as counts and amount."""
+    try:
+        split = Split(uow, terms, prepared, remaining, from_issued=from_issued)
+        tally, amount = _tally(split.decisions())
+        tally[Decision.GRANT] += split.free.count
+        amount += split.free.amount_minor
+    except BudgetBinds:
+        _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=from_issued)
+        tally, amount = _tally(decisions)
+    paid = prepared.paid_elsewhere()
     return {
         "grants": tally[Decision.GRANT],
         "amount": amount,
@@ -160,6 +204,8 @@ def _plan(
         "already_granted": tally[Decision.ALREADY_GRANTED],
         "per_account": tally[Decision.PER_ACCOUNT],
         "per_serial": tally[Decision.PER_SERIAL],
+        "paid_elsewhere": paid,
+        "already_paid": 0 if terms.stacking_allowed else sum(paid.values()),
     }
 
 

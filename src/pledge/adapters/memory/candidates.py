@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, conflict_keys, is_free
-from pledge.usecases.ports import CandidateTotals, FreeGrants
+from pledge.usecases.ports import CampaignRecord, CandidateTotals, FreeGrants
 
 
 class MemoryCandidates:
@@ -18,11 +19,26 @@ class MemoryCandidates:
         prior_accounts: Iterable[str] = (),
         prior_serials: Iterable[str] = (),
         prior_purchases: Iterable[str] = (),
+        paid_by: Mapping[str, str] | None = None,
     ) -> None:
-        self._all = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
+        """``paid_by``: purchase → the campaign of the promise group that already paid it (ADR 15)."""
+        prior_purchases = set(prior_purchases)
+        paid = {p: c for p, c in (paid_by or {}).items() if p not in prior_purchases}
+        ordered = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
+        self._paid = dict(Counter(paid[c.purchase_id] for c in ordered if c.purchase_id in paid))
+        self._excluded: list[tuple[str, str]] = []
+        if not terms.stacking_allowed:
+            self._excluded = [(c.account_id, c.serial) for c in ordered if c.purchase_id in paid]
+            ordered = [c for c in ordered if c.purchase_id not in paid]
+        self._all = ordered
         self._terms = terms
         self._accounts, self._serials = conflict_keys(
-            self._all, terms.per_account, terms.per_serial, prior_accounts, prior_serials, prior_purchases
+            self._all,
+            terms.per_account,
+            terms.per_serial,
+            [*prior_accounts, *(a for a, _ in self._excluded)],
+            [*prior_serials, *(s for _, s in self._excluded)],
+            prior_purchases,
         )
 
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
@@ -54,6 +70,12 @@ class MemoryCandidates:
     def tracked_serials(self) -> Iterator[str]:
         return iter(sorted(self._serials))
 
+    def paid_elsewhere(self) -> dict[str, int]:
+        return dict(sorted(self._paid.items()))
+
+    def excluded_keys(self) -> Iterator[tuple[str, str]]:
+        return iter(self._excluded)
+
     def free_grants(self, grants: FreeGrants) -> tuple[list[Grant], list[str]]:
         """The grants (and their serials) a run writes for the free candidates."""
         free = list(self._granted_free())
@@ -76,3 +98,21 @@ class MemoryCandidates:
 
     def close(self) -> None:
         """Nothing is held outside this object."""
+
+
+def paid_in_group(
+    campaigns: Iterable[CampaignRecord], grants: Iterable[Grant], terms: CashbackTerms
+) -> dict[str, str]:
+    """Purchase → the first (by id) other campaign of ``terms``' group with a grant for it that is
+    not revoked: what the SQL store's anti-join finds."""
+    others = {
+        c.campaign_id
+        for c in campaigns
+        if c.promise_group == terms.group and c.campaign_id != terms.campaign_id
+    }
+    paid: dict[str, str] = {}
+    for g in grants:
+        if g.campaign_id in others and g.state is not GrantState.REVOKED:
+            known = paid.get(g.purchase_id)
+            paid[g.purchase_id] = g.campaign_id if known is None else min(known, g.campaign_id)
+    return paid

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
-from pledge.adapters.memory.candidates import MemoryCandidates
+from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.corrections import ClawbackCase
@@ -124,6 +124,13 @@ class MemoryCampaigns(_Repository):
     def set_state(self, campaign_id: str, state: CampaignState) -> None:
         if (record := self._s.campaigns.get(campaign_id)) is not None:
             self._s.campaigns[campaign_id] = dataclasses.replace(record, state=CampaignState(state))
+
+    def set_group(self, campaign_id: str, group: str) -> None:
+        if (record := self._s.campaigns.get(campaign_id)) is not None:
+            self._s.campaigns[campaign_id] = dataclasses.replace(record, promise_group=group)
+
+    def lock_group(self, group: str) -> None:
+        """Units of work here commit one at a time (``publish``): nothing to hold."""
 
     def bump_issue_seq(self, campaign_id: str, expected: int) -> bool:
         record = self._s.campaigns.get(campaign_id)
@@ -361,7 +368,12 @@ class MemoryPurchases(_Repository):
             (g.account_id for g in prior),
             (self._s.grant_serials[g.id] for g in prior),
             (g.purchase_id for g in prior),
+            paid_in_group(self._s.campaigns.values(), self._s.grants.values(), terms),
         )
+
+    def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
+        amounts = ((terms.grant_amount(c.price_minor), c.price_minor) for c in self.candidates(selection))
+        return sum(amount for amount, price in amounts if amount <= price)
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
         ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
@@ -463,6 +475,10 @@ class MemoryGrants(_Repository):
             n, total = out.get(g.state.value, (0, 0))
             out[g.state.value] = (n + 1, total + g.amount_minor)
         return out
+
+    def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:
+        found = [g for g in self._of(campaign_id) if self._s.grant_serials[g.id] == serial]
+        return sorted(found, key=lambda g: g.purchase_id)[: max(limit, 0)]
 
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]:
         keys = self._s.grant_keys

@@ -4,8 +4,10 @@ The candidates (window and rule, one scan with the join) are written once into a
 two grouped passes over it find the accounts and serials in conflict (``conflict_keys`` in
 ``pledge.domain.issuance``: more candidates than their limit allows, or a grant already). The free
 candidates are then counted, summed and issued in single statements, and only the conflicting
-ones are streamed, in order, to the planner (ADR 11). Temporary tables: no WAL on PostgreSQL, no
-journal on SQLite, dropped on commit (PostgreSQL) or by ``close``.
+ones are streamed, in order, to the planner (ADR 11). Candidates another campaign of the promise
+group already paid are left out first, their accounts and devices in conflict (ADR 15,
+``group_exclusion.py``). Temporary tables: no WAL on PostgreSQL, no journal on SQLite, dropped on
+commit (PostgreSQL) or by ``close``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from pledge.adapters.sqlalchemy.database import stream_rows
+from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import GrantState
 from pledge.domain.issuance import Candidate
@@ -75,11 +78,19 @@ class SqlCandidates:
             conn.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE {table} ({key} VARCHAR(128) PRIMARY KEY){without_rowid}{on_commit}"
             )
+        prior = count_issued and self._has_grants()
+        dialect = conn.dialect.name
+        self._group = GroupExclusion(
+            conn,
+            name,
+            terms,
+            own_grant_id=(lambda p: grant_id_sql(dialect, ":campaign", p)) if prior else None,
+        )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {name}")
-        prior = count_issued and self._has_grants()
         self._conflicts("account_id", terms.per_account, prior, "")
         self._conflicts("serial", terms.per_serial, prior, " WHERE serial <> ''")
+        self._group.put_keys_in_conflict(self._accounts, self._serials)
         if prior:  # a purchase granted before, wherever it belongs now: its account is in conflict
             grant_id = grant_id_sql(conn.dialect.name, ":campaign", "c.purchase_id")
             conn.execute(
@@ -93,6 +104,12 @@ class SqlCandidates:
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {self._accounts}")
             conn.exec_driver_sql(f"ANALYZE {self._serials}")
+
+    def paid_elsewhere(self) -> dict[str, int]:
+        return dict(self._group.counts)
+
+    def excluded_keys(self) -> Iterator[tuple[str, str]]:
+        return self._group.keys()
 
     def _has_grants(self) -> bool:
         """Whether the campaign issued anything yet (through the campaign/posting index)."""
@@ -205,5 +222,5 @@ class SqlCandidates:
         self._closed = True
         if self._conn.closed or not self._conn.in_transaction():
             return  # PostgreSQL dropped them at commit; a rolled-back SQLite transaction took them along
-        for table in (self.table, self._accounts, self._serials):
+        for table in (self.table, self._accounts, self._serials, *self._group.tables()):
             self._conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")

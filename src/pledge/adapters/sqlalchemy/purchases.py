@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Index, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pledge.adapters.sqlalchemy.candidates import SqlCandidates
+from pledge.adapters.sqlalchemy.candidates import SqlCandidates, amount_sql
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
@@ -411,6 +411,16 @@ class SqlPurchases:
 
     def prepare(self, selection: Selection, terms: CashbackTerms, *, count_issued: bool) -> SqlCandidates:
         return SqlCandidates(self._conn, self._candidates_sql(selection), terms, count_issued=count_issued)
+
+    def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
+        amount = amount_sql(terms)
+        total = self._conn.execute(
+            text(
+                f"SELECT COALESCE(SUM(CASE WHEN {amount} <= c.price_minor THEN {amount} ELSE 0 END), 0) "
+                f"FROM ({self._candidates_sql(selection)}) c"
+            )
+        ).scalar_one()
+        return int(total)
 
     def _sort_memory(self) -> None:
         if self._conn.dialect.name == "postgresql":

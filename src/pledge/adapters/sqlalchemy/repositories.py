@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Index, func, select, update
+from sqlalchemy import Connection, Index, func, select, text, update
 
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty
@@ -79,6 +79,7 @@ class SqlCampaigns:
             row.currency,
             int(row.created_at_us),
             int(row.issue_seq),
+            row.promise_group,
         )
 
     def get(self, campaign_id: str, *, for_update: bool = False) -> CampaignRecord | None:
@@ -102,6 +103,7 @@ class SqlCampaigns:
                 currency=record.currency,
                 created_at_us=record.created_at_us,
                 issue_seq=record.issue_seq,
+                promise_group=record.promise_group,
             )
         )
 
@@ -109,6 +111,18 @@ class SqlCampaigns:
         self._conn.execute(
             update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(state=state.value)
         )
+
+    def set_group(self, campaign_id: str, group: str) -> None:
+        self._conn.execute(
+            update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(promise_group=group)
+        )
+
+    def lock_group(self, group: str) -> None:
+        if self._conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serializes every writer
+            self._conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"pledge.promise_group:{group}"},
+            )
 
     def bump_issue_seq(self, campaign_id: str, expected: int) -> bool:
         result = self._conn.execute(
@@ -394,6 +408,15 @@ class SqlGrants:
             .group_by(grants.c.state)
         )
         return {state: (int(n), int(total)) for state, n, total in rows}
+
+    def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:
+        rows = self._conn.execute(
+            select(grants)
+            .where(grants.c.campaign_id == campaign_id, grants.c.serial == serial)
+            .order_by(grants.c.purchase_id)
+            .limit(limit)
+        )
+        return [_grant(r) for r in rows]
 
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]:
         if not purchase_ids:

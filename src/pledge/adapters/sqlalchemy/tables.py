@@ -84,6 +84,9 @@ campaigns = Table(
     Column("created_at_us", BigInteger, nullable=False),
     # Optimistic concurrency for issuance: every committed issuance chunk bumps it.
     Column("issue_seq", BigInteger, nullable=False, server_default="0"),
+    # The promise group of its approved terms (ADR 15): a run excludes purchases the group's other
+    # campaigns paid. A handful of rows per group: no index.
+    Column("promise_group", Str(64), nullable=False, server_default="default"),
     CheckConstraint(
         "state IN ('draft', 'approved', 'active', 'paused', 'closed', 'settled')", name="state_known"
     ),

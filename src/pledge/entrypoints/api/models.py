@@ -58,6 +58,17 @@ class Simulation(Open):
     rejections: dict[str, int]
     near_misses: list[dict[str, Any]]
     problems: list[dict[str, Any]]
+    group: str = Field(default="default", description="The promise group (ADR 15).")
+    stacking: Literal["excluded", "allowed"] = "excluded"
+    already_paid: int = Field(
+        default=0, description="Qualifying purchases left out: another campaign of the group paid them."
+    )
+    already_paid_by: dict[str, int] = Field(default_factory=dict, description="already_paid per campaign.")
+    paid_again_by: dict[str, int] = Field(
+        default_factory=dict,
+        description="With stacking allowed: qualifying purchases other campaigns of the group paid, per "
+        "campaign, that this one pays again (a stacking_allowed problem says so).",
+    )
 
 
 class Approval(Open):
@@ -67,12 +78,24 @@ class Approval(Open):
     approved_by: str
     content_hash: str
     state: str
+    group: str | None = Field(default=None, description="The promise group (cashback campaigns).")
+    stacking: Literal["excluded", "allowed"] | None = None
+
+
+class Shortfall(BaseModel):
+    purchases: int = Field(description="Qualifying purchases the budget leaves unpaid.")
+    missing: str = Field(description="What paying them all would take on top of the budget.")
+    budget: str
+    currency: str
 
 
 class CampaignState(Open):
     object: Literal["campaign_state"] = "campaign_state"
     id: str
     state: str
+    accepted_shortfall: Shortfall | None = Field(
+        default=None, description="At launch: the shortfall acknowledged with accept_shortfall."
+    )
 
 
 class Report(Open):

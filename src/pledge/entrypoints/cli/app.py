@@ -223,11 +223,7 @@ def campaign_approve(
     with app_for(db, now) as pledge:
         approver = key_actor(pledge, key, actor, "campaigns.approve")
         result = approve_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, approver, content_hash)
-        emit(
-            result,
-            as_json,
-            lambda r: out.print(f"{r['id']} version {r['version']} approved by {r['approved_by']}"),
-        )
+        emit(result, as_json, render.approval)
 
 
 @campaign.command("launch")
@@ -238,12 +234,22 @@ def campaign_launch(
     now: NowOpt = None,
     actor: ActorOpt = None,
     key: KeyOpt = None,
+    accept_shortfall: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Launch although the budget leaves this many qualifying purchases unpaid (the exact "
+            "number the dry run reports as budget_exhausted); recorded in the campaign's history.",
+        ),
+    ] = None,
 ) -> None:
     """Activate an approved campaign and fund its budget, with your operator key."""
     with app_for(db, now) as pledge:
         operator = key_actor(pledge, key, actor, "campaigns.operate")
-        result = launch_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, operator)
-        emit(result, as_json, lambda r: out.print(f"{r['id']} is {r['state']} (version {r['version']})"))
+        result = launch_campaign(
+            pledge.uow, pledge.rules, pledge.clock, campaign_id, operator, accept_shortfall
+        )
+        emit(result, as_json, render.launched)
 
 
 def _state_command(name: str, target: CampaignState, doc: str) -> None:

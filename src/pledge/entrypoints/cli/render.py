@@ -29,6 +29,18 @@ def simulation(result: dict[str, Any]) -> None:
     summary.add_row("left out: one per account", f"{result['limits']['per_account']:,}")
     summary.add_row("left out: one per device (serial)", f"{result['limits']['per_serial']:,}")
     summary.add_row("left out: budget exhausted", f"{result['budget_exhausted']:,}")
+    for other, n in result.get("already_paid_by", {}).items():
+        summary.add_row(f"left out: already paid by {escape(other)}", f"{n:,}")
+    stacking = result.get("stacking", "excluded")
+    summary.add_row(
+        "promise group",
+        f"{escape(result.get('group', 'default'))}, stacking "
+        + (
+            "[bold red]ALLOWED[/]: pays purchases the group already paid"
+            if stacking == "allowed"
+            else stacking
+        ),
+    )
     if result.get("already_granted"):
         summary.add_row("already granted earlier", f"{result['already_granted']:,}")
     out.print(summary)
@@ -63,6 +75,27 @@ def simulation(result: dict[str, Any]) -> None:
         out.print(f"[{style}]{label}[/] {problem['code']}: {escape(problem['message'])}", soft_wrap=True)
 
 
+def approval(result: dict[str, Any]) -> None:
+    out.print(f"{result['id']} version {result['version']} approved by {result['approved_by']}")
+    if result.get("stacking") == "allowed":
+        out.print(
+            f"[bold red]stacking allowed[/]: this version pays purchases other campaigns of group "
+            f"{escape(result['group'])} already paid (see `pledge campaign simulate {result['id']}`)",
+            soft_wrap=True,
+        )
+
+
+def launched(result: dict[str, Any]) -> None:
+    out.print(f"{result['id']} is {result['state']} (version {result['version']})")
+    short = result.get("accepted_shortfall")
+    if short:
+        out.print(
+            f"[yellow]shortfall accepted[/]: {short['purchases']:,} qualifying purchases get nothing; "
+            f"{money(short['missing'], short['currency'])} more would pay them all",
+            soft_wrap=True,
+        )
+
+
 def explanation(result: dict[str, Any]) -> None:
     verdict = "[green]qualifies[/]" if result["qualifies"] else "[red]does not qualify[/]"
     out.print(
@@ -86,6 +119,8 @@ def explanation(result: dict[str, Any]) -> None:
             out.print(
                 f"  grant {g['id']}: {g['amount']} {g['currency']}, {g['state']}, expires {g['expires_at']}"
             )
+        elif purchase.get("why_no_grant"):
+            out.print(f"  no grant: {escape(purchase['why_no_grant']['message'])}", soft_wrap=True)
 
 
 def offer_report(result: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_c
 from pledge.usecases.insights import campaign_detail, grant_timeline, list_campaigns
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.report import campaign_report
+from pledge.usecases.shortfall import preview_shortfall
+from pledge.usecases.simulate import simulate_campaign
 
 Body = Annotated[bytes, Depends(raw_body)]
 EXAMPLES = ("founders-refund.yaml", "founders-refund-typo.yaml", "cloud-double-11-v1.yaml")
@@ -92,6 +94,15 @@ def allowed_actions(who: Visitor, detail: dict[str, Any]) -> dict[str, str | Non
     reasons["pause"] = operate or (None if state == "active" else who.t("not_in_state", state=state))
     reasons["resume"] = operate or (None if state == "paused" else who.t("not_in_state", state=state))
     return reasons
+
+
+def _count(who: Visitor, value: str | None) -> int | None:
+    """An optional count typed into a form: blank is None; anything but digits is refused (400)."""
+    if value is None or not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise refused(who.t("accept_shortfall_invalid"), 400, "invalid_request")
+    return int(value.strip())
 
 
 def timeline_chart(who: Visitor, timeline: dict[str, Any]) -> dict[str, Any]:
@@ -197,7 +208,20 @@ def routes(site: Site) -> APIRouter:
             reason=reason,
             latest=detail["versions"][-1],
             report=campaign_report(app.uow, campaign_id),
+            **warnings(detail, action, offered=reason is None),
         )
+
+    def warnings(detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
+        """What the approver and the operator must see before they confirm (ADR 15)."""
+        found: dict[str, Any] = {"stacking": [], "shortfall": None}
+        if not offered or detail["kind"] != "cashback":
+            return found
+        if action == "launch":
+            found["shortfall"] = preview_shortfall(app.uow, app.rules, detail["id"])
+        elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
+            sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
+            found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
+        return found
 
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
@@ -221,11 +245,13 @@ def routes(site: Site) -> APIRouter:
             )
             return redirect(who, page, ("ok", who.t("approved_done", **done)))
         if action == "launch":
+            accepted = _count(who, form.get("accept_shortfall"))
             done = audited(
                 who,
                 "campaign.launch",
                 subject,
-                lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor),
+                lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor, accepted),
+                accept_shortfall=accepted,
             )
             return redirect(who, page, ("ok", who.t("launched_done", **done)))
         if action in ("pause", "resume"):

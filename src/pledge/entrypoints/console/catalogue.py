@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pledge.entrypoints.console.catalogue_groups import GROUP_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     # Frame
     "app_name": ("Console", "控制台"),
@@ -399,3 +401,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cond_channel": ("Bought through an eligible channel", "通过符合条件的渠道购买"),
     "cond_other": ("Another condition of the campaign", "活动的其他条件"),
 }
+
+MESSAGES.update(GROUP_MESSAGES)

@@ -164,6 +164,7 @@ def render(who: Visitor, template: str, status: int = 200, **values: Any) -> HTM
         t=who.t,
         money=who.money,
         fmt=fmt,
+        why=lambda reason: why_text(who, reason),
         minor=parse_minor,
         flash=flash,
         csrf=who.session.csrf,
@@ -179,6 +180,17 @@ def render(who: Visitor, template: str, status: int = 200, **values: Any) -> HTM
     if lang in fmt.LOCALES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="strict")
     return response
+
+
+def why_text(who: Visitor, reason: Mapping[str, Any]) -> str:
+    """Why a qualifying purchase has no grant (``explain``'s ``why_no_grant``), in the visitor's words."""
+    if who.locale == fmt.DEFAULT_LOCALE:
+        return str(reason["message"])  # exactly what explain, the API and support say
+    facts = {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in reason.items()}
+    try:
+        return who.t("why_" + str(reason["code"]), **facts)
+    except KeyError:  # a reason without every fact its sentence names (a run recorded before them)
+        return str(reason["message"])
 
 
 def redirect(who: Visitor, target: str, flash: tuple[str, str] | None = None) -> Response:

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pledge.domain.campaign import CampaignState as State
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, mutation, raw_body
+from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body, parse_document
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.common import campaign_not_found
@@ -26,6 +26,8 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_R
 
 CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
 Operate = Annotated[Call, Depends(mutation("campaigns.operate", bodyless=True))]
+# Launch alone takes an optional body: the acknowledged shortfall (ADR 15).
+OperateWithBody = Annotated[Call, Depends(mutation("campaigns.operate"))]
 _APPLY_BODY = document_body("A campaign document", "The campaign file, as YAML")
 
 
@@ -109,20 +111,39 @@ def approve(
     )
 
 
+class LaunchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept_shortfall: int | None = Field(
+        default=None,
+        ge=0,
+        description="Launch although the budget leaves this many qualifying purchases unpaid: the exact "
+        "budget_exhausted of the dry run. Without it such a launch is refused (budget_shortfall).",
+    )
+
+
 @router.post(
     "/{campaign_id}/launch",
     response_model=models.CampaignState,
     summary="Activate an approved campaign and fund its budget",
     openapi_extra=scopes_doc("campaigns.operate"),
 )
-def launch(campaign_id: CampaignId, call: Operate) -> Response:
+def launch(
+    campaign_id: CampaignId, call: OperateWithBody, params: Annotated[LaunchParams | None, Body()] = None
+) -> Response:
     app = call.ctx.app
-    return call.run(
-        "campaign.launch",
-        f"campaign:{campaign_id}",
-        lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor),
-        models.CampaignState,
-    )
+    accepted = params.accept_shortfall if params else None
+
+    def execute() -> tuple[int, dict[str, Any]]:
+        # The acknowledgement is part of the audit record, beside the campaign's history.
+        audit = call.audit("campaign.launch", f"campaign:{campaign_id}", accept_shortfall=accepted)
+        result = launch_campaign(
+            call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, accepted
+        )
+        finish_audit(call.ctx.store, audit)
+        return 200, models.CampaignState.model_validate(result).model_dump(mode="json")
+
+    return call.respond(execute)
 
 
 def _state_route(name: str, target: State, summary: str) -> None:

@@ -1,0 +1,192 @@
+"""Why a qualifying purchase has no grant: the reason issuance would give, from what is stored.
+
+The checks follow the order issuance applies them (ADR 5, ADR 15): a purchase another campaign of
+the promise group paid is not a candidate at all; then the limit per account, the limit per
+serial, and the budget, in issuance order (purchase instant, then purchase id). Which purchase
+took a limit is read from the campaign's grants; where the budget ran out, from the last run.
+A purchase none of these refuses was not there when the campaign last ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pledge.domain.campaign import CashbackTerms
+from pledge.domain.grant import Grant, GrantState
+from pledge.domain.records import PurchaseRecord
+from pledge.domain.timeutil import format_instant
+from pledge.usecases.ports import UnitOfWork
+
+SHOWN = 5  # purchases named as having taken a limit
+
+
+def why_no_grant(
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    unpaid: Sequence[PurchaseRecord],
+    qualifies: Callable[[str, str], bool],
+) -> dict[str, dict[str, Any]]:
+    """For each qualifying purchase without a grant of ``terms``' campaign: ``code``, ``message``
+    and the facts behind it. ``qualifies(purchase_id, account_id)`` evaluates the terms for a
+    purchase of another account (a device's earlier buyer)."""
+    if not unpaid:
+        return {}
+    paid_by = {} if terms.stacking_allowed else _paid_in_group(uow, terms, [p.purchase_id for p in unpaid])
+    group = Group(uow, terms, qualifies)
+    last_run = _last_run(uow, terms.campaign_id)
+    launched = uow.budgets.get(terms.campaign_id) is not None
+    out = {}
+    for purchase in unpaid:
+        out[purchase.purchase_id] = (
+            _already_paid(purchase, paid_by)
+            or _per_account(uow, terms, purchase, paid_by)
+            or _per_serial(uow, terms, purchase, group)
+            or _budget(purchase, last_run, terms)
+            or _not_yet(launched, last_run)
+        )
+    return out
+
+
+class Group:
+    """The other campaigns of ``terms``' promise group, when their payments count here."""
+
+    def __init__(self, uow: UnitOfWork, terms: CashbackTerms, qualifies: Callable[[str, str], bool]) -> None:
+        self.others = [] if terms.stacking_allowed else _others(uow, terms)
+        self.qualifies = qualifies
+
+    def paid_device(self, uow: UnitOfWork, serial: str, limit: int) -> list[Grant]:
+        """Grants of the group's other campaigns to qualifying purchases of one device."""
+        found = []
+        for other in self.others:
+            for grant in uow.grants.with_serial(other, serial, limit):
+                if grant.state is not GrantState.REVOKED and self.qualifies(
+                    grant.purchase_id, grant.account_id
+                ):
+                    found.append(grant)
+        return found
+
+
+def _others(uow: UnitOfWork, terms: CashbackTerms) -> list[str]:
+    return sorted(
+        c.campaign_id
+        for c in uow.campaigns.all()
+        if c.promise_group == terms.group and c.campaign_id != terms.campaign_id
+    )
+
+
+def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str]) -> dict[str, str]:
+    paid: dict[str, str] = {}
+    for other in _others(uow, terms):  # by id: the same campaign the dry run counts it under
+        for purchase_id, grant in uow.grants.for_purchases(other, purchase_ids).items():
+            if grant.state is not GrantState.REVOKED:
+                paid.setdefault(purchase_id, other)
+    return paid
+
+
+def _already_paid(purchase: PurchaseRecord, paid_by: dict[str, str]) -> dict[str, Any] | None:
+    other = paid_by.get(purchase.purchase_id)
+    if other is None:
+        return None
+    return {
+        "code": "already_paid",
+        "campaign": other,
+        "message": f"already paid by campaign {other} of the same promise group (stacking is not allowed)",
+    }
+
+
+def _per_account(
+    uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, paid_by: dict[str, str]
+) -> dict[str, Any] | None:
+    limit = terms.per_account
+    if limit is None:
+        return None
+    taken = uow.grants.page(
+        campaign_id=terms.campaign_id, account_id=purchase.account_id, starting_after=None, limit=limit
+    )
+    # The account's purchases the group paid elsewhere count as this campaign's own grants.
+    elsewhere = {p: c for p, c in paid_by.items() if p != purchase.purchase_id}
+    ids = sorted([g.purchase_id for g in taken] + list(elsewhere))
+    if len(ids) < limit:
+        return None
+    named = ", ".join(
+        p + (f" (paid by campaign {elsewhere[p]})" if p in elsewhere else "") for p in ids[:SHOWN]
+    )
+    return {
+        "code": "per_account",
+        "limit": limit,
+        "purchases": ids[:SHOWN],
+        "message": f"the limit per account ({limit}) was taken by purchase {named}",
+    }
+
+
+def _per_serial(
+    uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, group: Group
+) -> dict[str, Any] | None:
+    limit = terms.per_serial
+    if limit is None or not purchase.serial:
+        return None
+    taken = uow.grants.with_serial(terms.campaign_id, purchase.serial, limit)
+    if len(taken) < limit:
+        taken += group.paid_device(uow, purchase.serial, limit)
+    taken = [g for g in taken if g.purchase_id != purchase.purchase_id]
+    if len(taken) < limit:
+        return None
+    named = ", ".join(
+        f"{g.purchase_id} (of account {g.account_id}"
+        + ("" if g.campaign_id == terms.campaign_id else f", paid by campaign {g.campaign_id}")
+        + ")"
+        for g in taken[:SHOWN]
+    )
+    return {
+        "code": "per_serial",
+        "limit": limit,
+        "serial": purchase.serial,
+        "purchases": [g.purchase_id for g in taken[:SHOWN]],
+        "accounts": [g.account_id for g in taken[:SHOWN]],
+        "message": f"the limit per serial {purchase.serial} ({limit}) was taken by purchase {named}",
+    }
+
+
+def _last_run(uow: UnitOfWork, campaign_id: str) -> dict[str, Any] | None:
+    runs = [e for e in uow.campaigns.events(campaign_id) if e["kind"] == "run"]
+    return runs[-1] if runs else None
+
+
+def _budget(
+    purchase: PurchaseRecord, last_run: dict[str, Any] | None, terms: CashbackTerms
+) -> dict[str, Any] | None:
+    ran_out = None if last_run is None else last_run["detail"].get("budget_ran_out")
+    if ran_out is None:
+        left_out = 0 if last_run is None else int(last_run["detail"].get("budget_exhausted", 0))
+        if not left_out:
+            return None
+        return {  # a run recorded before runs named where the budget ran out
+            "code": "budget_exhausted",
+            "message": f"the budget ran out at the last run: {left_out:,} qualifying purchases got nothing",
+        }
+    first = (int(ran_out["purchased_at_us"]), str(ran_out["purchase_id"]))
+    if (purchase.purchased_at_us, purchase.purchase_id) < first:
+        return None  # before where the budget ran out: it was not there when the campaign ran
+    when = format_instant(first[0], terms.window.tz)
+    return {
+        "code": "budget_exhausted",
+        "position": ran_out["position"],
+        "of": ran_out["of"],
+        "purchase_id": first[1],
+        "message": (
+            f"the budget ran out at purchase {ran_out['position']:,} of {ran_out['of']:,} in issuance "
+            f"order ({first[1]}, bought {when}); this purchase comes at or after it"
+        ),
+    }
+
+
+def _not_yet(launched: bool, last_run: dict[str, Any] | None) -> dict[str, Any]:
+    if not launched:
+        return {"code": "not_launched", "message": "not yet issued: the campaign has not been launched"}
+    if last_run is None:
+        return {"code": "not_yet_run", "message": "not yet issued: the campaign has not run yet"}
+    return {
+        "code": "not_yet_run",
+        "message": "not yet issued: the campaign has not run since this purchase was imported",
+    }
