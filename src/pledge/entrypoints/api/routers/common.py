@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import yaml
 from fastapi import Query
 
+from pledge.adapters.files.documents import load_json, load_yaml
+from pledge.domain.errors import InputError
 from pledge.entrypoints.api.errors import bad_request
 from pledge.entrypoints.api.inputs import check_json
 from pledge.entrypoints.api.models import ErrorBody
@@ -60,14 +60,9 @@ def parse_document(body: bytes, content_type: str, what: str = "campaign") -> di
         raise bad_request(f"body: a {what} document is required", param="body", code="missing_body")
     is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
     try:
-        text = body.decode("utf-8")
-        # A YAML body can nest (and alias) deeply; the parser's recursion errors are caught here too.
-        document = yaml.safe_load(text) if is_yaml else json.loads(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
-        kind = "YAML" if is_yaml else "JSON"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise bad_request(f"body: not valid {kind} ({reason})", param="body", code="invalid_body") from None
-    if not isinstance(document, dict):
-        raise bad_request("body: expected a mapping at the top level", param="body", code="invalid_body")
+        document = load_yaml(body, "body") if is_yaml else load_json(body, "body")
+    except InputError as exc:
+        code = "invalid_body" if exc.code in ("invalid_yaml", "invalid_json") else exc.code
+        raise bad_request(exc.message, param="body", code=code) from None
     check_json(document)
     return document
