@@ -16,6 +16,7 @@ than a type mismatch would.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -242,20 +243,21 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _branch(value: Mapping[str, Any], options: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The ``oneOf`` option whose ``type`` constant the value names (None: the parser says why)."""
+def _branch(value: Mapping[str, Any], options: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The ``oneOf`` option whose ``type`` constant the value names; else one knowing every option's keys."""
     for option in options:
         if option.get("properties", {}).get("type", {}).get("const") == value.get("type"):
             return option
-    return None
+    known: dict[str, Any] = {}
+    for option in options:
+        known.update(option.get("properties", {}))
+    return {"type": "object", "properties": {key: {} for key in known}, "additionalProperties": False}
 
 
 def _walk(value: object, schema: Mapping[str, Any], path: str, problems: list[tuple[str, str]]) -> None:
     if isinstance(value, Mapping):
         if "oneOf" in schema:
-            chosen = _branch(value, schema["oneOf"])
-            if chosen is not None:
-                _walk(value, chosen, path, problems)
+            _walk(value, _branch(value, schema["oneOf"]), path, problems)
             return
         if schema.get("type") != "object":
             return
@@ -273,3 +275,8 @@ def _walk(value: object, schema: Mapping[str, Any], path: str, problems: list[tu
         items = schema.get("items", {})
         for index, item in enumerate(value):
             _walk(item, items, f"{path}[{index}]", problems)
+
+
+def schema_text(name: str) -> str:
+    """The published form of one schema (``docs/schemas/<name>.schema.json``), byte-stable."""
+    return json.dumps(PUBLISHED[name], indent=2, ensure_ascii=False) + "\n"
