@@ -109,7 +109,9 @@ def _cases() -> Iterator[tuple[str, str, list[Any]]]:
 
 
 @pytest.mark.parametrize(("name", "dotted", "keys"), list(_cases()))
-def test_every_key_at_every_depth_misspelt_is_refused_by_name(name: str, dotted: str, keys: list[Any]) -> None:
+def test_every_key_at_every_depth_misspelt_is_refused_by_name(
+    name: str, dotted: str, keys: list[Any]
+) -> None:
     kind, parse = EXAMPLES[name]
     document = copy.deepcopy(example(name))
     parent = document
