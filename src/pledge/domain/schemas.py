@@ -208,9 +208,9 @@ PUBLISHED: Final[dict[str, dict[str, Any]]] = {
 }
 
 
-def unknown_field_message(path: str, key: str, known: Sequence[str]) -> str:
+def unknown_field_message(path: str, key: str, known: Sequence[str], what: str = "field") -> str:
     """``limits.per_acount: unknown field; did you mean per_account?`` (or the known names)."""
-    return f"{path}: unknown field{suggestion(key, known)}"
+    return f"{path}: unknown {what}{suggestion(key, known)}"
 
 
 def suggestion(key: str, known: Sequence[str]) -> str:

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pledge.domain.campaign import CampaignState as State
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
@@ -49,7 +50,7 @@ def apply(
     )
 
 
-class SimulateParams(BaseModel):
+class SimulateParams(StrictBody):
     near_misses: int = Field(default=100, ge=0, le=10_000, description="How many near misses to list.")
     widen_days: int | None = Field(
         default=None, ge=1, le=3650, description="Also price a window wider by N days."
@@ -80,7 +81,7 @@ def simulate(
     return call.respond(execute)
 
 
-class ApproveParams(BaseModel):
+class ApproveParams(StrictBody):
     content_hash: str | None = Field(
         default=None, max_length=80, description="Refuse unless the latest version has this content hash."
     )
