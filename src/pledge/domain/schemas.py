@@ -230,6 +230,8 @@ def check_document(doc: object, schema: Mapping[str, Any]) -> None:
     """
     problems: list[tuple[str, str]] = []  # (param, message)
     _walk(doc, schema, "", problems)
+    # Likely typos (a close known name) first: ``kindd`` explains why an offer's keys look unknown.
+    problems.sort(key=lambda problem: "did you mean" not in problem[1])
     if problems:
         param, message = problems[0]
         if len(problems) > 1:

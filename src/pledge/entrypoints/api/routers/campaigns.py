@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from pledge.domain.campaign import CampaignState as State
+from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.bodies import StrictBody
@@ -25,7 +26,12 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_R
 
 CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
 Operate = Annotated[Call, Depends(mutation("campaigns.operate"))]
-_APPLY_BODY = document_body("A campaign document", "The campaign file, as YAML")
+_APPLY_BODY = document_body(
+    "A campaign document: cashback or offer (kind: offer)",
+    "The campaign file, as YAML",
+    CASHBACK_CAMPAIGN,
+    OFFER_CAMPAIGN,
+)
 
 
 @router.post(

@@ -41,14 +41,18 @@ def page(data: Sequence[Any], limit: int, url: str) -> dict[str, Any]:
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
-def document_body(json_description: str, yaml_description: str) -> dict[str, Any]:
-    """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans)."""
+def document_body(json_description: str, yaml_description: str, *schemas: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans).
+
+    The JSON form is described by the same schemas as the files (docs/schemas), so a client
+    generated from this document knows every field, and that no other is accepted.
+    """
+    bodies = [{k: v for k, v in schema.items() if k not in ("$schema", "$id")} for schema in schemas]
+    json_schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
     return {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {"type": "object", "additionalProperties": True, "description": json_description}
-            },
+            "application/json": {"schema": {**json_schema, "description": json_description}},
             "application/yaml": {"schema": {"type": "string", "description": yaml_description}},
         },
     }
