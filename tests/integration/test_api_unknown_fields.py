@@ -113,6 +113,25 @@ def test_every_documented_body_field_misspelt_is_refused_and_nothing_written(sce
     assert snapshot(api) == before
 
 
+def test_an_operation_without_a_body_refuses_one(scenario: Api) -> None:
+    api = scenario
+    document = api.get("/openapi.json", None).json()
+    before = snapshot(api)
+    bodiless = [
+        (path, op)
+        for method, path, op in operations(document)
+        if method == "post" and "requestBody" not in op
+    ]
+    assert len(bodiless) >= 8
+    for path, operation in bodiless:
+        response = api.post(path, operation["x-scopes"][0], {"dry_run": True})
+        refused(response, "dry_run", "")
+        assert response.json()["error"]["message"] == "dry_run: unknown field; this operation takes no body"
+        text = api.http.post(path, content=b"yes", headers=api.headers(operation["x-scopes"][0]))
+        assert (text.status_code, text.json()["error"]["code"]) == (400, "unexpected_body")
+    assert snapshot(api) == before
+
+
 def test_every_documented_query_parameter_misspelt_is_refused(scenario: Api) -> None:
     api = scenario
     document = api.get("/openapi.json", None).json()

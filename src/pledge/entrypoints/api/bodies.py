@@ -15,6 +15,7 @@ list every account's grants) is refused the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -79,3 +80,28 @@ def check_known_query(request: Request, also: Iterable[str] = ()) -> None:
                 param=name,
                 code=UNKNOWN_FIELD,
             )
+
+
+def refuse_unexpected_body(request: Request, body: bytes) -> None:
+    """An operation that reads no body refuses one: ``{"dry_run": true}`` to expire must not expire.
+
+    An empty body or ``{}`` is no body. Operations that read their body raw (files, imports)
+    document it in ``openapi_extra`` and are left to read it.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is not None:
+        return
+    if "requestBody" in (route.openapi_extra or {}) or not body.strip():
+        return
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        document = None
+    if document == {}:
+        return
+    if isinstance(document, dict):
+        name = str(next(iter(document)))
+        raise bad_request(
+            f"{name}: unknown field; this operation takes no body", param=name, code=UNKNOWN_FIELD
+        )
+    raise bad_request("body: this operation takes no body", param="body", code="unexpected_body")

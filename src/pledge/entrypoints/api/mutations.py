@@ -32,6 +32,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
 from pledge.entrypoints.api.auth import Principal, require
+from pledge.entrypoints.api.bodies import refuse_unexpected_body
 from pledge.entrypoints.api.context import ApiContext, context
 from pledge.entrypoints.api.errors import ApiError, from_exception
 from pledge.entrypoints.api.inputs import check_text
@@ -192,6 +193,7 @@ def mutation(permission: str) -> Callable[..., Call]:
         body: Annotated[bytes, Depends(raw_body)],
         idempotency_key: IdempotencyHeader = None,
     ) -> Call:
+        refuse_unexpected_body(request, body)
         return make_call(request, principal, idempotency_key, body_digest(body))
 
     return dependency
