@@ -23,7 +23,7 @@ from typing import Any, Final
 from pledge.domain.errors import InputError
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_BASE: Final = "https://pledge.dev/schemas/"
+SCHEMA_URN: Final = "urn:pledge:schema:"  # an identifier, not a download location
 UNKNOWN_FIELD: Final = "unknown_field"
 
 _SLUG = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -69,7 +69,7 @@ def _window(description: str) -> dict[str, Any]:
 
 
 def _document(name: str, title: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"$schema": DRAFT, "$id": f"{SCHEMA_BASE}{name}.schema.json", "title": title, **body}
+    return {"$schema": DRAFT, "$id": f"{SCHEMA_URN}{name}", "title": title, **body}
 
 
 _ID = _text("The campaign's id: a slug of a-z, 0-9 and - (at most 64).", pattern=_SLUG)
