@@ -176,3 +176,10 @@ def test_stored_canonical_documents_follow_the_schemas() -> None:
         canonical = parse(example(name)).canonical()  # type: ignore[attr-defined]
         jsonschema.Draft202012Validator(published(kind)).validate(canonical)
         assert parse(canonical) == parse(example(name)), name
+
+
+def test_a_misspelt_kind_is_named_not_read_as_a_cashback_campaign() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_cashback_terms({**example("cloud-double-11-v1.yaml"), "kind": "ofer"})
+    assert str(caught.value) == "kind: 'ofer' is not a kind of campaign; did you mean offer?"
+    assert (caught.value.param, caught.value.code) == ("kind", "invalid_campaign")
