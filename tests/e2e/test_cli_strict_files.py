@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,19 @@ def test_misspelt_plans_and_offer_keys_are_refused(cli: Pledge, tmp_path: Path) 
     )
     done = cli.run("campaign", "apply", str(offer), "--actor", "ops", expect=2)
     assert "terms.offer.bonuss: unknown field; did you mean bonus?" in done.stderr
+
+
+def test_pledge_schemas_writes_the_published_files(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pledge", "schemas", "--out", str(tmp_path / "schemas")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    published = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+    written = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert written == sorted(p.name for p in published.iterdir())
+    for name in written:
+        assert (tmp_path / "schemas" / name).read_text() == (published / name).read_text()
