@@ -81,6 +81,10 @@ def test_a_file_too_large_is_refused_before_it_is_read(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
+def test_a_list_as_a_key_is_refused_as_yaml() -> None:
+    assert refused("? [a, b]\n: 1\n").code == "invalid_yaml"
+
+
 def test_only_a_mapping_is_a_document() -> None:
     assert refused("- a\n- b\n").code == "invalid_yaml"
     assert refused("a: [\n").message.startswith("campaign.yaml line 2: not valid YAML")

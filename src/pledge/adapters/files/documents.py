@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from pledge.domain.errors import InputError
 
@@ -65,6 +65,8 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: dict[object, int] = {}
         for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode):
+                continue  # a list or mapping as a key: the constructor refuses it as unhashable
             key = key_node.value
             if key in seen:
                 raise _refused(
