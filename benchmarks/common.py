@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import yaml
 from sqlalchemy.engine import make_url
 
+from pledge.adapters.files.documents import load_yaml_file
 from pledge.domain.campaign import CashbackTerms, parse_cashback_terms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +140,7 @@ def postgres_schema(url: str, keep: bool = False) -> Iterator[str]:
 
 def campaign_document(rows: int) -> dict[str, Any]:
     """The founders' refund with a budget large enough that every qualifying purchase is granted."""
-    document: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    document: dict[str, Any] = load_yaml_file(EXAMPLE)
     document["budget"] = f"{max(rows, 1) * 2000}.00"  # each grant is at most 1999.00
     return document
 
@@ -151,7 +152,7 @@ def write_campaign(folder: Path, rows: int) -> Path:
 
 
 def load_terms(path: Path) -> CashbackTerms:
-    return parse_cashback_terms(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return parse_cashback_terms(load_yaml_file(path))
 
 
 # --- Statistics ------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
     ]
 
     due = cli.json("subscriptions", "renew-due", "--now", "2027-06-01T00:00:00+08:00")
-    assert due == {"renewed": 2, "lapsed": 3}
+    assert due == {"renewed": 2, "lapsed": 3, "dry_run": False, "changed": 5}
     platinum = [
         t for t in cli.json("subscriptions", "list", "--account", "U02")["data"] if t["state"] == "active"
     ]

@@ -220,7 +220,13 @@ def test_scenario_b_over_http(billing: Api) -> None:
     # Renewals: Platinum (opted in) renews at list price when it ends; Gold (not) lapses.
     at(api, "2026-03-01T00:00:00+08:00")
     renewal = api.wait_job(ok(api.post("/v1/subscriptions/renew_due", "operator"), 202)["id"])
-    assert renewal["result"] == {"object": "renewal_run", "renewed": 1, "lapsed": 0}
+    assert renewal["result"] == {
+        "object": "renewal_run",
+        "renewed": 1,
+        "lapsed": 0,
+        "dry_run": False,
+        "changed": 1,
+    }
     at(api, "2026-05-01T00:00:00+08:00")
     lapsing = api.wait_job(ok(api.post("/v1/subscriptions/renew_due", "operator"), 202)["id"])
     assert (lapsing["result"]["renewed"], lapsing["result"]["lapsed"]) == (0, 1)

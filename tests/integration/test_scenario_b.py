@@ -234,8 +234,8 @@ def test_the_flow_on_the_database_matches_the_memory_fakes(app: App) -> None:
     assert results["prorated refund"]["refunded"] == "756.21"
     consents = results["auto-renew on again"]["consents"]
     assert [(c["auto_renew"], c["actor"]) for c in consents] == [(True, "U02")]  # first evidence kept
-    assert results["renew Feb 29"] == {"renewed": 1, "lapsed": 0}
-    assert results["renew Mar 31"] == {"renewed": 1, "lapsed": 0}
+    assert results["renew Feb 29"] == {"renewed": 1, "lapsed": 0, "dry_run": False, "changed": 1}
+    assert results["renew Mar 31"] == {"renewed": 1, "lapsed": 0, "dry_run": False, "changed": 1}
     monthly = [t for t in results["list rest"]["data"] + results["list page"]["data"] if t["plan"] == MONTHLY]
     assert sorted((t["starts_at"], t["ends_at"]) for t in monthly)[:3] == [
         ("2024-01-31T10:00:00+08:00", "2024-02-29T10:00:00+08:00"),

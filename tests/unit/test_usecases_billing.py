@@ -631,8 +631,9 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
     set_term_auto_renew(w.uow, at(bought), first["id"], True, "U01")
     previous = first
     for start, end in itertools.pairwise(ends):
-        assert renew_due(w.uow, at(start)) == {"renewed": 1, "lapsed": 0}
-        assert renew_due(w.uow, at(start)) == {"renewed": 0, "lapsed": 0}  # nothing due twice
+        assert renew_due(w.uow, at(start)) == {"renewed": 1, "lapsed": 0, "dry_run": False, "changed": 1}
+        # nothing due twice
+        assert renew_due(w.uow, at(start)) == {"renewed": 0, "lapsed": 0, "dry_run": False, "changed": 0}
         (renewal,) = [
             t
             for t in list_subscriptions(w.uow, account_id="U01")["data"]
@@ -647,7 +648,7 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
             ]
         previous = renewal
     set_term_auto_renew(w.uow, at(ends[1]), previous["id"], False, "U01")
-    assert renew_due(w.uow, at(ends[2])) == {"renewed": 0, "lapsed": 1}
+    assert renew_due(w.uow, at(ends[2])) == {"renewed": 0, "lapsed": 1, "dry_run": False, "changed": 1}
     assert w.term(previous["id"]).state is TermState.LAPSED
     w.verify()
 
@@ -660,9 +661,20 @@ def test_offer_terms_renew_at_list_price_and_the_rest_lapse(launched: World) -> 
     lapsing = w.buy("U03", DIAMOND)
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), keep["id"], True, "U01")
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), cheap["id"], True, "U02")
-    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == {"renewed": 0, "lapsed": 0}  # not yet due
+    # not yet due
+    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == {
+        "renewed": 0,
+        "lapsed": 0,
+        "dry_run": False,
+        "changed": 0,
+    }
     # Run late: the renewal still starts at the old end, so no day is lost or paid twice.
-    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == {"renewed": 2, "lapsed": 1}
+    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == {
+        "renewed": 2,
+        "lapsed": 1,
+        "dry_run": False,
+        "changed": 3,
+    }
     renewals = {t["previous_term_id"]: t for t in list_subscriptions(w.uow)["data"] if t["kind"] == "renewal"}
     platinum = renewals[keep["id"]]
     assert (platinum["price_paid"], platinum["starts_at"], platinum["ends_at"]) == (
@@ -958,7 +970,12 @@ def test_ledger_verifies_after_the_whole_scenario(world: World) -> None:
     refund_subscription(w.uow, at("2024-02-01T00:00:00+08:00"), prorated["id"], prorated=True)
     w.compensate(dry_run=False)
     set_term_auto_renew(w.uow, at("2024-01-01T00:00:00+08:00"), bought[PLATINUM], True, "U02")
-    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == {"renewed": 2, "lapsed": 3}
+    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == {
+        "renewed": 2,
+        "lapsed": 3,
+        "dry_run": False,
+        "changed": 5,
+    }
     verified = verify_ledger(w.uow)
     assert verified["ok"], verified["problems"]
     assert verified["entries"] == len(w.store.ledger) > 0

@@ -16,9 +16,10 @@ from typing import Any
 
 from pledge.domain.campaign import terms_hash
 from pledge.domain.errors import InputError, NotFoundError
-from pledge.domain.fields import money_field, refuse_unknown, slug_field, text_field
+from pledge.domain.fields import money_field, slug_field, text_field
 from pledge.domain.money import currency_exponent, format_minor
 from pledge.domain.periods import Period, parse_period
+from pledge.domain.schemas import PLANS, check_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ def parse_catalog(doc: object) -> Catalog:
     """
     if not isinstance(doc, Mapping):
         raise InputError("plans: a mapping {currency, plans} is required", param="plans", code=_CODE)
-    refuse_unknown(doc, {"currency", "plans"}, "", code=_CODE)
+    check_document(doc, PLANS)
     currency = text_field(doc.get("currency"), "currency", code=_CODE)
     currency_exponent(currency)
     rows = doc.get("plans")
@@ -97,7 +98,6 @@ def parse_catalog(doc: object) -> Catalog:
             raise InputError(
                 f"{where}: a mapping {{id, name, list_price, period}} is required", param=where, code=_CODE
             )
-        refuse_unknown(row, {"id", "name", "list_price", "period"}, f"{where}.", code=_CODE)
         plan_id = slug_field(row.get("id"), f"{where}.id", code=_CODE)
         if plan_id in first_row:
             raise InputError(

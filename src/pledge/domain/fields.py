@@ -49,15 +49,6 @@ def money_field(value: object, currency: str, param: str) -> int:
     return minor
 
 
-def refuse_unknown(doc: Mapping[str, Any], known: set[str], prefix: str, *, code: str) -> None:
-    unknown = sorted(str(key) for key in set(doc) - known)
-    if unknown:
-        param = f"{prefix}{unknown[0]}"
-        raise InputError(
-            f"{param}: unknown field (known: {', '.join(sorted(known))})", param=param, code=code
-        )
-
-
 def section(doc: Mapping[str, Any], key: str, param: str, *, code: str) -> Mapping[str, Any]:
     value = doc.get(key)
     if not isinstance(value, Mapping):

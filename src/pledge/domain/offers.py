@@ -28,9 +28,10 @@ from typing import Any
 from pledge.domain.campaign import check_approval, terms_hash
 from pledge.domain.catalog import Catalog, Plan
 from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.fields import money_field, refuse_unknown, section, slug_field, text_field
+from pledge.domain.fields import money_field, section, slug_field, text_field
 from pledge.domain.money import currency_exponent, format_minor
 from pledge.domain.periods import Period, parse_period
+from pledge.domain.schemas import OFFER_CAMPAIGN, check_document
 from pledge.domain.timeutil import LocalDateWindow, format_instant, parse_date, parse_instant, to_us, zone
 
 _CODE = "invalid_campaign"
@@ -151,10 +152,8 @@ def _instant(value: object, param: str) -> int:
 def _parse_offer(offer: Mapping[str, Any], applies_to: tuple[str, ...], currency: str) -> Offer:
     kind = offer.get("type")
     if kind == OfferType.BONUS_PERIOD:
-        refuse_unknown(offer, {"type", "bonus"}, "terms.offer.", code=_CODE)
         return BonusPeriod(parse_period(offer.get("bonus"), param="terms.offer.bonus"))
     if kind == OfferType.INTRO_PRICE:
-        refuse_unknown(offer, {"type", "prices"}, "terms.offer.", code=_CODE)
         prices = section(offer, "prices", "terms.offer.prices", code=_CODE)
         parsed: dict[str, int] = {}
         for plan_id, price in prices.items():
@@ -184,7 +183,6 @@ def _policy(terms: Mapping[str, Any]) -> CompensationPolicy:
         return CompensationPolicy.RATE_PARITY  # the product's default
     if not isinstance(section, Mapping):
         raise InputError("terms.compensation: a mapping is required", param="terms.compensation", code=_CODE)
-    refuse_unknown(section, {"policy"}, "terms.compensation.", code=_CODE)
     value = section.get("policy", CompensationPolicy.RATE_PARITY.value)
     try:
         return CompensationPolicy(value)
@@ -201,8 +199,7 @@ def parse_offer_terms(doc: object) -> OfferTerms:
     """Validate an offer campaign document (as loaded from YAML/JSON) into terms."""
     if not isinstance(doc, Mapping):
         raise InputError("campaign: a mapping is required", param="campaign", code=_CODE)
-    known = {"id", "name", "kind", "timezone", "currency", "applies_to", "sale", "renewal", "terms"}
-    refuse_unknown(doc, known, "", code=_CODE)
+    check_document(doc, OFFER_CAMPAIGN)
     if doc.get("kind") != "offer":
         raise InputError(f"kind: {doc.get('kind')!r} must be offer here", param="kind", code=_CODE)
     campaign_id = slug_field(doc.get("id"), "id", code=_CODE)
@@ -222,7 +219,6 @@ def parse_offer_terms(doc: object) -> OfferTerms:
                 f"applies_to[{index}]: {plan_id!r} is listed twice", param=f"applies_to[{index}]", code=_CODE
             )
     sale = section(doc, "sale", "sale", code=_CODE)
-    refuse_unknown(sale, {"from", "to"}, "sale.", code=_CODE)
     first, last = _local_date(sale.get("from"), "sale.from"), _local_date(sale.get("to"), "sale.to")
     if last < first:
         raise InputError(
@@ -231,7 +227,6 @@ def parse_offer_terms(doc: object) -> OfferTerms:
     renewal = doc.get("renewal", {})
     if not isinstance(renewal, Mapping):
         raise InputError("renewal: a mapping is required", param="renewal", code=_CODE)
-    refuse_unknown(renewal, {"price", "auto_renew"}, "renewal.", code=_CODE)
     # Only what the product promises: renewal at list price, never auto-renewed without consent.
     for key, allowed in (("price", RENEWAL_PRICE), ("auto_renew", AUTO_RENEW)):
         if renewal.get(key, allowed) != allowed:
@@ -241,7 +236,6 @@ def parse_offer_terms(doc: object) -> OfferTerms:
                 code=_CODE,
             )
     terms = section(doc, "terms", "terms", code=_CODE)
-    refuse_unknown(terms, {"effective", "offer", "compensation"}, "terms.", code=_CODE)
     plans = tuple(sorted(applies_to))
     return OfferTerms(
         campaign_id=campaign_id,

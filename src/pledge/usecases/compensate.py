@@ -131,6 +131,7 @@ def compensate_campaign(
         "account_id": account_id,
         "dry_run": dry_run,
         "applied": 0 if dry_run else len(items),
+        "changed": 0 if dry_run else len(items),  # terms extended (said plainly beside dry_run)
         "items": [item_json(i) for i in items],
         "skipped": dict(sorted(skipped.items())),
         "totals": _totals(items),

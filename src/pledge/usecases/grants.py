@@ -100,6 +100,8 @@ def expire_grants(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any
             expired += len(due)
     return {
         "expired": expired,
+        "dry_run": False,
+        "changed": expired,
         "amounts": [{"amount": format_minor(v, c), "currency": c} for c, v in sorted(amounts.items())],
     }
 

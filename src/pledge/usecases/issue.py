@@ -150,6 +150,8 @@ def _run(
         "campaign": campaign_id,
         "version": version.version,
         "issued": issued,
+        "dry_run": False,
+        "changed": issued,
         "amount": format_minor(amount, terms.currency),
         "currency": terms.currency,
         "budget_exhausted": ran_out.count,

@@ -302,7 +302,7 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
                     )
                     lapsed += 1
             uow.commit()
-    return {"renewed": renewed, "lapsed": lapsed}
+    return {"renewed": renewed, "lapsed": lapsed, "dry_run": False, "changed": renewed + lapsed}
 
 
 def _refund_transfers(

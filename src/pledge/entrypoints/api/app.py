@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pledge.adapters.webhooks.delivery import Deliverer, DeliveryThread
 from pledge.bootstrap import App
 from pledge.domain.errors import PledgeError
+from pledge.entrypoints.api.bodies import check_known_query
 from pledge.entrypoints.api.context import ApiContext, Settings
 from pledge.entrypoints.api.errors import (
     ApiError,
@@ -151,7 +152,8 @@ class Guard:
 
 
 def check_request_params(request: Request) -> None:
-    """Every path and query parameter of every route, before anything uses it."""
+    """Every path and query parameter of every route, before anything uses it; no unknown ones."""
+    check_known_query(request)
     check_params(request.path_params)
     for name, value in request.query_params.multi_items():
         check_params({name: value})

@@ -33,6 +33,7 @@ from pledge.domain.errors import (
     PledgeError,
     RefusedError,
 )
+from pledge.domain.schemas import UNKNOWN_FIELD
 
 log = logging.getLogger("pledge.api")
 
@@ -120,6 +121,15 @@ async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    if first.get("type") in (UNKNOWN_FIELD, "extra_forbidden"):
+        # A misspelt field is never ignored: name it, and the field meant when one is close.
+        context = first.get("ctx") or {}
+        field = [str(context["field"])] if "field" in context else []
+        where = ".".join(location)
+        text = str(context.get("message") or "unknown field")
+        message = f"{where}.{text}" if where and field else f"{where}: {text}" if where else text
+        error = ApiError(400, "invalid_request_error", UNKNOWN_FIELD, message, ".".join([*location, *field]))
+        return error_response(error, _request_id(request))
     param = ".".join(location) or None
     message = f"{param}: {first.get('msg', 'invalid')}" if param else str(first.get("msg", "invalid request"))
     return error_response(

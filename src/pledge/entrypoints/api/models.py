@@ -170,6 +170,8 @@ class ClawbackList(ListBase):
 class Expired(Open):
     object: Literal["grant_expiry"] = "grant_expiry"
     expired: int
+    dry_run: bool = Field(description="Always false: expiring changes grants and budgets.")
+    changed: int = Field(description="Grants expired by this call.")
     amounts: list[dict[str, str]]
 
 
@@ -380,8 +382,9 @@ class Compensation(Open):
     to_version: int
     approved_by: str
     policy: str
-    dry_run: bool
+    dry_run: bool = Field(description="true: nothing was changed, the items are what would be applied.")
     applied: int
+    changed: int = Field(description="Terms extended by this call: 0 on a dry run.")
     items: list[CompensationItem]
     skipped: dict[str, int] = Field(description="Terms not compensated, by reason (campaign-wide)")
     totals: list[CompensationTotal]

@@ -36,8 +36,9 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit, JobRow
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
 from pledge.entrypoints.api.auth import Principal, require
+from pledge.entrypoints.api.bodies import refuse_unexpected_body
 from pledge.entrypoints.api.context import ApiContext, context
-from pledge.entrypoints.api.errors import ApiError, bad_request, from_exception
+from pledge.entrypoints.api.errors import ApiError, from_exception
 from pledge.entrypoints.api.inputs import check_text
 
 UowFactory = Callable[[], HookedUnitOfWork]
@@ -218,11 +219,11 @@ def request_id(request: Request) -> str:
     return str(rid)
 
 
-def mutation(permission: str, *, bodyless: bool = False) -> Callable[..., Call]:
+def mutation(permission: str) -> Callable[..., Call]:
     """A dependency giving a POST handler its authorized, idempotent :class:`Call`.
 
-    ``bodyless``: the operation takes no parameters, so a body is refused (400 ``body_not_allowed``)
-    rather than ignored — a client sending ``{"dry_run": true}`` to a run must not get a real run.
+    An operation that reads no body refuses one (after authentication and scope) rather than
+    ignoring it: a client sending ``{"dry_run": true}`` to a run must not get a real run.
     """
 
     def dependency(
@@ -231,12 +232,7 @@ def mutation(permission: str, *, bodyless: bool = False) -> Callable[..., Call]:
         body: Annotated[bytes, Depends(raw_body)],
         idempotency_key: IdempotencyHeader = None,
     ) -> Call:
-        if bodyless and body.strip():
-            raise bad_request(
-                "body: this operation takes no body; send none (its parameters are in the path)",
-                param="body",
-                code="body_not_allowed",
-            )
+        refuse_unexpected_body(request, body)
         return make_call(request, principal, idempotency_key, body_digest(body))
 
     return dependency

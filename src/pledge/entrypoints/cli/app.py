@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from pledge.adapters.files.documents import load_yaml_file
 from pledge.adapters.files.readers import count_rows, read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
@@ -57,21 +57,8 @@ app.add_typer(ledger, name="ledger")
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read ({exc.strerror})", param="file", code="unreadable_file"
-        ) from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(
-            f"{path}: not valid YAML ({str(exc).splitlines()[0]})", param="file", code="invalid_yaml"
-        ) from None
-    if not isinstance(document, dict):
-        raise InputError(f"{path}: expected a mapping at the top level", param="file", code="invalid_yaml")
-    return document
+    """A campaign or plans file (anchors, aliases and repeated keys refused; size and depth bounded)."""
+    return load_yaml_file(path)
 
 
 @app.command()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
 from rich.rule import Rule
 
+from pledge.adapters.files.documents import load_yaml
 from pledge.entrypoints.cli.options import out
 
 
@@ -18,6 +18,4 @@ def step(number: int | str, title: str, text: str) -> None:
 
 
 def example(name: str) -> dict[str, Any]:
-    loaded = yaml.safe_load(resources.files("pledge.examples").joinpath(name).read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
+    return load_yaml(resources.files("pledge.examples").joinpath(name).read_bytes(), name)

@@ -1,7 +1,8 @@
-"""``pledge serve``, ``keys``, ``webhooks deliver``, ``audit verify`` and ``openapi``."""
+"""``pledge serve``, ``keys``, ``webhooks deliver``, ``audit verify``, ``openapi`` and ``schemas``."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from pledge.adapters.webhooks.delivery import Deliverer
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, NotFoundError
+from pledge.domain.schemas import PUBLISHED, schema_text
 from pledge.domain.timeutil import format_instant, parse_duration_us
 from pledge.entrypoints.cli.app import app
 from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, fail, out
@@ -213,3 +215,16 @@ def openapi(
         typer.echo(text, nl=False)
     else:
         out_file.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def schemas(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write NAME.schema.json files here.")] = None,
+) -> None:
+    """Print the JSON Schemas of campaign and plans files (docs/schemas is made with --out)."""
+    if out_dir is None:
+        typer.echo(json.dumps(PUBLISHED, indent=2, ensure_ascii=False))
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in PUBLISHED:
+        (out_dir / f"{name}.schema.json").write_text(schema_text(name), encoding="utf-8")

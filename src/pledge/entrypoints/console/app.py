@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.adapters.sqlalchemy.console_keys import KeysById
 from pledge.adapters.sqlalchemy.insights import SqlInsights
+from pledge.entrypoints.api.bodies import check_known_query
 from pledge.entrypoints.api.context import ApiContext
 from pledge.entrypoints.api.errors import ApiError, from_exception
 from pledge.entrypoints.api.inputs import check_params
@@ -75,7 +76,8 @@ def templates() -> Environment:
 
 
 def check_inputs(request: Request) -> None:
-    """Paths and queries with NUL or other control characters are refused, as by the API."""
+    """Paths and queries with NUL or other control characters are refused, as by the API; and unknown ones."""
+    check_known_query(request, also=("lang",))
     check_params(request.path_params)
     for name, value in request.query_params.multi_items():
         check_params({name: value})

@@ -153,7 +153,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/campaigns/new")
     def apply(request: Request, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "document")
         who.require("campaigns.write")
         document = parse_document(form.get("document", "").encode("utf-8"), "application/yaml")
         subject = f"campaign:{document.get('id')}"
@@ -226,7 +226,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "content_hash")
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
         who.require("campaigns.approve" if action == "approve" else "campaigns.operate")  # else 403

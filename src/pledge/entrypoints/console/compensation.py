@@ -90,7 +90,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/campaigns/{campaign_id}/compensation")
     def apply(request: Request, campaign_id: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "policy", "confirm")
         who.require("compensation.apply")
         if form.get("confirm") != "yes":
             raise refused(who.t("confirm_required"), 400, "confirm_required")

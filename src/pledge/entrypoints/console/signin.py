@@ -36,7 +36,7 @@ def routes(site: Site, *, customer: bool) -> APIRouter:
     @router.post("/sign-in")
     def sign_in(request: Request, body: Body) -> Response:
         who = visitor(site, request, customer=customer, signed_in=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "key", "next")
         ctx = site.ctx
         client = request.client.host if request.client else "unknown"
         ctx.limiter.check("sign-in", client, SIGN_IN_RATE)

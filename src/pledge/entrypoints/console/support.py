@@ -109,7 +109,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/subscriptions/{term_id}/refund")
     def refund(request: Request, term_id: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "kind", "confirm")
         who.require("subscriptions.refund")
         kind = form.get("kind", "full")
         if kind not in REFUND_KINDS:
@@ -139,7 +139,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/accounts/{account_id}/compensate")
     def compensate_one(request: Request, account_id: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body)
+        form = read_form(who, body, "campaign", "confirm")
         who.require("compensation.apply_one")
         if form.get("confirm") != "yes":
             raise refused(who.t("confirm_required"), 400, "confirm_required")

@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 from markupsafe import Markup
 
+from pledge.domain.errors import InputError
 from pledge.domain.money import parse_minor
+from pledge.domain.schemas import UNKNOWN_FIELD, unknown_field_message
 from pledge.entrypoints.api.auth import Principal, check_permission
 from pledge.entrypoints.api.context import ApiContext
 from pledge.entrypoints.api.errors import ApiError
@@ -132,8 +134,12 @@ def safe_next(target: str | None, base: str) -> str:
     return target
 
 
-def read_form(who: Visitor, body: bytes) -> dict[str, str]:
-    """A url-encoded form, checked: same origin, the session's CSRF token, clean text."""
+def read_form(who: Visitor, body: bytes, *fields: str) -> dict[str, str]:
+    """A url-encoded form, checked: same origin, the session's CSRF token, clean text, only ``fields``.
+
+    ``csrf`` and ``back`` are every form's; a field the page does not read is refused (code
+    ``unknown_field``) and the form goes back to its page with the reason, never half-read.
+    """
     request = who.request
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
@@ -154,6 +160,11 @@ def read_form(who: Visitor, body: bytes) -> dict[str, str]:
     who.form = form
     base = "/me" if who.sessions is who.site.customer_sessions else "/console"
     request.state.back = safe_next(form.get("back"), base)
+    known = ("csrf", "back", *fields)
+    for name in form:
+        if name not in known:
+            message = unknown_field_message(name, name, known, "form field")
+            raise InputError(message, param=name, code=UNKNOWN_FIELD)
     return form
 
 

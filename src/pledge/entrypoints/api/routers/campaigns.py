@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pledge.domain.campaign import CampaignState as State
+from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
@@ -25,10 +27,13 @@ from pledge.usecases.simulate import simulate_campaign
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
 
 CampaignId = Annotated[str, Path(max_length=64, description="The campaign's id (a slug).")]
-Operate = Annotated[Call, Depends(mutation("campaigns.operate", bodyless=True))]
-# Launch alone takes an optional body: the acknowledged shortfall (ADR 15).
-OperateWithBody = Annotated[Call, Depends(mutation("campaigns.operate"))]
-_APPLY_BODY = document_body("A campaign document", "The campaign file, as YAML")
+Operate = Annotated[Call, Depends(mutation("campaigns.operate"))]
+_APPLY_BODY = document_body(
+    "A campaign document: cashback or offer (kind: offer)",
+    "The campaign file, as YAML",
+    CASHBACK_CAMPAIGN,
+    OFFER_CAMPAIGN,
+)
 
 
 @router.post(
@@ -53,7 +58,7 @@ def apply(
     )
 
 
-class SimulateParams(BaseModel):
+class SimulateParams(StrictBody):
     near_misses: int = Field(default=100, ge=0, le=10_000, description="How many near misses to list.")
     widen_days: int | None = Field(
         default=None, ge=1, le=3650, description="Also price a window wider by N days."
@@ -84,7 +89,7 @@ def simulate(
     return call.respond(execute)
 
 
-class ApproveParams(BaseModel):
+class ApproveParams(StrictBody):
     content_hash: str | None = Field(
         default=None, max_length=80, description="Refuse unless the latest version has this content hash."
     )
@@ -111,9 +116,7 @@ def approve(
     )
 
 
-class LaunchParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LaunchParams(StrictBody):
     accept_shortfall: int | None = Field(
         default=None,
         ge=0,
@@ -129,7 +132,7 @@ class LaunchParams(BaseModel):
     openapi_extra=scopes_doc("campaigns.operate"),
 )
 def launch(
-    campaign_id: CampaignId, call: OperateWithBody, params: Annotated[LaunchParams | None, Body()] = None
+    campaign_id: CampaignId, call: Operate, params: Annotated[LaunchParams | None, Body()] = None
 ) -> Response:
     app = call.ctx.app
     accepted = params.accept_shortfall if params else None

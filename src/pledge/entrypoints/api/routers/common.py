@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-import yaml
 from fastapi import Query
 
+from pledge.adapters.files.documents import load_json, load_yaml
+from pledge.domain.errors import InputError
 from pledge.entrypoints.api.errors import bad_request
 from pledge.entrypoints.api.inputs import check_json
 from pledge.entrypoints.api.models import ErrorBody
@@ -41,14 +41,18 @@ def page(data: Sequence[Any], limit: int, url: str) -> dict[str, Any]:
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
-def document_body(json_description: str, yaml_description: str) -> dict[str, Any]:
-    """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans)."""
+def document_body(json_description: str, yaml_description: str, *schemas: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans).
+
+    The JSON form is described by the same schemas as the files (docs/schemas), so a client
+    generated from this document knows every field, and that no other is accepted.
+    """
+    bodies = [{k: v for k, v in schema.items() if k not in ("$schema", "$id")} for schema in schemas]
+    json_schema = bodies[0] if len(bodies) == 1 else {"oneOf": bodies}
     return {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {"type": "object", "additionalProperties": True, "description": json_description}
-            },
+            "application/json": {"schema": {**json_schema, "description": json_description}},
             "application/yaml": {"schema": {"type": "string", "description": yaml_description}},
         },
     }
@@ -60,14 +64,9 @@ def parse_document(body: bytes, content_type: str, what: str = "campaign") -> di
         raise bad_request(f"body: a {what} document is required", param="body", code="missing_body")
     is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
     try:
-        text = body.decode("utf-8")
-        # A YAML body can nest (and alias) deeply; the parser's recursion errors are caught here too.
-        document = yaml.safe_load(text) if is_yaml else json.loads(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
-        kind = "YAML" if is_yaml else "JSON"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise bad_request(f"body: not valid {kind} ({reason})", param="body", code="invalid_body") from None
-    if not isinstance(document, dict):
-        raise bad_request("body: expected a mapping at the top level", param="body", code="invalid_body")
+        document = load_yaml(body, "body") if is_yaml else load_json(body, "body")
+    except InputError as exc:
+        code = "invalid_body" if exc.code in ("invalid_yaml", "invalid_json") else exc.code
+        raise bad_request(exc.message, param="body", code=code) from None
     check_json(document)
     return document

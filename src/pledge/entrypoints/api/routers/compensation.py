@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import check_permission, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.mutations import Call, UowFactory, mutation
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_R
 CampaignId = Annotated[str, Path(max_length=64, description="The offer campaign's id (a slug).")]
 
 
-class CompensateParams(BaseModel):
+class CompensateParams(StrictBody):
     dry_run: StrictBool = Field(
         default=False, description="List what each term would get and change nothing (answered at once)."
     )

@@ -80,7 +80,7 @@ def get(
 def claim(
     request: Request,
     grant_id: GrantId,
-    call: Annotated[Call, Depends(mutation("grants.claim", bodyless=True))],
+    call: Annotated[Call, Depends(mutation("grants.claim"))],
 ) -> Response:
     ctx, principal = call.ctx, call.principal
     ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
@@ -100,7 +100,7 @@ def claim(
     summary="Expire unopened grants past their claim window (value returns to the budget)",
     openapi_extra=scopes_doc("grants.expire"),
 )
-def expire(call: Annotated[Call, Depends(mutation("grants.expire", bodyless=True))]) -> Response:
+def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Response:
     return call.run(
         "grants.expire",
         "grants:all",

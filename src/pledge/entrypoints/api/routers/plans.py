@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.adapters.webhooks.subjects import CATALOG_SUBJECT
+from pledge.domain.schemas import PLANS
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.context import context
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERROR_RESPONSES
     summary="Apply a plans file: a changed file is the next catalog version, the same file changes nothing",
     openapi_extra={
         **scopes_doc("plans.write"),
-        "requestBody": document_body("A plans document {currency, plans}", "The plans file, as YAML"),
+        "requestBody": document_body("A plans document {currency, plans}", "The plans file, as YAML", PLANS),
     },
 )
 def apply(

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
 from pledge.adapters.webhooks.uow import NEW_TERM_SUBJECT
 from pledge.domain.errors import InputError
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.context import ApiContext, context
 from pledge.entrypoints.api.errors import not_found
 from pledge.entrypoints.api.inputs import check_text
@@ -47,7 +48,7 @@ def visible_term(ctx: ApiContext, term_id: str, principal: Principal) -> dict[st
     return term
 
 
-class BuyParams(BaseModel):
+class BuyParams(StrictBody):
     account: str | None = Field(
         default=None, max_length=128, description="The buyer; a customer key may leave it out (its own)."
     )
@@ -122,7 +123,7 @@ def get(
     return visible_term(context(request), term_id, principal)
 
 
-class AutoRenewParams(BaseModel):
+class AutoRenewParams(StrictBody):
     on: StrictBool = Field(description="true: renew at list price when the term ends; false: let it lapse.")
 
 
@@ -147,7 +148,7 @@ def auto_renew(
     )
 
 
-class RefundParams(BaseModel):
+class RefundParams(StrictBody):
     repurchase: StrictBool = Field(
         default=False, description="Refund in full and rebuy at the terms now in effect, from the same start."
     )
@@ -185,7 +186,7 @@ def refund(
     summary="Renew opted-in terms that have ended at list price, lapse the rest (a job)",
     openapi_extra=scopes_doc("subscriptions.renew"),
 )
-def renew(call: Annotated[Call, Depends(mutation("subscriptions.renew", bodyless=True))]) -> Response:
+def renew(call: Annotated[Call, Depends(mutation("subscriptions.renew"))]) -> Response:
     app = call.ctx.app
 
     def execute() -> tuple[int, dict[str, Any]]:

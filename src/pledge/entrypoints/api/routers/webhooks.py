@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pledge.adapters.webhooks.store import EVENT_TYPES, Endpoint
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.errors import bad_request, not_found
 from pledge.entrypoints.api.inputs import check_text
@@ -38,7 +39,7 @@ def endpoint_json(endpoint: Endpoint, *, with_secret: bool = False) -> dict[str,
     }
 
 
-class EndpointParams(BaseModel):
+class EndpointParams(StrictBody):
     url: str = Field(max_length=2048, description="http(s) URL that receives POSTed events.")
     events: list[str] = Field(
         min_length=1, max_length=len(EVENT_TYPES) + 1, description=f"Any of {', '.join(EVENT_TYPES)}, or *."
