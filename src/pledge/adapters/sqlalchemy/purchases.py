@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import starmap
+from operator import itemgetter
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Index, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
+from pledge.adapters.sqlalchemy.customers import find_accounts
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
@@ -23,6 +25,7 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import InputError, InvariantViolation
 from pledge.domain.issuance import Candidate
 from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.domain.validation import column_of
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
 
 STREAM = {"stream_results": True, "yield_per": 10_000}  # server-side cursor on PostgreSQL
@@ -45,7 +48,10 @@ _PURCHASE_KEYS = (
     "channel",
 )
 _STORED_KEYS = (*_PURCHASE_KEYS, "account_region", "account_registered_at_us")  # ADR 12
-_ACCOUNT_KEYS = ("account_id", "region", "registered_at_us")
+_ACCOUNT_KEYS = ("account_id", "region", "registered_at_us", "email", "phone", "locale", "wechat_openid")
+_REQUIRED_ACCOUNT_KEYS = _ACCOUNT_KEYS[:3]
+_NO_CONTACTS = AccountRecord("", "", 0)[3:]
+_contacts, _required = itemgetter(3, 4, 5, 6), itemgetter(0, 1, 2)
 _ACCOUNT_FIELDS = "SELECT account_id, region, registered_at_us FROM accounts"
 _FROM = "FROM purchases p"  # the account fields rules read are on the purchase: no join
 
@@ -172,7 +178,12 @@ class SqlPurchases:
 
     # -- import -------------------------------------------------------------
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
-        return self._add(accounts, "account_id", _ACCOUNT_KEYS, batch, update, "accounts")
+        fast = None
+        if all(map(_NO_CONTACTS.__eq__, map(_contacts, batch))):
+            # No contacts in the batch (a file without those columns): new rows get the columns'
+            # defaults, the same values, and three columns keep such an import as fast as before.
+            fast = (_REQUIRED_ACCOUNT_KEYS, list(map(_required, batch)))
+        return self._add(accounts, "account_id", _ACCOUNT_KEYS, batch, update, "accounts", fast)
 
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
         if self._bulk is not None and self._conn.dialect.name == "sqlite":
@@ -209,15 +220,20 @@ class SqlPurchases:
         batch: Sequence[tuple[Any, ...]],
         update: bool,
         what: str,
+        fast: tuple[tuple[str, ...], Sequence[tuple[Any, ...]]] | None = None,
     ) -> tuple[int, int]:
-        """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id."""
+        """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id.
+
+        ``fast`` is the same batch as fewer columns (the others taking their defaults) for the
+        fresh-batch insert; collisions are always compared on every column of ``keys``.
+        """
         if not batch:
             return 0, 0
         # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
         # batch that collides with stored rows pays for the row-by-row comparison.
         savepoint = self._conn.begin_nested()
         try:
-            bulk_insert(self._conn, table.name, keys, batch)
+            bulk_insert(self._conn, table.name, *(fast or (keys, batch)))
             savepoint.commit()
             return len(batch), 0
         except IntegrityError:
@@ -247,7 +263,7 @@ class SqlPurchases:
         if changed and not update:
             first = changed[0]
             stored = dict(zip(keys, existing[first[key]], strict=True))
-            fields = [k for k in keys if stored[k] != first[k]]
+            fields = [column_of(k) for k in keys if stored[k] != first[k]]
             raise InputError(
                 f"{what}: {key} {first[key]} already exists with a different {', '.join(fields)} "
                 f"({len(changed)} such rows in this batch); use --update to replace them",
@@ -435,6 +451,9 @@ class SqlPurchases:
             {**params, "limit": limit},
         ).all()
         return int(count), list(ids)
+
+    def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
+        return find_accounts(self._conn, field, values, limit)
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
         found = self._conn.execute(

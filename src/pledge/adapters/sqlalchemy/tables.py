@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -46,6 +47,21 @@ accounts = Table(
     Column("account_id", Str(128), primary_key=True),
     Column("region", Str(2), nullable=False),
     Column("registered_at_us", BigInteger, nullable=False),
+    # How to reach the person (optional import columns, domain/contacts.py): "" when unknown.
+    Column("email", Str(254), nullable=False, server_default=""),
+    Column("phone", Str(16), nullable=False, server_default=""),
+    Column("locale", Str(5), nullable=False, server_default="zh-CN"),
+    Column("wechat_openid", Str(128), nullable=False, server_default=""),
+    # Customer service finds a person by each; partial, so accounts without them cost no index work.
+    *(
+        Index(
+            f"ix_accounts_{name}",
+            name,
+            sqlite_where=text(f"{name} <> ''"),
+            postgresql_where=text(f"{name} <> ''"),
+        )
+        for name in ("email", "phone", "wechat_openid")
+    ),
 )
 
 purchases = Table(
