@@ -23,6 +23,7 @@ from pledge.entrypoints.console.web import (
     render,
     visitor,
 )
+from pledge.entrypoints.console.zones import campaign_zone, customer_zone
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
 from pledge.usecases.insights import list_campaigns
@@ -81,13 +82,16 @@ def routes(site: Site) -> APIRouter:
         account_id = own_account(who)
         record, _ = site.ctx.store.account(account_id)
         grants = list_grants(app.uow, account_id=account_id, limit=100)["data"]
+        campaigns = eligibility(who, account_id) if record is not None else []
+        shown = [c["campaign"]["id"] for c in campaigns] + [g["campaign"] for g in grants]
         return render(
             who,
             "me.html",
             account_id=account_id,
             known=record is not None,
-            campaigns=eligibility(who, account_id) if record is not None else [],
+            campaigns=campaigns,
             grants=grants,
+            tz=customer_zone(record, campaign_zone(app.uow, shown[0] if shown else None)),
         )
 
     @router.post("/grants/{grant_id}/claim")
