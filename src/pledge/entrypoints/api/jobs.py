@@ -47,6 +47,7 @@ class JobRunner:
         self._store = store
         self._persist_progress = not sqlite
         self._live: dict[str, int] = {}
+        self._totals: dict[str, int] = {}  # what progress counts towards, when known at the start
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
 
@@ -54,9 +55,12 @@ class JobRunner:
         """The job's row (queued); :meth:`start` runs it."""
         return self._store.job_create(kind, api_key_id, request_id, _now_us())
 
-    def start(self, job: JobRow, work: Work) -> JobRow:
+    def start(self, job: JobRow, work: Work, total: int | None = None) -> JobRow:
+        """Run ``work`` in a thread; ``total`` is what its progress counts up to, if known."""
         with self._lock:
             self._live[job.job_id] = 0
+            if total is not None:
+                self._totals[job.job_id] = total
         thread = threading.Thread(
             target=self._run, args=(job, work), name=f"pledge-{job.job_id}", daemon=True
         )
@@ -68,6 +72,11 @@ class JobRunner:
     def live_progress(self, job_id: str) -> int | None:
         with self._lock:
             return self._live.get(job_id)
+
+    def total(self, job_id: str) -> int | None:
+        """What a running job's progress counts up to, if this process started it and knew it."""
+        with self._lock:
+            return self._totals.get(job_id)
 
     def _run(self, job: JobRow, work: Work) -> None:
         last_write = 0.0
@@ -94,6 +103,7 @@ class JobRunner:
         finally:
             with self._lock:
                 self._live.pop(job.job_id, None)
+                self._totals.pop(job.job_id, None)
                 self._threads.discard(threading.current_thread())
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:

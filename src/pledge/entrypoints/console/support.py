@@ -108,7 +108,7 @@ def routes(site: Site) -> APIRouter:
             previews=previews,
             account_url=_account_url(account_id),
             matched=[f for f in (matched or "").split(",") if f in SEARCHED_FIELDS],
-            query=q or "",
+            search=q or "",
             tz=customer_zone(record, campaign_zone(app.uow, chosen)),
         )
 

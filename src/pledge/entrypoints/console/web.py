@@ -20,6 +20,7 @@ from pledge.entrypoints.api.errors import ApiError
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, request_id
 from pledge.entrypoints.console import fmt, words
+from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.i18n import LANG_COOKIE, negotiate, translate
 from pledge.entrypoints.console.session import Session, Sessions, check_csrf, with_flash
 from pledge.usecases.insights import Insights
@@ -192,6 +193,7 @@ def render(who: Visitor, template: str, status: int = 200, **values: Any) -> HTM
         money=who.money,
         fmt=fmt,
         minor=parse_minor,
+        messages=MESSAGES,
         flash=flash,
         csrf=who.session.csrf,
         path=who.request.url.path,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from pledge.adapters.files.readers import read_accounts, read_purchases
+from pledge.adapters.files.readers import count_rows, read_accounts, read_purchases
 from pledge.domain.errors import InputError
 from pledge.domain.money import format_minor
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS, PurchaseRecord
@@ -163,7 +163,7 @@ def _import_route(kind: str) -> None:
             job = ctx.jobs.create(f"{kind}.import", principal.key_id, call.request_id)
             audit.extra_after["job"] = job.job_id
             started = True
-            return 202, job_json(ctx.jobs.start(job, work))
+            return 202, job_json(ctx.jobs.start(job, work, total=count_rows(path)))
 
         try:
             return await run_in_threadpool(call.respond, execute)
