@@ -8,7 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import inspect, text
 
+import pledge.adapters.sqlalchemy.purchases as sql_purchases
 from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
@@ -144,3 +146,28 @@ def test_support_finds_a_customer_by_each_field(app: App, tmp_path: Path) -> Non
     assert found("SN-42") == [("A-cn-1", ["serial"]), ("A-hk-1", ["serial"])]
     assert found("oLiLei") == [("A-cn-1", ["wechat_openid"])]
     assert found("li.lei") == [] and found("") == []
+
+
+def test_a_file_without_contacts_writes_only_the_three_columns(app: App, tmp_path: Path) -> None:
+    accounts, _ = write_files(tmp_path)
+    import_accounts(app.uow, read_accounts(accounts))
+    with app.engine.connect() as conn:
+        unknown = conn.execute(
+            text("SELECT COUNT(*) FROM accounts WHERE email IS NULL AND phone IS NULL AND locale IS NULL")
+        ).scalar_one()
+    assert unknown == 7  # nothing written for them: no default stored in every row
+
+
+def test_a_bulk_load_of_accounts_rebuilds_the_search_indexes(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_purchases, "BULK_LOAD_ROWS", 100)
+    before = {str(index["name"]) for index in inspect(app.engine).get_indexes("accounts")}
+    assert {"ix_accounts_email", "ix_accounts_phone", "ix_accounts_wechat_openid"} <= before
+    rows = [[f"B{i:04d}", "CN", AT, f"b{i}@example.com", f"+86138{i:08d}", "", ""] for i in range(300)]
+    path = _csv(tmp_path / "accounts.csv", HEADER, rows)
+    assert import_accounts(app.uow, read_accounts(path, batch_rows=100), expected_rows=300)["imported"] == 300
+    assert {str(index["name"]) for index in inspect(app.engine).get_indexes("accounts")} == before
+    assert find_customers(app.uow, "+86 138 0000 0123")["matches"] == [
+        {"account_id": "B0123", "fields": ["phone"]}
+    ]

@@ -8,12 +8,13 @@ CEL evaluation.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from itertools import starmap
 from operator import itemgetter
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Index, bindparam, select, text
+from sqlalchemy import Connection, Index, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
@@ -50,8 +51,39 @@ _PURCHASE_KEYS = (
 _STORED_KEYS = (*_PURCHASE_KEYS, "account_region", "account_registered_at_us")  # ADR 12
 _ACCOUNT_KEYS = ("account_id", "region", "registered_at_us", "email", "phone", "locale", "wechat_openid")
 _REQUIRED_ACCOUNT_KEYS = _ACCOUNT_KEYS[:3]
-_NO_CONTACTS = AccountRecord("", "", 0)[3:]
-_contacts, _required = itemgetter(3, 4, 5, 6), itemgetter(0, 1, 2)
+_EMAIL, _PHONE, _LOCALE, _OPENID = (itemgetter(i) for i in range(3, 7))
+_DEFAULT_LOCALE = AccountRecord("", "", 0).locale
+_CONTACT_DEFAULTS = dict(zip(_ACCOUNT_KEYS[3:], AccountRecord("", "", 0)[3:], strict=True))
+_required = itemgetter(0, 1, 2)
+
+
+def _stored(table: Any, key: str) -> Any:
+    """A column as records hold it: an account's unknown contact (NULL) is its default."""
+    if table is accounts and key in _CONTACT_DEFAULTS:
+        return func.coalesce(table.c[key], _CONTACT_DEFAULTS[key]).label(key)
+    return table.c[key]
+
+
+def _plain_rows(batch: Sequence[AccountRecord]) -> list[tuple[Any, ...]]:
+    """The required columns of every row. The cycle collector is paused meanwhile: these tuples form
+    no cycles, yet allocating a batch of them would have it walk every record held (a third more
+    time for the whole import)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return list(map(_required, batch))
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _without_contacts(batch: Sequence[AccountRecord]) -> bool:
+    """No row of ``batch`` has an email, phone, openid or non-default locale (one C-level pass each)."""
+    if any(map(_EMAIL, batch)) or any(map(_PHONE, batch)) or any(map(_OPENID, batch)):
+        return False
+    return all(map(_DEFAULT_LOCALE.__eq__, map(_LOCALE, batch)))
+
+
 _ACCOUNT_FIELDS = "SELECT account_id, region, registered_at_us FROM accounts"
 _FROM = "FROM purchases p"  # the account fields rules read are on the purchase: no join
 
@@ -151,15 +183,18 @@ class SqlPurchases:
 
     # -- loads ----------------------------------------------------------------
     def begin_load(self, what: str, expected_rows: int | None) -> None:
-        """A large import into an empty ``purchases`` table is a bulk load (ADR 10).
+        """A large import into an empty ``purchases`` or ``accounts`` table is a bulk load (ADR 10).
 
         Only into an empty table: a re-import or a growing export then takes the ordinary path
         (indexes kept, collisions compared row by row) and never holds the table for a rebuild.
+        For accounts these are the contact indexes (support's search): even empty, they cost a
+        check per inserted row, so a file without contacts loads as fast as before they existed.
         """
         self._bulk, self._analyze = None, expected_rows is not None and expected_rows >= BULK_LOAD_ROWS
-        if what != "purchases" or not self._analyze or not lock_if_empty(self._conn, "purchases"):
+        table = {"purchases": purchases, "accounts": accounts}.get(what)
+        if table is None or not self._analyze or not lock_if_empty(self._conn, what):
             return
-        self._bulk = sorted(purchases.indexes, key=lambda index: str(index.name))
+        self._bulk = sorted(table.indexes, key=lambda index: str(index.name))
         for index in self._bulk:  # inside the import's transaction: a failed load restores them
             index.drop(self._conn, checkfirst=True)
 
@@ -167,7 +202,7 @@ class SqlPurchases:
         dropped, self._bulk = self._bulk, None
         postgres = self._conn.dialect.name == "postgresql"
         if dropped is not None:
-            if not postgres:
+            if not postgres and what == "purchases":
                 self._fill_account_fields()
             if postgres:
                 self._conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
@@ -179,10 +214,10 @@ class SqlPurchases:
     # -- import -------------------------------------------------------------
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
         fast = None
-        if all(map(_NO_CONTACTS.__eq__, map(_contacts, batch))):
+        if _without_contacts(batch):
             # No contacts in the batch (a file without those columns): new rows get the columns'
             # defaults, the same values, and three columns keep such an import as fast as before.
-            fast = (_REQUIRED_ACCOUNT_KEYS, list(map(_required, batch)))
+            fast = (_REQUIRED_ACCOUNT_KEYS, _plain_rows(batch))
         return self._add(accounts, "account_id", _ACCOUNT_KEYS, batch, update, "accounts", fast)
 
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
@@ -248,7 +283,7 @@ class SqlPurchases:
         ids = [row[key] for row in rows]
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            stmt = select(*(table.c[k] for k in keys)).where(table.c[key].in_(chunk))
+            stmt = select(*(_stored(table, k) for k in keys)).where(table.c[key].in_(chunk))
             for found in self._conn.execute(stmt):
                 existing[found[0]] = tuple(found)
         new_rows, changed, unchanged = [], [], 0
@@ -457,7 +492,7 @@ class SqlPurchases:
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
         found = self._conn.execute(
-            select(*(accounts.c[k] for k in _ACCOUNT_KEYS)).where(accounts.c.account_id == account_id)
+            select(*(_stored(accounts, k) for k in _ACCOUNT_KEYS)).where(accounts.c.account_id == account_id)
         ).first()
         rows = self._conn.execute(
             select(*(purchases.c[k] for k in _PURCHASE_KEYS))

@@ -24,11 +24,10 @@ def _text(length: int) -> sa.String:
 
 
 def upgrade() -> None:
-    # Server defaults: existing accounts, and files without these columns, mean "unknown" ("").
-    op.add_column("accounts", sa.Column("email", _text(254), server_default="", nullable=False))
-    op.add_column("accounts", sa.Column("phone", _text(16), server_default="", nullable=False))
-    op.add_column("accounts", sa.Column("locale", _text(5), server_default="zh-CN", nullable=False))
-    op.add_column("accounts", sa.Column("wechat_openid", _text(128), server_default="", nullable=False))
+    # NULL (unknown) for existing accounts and for files without these columns: no default is
+    # written into each row, so such an import costs what it did before.
+    for name, length in (("email", 254), ("phone", 16), ("locale", 5), ("wechat_openid", 128)):
+        op.add_column("accounts", sa.Column(name, _text(length), nullable=True))
     for name in SEARCHED:
         op.create_index(
             f"ix_accounts_{name}",
