@@ -14,12 +14,13 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+from alembic import command
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import purchases as sql_purchases
-from pledge.adapters.sqlalchemy.schema import upgrade
+from pledge.adapters.sqlalchemy.schema import alembic_config, upgrade
 from pledge.bootstrap import App
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.records import AccountRecord
@@ -163,6 +164,10 @@ def test_the_migration_copies_account_fields_onto_stored_purchases(
     app = App(db_url)
     upgrade(app.engine)
     _load(app.uow, files)
+    config = alembic_config()
+    with app.engine.begin() as conn:  # later revisions undone first, by their own downgrades
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
     with app.engine.begin() as conn:  # as revision 0004 left them: no account fields on purchases
         conn.exec_driver_sql("UPDATE purchases SET account_region = '', account_registered_at_us = 0")
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
