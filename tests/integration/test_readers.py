@@ -200,7 +200,7 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     assert error.code == "duplicate_id"
     assert (
         error.message
-        == "different.csv row 3 (purchase_id P1): same purchase_id as row 1 but a different sku, price_minor"
+        == "different.csv row 3 (purchase_id P1): same purchase_id as row 1 but a different sku, price"
     )
     error = refused(different, batch_rows=2)  # the copies sit in two batches
     assert error.code == "duplicate_id" and "row 3" in error.message and "row 1" in error.message

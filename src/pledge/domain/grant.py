@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from pledge.domain.errors import RefusedError
+from pledge.domain.timeutil import format_instant
 
 
 class GrantState(StrEnum):
@@ -73,7 +74,7 @@ class Grant:
             return self
         if self.state is GrantState.ISSUED and now_us >= self.expires_at_us:
             raise RefusedError(
-                f"grant {self.id} could be opened until {self.expires_at_us} and has expired",
+                f"grant {self.id} could be opened until {format_instant(self.expires_at_us)} and has expired",
                 code="grant_expired",
             )
         self._move(GrantState.CLAIMED)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
+from pledge.domain.contacts import DEFAULT_ACCOUNT_LOCALE
+
 PURCHASE_STATUSES: Final = ("completed", "returned", "refunded", "cancelled")
 
 ACCOUNT_COLUMNS: Final = ("account_id", "region", "registered_at")
@@ -30,6 +32,11 @@ class AccountRecord(NamedTuple):
     account_id: str
     region: str  # ISO 3166-1 alpha-2, upper case; CN is mainland China, HK/MO/TW are not
     registered_at_us: int
+    # How to reach the person (optional columns; see domain/contacts.py): "" when unknown.
+    email: str = ""  # lower case
+    phone: str = ""  # E.164
+    locale: str = DEFAULT_ACCOUNT_LOCALE  # "zh-CN" or "en"
+    wechat_openid: str = ""
 
 
 class PurchaseRecord(NamedTuple):

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
+from pledge.domain.contacts import CONTACT_COLUMNS, ContactError, email_of, locale_of, phone_of
 from pledge.domain.errors import InputError
 from pledge.domain.money import CURRENCY_EXPONENTS, INT64_MAX, parse_minor
 from pledge.domain.records import (
@@ -102,6 +103,21 @@ def row_error(
     )
 
 
+# Stored field → the file column it comes from: messages name what the user wrote, never our storage.
+_COLUMN_OF: Final = {
+    "purchased_at_us": "purchased_at",
+    "registered_at_us": "registered_at",
+    "price_minor": "price",
+    "account_region": "the account's region",
+    "account_registered_at_us": "the account's registered_at",
+}
+
+
+def column_of(field: str) -> str:
+    """The import column (or plain words) for a stored field name such as ``price_minor``."""
+    return _COLUMN_OF.get(field, field)
+
+
 def duplicate_error(
     source: str, first: tuple[int, tuple[object, ...]], second: tuple[int, tuple[object, ...]]
 ) -> InputError:
@@ -109,7 +125,7 @@ def duplicate_error(
     record = second[1]
     names: tuple[str, ...] = getattr(record, "_fields", ())
     id_field = "purchase_id" if isinstance(record, PurchaseRecord) else "account_id"
-    differing = [name for name, a, b in zip(names, first[1], record, strict=True) if a != b]
+    differing = [column_of(name) for name, a, b in zip(names, first[1], record, strict=True) if a != b]
     return InputError(
         f"{source} row {second[0]} ({id_field} {record[0]}): same {id_field} as row {first[0]} "
         f"but a different {', '.join(differing)}",
@@ -139,7 +155,7 @@ def check_columns(header: Iterable[str], required: Sequence[str], source: str) -
     return [names.index(name) for name in required]
 
 
-def _text(value: object, field: str, *, required: bool = True) -> str:
+def _text(value: object, field: str, *, required: bool = True, limit: int = MAX_ID_LENGTH) -> str:
     if type(value) is str:
         text = value.strip()
     elif value is None:
@@ -152,10 +168,8 @@ def _text(value: object, field: str, *, required: bool = True) -> str:
         if required:
             raise _FieldError(field, f"{field}: is empty")
         return text
-    if len(text) > MAX_ID_LENGTH:
-        raise _FieldError(
-            field, f"{field}: is {len(text)} characters long; at most {MAX_ID_LENGTH} are allowed"
-        )
+    if len(text) > limit:
+        raise _FieldError(field, f"{field}: is {len(text)} characters long; at most {limit} are allowed")
     if not text.isprintable():
         raise _FieldError(field, f"{field}: {_show(text)} contains control characters (tab, newline...)")
     return text
@@ -357,16 +371,33 @@ def purchase_from_fields(
         ) from None
 
 
+def _contacts(values: Sequence[object]) -> tuple[str, str, str, str]:
+    """``email, phone, locale, wechat_openid`` (None where the file has no such column), canonical."""
+    email, phone, locale, openid = values
+    try:
+        return (
+            email_of(_text(email, "email", required=False, limit=320)),
+            phone_of(_text(phone, "phone", required=False)),
+            locale_of(_text(locale, "locale", required=False)),
+            _text(openid, "wechat_openid", required=False),
+        )
+    except ContactError as bad:
+        field, _, _ = str(bad).partition(":")
+        raise _FieldError(field, str(bad)) from None
+
+
 def account_from_fields(
     fields: Sequence[object], row_number: int, source: str = "accounts", *, epoch_us: bool = False
 ) -> AccountRecord:
-    """Validate one account given its values in ``ACCOUNT_COLUMNS`` order (the readers' fast path)."""
-    account_id, region, registered_at = fields
+    """Validate one account given its values in ``ACCOUNT_COLUMNS`` order (the readers' fast path),
+    optionally followed by ``CONTACT_COLUMNS`` (None for a column the file does not have)."""
+    account_id, region, registered_at, *contacts = fields
     try:
         return AccountRecord(
             _text(account_id, "account_id"),
             _region(region),
             _instant(registered_at, "registered_at", epoch_us=epoch_us),
+            *(_contacts(contacts) if contacts else ()),
         )
     except _FieldError as bad:
         raise row_error(
@@ -391,4 +422,7 @@ def validate_account(
     row: Mapping[str, object], row_number: int, *, source: str = "accounts"
 ) -> AccountRecord:
     """Validate one account row (``row_number`` is 1-based, header not counted)."""
-    return account_from_fields(_ordered(row, ACCOUNT_COLUMNS, source), row_number, source)
+    values = _ordered(row, ACCOUNT_COLUMNS, source)
+    lowered = {str(key).strip().lower(): value for key, value in row.items()}
+    contacts = [lowered.get(name) for name in CONTACT_COLUMNS]
+    return account_from_fields([*values, *contacts], row_number, source)

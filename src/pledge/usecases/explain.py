@@ -7,6 +7,7 @@ batch path evaluates the same conditions in SQL, and tests prove they agree.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import NotFoundError, RefusedError
@@ -22,11 +23,12 @@ from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.why import why_no_grant
 
 
-def _show(name: str, value: str | int, currency: str) -> str:
+def _show(name: str, value: str | int, currency: str, tz: ZoneInfo) -> str:
+    """A deciding value as people read it: instants in the campaign's zone, money in major units."""
     if name.endswith("_at"):
-        return f"{name} = {format_instant(int(value))}"
+        return f"{name} = {format_instant(int(value), tz)}"
     if name == "purchase.price":
-        return f"{name} = {value} ({format_minor(int(value), currency)} {currency})"
+        return f"{name} = {format_minor(int(value), currency)} {currency}"
     return f"{name} = {value!r}"
 
 
@@ -79,11 +81,16 @@ def explain_account(
                     f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
                     + ("" if distance == 0 else f"; {distance} day(s) outside")
                 ),
+                # The same facts, for pages that word them in the reader's language.
+                "purchased_at": when,
+                "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
+                "days_outside": distance,
+                "timezone": terms.timezone,
             }
         ]
         results = compiled.evaluate_conditions(values)
         for condition, passed in zip(compiled.rule.conditions, results, strict=True):
-            detail = "; ".join(_show(n, values[n], purchase.currency) for n in fields_of(condition.node))
+            detail = "; ".join(_show(n, values[n], purchase.currency, tz) for n in fields_of(condition.node))
             conditions.append({"name": condition.name, "passed": passed, "detail": detail})
         qualifies = all(c["passed"] for c in conditions)
         grant = grants.get(purchase.purchase_id)

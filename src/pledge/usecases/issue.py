@@ -206,7 +206,8 @@ def _store_free(
     campaign_id = terms.campaign_id
     if not uow.budgets.adjust(campaign_id, -free.amount_minor):
         raise InvariantViolation(
-            f"campaign {campaign_id}: issuing {free.amount_minor} would overdraw the budget"
+            f"campaign {campaign_id}: issuing {format_minor(free.amount_minor, terms.currency)} "
+            f"{terms.currency} would overdraw the budget"
         )
     posting = Transfer(
         f"issue:{campaign_id}:r{run_seq}",  # unique: one bulk posting per run, runs are numbered
@@ -224,8 +225,9 @@ def _store_free(
     )
     if (written.count, written.amount_minor) != (free.count, free.amount_minor):
         raise InvariantViolation(
-            f"campaign {campaign_id}: wrote {written.count} free grants for {written.amount_minor}, "
-            f"planned {free.count} for {free.amount_minor}"
+            f"campaign {campaign_id}: wrote {written.count} free grants for "
+            f"{format_minor(written.amount_minor, terms.currency)}, planned {free.count} for "
+            f"{format_minor(free.amount_minor, terms.currency)} {terms.currency}"
         )
     uow.ledger.append([posting])
 

@@ -39,20 +39,26 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                 continue
             totals = uow.grants.totals(record.campaign_id)
             _check_postings(
-                verifier, record.campaign_id, uow.grants.posting_totals(record.campaign_id), postings
+                verifier,
+                record.campaign_id,
+                budget.currency,
+                uow.grants.posting_totals(record.campaign_id),
+                postings,
             )
             outstanding = totals.get(GrantState.ISSUED.value, (0, 0))[1]
             booked_budget = verifier.balance(budget_account(record.campaign_id), budget.currency)
             booked_owed = verifier.balance(grants_account(record.campaign_id), budget.currency)
             if booked_budget != budget.remaining_minor:
                 verifier.report(
-                    f"campaign {record.campaign_id}: budget remaining {budget.remaining_minor} "
-                    f"but the ledger says {booked_budget}"
+                    f"campaign {record.campaign_id}: budget remaining "
+                    f"{format_minor(budget.remaining_minor, budget.currency)} but the ledger says "
+                    f"{format_minor(booked_budget, budget.currency)} {budget.currency}"
                 )
             if booked_owed != outstanding:
                 verifier.report(
-                    f"campaign {record.campaign_id}: unopened grants total {outstanding} but the ledger owes "
-                    f"{booked_owed}"
+                    f"campaign {record.campaign_id}: unopened grants total "
+                    f"{format_minor(outstanding, budget.currency)} but the ledger owes "
+                    f"{format_minor(booked_owed, budget.currency)} {budget.currency}"
                 )
             if budget.remaining_minor < 0:
                 verifier.report(f"campaign {record.campaign_id}: budget is negative")
@@ -78,13 +84,18 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
 
 
 def _check_postings(
-    verifier: ChainVerifier, campaign_id: str, granted: dict[str, int], postings: dict[str, int]
+    verifier: ChainVerifier,
+    campaign_id: str,
+    currency: str,
+    granted: dict[str, int],
+    postings: dict[str, int],
 ) -> None:
     """Each issue posting equals the sum of the grants naming it (the grants are its sub-ledger)."""
     for posting_id, total in sorted(granted.items()):
         booked = postings.pop(posting_id, None)
         if booked != total:
             verifier.report(
-                f"campaign {campaign_id}: grants booked by {posting_id} total {total} but the ledger "
-                f"posting says {booked if booked is not None else 'nothing (missing)'}"
+                f"campaign {campaign_id}: grants booked by {posting_id} total "
+                f"{format_minor(total, currency)} {currency} but the ledger posting says "
+                f"{format_minor(booked, currency) if booked is not None else 'nothing (missing)'}"
             )

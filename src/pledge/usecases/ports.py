@@ -217,6 +217,10 @@ class Purchases(Protocol):
 
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]: ...
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]: ...
+    def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
+        """Ids (sorted, at most ``limit``) of accounts whose ``field`` equals one of ``values``:
+        ``account_id``, ``email``, ``phone``, ``wechat_openid``, ``purchase_id`` or ``serial``."""
+        ...
 
 
 class Grants(Protocol):

@@ -85,7 +85,7 @@ def test_support_lookup_and_refund(person: Any, served: Served) -> None:
     support = person("cs.chen")
     page = support.sign_in()
     page.get_by_role("link", name="Accounts").click()
-    page.get_by_label("Account id").fill("cloud-diamond-buyer")
+    page.get_by_label(re.compile("^Account, email, phone")).fill("cloud-diamond-buyer")
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("heading", name=re.compile("Account cloud-diamond-buyer"))).to_be_visible()
     expect(page.locator("#verdict")).to_be_visible()  # explained per condition (no purchases: no)

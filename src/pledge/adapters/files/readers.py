@@ -32,6 +32,7 @@ import gc
 import operator
 from array import array
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -40,6 +41,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from pledge.adapters.files.contacts import CONTACT_DEFAULTS, CONTACT_KINDS, contact_values
+from pledge.domain.contacts import CONTACT_COLUMNS
 from pledge.domain.errors import InputError
 from pledge.domain.money import CURRENCY_EXPONENTS
 from pledge.domain.records import (
@@ -75,10 +78,33 @@ _UTC_US = pa.timestamp("us", tz="UTC")
 
 
 class _Spec(NamedTuple):
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # read from the file, in this order: the required ones, then optional ones
     kinds: tuple[str, ...]
     build: Callable[..., Any]  # account_from_fields / purchase_from_fields
     record: type[AccountRecord] | type[PurchaseRecord]
+    optional: tuple[str, ...] = ()  # columns a file may leave out (the record's last fields)
+    missing: frozenset[str] = frozenset()  # optional columns this file does not have
+
+    def full(self, row: list[Any], fill: Callable[[str], Any]) -> list[Any]:
+        """``row`` (one value per column read) with ``fill(name)`` in the place of each missing one."""
+        if not self.optional:
+            return row
+        given = iter(row[len(self.columns) - len(self.optional) + len(self.missing) :])
+        head = row[: len(self.columns) - len(self.optional) + len(self.missing)]
+        return [*head, *(fill(name) if name in self.missing else next(given) for name in self.optional)]
+
+
+def _for_file(spec: _Spec, names: list[str]) -> _Spec:
+    """The spec for one file: its optional columns that are there are read, the others filled in."""
+    if not spec.optional:
+        return spec
+    present = {str(name).strip().lower() for name in names}
+    chosen = [i for i, name in enumerate(spec.optional) if name in present]
+    return spec._replace(
+        columns=spec.columns + tuple(spec.optional[i] for i in chosen),
+        kinds=spec.kinds + tuple(CONTACT_KINDS[i] for i in chosen),
+        missing=frozenset(name for name in spec.optional if name not in present),
+    )
 
 
 _PURCHASES = _Spec(
@@ -87,7 +113,14 @@ _PURCHASES = _Spec(
     purchase_from_fields,
     PurchaseRecord,
 )
-_ACCOUNTS = _Spec(ACCOUNT_COLUMNS, ("id", "region", "instant"), account_from_fields, AccountRecord)
+_ACCOUNTS = _Spec(
+    ACCOUNT_COLUMNS,
+    ("id", "region", "instant"),
+    account_from_fields,
+    AccountRecord,
+    CONTACT_COLUMNS,
+    frozenset(CONTACT_COLUMNS),
+)
 _ENUMS = {
     "status": pa.array(PURCHASE_STATUSES),
     "currency": pa.array(sorted(CURRENCY_EXPONENTS)),
@@ -180,10 +213,18 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _csv_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _csv_spec(path: Path, spec: _Spec) -> _Spec:
     header = _csv_header(path)
     if not header:
         raise InputError(f"{path.name}: the file is empty; expected a header row", code="missing_column")
+    check_columns(header, spec.columns, path.name)
+    file_spec = _for_file(spec, header)
+    check_columns(header, file_spec.columns, path.name)
+    return file_spec
+
+
+def _csv_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    header = _csv_header(path)
     positions = check_columns(header, spec.columns, path.name)
     wanted = [header[i] for i in positions]
     problems: list[pa_csv.InvalidRow] = []
@@ -222,11 +263,21 @@ def _csv_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.Record
         yield from _rebatched(pending, batch_rows)
 
 
-def _parquet_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
-        parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering keeps every row group read
+        return pq.ParquetFile(path, pre_buffer=False)  # pre-buffering keeps every row group read
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path.name}: not a readable Parquet file ({exc})", code="invalid_file") from None
+
+
+def _parquet_spec(path: Path, spec: _Spec) -> _Spec:
+    names = _parquet_file(path).schema_arrow.names
+    check_columns(names, spec.columns, path.name)
+    return _for_file(spec, names)
+
+
+def _parquet_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    parquet = _parquet_file(path)
     schema = parquet.schema_arrow
     positions = check_columns(schema.names, spec.columns, path.name)
     for position, name, kind in zip(positions, spec.columns, spec.kinds, strict=True):
@@ -375,6 +426,8 @@ def _validate_columns(
             column_values, ok = _instants(column)
         elif kind == "price":
             column_values, ok = _prices(column, columns[spec.kinds.index("currency")])
+        elif kind in CONTACT_KINDS:
+            column_values, ok = contact_values(kind, _text(column))
         else:
             text = _text(column)
             column_values, ok = text.to_pylist(), pc.is_in(text, value_set=_ENUMS[kind])
@@ -382,7 +435,8 @@ def _validate_columns(
         masks.append(ok.fill_null(False))
     ok_all = functools.reduce(pc.and_, masks)
     new = tuple.__new__
-    records: list[Any] = [new(spec.record, row) for row in zip(*values, strict=True)]
+    full = spec.full(values, lambda name: repeat(CONTACT_DEFAULTS[name], len(batch)))
+    records: list[Any] = [new(spec.record, row) for row in zip(*full, strict=True)]
     errors: list[InputError] = []
     if not pc.all(ok_all).as_py():
         failed = []
@@ -392,7 +446,7 @@ def _validate_columns(
             if pa.types.is_timestamp(columns[instant].type):
                 raw[instant] = values[instant][index]  # UTC microseconds, whatever the stored unit
             try:
-                records[index] = spec.build(raw, first_row + index, source, epoch_us=True)
+                records[index] = spec.build(spec.full(raw, _none), first_row + index, source, epoch_us=True)
             except InputError as exc:
                 failed.append(index)
                 if len(errors) < room:
@@ -428,6 +482,15 @@ def _dedupe(
 _first = operator.itemgetter(0)
 
 
+def _none(name: str) -> None:
+    return None
+
+
+def _file_spec(path: Path, spec: _Spec) -> _Spec:
+    """``spec`` for this file's header: which optional columns it has (refuses a bad header)."""
+    return _csv_spec(path, spec) if _kind(path) == "csv" else _parquet_spec(path, spec)
+
+
 def _batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.RecordBatch]:
     if _kind(path) == "csv":
         return _csv_batches(path, spec, batch_rows)
@@ -449,6 +512,7 @@ def _iterate(path: Path, spec: _Spec, batch_rows: int, progress: Progress | None
     ordered = True
     rows = 0
     try:
+        spec = _file_spec(path, spec)
         for batch in _batches(path, spec, batch_rows):
             records, found = _validate(batch, rows + 1, spec, source, MAX_ERRORS - len(errors))
             rows += batch.num_rows
@@ -518,7 +582,7 @@ def _csv_errors(path: Path, spec: _Spec) -> list[InputError]:
             )
         else:
             try:
-                spec.build([fields[i] for i in positions], row, source)
+                spec.build(spec.full([fields[i] for i in positions], _none), row, source)
             except InputError as exc:
                 errors.append(exc)
         if len(errors) >= MAX_ERRORS:

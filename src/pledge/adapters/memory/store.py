@@ -32,6 +32,7 @@ from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
 from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
+from pledge.domain.validation import column_of
 from pledge.usecases.ports import (
     Budget,
     Budgets,
@@ -279,7 +280,7 @@ class MemoryPurchases(_Repository):
         if changed and not update:
             first = changed[0]
             old = table[first[0]]
-            fields = [k for k, a, b in zip(first._fields, old, first, strict=True) if a != b]
+            fields = [column_of(k) for k, a, b in zip(first._fields, old, first, strict=True) if a != b]
             raise InputError(
                 f"{what}: {key} {first[0]} already exists with a different {', '.join(fields)} "
                 f"({len(changed)} such rows in this batch); use --update to replace them",
@@ -378,6 +379,13 @@ class MemoryPurchases(_Repository):
     def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
         ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
         return len(ids), ids[: max(limit, 0)]
+
+    def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
+        wanted = {value for value in values if value}
+        rows: Iterable[Any] = (
+            self._s.accounts.values() if field in AccountRecord._fields else self._s.purchases.values()
+        )
+        return sorted({row.account_id for row in rows if getattr(row, field) in wanted})[:limit]
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
         rows = [p for p in self._s.purchases.values() if p.account_id == account_id]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -46,6 +47,23 @@ accounts = Table(
     Column("account_id", Str(128), primary_key=True),
     Column("region", Str(2), nullable=False),
     Column("registered_at_us", BigInteger, nullable=False),
+    # How to reach the person (optional import columns, domain/contacts.py). NULL or "" is unknown
+    # (for locale: zh-CN). NULL, not a default: an account imported without them is stored exactly
+    # as before they existed (a default is written into every row, a third more insert time).
+    Column("email", Str(254)),
+    Column("phone", Str(16)),
+    Column("locale", Str(5)),
+    Column("wechat_openid", Str(128)),
+    # Customer service finds a person by each; partial, so accounts without them cost no index work.
+    *(
+        Index(
+            f"ix_accounts_{name}",
+            name,
+            sqlite_where=text(f"{name} <> ''"),
+            postgresql_where=text(f"{name} <> ''"),
+        )
+        for name in ("email", "phone", "wechat_openid")
+    ),
 )
 
 purchases = Table(

@@ -57,6 +57,7 @@ class JobRunner:
         self._persist_progress = not sqlite
         self._busy_wait_s = busy_wait_s
         self._live: dict[str, int] = {}
+        self._totals: dict[str, int] = {}  # what progress counts towards, when known at the start
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
 
@@ -71,15 +72,19 @@ class JobRunner:
         *,
         committed: Callable[[], bool] | None = None,
         cleanup: Callable[[], None] | None = None,
+        total: int | None = None,
     ) -> JobRow:
         """Run ``work`` in a thread.
 
         ``committed`` tells whether the work has committed anything yet: until it has, a work that
         found the database busy is run again (within ``busy_wait_s``); without it, never.
-        ``cleanup`` runs once the job is over, whatever the outcome.
+        ``cleanup`` runs once the job is over, whatever the outcome. ``total`` is what its progress
+        counts up to, if known.
         """
         with self._lock:
             self._live[job.job_id] = 0
+            if total is not None:
+                self._totals[job.job_id] = total
         thread = threading.Thread(
             target=self._run,
             args=(job, work, committed or (lambda: True), cleanup),
@@ -94,6 +99,11 @@ class JobRunner:
     def live_progress(self, job_id: str) -> int | None:
         with self._lock:
             return self._live.get(job_id)
+
+    def total(self, job_id: str) -> int | None:
+        """What a running job's progress counts up to, if this process started it and knew it."""
+        with self._lock:
+            return self._totals.get(job_id)
 
     def _run(
         self, job: JobRow, work: Work, committed: Callable[[], bool], cleanup: Callable[[], None] | None
@@ -112,6 +122,7 @@ class JobRunner:
         finally:
             with self._lock:
                 self._live.pop(job.job_id, None)
+                self._totals.pop(job.job_id, None)
                 self._threads.discard(threading.current_thread())
 
     def _attempt(self, job: JobRow, work: Work, committed: Callable[[], bool]) -> tuple[str, dict[str, Any]]:

@@ -125,8 +125,9 @@ class Call:
         audit: CallAudit,
         run: Callable[[UowFactory, Callable[[int], None]], dict[str, Any]],
         cleanup: Callable[[], None] | None = None,
+        total: int | None = None,
     ) -> JobRow:
-        """Start ``run`` as an audited job; its audit entry names the job.
+        """Start ``run`` as an audited job; its audit entry names the job (``total``: see JobRunner).
 
         The job runs again if the database was busy before it committed anything (the audit
         entry is written with its first commit, so ``audit.written`` says whether it has).
@@ -140,7 +141,7 @@ class Call:
 
         job = ctx.jobs.create(kind, self.principal.key_id, self.request_id)
         audit.extra_after["job"] = job.job_id
-        return ctx.jobs.start(job, work, committed=lambda: audit.written, cleanup=cleanup)
+        return ctx.jobs.start(job, work, committed=lambda: audit.written, cleanup=cleanup, total=total)
 
     def respond(
         self,

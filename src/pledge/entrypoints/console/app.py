@@ -87,6 +87,7 @@ def _handlers(site: Site, area: FastAPI, *, customer: bool) -> None:
     def page_error(request: Request, status: int, message: str, code: str) -> Response:
         who = visitor(site, request, customer=customer, signed_in=False)
         back = getattr(request.state, "back", None)
+        message = who.refusal(code, message)
         if request.method == "POST" and back and status in (400, 404, 409, 429):
             return redirect(who, back, ("error", message))
         return render(who, "error.html", status, http_status=status, message=message, code=code)

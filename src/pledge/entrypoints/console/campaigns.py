@@ -285,13 +285,17 @@ def routes(site: Site) -> APIRouter:
     def job(request: Request, job_id: str, back: str = "/console/campaigns") -> Response:
         who = visitor(site, request, customer=False)
         found = visible_job(who, job_id)
-        return render(who, "job.html", job=found, back=safe_next(back, "/console"))
+        running = found["status"] in ("queued", "running")
+        return render(who, "job.html", job=found, running=running, back=safe_next(back, "/console"))
 
     def visible_job(who: Visitor, job_id: str) -> dict[str, Any]:
         row = site.ctx.store.job_get(job_id)
         mine = row is not None and who.principal is not None and row.api_key_id == who.principal.key_id
         if row is None or not (mine or who.may("jobs.read")):
             raise refused(who.t("not_found"), 404, "not_found")
-        return job_json(row, site.ctx.jobs.live_progress(row.job_id))
+        return {
+            **job_json(row, site.ctx.jobs.live_progress(row.job_id)),
+            "total": site.ctx.jobs.total(row.job_id),
+        }
 
     return router

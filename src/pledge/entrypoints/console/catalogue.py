@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pledge.entrypoints.console import catalogue_codes
 from pledge.entrypoints.console.catalogue_groups import GROUP_MESSAGES
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    **catalogue_codes.MESSAGES,
     # Frame
     "app_name": ("Console", "控制台"),
     "skip_to_content": ("Skip to content", "跳到正文"),
@@ -210,6 +212,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job_succeeded": ("succeeded", "已完成"),
     "job_failed": ("failed", "失败"),
     "job_progress": ("{n} done so far", "已处理 {n}"),
+    "job_done": ("Done", "已处理"),
+    "job_refreshing": (
+        "This page follows the job and shows the result when it ends.",
+        "本页面会自动跟进任务进度，并在任务结束时显示结果。",
+    ),
+    "result_campaign": ("Campaign", "活动"),
+    "result_version": ("Terms version", "条款版本"),
+    "result_to_version": ("Towards version", "对齐到版本"),
+    "result_issued": ("Grants issued", "已发放权益"),
+    "result_amount": ("Amount issued", "发放金额"),
+    "result_budget_exhausted": ("Left out: budget exhausted", "因预算不足未发放"),
+    "result_budget_remaining": ("Budget remaining", "剩余预算"),
+    "result_kind": ("Imported", "导入内容"),
+    "result_imported": ("Rows imported", "已导入行数"),
+    "result_unchanged": ("Rows unchanged", "未变化行数"),
+    "result_approved_by": ("Approved by", "批准人"),
+    "result_policy": ("Policy", "补偿策略"),
+    "result_account_id": ("Account", "账户"),
+    "result_applied": ("Terms compensated", "已补偿的订阅期数"),
+    "result_renewed": ("Renewed", "已续费"),
+    "result_lapsed": ("Lapsed", "已失效"),
+    "field_accounts": ("accounts", "账户"),
+    "field_purchases": ("purchases", "购买记录"),
     "check_again": ("Check again", "刷新状态"),
     # Dry run
     "dry_run_title": ("Dry run of {id}, version {version}", "{id} 版本 {version} 的试算"),
@@ -303,6 +328,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_an_offer": ("{campaign} is not an offer campaign.", "{campaign} 不是优惠活动。"),
     # Support
     "lookup_title": ("Look up a customer", "查询客户"),
+    "search_label": ("Account, email, phone, order or serial", "账户、邮箱、手机号、订单号或序列号"),
+    "search_help": (
+        "Exact match on each: account id, email, phone (with or without +86), WeChat openid, order id "
+        "(purchase_id) or device serial.",
+        "逐项精确匹配：账户 ID、邮箱、手机号（可不带 +86）、微信 openid、订单号（purchase_id）或设备序列号。",
+    ),
+    "search_results": ("Customers matching “{query}”", "与“{query}”匹配的客户"),
+    "search_none": ("No customer matches “{query}” exactly.", "没有与“{query}”精确匹配的客户。"),
+    "search_truncated": ("Only the first {n} are shown.", "仅显示前 {n} 个。"),
+    "matched_by": ("Matched on", "匹配字段"),
+    "found_by": ("Found by “{query}”, matched on:", "按“{query}”找到，匹配字段："),
+    "field_account_id": ("account id", "账户 ID"),
+    "field_email": ("Email", "邮箱"),
+    "field_phone": ("Phone", "手机号"),
+    "field_wechat_openid": ("WeChat openid", "微信 openid"),
+    "field_purchase_id": ("order id", "订单号"),
+    "field_serial": ("device serial", "设备序列号"),
+    "locale": ("Language", "语言"),
+    "locale_zh-CN": ("Chinese (zh-CN)", "中文（zh-CN）"),
+    "locale_en": ("English (en)", "英文（en）"),
+    "times_in": ("Times are shown in {tz}.", "时间均以 {tz} 时区显示。"),
     "account_id": ("Account id", "账户 ID"),
     "look_up": ("Look up", "查询"),
     "account": ("Account", "账户"),
@@ -323,6 +369,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qualifies_short_yes": ("qualifies", "符合"),
     "qualifies_short_no": ("does not qualify", "不符合"),
     "result": ("Result", "结果"),
+    "detail_window": (
+        "purchased {when}; window {first} to {last} (local dates in {tz})",
+        "购买时间 {when}；活动窗口 {first} 至 {last}（{tz} 本地日期）",
+    ),
+    "detail_outside": ("; {n} day(s) outside", "；超出窗口 {n} 天"),
+    "explain_note": (
+        "Qualifies; the limits (per account, per device) and the budget are applied when grants are "
+        "issued, in purchase order.",
+        "符合条件；每账户、每设备的限额和预算将在发放时按购买顺序执行。",
+    ),
+    "error_detail": ("Details", "详细信息"),
     "detail": ("Values that decided it", "判定依据"),
     "passed": ("passed", "通过"),
     "failed": ("failed", "未通过"),

@@ -24,6 +24,7 @@ from pledge.entrypoints.console.web import (
     render,
     visitor,
 )
+from pledge.entrypoints.console.zones import campaign_zone, customer_zone
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
 from pledge.usecases.insights import list_campaigns
@@ -85,13 +86,16 @@ def routes(site: Site) -> APIRouter:
         for grant in grants:  # a revocation's reason: a known code in the reader's words, or support's text
             reason = grant["revoked_reason"]
             grant["reason_text"] = who.t(f"revoked_{reason}") if reason in CORRECTION_REASONS else reason
+        campaigns = eligibility(who, account_id) if record is not None else []
+        shown = [c["campaign"]["id"] for c in campaigns] + [g["campaign"] for g in grants]
         return render(
             who,
             "me.html",
             account_id=account_id,
             known=record is not None,
-            campaigns=eligibility(who, account_id) if record is not None else [],
+            campaigns=campaigns,
             grants=grants,
+            tz=customer_zone(record, campaign_zone(app.uow, shown[0] if shown else None)),
         )
 
     @router.post("/grants/{grant_id}/claim")

@@ -21,7 +21,9 @@ from pledge.entrypoints.console.web import (
     render,
     visitor,
 )
+from pledge.entrypoints.console.zones import campaign_zone, customer_zone
 from pledge.usecases.compensate import compensate_campaign
+from pledge.usecases.customers import find_customers
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import list_grants
 from pledge.usecases.insights import list_campaigns
@@ -29,6 +31,7 @@ from pledge.usecases.subscriptions import list_subscriptions, refund_subscriptio
 
 Body = Annotated[bytes, Depends(raw_body)]
 REFUND_KINDS = ("full", "repurchase", "prorated")
+SEARCHED_FIELDS = ("account_id", "email", "phone", "wechat_openid", "purchase_id", "serial")
 
 
 def _account_url(account_id: str) -> str:
@@ -57,14 +60,25 @@ def routes(site: Site) -> APIRouter:
 
     @router.get("/accounts")
     def search(request: Request, q: str | None = None) -> Response:
+        """Exact matches on account id, email, phone, WeChat openid, order number or serial."""
         who = visitor(site, request, customer=False)
         who.require("data.read")
-        if q and q.strip():
-            return redirect(who, _account_url(q.strip()))
-        return render(who, "accounts.html")
+        found = find_customers(app.uow, q) if q and q.strip() else None
+        if found is not None and len(found["matches"]) == 1 and not found["truncated"]:
+            match = found["matches"][0]
+            fields = ",".join(match["fields"])
+            target = f"{_account_url(match['account_id'])}?matched={quote(fields)}&q={quote(found['query'])}"
+            return redirect(who, target)
+        return render(who, "accounts.html", found=found, account_url=_account_url)
 
     @router.get("/accounts/{account_id}")
-    def account(request: Request, account_id: str, campaign: str | None = None) -> Response:
+    def account(
+        request: Request,
+        account_id: str,
+        campaign: str | None = None,
+        matched: str | None = None,
+        q: str | None = None,
+    ) -> Response:
         who = visitor(site, request, customer=False)
         who.require("data.read")
         record, purchases = site.ctx.store.account(account_id)
@@ -93,6 +107,9 @@ def routes(site: Site) -> APIRouter:
             terms=terms,
             previews=previews,
             account_url=_account_url(account_id),
+            matched=[f for f in (matched or "").split(",") if f in SEARCHED_FIELDS],
+            search=q or "",
+            tz=customer_zone(record, campaign_zone(app.uow, chosen)),
         )
 
     @router.get("/subscriptions/{term_id}/refund")
@@ -102,8 +119,14 @@ def routes(site: Site) -> APIRouter:
         term = site.ctx.subjects.term(term_id)
         if term is None:
             raise refused(who.t("not_found"), 404, "not_found")
+        record, _ = site.ctx.store.account(term["account_id"])
         return render(
-            who, "refund.html", term=term, back=_account_url(term["account_id"]), kinds=REFUND_KINDS
+            who,
+            "refund.html",
+            term=term,
+            back=_account_url(term["account_id"]),
+            kinds=REFUND_KINDS,
+            tz=customer_zone(record, campaign_zone(app.uow, term.get("campaign"))),
         )
 
     @router.post("/subscriptions/{term_id}/refund")

@@ -22,7 +22,8 @@ from pledge.entrypoints.api.errors import ApiError
 from pledge.entrypoints.api.inputs import check_text
 from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, request_id
 from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS
-from pledge.entrypoints.console import fmt
+from pledge.entrypoints.console import fmt, words
+from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.i18n import LANG_COOKIE, negotiate, translate
 from pledge.entrypoints.console.session import Session, Sessions, check_csrf, with_flash
 from pledge.usecases.insights import Insights
@@ -94,6 +95,15 @@ class Visitor:
 
     def money(self, amount: str | int | None, currency: str | None) -> str:
         return fmt.money(amount, currency, self.locale)
+
+    def event(self, name: str) -> str:
+        return words.event(self.locale, name)
+
+    def refusal(self, code: str, message: str) -> str:
+        return words.code_message(self.locale, code, message)
+
+    def detail(self, condition: Mapping[str, Any], tz: str | None) -> str:
+        return words.condition_detail(self.locale, condition, tz)
 
 
 def _locale(request: Request) -> str:
@@ -168,8 +178,19 @@ def read_form(who: Visitor, body: bytes, *fields: str) -> dict[str, str]:
     return form
 
 
+def _campaign_zone(values: Mapping[str, Any]) -> str | None:
+    """A campaign page's zone: that of its latest terms (``c`` is the campaign's detail)."""
+    detail = values.get("c")
+    if not isinstance(detail, Mapping) or not detail.get("versions"):
+        return None
+    zone = detail["versions"][-1]["document"].get("timezone")
+    return str(zone) if zone else None
+
+
 def render(who: Visitor, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """The page; its times are shown in ``tz`` (given, or the campaign's), named on the page."""
     flash = who.session.flash
+    values.setdefault("tz", _campaign_zone(values))
     page = who.site.env.get_template(template).render(
         who=who,
         t=who.t,
@@ -177,6 +198,7 @@ def render(who: Visitor, template: str, status: int = 200, **values: Any) -> HTM
         fmt=fmt,
         why=lambda reason: why_text(who, reason),
         minor=parse_minor,
+        messages=MESSAGES,
         flash=flash,
         csrf=who.session.csrf,
         path=who.request.url.path,

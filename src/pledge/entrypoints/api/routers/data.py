@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from pledge.adapters.files.readers import read_accounts, read_purchases
+from pledge.adapters.files.readers import count_rows, read_accounts, read_purchases
 from pledge.domain.errors import InputError
 from pledge.domain.money import format_minor
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS, PurchaseRecord
@@ -156,7 +156,13 @@ def _import_route(kind: str) -> None:
                     )
                 return {"object": "import", "kind": kind, **result}
 
-            job = call.start_job(f"{kind}.import", audit, work, cleanup=lambda: path.unlink(missing_ok=True))
+            job = call.start_job(
+                f"{kind}.import",
+                audit,
+                work,
+                cleanup=lambda: path.unlink(missing_ok=True),
+                total=count_rows(path),
+            )
             started = True  # the job owns the file now, and deletes it when it is over
             return 202, job_json(job)
 

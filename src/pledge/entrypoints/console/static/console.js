@@ -11,15 +11,29 @@
     form.dataset.sent = "1";
     window.setTimeout(function () { button.disabled = true; button.setAttribute("aria-busy", "true"); }, 0);
   });
-  // A running job: poll its status and reload the page when it is done.
+  // A running job: follow its progress in place and reload the page when it ends.
   var job = document.getElementById("job");
   if (job && (job.dataset.status === "queued" || job.dataset.status === "running")) {
+    var grouped = function (n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); };
+    var show = function (body) {
+      var status = document.getElementById("job-status");
+      if (status && body.status === "running" && job.dataset.status !== "running") {
+        job.dataset.status = "running";
+        status.textContent = job.dataset.running;
+        status.className = "job-running";
+      }
+      var bar = document.getElementById("job-bar");
+      if (bar && bar.hasAttribute("max")) { bar.value = Math.min(body.progress, Number(bar.max)); }
+      var done = document.getElementById("job-done");
+      if (done) { done.textContent = grouped(body.progress); }
+    };
     var poll = function () {
       fetch("/console/jobs/" + encodeURIComponent(job.dataset.job) + ".json", {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (body) {
-          if (body && body.status !== "queued" && body.status !== "running") { window.location.reload(); }
-          else { window.setTimeout(poll, 1000); }
+          if (body && body.status !== "queued" && body.status !== "running") { window.location.reload(); return; }
+          if (body) { show(body); }
+          window.setTimeout(poll, 1000);
         })
         .catch(function () { window.setTimeout(poll, 2000); });
     };
