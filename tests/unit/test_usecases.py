@@ -482,7 +482,7 @@ def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
     assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1))["expired"] == 0
     result = expire_grants(world.uow, Clock(LATER))
-    assert result == {"expired": 1, "amounts": [{"amount": "1499.00", "currency": "CNY"}]}
+    assert result == {"expired": 1, "amounts": [{"amount": "1499.00", "currency": "CNY"}], "batches": 1}
     assert expire_grants(world.uow, Clock(LATER))["expired"] == 0
     assert world.store.budgets[CID].remaining_minor == 200 + 149_900
     assert world.store.grants[grant_id(CID, "P10")].state is GrantState.EXPIRED

@@ -29,7 +29,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.subscriptions import Term, TermKind, TermState
 from pledge.usecases.compensate import item_json
 from pledge.usecases.grants import grant_json
-from pledge.usecases.ports import CandidateTotals, Clock, FreeGrants, PreparedCandidates
+from pledge.usecases.ports import CandidateTotals, Clock, ExpiredBatch, FreeGrants, PreparedCandidates
 from pledge.usecases.subscriptions import term_json
 
 # The audit subject of a purchase until the use case has created (and so named) its term.
@@ -55,6 +55,14 @@ class _EventGrants(SqlGrants):
             while chunk := [grant_json(g) for g in islice(issued, 10_000)]:
                 self._outbox.emit("grant.issued", chunk)
         return written
+
+    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
+        # One grant.expired per grant, written with its batch (and only read back if someone listens).
+        if not self._outbox.listens("grant.expired"):
+            return super().expire_due(now_us, limit, after)
+        batch, expired = self.expire_due_with_grants(now_us, limit, after)
+        self._outbox.emit("grant.expired", (grant_json(g) for g in expired))
+        return batch
 
     def update(self, grant: Grant) -> None:
         super().update(grant)
