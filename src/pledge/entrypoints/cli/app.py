@@ -24,11 +24,13 @@ from pledge.entrypoints.cli.options import (
     counting,
     emit,
     fail,
+    measuring,
     out,
+    staged,
 )
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import EXPIRE_BATCH, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -178,11 +180,16 @@ def campaign_simulate(
     """Dry run over all purchases: reach, cost, rejections, near misses, problems."""
     if not 0 <= near_misses <= 10_000:
         fail(InputError("--near-misses: must be between 0 and 10000", param="near_misses"))
-    with app_for(db) as pledge:
+    with app_for(db) as pledge, staged("opening the campaign") as stage:
         result = simulate_campaign(
-            pledge.uow, pledge.rules, campaign_id, near_miss_limit=near_misses, widen_days=widen_days
+            pledge.uow,
+            pledge.rules,
+            campaign_id,
+            near_miss_limit=near_misses,
+            widen_days=widen_days,
+            stage=stage,
         )
-        emit(result, as_json, render.simulation)
+    emit(result, as_json, render.simulation)
 
 
 @campaign.command("approve")
@@ -314,12 +321,22 @@ def grants_claim(grant_id: str, db: DbOpt = None, as_json: JsonOpt = False, now:
 
 
 @grants.command("expire")
-def grants_expire(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
-    """Expire unopened grants past their claim window; the value returns to the budget."""
+def grants_expire(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    batch: Annotated[
+        int, typer.Option("--batch", help="Grants per transaction (an interruption loses at most one).")
+    ] = EXPIRE_BATCH,
+) -> None:
+    """Expire unopened grants past their claim window; the value returns to the budget.
+
+    Batch by batch: if interrupted, run it again and it continues with what is still due.
+    """
     with app_for(db, now) as pledge:
-        emit(
-            expire_grants(pledge.uow, pledge.clock), as_json, lambda r: out.print(f"expired {r['expired']:,}")
-        )
+        with measuring("expiring", "grants") as progress:
+            result = expire_grants(pledge.uow, pledge.clock, batch_size=batch, progress=progress)
+        emit(result, as_json, render.expiry)
 
 
 @ledger.command("verify")
