@@ -41,6 +41,7 @@ def update_floor(url: str, now_us: int) -> dict[str, Any]:
     sql = UPDATE_SQL.format(now=now_us)
     if is_sqlite(url):
         lite = sqlite_connect(sqlite_file(url))
+        lite.execute("PRAGMA cache_size=-262144")  # Pledge's own page cache
         lite.execute("BEGIN IMMEDIATE")
         started = time.perf_counter()
         rows = lite.execute(sql).rowcount

@@ -1,20 +1,23 @@
-"""Expiry in bounded batches: one statement expires a batch and returns it (ADR 17).
+"""Expiry in bounded batches: the database expires a batch and sums it per campaign (ADR 17).
 
-Each batch is an ``UPDATE … RETURNING`` over at most ``limit`` due grants, found through the
-``(state, expires_at_us)`` index, that moves them from ``issued`` to ``expired`` only if they
-still are: a grant is never expired twice, whoever else is expiring at the same time.
+Each batch moves at most ``limit`` due grants from ``issued`` to ``expired``, only those that still
+are, and returns one row per campaign (count, amount, smallest and highest id), never a row per
+grant unless a webhook endpoint wants each grant's event.
 
-- SQLite updates its indexes in place: an expired grant leaves the index's ``issued`` range at
-  once, so every batch simply takes the first ``limit`` due rows (no position to keep).
+- SQLite updates its indexes in place: an expired grant leaves the ``(state, expires_at_us)``
+  index's ``issued`` range at once, so every batch takes the first ``limit`` due rowids from it
+  (into a temporary table: summed, then updated; the writer holds the database meanwhile).
 - PostgreSQL keeps the old index entries until a vacuum, so restarting from the start of the range
   would step over every grant expired so far, batch after batch. A batch continues instead from the
   previous one's highest grant id (``grant_id > after``, in id order: the order a run wrote them),
   and locks its rows with ``SKIP LOCKED``: a second expiry running at the same time takes other
-  rows instead of waiting, and the locks are always taken in id order, so it never deadlocks.
+  rows instead of waiting, and the locks are always taken in id order, so it never deadlocks. One
+  statement: a data-modifying ``WITH`` whose ``UPDATE … RETURNING`` is summed by the outer query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -22,10 +25,15 @@ from sqlalchemy import Connection, text
 from pledge.domain.grant import GrantState
 from pledge.usecases.ports import CampaignExpiry, ExpiredBatch
 
-# The first four columns aggregate the batch; the rest describe each grant (for its event).
-BATCH_COLUMNS = ("grant_id", "campaign_id", "currency", "amount_minor")
+# What a batch is summed into, per campaign and currency (the highest id: where the next starts).
+_SUMS = "campaign_id, currency, COUNT(*), SUM(amount_minor), MIN(grant_id), MAX(grant_id)"
+_BY = "GROUP BY campaign_id, currency ORDER BY campaign_id, currency"
+# Each grant of a batch as it now is, for its event.
 GRANT_COLUMNS = (
-    *BATCH_COLUMNS,
+    "grant_id",
+    "campaign_id",
+    "currency",
+    "amount_minor",
     "terms_version",
     "account_id",
     "purchase_id",
@@ -38,47 +46,79 @@ GRANT_COLUMNS = (
 _ISSUED, _EXPIRED = GrantState.ISSUED.value, GrantState.EXPIRED.value
 # Literals rather than parameters, so the planner sees which part of the index is meant.
 _DUE = f"state = '{_ISSUED}' AND expires_at_us <= :now"
+_SET = f"SET state = '{_EXPIRED}', closed_at_us = :now"
+_BATCH = "pledge_expiry_batch"  # SQLite: the rowids of the batch in hand (a temporary table)
 
 
 def count_due(conn: Connection, now_us: int) -> int:
     return int(conn.execute(text(f"SELECT COUNT(*) FROM grants WHERE {_DUE}"), {"now": now_us}).scalar_one())
 
 
-def expire_rows(conn: Connection, now_us: int, limit: int, after: str, columns: tuple[str, ...]) -> list[Any]:
-    """Expire up to ``limit`` due grants; returns ``columns`` of each one expired."""
+def expire_batch(conn: Connection, now_us: int, limit: int, after: str) -> ExpiredBatch:
+    """Expire up to ``limit`` due grants, summed per campaign by the database (no row comes back)."""
     params = {"now": now_us, "limit": limit, "after": after}
     if conn.dialect.name == "postgresql":
-        returning = ", ".join(f"g.{c}" for c in columns)
-        sql = (
-            f"WITH due AS (SELECT grant_id FROM grants WHERE {_DUE} AND grant_id > :after "
-            "ORDER BY grant_id LIMIT :limit FOR UPDATE SKIP LOCKED) "
-            f"UPDATE grants AS g SET state = '{_EXPIRED}', closed_at_us = :now "
-            f"FROM due WHERE g.grant_id = due.grant_id RETURNING {returning}"
-        )
-    else:
-        sql = (
-            f"UPDATE grants SET state = '{_EXPIRED}', closed_at_us = :now "
-            f"WHERE rowid IN (SELECT rowid FROM grants WHERE {_DUE} LIMIT :limit) "
-            f"RETURNING {', '.join(columns)}"
-        )
-    return list(conn.execute(text(sql), params))
+        done = _pg_update("g.grant_id, g.campaign_id, g.currency, g.amount_minor")
+        sql = f"WITH {_pg_due()}, done AS ({done}) SELECT {_SUMS} FROM done {_BY}"
+        return _summed(conn.execute(text(sql), params).all(), after)
+    _sqlite_take(conn, params)
+    sums = conn.execute(
+        text(f"SELECT {_SUMS} FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH}) {_BY}")
+    )
+    batch = _summed(sums.all(), after)
+    conn.execute(text(f"UPDATE grants {_SET} WHERE rowid IN (SELECT r FROM temp.{_BATCH})"), params)
+    return batch
 
 
-def batch_of(conn: Connection, rows: list[Any]) -> ExpiredBatch:
-    """Per campaign: how many, how much, the smallest id (rows start with ``BATCH_COLUMNS``)."""
-    found: dict[tuple[str, str], list[Any]] = {}
-    last = ""
+def expire_batch_with_rows(
+    conn: Connection, now_us: int, limit: int, after: str
+) -> tuple[ExpiredBatch, list[Any]]:
+    """``expire_batch``, also returning ``GRANT_COLUMNS`` of each grant expired."""
+    params = {"now": now_us, "limit": limit, "after": after}
+    columns = ", ".join(GRANT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        returning = ", ".join(f"g.{c}" for c in GRANT_COLUMNS)
+        rows = list(conn.execute(text(f"WITH {_pg_due()} {_pg_update(returning)}"), params))
+        return _summed_rows(rows, after), rows
+    batch = expire_batch(conn, now_us, limit, after)
+    rows = list(
+        conn.execute(text(f"SELECT {columns} FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH})"))
+    )
+    return batch, rows
+
+
+def _pg_due() -> str:
+    return (
+        f"due AS (SELECT grant_id FROM grants WHERE {_DUE} AND grant_id > :after "
+        "ORDER BY grant_id LIMIT :limit FOR UPDATE SKIP LOCKED)"
+    )
+
+
+def _pg_update(returning: str) -> str:
+    return f"UPDATE grants AS g {_SET} FROM due WHERE g.grant_id = due.grant_id RETURNING {returning}"
+
+
+def _sqlite_take(conn: Connection, params: dict[str, Any]) -> None:
+    """The batch's rowids, the first due in the index (``after`` is not needed: see the module's
+    docstring). The table is created in the transaction and goes with a rollback."""
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (r INTEGER PRIMARY KEY)")
+    conn.exec_driver_sql(f"DELETE FROM temp.{_BATCH}")
+    conn.execute(
+        text(f"INSERT INTO temp.{_BATCH} SELECT rowid FROM grants WHERE {_DUE} LIMIT :limit"), params
+    )
+
+
+def _summed(rows: Sequence[Any], after: str) -> ExpiredBatch:
+    campaigns = [CampaignExpiry(c, cur, int(n), int(total), first) for c, cur, n, total, first, _ in rows]
+    return ExpiredBatch(campaigns, max((r[5] for r in rows), default=after))
+
+
+def _summed_rows(rows: Sequence[Any], after: str) -> ExpiredBatch:
+    """Rows starting with grant id, campaign, currency, amount, summed as ``_SUMS`` does."""
+    sums: dict[tuple[str, str], list[Any]] = {}
     for grant_id, campaign_id, currency, amount in (tuple(r[:4]) for r in rows):
-        entry = found.get((campaign_id, currency))
-        if entry is None:
-            found[(campaign_id, currency)] = [1, int(amount), grant_id]
-        else:
-            entry[0] += 1
-            entry[1] += int(amount)
-            entry[2] = min(entry[2], grant_id)
-        last = max(last, grant_id)
-    campaigns = [
-        CampaignExpiry(c, cur, n, total, first) for (c, cur), (n, total, first) in sorted(found.items())
-    ]
-    # SQLite starts each batch from the index's start again (see the module's docstring).
-    return ExpiredBatch(campaigns, last if conn.dialect.name == "postgresql" else "")
+        entry = sums.setdefault((campaign_id, currency), [campaign_id, currency, 0, 0, grant_id, grant_id])
+        entry[2] += 1
+        entry[3] += int(amount)
+        entry[4], entry[5] = min(entry[4], grant_id), max(entry[5], grant_id)
+    return _summed([sums[key] for key in sorted(sums)], after)

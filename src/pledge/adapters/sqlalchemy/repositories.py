@@ -373,13 +373,12 @@ class SqlGrants:
         return expiry.count_due(self._conn, now_us)
 
     def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        rows = expiry.expire_rows(self._conn, now_us, limit, after, expiry.BATCH_COLUMNS)
-        return expiry.batch_of(self._conn, rows)
+        return expiry.expire_batch(self._conn, now_us, limit, after)
 
     def expire_due_with_grants(self, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, list[Grant]]:
         """``expire_due``, also returning each grant as it now is (for its event)."""
-        rows = expiry.expire_rows(self._conn, now_us, limit, after, expiry.GRANT_COLUMNS)
-        return expiry.batch_of(self._conn, rows), [_grant(r) for r in rows]
+        batch, rows = expiry.expire_batch_with_rows(self._conn, now_us, limit, after)
+        return batch, [_grant(r) for r in rows]
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int
