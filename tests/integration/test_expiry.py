@@ -148,6 +148,16 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
     assert postings[1] == sum(before[i].amount_minor for i in due)
     assert sorted(expired_ids) == sorted(due)  # one event per grant
     assert expire_grants(app.uow, FixedClock(LATER), batch_size=97)["expired"] == 0
+    # A grant marked expired behind the ledger's back is reported as such.
+    patient = next(g for g in after.values() if g.campaign_id == "patient-refund")
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE grants SET state = 'expired' WHERE grant_id = :id"), {"id": patient.id})
+    problems = verify_ledger(app.uow)["problems"]
+    total = patient.amount_minor
+    assert (
+        f"campaign patient-refund: expired grants total {total} but the ledger returned 0 to the budget"
+        in problems
+    )
 
 
 def _expire_process(db_url: str, cwd: Path, batch: int) -> subprocess.Popen[str]:
