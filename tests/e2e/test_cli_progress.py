@@ -72,3 +72,9 @@ def test_expiry_and_the_dry_run_show_progress_on_a_terminal_only(launched: Pledg
     # Without a terminal (a script, a pipe) stderr stays empty.
     done = launched.run("grants", "expire", "--now", "2021-09-21T00:00:00Z", "--json")
     assert json.loads(done.stdout)["expired"] == 0 and done.stderr == ""
+
+
+def test_a_batch_size_out_of_range_is_refused_before_anything_expires(launched: Pledge) -> None:
+    refused = launched.run("grants", "expire", "--now", "2021-09-20T00:00:00Z", "--batch", "0", expect=2)
+    assert "--batch: must be between 1 and 100000" in refused.stderr
+    assert launched.json("grants", "list")["data"][0]["state"] == "issued"

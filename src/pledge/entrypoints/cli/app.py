@@ -30,7 +30,7 @@ from pledge.entrypoints.cli.options import (
 )
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import EXPIRE_BATCH, claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import EXPIRE_BATCH, MAX_EXPIRE_BATCH, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -333,6 +333,8 @@ def grants_expire(
 
     Batch by batch: if interrupted, run it again and it continues with what is still due.
     """
+    if not 1 <= batch <= MAX_EXPIRE_BATCH:
+        fail(InputError(f"--batch: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch"))
     with app_for(db, now) as pledge:
         with measuring("expiring", "grants") as progress:
             result = expire_grants(pledge.uow, pledge.clock, batch_size=batch, progress=progress)
