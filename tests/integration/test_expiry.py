@@ -26,10 +26,11 @@ from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App, FixedClock
+from pledge.domain.audit import canonical_json
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
-from pledge.usecases.grants import claim_grant, expire_grants
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.ports import UnitOfWorkFactory
@@ -142,11 +143,22 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
         events = conn.execute(
             text("SELECT payload FROM webhook_events WHERE type = 'grant.expired'")
         ).scalars()
-        expired_ids = [json.loads(p)["data"]["object"]["id"] for p in events]
+        payloads = list(events)
     # One posting per campaign per batch (two campaigns are due).
     assert result["batches"] <= postings[0] <= 2 * result["batches"]
     assert postings[1] == sum(before[i].amount_minor for i in due)
-    assert sorted(expired_ids) == sorted(due)  # one event per grant
+    # One event per grant, its object what the API shows for the grant, in canonical JSON.
+    bodies = [json.loads(p) for p in payloads]
+    assert sorted(b["data"]["object"]["id"] for b in bodies) == sorted(due)
+    assert all(b["data"]["object"] == grant_json(after[b["data"]["object"]["id"]]) for b in bodies)
+    assert [canonical_json(b) for b in bodies] == payloads
+    assert all(
+        b["type"] == "grant.expired" and b["created"] == NOW // 1_000_000 for b in bodies
+    )  # the app clock
+    assert len({b["id"] for b in bodies}) == len(bodies)
+    with app.engine.connect() as conn:
+        pending = conn.execute(text("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'"))
+        assert pending.scalar_one() == len(due)
     assert expire_grants(app.uow, FixedClock(LATER), batch_size=97)["expired"] == 0
     # A grant marked expired behind the ledger's back is reported as such.
     patient = next(g for g in after.values() if g.campaign_id == "patient-refund")

@@ -2,7 +2,7 @@
 
 Each batch moves at most ``limit`` due grants from ``issued`` to ``expired``, only those that still
 are, and returns one row per campaign (count, amount, smallest and highest id), never a row per
-grant unless a webhook endpoint wants each grant's event.
+grant.
 
 - SQLite updates its indexes in place: an expired grant leaves the ``(state, expires_at_us)``
   index's ``issued`` range at once, so every batch takes the first ``limit`` due rowids from it
@@ -13,6 +13,9 @@ grant unless a webhook endpoint wants each grant's event.
   and locks its rows with ``SKIP LOCKED``: a second expiry running at the same time takes other
   rows instead of waiting, and the locks are always taken in id order, so it never deadlocks. One
   statement: a data-modifying ``WITH`` whose ``UPDATE … RETURNING`` is summed by the outer query.
+
+When a webhook endpoint listens for ``grant.expired``, the batch's ids are kept in a temporary table
+(SQLite: the rowids it already has), so its events can be written by one ``INSERT … SELECT``.
 """
 
 from __future__ import annotations
@@ -28,21 +31,6 @@ from pledge.usecases.ports import CampaignExpiry, ExpiredBatch
 # What a batch is summed into, per campaign and currency (the highest id: where the next starts).
 _SUMS = "campaign_id, currency, COUNT(*), SUM(amount_minor), MIN(grant_id), MAX(grant_id)"
 _BY = "GROUP BY campaign_id, currency ORDER BY campaign_id, currency"
-# Each grant of a batch as it now is, for its event.
-GRANT_COLUMNS = (
-    "grant_id",
-    "campaign_id",
-    "currency",
-    "amount_minor",
-    "terms_version",
-    "account_id",
-    "purchase_id",
-    "state",
-    "issued_at_us",
-    "expires_at_us",
-    "claimed_at_us",
-    "closed_at_us",
-)
 _ISSUED, _EXPIRED = GrantState.ISSUED.value, GrantState.EXPIRED.value
 # Literals rather than parameters, so the planner sees which part of the index is meant.
 _DUE = f"state = '{_ISSUED}' AND expires_at_us <= :now"
@@ -70,21 +58,24 @@ def expire_batch(conn: Connection, now_us: int, limit: int, after: str) -> Expir
     return batch
 
 
-def expire_batch_with_rows(
-    conn: Connection, now_us: int, limit: int, after: str
-) -> tuple[ExpiredBatch, list[Any]]:
-    """``expire_batch``, also returning ``GRANT_COLUMNS`` of each grant expired."""
+def expire_batch_staged(conn: Connection, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, str]:
+    """``expire_batch``, also naming the batch's grants (as they now are) for set-based reads: the
+    returned ``(SELECT … FROM grants …)`` is valid until the transaction ends."""
     params = {"now": now_us, "limit": limit, "after": after}
-    columns = ", ".join(GRANT_COLUMNS)
     if conn.dialect.name == "postgresql":
-        returning = ", ".join(f"g.{c}" for c in GRANT_COLUMNS)
-        rows = list(conn.execute(text(f"WITH {_pg_due()} {_pg_update(returning)}"), params))
-        return _summed_rows(rows, after), rows
+        conn.exec_driver_sql(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (grant_id VARCHAR(40) COLLATE "C" PRIMARY KEY) '
+            "ON COMMIT DELETE ROWS"
+        )
+        conn.exec_driver_sql(f"DELETE FROM {_BATCH}")
+        done = _pg_update("g.grant_id")
+        conn.execute(
+            text(f"WITH {_pg_due()}, done AS ({done}) INSERT INTO {_BATCH} SELECT grant_id FROM done"), params
+        )
+        source = f"(SELECT * FROM grants WHERE grant_id IN (SELECT grant_id FROM {_BATCH}))"
+        return _summed(conn.execute(text(f"SELECT {_SUMS} FROM {source} AS b {_BY}")).all(), after), source
     batch = expire_batch(conn, now_us, limit, after)
-    rows = list(
-        conn.execute(text(f"SELECT {columns} FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH})"))
-    )
-    return batch, rows
+    return batch, f"(SELECT * FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH}))"
 
 
 def _pg_due() -> str:
@@ -111,14 +102,3 @@ def _sqlite_take(conn: Connection, params: dict[str, Any]) -> None:
 def _summed(rows: Sequence[Any], after: str) -> ExpiredBatch:
     campaigns = [CampaignExpiry(c, cur, int(n), int(total), first) for c, cur, n, total, first, _ in rows]
     return ExpiredBatch(campaigns, max((r[5] for r in rows), default=after))
-
-
-def _summed_rows(rows: Sequence[Any], after: str) -> ExpiredBatch:
-    """Rows starting with grant id, campaign, currency, amount, summed as ``_SUMS`` does."""
-    sums: dict[tuple[str, str], list[Any]] = {}
-    for grant_id, campaign_id, currency, amount in (tuple(r[:4]) for r in rows):
-        entry = sums.setdefault((campaign_id, currency), [campaign_id, currency, 0, 0, grant_id, grant_id])
-        entry[2] += 1
-        entry[3] += int(amount)
-        entry[4], entry[5] = min(entry[4], grant_id), max(entry[5], grant_id)
-    return _summed([sums[key] for key in sorted(sums)], after)

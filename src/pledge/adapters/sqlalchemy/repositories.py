@@ -375,10 +375,9 @@ class SqlGrants:
     def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
         return expiry.expire_batch(self._conn, now_us, limit, after)
 
-    def expire_due_with_grants(self, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, list[Grant]]:
-        """``expire_due``, also returning each grant as it now is (for its event)."""
-        batch, rows = expiry.expire_batch_with_rows(self._conn, now_us, limit, after)
-        return batch, [_grant(r) for r in rows]
+    def expire_due_staged(self, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, str]:
+        """``expire_due``, also naming the batch's grants in SQL (for their events; see ``expiry``)."""
+        return expiry.expire_batch_staged(self._conn, now_us, limit, after)
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int

@@ -21,6 +21,7 @@ from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, campai
 from pledge.adapters.sqlalchemy.billing import SqlSubscriptions
 from pledge.adapters.sqlalchemy.repositories import SqlCampaigns, SqlGrants
 from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
+from pledge.adapters.webhooks.grant_events import emit_expired
 from pledge.adapters.webhooks.store import Outbox
 from pledge.adapters.webhooks.subjects import snapshot
 from pledge.domain.campaign import CampaignState, TermsVersion
@@ -57,11 +58,11 @@ class _EventGrants(SqlGrants):
         return written
 
     def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        # One grant.expired per grant, written with its batch (and only read back if someone listens).
+        # One grant.expired per grant, written with its batch by one statement (if someone listens).
         if not self._outbox.listens("grant.expired"):
             return super().expire_due(now_us, limit, after)
-        batch, expired = self.expire_due_with_grants(now_us, limit, after)
-        self._outbox.emit("grant.expired", (grant_json(g) for g in expired))
+        batch, expired = self.expire_due_staged(now_us, limit, after)
+        emit_expired(self._conn, self._outbox, expired)
         return batch
 
     def update(self, grant: Grant) -> None:
