@@ -28,6 +28,8 @@ STEPS = (
     "issuance (campaign run)",
     "floor: bulk insert grants + ledger",
     "floor: bulk insert, Pledge's keys/indexes",
+    "expiry (grants expire)",
+    "floor: UPDATE the same grants",
     "explain one account (in-process)",
     "explain one account (CLI process)",
     "rule evaluation per purchase",

@@ -31,6 +31,7 @@ from benchmarks.common import (
     worker,
     write_campaign,
 )
+from benchmarks.expiry import expiry_steps
 from benchmarks.report import Report, machine, seconds, text_table, write_markdown
 
 SEED_ROWS = 18_460_000
@@ -138,6 +139,8 @@ def run_steps(bench: Bench, fmt: str, seed: int) -> None:
     _issuance(bench, run, issued)
     # 5. Explain and in-process evaluation.
     _in_process(bench, campaign, files["accounts"], simulation["qualifying"])
+    # 6. Expiry, last: it changes every grant's state.
+    expiry_steps(bench, issued)
 
 
 def _ratio(row: Any, pledge_s: float, floor_s: float, target: str) -> None:

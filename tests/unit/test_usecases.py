@@ -510,6 +510,7 @@ def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
         "dry_run": False,
         "changed": 1,
         "amounts": [{"amount": "1499.00", "currency": "CNY"}],
+        "batches": 1,
     }
     assert expire_grants(world.uow, Clock(LATER))["expired"] == 0
     assert world.store.budgets[CID].remaining_minor == 200 + 149_900

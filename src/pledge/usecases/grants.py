@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
@@ -9,9 +10,11 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.ports import Clock, UnitOfWorkFactory
+from pledge.usecases.ports import Clock, ExpiredBatch, UnitOfWork, UnitOfWorkFactory
 
-EXPIRE_BATCH = 5_000
+EXPIRE_BATCH = 10_000  # grants per expiry transaction
+MAX_EXPIRE_BATCH = 100_000
+ExpiryProgress = Callable[[int, int], None]  # (expired so far, due at the start)
 MAX_PAGE = 1_000
 
 
@@ -64,46 +67,76 @@ def claim_grant(uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str) -> 
     return grant_json(claimed)
 
 
-def expire_grants(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
-    """Expire every unopened grant past its window; its value returns to the campaign budget."""
+def expire_grants(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    *,
+    batch_size: int = EXPIRE_BATCH,
+    progress: ExpiryProgress | None = None,
+) -> dict[str, Any]:
+    """Expire every unopened grant past its window; its value returns to the campaign budget.
+
+    Batch by batch, each its own transaction (ADR 17): one statement expires up to ``batch_size``
+    grants, and per campaign the budget moves once and one ledger posting books them. An
+    interruption loses at most the batch in flight (rolled back whole); running again continues
+    with what is still due, and nothing is expired or returned twice.
+    """
+    if not 1 <= batch_size <= MAX_EXPIRE_BATCH:
+        raise InputError(f"batch_size: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch_size")
     now = clock.now_us()
-    expired = 0
+    with uow_factory() as uow:
+        due = uow.grants.count_due(now)
+    if progress:
+        progress(0, due)
+    expired = batches = 0
     amounts: dict[str, int] = {}
+    after = ""
     while True:
         with uow_factory() as uow:
-            due = uow.grants.due_for_expiry(now, EXPIRE_BATCH)
-            if not due:
+            batch = uow.grants.expire_due(now, batch_size, after)
+            if not batch.campaigns:
                 break
-            for grant in due:
-                done = grant.expire(now)
-                uow.grants.update(done)
-                # adjust() refuses to exceed the funded amount: value can only come back once.
-                if not uow.budgets.adjust(grant.campaign_id, grant.amount_minor):
-                    raise InvariantViolation(
-                        f"campaign {grant.campaign_id}: returning {grant.id} would exceed the funded budget"
-                    )
-                amounts[grant.currency] = amounts.get(grant.currency, 0) + grant.amount_minor
-            uow.ledger.append(
-                Transfer(
-                    f"expire:{g.id}",
-                    grants_account(g.campaign_id),
-                    budget_account(g.campaign_id),
-                    g.currency,
-                    g.amount_minor,
-                    "expire",
-                    g.id,
-                    now,
-                )
-                for g in due
-            )
+            _book_expiry(uow, batch, now)
             uow.commit()
-            expired += len(due)
+        after = batch.resume_after
+        batches += 1
+        expired += batch.count
+        for c in batch.campaigns:
+            amounts[c.currency] = amounts.get(c.currency, 0) + c.amount_minor
+        if progress:
+            progress(expired, max(due, expired))
     return {
         "expired": expired,
         "dry_run": False,
         "changed": expired,
         "amounts": [{"amount": format_minor(v, c), "currency": c} for c, v in sorted(amounts.items())],
+        "batches": batches,
     }
+
+
+def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
+    """Return each campaign's share of a batch to its budget: one move, one ledger posting."""
+    postings = []
+    for c in batch.campaigns:
+        # adjust() refuses to exceed the funded amount: value can only come back once.
+        if not uow.budgets.adjust(c.campaign_id, c.amount_minor):
+            raise InvariantViolation(
+                f"campaign {c.campaign_id}: returning {c.amount_minor} for {c.count} expired grants "
+                "would exceed the funded budget"
+            )
+        postings.append(
+            Transfer(
+                f"expire:{c.first_grant_id}",  # unique: a grant expires once, in one batch
+                grants_account(c.campaign_id),
+                budget_account(c.campaign_id),
+                c.currency,
+                c.amount_minor,
+                "expire",
+                c.campaign_id,
+                now,
+            )
+        )
+    uow.ledger.append(postings)
 
 
 def list_grants(

@@ -14,11 +14,15 @@ from pledge.usecases.ports import UnitOfWorkFactory
 def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
     verifier = ChainVerifier()
     postings: dict[str, int] = {}  # issue transfer id -> amount
+    returned: dict[str, int] = {}  # budget account -> amount expiries returned to it
     with uow_factory() as uow:
         for entry in uow.ledger.entries():
             verifier.feed(entry)
             if entry.transfer.kind == "issue":
                 postings[entry.transfer.id] = entry.transfer.amount
+            elif entry.transfer.kind == "expire":
+                credit = entry.transfer.credit_account
+                returned[credit] = returned.get(credit, 0) + entry.transfer.amount
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
         campaigns: list[dict[str, Any]] = []
@@ -45,6 +49,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                 uow.grants.posting_totals(record.campaign_id),
                 postings,
             )
+            _check_expired(verifier, record.campaign_id, totals, returned)
             outstanding = totals.get(GrantState.ISSUED.value, (0, 0))[1]
             booked_budget = verifier.balance(budget_account(record.campaign_id), budget.currency)
             booked_owed = verifier.balance(grants_account(record.campaign_id), budget.currency)
@@ -99,3 +104,16 @@ def _check_postings(
                 f"{format_minor(total, currency)} {currency} but the ledger posting says "
                 f"{format_minor(booked, currency) if booked is not None else 'nothing (missing)'}"
             )
+
+
+def _check_expired(
+    verifier: ChainVerifier, campaign_id: str, totals: dict[str, tuple[int, int]], returned: dict[str, int]
+) -> None:
+    """Every expired grant's value went back to its budget through the ledger, and nothing more."""
+    expired = totals.get(GrantState.EXPIRED.value, (0, 0))[1]
+    booked = returned.get(budget_account(campaign_id), 0)
+    if booked != expired:
+        verifier.report(
+            f"campaign {campaign_id}: expired grants total {expired} but the ledger returned {booked} "
+            "to the budget"
+        )

@@ -182,6 +182,29 @@ class FreeGrants:
     posting_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignExpiry:
+    """What one batch of expiry returns to one campaign's budget."""
+
+    campaign_id: str
+    currency: str
+    count: int
+    amount_minor: int
+    first_grant_id: str  # the smallest id expired: it names the batch's ledger posting
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredBatch:
+    """Grants one statement expired, per campaign, and where the next batch of the pass starts."""
+
+    campaigns: list[CampaignExpiry]
+    resume_after: str
+
+    @property
+    def count(self) -> int:
+        return sum(c.count for c in self.campaigns)
+
+
 class Purchases(Protocol):
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]: ...
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]: ...
@@ -252,7 +275,20 @@ class Grants(Protocol):
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None: ...
     def update(self, grant: Grant) -> None: ...
-    def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]: ...
+    def count_due(self, now_us: int) -> int:
+        """How many grants are unopened and past their claim window at ``now_us``."""
+        ...
+
+    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
+        """Expire up to ``limit`` due grants in one statement; returns them per campaign.
+
+        ``after`` is "" for a pass's first batch, then the previous batch's ``resume_after`` (a
+        position the store chooses: grants already expired are never due again, so a new pass
+        from "" finds whatever an interrupted one left). Grants another transaction holds are
+        skipped, not waited for.
+        """
+        ...
+
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int
     ) -> list[Grant]: ...

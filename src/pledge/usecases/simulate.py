@@ -6,7 +6,7 @@ the dry run's numbers are what ``campaign run`` would issue right now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from typing import Any
 
@@ -31,6 +31,11 @@ from pledge.usecases.ports import (
 )
 
 PROBLEM_SAMPLE = 20
+Stage = Callable[[str], None]  # told what the dry run starts doing next (a long run's status line)
+
+
+def _quiet(_: str) -> None:
+    """No one is watching the stages."""
 
 
 def blocking_problems(
@@ -103,10 +108,15 @@ def simulate_terms(
     campaign_launched: bool,
     near_miss_limit: int,
     widen_days: int | None,
+    stage: Stage = _quiet,
 ) -> dict[str, Any]:
+    stage("scanning every purchase against each condition")
     counts = uow.purchases.scan(selection)
+    stage("looking for problems that block a launch")
     problems = blocking_problems(uow, terms, selection, counts)
+    stage("deciding the grants in purchase order, within limits and budget")
     plan = _plan(uow, terms, selection, campaign_launched=campaign_launched)
+    stage("finding near misses")
     tz = terms.window.tz
     near = [
         {
@@ -156,6 +166,7 @@ def simulate_terms(
         "blocking": any(p["blocking"] for p in problems),
     }
     if widen_days:
+        stage(f"deciding the grants again with the window widened by {widen_days} days")
         wider = terms.window.widened(widen_days)
         wider_selection = Selection(wider, selection.conditions, selection.currency)
         wider_plan = _plan(uow, terms, wider_selection, campaign_launched=campaign_launched)
@@ -225,6 +236,7 @@ def simulate_campaign(
     *,
     near_miss_limit: int = 100,
     widen_days: int | None = None,
+    stage: Stage = _quiet,
 ) -> dict[str, Any]:
     """Dry run of the latest terms version (approved or not) over every purchase."""
     with uow_factory() as uow:
@@ -238,6 +250,7 @@ def simulate_campaign(
             campaign_launched=uow.budgets.get(campaign_id) is not None,
             near_miss_limit=near_miss_limit,
             widen_days=widen_days,
+            stage=stage,
         )
         result["version"] = version.version
         result["state"] = record.state.value

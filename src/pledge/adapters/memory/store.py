@@ -36,11 +36,13 @@ from pledge.domain.validation import column_of
 from pledge.usecases.ports import (
     Budget,
     Budgets,
+    CampaignExpiry,
     CampaignRecord,
     Campaigns,
     CandidateTotals,
     Catalogs,
     Corrections,
+    ExpiredBatch,
     FreeGrants,
     Grants,
     Ledger,
@@ -457,12 +459,26 @@ class MemoryGrants(_Repository):
                 revoked_reason=grant.revoked_reason,
             )
 
-    def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]:
-        due = [
+    def _due(self, now_us: int) -> list[Grant]:
+        return [
             g for g in self._s.grants.values() if g.state is GrantState.ISSUED and g.expires_at_us <= now_us
         ]
-        due.sort(key=lambda g: (g.expires_at_us, g.id))
-        return due[: max(limit, 0)]
+
+    def count_due(self, now_us: int) -> int:
+        return len(self._due(now_us))
+
+    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
+        """Like PostgreSQL's: the next ``limit`` due grants in id order after ``after``."""
+        batch = sorted((g for g in self._due(now_us) if g.id > after), key=lambda g: g.id)[: max(limit, 0)]
+        per: dict[tuple[str, str], CampaignExpiry] = {}
+        for g in batch:
+            self.update(g.expire(now_us))
+            key = (g.campaign_id, g.currency)
+            seen = per.get(key, CampaignExpiry(g.campaign_id, g.currency, 0, 0, g.id))
+            per[key] = dataclasses.replace(
+                seen, count=seen.count + 1, amount_minor=seen.amount_minor + g.amount_minor
+            )
+        return ExpiredBatch([per[k] for k in sorted(per)], batch[-1].id if batch else after)
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int

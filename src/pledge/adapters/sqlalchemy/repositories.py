@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Index, func, select, text, update
 
+from pledge.adapters.sqlalchemy import expiry
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty
 from pledge.adapters.sqlalchemy.purchases import STREAM
@@ -24,7 +25,14 @@ from pledge.domain.campaign import CampaignState, TermsVersion
 from pledge.domain.errors import ConflictError
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import ChainedTransfer, Transfer, chain
-from pledge.usecases.ports import Budget, CampaignRecord, CandidateTotals, FreeGrants, PreparedCandidates
+from pledge.usecases.ports import (
+    Budget,
+    CampaignRecord,
+    CandidateTotals,
+    ExpiredBatch,
+    FreeGrants,
+    PreparedCandidates,
+)
 
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
@@ -379,15 +387,15 @@ class SqlGrants:
             )
         )
 
-    def due_for_expiry(self, now_us: int, limit: int) -> list[Grant]:
-        stmt = (
-            select(grants)
-            .where(grants.c.state == GrantState.ISSUED.value, grants.c.expires_at_us <= now_us)
-            .order_by(grants.c.expires_at_us, grants.c.grant_id)
-            .limit(limit)
-            .with_for_update()
-        )
-        return [_grant(r) for r in self._conn.execute(stmt)]
+    def count_due(self, now_us: int) -> int:
+        return expiry.count_due(self._conn, now_us)
+
+    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
+        return expiry.expire_batch(self._conn, now_us, limit, after)
+
+    def expire_due_staged(self, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, str]:
+        """``expire_due``, also naming the batch's grants in SQL (for their events; see ``expiry``)."""
+        return expiry.expire_batch_staged(self._conn, now_us, limit, after)
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select, text, update
 
 from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, reader_engine, snapshot
 from pledge.adapters.sqlalchemy.api_tables import webhook_deliveries, webhook_endpoints, webhook_events
@@ -137,6 +137,47 @@ class Outbox:
             self._conn.execute(webhook_events.insert(), events)
             self._conn.execute(webhook_deliveries.insert(), deliveries)
         return len(events)
+
+    def emit_select(self, event_type: str, source: str, object_json: str, order_by: str) -> int:
+        """Record one event per row of ``source`` in one ``INSERT … SELECT``, ``object_json`` (SQL
+        building the object's canonical JSON) as its ``data.object``; only if someone listens.
+
+        The set-based twin of ``emit`` for batches of millions: the same envelope and key order,
+        ids sharing this call's time prefix and numbered in ``order_by`` order (still unique, still
+        oldest first). ``source`` and the expressions are SQL from Pledge's own code, never input.
+        """
+        endpoints = self._endpoints_for(event_type)
+        if not endpoints:
+            return 0
+        prefix = f"evt_{time.time_ns():016x}"
+        pg = self._conn.dialect.name == "postgresql"
+        number = "lpad(CAST(pledge_n AS TEXT), 12, '0')" if pg else "printf('%012d', pledge_n)"
+        event_id = f"'{prefix}' || {number}"
+        body = (
+            # "\\:" keeps text() from reading ":<digits>" as a parameter
+            f'\'{{"created"\\:{self._created_s},"data":{{"object":\' || {object_json} || '
+            f'\'}},"id":"\' || {event_id} || \'","object":"event","type":"{event_type}"}}\''
+        )
+        written = self._conn.execute(
+            text(
+                "INSERT INTO webhook_events (event_id, type, created_at_us, payload) "
+                f"SELECT {event_id}, :type, :created, {body} "
+                f"FROM (SELECT s.*, ROW_NUMBER() OVER (ORDER BY {order_by}) AS pledge_n "
+                f"FROM {source} AS s) AS n"
+            ),
+            {"type": event_type, "created": self._created_s * 1_000_000},
+        ).rowcount
+        for endpoint_id in endpoints:  # the events just written: ids above the prefix, below "prefix" + "g"
+            self._conn.execute(
+                text(
+                    "INSERT INTO webhook_deliveries "
+                    "(event_id, endpoint_id, status, attempts, next_attempt_at_us) "
+                    "SELECT event_id, :endpoint, 'pending', 0, :wall FROM webhook_events "
+                    "WHERE event_id > :low AND event_id < :high"
+                ),
+                {"endpoint": endpoint_id, "wall": self._wall_us, "low": prefix, "high": prefix + "g"},
+            )
+        return int(written)
 
 
 class WebhookStore:

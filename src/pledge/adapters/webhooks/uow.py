@@ -21,6 +21,7 @@ from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, campai
 from pledge.adapters.sqlalchemy.billing import SqlSubscriptions
 from pledge.adapters.sqlalchemy.repositories import SqlCampaigns, SqlGrants
 from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
+from pledge.adapters.webhooks.grant_events import emit_expired
 from pledge.adapters.webhooks.store import Outbox
 from pledge.adapters.webhooks.subjects import snapshot
 from pledge.domain.campaign import CampaignState, TermsVersion
@@ -29,7 +30,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.subscriptions import Term, TermKind, TermState
 from pledge.usecases.compensate import item_json
 from pledge.usecases.grants import grant_json
-from pledge.usecases.ports import CandidateTotals, Clock, FreeGrants, PreparedCandidates
+from pledge.usecases.ports import CandidateTotals, Clock, ExpiredBatch, FreeGrants, PreparedCandidates
 from pledge.usecases.subscriptions import term_json
 
 # The audit subject of a purchase until the use case has created (and so named) its term.
@@ -59,6 +60,14 @@ class _EventGrants(SqlGrants):
             while chunk := [grant_json(g) for g in islice(issued, 10_000)]:
                 self._outbox.emit("grant.issued", chunk)
         return written
+
+    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
+        # One grant.expired per grant, written with its batch by one statement (if someone listens).
+        if not self._outbox.listens("grant.expired"):
+            return super().expire_due(now_us, limit, after)
+        batch, expired = self.expire_due_staged(now_us, limit, after)
+        emit_expired(self._conn, self._outbox, expired)
+        return batch
 
     def update(self, grant: Grant) -> None:
         super().update(grant)

@@ -25,11 +25,13 @@ from pledge.entrypoints.cli.options import (
     counting,
     emit,
     fail,
+    measuring,
     out,
+    staged,
 )
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import EXPIRE_BATCH, MAX_EXPIRE_BATCH, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -187,11 +189,16 @@ def campaign_simulate(
     """Dry run over all purchases: reach, cost, rejections, near misses, problems."""
     if not 0 <= near_misses <= 10_000:
         fail(InputError("--near-misses: must be between 0 and 10000", param="near_misses"))
-    with app_for(db) as pledge:
+    with app_for(db) as pledge, staged("opening the campaign") as stage:
         result = simulate_campaign(
-            pledge.uow, pledge.rules, campaign_id, near_miss_limit=near_misses, widen_days=widen_days
+            pledge.uow,
+            pledge.rules,
+            campaign_id,
+            near_miss_limit=near_misses,
+            widen_days=widen_days,
+            stage=stage,
         )
-        emit(result, as_json, render.simulation)
+    emit(result, as_json, render.simulation)
 
 
 @campaign.command("approve")
@@ -337,12 +344,24 @@ def grants_claim(grant_id: str, db: DbOpt = None, as_json: JsonOpt = False, now:
 
 
 @grants.command("expire")
-def grants_expire(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
-    """Expire unopened grants past their claim window; the value returns to the budget."""
+def grants_expire(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    batch: Annotated[
+        int, typer.Option("--batch", help="Grants per transaction (an interruption loses at most one).")
+    ] = EXPIRE_BATCH,
+) -> None:
+    """Expire unopened grants past their claim window; the value returns to the budget.
+
+    Batch by batch: if interrupted, run it again and it continues with what is still due.
+    """
+    if not 1 <= batch <= MAX_EXPIRE_BATCH:
+        fail(InputError(f"--batch: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch"))
     with app_for(db, now) as pledge:
-        emit(
-            expire_grants(pledge.uow, pledge.clock), as_json, lambda r: out.print(f"expired {r['expired']:,}")
-        )
+        with measuring("expiring", "grants") as progress:
+            result = expire_grants(pledge.uow, pledge.clock, batch_size=batch, progress=progress)
+        emit(result, as_json, render.expiry)
 
 
 @ledger.command("verify")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, PledgeError
@@ -94,3 +94,23 @@ def counting(label: str, unit: str, *, quiet: bool) -> Iterator[Callable[[int], 
     with Progress(*columns, transient=True, disable=quiet) as bar:
         task = bar.add_task(label, total=None)
         yield lambda n: bar.update(task, completed=n)
+
+
+@contextmanager
+def measuring(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar on stderr for long work of known size: ``(done, total)``. Only on a terminal, so
+    ``--json`` output and scripts reading stderr see nothing of it."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@contextmanager
+def staged(first: str) -> Iterator[Callable[[str], None]]:
+    """A status line on stderr naming the stage under way (only on a terminal, like ``measuring``)."""
+    if not err.is_terminal:
+        yield lambda _: None
+        return
+    with err.status(first) as status:
+        yield status.update

@@ -175,3 +175,8 @@ def grant_list(result: dict[str, Any]) -> None:
             g["expires_at"],
         )
     out.print(table)
+
+
+def expiry(result: dict[str, Any]) -> None:
+    returned = ", ".join(money(a["amount"], a["currency"]) for a in result["amounts"]) or "nothing"
+    out.print(f"expired {result['expired']:,} grants in {result['batches']:,} batches; {returned} returned")

@@ -1,0 +1,234 @@
+"""Expiry in batches, on SQLite and PostgreSQL, against the in-memory reference (ADR 17).
+
+Small batches make a few thousand grants take the path millions take: many transactions, batches
+spanning campaigns, one ledger posting per campaign per batch. Expiry must expire exactly the due
+grants, return exactly their value to each budget, keep the ledger verifiable and write one
+``grant.expired`` event per grant; killed mid-way (a real process, SIGKILL) or run twice at once it
+must leave a consistent state that a re-run completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from pledge.adapters.files.generate import generate
+from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.sqlalchemy.schema import upgrade
+from pledge.adapters.webhooks.store import WebhookStore
+from pledge.bootstrap import App, FixedClock
+from pledge.domain.audit import canonical_json
+from pledge.domain.grant import Grant, GrantState
+from pledge.domain.timeutil import format_instant, parse_instant
+from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json
+from pledge.usecases.issue import run_campaign
+from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.ports import UnitOfWorkFactory
+from tests.integration.test_scan_agreement import _load
+from tests.support.data import campaign
+
+DAY = 86_400_000_000
+NOW = parse_instant("2012-06-01T12:00:00+08:00")
+LATER = NOW + 31 * DAY  # founders (30 days) and early (20 days, run 5 days in) are due; patient (60) not
+# Three campaigns over the same crowd: two fall due at different instants, one is not due yet.
+CAMPAIGNS = (("founders-refund", "30d", 0), ("early-refund", "20d", 5), ("patient-refund", "60d", 0))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    result = generate(tmp_path_factory.mktemp("crowd"), purchases=3_000, seed=13)
+    return result.accounts_path, result.purchases_path
+
+
+def _issue_all(uow: UnitOfWorkFactory, app: App) -> None:
+    """Run the three campaigns, then open every fifth founders' envelope (those never expire)."""
+    for campaign_id, claim_within, day in CAMPAIGNS:
+        clock = FixedClock(NOW + day * DAY)
+        document = campaign(
+            id=campaign_id,
+            budget="90000000.00",
+            payout={"channel": "red_envelope", "claim_within": claim_within},
+        )
+        apply_campaign(uow, app.rules, clock, document, "ops")
+        approve_campaign(uow, clock, campaign_id, "finance")
+        launch_campaign(uow, app.rules, clock, campaign_id, "finance")
+        run_campaign(uow, app.rules, clock, campaign_id, "ops")
+    for grant in sorted(_grants(uow).values(), key=lambda g: g.id)[::5]:
+        if grant.campaign_id == "founders-refund":
+            claim_grant(uow, FixedClock(NOW + DAY), grant.id)
+
+
+def _grants(uow: UnitOfWorkFactory) -> dict[str, Grant]:
+    found: dict[str, Grant] = {}
+    with uow() as u:
+        for campaign_id, _, _ in CAMPAIGNS:
+            after = None
+            while page := u.grants.page(
+                campaign_id=campaign_id, account_id=None, starting_after=after, limit=1000
+            ):
+                found.update((g.id, g) for g in page)
+                after = page[-1].id
+    return found
+
+
+def _budgets(uow: UnitOfWorkFactory) -> dict[str, tuple[int, int]]:
+    with uow() as u:
+        budgets = {c: u.budgets.get(c) for c, _, _ in CAMPAIGNS}
+    return {c: (b.funded_minor, b.remaining_minor) for c, b in budgets.items() if b is not None}
+
+
+def _check_books(uow: UnitOfWorkFactory) -> None:
+    """Each budget holds exactly what is not owed to an envelope still open or opened; the ledger agrees."""
+    grants = _grants(uow)
+    for campaign_id, (funded, remaining) in _budgets(uow).items():
+        held = sum(
+            g.amount_minor
+            for g in grants.values()
+            if g.campaign_id == campaign_id and g.state is not GrantState.EXPIRED
+        )
+        assert remaining == funded - held, campaign_id
+    verified = verify_ledger(uow)
+    assert verified["ok"] is True, verified["problems"]
+
+
+@pytest.fixture
+def app(db_url: str, files: tuple[Path, Path]) -> Any:
+    app = App(db_url, NOW)
+    upgrade(app.engine)
+    _load(app.uow, files)
+    _issue_all(app.uow, app)
+    yield app
+    app.close()
+
+
+def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
+    app: App, files: tuple[Path, Path]
+) -> None:
+    store = WebhookStore(app.engine)
+    store.create_endpoint("http://127.0.0.1:9/hook", ["grant.expired"], "ops", NOW)
+    memory = memory_uow_factory(MemoryStore())
+    _load(memory, files)
+    _issue_all(memory, app)
+    before = _grants(app.uow)
+    assert before == _grants(memory)
+    due = {g.id for g in before.values() if g.state is GrantState.ISSUED and g.expires_at_us <= LATER}
+    assert len(due) > 20 * 97 and {before[i].campaign_id for i in due} == {"founders-refund", "early-refund"}
+
+    result = expire_grants(app.uow, FixedClock(LATER), batch_size=97)
+    assert result == expire_grants(memory, FixedClock(LATER), batch_size=97)
+    assert result["expired"] == len(due) and result["batches"] == -(-len(due) // 97)
+    after = _grants(app.uow)
+    assert after == _grants(memory)
+    assert {i for i, g in after.items() if g.state is GrantState.EXPIRED} == due
+    assert all(after[i].closed_at_us == LATER for i in due)
+    assert {i: g for i, g in after.items() if i not in due} == {
+        i: g for i, g in before.items() if i not in due
+    }
+    _check_books(app.uow)
+    _check_books(memory)
+    with app.engine.connect() as conn:
+        postings = conn.execute(
+            text("SELECT COUNT(*), SUM(amount) FROM ledger_entries WHERE kind = 'expire'")
+        ).one()
+        events = conn.execute(
+            text("SELECT payload FROM webhook_events WHERE type = 'grant.expired'")
+        ).scalars()
+        payloads = list(events)
+    # One posting per campaign per batch (two campaigns are due).
+    assert result["batches"] <= postings[0] <= 2 * result["batches"]
+    assert postings[1] == sum(before[i].amount_minor for i in due)
+    # One event per grant, its object what the API shows for the grant, in canonical JSON.
+    bodies = [json.loads(p) for p in payloads]
+    assert sorted(b["data"]["object"]["id"] for b in bodies) == sorted(due)
+    assert all(b["data"]["object"] == grant_json(after[b["data"]["object"]["id"]]) for b in bodies)
+    assert [canonical_json(b) for b in bodies] == payloads
+    assert all(
+        b["type"] == "grant.expired" and b["created"] == NOW // 1_000_000 for b in bodies
+    )  # the app clock
+    assert len({b["id"] for b in bodies}) == len(bodies)
+    with app.engine.connect() as conn:
+        pending = conn.execute(text("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'"))
+        assert pending.scalar_one() == len(due)
+    assert expire_grants(app.uow, FixedClock(LATER), batch_size=97)["expired"] == 0
+    # A grant marked expired behind the ledger's back is reported as such.
+    patient = next(g for g in after.values() if g.campaign_id == "patient-refund")
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE grants SET state = 'expired' WHERE grant_id = :id"), {"id": patient.id})
+    problems = verify_ledger(app.uow)["problems"]
+    total = patient.amount_minor
+    assert (
+        f"campaign patient-refund: expired grants total {total} but the ledger returned 0 to the budget"
+        in problems
+    )
+
+
+def _expire_process(db_url: str, cwd: Path, batch: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pledge",
+            "grants",
+            "expire",
+            "--now",
+            format_instant(LATER),
+            "--batch",
+            str(batch),
+            "--json",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _expired(app: App) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.execute(text("SELECT COUNT(*) FROM grants WHERE state = 'expired'")).scalar_one())
+
+
+def test_a_killed_expiry_leaves_a_consistent_state_and_a_rerun_finishes(
+    app: App, db_url: str, tmp_path: Path
+) -> None:
+    with app.uow() as uow:
+        due = uow.grants.count_due(LATER)
+    process = _expire_process(db_url, tmp_path, batch=2)
+    deadline = time.monotonic() + 120
+    while _expired(app) == 0 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _expired(app)
+    assert 0 < done < due, "killed between its first and its last batch"
+    _check_books(app.uow)  # whatever batch was in flight rolled back whole
+    rerun = expire_grants(app.uow, FixedClock(LATER), batch_size=50)
+    assert rerun["expired"] == due - done
+    assert _expired(app) == due
+    _check_books(app.uow)
+
+
+def test_two_expiries_at_once_expire_each_grant_once(app: App, db_url: str, tmp_path: Path) -> None:
+    with app.uow() as uow:
+        due = uow.grants.count_due(LATER)
+    processes = [_expire_process(db_url, tmp_path, batch=7) for _ in range(2)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        results.append(json.loads(out))
+    assert sum(r["expired"] for r in results) == due
+    assert _expired(app) == due
+    _check_books(app.uow)
