@@ -149,9 +149,16 @@ def auto_renew_wording(term: Term, plan: Plan) -> str:
 
 def set_auto_renew(term: Term, enabled: bool, actor: str, at_us: int, wording: str) -> Term:
     """Record the customer's choice. Repeating the current choice changes nothing (first evidence kept)."""
-    if term.state is not TermState.ACTIVE or at_us >= term.ends_at_us:
+    if term.state is not TermState.ACTIVE:
         raise RefusedError(
-            f"subscription term {term.id} has ended ({term.state.value}); auto-renew cannot change",
+            f"subscription term {term.id} is {term.state.value}; auto-renew changes only on an active term",
+            code="term_ended",
+        )
+    if at_us >= term.ends_at_us:
+        ended = local_date(term.ends_at_us, zone(term.timezone)).isoformat()
+        raise RefusedError(
+            f"subscription term {term.id} ended on {ended}; auto-renew cannot change now "
+            "(renew-due renews it if auto-renew was on, or lapses it)",
             code="term_ended",
         )
     if not actor.strip():
