@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.cli import billing, extra, server
+from pledge.entrypoints.cli import billing, examples, extra, server
 from pledge.entrypoints.cli.app import app
 
-__all__ = ["billing", "extra", "main", "server"]
+__all__ = ["billing", "examples", "extra", "main", "server"]
 
 
 def main() -> None:
