@@ -24,6 +24,7 @@ from pledge.entrypoints.cli.options import (
     fail,
     out,
 )
+from pledge.entrypoints.cli.render import id_column
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -132,7 +133,9 @@ def subscriptions_list(
 
         def human(r: dict[str, Any]) -> None:
             table = Table(title="Subscription terms")
-            for column in ("id", "account", "plan", "paid", "from", "to", "state", "auto-renew"):
+            id_column(table, "id", (t["id"] for t in r["data"]))
+            id_column(table, "account", (t["account_id"] for t in r["data"]))
+            for column in ("plan", "paid", "from", "to", "state", "auto-renew"):
                 table.add_column(column)
             for t in r["data"]:
                 table.add_row(
@@ -262,7 +265,9 @@ def compensation_human(r: dict[str, Any]) -> None:
         title=f"{r['campaign']}: compensation towards version {r['to_version']} ({r['policy']})"
         + (" — dry run" if r["dry_run"] else "")
     )
-    for column in ("term", "account", "plan", "version", "extra days", "new end"):
+    id_column(table, "term", (item["subscription_id"] for item in r["items"][:50]))
+    id_column(table, "account", (item["account_id"] for item in r["items"][:50]))
+    for column in ("plan", "version", "extra days", "new end"):
         table.add_column(column)
     for item in r["items"][:50]:
         table.add_row(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.table import Table
-
 from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.bootstrap import App
 from pledge.entrypoints.cli.demo_steps import step
@@ -28,13 +26,11 @@ def console_people(app: App, db_file: str) -> dict[str, str]:
     now = time.time_ns() // 1_000
     expires = now + 30 * 86_400 * 1_000_000
     secrets: dict[str, str] = {}
-    table = Table("who", "scope", "signs in at", "key (shown once)")
     for name, scope, account in DEMO_PEOPLE:
         _, secret = store.create_key(
             scope=scope, name=name, account_id=account, expires_at_us=expires, now_us=now
         )
         secrets[name] = secret
-        table.add_row(name, scope, "/me" if scope == "customer" else "/console", secret)
     step(
         "C",
         "The web console",
@@ -43,6 +39,10 @@ def console_people(app: App, db_file: str) -> dict[str, str]:
         "ops.li applies a copy of founders-refund and runs the dry run, finance.wang approves it, ops.zhao\n"
         "launches and runs it; then the customer opens their red envelope at http://127.0.0.1:8000/me.",
     )
-    out.print(table)
+    # One key per line, never in a table: a table squeezes them into "pk_live_…" on a narrow terminal.
+    for name, scope, _ in DEMO_PEOPLE:
+        where = "/me" if scope == "customer" else "/console"
+        out.print(f"  {name} ({scope}, signs in at {where}), key shown once:", markup=False)
+        out.print(f"    {secrets[name]}", markup=False, soft_wrap=True)
     out.print(f"  (keys expire in 30 days; make more with `pledge keys create --db sqlite:///{db_file}`)")
     return secrets
