@@ -216,7 +216,7 @@ def test_bad_input_exits_2_and_refusals_exit_1(sqlite_url: str, tmp_path: Path) 
     assert "cloud-silver-1gb" in one_line(bad.stderr)
 
     assert "--now" in one_line(cli.run("quote", "U01", GOLD, "--now", "2023-11-01T10:00:00", expect=2).stderr)
-    cli.run("subscriptions", "buy", "U01", "cloud-silver-1gb", "--now", BUY_AT, expect=1)
+    cli.run("subscriptions", "buy", "U01", "cloud-silver-1gb", "--now", BUY_AT, expect=1)  # unknown plan
     term = cli.json("subscriptions", "buy", "U01", GOLD, "--now", BUY_AT)
     cli.run("subscriptions", "refund", term["id"], "--repurchase", "--prorated", expect=2)
     cli.run("subscriptions", "auto-renew", term["id"], expect=2)  # --on or --off is required
@@ -224,3 +224,72 @@ def test_bad_input_exits_2_and_refusals_exit_1(sqlite_url: str, tmp_path: Path) 
     assert "no_campaign" in one_line(refused.stderr)
     cli.run("campaign", "compensate", CAMPAIGN_ID, "--policy", "bogus", expect=2)
     cli.run("campaign", "compensate", "no-such-campaign", expect=1)
+
+
+def test_a_quote_or_purchase_for_an_unknown_account_is_refused(db_url: str, tmp_path: Path) -> None:
+    """Exit 1 with account_not_found (the caller named something that does not exist), one line,
+    nothing recorded."""
+    cli, files = setup(db_url, tmp_path)
+    cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")
+    for command in (("quote", "NOPE", PLATINUM), ("subscriptions", "buy", "NOPE", PLATINUM)):
+        refused = cli.run(*command, "--now", BUY_AT, expect=1)
+        assert one_line(refused.stderr) == (
+            "error [account_not_found]: account NOPE is not known; import it first"
+        )
+    assert cli.json("subscriptions", "list")["data"] == []
+    assert cli.json("quote", "U01", PLATINUM, "--now", BUY_AT)["price"] == "252.00"
+
+
+def test_refund_and_repurchase_after_compensation_takes_the_days_back(db_url: str, tmp_path: Path) -> None:
+    """PRODUCT.md: the customer's choice stays open after compensation. Net money P_old - P_new; the
+    300 extra days go back to the campaign's compensation; the report and the ledger agree."""
+    cli, files = setup(db_url, tmp_path)
+    cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")
+    cli.json("campaign", "apply", str(files["v1"]), "--actor", "ops")
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
+    cli.json("campaign", "launch", CAMPAIGN_ID, "--actor", "fin")
+    platinum = cli.json("subscriptions", "buy", "U02", PLATINUM, "--now", BUY_AT)
+    gold = cli.json("subscriptions", "buy", "U01", GOLD, "--now", BUY_AT)
+    cli.json("campaign", "apply", str(files["v2"]), "--actor", "ops")
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
+    compensated = cli.json("campaign", "compensate", CAMPAIGN_ID, "--now", "2023-11-05T10:00:00+08:00")
+    assert {i["plan"]: i["extra_days"] for i in compensated["items"]} == {
+        PLATINUM: EXTRA_DAYS[PLATINUM],
+        GOLD: EXTRA_DAYS[GOLD],
+    }
+
+    done = cli.json(
+        "subscriptions", "refund", platinum["id"], "--repurchase", "--now", "2023-11-06T10:00:00+08:00"
+    )
+    assert (done["refunded"], done["charged"], done["net_refund"]) == ("252.00", "109.00", "143.00")
+    assert done["compensation_days_returned"] == EXTRA_DAYS[PLATINUM]
+    assert (done["refunded_term"]["state"], done["refunded_term"]["compensated_days"]) == ("refunded", 0)
+    rebought = done["subscription"]
+    assert (rebought["kind"], rebought["terms_version"], rebought["starts_at"], rebought["ends_at"]) == (
+        "repurchase",
+        2,
+        BUY_AT,
+        "2024-11-01T10:00:00+08:00",
+    )
+    assert rebought["auto_renew"] is False
+    again = cli.run(
+        "subscriptions",
+        "refund",
+        platinum["id"],
+        "--repurchase",
+        "--now",
+        "2023-11-07T10:00:00+08:00",
+        expect=1,
+    )
+    assert "term_refunded" in one_line(again.stderr)
+    assert cli.json("campaign", "compensate", CAMPAIGN_ID)["applied"] == 0  # nothing is owed twice
+
+    report = {c["plan"]: c for c in cli.json("campaign", "report", CAMPAIGN_ID)["compensation"]}
+    assert (report[PLATINUM]["days"], report[PLATINUM]["days_returned"]) == (0, EXTRA_DAYS[PLATINUM])
+    assert (report[GOLD]["days"], report[GOLD]["days_returned"]) == (EXTRA_DAYS[GOLD], 0)
+    verified = cli.json("ledger", "verify")
+    assert verified["ok"] is True, verified["problems"]
+    assert verified["campaigns"] == [{"campaign": CAMPAIGN_ID, "compensation_days": EXTRA_DAYS[GOLD]}]
+    human = cli.run("subscriptions", "refund", gold["id"], "--now", "2023-11-08T10:00:00+08:00").stdout
+    assert f"{EXTRA_DAYS[GOLD]} compensation days taken back" in " ".join(human.split())
+    assert cli.json("ledger", "verify")["ok"] is True

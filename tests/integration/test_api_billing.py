@@ -413,3 +413,33 @@ def test_offer_campaigns_through_the_campaign_endpoints(billing: Api) -> None:
     page_two = ok(api.get("/v1/plans", "customer", limit=2, starting_after=PLATINUM))
     assert ([p["id"] for p in page_two["data"]], page_two["has_more"]) == ([DIAMOND], False)
     assert error(api.get("/v1/plans", "customer", starting_after="nope"), 400)["param"] == "starting_after"
+
+
+def test_a_quote_for_an_unknown_account_is_404_naming_it(billing: Api) -> None:
+    at(billing, BUY_AT)
+    body = error(billing.get("/v1/quotes", "support", account="NOPE", plan=PLATINUM), 404)
+    assert (body["code"], body["param"], body["message"]) == (
+        "account_not_found",
+        "account",
+        "account NOPE is not known; import it first",
+    )
+
+
+def test_repurchase_after_compensation_over_http(billing: Api) -> None:
+    """Compensated first, then refunded and rebought at v2: net P_old - P_new, the days taken back."""
+    api = billing
+    at(api, BUY_AT)
+    platinum = ok(buy(api, "U02", PLATINUM))
+    publish_v2(api)
+    at(api, COMPENSATED)
+    job = ok(api.post(f"/v1/campaigns/{CAMPAIGN_ID}/compensate", "operator"), 202)
+    assert api.wait_job(job["id"])["result"]["applied"] == 1
+    at(api, "2023-11-06T10:00:00+08:00")
+    done = ok(api.post(f"/v1/subscriptions/{platinum['id']}/refund", "support", {"repurchase": True}))
+    assert (done["refunded"], done["charged"], done["net_refund"]) == ("252.00", "109.00", "143.00")
+    assert done["compensation_days_returned"] == EXTRA_DAYS[PLATINUM]
+    assert (done["subscription"]["kind"], done["subscription"]["terms_version"]) == ("repurchase", 2)
+    report = ok(api.get(f"/v1/campaigns/{CAMPAIGN_ID}/report", "finance"))["compensation"]
+    assert [(c["days"], c["days_returned"]) for c in report] == [(0, EXTRA_DAYS[PLATINUM])]
+    verified = ok(api.get("/v1/ledger/verify", "finance"))
+    assert verified["ok"] is True, verified["problems"]

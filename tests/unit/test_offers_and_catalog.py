@@ -303,8 +303,8 @@ def test_bonus_period_quote() -> None:
     assert q.timezone == SHANGHAI  # the campaign's zone, not the fallback
     assert q.renewal_price_minor == 25200
     assert q.breakdown == (
-        "252.00 CNY for 18 months (12 months + 6 months free), then 252.00 CNY every 12 months; "
-        "renews only if you turn auto-renew on"
+        "252.00 CNY for 18 months (12 months + 6 months free); auto-renew is off: it ends then unless "
+        "you turn auto-renew on, which renews it at 252.00 CNY every 12 months"
     )
 
 
@@ -314,8 +314,8 @@ def test_intro_price_quote() -> None:
     assert (q.terms_version, q.campaign_id, q.offer_type) == (2, "cloud-double-11", OfferType.INTRO_PRICE)
     assert local(q.ends_at_us) == "2024-11-01T00:00:00+08:00"
     assert q.breakdown == (
-        "29.00 CNY for the first 12 months, then 72.00 CNY every 12 months; "
-        "renews only if you turn auto-renew on"
+        "29.00 CNY for the first 12 months; auto-renew is off: it ends then unless you turn auto-renew "
+        "on, which renews it at 72.00 CNY every 12 months"
     )
 
 
@@ -328,7 +328,8 @@ def test_no_offer_outside_the_sale_or_the_plan_list() -> None:
     q = quote(gold, v1, after_sale, SHANGHAI)
     assert (q.price_minor, q.terms_version, q.campaign_id, q.offer_type) == (7200, None, None, None)
     assert q.first_term == Period(12)
-    assert q.breakdown.startswith("72.00 CNY for 12 months, then 72.00 CNY every 12 months")
+    assert q.breakdown.startswith("72.00 CNY for 12 months; auto-renew is off")
+    assert q.breakdown.endswith("renews it at 72.00 CNY every 12 months")
     only_gold = version(changed(V1, "applies_to", ["cloud-gold-50gb"]), 1)
     assert quote(CATALOG.plan("cloud-diamond-2tb"), only_gold, BOUGHT, SHANGHAI).terms_version is None
     plain = quote(gold, None, parse_instant("2024-01-31T00:00:00Z"), "UTC")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from pledge.domain.catalog import parse_catalog
 from pledge.domain.errors import InputError, InvariantViolation, RefusedError
 from pledge.domain.offers import OfferTermsVersion, parse_offer_terms, quote
+from pledge.domain.periods import add_days
 from pledge.domain.subscriptions import (
     Term,
     TermKind,
@@ -246,13 +247,40 @@ def test_refund_and_repurchase() -> None:
     assert (bought.previous_term_id, bought.purchased_at_us) == ("t1", now)
     with pytest.raises(RefusedError):
         refund_and_repurchase(result.refunded, new_quote, now, "t1rr")
-    with pytest.raises(RefusedError) as caught:
-        refund_and_repurchase(
-            replace(term, compensated_days=300, reconciled_to_version=2), new_quote, now, "x"
-        )
+    with pytest.raises(RefusedError) as caught:  # the repurchased term itself
+        refund_and_repurchase(bought, new_quote, now, "x")
     assert caught.value.code == "already_compensated"
     with pytest.raises(InputError):
         refund_and_repurchase(term, quote(PLATINUM, V2, term.starts_at_us + 1, SHANGHAI), now, "x")
     with pytest.raises(RefusedError) as caught:
         refund_and_repurchase(term, quote(PLATINUM, V1, term.starts_at_us, SHANGHAI), now, "x")
     assert caught.value.code == "not_newer_terms"
+
+
+def test_repurchase_after_compensation_takes_the_extra_days_back() -> None:
+    """The customer's choice stays open after compensation: the money nets P_old - P_new, and the
+    300 days compensation added go back with the rest of the old term."""
+    term = platinum_v1()
+    compensated = replace(
+        term,
+        ends_at_us=add_days(term.ends_at_us, 300, SHANGHAI),
+        compensated_days=300,
+        reconciled_to_version=2,
+    )
+    new_quote = quote(PLATINUM, V2, term.starts_at_us, SHANGHAI)
+    result = refund_and_repurchase(compensated, new_quote, parse_instant("2023-12-01T12:00:00+08:00"), "t1r")
+    assert (result.refunded_minor, result.charged_minor, result.net_refund_minor) == (25200, 10900, 14300)
+    assert (result.days.service, result.days.compensation) == (547, 300)
+    assert (result.refunded.compensated_days, result.refunded.reconciled_to_version) == (0, 2)
+    assert (result.term.auto_renew, result.term.consent) == (False, None)  # consent named the old end
+
+
+def test_a_refund_takes_back_unused_compensation_days_first() -> None:
+    term = platinum_v1()
+    compensated = replace(term, ends_at_us=add_days(term.ends_at_us, 300, SHANGHAI), compensated_days=300)
+    late = add_days(term.ends_at_us, 100, SHANGHAI)  # 100 of the 300 extra days used
+    refund = full_refund(compensated, late)
+    assert (refund.days.service, refund.days.compensation) == (0, 200)
+    assert refund.term.compensated_days == 100
+    early = full_refund(compensated, add_days(term.starts_at_us, 47, SHANGHAI))
+    assert (early.days.service, early.days.compensation) == (500, 300)

@@ -303,9 +303,20 @@ def test_memory_compensations_and_outbox_are_keyed_once(world: World) -> None:
         shorter = dataclasses.replace(item, term_id="sub_2", new_ends_at_us=item.old_ends_at_us - 1)
         with pytest.raises(IntegrityError):  # CHECK never_shortens
             uow.subscriptions.record_compensation(shorter, "fin", "ops", 0)
+        # Days are those the term still holds (what the ledger's compensation account granted).
+        uow.subscriptions.update(dataclasses.replace(_term("sub_1"), compensated_days=362))
         assert uow.subscriptions.compensation_totals(CAMPAIGN_ID) == [
-            {"plan": GOLD, "terms": 1, "days": 362, "money_minor": 2868, "currency": "CNY"}
+            {
+                "plan": GOLD,
+                "terms": 1,
+                "days": 362,
+                "days_returned": 0,
+                "money_minor": 2868,
+                "currency": "CNY",
+            }
         ]
+        uow.subscriptions.update(dataclasses.replace(_term("sub_1"), compensated_days=62))
+        assert uow.subscriptions.compensation_totals(CAMPAIGN_ID)[0]["days_returned"] == 300
         assert uow.subscriptions.compensation_totals("other") == []
 
         assert uow.outbox.enqueue("late", "k", "U01", None, 20, {"n": 1}, 0) is True
@@ -782,9 +793,15 @@ def test_refund_and_repurchase_nets_the_difference_and_is_then_skipped(launched:
     result = w.compensate(dry_run=False)
     assert [i["subscription_id"] for i in result["items"]] == [platinum["id"]]
     assert result["skipped"] == {"refunded": 1}
-    with pytest.raises(RefusedError) as caught:  # compensated already: no repurchase on top
-        refund_subscription(w.uow, at("2023-11-06T10:00:00+08:00"), platinum["id"], repurchase=True)
-    assert caught.value.code == "already_compensated"
+    # Compensated: the customer may still choose refund and repurchase; the extra days go back.
+    rebought = refund_subscription(w.uow, at("2023-11-06T10:00:00+08:00"), platinum["id"], repurchase=True)
+    assert (rebought["net_refund"], rebought["compensation_days_returned"]) == ("143.00", 300)
+    assert rebought["refunded_term"]["compensated_days"] == 0
+    with pytest.raises(RefusedError) as caught:  # the repurchased term is at v2 already
+        refund_subscription(
+            w.uow, at("2023-11-07T10:00:00+08:00"), rebought["subscription"]["id"], repurchase=True
+        )
+    assert caught.value.code == "no_newer_terms"
     w.verify()
 
 

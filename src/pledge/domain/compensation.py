@@ -27,7 +27,9 @@ whole, refunded, bought under the new terms, or not a first term gets a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pledge.domain.catalog import Plan
 from pledge.domain.errors import InputError, RefusedError
@@ -227,3 +229,29 @@ def days_worth_minor(extra_days: int, p_new_minor: int, t_new_days: int) -> int:
     Reports sum this per term, so a dry run and a report of the applied run agree to the fen.
     """
     return divide_round_half_even(extra_days * p_new_minor, t_new_days)
+
+
+def compensation_totals(rows: Iterable[tuple[str, str, int, int, int, int]]) -> list[dict[str, Any]]:
+    """Per plan, from ``(plan, currency, days granted, days still held, P_new, T_new)`` per compensation.
+
+    ``days`` is what customers still hold: a refund takes back compensation days not yet used
+    (``days_returned``), and the money equivalent counts only the days held.
+    """
+    totals: dict[str, dict[str, Any]] = {}
+    for plan_id, currency, granted, held, p_new, t_new in rows:
+        entry = totals.setdefault(
+            plan_id,
+            {
+                "plan": plan_id,
+                "terms": 0,
+                "days": 0,
+                "days_returned": 0,
+                "money_minor": 0,
+                "currency": currency,
+            },
+        )
+        entry["terms"] += 1
+        entry["days"] += held
+        entry["days_returned"] += granted - held
+        entry["money_minor"] += days_worth_minor(held, p_new, t_new)
+    return list(totals.values())

@@ -37,7 +37,6 @@ from pledge.domain.timeutil import LocalDateWindow, format_instant, parse_date, 
 _CODE = "invalid_campaign"
 RENEWAL_PRICE = "list"
 AUTO_RENEW = "opt_in"
-AUTO_RENEW_NOTE = "renews only if you turn auto-renew on"
 
 
 class CompensationPolicy(StrEnum):
@@ -354,7 +353,11 @@ def quote(plan: Plan, version: OfferTermsVersion | None, start_us: int, tz_name:
     then 6), so month-end clamping happens once.
     """
     money = plan.currency
-    renewal = f"then {format_minor(plan.list_price_minor, money)} {money} every {plan.period}"
+    # Auto-renew starts off: the renewal price is what turning it on would cost, not a promise to charge.
+    renewal = (
+        f"auto-renew is off: it ends then unless you turn auto-renew on, which renews it at "
+        f"{format_minor(plan.list_price_minor, money)} {money} every {plan.period}"
+    )
     applied = version if version is not None and version.terms.covers(plan.id, start_us) else None
     first_term, price, offer_type = plan.period, plan.list_price_minor, None
     head = f"{format_minor(price, money)} {money} for {first_term}"
@@ -392,5 +395,5 @@ def quote(plan: Plan, version: OfferTermsVersion | None, start_us: int, tz_name:
         terms_version=None if applied is None else applied.version,
         campaign_id=None if applied is None else applied.campaign_id,
         offer_type=offer_type,
-        breakdown=f"{head}, {renewal}; {AUTO_RENEW_NOTE}",
+        breakdown=f"{head}; {renewal}",
     )

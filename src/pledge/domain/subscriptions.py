@@ -31,7 +31,7 @@ from pledge.domain.catalog import Plan
 from pledge.domain.errors import InputError, InvariantViolation, RefusedError
 from pledge.domain.money import divide_round_half_even, format_minor
 from pledge.domain.offers import Quote
-from pledge.domain.periods import add_days
+from pledge.domain.periods import add_days, days_between
 from pledge.domain.timeutil import local_date, zone
 
 REMINDER_DAYS = 7
@@ -149,9 +149,16 @@ def auto_renew_wording(term: Term, plan: Plan) -> str:
 
 def set_auto_renew(term: Term, enabled: bool, actor: str, at_us: int, wording: str) -> Term:
     """Record the customer's choice. Repeating the current choice changes nothing (first evidence kept)."""
-    if term.state is not TermState.ACTIVE or at_us >= term.ends_at_us:
+    if term.state is not TermState.ACTIVE:
         raise RefusedError(
-            f"subscription term {term.id} has ended ({term.state.value}); auto-renew cannot change",
+            f"subscription term {term.id} is {term.state.value}; auto-renew changes only on an active term",
+            code="term_ended",
+        )
+    if at_us >= term.ends_at_us:
+        ended = local_date(term.ends_at_us, zone(term.timezone)).isoformat()
+        raise RefusedError(
+            f"subscription term {term.id} ended on {ended}; auto-renew cannot change now "
+            "(renew-due renews it if auto-renew was on, or lapses it)",
             code="term_ended",
         )
     if not actor.strip():
@@ -227,12 +234,32 @@ def lapse(term: Term, now_us: int) -> Term:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnedDays:
+    """Service days a refund takes back, by where they came from."""
+
+    service: int  # the paid (and offer bonus) days: back to the plan's pool
+    compensation: int  # days compensation added: back to the campaign's compensation
+
+
+def returned_days(term: Term, from_us: int) -> ReturnedDays:
+    """The days from ``from_us`` (or the term's start, if later) to the term's end.
+
+    Compensation added its days at the end of the term, so they are the first to go back: a
+    refund takes back the compensation the customer has not used yet, and only then paid days.
+    """
+    unused = max(0, days_between(max(from_us, term.starts_at_us), term.ends_at_us, term.timezone))
+    compensation = min(term.compensated_days, unused)
+    return ReturnedDays(unused - compensation, compensation)
+
+
+@dataclass(frozen=True, slots=True)
 class Refund:
     term: Term  # the term after the refund (state refunded)
     amount_minor: int
     retained_minor: int  # price paid minus the refund: the two always sum to the price paid
     unused_us: int
     total_us: int
+    days: ReturnedDays  # service from ``now`` to the end, taken back
 
 
 def prorate_unused(price_minor: int, unused_us: int, total_us: int) -> int:
@@ -247,15 +274,27 @@ def _unused_us(term: Term, now_us: int) -> int:
     return min(max(term.ends_at_us - now_us, 0), term.ends_at_us - term.starts_at_us)
 
 
-def _refund(term: Term, now_us: int, amount: int) -> Refund:
+def _refund(term: Term, now_us: int, amount: int, *, days_from_us: int | None = None) -> Refund:
+    """Refund ``amount``; the service stops at ``days_from_us`` (default ``now``), later days go back.
+
+    ``compensated_days`` keeps what compensation the customer still holds, so the compensation
+    records and the ledger's compensation account agree after the refund too.
+    """
     if term.state is not TermState.ACTIVE:
         raise RefusedError(
             f"subscription term {term.id} is {term.state.value}; only an active term is refunded",
             code=f"term_{term.state.value}",
         )
-    refunded = term.move(TermState.REFUNDED, now_us, refunded_minor=amount, auto_renew=False)
+    days = returned_days(term, now_us if days_from_us is None else days_from_us)
+    refunded = term.move(
+        TermState.REFUNDED,
+        now_us,
+        refunded_minor=amount,
+        auto_renew=False,
+        compensated_days=term.compensated_days - days.compensation,
+    )
     total = term.ends_at_us - term.starts_at_us
-    return Refund(refunded, amount, term.price_paid_minor - amount, _unused_us(term, now_us), total)
+    return Refund(refunded, amount, term.price_paid_minor - amount, _unused_us(term, now_us), total, days)
 
 
 def full_refund(term: Term, now_us: int) -> Refund:
@@ -278,6 +317,7 @@ class Repurchase:
     refunded_minor: int  # P_old
     charged_minor: int  # P_new
     net_refund_minor: int  # P_old - P_new, what actually goes back to the customer
+    days: ReturnedDays  # every day of the old term goes back, compensation included
 
 
 def refund_and_repurchase(term: Term, new_quote: Quote, now_us: int, new_term_id: str) -> Repurchase:
@@ -285,14 +325,24 @@ def refund_and_repurchase(term: Term, new_quote: Quote, now_us: int, new_term_id
 
     ``new_quote`` must price the same plan from the same start under a newer
     terms version of the same campaign (``quote(plan, new_version,
-    term.starts_at_us, ...)``). Refused for a term already made whole (by
-    compensation or an earlier repurchase), a renewal (offers apply to the
-    first term only), or when the new terms would cost more.
+    term.starts_at_us, ...)``). It stays the customer's choice after
+    compensation: the extra days compensation gave are taken back with the
+    rest of the old term's days, so the customer is made whole once, by the
+    money. Refused for a term already repurchased, a renewal (offers apply to
+    the first term only), or when the new terms would cost more.
+
+    The new term starts with auto-renew off: the customer's earlier consent
+    named the old term's end date and price, which no longer hold.
     """
-    if term.kind is not TermKind.FIRST or term.compensated:
+    if term.kind is TermKind.REPURCHASE:
         raise RefusedError(
-            f"subscription term {term.id} was already made whole or is a renewal; it cannot be repurchased",
+            f"subscription term {term.id} was already refunded and repurchased; it cannot be again",
             code="already_compensated",
+        )
+    if term.kind is not TermKind.FIRST:
+        raise RefusedError(
+            f"subscription term {term.id} is a {term.kind.value} term; offers apply to the first term only",
+            code="not_first_term",
         )
     if new_quote.plan_id != term.plan_id or new_quote.starts_at_us != term.starts_at_us:
         raise InputError(
@@ -300,7 +350,11 @@ def refund_and_repurchase(term: Term, new_quote: Quote, now_us: int, new_term_id
         )
     newer = new_quote.terms_version is not None and (
         term.terms_version is None
-        or (new_quote.campaign_id == term.campaign_id and new_quote.terms_version > term.terms_version)
+        or (
+            new_quote.campaign_id == term.campaign_id
+            and new_quote.terms_version > term.terms_version
+            and new_quote.terms_version >= (term.reconciled_to_version or 0)
+        )
     )
     if not newer:
         raise RefusedError(
@@ -313,13 +367,11 @@ def refund_and_repurchase(term: Term, new_quote: Quote, now_us: int, new_term_id
             f"subscription term {term.id}: the new terms cost more than was paid; nothing to refund",
             code="repurchase_costs_more",
         )
-    refunded = _refund(term, now_us, term.price_paid_minor).term
-    refunded = replace(refunded, reconciled_to_version=new_quote.terms_version)
+    refund = _refund(term, now_us, term.price_paid_minor, days_from_us=term.starts_at_us)
+    refunded = replace(refund.term, reconciled_to_version=new_quote.terms_version)
     bought = replace(
         start_term(new_term_id, term.account_id, new_quote, kind=TermKind.REPURCHASE),
         purchased_at_us=now_us,
-        auto_renew=term.auto_renew,
-        consent=term.consent,
         previous_term_id=term.id,
     )
-    return Repurchase(refunded, bought, term.price_paid_minor, new_quote.price_minor, net)
+    return Repurchase(refunded, bought, term.price_paid_minor, new_quote.price_minor, net, refund.days)

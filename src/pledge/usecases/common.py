@@ -5,6 +5,7 @@ from __future__ import annotations
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
+from pledge.domain.records import AccountRecord
 from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
 
 
@@ -21,6 +22,16 @@ def require_campaign(uow: UnitOfWork, campaign_id: str, *, for_update: bool = Fa
     if record is None:
         raise campaign_not_found(campaign_id)
     return record
+
+
+def require_account(uow: UnitOfWork, account_id: str) -> AccountRecord:
+    """The named account; an unknown one is the caller's mistake (CLI exit 2, HTTP 404)."""
+    account, _ = uow.purchases.of_account(account_id)
+    if account is None:
+        raise NotFoundError(
+            f"account {account_id} is not known; import it first", code="account_not_found", param="account"
+        )
+    return account
 
 
 def latest_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:

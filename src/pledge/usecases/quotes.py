@@ -10,7 +10,7 @@ from pledge.domain.money import format_minor
 from pledge.domain.offers import Quote, quote, version_in_effect
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
-from pledge.usecases.common import offer_versions
+from pledge.usecases.common import offer_versions, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_TIMEZONE = "UTC"
@@ -68,6 +68,7 @@ def quote_plan(
 ) -> dict[str, Any]:
     now = clock.now_us()
     with uow_factory() as uow:
+        require_account(uow, account_id)
         plan = current_catalog(uow).catalog.plan(plan_id)
         result = quote_json(best_quote(uow, plan, now, tz_name))
     return {"account_id": account_id, **result}

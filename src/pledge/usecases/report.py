@@ -44,6 +44,7 @@ def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
                 "plan": t["plan"],
                 "terms": t["terms"],
                 "days": t["days"],
+                "days_returned": t["days_returned"],
                 "money_equivalent": format_minor(t["money_minor"], t["currency"]),
                 "currency": t["currency"],
             }

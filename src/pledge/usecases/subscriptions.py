@@ -16,6 +16,7 @@ from pledge.domain.ledger import (
     DAYS,
     REVENUE,
     Transfer,
+    compensation_account,
     customer_payments_account,
     customer_service_account,
     discounts_account,
@@ -25,6 +26,7 @@ from pledge.domain.money import format_minor
 from pledge.domain.offers import quote, version_in_effect
 from pledge.domain.periods import Period, days_between
 from pledge.domain.subscriptions import (
+    ReturnedDays,
     Term,
     auto_renew_wording,
     full_refund,
@@ -38,7 +40,7 @@ from pledge.domain.subscriptions import (
 )
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
-from pledge.usecases.common import offer_versions
+from pledge.usecases.common import offer_versions, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
 
@@ -194,13 +196,7 @@ def buy_subscription(
     """Record a paid first term at exactly the terms a quote gives now; auto-renew off."""
     now = clock.now_us()
     with uow_factory() as uow:
-        account, _ = uow.purchases.of_account(account_id)
-        if account is None:
-            raise NotFoundError(
-                f"account {account_id} does not exist (import it first)",
-                code="account_not_found",
-                param="account",
-            )
+        require_account(uow, account_id)
         plan = current_catalog(uow).catalog.plan(plan_id)
         offered = best_quote(uow, plan, now, tz_name)
         term = start_term(term_id_for(account_id, plan_id, now), account_id, offered)
@@ -305,10 +301,8 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
     return {"renewed": renewed, "lapsed": lapsed, "dry_run": False, "changed": renewed + lapsed}
 
 
-def _refund_transfers(
-    term: Term, amount: int, now: int, *, days_from_us: int | None = None
-) -> list[Transfer]:
-    """Money back, and the service days from ``days_from_us`` (default: now) to the end returned."""
+def _refund_transfers(term: Term, amount: int, days: ReturnedDays, now: int) -> list[Transfer]:
+    """Money back, and the days taken back to where they came from (compensation to its campaign)."""
     transfers = []
     if amount:
         transfers.append(
@@ -323,17 +317,28 @@ def _refund_transfers(
                 now,
             )
         )
-    start = max(now if days_from_us is None else days_from_us, term.starts_at_us)
-    unused_days = days_between(start, term.ends_at_us, term.timezone)
-    if unused_days > 0:
+    if days.service > 0:
         transfers.append(
             Transfer(
                 f"refund-days:{term.id}",
                 customer_service_account(term.account_id),
                 service_pool_account(term.plan_id),
                 DAYS,
-                unused_days,
+                days.service,
                 "service_returned",
+                term.id,
+                now,
+            )
+        )
+    if days.compensation > 0 and term.campaign_id:
+        transfers.append(
+            Transfer(
+                f"refund-compensation:{term.id}",
+                customer_service_account(term.account_id),
+                compensation_account(term.campaign_id),
+                DAYS,
+                days.compensation,
+                "compensation_returned",
                 term.id,
                 now,
             )
@@ -356,7 +361,7 @@ def refund_subscription(
         if not repurchase:
             refund = prorated_refund(term, now) if prorated else full_refund(term, now)
             uow.subscriptions.update(refund.term)
-            uow.ledger.append(_refund_transfers(term, refund.amount_minor, now))
+            uow.ledger.append(_refund_transfers(term, refund.amount_minor, refund.days, now))
             uow.commit()
             cur = term.currency
             return {
@@ -365,6 +370,7 @@ def refund_subscription(
                 "net_refund": format_minor(refund.amount_minor, cur),
                 "currency": cur,
                 "rounding": "half-even to the minor unit" if prorated else None,
+                "compensation_days_returned": refund.days.compensation,
                 "subscription": term_json(refund.term),
             }
         if term.campaign_id is None:
@@ -382,7 +388,7 @@ def refund_subscription(
         done = refund_and_repurchase(term, new_quote, now, term_id_for(term.id, "repurchase"))
         uow.subscriptions.update(done.refunded)
         # The repurchased term covers the same days from the same start: all of the old term's days go back.
-        uow.ledger.append(_refund_transfers(term, done.refunded_minor, now, days_from_us=term.starts_at_us))
+        uow.ledger.append(_refund_transfers(term, done.refunded_minor, done.days, now))
         _store_new_term(uow, done.term, now)
         uow.commit()
     cur = term.currency
@@ -391,6 +397,7 @@ def refund_subscription(
         "charged": format_minor(done.charged_minor, cur),
         "net_refund": format_minor(done.net_refund_minor, cur),
         "currency": cur,
+        "compensation_days_returned": done.days.compensation,
         "subscription": term_json(done.term),
         "refunded_term": term_json(done.refunded),
     }

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pledge.adapters.memory import store as _store
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem, days_worth_minor
+from pledge.domain.compensation import CompensationItem, compensation_totals
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 if TYPE_CHECKING:
@@ -384,15 +384,17 @@ class MemorySubscriptions(_BillingRepository):
             if c.campaign_id == campaign_id and c.term_id in self._b.terms
         ]
         joined.sort(key=lambda pair: pair[0])
-        totals: dict[str, dict[str, Any]] = {}
-        for plan_id, c in joined:
-            entry = totals.setdefault(
-                plan_id, {"plan": plan_id, "terms": 0, "days": 0, "money_minor": 0, "currency": c.currency}
+        return compensation_totals(
+            (
+                plan_id,
+                c.currency,
+                c.extra_days,
+                self._b.terms[c.term_id].compensated_days,
+                c.p_new_minor,
+                c.t_new_days,
             )
-            entry["terms"] += 1
-            entry["days"] += c.extra_days
-            entry["money_minor"] += days_worth_minor(c.extra_days, c.p_new_minor, c.t_new_days)
-        return list(totals.values())
+            for plan_id, c in joined
+        )
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:
         rows = (r for r in self._b.terms.values() if not campaign_id or r.campaign_id == campaign_id)

@@ -19,7 +19,7 @@ from pledge.adapters.sqlalchemy.tables import (
     subscription_terms,
 )
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem, days_worth_minor
+from pledge.domain.compensation import CompensationItem, compensation_totals
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 t = subscription_terms.c
@@ -291,20 +291,15 @@ class SqlSubscriptions:
     def compensation_totals(self, campaign_id: str) -> list[dict[str, Any]]:
         c = compensations.c
         stmt = (
-            select(t.plan_id, c.currency, c.extra_days, c.p_new_minor, c.t_new_days)
+            select(t.plan_id, c.currency, c.extra_days, t.compensated_days, c.p_new_minor, c.t_new_days)
             .select_from(compensations.join(subscription_terms, t.term_id == c.term_id))
             .where(c.campaign_id == campaign_id)
             .order_by(t.plan_id)
         )
-        totals: dict[str, dict[str, Any]] = {}
-        for plan_id, currency, days, p_new, t_new in self._conn.execute(stmt):
-            entry = totals.setdefault(
-                plan_id, {"plan": plan_id, "terms": 0, "days": 0, "money_minor": 0, "currency": currency}
-            )
-            entry["terms"] += 1
-            entry["days"] += int(days)
-            entry["money_minor"] += days_worth_minor(int(days), int(p_new), int(t_new))
-        return list(totals.values())
+        return compensation_totals(
+            (plan_id, currency, int(granted), int(held), int(p_new), int(t_new))
+            for plan_id, currency, granted, held, p_new, t_new in self._conn.execute(stmt)
+        )
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:
         stmt = select(t.state, func.count()).group_by(t.state)

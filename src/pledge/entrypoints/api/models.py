@@ -347,6 +347,9 @@ class SubscriptionRefund(Open):
     charged: str
     net_refund: str
     currency: str
+    compensation_days_returned: int = Field(
+        default=0, description="Compensation days the refund took back (unused ones, or all on a repurchase)"
+    )
     subscription: SubscriptionTerm = Field(description="The refunded term, or the repurchased one")
     refunded_term: SubscriptionTerm | None = Field(default=None, description="With repurchase: the old term")
 
@@ -371,7 +374,10 @@ class CompensationItem(Open):
 class CompensationTotal(Open):
     plan: str
     terms: int
-    days: int
+    days: int = Field(description="Compensation days customers still hold")
+    days_returned: int | None = Field(
+        default=None, description="In a report: compensation days refunds took back"
+    )
     money_equivalent: str
     currency: str
 

@@ -24,6 +24,7 @@ from pledge.entrypoints.cli.options import (
     fail,
     out,
 )
+from pledge.entrypoints.cli.render import id_column
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -46,10 +47,24 @@ TzOpt = Annotated[str, typer.Option("--timezone", help="Zone for calendar months
 
 
 def _term_line(t: dict[str, Any]) -> str:
-    return (
+    line = (
         f"{t['id']} {t['plan']} {t['price_paid']} {t['currency']} {t['starts_at']} → {t['ends_at']} "
-        f"({t['days']} days) {t['state']}, auto-renew {'on' if t['auto_renew'] else 'off'}"
+        f"({t['days']} days) {t['state']}"
     )
+    if t["state"] != "active":
+        return line  # renewed, lapsed or refunded: auto-renew no longer decides anything
+    if t["auto_renew"]:
+        return (
+            f"{line}; auto-renew on: renew-due renews it at {t['list_price']} {t['currency']} after it ends"
+        )
+    return f"{line}; auto-renew off: it ends then and renew-due lapses it"
+
+
+def _consent_line(t: dict[str, Any]) -> str:
+    latest = t["consents"][-1] if t["consents"] else None
+    if latest is None:
+        return _term_line(t)
+    return f'{_term_line(t)}\n  recorded: {latest["actor"]} at {latest["at"]}: "{latest["wording"]}"'
 
 
 @plans.command("apply")
@@ -93,7 +108,7 @@ def subscriptions_buy(
     now: NowOpt = None,
     timezone: TzOpt = DEFAULT_TIMEZONE,
 ) -> None:
-    """Record a paid first term at the quoted terms (auto-renew off)."""
+    """Record a paid first term at the quoted terms; auto-renew starts off (the customer turns it on)."""
     with app_for(db, now) as pledge:
         emit(
             buy_subscription(pledge.uow, pledge.clock, account, plan, timezone),
@@ -118,7 +133,9 @@ def subscriptions_list(
 
         def human(r: dict[str, Any]) -> None:
             table = Table(title="Subscription terms")
-            for column in ("id", "account", "plan", "paid", "from", "to", "state", "auto-renew"):
+            id_column(table, "id", (t["id"] for t in r["data"]))
+            id_column(table, "account", (t["account_id"] for t in r["data"]))
+            for column in ("plan", "paid", "from", "to", "state", "auto-renew"):
                 table.add_column(column)
             for t in r["data"]:
                 table.add_row(
@@ -150,17 +167,23 @@ def subscriptions_auto_renew(
     """Record the customer's auto-renew consent: who, when, and the exact wording shown."""
     with app_for(db, now) as pledge:
         result = set_term_auto_renew(pledge.uow, pledge.clock, term_id, on, actor_name(actor))
-        emit(result, as_json, lambda t: out.print(_term_line(t)))
+        emit(result, as_json, lambda t: out.print(escape(_consent_line(t))))
 
 
 @subscriptions.command("renew-due")
 def subscriptions_renew_due(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
-    """Renew opted-in terms that ended, at list price; lapse the rest."""
+    """Decide the terms that have ended: renew those with auto-renew on at list price, lapse the others.
+
+    Terms still running are left as they are.
+    """
     with app_for(db, now) as pledge:
         emit(
             renew_due(pledge.uow, pledge.clock),
             as_json,
-            lambda r: out.print(f"renewed {r['renewed']:,}, lapsed {r['lapsed']:,}"),
+            lambda r: out.print(
+                f"ended terms: renewed {r['renewed']:,} at list price (auto-renew on), "
+                f"lapsed {r['lapsed']:,} (auto-renew off)"
+            ),
         )
 
 
@@ -189,7 +212,14 @@ def subscriptions_refund(
             as_json,
             lambda r: out.print(
                 f"refunded {r['refunded']}, charged {r['charged']}, "
-                f"net refund {r['net_refund']} {r['currency']}; " + _term_line(r["subscription"])
+                f"net refund {r['net_refund']} {r['currency']}"
+                + (
+                    f", {r['compensation_days_returned']} compensation days taken back"
+                    if r["compensation_days_returned"]
+                    else ""
+                )
+                + "; "
+                + _term_line(r["subscription"])
             ),
         )
 
@@ -235,7 +265,9 @@ def compensation_human(r: dict[str, Any]) -> None:
         title=f"{r['campaign']}: compensation towards version {r['to_version']} ({r['policy']})"
         + (" — dry run" if r["dry_run"] else "")
     )
-    for column in ("term", "account", "plan", "version", "extra days", "new end"):
+    id_column(table, "term", (item["subscription_id"] for item in r["items"][:50]))
+    id_column(table, "account", (item["account_id"] for item in r["items"][:50]))
+    for column in ("plan", "version", "extra days", "new end"):
         table.add_column(column)
     for item in r["items"][:50]:
         table.add_row(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.table import Table
-
 from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.bootstrap import App
 from pledge.entrypoints.cli.demo_steps import step
@@ -35,9 +33,6 @@ def demo_people(app: App) -> dict[str, tuple[ApiKey, str]]:
 
 def console_people(people: dict[str, tuple[ApiKey, str]], db_file: str) -> None:
     """Print the people's keys, to sign in to the console and the customer page."""
-    table = Table("who", "scope", "signs in at", "key (shown once)")
-    for name, (key, secret) in people.items():
-        table.add_row(name, key.scope, "/me" if key.scope == "customer" else "/console", secret)
     step(
         "C",
         "The web console",
@@ -46,5 +41,9 @@ def console_people(people: dict[str, tuple[ApiKey, str]], db_file: str) -> None:
         "ops.li applies a copy of founders-refund and runs the dry run, finance.wang approves it, ops.zhao\n"
         "launches and runs it; then the customer opens their red envelope at http://127.0.0.1:8000/me.",
     )
-    out.print(table)
+    # One key per line, never in a table: a table squeezes them into "pk_live_…" on a narrow terminal.
+    for name, (key, secret) in people.items():
+        where = "/me" if key.scope == "customer" else "/console"
+        out.print(f"  {name} ({key.scope}, signs in at {where}), key shown once:", markup=False)
+        out.print(f"    {secret}", markup=False, soft_wrap=True)
     out.print(f"  (keys expire in 30 days; make more with `pledge keys create --db sqlite:///{db_file}`)")

@@ -47,7 +47,11 @@ def actor_name(actor: str | None) -> str:
 
 
 def fail(exc: BaseException) -> NoReturn:
-    """One line on stderr naming the thing and the reason; exit 2 for bad input, 1 otherwise."""
+    """One line on stderr naming the thing and the reason; exit 2 for bad input, 1 otherwise.
+
+    Naming something that does not exist (an account, a campaign, a grant) stays exit 1, as scripts
+    have relied on since the first release; the error's code (``account_not_found``, …) says which.
+    """
     if isinstance(exc, PledgeError):
         code = EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILED
         message = exc.message.replace("\n", " | ")

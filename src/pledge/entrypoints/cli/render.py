@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.markup import escape
@@ -160,9 +161,17 @@ def report(result: dict[str, Any]) -> None:
     out.print(table)
 
 
+def id_column(table: Table, header: str, ids: Iterable[str]) -> None:
+    """A column of ids people copy into their next command: never truncated or wrapped, at any width."""
+    table.add_column(header, no_wrap=True, min_width=max((len(i) for i in ids), default=len(header)))
+
+
 def grant_list(result: dict[str, Any]) -> None:
     table = Table(title="Grants" + (" (more: use --starting-after)" if result["has_more"] else ""))
-    for column in ("id", "campaign", "account", "purchase", "amount", "state", "expires at"):
+    id_column(table, "id", (g["id"] for g in result["data"]))
+    table.add_column("campaign")
+    id_column(table, "account", (g["account_id"] for g in result["data"]))
+    for column in ("purchase", "amount", "state", "expires at"):
         table.add_column(column)
     for g in result["data"]:
         table.add_row(

@@ -55,7 +55,4 @@ def get_quote(
 ) -> dict[str, Any]:
     account_id = own_account(principal, account)
     ctx = context(request)
-    known, _ = ctx.store.account(account_id)
-    if known is None:
-        raise not_found("account", account_id, "account")
     return {"object": "quote", **quote_plan(ctx.app.uow, ctx.app.clock, account_id, plan, timezone)}
