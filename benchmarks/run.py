@@ -106,7 +106,8 @@ def run_steps(bench: Bench, fmt: str, seed: int) -> None:
     # 3. Dry run.
     campaign = write_campaign(work, rows)
     window = load_terms(campaign).window
-    bench.cli(None, "campaign", "apply", str(campaign), "--actor", "ops", "--json")
+    author = bench.cli(None, "keys", "create", "--scope", "admin", "--name", "ops", "--json")
+    bench.cli(None, "campaign", "apply", str(campaign), "--key", author.json()["secret"], "--json")
     approver = bench.cli(None, "keys", "create", "--scope", "approver", "--name", "finance", "--json")
     operator = bench.cli(None, "keys", "create", "--scope", "operator", "--name", "ops.batch", "--json")
     bench.cli(None, "campaign", "approve", CAMPAIGN_ID, "--key", approver.json()["secret"], "--json")

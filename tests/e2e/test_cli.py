@@ -78,12 +78,14 @@ def write_campaign(folder: Path, **changes: Any) -> Path:
 
 def test_scenario_a_through_the_cli(cli: Pledge, tmp_path: Path) -> None:
     file = write_campaign(tmp_path)
-    assert cli.json("campaign", "apply", str(file), "--actor", "ops")["changed"] is True
-    assert cli.json("campaign", "apply", str(file), "--actor", "ops") == {
+    assert cli.json("campaign", "apply", str(file), "--key", cli.key("admin", "ops"))["changed"] is True
+    assert cli.json("campaign", "apply", str(file), "--key", cli.key("admin", "ops")) == {
         "id": "founders-refund",
         "version": 1,
         "changed": False,
-        "content_hash": cli.json("campaign", "apply", str(file), "--actor", "ops")["content_hash"],
+        "content_hash": cli.json("campaign", "apply", str(file), "--key", cli.key("admin", "ops"))[
+            "content_hash"
+        ],
     }
     sim = cli.json("campaign", "simulate", "founders-refund")
     for key in (
@@ -151,13 +153,15 @@ def test_exit_codes_and_errors(cli: Pledge, tmp_path: Path) -> None:
     cli.run("campaign", "simulate", "no-such-campaign", expect=1)
     cli.run("campaign", "report", expect=2)  # missing argument: usage error
     typo = write_campaign(tmp_path, budget=50000000.0)
-    assert "budget" in cli.run("campaign", "apply", str(typo), expect=2).stderr
+    assert (
+        "budget" in cli.run("campaign", "apply", str(typo), "--key", cli.key("admin", "ops"), expect=2).stderr
+    )
     cli.run("grants", "claim", "gr_nope", expect=1)
 
 
 def test_typo_amount_cannot_be_approved_nor_launched(cli: Pledge, tmp_path: Path) -> None:
     file = write_campaign(tmp_path, benefit={"kind": "cashback", "amount": "19990.00"})
-    cli.json("campaign", "apply", str(file), "--actor", "ops")
+    cli.json("campaign", "apply", str(file), "--key", cli.key("admin", "ops"))
     approver = cli.key("approver", "finance")
     refused = cli.run("campaign", "approve", "founders-refund", "--key", approver, expect=1)
     assert "error [blocking_problems]" in refused.stderr
@@ -169,8 +173,21 @@ def test_typo_amount_cannot_be_approved_nor_launched(cli: Pledge, tmp_path: Path
     assert cli.json("campaign", "report", "founders-refund")["issued_amount"] == "0.00"
 
 
+def test_the_author_is_a_keys_person_never_a_typed_name(cli: Pledge, tmp_path: Path) -> None:
+    file = str(write_campaign(tmp_path))
+    # Were the author free text, ops could apply as "nobody" and approve with ops's own approver key.
+    assert "missing_api_key" in cli.run("campaign", "apply", file, "--actor", "nobody", expect=2).stderr
+    author = cli.run("keys", "create", "--scope", "admin", "--name", "ops", "--secret-only").stdout
+    assert author.startswith("pk_") and author.count("\n") == 1  # the secret alone, for KEY=$(…)
+    mismatch = cli.run("campaign", "apply", file, "--key", author.strip(), "--actor", "nobody", expect=1)
+    assert "actor_mismatch" in mismatch.stderr
+    assert cli.json("campaign", "apply", file, "--key", author.strip())["changed"] is True
+    own = cli.run("campaign", "approve", "founders-refund", "--key", cli.key("approver", "ops"), expect=1)
+    assert "four_eyes" in own.stderr
+
+
 def test_approve_and_launch_need_the_persons_own_key(cli: Pledge, tmp_path: Path) -> None:
-    cli.json("campaign", "apply", str(write_campaign(tmp_path)), "--actor", "ops")
+    cli.json("campaign", "apply", str(write_campaign(tmp_path)), "--key", cli.key("admin", "ops"))
     approve = ("campaign", "approve", "founders-refund")
     imitation = cli.run("keys", "create", "--scope", "approver", "--name", "ops (key_x)", expect=2)
     assert "invalid_person" in imitation.stderr  # no name can pose as another person's key

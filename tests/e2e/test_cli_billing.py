@@ -78,7 +78,7 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
     assert (applied["version"], applied["changed"]) == (1, True)
     assert cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")["changed"] is False
 
-    v1 = cli.json("campaign", "apply", str(files["v1"]), "--actor", "ops")
+    v1 = cli.json("campaign", "apply", str(files["v1"]), "--key", cli.key("admin", "ops"))
     assert (v1["id"], v1["version"], v1["changed"]) == (CAMPAIGN_ID, 1, True)
     approver, operator = cli.key("approver", "fin"), cli.key("operator", "op")
     cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
@@ -103,7 +103,7 @@ def test_scenario_b_through_the_cli(db_url: str, tmp_path: Path) -> None:
         terms[account] = term
     assert cli.json("subscriptions", "buy", "U02", PLATINUM, "--now", BUY_AT) == terms["U02"]  # a retry
 
-    assert cli.json("campaign", "apply", str(files["v2"]), "--actor", "ops")["version"] == 2
+    assert cli.json("campaign", "apply", str(files["v2"]), "--key", cli.key("admin", "ops"))["version"] == 2
     refused = cli.run("campaign", "approve", CAMPAIGN_ID, "--key", cli.key("approver", "ops"), expect=1)
     assert "four_eyes" in one_line(refused.stderr)
     cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
@@ -179,7 +179,7 @@ def test_campaign_report_on_an_offer_campaign_keeps_the_contract_keys(
 ) -> None:
     cli, files = setup(sqlite_url, tmp_path)
     cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")
-    cli.json("campaign", "apply", str(files["v1"]), "--actor", "ops")
+    cli.json("campaign", "apply", str(files["v1"]), "--key", cli.key("admin", "ops"))
     assert has_keys(cli.json("campaign", "report", CAMPAIGN_ID), REPORT_KEYS)
 
 
@@ -189,7 +189,7 @@ def test_bad_input_exits_2_and_refusals_exit_1(sqlite_url: str, tmp_path: Path) 
     floated["plans"][0]["list_price"] = 72.0  # unquoted in YAML: a float, never guessed
     bad = cli.run("plans", "apply", str(write_yaml(tmp_path / "float.yaml", floated)), expect=2)
     assert "plans[0].list_price" in one_line(bad.stderr)
-    refused = cli.run("campaign", "apply", str(files["v1"]), "--actor", "ops", expect=1)
+    refused = cli.run("campaign", "apply", str(files["v1"]), "--key", cli.key("admin", "ops"), expect=1)
     assert "no_catalog" in one_line(refused.stderr)
     cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")
     usd = cli.run("plans", "apply", str(write_yaml(tmp_path / "usd.yaml", plans(currency="USD"))), expect=1)
@@ -198,7 +198,12 @@ def test_bad_input_exits_2_and_refusals_exit_1(sqlite_url: str, tmp_path: Path) 
     naive = offer(2)
     naive["terms"]["effective"] = "2023-11-03T12:00:00"
     bad = cli.run(
-        "campaign", "apply", str(write_yaml(tmp_path / "naive.yaml", naive)), "--actor", "ops", expect=2
+        "campaign",
+        "apply",
+        str(write_yaml(tmp_path / "naive.yaml", naive)),
+        "--key",
+        cli.key("admin", "ops"),
+        expect=2,
     )
     assert "terms.effective" in one_line(bad.stderr) and "offset" in bad.stderr
     unquoted = tmp_path / "unquoted.yaml"  # YAML's own timestamp, without an offset
@@ -207,11 +212,16 @@ def test_bad_input_exits_2_and_refusals_exit_1(sqlite_url: str, tmp_path: Path) 
         encoding="utf-8",
     )
     assert "2023-11-03 12:00:00" in unquoted.read_text(encoding="utf-8")
-    bad = cli.run("campaign", "apply", str(unquoted), "--actor", "ops", expect=2)
+    bad = cli.run("campaign", "apply", str(unquoted), "--key", cli.key("admin", "ops"), expect=2)
     assert "terms.effective" in one_line(bad.stderr)
     unknown = offer(1, applies_to=[GOLD, "cloud-silver-1gb"])
     bad = cli.run(
-        "campaign", "apply", str(write_yaml(tmp_path / "unknown.yaml", unknown)), "--actor", "ops", expect=2
+        "campaign",
+        "apply",
+        str(write_yaml(tmp_path / "unknown.yaml", unknown)),
+        "--key",
+        cli.key("admin", "ops"),
+        expect=2,
     )
     assert "cloud-silver-1gb" in one_line(bad.stderr)
 

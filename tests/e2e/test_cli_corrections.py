@@ -25,7 +25,7 @@ def pledge(db_url: str, tmp_path: Path) -> Pledge:
 def launched(cli: Pledge, folder: Path) -> dict[str, str]:
     """The campaign launched and run; grant id per purchase id."""
     file = str(write_campaign(folder))
-    cli.json("campaign", "apply", file, "--actor", "ops")
+    cli.json("campaign", "apply", file, "--key", cli.key("admin", "ops"))
     cli.json("campaign", "approve", CID, "--key", cli.key("approver", "finance"))
     cli.json("campaign", "launch", CID, "--key", cli.key("operator", "ops.zhao"), "--now", NOW)
     assert cli.json("campaign", "run", CID, "--now", NOW)["issued"] == 3

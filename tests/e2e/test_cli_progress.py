@@ -23,9 +23,17 @@ def launched(db_url: str, tmp_path: Path) -> Pledge:
     accounts, purchases = write_files(tmp_path)
     pledge.run("import", "accounts", str(accounts))
     pledge.run("import", "purchases", str(purchases))
-    pledge.run("campaign", "apply", str(write_campaign(tmp_path)), "--actor", "ops")
-    pledge.run("campaign", "approve", "founders-refund", "--actor", "finance")
-    pledge.run("campaign", "launch", "founders-refund", "--now", "2021-08-20T00:00:00Z")
+    pledge.run("campaign", "apply", str(write_campaign(tmp_path)), "--key", pledge.key("admin", "ops"))
+    pledge.run("campaign", "approve", "founders-refund", "--key", pledge.key("approver", "finance"))
+    pledge.run(
+        "campaign",
+        "launch",
+        "founders-refund",
+        "--key",
+        pledge.key("operator", "op"),
+        "--now",
+        "2021-08-20T00:00:00Z",
+    )
     pledge.run("campaign", "run", "founders-refund", "--now", "2021-08-20T00:00:00Z")
     return pledge
 

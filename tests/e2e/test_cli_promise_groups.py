@@ -19,7 +19,7 @@ CID, COPY = "founders-refund", "founders-refund-copy"
 def apply(pledge: Pledge, folder: Path, **changes: Any) -> str:
     path = folder / f"{changes.get('id', CID)}.yaml"
     path.write_text(yaml.safe_dump(campaign(**changes), allow_unicode=True), encoding="utf-8")
-    pledge.json("campaign", "apply", str(path), "--actor", "ops")
+    pledge.json("campaign", "apply", str(path), "--key", pledge.key("admin", "ops"))
     return str(changes.get("id", CID))
 
 

@@ -43,7 +43,7 @@ def test_a_misspelt_campaign_key_is_refused_with_exit_2_and_nothing_applied(
     document: dict[str, Any] = campaign()
     document[section] = {**document[section], wrong: document[section].pop(right)}
     path = write_campaign(tmp_path, **{section: document[section]})
-    done = cli.run("campaign", "apply", str(path), "--actor", "ops", expect=2)
+    done = cli.run("campaign", "apply", str(path), "--key", cli.key("admin", "ops"), expect=2)
     assert done.stderr.strip() == (
         f"error [unknown_field]: {section}.{wrong}: unknown field; did you mean {right}?"
     )
@@ -54,7 +54,7 @@ def test_the_billion_laughs_is_refused_at_once(cli: Pledge, tmp_path: Path) -> N
     path = tmp_path / "bomb.yaml"
     path.write_bytes(BOMB)
     started = time.monotonic()
-    done = cli.run("campaign", "apply", str(path), "--actor", "ops", expect=2)
+    done = cli.run("campaign", "apply", str(path), "--key", cli.key("admin", "ops"), expect=2)
     assert time.monotonic() - started < 30  # a process start; the expansion alone would take hours
     assert (
         done.stderr.strip()
@@ -83,7 +83,7 @@ def test_misspelt_plans_and_offer_keys_are_refused(cli: Pledge, tmp_path: Path) 
         "terms: {effective: '2023-10-31T00:00:00+08:00', offer: {type: bonus_period, bonuss: 6 months}}\n",
         encoding="utf-8",
     )
-    done = cli.run("campaign", "apply", str(offer), "--actor", "ops", expect=2)
+    done = cli.run("campaign", "apply", str(offer), "--key", cli.key("admin", "ops"), expect=2)
     assert "terms.offer.bonuss: unknown field; did you mean bonus?" in done.stderr
 
 

@@ -48,11 +48,19 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         ("init",),
         ("import", "accounts", str(data.accounts_path)),
         ("import", "purchases", str(data.purchases_path)),
-        ("campaign", "apply", str(tmp_path / "c.yaml"), "--actor", "ops"),
     ]
     for step in steps:
         code, _, err = finish(pledge(db_url, tmp_path, *step))
         assert code == 0, err
+    apply = (
+        "campaign",
+        "apply",
+        str(tmp_path / "c.yaml"),
+        "--key",
+        cli_key(db_url, tmp_path, "admin", "ops"),
+    )
+    code, _, err = finish(pledge(db_url, tmp_path, *apply))
+    assert code == 0, err
     approve_and_launch(db_url, tmp_path, "founders-refund", accept_shortfall=True)
     procs = [
         pledge(db_url, tmp_path, "campaign", "run", "founders-refund", "--json", "--now", NOW)
@@ -125,7 +133,8 @@ def test_racing_campaigns_of_one_group_pay_each_purchase_once(db_url: str, tmp_p
         (tmp_path / f"{campaign_id}.yaml").write_text(
             yaml.safe_dump(campaign(id=campaign_id)), encoding="utf-8"
         )
-        apply = ("campaign", "apply", str(tmp_path / f"{campaign_id}.yaml"), "--actor", "ops")
+        author = cli_key(db_url, tmp_path, "admin", "ops")
+        apply = ("campaign", "apply", str(tmp_path / f"{campaign_id}.yaml"), "--key", author)
         code, _, err = finish(pledge(db_url, tmp_path, *apply))
         assert code == 0, err
         approve_and_launch(db_url, tmp_path, campaign_id)

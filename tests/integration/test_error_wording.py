@@ -134,7 +134,7 @@ def test_cli_errors_name_the_columns_of_the_file(db_url: str, tmp_path: Path) ->
     assert "already exists with a different purchased_at, price (" in done.stderr
     budget = tmp_path / "budget.yaml"
     budget.write_text(f"id: b\nbudget: '1.999'\n{_rest_of_campaign()}")
-    failed = cli.run("campaign", "apply", str(budget), "--actor", "ops", expect=2)
+    failed = cli.run("campaign", "apply", str(budget), "--key", cli.key("admin", "ops"), expect=2)
     assert [text for text in (done.stderr, failed.stderr) if LEAK.search(text)] == []
 
 

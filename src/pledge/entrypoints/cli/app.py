@@ -160,13 +160,21 @@ def import_purchases_cmd(
 
 @campaign.command("apply")
 def campaign_apply(
-    file: Path, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+    file: Path,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Create a campaign, or a new terms version if its terms changed, or nothing."""
+    """Create a campaign, or a new terms version if its terms changed, or nothing, with your key.
+
+    The author is the key's person, never free text: four-eyes compares the author with the
+    approver, so a name typed here could otherwise let an author approve their own terms.
+    """
     with app_for(db, now) as pledge:
-        result = apply_campaign(
-            pledge.uow, pledge.rules, pledge.clock, load_document(file), actor_name(actor)
-        )
+        author = key_actor(pledge, key, actor, "campaigns.write")
+        result = apply_campaign(pledge.uow, pledge.rules, pledge.clock, load_document(file), author)
         emit(
             result,
             as_json,

@@ -106,6 +106,12 @@ def keys_create(
     expires_in: Annotated[str | None, typer.Option(help="Lifetime like 30d or 12h.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
+    secret_only: Annotated[
+        bool,
+        typer.Option(
+            "--secret-only", help="Print the secret alone, for a shell variable: KEY=$(pledge keys create …)."
+        ),
+    ] = False,
 ) -> None:
     """Create a key; its secret is printed once and only its SHA-256 is stored."""
     with app_for(db) as pledge:
@@ -121,6 +127,9 @@ def keys_create(
         key, secret = ApiStore(pledge.engine).create_key(
             scope=scope, name=label, account_id=account, expires_at_us=expires, now_us=now
         )
+        if secret_only:
+            print(secret)  # plain stdout: no markup, no wrapping, whatever the terminal's width
+            return
         emit(
             key_json(key, secret),
             as_json,
