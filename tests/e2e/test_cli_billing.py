@@ -255,13 +255,14 @@ def test_refund_and_repurchase_after_compensation_takes_the_days_back(db_url: st
     300 extra days go back to the campaign's compensation; the report and the ledger agree."""
     cli, files = setup(db_url, tmp_path)
     cli.json("plans", "apply", str(files["plans"]), "--actor", "ops")
-    cli.json("campaign", "apply", str(files["v1"]), "--actor", "ops")
-    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
-    cli.json("campaign", "launch", CAMPAIGN_ID, "--actor", "fin")
+    author, approver = cli.key("admin", "ops"), cli.key("approver", "fin")
+    cli.json("campaign", "apply", str(files["v1"]), "--key", author)
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
+    cli.json("campaign", "launch", CAMPAIGN_ID, "--key", cli.key("operator", "op"))
     platinum = cli.json("subscriptions", "buy", "U02", PLATINUM, "--now", BUY_AT)
     gold = cli.json("subscriptions", "buy", "U01", GOLD, "--now", BUY_AT)
-    cli.json("campaign", "apply", str(files["v2"]), "--actor", "ops")
-    cli.json("campaign", "approve", CAMPAIGN_ID, "--actor", "fin")
+    cli.json("campaign", "apply", str(files["v2"]), "--key", author)
+    cli.json("campaign", "approve", CAMPAIGN_ID, "--key", approver)
     compensated = cli.json("campaign", "compensate", CAMPAIGN_ID, "--now", "2023-11-05T10:00:00+08:00")
     assert {i["plan"]: i["extra_days"] for i in compensated["items"]} == {
         PLATINUM: EXTRA_DAYS[PLATINUM],
