@@ -122,7 +122,7 @@ def test_an_operation_without_a_body_refuses_one(scenario: Api) -> None:
         for method, path, op in operations(document)
         if method == "post" and "requestBody" not in op
     ]
-    assert len(bodiless) >= 8
+    assert len(bodiless) >= 7  # pause, resume, close, run, claim, expire, renew_due
     for path, operation in bodiless:
         response = api.post(path, operation["x-scopes"][0], {"dry_run": True})
         refused(response, "dry_run", "")

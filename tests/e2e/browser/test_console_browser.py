@@ -22,7 +22,11 @@ def test_operator_flow_apply_simulate_approve_launch_run(person: Any, served: Se
     expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
     admin.shot("01-campaigns")
     page.get_by_role("link", name="New campaign or terms version").click()
-    expect(page.get_by_label("Campaign file (YAML)")).to_have_value(re.compile(f"id: {CAMPAIGN}\n"))
+    field = page.get_by_label("Campaign file (YAML)")
+    expect(field).to_have_value(re.compile(f"id: {CAMPAIGN}\n"))
+    # The demo's founders-refund paid these buyers already: a copy in the same promise group would
+    # pay nobody (ADR 15), so this one is a promise of its own.
+    field.fill(field.input_value() + "group: browser-tests\n")
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("status")).to_contain_text(f"Applied {CAMPAIGN}: version 1")
     expect(page.get_by_role("heading", name="Terms versions side by side")).to_be_visible()
@@ -113,6 +117,7 @@ def _campaign_with_envelopes(served: Served, campaign_id: str) -> None:
     """Through the API (the browser part is the customer's): a small campaign that pays demo-last-second."""
     document = yaml.safe_load(resources.files("pledge.examples").joinpath("founders-refund.yaml").read_text())
     document["id"], document["name"] = campaign_id, "Customer test"
+    document["group"] = campaign_id  # a promise of its own: the demo's campaign paid these buyers already
     with served.api("ops.li") as admin, served.api("finance.wang") as approver, served.api("ops.zhao") as op:
         assert admin.post("/campaigns", json=document).status_code == 200
         assert approver.post(f"/campaigns/{campaign_id}/approve").status_code == 200

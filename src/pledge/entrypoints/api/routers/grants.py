@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
+from pledge.entrypoints.api.bodies import StrictBody
 from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.errors import not_found
 from pledge.entrypoints.api.inputs import check_text
@@ -109,7 +110,7 @@ def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Respons
     )
 
 
-class RevokeParams(BaseModel):
+class RevokeParams(StrictBody):
     reason: str = Field(max_length=200, description="Why: recorded on the grant and shown to the customer.")
 
 
