@@ -56,11 +56,12 @@ def _issue_all(uow: UnitOfWorkFactory, app: App) -> None:
         clock = FixedClock(NOW + day * DAY)
         document = campaign(
             id=campaign_id,
+            group=campaign_id,  # three promises, each paying the same purchases (ADR 15)
             budget="90000000.00",
             payout={"channel": "red_envelope", "claim_within": claim_within},
         )
         apply_campaign(uow, app.rules, clock, document, "ops")
-        approve_campaign(uow, clock, campaign_id, "finance")
+        approve_campaign(uow, app.rules, clock, campaign_id, "finance")
         launch_campaign(uow, app.rules, clock, campaign_id, "finance")
         run_campaign(uow, app.rules, clock, campaign_id, "ops")
     for grant in sorted(_grants(uow).values(), key=lambda g: g.id)[::5]:

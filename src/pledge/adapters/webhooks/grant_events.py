@@ -52,14 +52,15 @@ def _grant_json(conn: Connection) -> str:
     def quoted(column: str) -> str:  # a JSON string, escaped by the database's own JSON functions
         return f"CAST(to_json(CAST({column} AS TEXT)) AS TEXT)" if pg else f"json_quote({column})"
 
-    # claimed_at is always null: only an unopened (issued, never claimed) grant expires. "\\:" keeps
-    # text() from reading ":null" as a parameter.
+    # claimed_at and revoked_* are always null: only an unopened (issued, never claimed nor revoked)
+    # grant expires. "\\:" keeps text() from reading ":null" as a parameter.
     return (
         f"""'{{"account_id":' || {quoted("account_id")} || ',"amount":"' || {_amount(pg)} || """
         f"""'","campaign":' || {quoted("campaign_id")} || ',"claimed_at"\\:null,"currency":' || """
         f"""{quoted("currency")} || ',"expires_at":"' || expires_iso || '","id":' || """
         f"""{quoted("grant_id")} || ',"issued_at":"' || issued_iso || '","object":"grant","purchase_id":' """
-        f"""|| {quoted("purchase_id")} || ',"state":' || {quoted("state")} || ',"terms_version":' || """
+        f"""|| {quoted("purchase_id")} || ',"revoked_at"\\:null,"revoked_reason"\\:null,"state":' || """
+        f"""{quoted("state")} || ',"terms_version":' || """
         """CAST(terms_version AS TEXT) || '}'"""
     )
 

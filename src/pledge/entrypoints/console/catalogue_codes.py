@@ -162,6 +162,50 @@ CODES: dict[str, tuple[str, str]] = {
     "http_error": ("The request failed.", "请求失败。"),
     "unknown_url": ("There is no such address.", "该地址不存在。"),
     "method_not_allowed": ("That method is not allowed here.", "此处不允许该请求方法。"),
+    # Persons and keys (ADR 16), strict input (ADR 13), promise groups and shortfalls (ADR 15).
+    "actor_mismatch": (
+        "The --actor given is not the person of the key: act with your own key.",
+        "--actor 与密钥所属的人不一致：请使用你自己的密钥。",
+    ),
+    "invalid_person": (
+        "A key's name is its person: it may not contain parentheses or control characters.",
+        "密钥的名称即其所属的人：不能包含括号或控制字符。",
+    ),
+    "blocking_problems": (
+        "These terms have blocking problems and cannot be approved until they are fixed.",
+        "该条款存在阻断性问题，修正之前不能审批。",
+    ),
+    "budget_shortfall": (
+        "The budget cannot pay every qualifying purchase: launching needs the shortfall acknowledged.",
+        "预算不足以支付所有符合条件的购买：上线前需确认缺口。",
+    ),
+    "already_paid": (
+        "Already paid by another campaign of the same promise group.",
+        "已由同一承诺组的其他活动支付。",
+    ),
+    "stacking_allowed": (
+        "Stacking is allowed: purchases another campaign of the group paid are paid again.",
+        "允许叠加：同组其他活动已支付的购买将再次支付。",
+    ),
+    "per_account": ("The per-account limit was taken by another purchase.", "每账户限额已被另一笔购买占用。"),
+    "per_serial": ("The per-device limit was taken by another purchase.", "每台设备限额已被另一笔购买占用。"),
+    "not_launched": ("The campaign has not been launched yet.", "活动尚未上线。"),
+    "not_yet_run": (
+        "Not issued yet: the campaign has not run since this purchase was imported.",
+        "尚未发放：导入该购买后活动还未运行。",
+    ),
+    "body_not_allowed": ("This operation takes no body: send none.", "该操作不接受请求体：请不要发送。"),
+    "document_too_large": ("The document is too large.", "文档过大。"),
+    "duplicate_key": ("A key is written twice in one mapping.", "同一映射中某个键出现了两次。"),
+    "invalid_json": ("The body is not valid JSON.", "请求体不是有效的 JSON。"),
+    "file_exists": (
+        "A different file of that name exists already: pass --force to replace it.",
+        "同名的不同文件已存在：如需替换请加 --force。",
+    ),
+    "not_first_term": (
+        "Only a first term bought under an offer can be refunded and repurchased this way.",
+        "只有按优惠购买的首个订阅期才能这样退款并重新购买。",
+    ),
 }
 
 # Campaign history, audit actions, webhook events and job kinds.
@@ -202,6 +246,9 @@ EVENTS: dict[str, tuple[str, str]] = {
     "compensation.applied": ("compensation applied", "补偿已执行"),
     "webhook_endpoint.create": ("add a webhook endpoint", "添加 Webhook 端点"),
     "webhook_endpoint.disable": ("disable a webhook endpoint", "停用 Webhook 端点"),
+    "grant.revoke": ("red envelope revoked by support", "客服撤销红包"),
+    "grant.revoked": ("red envelope revoked", "红包已撤销"),
+    "grants.corrected": ("grants corrected after purchase changes", "购买变更后已更正红包"),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {
