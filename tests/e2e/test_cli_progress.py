@@ -71,7 +71,13 @@ def _with_terminal_stderr(pledge: Pledge, *args: str) -> tuple[Any, str]:
 
 def test_expiry_and_the_dry_run_show_progress_on_a_terminal_only(launched: Pledge) -> None:
     result, shown = _with_terminal_stderr(launched, "grants", "expire", "--now", "2021-09-20T00:00:00Z")
-    assert result == {"expired": 3, "amounts": [{"amount": "5297.00", "currency": "CNY"}], "batches": 1}
+    assert result == {
+        "expired": 3,
+        "dry_run": False,
+        "changed": 3,
+        "amounts": [{"amount": "5297.00", "currency": "CNY"}],
+        "batches": 1,
+    }
     assert "expiring" in shown
     simulated, shown = _with_terminal_stderr(launched, "campaign", "simulate", "founders-refund")
     assert simulated["campaign"] == "founders-refund"
