@@ -226,7 +226,7 @@ def routes(site: Site) -> APIRouter:
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
-        form = read_form(who, body, "content_hash")
+        form = read_form(who, body, "content_hash", "accept_shortfall")
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
         who.require("campaigns.approve" if action == "approve" else "campaigns.operate")  # else 403
