@@ -17,7 +17,7 @@ from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.customers import find_customers
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from tests.support.data import write_files
 
 NOW = parse_instant("2021-08-10T12:00:00+08:00")
@@ -58,7 +58,13 @@ def test_without_the_columns_accounts_load_as_before_with_empty_contacts(app: Ap
     import_purchases(app.uow, read_purchases(purchases))
     assert _stored(app, "A-cn-1") == ("", "", "zh-CN", "")
     # The same file again changes nothing.
-    assert import_accounts(app.uow, read_accounts(accounts)) == {"imported": 0, "unchanged": 7}
+    assert import_accounts(app.uow, read_accounts(accounts)) == {
+        "imported": 0,
+        "unchanged": 7,
+        "updated": 0,
+        "revoked": 0,
+        "clawbacks": 0,
+    }
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
@@ -72,7 +78,8 @@ def test_contacts_are_imported_canonical_from_csv_and_parquet(app: App, tmp_path
     assert _stored(app, "A-cn-1") == ("li.lei@example.com", "+8613800138000", "zh-CN", "oLiLei")
     assert _stored(app, "A-cn-2") == ("", "+8613800138001", "en", "")
     assert _stored(app, "A-hk-1") == ("han@example.hk", "", "zh-CN", "")
-    assert import_accounts(app.uow, read_accounts(path)) == {"imported": 0, "unchanged": 3}
+    done = import_accounts(app.uow, read_accounts(path))
+    assert (done["imported"], done["unchanged"]) == (0, 3)
 
 
 def test_some_contact_columns_only_and_in_any_order(app: App, tmp_path: Path) -> None:
@@ -104,7 +111,10 @@ def test_a_changed_contact_is_a_conflict_unless_updated(app: App, tmp_path: Path
     path = _csv(tmp_path / "b.csv", HEADER, changed)
     with pytest.raises(InputError, match=r"account_id A-cn-1 already exists with a different email \("):
         import_accounts(app.uow, read_accounts(path))
-    assert import_accounts(app.uow, read_accounts(path), update=True) == {"imported": 1, "unchanged": 2}
+    done = import_accounts(
+        app.uow, read_accounts(path), update=True, corrector=Corrector(app.rules, app.clock)
+    )
+    assert (done["imported"], done["unchanged"], done["updated"]) == (1, 2, 1)
     assert _stored(app, "A-cn-1")[0] == "new@example.com"
     # Without the columns, contacts are empty (absent means empty): a difference like any other.
     bare = _csv(tmp_path / "c.csv", HEADER[:3], [row[:3] for row in ROWS])
