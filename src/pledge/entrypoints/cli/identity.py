@@ -39,7 +39,7 @@ def key_actor(pledge: App, secret: str | None, actor: str | None, permission: st
     scopes = ", ".join(PERMISSIONS[permission])
     if not secret or not secret.strip():
         raise InputError(
-            f"--key: this needs your own API key (a {scopes} key): pass --key or set PLEDGE_API_KEY; "
+            f"--key: this needs your own API key (scope: {scopes}): pass --key or set PLEDGE_API_KEY; "
             f"an administrator makes one with `pledge keys create --scope {PERMISSIONS[permission][0]} "
             "--name YOUR.NAME`",
             param="key",
