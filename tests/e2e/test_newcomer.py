@@ -73,3 +73,25 @@ def test_the_demo_prints_every_key_whole_on_an_80_column_terminal(tmp_path: Path
     # Subscription ids in the demo's compensation table are whole too.
     assert not re.search(r"sub_[0-9a-f]*…", done.stdout)
     assert re.search(r"sub_[0-9a-f]{24}\b", done.stdout)
+
+
+def test_a_reader_that_goes_away_gets_no_error_line(tmp_path: Path) -> None:
+    """`pledge … | head` must not end in "error [internal]: BrokenPipeError" on the terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLEDGE_")}
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes a byte
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pledge", "init", "--json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 1
+    assert done.stderr == ""

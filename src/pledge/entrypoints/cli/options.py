@@ -57,6 +57,12 @@ def fail(exc: BaseException) -> NoReturn:
         message = exc.message.replace("\n", " | ")
         err.print(f"error [{exc.code}]: {message}", markup=False, soft_wrap=True)
         raise typer.Exit(code)
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`pledge … | head`): no traceback, no error line, as Python's docs
+        # advise: point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(EXIT_FAILED)
     # One line, always: scripts parse stderr; a driver's multi-line SQL dump helps nobody there.
     detail = " ".join(str(exc).split())[:500]
     err.print(f"error [internal]: {type(exc).__name__}: {detail}", markup=False, soft_wrap=True)
