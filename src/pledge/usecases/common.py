@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
-from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
 from pledge.domain.records import AccountRecord
 from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
+
+MAX_PAGE = 1_000
+Row = TypeVar("Row")
+
+
+def check_page_limit(limit: int) -> None:
+    """A list's ``limit``: 1 to ``MAX_PAGE`` (bad input otherwise)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit: must be between 1 and {MAX_PAGE}", param="limit")
+
+
+def list_object(page: Sequence[Row], limit: int, render: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
+    """A Stripe-style list from a page read with ``limit + 1`` rows: the extra row says ``has_more``."""
+    return {"object": "list", "data": [render(row) for row in page[:limit]], "has_more": len(page) > limit}
 
 
 def campaign_not_found(campaign_id: str) -> NotFoundError:

@@ -29,8 +29,8 @@ from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.schema import values_of
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.common import terms_of
-from pledge.usecases.grants import MAX_PAGE, grant_json
+from pledge.usecases.common import check_page_limit, list_object, terms_of
+from pledge.usecases.grants import grant_json
 from pledge.usecases.ports import Clock, CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
 _OPENED = (GrantState.CLAIMED, GrantState.PAID)
@@ -239,13 +239,12 @@ def list_clawbacks(
     starting_after: str | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"limit: must be between 1 and {MAX_PAGE}", param="limit")
+    check_page_limit(limit)
     with uow_factory() as uow:
         page = uow.corrections.clawbacks(
             campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit + 1
         )
-    return {"object": "list", "data": [clawback_json(c) for c in page[:limit]], "has_more": len(page) > limit}
+    return list_object(page, limit, clawback_json)
 
 
 def check_clawbacks(

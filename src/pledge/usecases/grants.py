@@ -10,12 +10,12 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
+from pledge.usecases.common import check_page_limit, list_object
 from pledge.usecases.ports import Clock, ExpiredBatch, UnitOfWork, UnitOfWorkFactory
 
 EXPIRE_BATCH = 10_000  # grants per expiry transaction
 MAX_EXPIRE_BATCH = 100_000
 ExpiryProgress = Callable[[int, int], None]  # (expired so far, due at the start)
-MAX_PAGE = 1_000
 
 
 def grant_json(grant: Grant) -> dict[str, Any]:
@@ -147,10 +147,9 @@ def list_grants(
     starting_after: str | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"limit: must be between 1 and {MAX_PAGE}", param="limit")
+    check_page_limit(limit)
     with uow_factory() as uow:
         page = uow.grants.page(
             campaign_id=campaign_id, account_id=account_id, starting_after=starting_after, limit=limit + 1
         )
-    return {"object": "list", "data": [grant_json(g) for g in page[:limit]], "has_more": len(page) > limit}
+    return list_object(page, limit, grant_json)

@@ -40,13 +40,12 @@ from pledge.domain.subscriptions import (
 )
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
-from pledge.usecases.common import offer_versions, require_account
+from pledge.usecases.common import MAX_PAGE, list_object, offer_versions, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
 
 WORDING_VERSION = "auto-renew-v1"
 BATCH = 500
-MAX_PAGE = 1_000
 
 
 def term_id_for(*parts: object) -> str:
@@ -219,7 +218,7 @@ def list_subscriptions(
         raise RefusedError(f"limit: must be between 1 and {MAX_PAGE}", param="limit", code="invalid_limit")
     with uow_factory() as uow:
         page = uow.subscriptions.page(account_id=account_id, starting_after=starting_after, limit=limit + 1)
-    return {"object": "list", "data": [term_json(t) for t in page[:limit]], "has_more": len(page) > limit}
+    return list_object(page, limit, term_json)
 
 
 def _require_term(uow: UnitOfWork, term_id: str) -> Term:
