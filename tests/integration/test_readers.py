@@ -363,3 +363,30 @@ def test_any_valid_purchase_survives_a_round_trip(records: list[PurchaseRecord],
     with tempfile.TemporaryDirectory() as folder:
         assert purchases(write_csv(Path(folder) / "p.csv", rows), batch_rows=2) == records
         assert purchases(parquet(Path(folder) / "p.parquet", text_columns(rows)), batch_rows=3) == records
+
+
+def test_hostile_csv_shapes_are_refused_quickly_and_named(tmp_path: Path) -> None:
+    """Over-long lines and fields, too many columns, NUL bytes: exit-2 errors naming where, never a crash."""
+    header = ",".join(PURCHASE_COLUMNS)
+    good = ",".join(GOOD)
+    cases = {
+        # A 5 MB "line" with no newline is refused before it is held whole.
+        "noeol.csv": (f"{header}\n{good}\n" + "y" * (5 << 20), "line 3", "longer than"),
+        # A field bigger than the csv module's limit, in a row the fast reader finds malformed.
+        "field.csv": (f"{header}\n{good}\nP2,{'z' * 200_000},extra\n", "row 2", "field larger than"),
+        "columns.csv": (header + "".join(f",c{i}" for i in range(300)) + "\n", "header", "columns"),
+        "nul.csv": (f"{header}\n{good}\n" + good.replace("mi.com", "mi\x00com") + "\n", "row 2", "control"),
+    }
+    for name, (text, where, reason) in cases.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        error = refused(path)
+        message = str(error)
+        assert where in message and reason in message, (name, message)
+        assert len(message) < 600, (name, len(message))  # a hostile value is quoted clipped, not whole
+
+
+def test_a_huge_value_is_quoted_clipped(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p.csv", [row(1, purchased_at="2011-12-07T" + "9" * 100_000)])
+    message = str(refused(path))
+    assert "purchased_at" in message and len(message) < 400

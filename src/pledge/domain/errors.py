@@ -9,6 +9,14 @@ reason, and, where it applies, the ``param`` (field, row, condition) at fault.
 
 from __future__ import annotations
 
+QUOTED_MAX_CHARS = 60
+
+
+def quoted(value: object) -> str:
+    """A value as an error message quotes it: ``repr``, clipped so a hostile field stays one line."""
+    text = repr(value)
+    return text if len(text) <= QUOTED_MAX_CHARS else text[: QUOTED_MAX_CHARS - 3] + "..."
+
 
 class PledgeError(Exception):
     """Base of every deliberate Pledge error."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pledge.domain.errors import InputError
+from pledge.domain.errors import InputError, quoted
 
 # Minor-unit exponents of the currencies we format. Unknown codes are refused
 # rather than guessed: JPY has 0 decimals, KWD 3, a wrong guess is a 100x error.
@@ -58,12 +58,14 @@ def parse_minor(text: str, currency: str, *, param: str = "amount") -> int:
     match = _DECIMAL.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise InputError(
-            f'{param}: {text!r} is not a decimal amount like "1999.00"', code="invalid_amount", param=param
+            f'{param}: {quoted(text)} is not a decimal amount like "1999.00"',
+            code="invalid_amount",
+            param=param,
         )
     frac = match["frac"] or ""
     if len(frac) > exponent:
         raise InputError(
-            f"{param}: {text!r} has {len(frac)} decimals but {currency} has {exponent}",
+            f"{param}: {quoted(text)} has {len(frac)} decimals but {currency} has {exponent}",
             code="invalid_amount",
             param=param,
         )
@@ -71,7 +73,7 @@ def parse_minor(text: str, currency: str, *, param: str = "amount") -> int:
     if match["sign"]:
         minor = -minor
     if not INT64_MIN <= minor <= INT64_MAX:
-        raise InputError(f"{param}: {text!r} is out of range", code="invalid_amount", param=param)
+        raise InputError(f"{param}: {quoted(text)} is out of range", code="invalid_amount", param=param)
     return minor
 
 

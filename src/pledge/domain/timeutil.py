@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pledge.domain.errors import InputError
+from pledge.domain.errors import InputError, quoted
 
 US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
@@ -30,13 +30,15 @@ def zone(name: str, *, param: str = "timezone") -> ZoneInfo:
     """Look up an IANA zone, refusing abbreviations and unknown names with a clear error."""
     if not isinstance(name, str) or ("/" not in name and name != "UTC"):
         raise InputError(
-            f"{param}: {name!r} is not an IANA zone like Asia/Shanghai", param=param, code="invalid_timezone"
+            f"{param}: {quoted(name)} is not an IANA zone like Asia/Shanghai",
+            param=param,
+            code="invalid_timezone",
         )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(
-            f"{param}: unknown time zone {name!r}", param=param, code="invalid_timezone"
+            f"{param}: unknown time zone {quoted(name)}", param=param, code="invalid_timezone"
         ) from None
 
 
@@ -60,7 +62,7 @@ def parse_instant(text: str, *, param: str = "instant") -> int:
     raw = text.strip()
     if not _HAS_OFFSET.search(raw) or "T" not in raw.upper():
         raise InputError(
-            f"{param}: {text!r} has no UTC offset; write it like 2011-12-07T23:59:59+08:00 or ...Z",
+            f"{param}: {quoted(text)} has no UTC offset; write it like 2011-12-07T23:59:59+08:00 or ...Z",
             param=param,
             code="naive_instant",
         )
@@ -68,10 +70,10 @@ def parse_instant(text: str, *, param: str = "instant") -> int:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise InputError(
-            f"{param}: {text!r} is not an ISO 8601 instant", param=param, code="invalid_instant"
+            f"{param}: {quoted(text)} is not an ISO 8601 instant", param=param, code="invalid_instant"
         ) from None
     if moment.tzinfo is None:
-        raise InputError(f"{param}: {text!r} has no UTC offset", param=param, code="naive_instant")
+        raise InputError(f"{param}: {quoted(text)} has no UTC offset", param=param, code="naive_instant")
     return to_us(moment)
 
 
@@ -87,7 +89,7 @@ def parse_date(text: str, *, param: str) -> date:
         return date.fromisoformat(str(text))
     except ValueError:
         raise InputError(
-            f"{param}: {text!r} is not a date like 2011-09-01", param=param, code="invalid_date"
+            f"{param}: {quoted(text)} is not a date like 2011-09-01", param=param, code="invalid_date"
         ) from None
 
 
@@ -100,7 +102,7 @@ def parse_duration_us(text: str, *, param: str) -> int:
     match = _DURATION.match(str(text))
     if match is None or int(match[1]) <= 0:
         raise InputError(
-            f"{param}: {text!r} is not a positive duration like 30d or 24h",
+            f"{param}: {quoted(text)} is not a positive duration like 30d or 24h",
             param=param,
             code="invalid_duration",
         )

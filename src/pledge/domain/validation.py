@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Final
 
 from pledge.domain.contacts import CONTACT_COLUMNS, ContactError, email_of, locale_of, phone_of
-from pledge.domain.errors import InputError
+from pledge.domain.errors import InputError, quoted
 from pledge.domain.money import CURRENCY_EXPONENTS, INT64_MAX, parse_minor
 from pledge.domain.records import (
     ACCOUNT_COLUMNS,
@@ -85,11 +85,6 @@ class _FieldError(Exception):
         super().__init__(text)
         self.field = field
         self.text = text
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def row_error(
@@ -163,7 +158,7 @@ def _text(value: object, field: str, *, required: bool = True, limit: int = MAX_
     elif isinstance(value, int) and not isinstance(value, bool):
         text = str(value)  # Parquet files often hold numeric ids; the id is their decimal form
     else:
-        raise _FieldError(field, f"{field}: {_show(value)} is a {type(value).__name__}, not text")
+        raise _FieldError(field, f"{field}: {quoted(value)} is a {type(value).__name__}, not text")
     if not text:
         if required:
             raise _FieldError(field, f"{field}: is empty")
@@ -171,7 +166,7 @@ def _text(value: object, field: str, *, required: bool = True, limit: int = MAX_
     if len(text) > limit:
         raise _FieldError(field, f"{field}: is {len(text)} characters long; at most {limit} are allowed")
     if not text.isprintable():
-        raise _FieldError(field, f"{field}: {_show(text)} contains control characters (tab, newline...)")
+        raise _FieldError(field, f"{field}: {quoted(text)} contains control characters (tab, newline...)")
     return text
 
 
@@ -229,7 +224,7 @@ def _instant(value: object, field: str, *, epoch_us: bool) -> int:
     if value is None:
         raise _FieldError(field, f"{field}: is empty")
     raise _FieldError(
-        field, f"{field}: {_show(value)} is a {type(value).__name__}, not an ISO 8601 instant with offset"
+        field, f"{field}: {quoted(value)} is a {type(value).__name__}, not an ISO 8601 instant with offset"
     )
 
 
@@ -247,13 +242,13 @@ def _price(value: object, currency: str) -> int:
             raise _FieldError("price", "price: is empty")
         if not value.isascii():
             # re's \d would accept other scripts' digits; an amount is plain ASCII.
-            raise _FieldError("price", f'price: {_show(value)} is not a decimal amount like "1999.00"')
+            raise _FieldError("price", f'price: {quoted(value)} is not a decimal amount like "1999.00"')
         try:
             minor = parse_minor(value, currency, param="price")
         except InputError as exc:
             raise _FieldError("price", exc.message) from None
         if minor < 0:
-            raise _FieldError("price", f"price: {_show(value)} is negative")
+            raise _FieldError("price", f"price: {quoted(value)} is negative")
         if len(known) < _CACHE_LIMIT:
             known[value] = minor
         return minor
@@ -269,7 +264,7 @@ def _price(value: object, currency: str) -> int:
         raise _FieldError("price", "price: is empty")
     raise _FieldError(
         "price",
-        f"price: {_show(value)} is a {type(value).__name__}, "
+        f"price: {quoted(value)} is a {type(value).__name__}, "
         f'not a decimal amount like "1999.00" in major units',
     )
 
@@ -315,7 +310,7 @@ def _currency(value: object) -> str:
             if text.upper() in CURRENCY_EXPONENTS
             else (f" (known: {', '.join(sorted(CURRENCY_EXPONENTS))})")
         )
-        raise _FieldError("currency", f"currency: {_show(text)} is not a supported ISO 4217 code{hint}")
+        raise _FieldError("currency", f"currency: {quoted(text)} is not a supported ISO 4217 code{hint}")
     return text
 
 
@@ -326,14 +321,14 @@ def _region(value: object) -> str:
             hint = f"; write it upper case: {text.upper()}"
         else:
             hint = " (two upper-case letters; CN is mainland China, HK, MO and TW are their own codes)"
-        raise _FieldError("region", f"region: {_show(text)} is not an ISO 3166-1 alpha-2 country code{hint}")
+        raise _FieldError("region", f"region: {quoted(text)} is not an ISO 3166-1 alpha-2 country code{hint}")
     return text
 
 
 def _status(value: object) -> str:
     text = _text(value, "status")
     if text not in _STATUSES:
-        raise _FieldError("status", f"status: {_show(text)} is not one of {', '.join(PURCHASE_STATUSES)}")
+        raise _FieldError("status", f"status: {quoted(text)} is not one of {', '.join(PURCHASE_STATUSES)}")
     return text
 
 

@@ -76,6 +76,11 @@ _PLAIN_INSTANT = (
 )
 _UTC_US = pa.timestamp("us", tz="UTC")
 
+# No row of an accounts or purchases file comes near these; a file that does is refused
+# before its line is held in memory whole (a 5 GB file with no newline is one "line").
+MAX_CSV_LINE_BYTES = 1 << 20  # also the Arrow reader's block size: a longer row cannot straddle two
+MAX_CSV_COLUMNS = 256
+
 
 class _Spec(NamedTuple):
     columns: tuple[str, ...]  # read from the file, in this order: the required ones, then optional ones
@@ -192,8 +197,17 @@ class _Lines:
 
     def __iter__(self) -> Iterator[str]:
         with self.path.open("rb") as handle:
-            for number, raw in enumerate(handle):
+            number = 0
+            while raw := handle.readline(MAX_CSV_LINE_BYTES + 1):
+                if len(raw) > MAX_CSV_LINE_BYTES:
+                    raise InputError(
+                        f"{self.path.name} line {number + 1}: longer than {MAX_CSV_LINE_BYTES} bytes; "
+                        "no row of this file can be that long",
+                        code="invalid_row",
+                        param=f"line {number + 1}",
+                    )
                 encoding = "utf-8-sig" if number == 0 else "utf-8"
+                number += 1
                 try:
                     line = raw.decode(encoding)
                     self.bad = False
@@ -205,12 +219,28 @@ class _Lines:
 
 def _csv_header(path: Path) -> list[str]:
     lines = _Lines(path)
-    header = next(csv.reader(lines), [])
+    with _csv_record_errors(path.name, "header"):
+        header = next(csv.reader(lines), [])
     if lines.bad:
         raise InputError(
             f"{path.name}: the header is not UTF-8 text", code="invalid_encoding", param="header"
         )
+    if len(header) > MAX_CSV_COLUMNS:
+        raise InputError(
+            f"{path.name}: the header has {len(header)} columns; at most {MAX_CSV_COLUMNS} are read",
+            code="invalid_row",
+            param="header",
+        )
     return header
+
+
+@contextlib.contextmanager
+def _csv_record_errors(source: str, where: str) -> Iterator[None]:
+    """The csv module's own refusals (an over-long field, a NUL byte) as an error naming the row."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise InputError(f"{source} {where}: {exc}", code="invalid_row", param=where) from None
 
 
 def _csv_spec(path: Path, spec: _Spec) -> _Spec:
@@ -569,7 +599,12 @@ def _csv_errors(path: Path, spec: _Spec) -> list[InputError]:
     header = next(reader, [])
     positions = check_columns(header, spec.columns, source)
     row = 0
-    for fields in reader:
+    records = iter(reader)
+    while True:
+        with _csv_record_errors(source, f"row {row + 1}"):
+            fields = next(records, None)
+        if fields is None:
+            break
         if not fields:
             continue  # blank lines are not rows (as for the Arrow reader)
         row += 1
