@@ -89,3 +89,15 @@ def test_only_a_mapping_is_a_document() -> None:
     assert refused("- a\n- b\n").code == "invalid_yaml"
     assert refused("a: [\n").message.startswith("campaign.yaml line 2: not valid YAML")
     assert load_yaml("id: x\nfrom: 2011-09-01\n", "f")["id"] == "x"
+
+
+def test_json_nesting_is_refused_before_parsing_and_strings_do_not_count() -> None:
+    inside = "[" * 50 + '\\"{{'  # brackets inside a string are text, not nesting
+    assert load_json('{"a": "' + inside + '"}') == {"a": "[" * 50 + '"{{'}
+    assert load_json('{"a": ' + "[" * 31 + "]" * 31 + "}")["a"]
+    started = time.monotonic()
+    for hostile in ('{"a": ' + "[" * 32 + "]" * 32 + "}", "[" * 1_000_000, "{" * 500_000):
+        with pytest.raises(InputError) as caught:
+            load_json(hostile)
+        assert caught.value.code == "too_deep", caught.value
+    assert time.monotonic() - started < 1

@@ -20,6 +20,7 @@ source and the reason (CLI exit 2, HTTP 400).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, Final
@@ -144,23 +145,33 @@ def _no_repeats(source: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]
     return build
 
 
-def _depth(value: object, source: str, level: int = 0) -> None:
-    if level > MAX_DEPTH:
-        raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels", param="file", code="too_deep")
-    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    for child in children:
-        _depth(child, source, level + 1)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def check_json_depth(text: str, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` before it is parsed.
+
+    A parser recurses once per level: ``[[[[…`` a few thousand deep exhausts it (or, in other
+    parsers, the stack). Strings are skipped first, so brackets inside them do not count; what is
+    left is only brackets, walked once.
+    """
+    depth = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth = depth + 1 if char in "[{" else depth - 1
+        if depth > limit:
+            raise InputError(f"{source}: nested deeper than {limit} levels", param="file", code="too_deep")
 
 
 def load_json(text: str | bytes, source: str = "document") -> dict[str, Any]:
     """A JSON document as a mapping: the same limits as YAML (size, depth, no repeated keys)."""
     decoded = _check_size(text, source)
+    check_json_depth(decoded, source)
     try:
         document = json.loads(decoded, object_pairs_hook=_no_repeats(source))
     except (ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{source}: not valid JSON ({reason})", param="file", code="invalid_json") from None
-    _depth(document, source)
     return _top_level(document, source, "invalid_json")
 
 
