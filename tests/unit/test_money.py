@@ -58,6 +58,11 @@ def test_more_decimals_than_the_currency_is_refused_not_rounded() -> None:
 def test_out_of_int64_range_is_refused() -> None:
     with pytest.raises(InputError, match="out of range"):
         parse_minor("92233720368547758.08", "CNY")
+    for digits in (20, 5_000, 100_000):  # thousands of digits: refused before int() is tried
+        with pytest.raises(InputError, match="out of range") as caught:
+            parse_minor("9" * digits, "JPY")
+        assert len(caught.value.message) < 120
+    assert parse_minor("9223372036854775807", "JPY") == 9223372036854775807
 
 
 def test_unknown_currency_is_refused() -> None:

@@ -38,6 +38,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 
+_MAX_INTEGER_DIGITS = 19  # INT64_MAX has 19 digits; any longer amount is out of range
 _DECIMAL = re.compile(r"^(?P<sign>-?)(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
 
 
@@ -63,6 +64,8 @@ def parse_minor(text: str, currency: str, *, param: str = "amount") -> int:
             param=param,
         )
     frac = match["frac"] or ""
+    if len(match["int"]) > _MAX_INTEGER_DIGITS:  # before int(): thousands of digits cost time, then fail
+        raise InputError(f"{param}: {quoted(text)} is out of range", code="invalid_amount", param=param)
     if len(frac) > exponent:
         raise InputError(
             f"{param}: {quoted(text)} has {len(frac)} decimals but {currency} has {exponent}",

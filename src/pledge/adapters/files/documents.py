@@ -63,6 +63,18 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's own name
+        # The scanner looks ahead over every open ``[``/``{`` for a possible key, which costs
+        # the square of the nesting: refuse depth while scanning, before the composer sees a node.
+        if self.flow_level >= MAX_DEPTH:
+            line = self.get_mark().line + 1
+            raise InputError(
+                f"{self.source} line {line}: nested deeper than {MAX_DEPTH} levels",
+                param="file",
+                code="too_deep",
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: dict[object, int] = {}
         for key_node, _ in node.value:
@@ -115,11 +127,12 @@ def _top_level(document: object, source: str, code: str) -> dict[str, Any]:
 def load_yaml(text: str | bytes, source: str = "document") -> dict[str, Any]:
     """A YAML document (a campaign or plans file) as a mapping, or an InputError saying why not."""
     decoded = _check_size(text, source)
-    loader = _StrictLoader(decoded)
-    loader.source = source
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(decoded)  # the reader refuses unprintable characters (NUL) here
+        loader.source = source
         document = loader.get_single_data()
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of thousands of digits
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -127,7 +140,8 @@ def load_yaml(text: str | bytes, source: str = "document") -> dict[str, Any]:
             f"{source}{where}: not valid YAML ({reason})", param="file", code="invalid_yaml"
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return _top_level(document, source, "invalid_yaml")
 
 
