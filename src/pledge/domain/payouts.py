@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final
 
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.fields import money_field
 from pledge.domain.money import ceil_div, format_minor
 
 WALLET: Final = "wallet"
@@ -252,3 +254,68 @@ def request_id(grant_id: str, seq: int, attempt: int) -> str:
 def transfer_id(grant_id: str, seq: int) -> str:
     """Our id of a transfer, across its attempts."""
     return f"{grant_id}/{seq}"
+
+
+_SPLIT_MONEY: Final = ("max_per_transfer", "max_per_account_day")
+_SPLIT_COUNT: Final = "max_count_per_account_day"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutTerms:
+    """A campaign's ``payout.rail`` and ``payout.split``, as written (split values in minor units)."""
+
+    rail: str = WALLET
+    split: tuple[tuple[str, int], ...] = ()  # only the keys the file names, in a fixed order
+
+    @property
+    def limits(self) -> RailLimits:
+        return limits_with(default_limits(self.rail), **dict(self.split))
+
+    def canonical(self, currency: str) -> dict[str, Any]:
+        """The keys as a file writes them; empty for the defaults, so older terms keep their hash."""
+        document: dict[str, Any] = {}
+        if self.rail != WALLET or self.split:
+            document["rail"] = self.rail
+        if self.split:
+            document["split"] = {
+                key: value if key == _SPLIT_COUNT else format_minor(value, currency)
+                for key, value in self.split
+            }
+        return document
+
+
+DEFAULT_PAYOUT_TERMS: Final = PayoutTerms()  # the wallet, with its own limits
+
+
+def parse_payout_terms(payout: Mapping[str, Any], currency: str) -> PayoutTerms:
+    """``payout.rail`` and ``payout.split`` of a campaign file (the schema has refused unknown keys)."""
+    rail = payout.get("rail", WALLET)
+    if rail not in RAILS:
+        raise InputError(
+            f"payout.rail: {rail!r} is not a rail ({', '.join(RAILS)})",
+            param="payout.rail",
+            code="invalid_campaign",
+        )
+    raw = payout.get("split") or {}
+    if not isinstance(raw, Mapping):
+        raise InputError("payout.split: a mapping is required", param="payout.split", code="invalid_campaign")
+    split: list[tuple[str, int]] = []
+    for key in (*_SPLIT_MONEY, _SPLIT_COUNT):
+        if key not in raw:
+            continue
+        value = raw[key]
+        param = f"payout.split.{key}"
+        if key == _SPLIT_COUNT:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(
+                    f"{param}: a whole number of at least 1", param=param, code="invalid_campaign"
+                )
+            split.append((key, value))
+        else:
+            split.append((key, money_field(value, currency, param)))
+    terms = PayoutTerms(rail=rail, split=tuple(split))
+    try:
+        terms.limits  # noqa: B018 - the limits check themselves when built
+    except InputError as exc:
+        raise InputError(exc.message, param=exc.param, code="invalid_campaign") from exc
+    return terms
