@@ -156,7 +156,7 @@ def test_wallet_refusals_are_permanent_failures_and_only_they_mint_a_new_id(wall
 
 def test_wallet_checks_the_signature(wallet) -> None:
     provider, rail = wallet
-    url = rail._config.url
+    url = rail.config.url
     forger = WalletRail(wallet_config({"PLEDGE_WALLET_URL": url, "PLEDGE_WALLET_SECRET": "guess"}))
     answer = forger.send(_request(_transfer(rail="wallet"), "acct-6"))
     assert (answer.outcome, answer.reason) == (Outcome.FAILED, "bad_signature")
@@ -227,7 +227,7 @@ def test_wechat_transfer_is_accepted_then_paid_and_the_callback_agrees(wechat: W
     assert transfer.state is TransferState.SUCCEEDED and transfer.provider_ref.startswith("1330")
     assert wechat.provider.paid[OPENID] == 19_990
     headers, body = wechat.provider.callbacks[0]
-    callback = parse_transfer_callback(wechat.rail._config, headers, body, now_s=_now())
+    callback = parse_transfer_callback(wechat.rail.config, headers, body, now_s=_now())
     assert (callback.request_id, callback.amount_minor, callback.openid) == (
         transfer.request_id,
         19_990,
@@ -286,7 +286,7 @@ def test_wechat_waits_for_the_customer_then_an_overdue_close_allows_a_new_bill(w
     wechat.provider.overdue_close(transfer.request_id)
     headers, body = wechat.provider.callbacks[-1]
     closed = apply_answer(
-        transfer, parse_transfer_callback(wechat.rail._config, headers, body, now_s=_now()).answer
+        transfer, parse_transfer_callback(wechat.rail.config, headers, body, now_s=_now()).answer
     )
     assert (closed.state, closed.reason) == (TransferState.FAILED, "OVERDUE_CLOSE")
     offered_again, _ = drive(wechat.rail, next_attempt(closed), OPENID)
@@ -345,7 +345,7 @@ def test_wechat_callbacks_that_are_not_wechats_are_refused(wechat: Wechat, keys)
     wechat.provider.fates.append("SUCCESS")
     drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
     headers, body = wechat.provider.callbacks[0]
-    config = wechat.rail._config
+    config = wechat.rail.config
     tampered = body.replace(b"MCHTRANSFER", b"MCHTRANSFEr")
     forged = wechat.provider.signed(body, wrong_key=True)
     for bad_headers, bad_body, reason in [

@@ -81,6 +81,10 @@ class WalletRail:
     def name(self) -> str:
         return WALLET
 
+    @property
+    def config(self) -> WalletConfig:
+        return self._config
+
     def close(self) -> None:
         self._client.close()
 

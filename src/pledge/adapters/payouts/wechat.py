@@ -124,6 +124,10 @@ class WechatTransferRail:
     def name(self) -> str:
         return WECHAT_TRANSFER
 
+    @property
+    def config(self) -> WechatConfig:
+        return self._config
+
     def close(self) -> None:
         self._client.close()
 
