@@ -269,6 +269,23 @@ def test_wechat_applied_but_the_answer_lost_is_resolved_by_asking(
     assert len(wechat.provider.bills) == 1 and wechat.provider.paid[OPENID] == 19_990
 
 
+def test_a_callback_and_a_query_racing_agree_and_redeliveries_change_nothing(wechat: Wechat) -> None:
+    wechat.provider.post_faults.append("apply_then_drop")
+    transfer = mark_sent(_transfer())
+    request = _request(transfer, OPENID)
+    transfer = apply_answer(transfer, wechat.rail.send(request))
+    assert transfer.state is TransferState.UNKNOWN
+    wechat.provider.settle()
+    headers, body = wechat.provider.callbacks[0]
+    callback = parse_transfer_callback(wechat.rail.config, headers, body, now_s=_now())
+    assert (callback.request_id, callback.amount_minor) == (request.request_id, request.amount_minor)
+    paid = apply_answer(transfer, callback.answer)  # the callback arrives first
+    assert paid.state is TransferState.SUCCEEDED
+    for late in (wechat.rail.query(request), callback.answer, callback.answer):
+        assert apply_answer(paid, late) == paid
+    assert wechat.provider.paid[OPENID] == 19_990 and len(wechat.provider.bills) == 1
+
+
 def test_wechat_reply_with_a_bad_signature_is_not_believed(wechat: Wechat) -> None:
     wechat.provider.post_faults.append("bad_signature")
     answer = wechat.rail.send(_request(_transfer(), OPENID))

@@ -18,11 +18,13 @@ from pledge.domain.payouts import (
     WECHAT_TRANSFER_LIMITS,
     RailLimits,
     default_limits,
+    first_payout_day,
     has_day_room,
     limits_with,
     plan_payout,
     request_id,
 )
+from pledge.domain.timeutil import parse_instant
 
 DAY = date(2026, 12, 4)
 
@@ -157,3 +159,26 @@ def test_every_plan_sums_to_the_grant_and_respects_every_limit(limits: RailLimit
     for day_parts in per_day.values():
         assert max(day_parts) - min(day_parts) <= 1
     assert _plan(amount, limits) == plan  # deterministic
+
+
+def test_the_first_day_is_the_local_date_in_the_campaign_zone() -> None:
+    opened = parse_instant("2026-12-04T16:30:00Z")  # 00:30 on the 5th in Shanghai
+    assert first_payout_day(opened, "Asia/Shanghai") == date(2026, 12, 5)
+    assert first_payout_day(opened, "Europe/Berlin") == date(2026, 12, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    grant=st.one_of(
+        st.text(alphabet="0123456789abcdef", min_size=24, max_size=24).map(lambda h: f"gr_{h}"),
+        st.text(min_size=1, max_size=40),
+    ),
+    keys=st.sets(st.tuples(st.integers(1, 999), st.integers(1, 99)), min_size=1, max_size=30),
+)
+def test_request_ids_are_bill_numbers_and_one_per_transfer_attempt(
+    grant: str, keys: set[tuple[int, int]]
+) -> None:
+    ids = {request_id(grant, seq, attempt) for seq, attempt in keys}
+    assert len(ids) == len(keys)
+    assert all(re.fullmatch(r"[0-9A-Za-z]{1,32}", i) for i in ids)
+    assert ids == {request_id(grant, seq, attempt) for seq, attempt in keys}

@@ -40,6 +40,7 @@ from typing import Any, Final
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field
 from pledge.domain.money import ceil_div, format_minor
+from pledge.domain.timeutil import local_date, zone
 
 WALLET: Final = "wallet"
 WECHAT_TRANSFER: Final = "wechat_transfer"
@@ -164,6 +165,11 @@ def _even_parts(total: int, count: int) -> list[int]:
     """``total`` in ``count`` parts differing by at most 1, the larger ones first."""
     base, remainder = divmod(total, count)
     return [base + 1 if i < remainder else base for i in range(count)]
+
+
+def first_payout_day(opened_at_us: int, timezone: str) -> date:
+    """The local date (campaign zone) an opened envelope's first transfers are due."""
+    return local_date(opened_at_us, zone(timezone))
 
 
 def plan_payout(
