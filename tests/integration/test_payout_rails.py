@@ -8,6 +8,7 @@ definitive failure.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -284,6 +285,34 @@ def test_a_callback_and_a_query_racing_agree_and_redeliveries_change_nothing(wec
     for late in (wechat.rail.query(request), callback.answer, callback.answer):
         assert apply_answer(paid, late) == paid
     assert wechat.provider.paid[OPENID] == 19_990 and len(wechat.provider.bills) == 1
+
+
+def test_random_faults_never_yield_a_guessed_outcome_nor_a_second_payment(wechat: Wechat) -> None:
+    rng = random.Random(20261204)
+    provider = wechat.provider
+    expected_state = {
+        TransferState.SUCCEEDED: "SUCCESS",
+        TransferState.FAILED: "FAIL",
+        TransferState.WAITING_USER: "WAIT_USER_CONFIRM",
+    }
+    for scenario in range(40):
+        openid = f"o-scenario-{scenario}"
+        post = ["SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "apply_then_drop", "bad_signature"]
+        query = ["SYSTEM_ERROR", "FREQUENCY_LIMITED", "bad_signature"]
+        provider.post_faults = rng.choices(post, k=rng.randint(0, 3))
+        provider.query_faults = rng.choices(query, k=rng.randint(0, 2))
+        provider.fates = [rng.choice(["SUCCESS", "SUCCESS", "FAIL:ACCOUNT_FROZEN", "WAIT_USER_CONFIRM"])]
+        transfer = _transfer(rng.randint(10, 20_000), seq=scenario + 1)
+        done, _ = drive(wechat.rail, transfer, openid, background=provider.settle, rounds=8)
+        bills = [b for b in provider.bills.values() if b["openid"] == openid]
+        assert len(bills) <= 1, "one transfer attempt, one bill"
+        paid = provider.paid[openid]
+        assert paid in (0, transfer.amount_minor)
+        if done.state in expected_state:
+            assert bills and bills[0]["state"] == expected_state[done.state], (scenario, done)
+        else:  # still unresolved only while faults remained; never a final state without the provider's word
+            assert done.state in (TransferState.SUBMITTED, TransferState.UNKNOWN)
+        assert (paid > 0) == (done.state is TransferState.SUCCEEDED) or done.state is TransferState.UNKNOWN
 
 
 def test_wechat_reply_with_a_bad_signature_is_not_believed(wechat: Wechat) -> None:
