@@ -11,7 +11,8 @@ to their fate (``fates``, consumed per new bill: ``SUCCESS``, ``WAIT_USER_CONFIR
 or ``FAIL:<reason>``). ``post_faults`` / ``query_faults`` are consumed one per request:
 ``SYSTEM_ERROR`` (500, nothing created), ``FREQUENCY_LIMITED`` (429),
 ``NOT_ENOUGH`` (403), ``apply_then_hang``, ``apply_then_drop``,
-``apply_then_SYSTEM_ERROR``, ``bad_signature`` (a reply signed with the wrong key).
+``apply_then_SYSTEM_ERROR``, ``bad_signature`` (a reply signed with the wrong key), ``hang``
+(a query left unanswered).
 """
 
 from __future__ import annotations
@@ -223,6 +224,10 @@ class WechatHandler(JsonHandler):
             return
         provider = self.provider
         fault = provider.query_faults.pop(0) if provider.query_faults else ""
+        if fault == "hang":
+            time.sleep(provider.hang_s)
+            self.drop()
+            return
         if fault in _FAULT_STATUS:
             self.answer(_FAULT_STATUS[fault], {"code": fault, "message": "请稍后重试"})
             return

@@ -328,6 +328,12 @@ def test_wechat_waits_for_the_customer_then_an_overdue_close_allows_a_new_bill(w
     wechat.provider.fates += ["WAIT_USER_CONFIRM", "WAIT_USER_CONFIRM"]
     transfer, seen = drive(wechat.rail, _transfer(), OPENID)
     assert transfer.state is TransferState.WAITING_USER and seen == [Outcome.WAITING_USER]
+    assert transfer.package_info == f"pkg-{transfer.request_id}"  # for the customer's confirmation page
+    wechat.provider.query_faults.append("hang")
+    unanswered = wechat.rail.query(_request(transfer, OPENID))
+    assert (unanswered.outcome, unanswered.reason) == (Outcome.UNKNOWN, "timeout")
+    still = apply_answer(transfer, unanswered)
+    assert (still.state, still.package_info) == (TransferState.WAITING_USER, transfer.package_info)
     assert wechat.rail.query(_request(transfer, OPENID)).package_info == f"pkg-{transfer.request_id}"
     wechat.provider.overdue_close(transfer.request_id)
     headers, body = wechat.provider.callbacks[-1]

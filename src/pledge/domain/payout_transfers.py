@@ -96,6 +96,7 @@ class Transfer:
     state: TransferState = TransferState.PENDING
     reason: str = ""
     provider_ref: str = ""
+    package_info: str = ""  # while waiting_user: what the customer's confirmation page needs
 
     @property
     def id(self) -> str:
@@ -172,6 +173,9 @@ def _next(transfer: Transfer, answer: ProviderAnswer) -> Transfer:
         state=new_state,
         reason=answer.reason,
         provider_ref=answer.provider_ref or transfer.provider_ref,
+        package_info=(answer.package_info or transfer.package_info)
+        if new_state is TransferState.WAITING_USER
+        else "",
     )
 
 
