@@ -1,15 +1,11 @@
-"""Payout rails against fake providers on loopback: every fault, never a guessed outcome, never paid twice.
-
-Each test drives a transfer the way a dispatcher must: send; while the outcome
-is not final, ask the provider; resend the *same* request only when the
-provider says it has never seen it; mint a new request id only after a
-definitive failure.
-"""
+"""The WeChat transfer rail against the fake WeChat Pay on loopback: every fault, never a guessed
+outcome, never paid twice (the wallet rail: test_payout_rails_wallet.py)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +20,6 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from pledge.adapters.payouts.config import wallet_config, wechat_config
-from pledge.adapters.payouts.wallet import WalletRail
 from pledge.adapters.payouts.wechat import WechatTransferRail, parse_transfer_callback
 from pledge.domain.errors import InputError
 from pledge.domain.payout_transfers import (
@@ -36,136 +31,13 @@ from pledge.domain.payout_transfers import (
     next_attempt,
 )
 from pledge.domain.payouts import WECHAT_TRANSFER_LIMITS, plan_payout
-from pledge.usecases.payout_ports import PayoutRail, TransferRequest
+from pledge.usecases.payout_ports import TransferRequest
+from tests.fakes.driving import CLIENT_TIMEOUT_S, GRANT, drive, request_of, transfer_of
 from tests.fakes.loopback import serving
-from tests.fakes.wallet_server import WalletHandler, WalletProvider
 from tests.fakes.wechat_server import WechatHandler, WechatProvider
 
-GRANT = "gr_00112233445566778899aabb"
 OPENID = "o-MYE42l80oelYMDE34nYD456Xoy"
 APIV3_KEY = "0123456789abcdef0123456789abcdef"
-CLIENT_TIMEOUT_S = 0.5
-
-
-def _transfer(amount: int = 19_990, seq: int = 1, rail: str = "wechat_transfer") -> Transfer:
-    return Transfer(GRANT, seq, 1, rail, amount, "CNY", date(2026, 12, 4))
-
-
-def _request(transfer: Transfer, payee: str) -> TransferRequest:
-    return TransferRequest(transfer.request_id, payee, transfer.amount_minor, "CNY", "Founders refund")
-
-
-def drive(
-    rail: PayoutRail,
-    transfer: Transfer,
-    payee: str,
-    *,
-    background: Callable[[], None] = lambda: None,
-    rounds: int = 4,
-) -> tuple[Transfer, list[Outcome]]:
-    """Send, then resolve by asking only; returns the transfer and every outcome seen."""
-    request = _request(transfer, payee)
-    transfer = mark_sent(transfer)
-    answer = rail.send(request)
-    seen = [answer.outcome]
-    transfer = apply_answer(transfer, answer)
-    while transfer.state in (TransferState.SUBMITTED, TransferState.UNKNOWN) and rounds:
-        rounds -= 1
-        background()
-        answer = rail.query(request)
-        seen.append(answer.outcome)
-        if answer.outcome is Outcome.NOT_FOUND:  # never applied: the same request again is safe
-            answer = rail.send(request)
-            seen.append(answer.outcome)
-        transfer = apply_answer(transfer, answer)
-    return transfer, seen
-
-
-# --- wallet ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def wallet() -> Iterator[tuple[WalletProvider, WalletRail]]:
-    provider = WalletProvider(secret=b"wallet-secret", hang_s=CLIENT_TIMEOUT_S * 3)
-    with serving(WalletHandler, provider) as url:
-        config = wallet_config({"PLEDGE_WALLET_URL": url, "PLEDGE_WALLET_SECRET": "wallet-secret"})
-        rail = WalletRail(config, timeout_s=CLIENT_TIMEOUT_S)
-        yield provider, rail
-        rail.close()
-
-
-def test_wallet_credits_once_and_a_resend_returns_the_first_result(wallet) -> None:
-    provider, rail = wallet
-    transfer, seen = drive(rail, _transfer(199_900, rail="wallet"), "acct-1")
-    assert transfer.state is TransferState.SUCCEEDED and seen == [Outcome.SUCCEEDED]
-    again = rail.send(_request(transfer, "acct-1"))
-    assert again.outcome is Outcome.SUCCEEDED
-    assert provider.applied[transfer.request_id] == 1
-    assert provider.balance_minor("acct-1") == 199_900
-
-
-@pytest.mark.parametrize(
-    ("fault", "first_reason"),
-    [
-        ("503", "http_503"),
-        ("apply_then_503", "http_503"),
-        ("apply_then_hang", "timeout"),
-        ("apply_then_drop", "no_answer"),
-    ],
-)
-def test_wallet_faults_are_unknown_until_the_wallet_is_asked(wallet, fault: str, first_reason: str) -> None:
-    provider, rail = wallet
-    provider.post_faults.append(fault)
-    request = _request(_transfer(5_000, rail="wallet"), "acct-2")
-    first = rail.send(request)
-    assert first.outcome is Outcome.UNKNOWN and first.reason == first_reason
-    transfer, seen = drive(rail, _transfer(5_000, rail="wallet"), "acct-2")
-    assert transfer.state is TransferState.SUCCEEDED
-    assert provider.applied[request.request_id] == 1  # applied once, whatever the retries
-    assert provider.balance_minor("acct-2") == 5_000
-    assert seen[0] is Outcome.SUCCEEDED  # the resend replays the first result
-
-
-def test_wallet_query_tells_never_applied_from_unreachable(wallet) -> None:
-    provider, rail = wallet
-    request = _request(_transfer(rail="wallet"), "acct-3")
-    assert rail.query(request).outcome is Outcome.NOT_FOUND
-    provider.query_faults.append("503")
-    assert rail.query(request).outcome is Outcome.UNKNOWN
-
-
-def test_wallet_same_id_other_payload_is_a_conflict_not_a_failure(wallet) -> None:
-    provider, rail = wallet
-    original = _transfer(1_000, rail="wallet")
-    assert rail.send(_request(original, "acct-4")).outcome is Outcome.SUCCEEDED
-    altered = _request(replace(original, amount_minor=2_000), "acct-4")
-    conflict = rail.send(altered)
-    assert (conflict.outcome, conflict.reason) == (Outcome.UNKNOWN, "id_conflict")
-    assert rail.query(altered).reason == "id_conflict"  # the query compares what the wallet holds
-    assert provider.balance_minor("acct-4") == 1_000
-
-
-def test_wallet_refusals_are_permanent_failures_and_only_they_mint_a_new_id(wallet) -> None:
-    provider, rail = wallet
-    provider.max_per_account_day = 10_000
-    assert rail.send(_request(_transfer(9_000, seq=1, rail="wallet"), "acct-5")).outcome is Outcome.SUCCEEDED
-    transfer, _ = drive(rail, _transfer(2_000, seq=2, rail="wallet"), "acct-5")
-    assert (transfer.state, transfer.reason) == (TransferState.FAILED, "daily_limit_exceeded")
-    retry = next_attempt(transfer)
-    assert retry.request_id != transfer.request_id and retry.attempt == 2
-
-
-def test_wallet_checks_the_signature(wallet) -> None:
-    provider, rail = wallet
-    url = rail.config.url
-    forger = WalletRail(wallet_config({"PLEDGE_WALLET_URL": url, "PLEDGE_WALLET_SECRET": "guess"}))
-    answer = forger.send(_request(_transfer(rail="wallet"), "acct-6"))
-    assert (answer.outcome, answer.reason) == (Outcome.FAILED, "bad_signature")
-    assert provider.bad_signatures == 1 and not provider.credits
-    forger.close()
-
-
-# --- WeChat ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -223,7 +95,7 @@ def wechat(keys, tmp_path: Path) -> Iterator[Wechat]:
 
 
 def test_wechat_transfer_is_accepted_then_paid_and_the_callback_agrees(wechat: Wechat) -> None:
-    transfer, seen = drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
+    transfer, seen = drive(wechat.rail, transfer_of(), OPENID, background=wechat.provider.settle)
     assert seen == [Outcome.PROCESSING, Outcome.SUCCEEDED]
     assert transfer.state is TransferState.SUCCEEDED and transfer.provider_ref.startswith("1330")
     assert wechat.provider.paid[OPENID] == 19_990
@@ -243,7 +115,7 @@ def test_wechat_errors_before_applying_are_unknown_then_resent_under_the_same_bi
     wechat: Wechat, fault: str
 ) -> None:
     wechat.provider.post_faults.append(fault)
-    transfer, seen = drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
+    transfer, seen = drive(wechat.rail, transfer_of(), OPENID, background=wechat.provider.settle)
     assert seen[:3] == [Outcome.UNKNOWN, Outcome.NOT_FOUND, Outcome.PROCESSING]
     assert transfer.state is TransferState.SUCCEEDED
     assert list(wechat.provider.bills) == [transfer.request_id]
@@ -262,18 +134,18 @@ def test_wechat_applied_but_the_answer_lost_is_resolved_by_asking(
     wechat: Wechat, fault: str, reason: str
 ) -> None:
     wechat.provider.post_faults.append(fault)
-    request = _request(_transfer(), OPENID)
+    request = request_of(transfer_of(), OPENID)
     lost = wechat.rail.send(request)
     assert (lost.outcome, lost.reason) == (Outcome.UNKNOWN, reason)
-    transfer, _ = drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
+    transfer, _ = drive(wechat.rail, transfer_of(), OPENID, background=wechat.provider.settle)
     assert transfer.state is TransferState.SUCCEEDED
     assert len(wechat.provider.bills) == 1 and wechat.provider.paid[OPENID] == 19_990
 
 
 def test_a_callback_and_a_query_racing_agree_and_redeliveries_change_nothing(wechat: Wechat) -> None:
     wechat.provider.post_faults.append("apply_then_drop")
-    transfer = mark_sent(_transfer())
-    request = _request(transfer, OPENID)
+    transfer = mark_sent(transfer_of())
+    request = request_of(transfer, OPENID)
     transfer = apply_answer(transfer, wechat.rail.send(request))
     assert transfer.state is TransferState.UNKNOWN
     wechat.provider.settle()
@@ -302,7 +174,7 @@ def test_random_faults_never_yield_a_guessed_outcome_nor_a_second_payment(wechat
         provider.post_faults = rng.choices(post, k=rng.randint(0, 3))
         provider.query_faults = rng.choices(query, k=rng.randint(0, 2))
         provider.fates = [rng.choice(["SUCCESS", "SUCCESS", "FAIL:ACCOUNT_FROZEN", "WAIT_USER_CONFIRM"])]
-        transfer = _transfer(rng.randint(10, 20_000), seq=scenario + 1)
+        transfer = transfer_of(rng.randint(10, 20_000), seq=scenario + 1)
         done, _ = drive(wechat.rail, transfer, openid, background=provider.settle, rounds=8)
         bills = [b for b in provider.bills.values() if b["openid"] == openid]
         assert len(bills) <= 1, "one transfer attempt, one bill"
@@ -317,24 +189,24 @@ def test_random_faults_never_yield_a_guessed_outcome_nor_a_second_payment(wechat
 
 def test_wechat_reply_with_a_bad_signature_is_not_believed(wechat: Wechat) -> None:
     wechat.provider.post_faults.append("bad_signature")
-    answer = wechat.rail.send(_request(_transfer(), OPENID))
+    answer = wechat.rail.send(request_of(transfer_of(), OPENID))
     assert (answer.outcome, answer.reason) == (Outcome.UNKNOWN, "bad_signature")
     wechat.provider.query_faults.append("bad_signature")
-    assert wechat.rail.query(_request(_transfer(), OPENID)).reason == "bad_signature"
-    assert wechat.rail.query(_request(_transfer(), OPENID)).outcome is Outcome.PROCESSING
+    assert wechat.rail.query(request_of(transfer_of(), OPENID)).reason == "bad_signature"
+    assert wechat.rail.query(request_of(transfer_of(), OPENID)).outcome is Outcome.PROCESSING
 
 
 def test_wechat_waits_for_the_customer_then_an_overdue_close_allows_a_new_bill(wechat: Wechat) -> None:
     wechat.provider.fates += ["WAIT_USER_CONFIRM", "WAIT_USER_CONFIRM"]
-    transfer, seen = drive(wechat.rail, _transfer(), OPENID)
+    transfer, seen = drive(wechat.rail, transfer_of(), OPENID)
     assert transfer.state is TransferState.WAITING_USER and seen == [Outcome.WAITING_USER]
     assert transfer.package_info == f"pkg-{transfer.request_id}"  # for the customer's confirmation page
     wechat.provider.query_faults.append("hang")
-    unanswered = wechat.rail.query(_request(transfer, OPENID))
+    unanswered = wechat.rail.query(request_of(transfer, OPENID))
     assert (unanswered.outcome, unanswered.reason) == (Outcome.UNKNOWN, "timeout")
     still = apply_answer(transfer, unanswered)
     assert (still.state, still.package_info) == (TransferState.WAITING_USER, transfer.package_info)
-    assert wechat.rail.query(_request(transfer, OPENID)).package_info == f"pkg-{transfer.request_id}"
+    assert wechat.rail.query(request_of(transfer, OPENID)).package_info == f"pkg-{transfer.request_id}"
     wechat.provider.overdue_close(transfer.request_id)
     headers, body = wechat.provider.callbacks[-1]
     closed = apply_answer(
@@ -344,21 +216,21 @@ def test_wechat_waits_for_the_customer_then_an_overdue_close_allows_a_new_bill(w
     offered_again, _ = drive(wechat.rail, next_attempt(closed), OPENID)
     assert offered_again.request_id != transfer.request_id
     wechat.provider.confirm(offered_again.request_id)
-    paid = apply_answer(offered_again, wechat.rail.query(_request(offered_again, OPENID)))
+    paid = apply_answer(offered_again, wechat.rail.query(request_of(offered_again, OPENID)))
     assert paid.state is TransferState.SUCCEEDED and wechat.provider.paid[OPENID] == 19_990
 
 
 def test_wechat_permanent_failure_carries_the_provider_reason(wechat: Wechat) -> None:
     wechat.provider.fates.append("FAIL:ACCOUNT_FROZEN")
-    transfer, _ = drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
+    transfer, _ = drive(wechat.rail, transfer_of(), OPENID, background=wechat.provider.settle)
     assert (transfer.state, transfer.reason) == (TransferState.FAILED, "ACCOUNT_FROZEN")
     assert wechat.provider.paid[OPENID] == 0
 
 
 def test_wechat_same_bill_with_other_parameters_is_never_applied_nor_called_failed(wechat: Wechat) -> None:
-    original = _transfer()
-    wechat.rail.send(_request(original, OPENID))
-    altered = _request(replace(original, amount_minor=20_000), OPENID)
+    original = transfer_of()
+    wechat.rail.send(request_of(original, OPENID))
+    altered = request_of(replace(original, amount_minor=20_000), OPENID)
     refused = wechat.rail.send(altered)
     assert (refused.outcome, refused.reason) == (Outcome.UNKNOWN, "INVALID_REQUEST")
     assert wechat.rail.query(altered).reason == "id_conflict"
@@ -395,7 +267,7 @@ def test_a_1999_plan_pays_within_the_users_daily_limits_over_two_days(wechat: We
 
 def test_wechat_callbacks_that_are_not_wechats_are_refused(wechat: Wechat, keys) -> None:
     wechat.provider.fates.append("SUCCESS")
-    drive(wechat.rail, _transfer(), OPENID, background=wechat.provider.settle)
+    drive(wechat.rail, transfer_of(), OPENID, background=wechat.provider.settle)
     headers, body = wechat.provider.callbacks[0]
     config = wechat.rail.config
     tampered = body.replace(b"MCHTRANSFER", b"MCHTRANSFEr")
@@ -420,7 +292,7 @@ def test_wechat_refuses_a_request_signed_with_another_key(wechat: Wechat, tmp_pa
     stranger = generate_private_key(public_exponent=65537, key_size=2048)
     env = {**wechat.env, "PLEDGE_WECHAT_PRIVATE_KEY": _pem_private(stranger, tmp_path / "stranger.pem")}
     rail = WechatTransferRail(wechat_config(env), timeout_s=CLIENT_TIMEOUT_S)
-    answer = rail.send(_request(_transfer(), OPENID))
+    answer = rail.send(request_of(transfer_of(), OPENID))
     assert (answer.outcome, answer.reason) == (Outcome.UNKNOWN, "SIGN_ERROR")
     assert wechat.provider.refused_signatures == 1 and not wechat.provider.bills
     rail.close()
@@ -443,6 +315,4 @@ def test_configuration_errors_name_the_variable(wechat: Wechat, tmp_path: Path) 
 
 
 def _now() -> int:
-    import time
-
     return int(time.time())
