@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field, section, text_field
 from pledge.domain.money import currency_exponent, format_minor
+from pledge.domain.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms, parse_payout_terms
 from pledge.domain.persons import same_person
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document, suggestion
 from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
@@ -87,6 +88,7 @@ class CashbackTerms:
     # terms say ``stacking: allowed`` (ADR 15). One group per company unless a file names one.
     group: str = DEFAULT_GROUP
     stacking: Stacking = Stacking.EXCLUDED
+    payout: PayoutTerms = DEFAULT_PAYOUT_TERMS  # the rail and its split (ADR 24)
 
     @property
     def stacking_allowed(self) -> bool:
@@ -117,7 +119,11 @@ class CashbackTerms:
                 if self.max_amount_minor is None
                 else format_minor(self.max_amount_minor, self.currency),
             },
-            "payout": {"channel": self.payout_channel, "claim_within": self.claim_within},
+            "payout": {
+                "channel": self.payout_channel,
+                "claim_within": self.claim_within,
+                **self.payout.canonical(self.currency),
+            },
             "limits": {"per_account": self.per_account, "per_serial": self.per_serial},
             "budget": format_minor(self.budget_minor, self.currency),
         }
@@ -246,6 +252,7 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         budget_minor=money_field(doc.get("budget"), currency, "budget"),
         group=_group(doc),
         stacking=_stacking(doc),
+        payout=parse_payout_terms(payout, currency),
     )
 
 

@@ -110,6 +110,28 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
                 {
                     "channel": _enum("red_envelope"),
                     "claim_within": _text("Opened within this long (30d, 24h), else it expires."),
+                    "rail": _enum(
+                        "wallet",
+                        "wechat_transfer",
+                        description="How an opened envelope is paid: the account wallet (the default) "
+                        "or a WeChat Pay merchant transfer.",
+                    ),
+                    "split": _obj(
+                        {
+                            "max_per_transfer": {**_MONEY, "description": "The most one transfer carries."},
+                            "max_per_account_day": {
+                                **_MONEY,
+                                "description": "The most one account receives in a local day.",
+                            },
+                            "max_count_per_account_day": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "description": "The most transfers one account receives in a local day.",
+                            },
+                        },
+                        description="The rail's limits for this campaign, in place of the rail's defaults "
+                        "(WeChat: 200.00 per transfer, 1000.00 and 10 transfers per account a day).",
+                    ),
                 }
             ),
             "limits": _obj({"per_account": _LIMIT, "per_serial": _LIMIT}),

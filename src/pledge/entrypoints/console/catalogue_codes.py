@@ -105,6 +105,28 @@ CODES: dict[str, tuple[str, str]] = {
     "grant_claimed": ("The red envelope is already opened.", "红包已领取。"),
     "grant_paid": ("The red envelope is already paid out.", "红包已支付。"),
     "grant_revoked": ("The red envelope was withdrawn.", "红包已撤回。"),
+    "payout_rail_not_configured": ("The payout rail is not configured.", "支付通道尚未配置。"),
+    "payout_currency_unsupported": (
+        "The payout rail does not pay this currency.",
+        "该支付通道不支持此币种。",
+    ),
+    "payout_callback_rejected": (
+        "The payment provider's notification was refused.",
+        "支付机构的通知被拒绝。",
+    ),
+    "payout_below_rail_minimum": (
+        "The amount is below the rail's smallest transfer.",
+        "金额低于该支付通道的单笔最低限额。",
+    ),
+    "payout_too_many_transfers": (
+        "The amount needs too many transfers on this rail.",
+        "该金额在此支付通道需要拆分的笔数过多。",
+    ),
+    "payout_too_many_attempts": (
+        "The transfer was tried too many times; a person must look.",
+        "该笔转账重试次数过多，需人工处理。",
+    ),
+    "payout_transition_refused": ("The transfer cannot move to that state.", "该笔转账不能进入该状态。"),
     "invariant_violated": (
         "An internal check failed; nothing was changed. It has been logged.",
         "内部校验失败，未做任何更改，已记录日志。",
