@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from pledge.adapters.memory.tables import CorrectionTables
 from pledge.domain.corrections import ClawbackCase, clawback_id
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.records import AccountRecord, PurchaseRecord
-
-if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.store import MemoryStore
 
 _LIVE = (GrantState.ISSUED, GrantState.CLAIMED, GrantState.PAID)
 
 
 class MemoryCorrections:
-    def __init__(self, s: MemoryStore) -> None:
+    def __init__(self, s: CorrectionTables) -> None:
         self._s = s
 
     def live_grants_of_accounts(self, account_ids: Sequence[str]) -> list[Grant]:
