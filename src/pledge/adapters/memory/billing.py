@@ -7,7 +7,7 @@ database's keys, foreign keys and CHECKs are raised as
 :class:`~pledge.adapters.memory.tables.IntegrityError` (one compensation per
 term, the primary key; a renewal chain that cannot fork, the unique
 ``previous_term_id``; ...). Orderings are the SQL ones (terms by id, due
-terms by end then id, pending messages by due instant).
+terms by end then id, pending messages by due instant then id).
 
 All state lives in one :class:`~pledge.adapters.memory.tables.BillingState` inside the
 :class:`~pledge.adapters.memory.store.MemoryStore`; its ``__copy__`` copies

@@ -415,7 +415,7 @@ class MemoryGrants(_Repository):
                 raise IntegrityError(f"primary key: grant {g.id} exists")
             if key in self._s.grant_keys or key in keys:
                 raise IntegrityError(f"unique: a grant for {key} exists")
-            self._campaign_exists(g.campaign_id)
+            # No campaign check: the grants table has no foreign key to campaigns (tables.py).
             if g.amount_minor <= 0:
                 raise IntegrityError("check amount_positive")
             ids.add(g.id)
