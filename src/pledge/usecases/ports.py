@@ -363,11 +363,13 @@ class Corrections(Protocol):
         ...
 
     def purchases(self, purchase_ids: Sequence[str]) -> dict[str, tuple[PurchaseRecord, AccountRecord]]:
-        """Purchases by id, each with its account as stored; unknown ids are left out."""
+        """Purchases by id, each with its account's fields a rule reads (id, region, registration;
+        contacts left empty), as issuance read them; unknown ids are left out."""
         ...
 
     def open_clawback(self, case: ClawbackCase) -> bool:
-        """Record a case; False (and nothing written) if its grant has one already."""
+        """Record a case; False (and nothing written) if its grant has one already. A case
+        that breaks a constraint (an amount not positive) raises the store's integrity error."""
         ...
 
     def clawbacks_of_grants(self, grant_ids: Sequence[str]) -> dict[str, ClawbackCase]: ...
