@@ -167,7 +167,7 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
     # P10 (no serial) was granted to A-cn-5; now it belongs to A-cn-3, which has no grant.
     moved = [(p, "A-cn-3", *rest) if p == "P10" else (p, a, *rest) for p, a, *rest in PURCHASES]
     (tmp_path / "moved").mkdir()
-    _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]
+    _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]  # rows rebuilt as lists
     import_purchases(
         app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
     )
