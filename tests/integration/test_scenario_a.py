@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,14 @@ NOW = parse_instant("2021-08-10T12:00:00+08:00")
 
 
 @pytest.fixture
-def app(db_url: str, tmp_path: Path) -> App:
+def app(db_url: str, tmp_path: Path) -> Iterator[App]:
     app = App(db_url, NOW)
     upgrade(app.engine)
     accounts, purchases = write_files(tmp_path)
     import_accounts(app.uow, read_accounts(accounts))
     import_purchases(app.uow, read_purchases(purchases))
-    return app
+    yield app
+    app.close()  # its pooled connections, before the test's schema is dropped
 
 
 def launched(app: App) -> None:
