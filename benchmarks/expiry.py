@@ -49,7 +49,7 @@ def update_floor(url: str, now_us: int) -> dict[str, Any]:
         lite.execute("ROLLBACK")
         lite.close()
         return {"rows": rows, "seconds": took}
-    import psycopg  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
     _vacuum(url)
     with psycopg.connect(libpq_url(url)) as conn:

@@ -173,7 +173,7 @@ def import_floor(url: str, path: Path, indexes: str) -> dict[str, Any]:
     placeholders = ", ".join("?" for _ in PURCHASE_COLUMNS)
     build = 0.0
     if postgres:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
         with psycopg.connect(libpq_url(url)) as conn:
             for sql in setup:
@@ -245,7 +245,7 @@ def count_floor(url: str, start_us: int, end_us: int, repeat: int) -> dict[str, 
             return int(conn.execute(statement).fetchone()[0])
 
     else:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
         pg = psycopg.connect(libpq_url(url), autocommit=True)
         no_index = "full scan"
@@ -336,7 +336,7 @@ def bulk_floor(url: str, count: int, keys: bool) -> dict[str, Any]:
         setup += _index_ddl("floor_ledger", "ledger", with_keys=False)
     seconds = 0.0
     if postgres:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
         with psycopg.connect(libpq_url(url)) as conn:
             for sql in setup:

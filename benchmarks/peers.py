@@ -55,9 +55,9 @@ _CEL_RULE = (
 def _rows(url: str, sql: str) -> Iterator[list[tuple[Any, ...]]]:
     """Batches of rows straight from the driver (a server-side cursor on PostgreSQL)."""
     if is_sqlite(url):
-        import sqlite3  # noqa: PLC0415
+        import sqlite3  # noqa: PLC0415 - only SQLite runs need it
 
-        from benchmarks.common import sqlite_file  # noqa: PLC0415
+        from benchmarks.common import sqlite_file  # noqa: PLC0415 - as sqlite3
 
         conn = sqlite3.connect(sqlite_file(url))
         cursor = conn.execute(sql)
@@ -65,7 +65,7 @@ def _rows(url: str, sql: str) -> Iterator[list[tuple[Any, ...]]]:
             yield batch
         conn.close()
         return
-    import psycopg  # noqa: PLC0415
+    import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
     with psycopg.connect(libpq_url(url)) as pg, pg.cursor(name="bench_rows") as cur:
         cur.itersize = FETCH
@@ -108,13 +108,13 @@ def pushdown(url: str, campaign: Path, repeat: int) -> dict[str, Any]:
 def _peers(start: int, end: int) -> dict[str, Callable[[dict[str, Any]], object] | None]:
     peers: dict[str, Callable[[dict[str, Any]], object] | None] = {}
     try:
-        import zen  # noqa: PLC0415
+        import zen  # noqa: PLC0415 - optional: absent, the peer is skipped
 
         expression = zen.compile_expression(_ZEN_RULE.format(start=start, end=end))
         peers["zen-engine"] = expression.evaluate
     except ImportError:
         peers["zen-engine"] = None  # pip install zen-engine==2.1.3 (dev/bench only)
-    from cel_expr_python import cel  # noqa: PLC0415
+    from cel_expr_python import cel  # noqa: PLC0415 - loaded with the peers only
 
     types = {"sku": cel.Type.STRING, "region": cel.Type.STRING, "status": cel.Type.STRING}
     env = cel.NewEnv(variables={**types, "currency": cel.Type.STRING, "at": cel.Type.INT})

@@ -184,7 +184,7 @@ def machine(url: str) -> dict[str, str]:
     if is_sqlite(url):
         details["database"] = f"SQLite {sqlite3.sqlite_version} (file in a temp dir, WAL)"
     else:
-        import psycopg  # noqa: PLC0415
+        import psycopg  # noqa: PLC0415 - only PostgreSQL runs need it
 
         with psycopg.connect(libpq_url(url)) as conn:
             found = conn.execute("SHOW server_version").fetchone()

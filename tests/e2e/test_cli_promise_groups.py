@@ -35,7 +35,7 @@ def why(pledge: Pledge, account: str, campaign_id: str) -> dict[str, dict[str, A
     return {p["purchase_id"]: p["why_no_grant"] for p in explained["purchases"] if "why_no_grant" in p}
 
 
-def test_a_copied_campaign_pays_nothing_twice(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811
+def test_a_copied_campaign_pays_nothing_twice(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811 - the imported fixture, by name
     start(cli, tmp_path)
     assert cli.json("campaign", "run", CID, "--now", NOW)["issued"] == 3
     start(cli, tmp_path, id=COPY)
@@ -54,7 +54,7 @@ def test_a_copied_campaign_pays_nothing_twice(cli: Pledge, tmp_path: Path) -> No
     )
 
 
-def test_stacking_allowed_is_shown_to_the_approver_and_pays_again(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811
+def test_stacking_allowed_is_shown_to_the_approver_and_pays_again(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811 - the imported fixture, by name
     start(cli, tmp_path)
     cli.json("campaign", "run", CID, "--now", NOW)
     apply(cli, tmp_path, id=COPY, stacking="allowed")
@@ -73,7 +73,7 @@ def test_stacking_allowed_is_shown_to_the_approver_and_pays_again(cli: Pledge, t
     assert cli.json("campaign", "run", COPY, "--now", NOW)["issued"] == 3
 
 
-def test_launch_with_a_shortfall_and_every_reason_for_no_grant(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811
+def test_launch_with_a_shortfall_and_every_reason_for_no_grant(cli: Pledge, tmp_path: Path) -> None:  # noqa: F811 - the imported fixture, by name
     apply(cli, tmp_path, budget="3000.00")
     cli.json("campaign", "approve", CID, "--key", cli.key("approver", "finance"))
     assert cli.json("campaign", "simulate", CID)["budget_exhausted"] == 2

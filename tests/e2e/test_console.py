@@ -268,10 +268,10 @@ def test_a_customer_sees_and_opens_only_their_own_envelopes(console: Console) ->
     # Another account's envelope is answered as if it did not exist, and stays unopened.
     refused = post_form(customer, "/me/", f"/me/grants/{theirs.id}/claim", back="/me/")
     assert "No such red envelope" in flash_of(refused.text)
-    assert console.store.grant(theirs.id).state.value == "issued"  # type: ignore[union-attr]
+    assert console.store.grant(theirs.id).state.value == "issued"  # type: ignore[union-attr]  # the grant exists
     opened = post_form(customer, "/me/", f"/me/grants/{mine.id}/claim", back="/me/")
     assert "You opened your red envelope: ¥1,999.00" in flash_of(opened.text)
-    assert console.store.grant(mine.id).state.value == "claimed"  # type: ignore[union-attr]
+    assert console.store.grant(mine.id).state.value == "claimed"  # type: ignore[union-attr]  # the grant exists
     # The customer's session is not a console session.
     assert customer.get("/console/campaigns", follow_redirects=False).status_code == 303
     assert any(

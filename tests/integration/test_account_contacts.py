@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,10 +40,11 @@ def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 @pytest.fixture
-def app(db_url: str) -> App:
+def app(db_url: str) -> Iterator[App]:
     app = App(db_url, NOW)
     upgrade(app.engine)
-    return app
+    yield app
+    app.close()  # its pooled connections, before the test's schema is dropped
 
 
 def _stored(app: App, account_id: str) -> tuple[str, str, str, str]:

@@ -112,7 +112,9 @@ def signed_in(api: Api, who: str) -> httpx.Client:
 
 def test_the_customer_page_names_a_returned_purchase(scenario: Api, tmp_path: Path) -> None:
     upload_update(scenario, tmp_path / "v2", {"P03": "returned"})
-    page = signed_in(scenario, "customer2").get("/me/")
+    me = signed_in(scenario, "customer2")
+    page = me.get("/me/")
+    zh = me.get("/me/", headers={"Accept-Language": "zh-CN"})
+    me.close()
     assert "withdrawn on" in page.text and "the purchase was returned" in page.text
-    zh = signed_in(scenario, "customer2").get("/me/", headers={"Accept-Language": "zh-CN"})
     assert "该订单已退货" in zh.text

@@ -25,7 +25,7 @@ UNICODE = ["账户-１", "Ωmega", "emoji-🧧", "zero\u200bwidth", "ﬁ-ligatur
 
 def assert_error(response: object, status: int, type_: str | None = None) -> dict[str, object]:
     assert getattr(response, "status_code", None) == status, getattr(response, "text", "")
-    body = response.json()  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]  # any client's response
     assert set(body) == {"error"}
     assert set(body["error"]) == {"type", "code", "message", "param"}
     if type_:

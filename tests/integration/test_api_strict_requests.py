@@ -25,7 +25,7 @@ def unknown(response: Any, wrong: str, meant: str) -> None:
     assert body["message"] == f"{wrong}: unknown field; did you mean {meant}?"
 
 
-def test_a_misspelt_dry_run_or_prorate_changes_nothing(billing: Api) -> None:  # noqa: F811
+def test_a_misspelt_dry_run_or_prorate_changes_nothing(billing: Api) -> None:  # noqa: F811 - the imported fixture, by name
     api = billing
     at(api, BUY_AT)
     terms = {plan: ok(buy(api, f"U0{n}", plan)) for n, plan in enumerate((GOLD, PLATINUM, DIAMOND), 1)}

@@ -72,7 +72,7 @@ class Api:
     def __init__(self, db_url: str, settings: Settings) -> None:
         self.clock = Clock(parse_instant(NOW))
         self.app = App(db_url)
-        self.app.clock = self.clock  # type: ignore[assignment]
+        self.app.clock = self.clock  # type: ignore[assignment]  # a settable test clock
         upgrade(self.app.engine)
         self.store = ApiStore(self.app.engine)
         self.keys: dict[str, str] = {}

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from pledge.adapters.sqlalchemy.api_tables import idempotency_keys, jobs
 from pledge.adapters.sqlalchemy.tables import purchases
 from pledge.domain.records import PURCHASE_COLUMNS
-from tests.integration.test_api_support import Api, api_fixture, running_api, scenario_fixture  # noqa: F401
+from tests.integration.test_api_support import Api, api_fixture, running_api, scenario_fixture  # noqa: F401 - fixtures
 from tests.support.data import campaign
 
 CID = "founders-refund"

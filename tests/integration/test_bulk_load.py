@@ -5,6 +5,8 @@ The threshold is lowered so a few hundred rows take the path that millions take.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import inspect
 
@@ -29,12 +31,13 @@ def _purchases(n: int = ROWS) -> list[PurchaseRecord]:
 
 
 @pytest.fixture
-def app(db_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
+def app(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     monkeypatch.setattr(sql_purchases, "BULK_LOAD_ROWS", 100)
     app = App(db_url)
     upgrade(app.engine)
     import_accounts(app.uow, [[AccountRecord(f"A{i:04d}", "CN", AT_US) for i in range(200)]])
-    return app
+    yield app
+    app.close()  # its pooled connections, before the test's schema is dropped
 
 
 def _indexes(app: App) -> set[str]:

@@ -211,7 +211,7 @@ def test_a_killed_expiry_leaves_a_consistent_state_and_a_rerun_finishes(
     while _expired(app) == 0 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.communicate()  # waits, and closes its pipes
     done = _expired(app)
     assert 0 < done < due, "killed between its first and its last batch"
     _check_books(app.uow)  # whatever batch was in flight rolled back whole

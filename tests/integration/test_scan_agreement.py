@@ -43,11 +43,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _load(uow_factory: object, files: tuple[Path, Path]) -> None:
-    import_accounts(uow_factory, read_accounts(files[0]))  # type: ignore[arg-type]
+    import_accounts(uow_factory, read_accounts(files[0]))  # type: ignore[arg-type]  # either store's factory
     # A bulk-load threshold below the crowd's size makes the SQL store take its bulk-load path
     # (indexes rebuilt once; on SQLite the account fields filled by one join at the end).
     with patch.object(sql_purchases, "BULK_LOAD_ROWS", ROWS // 4):
-        import_purchases(uow_factory, read_purchases(files[1]), expected_rows=ROWS)  # type: ignore[arg-type]
+        import_purchases(uow_factory, read_purchases(files[1]), expected_rows=ROWS)  # type: ignore[arg-type]  # as above
 
 
 def _selections(app: App) -> list[Selection]:
@@ -151,7 +151,7 @@ def test_account_fields_on_purchases_follow_account_updates(db_url: str, files: 
     with app.uow() as sql_uow, memory() as mem_uow:
         assert sql_uow.purchases.scan(selection) == mem_uow.purchases.scan(selection)
         assert list(sql_uow.purchases.candidates(selection)) == list(mem_uow.purchases.candidates(selection))
-        stale = sql_uow.purchases._conn.exec_driver_sql(  # type: ignore[attr-defined]
+        stale = sql_uow.purchases._conn.exec_driver_sql(  # type: ignore[attr-defined]  # the SQL store's own
             "SELECT COUNT(*) FROM purchases p JOIN accounts a ON a.account_id = p.account_id "
             "WHERE p.account_region <> a.region OR p.account_registered_at_us <> a.registered_at_us"
         ).scalar_one()

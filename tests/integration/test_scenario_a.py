@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,14 @@ NOW = parse_instant("2021-08-10T12:00:00+08:00")
 
 
 @pytest.fixture
-def app(db_url: str, tmp_path: Path) -> App:
+def app(db_url: str, tmp_path: Path) -> Iterator[App]:
     app = App(db_url, NOW)
     upgrade(app.engine)
     accounts, purchases = write_files(tmp_path)
     import_accounts(app.uow, read_accounts(accounts))
     import_purchases(app.uow, read_purchases(purchases))
-    return app
+    yield app
+    app.close()  # its pooled connections, before the test's schema is dropped
 
 
 def launched(app: App) -> None:
@@ -167,7 +169,7 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
     # P10 (no serial) was granted to A-cn-5; now it belongs to A-cn-3, which has no grant.
     moved = [(p, "A-cn-3", *rest) if p == "P10" else (p, a, *rest) for p, a, *rest in PURCHASES]
     (tmp_path / "moved").mkdir()
-    _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]
+    _, purchases = write_files(tmp_path / "moved", moved)  # type: ignore[arg-type]  # rows rebuilt as lists
     import_purchases(
         app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
     )

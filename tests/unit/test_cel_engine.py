@@ -122,14 +122,14 @@ def literal_values(kind: str) -> st.SearchStrategy[Any]:
 @st.composite
 def leaves(draw: st.DrawFn) -> Node:
     kind = draw(st.sampled_from(("string", "int", "timestamp")))
-    field = Field(draw(st.sampled_from(BY_TYPE[kind])), kind)  # type: ignore[arg-type]
+    field = Field(draw(st.sampled_from(BY_TYPE[kind])), kind)  # type: ignore[arg-type]  # kind: a literal
     shape = draw(st.sampled_from(("literal", "literal_left", "field", "in")))
     if shape == "field":
-        return Compare(draw(st.sampled_from(OPS)), field, Field(draw(st.sampled_from(BY_TYPE[kind])), kind))  # type: ignore[arg-type]
+        return Compare(draw(st.sampled_from(OPS)), field, Field(draw(st.sampled_from(BY_TYPE[kind])), kind))  # type: ignore[arg-type]  # as above
     if shape == "in":
         values = draw(st.lists(literal_values(kind), max_size=4))
-        return InList(field, tuple(Literal(v, kind) for v in values))  # type: ignore[arg-type]
-    literal = Literal(draw(literal_values(kind)), kind)  # type: ignore[arg-type]
+        return InList(field, tuple(Literal(v, kind) for v in values))  # type: ignore[arg-type]  # as above
+    literal = Literal(draw(literal_values(kind)), kind)  # type: ignore[arg-type]  # as above
     op = draw(st.sampled_from(OPS))
     return Compare(op, field, literal) if shape == "literal" else Compare(op, literal, field)
 

@@ -72,7 +72,7 @@ def test_unknown_currency_is_refused() -> None:
 
 def test_money_refuses_floats_and_mixed_currencies() -> None:
     with pytest.raises(TypeError):
-        Money(1.0, "CNY")  # type: ignore[arg-type]
+        Money(1.0, "CNY")  # type: ignore[arg-type]  # the refusal is under test
     with pytest.raises(InputError, match="cannot combine"):
         Money(1, "CNY") + Money(1, "USD")
     assert Money(150, "CNY") + Money(50, "CNY") == Money(200, "CNY")

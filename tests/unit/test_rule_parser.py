@@ -280,7 +280,7 @@ def test_limits_bound_length_depth_and_size() -> None:
 
 def test_refusing_non_text() -> None:
     with pytest.raises(InputError):
-        parse_rule(42)  # type: ignore[arg-type]
+        parse_rule(42)  # type: ignore[arg-type]  # the refusal is under test
 
 
 def test_schema_covers_storage_and_values_of() -> None:

@@ -100,7 +100,7 @@ def test_split_agrees_with_the_ordered_pass(
 
     prepared = MemoryCandidates(candidates, t, by_account, by_serial, granted, paid_by)
     assert list(prepared.everything()) == remaining
-    split = Split(_Issued(by_account, by_serial, granted), t, prepared, budget, from_issued=True)  # type: ignore[arg-type]
+    split = Split(_Issued(by_account, by_serial, granted), t, prepared, budget, from_issued=True)  # type: ignore[arg-type]  # a stand-in
     runs_out = Decision.BUDGET_EXHAUSTED in expected.values()
     try:
         decided = {c.purchase_id: decision for c, decision, _ in split.decisions()}

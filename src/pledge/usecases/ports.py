@@ -345,7 +345,11 @@ class Outbox(Protocol):
         payload: Mapping[str, Any],
         now_us: int,
     ) -> bool: ...
-    def pending(self, *, account_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+    def pending(self, *, account_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Undelivered messages (of one account if given), the first ``limit`` in (due time,
+        message id) order: a total order, so every store returns the same page."""
+        ...
+
     def cancel(self, message_id: str) -> bool:
         """Withdraw a message not yet delivered (e.g. a reminder for an end date that moved)."""
         ...
@@ -359,11 +363,13 @@ class Corrections(Protocol):
         ...
 
     def purchases(self, purchase_ids: Sequence[str]) -> dict[str, tuple[PurchaseRecord, AccountRecord]]:
-        """Purchases by id, each with its account as stored; unknown ids are left out."""
+        """Purchases by id, each with its account's fields a rule reads (id, region, registration;
+        contacts left empty), as issuance read them; unknown ids are left out."""
         ...
 
     def open_clawback(self, case: ClawbackCase) -> bool:
-        """Record a case; False (and nothing written) if its grant has one already."""
+        """Record a case; False (and nothing written) if its grant has one already. A case
+        that breaks a constraint (an amount not positive) raises the store's integrity error."""
         ...
 
     def clawbacks_of_grants(self, grant_ids: Sequence[str]) -> dict[str, ClawbackCase]: ...

@@ -47,7 +47,7 @@ PEOPLE = {  # name → (scope, account)
 
 def _browser_problem() -> str | None:
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401 - only whether it imports
     except ImportError as exc:
         return f"the playwright package is not installed ({exc}); `make install` installs it"
     if not Path(CHROMIUM).exists():

@@ -4,12 +4,12 @@ They mirror :mod:`pledge.adapters.sqlalchemy.billing` row for row: terms are
 stored as rows without their consent, and read back with the *latest*
 consent (the highest consent id) attached, exactly like the SQL join; the
 database's keys, foreign keys and CHECKs are raised as
-:class:`~pledge.adapters.memory.store.IntegrityError` (one compensation per
+:class:`~pledge.adapters.memory.tables.IntegrityError` (one compensation per
 term, the primary key; a renewal chain that cannot fork, the unique
 ``previous_term_id``; ...). Orderings are the SQL ones (terms by id, due
-terms by end then id, pending messages by due instant).
+terms by end then id, pending messages by due instant then id).
 
-All state lives in one :class:`BillingState` inside the
+All state lives in one :class:`~pledge.adapters.memory.tables.BillingState` inside the
 :class:`~pledge.adapters.memory.store.MemoryStore`; its ``__copy__`` copies
 every container, so a unit of work's snapshot covers it and nothing
 uncommitted leaks. Rows are immutable values: writes replace them.
@@ -20,132 +20,29 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import Any
 
-from pledge.adapters.memory import store as _store
+from pledge.adapters.memory.tables import (
+    BillingState,
+    BillingTables,
+    CatalogRow,
+    CompensationRow,
+    ConsentRow,
+    IntegrityError,
+    OutboxRow,
+    TermRow,
+)
 from pledge.domain.catalog import CatalogVersion, parse_catalog
 from pledge.domain.compensation import CompensationItem, compensation_totals
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
-
-if TYPE_CHECKING:
-    from pledge.adapters.memory.store import MemoryStore
-
-
-def _integrity(message: str) -> Exception:
-    return _store.IntegrityError(message)
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogRow:
-    version: int
-    content_hash: str
-    document: str  # canonical JSON, as the database keeps it
-    currency: str
-    author: str
-    created_at_us: int
-
-
-@dataclass(frozen=True, slots=True)
-class TermRow:
-    """One ``subscription_terms`` row: a term without its consent (that lives in ``consents``)."""
-
-    term_id: str
-    account_id: str
-    plan_id: str
-    price_paid_minor: int
-    list_price_minor: int
-    currency: str
-    timezone: str
-    starts_at_us: int
-    ends_at_us: int
-    anchor_us: int
-    purchased_at_us: int
-    kind: str
-    state: str
-    terms_version: int | None
-    campaign_id: str | None
-    auto_renew: bool
-    previous_term_id: str | None
-    compensated_days: int
-    reconciled_to_version: int | None
-    refunded_minor: int
-    closed_at_us: int | None
-    catalog_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentRow:
-    consent_id: int
-    term_id: str
-    auto_renew: bool
-    actor: str
-    at_us: int
-    wording_version: str
-    wording: str
-
-
-@dataclass(frozen=True, slots=True)
-class CompensationRow:
-    term_id: str
-    campaign_id: str
-    from_version: int
-    to_version: int
-    policy: str
-    extra_days: int
-    p_old_minor: int
-    p_new_minor: int
-    t_old_days: int
-    t_new_days: int
-    currency: str
-    old_ends_at_us: int
-    new_ends_at_us: int
-    approved_by: str
-    applied_by: str
-    applied_at_us: int
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    message_id: str
-    kind: str
-    account_id: str
-    term_id: str | None
-    due_at_us: int
-    payload: str  # JSON, as the database keeps it
-    created_at_us: int
-    delivered_at_us: int | None = None
-
-
-@dataclass
-class BillingState:
-    """The committed billing tables. Tests may read them, and edit them to simulate tampering."""
-
-    catalog_versions: dict[int, CatalogRow] = field(default_factory=dict)
-    terms: dict[str, TermRow] = field(default_factory=dict)
-    consents: list[ConsentRow] = field(default_factory=list)  # in consent_id order
-    consent_seq: int = 0  # like an autoincrement: ids only grow
-    compensations: dict[str, CompensationRow] = field(default_factory=dict)
-    outbox: dict[str, OutboxRow] = field(default_factory=dict)
-
-    def __copy__(self) -> BillingState:
-        """A unit of work's copy: every container copied, the immutable rows shared."""
-        return BillingState(
-            dict(self.catalog_versions),
-            dict(self.terms),
-            list(self.consents),
-            self.consent_seq,
-            dict(self.compensations),
-            dict(self.outbox),
-        )
-
 
 _TERM_STATES = frozenset(s.value for s in TermState)
 _TERM_KINDS = frozenset(k.value for k in TermKind)
 
 
 class _BillingRepository:
-    def __init__(self, s: MemoryStore) -> None:
+    def __init__(self, s: BillingTables) -> None:
         self._s = s
 
     @property
@@ -170,9 +67,9 @@ class MemoryCatalogs(_BillingRepository):
 
     def add(self, version: CatalogVersion) -> None:
         if version.version in self._b.catalog_versions:
-            raise _integrity(f"primary key: catalog version {version.version} exists")
+            raise IntegrityError(f"primary key: catalog version {version.version} exists")
         if any(r.content_hash == version.content_hash for r in self._b.catalog_versions.values()):
-            raise _integrity(f"unique: catalog content_hash {version.content_hash} exists")
+            raise IntegrityError(f"unique: catalog content_hash {version.content_hash} exists")
         self._b.catalog_versions[version.version] = CatalogRow(
             version.version,
             version.content_hash,
@@ -231,24 +128,24 @@ class MemorySubscriptions(_BillingRepository):
     def _check(self, row: TermRow) -> None:
         """The table's foreign key, CHECKs and unique ``previous_term_id``."""
         if row.account_id not in self._s.accounts:
-            raise _integrity(f"foreign key: account {row.account_id} does not exist")
+            raise IntegrityError(f"foreign key: account {row.account_id} does not exist")
         if row.state not in _TERM_STATES:
-            raise _integrity("check state_known")
+            raise IntegrityError("check state_known")
         if row.kind not in _TERM_KINDS:
-            raise _integrity("check kind_known")
+            raise IntegrityError("check kind_known")
         if row.price_paid_minor < 0:
-            raise _integrity("check price_not_negative")
+            raise IntegrityError("check price_not_negative")
         if row.ends_at_us <= row.starts_at_us:
-            raise _integrity("check ends_after_start")
+            raise IntegrityError("check ends_after_start")
         if not 0 <= row.refunded_minor <= row.price_paid_minor:
-            raise _integrity("check refund_within_price")
+            raise IntegrityError("check refund_within_price")
         if row.compensated_days < 0:
-            raise _integrity("check compensation_never_shortens")
+            raise IntegrityError("check compensation_never_shortens")
         if row.previous_term_id is not None and any(
             o.previous_term_id == row.previous_term_id and o.term_id != row.term_id
             for o in self._b.terms.values()
         ):
-            raise _integrity(f"unique: a term renewing {row.previous_term_id} exists")
+            raise IntegrityError(f"unique: a term renewing {row.previous_term_id} exists")
 
     def _sorted(self, rows: list[TermRow], limit: int) -> list[Term]:
         rows.sort(key=lambda r: r.term_id)
@@ -319,7 +216,7 @@ class MemorySubscriptions(_BillingRepository):
 
     def record_consent(self, term_id: str, consent: AutoRenewConsent, wording_version: str) -> None:
         if term_id not in self._b.terms:
-            raise _integrity(f"foreign key: subscription term {term_id} does not exist")
+            raise IntegrityError(f"foreign key: subscription term {term_id} does not exist")
         self._b.consent_seq += 1
         self._b.consents.append(
             ConsentRow(
@@ -351,13 +248,13 @@ class MemorySubscriptions(_BillingRepository):
     ) -> None:
         # The primary key on term_id is the database's own "never twice".
         if item.term_id in self._b.compensations:
-            raise _integrity(f"primary key: a compensation for term {item.term_id} exists")
+            raise IntegrityError(f"primary key: a compensation for term {item.term_id} exists")
         if item.term_id not in self._b.terms:
-            raise _integrity(f"foreign key: subscription term {item.term_id} does not exist")
+            raise IntegrityError(f"foreign key: subscription term {item.term_id} does not exist")
         if item.extra_days < 0:
-            raise _integrity("check extra_days_not_negative")
+            raise IntegrityError("check extra_days_not_negative")
         if item.new_ends_at_us < item.old_ends_at_us:
-            raise _integrity("check never_shortens")
+            raise IntegrityError("check never_shortens")
         self._b.compensations[item.term_id] = CompensationRow(
             term_id=item.term_id,
             campaign_id=item.campaign_id,

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from pledge.adapters.memory.tables import CorrectionTables, IntegrityError
 from pledge.domain.corrections import ClawbackCase, clawback_id
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.records import AccountRecord, PurchaseRecord
-
-if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.store import MemoryStore
 
 _LIVE = (GrantState.ISSUED, GrantState.CLAIMED, GrantState.PAID)
 
 
 class MemoryCorrections:
-    def __init__(self, s: MemoryStore) -> None:
+    def __init__(self, s: CorrectionTables) -> None:
         self._s = s
 
     def live_grants_of_accounts(self, account_ids: Sequence[str]) -> list[Grant]:
@@ -28,15 +25,15 @@ class MemoryCorrections:
         for purchase_id in purchase_ids:
             purchase = self._s.purchases.get(purchase_id)
             account = None if purchase is None else self._s.accounts.get(purchase.account_id)
-            if purchase is not None and account is not None:
-                found[purchase_id] = (purchase, account)
+            if purchase is not None and account is not None:  # the rule's fields only, as in SQL
+                found[purchase_id] = (purchase, AccountRecord(*account[:3]))
         return found
 
     def open_clawback(self, case: ClawbackCase) -> bool:
         if case.id in self._s.clawbacks:
             return False
         if case.amount_minor <= 0:
-            raise ValueError("check amount_positive")
+            raise IntegrityError("check amount_positive")
         self._s.clawbacks[case.id] = case
         return True
 

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
+from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
+from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
@@ -58,10 +59,6 @@ from pledge.usecases.ports import (
 )
 
 Row = TypeVar("Row", AccountRecord, PurchaseRecord)
-
-
-class IntegrityError(Exception):
-    """What the database raises when a key, foreign key or CHECK constraint refuses a write."""
 
 
 def _json(value: Mapping[str, Any]) -> str:
@@ -418,7 +415,7 @@ class MemoryGrants(_Repository):
                 raise IntegrityError(f"primary key: grant {g.id} exists")
             if key in self._s.grant_keys or key in keys:
                 raise IntegrityError(f"unique: a grant for {key} exists")
-            self._campaign_exists(g.campaign_id)
+            # No campaign check: the grants table has no foreign key to campaigns (tables.py).
             if g.amount_minor <= 0:
                 raise IntegrityError("check amount_positive")
             ids.add(g.id)

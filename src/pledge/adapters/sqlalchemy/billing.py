@@ -344,7 +344,10 @@ class SqlOutbox:
 
     def pending(self, *, account_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         stmt = (
-            select(outbox).where(outbox.c.delivered_at_us.is_(None)).order_by(outbox.c.due_at_us).limit(limit)
+            select(outbox)
+            .where(outbox.c.delivered_at_us.is_(None))
+            .order_by(outbox.c.due_at_us, outbox.c.message_id)  # the port's order: ties by id
+            .limit(limit)
         )
         if account_id:
             stmt = stmt.where(outbox.c.account_id == account_id)

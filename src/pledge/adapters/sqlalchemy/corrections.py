@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pledge.adapters.sqlalchemy.repositories import _grant
 from pledge.adapters.sqlalchemy.tables import clawbacks, grants, purchases
@@ -63,27 +64,26 @@ class SqlCorrections:
         return found
 
     def open_clawback(self, case: ClawbackCase) -> bool:
-        savepoint = self._conn.begin_nested()
-        try:
-            self._conn.execute(
-                clawbacks.insert().values(
-                    clawback_id=case.id,
-                    grant_id=case.grant_id,
-                    campaign_id=case.campaign_id,
-                    account_id=case.account_id,
-                    purchase_id=case.purchase_id,
-                    amount_minor=case.amount_minor,
-                    currency=case.currency,
-                    reason=case.reason,
-                    state=case.state.value,
-                    created_at_us=case.created_at_us,
-                )
+        # Only the key may collide quietly (the grant has a case already): a CHECK still raises.
+        insert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        result = self._conn.execute(
+            insert(clawbacks)
+            .values(
+                clawback_id=case.id,
+                grant_id=case.grant_id,
+                campaign_id=case.campaign_id,
+                account_id=case.account_id,
+                purchase_id=case.purchase_id,
+                amount_minor=case.amount_minor,
+                currency=case.currency,
+                reason=case.reason,
+                state=case.state.value,
+                created_at_us=case.created_at_us,
             )
-        except IntegrityError:  # the grant has a case already
-            savepoint.rollback()
-            return False
-        savepoint.commit()
-        return True
+            .on_conflict_do_nothing(index_elements=["clawback_id"])
+            .returning(clawbacks.c.clawback_id)  # a row back: it went in (on both engines)
+        )
+        return result.first() is not None
 
     def clawbacks_of_grants(self, grant_ids: Sequence[str]) -> dict[str, ClawbackCase]:
         found: dict[str, ClawbackCase] = {}

@@ -200,7 +200,7 @@ def create_app(pledge: App, settings: Settings | None = None) -> FastAPI:
     api.add_exception_handler(RequestValidationError, handle_validation)
     api.add_exception_handler(StarletteHTTPException, handle_http)
     api.add_middleware(Guard, settings=ctx.settings)
-    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]  # FastAPI's documented override
     return api
 
 

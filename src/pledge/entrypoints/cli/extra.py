@@ -34,7 +34,7 @@ def generate(
             out_dir,
             purchases=purchases,
             seed=seed,
-            fmt=fmt,  # type: ignore[arg-type]
+            fmt=fmt,  # type: ignore[arg-type]  # checked above: csv or parquet
             accounts=accounts,
         )
     except Exception as exc:

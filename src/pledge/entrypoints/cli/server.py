@@ -70,10 +70,10 @@ def serve(
     """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
     # other command starts as fast as before.
-    import uvicorn  # noqa: PLC0415
+    import uvicorn  # noqa: PLC0415 - loaded only to serve (see above)
 
-    from pledge.entrypoints.api.app import create_app  # noqa: PLC0415
-    from pledge.entrypoints.api.context import Settings  # noqa: PLC0415
+    from pledge.entrypoints.api.app import create_app  # noqa: PLC0415 - as uvicorn
+    from pledge.entrypoints.api.context import Settings  # noqa: PLC0415 - as uvicorn
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
@@ -212,7 +212,7 @@ def openapi(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Print the OpenAPI document (the checked-in docs/openapi.json is made with --out)."""
-    from pledge.entrypoints.api.app import create_app, openapi_document  # noqa: PLC0415
+    from pledge.entrypoints.api.app import create_app, openapi_document  # noqa: PLC0415 - the API stack, on demand
 
     try:
         pledge = App("sqlite://")  # never connected: only the routes are needed

@@ -65,7 +65,7 @@ def purchase_json(p: PurchaseRecord) -> dict[str, Any]:
 
 async def _receive(request: Request) -> tuple[FilePath, str, int]:
     """Stream the body to a temporary file; returns (path, sha256, size). The caller deletes it."""
-    handle = tempfile.NamedTemporaryFile(prefix="pledge-upload-", delete=False)  # noqa: SIM115
+    handle = tempfile.NamedTemporaryFile(prefix="pledge-upload-", delete=False)  # noqa: SIM115 - kept past this function: the caller deletes it
     digest, size = hashlib.sha256(), 0
     try:
         with handle:

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
-from pledge.adapters.sqlalchemy.schema import upgrade
-from pledge.bootstrap import App
 from pledge.domain.campaign import CampaignState
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.usecases.ports import CampaignRecord, UnitOfWorkFactory
+from tests.contract.conftest import Store
 
 T1, T2 = 2_000_000, 3_000_000
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield memory_uow_factory(MemoryStore())
-        return
-    url = (
-        f"sqlite:///{tmp_path / 'pledge.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    app = App(str(url))
-    upgrade(app.engine)
-    yield app.uow
-    app.close()
 
 
 def _grant(campaign_id: str, purchase_id: str, amount: int, expires_at_us: int) -> Grant:
@@ -52,16 +29,16 @@ def _seed(uow: UnitOfWorkFactory) -> dict[str, Grant]:
     return {g.id: g for g in grants}
 
 
-def test_expiry_batches_take_each_due_grant_once(uow: UnitOfWorkFactory) -> None:
-    seeded = _seed(uow)
+def test_expiry_batches_take_each_due_grant_once(store: Store) -> None:
+    seeded = _seed(store.uow)
     due = {grant_id("x", f"P{n}") for n in range(1, 5)} | {grant_id("y", f"P{n}") for n in range(3)}
-    with uow() as u:
+    with store.uow() as u:
         assert u.grants.count_due(T1 - 1) == 0
         assert u.grants.count_due(T1) == len(due) == 7
     per_campaign: dict[str, list[int]] = {"x": [0, 0], "y": [0, 0]}
     after, batches = "", 0
     while True:
-        with uow() as u:
+        with store.uow() as u:
             batch = u.grants.expire_due(T1, 3, after)
             u.commit()
         if not batch.campaigns:
@@ -76,7 +53,7 @@ def test_expiry_batches_take_each_due_grant_once(uow: UnitOfWorkFactory) -> None
             per_campaign[c.campaign_id][1] += c.amount_minor
     assert batches == 3
     assert per_campaign == {"x": [4, 101 + 102 + 103 + 104], "y": [3, 1_000 + 1_001 + 1_002]}
-    with uow() as u:
+    with store.uow() as u:
         stored = {gid: u.grants.get(gid) for gid in seeded}
         assert u.grants.count_due(T1) == 0
         assert u.grants.expire_due(T1, 3, "").campaigns == []  # a new pass finds nothing left
