@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from pledge.domain.grant import Grant
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.bodies import StrictBody
@@ -79,18 +80,19 @@ def get(
     openapi_extra=scopes_doc("grants.claim"),
 )
 def claim(
-    request: Request,
     grant_id: GrantId,
     call: Annotated[Call, Depends(mutation("grants.claim"))],
 ) -> Response:
     ctx, principal = call.ctx, call.principal
     ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
-    grant = _visible(request, grant_id, principal)
-    ctx.limiter.check("claim", f"account {grant['account_id']}", ctx.settings.rate_per_account)
+
+    def admit(grant: Grant) -> None:  # under the row lock, once the claim use case has found it
+        ctx.limiter.check("claim", f"account {grant.account_id}", ctx.settings.rate_per_account)
+
     return call.run(
         "grant.claim",
         f"grant:{grant_id}",
-        lambda uow: claim_grant(uow, ctx.app.clock, grant_id),
+        lambda uow: claim_grant(uow, ctx.app.clock, grant_id, account_id=principal.account_id, admit=admit),
         models.Grant,
     )
 
