@@ -46,22 +46,18 @@ def claim_grant(
     grant_id: str,
     *,
     account_id: str | None = None,
-    admit: Callable[[Grant], None] | None = None,
 ) -> dict[str, Any]:
     """Open a red envelope; repeating it returns the same grant and moves no money again.
 
     ``account_id``: the customer asking (None: staff acting for them). A customer sees only their
     own grants: another account's is answered as if it did not exist. This is decided here, once,
-    on the row read under its lock, for every entry point. ``admit`` may refuse the claim for the
-    grant's account (a rate limit) before anything changes.
+    on the row read under its lock, for every entry point.
     """
     now = clock.now_us()
     with uow_factory() as uow:
         grant = uow.grants.get(grant_id, for_update=True)
         if grant is None or (account_id is not None and grant.account_id != account_id):
             raise NotFoundError(f"grant {grant_id} does not exist", code="grant_not_found", param="grant_id")
-        if admit is not None:
-            admit(grant)
         claimed = grant.claim(now)
         if claimed is not grant:
             uow.grants.update(claimed)

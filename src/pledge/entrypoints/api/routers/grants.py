@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from pledge.domain.grant import Grant
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.auth import Principal, require, scopes_doc
 from pledge.entrypoints.api.bodies import StrictBody
@@ -85,14 +84,12 @@ def claim(
 ) -> Response:
     ctx, principal = call.ctx, call.principal
     ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
-
-    def admit(grant: Grant) -> None:  # under the row lock, once the claim use case has found it
-        ctx.limiter.check("claim", f"account {grant.account_id}", ctx.settings.rate_per_account)
-
+    if principal.account_id is not None:  # claims are a customer's: whose grant it is, the use case says
+        ctx.limiter.check("claim", f"account {principal.account_id}", ctx.settings.rate_per_account)
     return call.run(
         "grant.claim",
         f"grant:{grant_id}",
-        lambda uow: claim_grant(uow, ctx.app.clock, grant_id, account_id=principal.account_id, admit=admit),
+        lambda uow: claim_grant(uow, ctx.app.clock, grant_id, account_id=principal.account_id),
         models.Grant,
     )
 
