@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
+from pledge.adapters.clock import FixedClock, SystemClock
 from pledge.adapters.sqlalchemy.database import default_url, make_engine
 from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import RefusedError
 from pledge.usecases.ports import CompiledRule, UnitOfWork
 
-
-@dataclass(frozen=True, slots=True)
-class SystemClock:
-    def now_us(self) -> int:
-        return time.time_ns() // 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class FixedClock:
-    """``--now``: the same instant for the whole command."""
-
-    instant_us: int
-
-    def now_us(self) -> int:
-        return self.instant_us
+__all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
 
 
 @lru_cache(maxsize=64)

@@ -14,6 +14,7 @@ from pledge.domain.campaign import (
     parse_cashback_terms,
 )
 from pledge.domain.errors import RefusedError
+from pledge.domain.events import CampaignStateChanged, TermsApproved, TermsDrafted
 from pledge.domain.ledger import Transfer, budget_account, funding_account
 from pledge.domain.offers import check_against_catalog, parse_offer_terms
 from pledge.usecases.catalog import current_catalog
@@ -99,12 +100,14 @@ def _store_version(
             if record.state is CampaignState.APPROVED:
                 # Approval was for the old terms: the new ones need their own.
                 uow.campaigns.set_state(campaign_id, CampaignState.DRAFT)
+                uow.record(CampaignStateChanged(campaign_id, CampaignState.DRAFT, now))
             if not any(v.approved for v in versions):
                 # Nothing approved, nothing paid: the draft's group is the campaign's group. Once a
                 # version is approved, only the next approval moves the campaign to another group.
                 uow.campaigns.set_group(campaign_id, group)
         number = versions[-1].version + 1 if versions else 1
         uow.campaigns.add_version(TermsVersion(campaign_id, number, content_hash, document, actor, now))
+        uow.record(TermsDrafted(campaign_id, number, content_hash, actor, now))
         uow.campaigns.record_event(
             campaign_id, "terms_applied", actor, now, {"version": number, "content_hash": content_hash}
         )
@@ -140,11 +143,13 @@ def approve_campaign(
         if record.kind == "cashback":
             _refuse_blocking(uow, rules, version)
         uow.campaigns.approve(campaign_id, version.version, actor, now, version.content_hash)
+        uow.record(TermsApproved(campaign_id, version.version, version.content_hash, actor, now))
         terms = terms_of(version) if record.kind == "cashback" else None
         if terms is not None:
             uow.campaigns.set_group(campaign_id, terms.group)
         if record.state is CampaignState.DRAFT:
             uow.campaigns.set_state(campaign_id, CampaignState.APPROVED)
+            uow.record(CampaignStateChanged(campaign_id, CampaignState.APPROVED, now))
         uow.campaigns.record_event(
             campaign_id,
             "terms_approved",
@@ -206,6 +211,7 @@ def launch_campaign(
         if record.kind == "offer":
             # An offer has no budget to fund: its versions price purchases from their effective instant.
             uow.campaigns.set_state(campaign_id, CampaignState.ACTIVE)
+            uow.record(CampaignStateChanged(campaign_id, CampaignState.ACTIVE, now))
             uow.campaigns.record_event(campaign_id, "launched", actor, now, {"version": version.version})
             uow.commit()
             return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
@@ -238,6 +244,7 @@ def launch_campaign(
             ]
         )
         uow.campaigns.set_state(campaign_id, CampaignState.ACTIVE)
+        uow.record(CampaignStateChanged(campaign_id, CampaignState.ACTIVE, now))
         uow.campaigns.record_event(campaign_id, "launched", actor, now, launched)
         uow.commit()
     return {"id": campaign_id, "state": CampaignState.ACTIVE.value, **launched}
@@ -252,6 +259,7 @@ def set_campaign_state(
         record = require_campaign(uow, campaign_id, for_update=True)
         check_transition(campaign_id, record.state, target)
         uow.campaigns.set_state(campaign_id, target)
+        uow.record(CampaignStateChanged(campaign_id, target, now))
         uow.campaigns.record_event(
             campaign_id, f"state_{target.value}", actor, now, {"from": record.state.value}
         )

@@ -22,6 +22,7 @@ from pledge.domain.compensation import (
     days_worth_minor,
 )
 from pledge.domain.errors import RefusedError
+from pledge.domain.events import CompensationApplied, SubscriptionExtended
 from pledge.domain.ledger import DAYS, Transfer, compensation_account, customer_service_account
 from pledge.domain.money import format_minor
 from pledge.domain.offers import CompensationPolicy, OfferTermsVersion
@@ -143,8 +144,10 @@ def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str
     assert term is not None
     extended = apply_compensation(term, item)
     uow.subscriptions.update(extended)
+    uow.record(SubscriptionExtended(extended))
     reschedule_reminders(uow, term, extended, now)
     uow.subscriptions.record_compensation(item, approved_by, actor, now)
+    uow.record(CompensationApplied(item, approved_by, actor, now))
     uow.ledger.append(
         [
             Transfer(

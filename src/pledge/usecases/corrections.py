@@ -16,6 +16,7 @@ from typing import Any
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.corrections import MAX_REASON, ClawbackCase, ClawbackState, correction_reason
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
+from pledge.domain.events import ClawbackOpened, GrantRevoked
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import (
     ChainVerifier,
@@ -56,6 +57,7 @@ def clawback_json(case: ClawbackCase) -> dict[str, Any]:
 def book_revocation(uow: UnitOfWork, before: Grant, revoked: Grant) -> Transfer:
     """Store a revocation and return its value to the budget; the caller appends the transfer."""
     uow.grants.update(revoked)
+    uow.record(GrantRevoked(revoked))
     # adjust() refuses to exceed the funded amount: value can only come back once.
     if not uow.budgets.adjust(before.campaign_id, before.amount_minor):
         raise InvariantViolation(
@@ -159,6 +161,7 @@ class GrantCorrections:
         case = ClawbackCase.for_grant(grant, reason, self._now)
         if not self._uow.corrections.open_clawback(case):
             return None  # a case is open already: the customer owes it once
+        self._uow.record(ClawbackOpened(case))
         self.clawbacks += 1
         counts[1] += 1
         return clawback_transfer(case)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
+from pledge.domain.events import GrantClaimed, GrantsExpired
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
@@ -39,12 +40,23 @@ def grant_json(grant: Grant) -> dict[str, Any]:
     }
 
 
-def claim_grant(uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str) -> dict[str, Any]:
-    """Open a red envelope; repeating it returns the same grant and moves no money again."""
+def claim_grant(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    grant_id: str,
+    *,
+    account_id: str | None = None,
+) -> dict[str, Any]:
+    """Open a red envelope; repeating it returns the same grant and moves no money again.
+
+    ``account_id``: the customer asking (None: staff acting for them). A customer sees only their
+    own grants: another account's is answered as if it did not exist. This is decided here, once,
+    on the row read under its lock, for every entry point.
+    """
     now = clock.now_us()
     with uow_factory() as uow:
         grant = uow.grants.get(grant_id, for_update=True)
-        if grant is None:
+        if grant is None or (account_id is not None and grant.account_id != account_id):
             raise NotFoundError(f"grant {grant_id} does not exist", code="grant_not_found", param="grant_id")
         claimed = grant.claim(now)
         if claimed is not grant:
@@ -63,6 +75,7 @@ def claim_grant(uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str) -> 
                     )
                 ]
             )
+            uow.record(GrantClaimed(claimed))
             uow.commit()
     return grant_json(claimed)
 
@@ -124,6 +137,7 @@ def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
                 f"campaign {c.campaign_id}: returning {c.amount_minor} for {c.count} expired grants "
                 "would exceed the funded budget"
             )
+        uow.record(GrantsExpired(c.campaign_id, c.currency, c.count, c.amount_minor, c.first_grant_id, now))
         postings.append(
             Transfer(
                 f"expire:{c.first_grant_id}",  # unique: a grant expires once, in one batch

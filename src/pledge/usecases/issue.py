@@ -15,6 +15,7 @@ from typing import Any
 
 from pledge.domain.campaign import CampaignState, CashbackTerms
 from pledge.domain.errors import ConflictError, InvariantViolation, RefusedError
+from pledge.domain.events import GrantsIssued
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, Decision
 from pledge.domain.ledger import Transfer, budget_account, funding_account, grants_account
@@ -230,6 +231,10 @@ def _store_free(
             f"{format_minor(free.amount_minor, terms.currency)} {terms.currency}"
         )
     uow.ledger.append([posting])
+    if written.count:
+        uow.record(
+            GrantsIssued(campaign_id, posting.id, written.count, written.amount_minor, terms.currency, now)
+        )
 
 
 def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount: int, now: int) -> Grant:
@@ -284,6 +289,7 @@ def _store(uow: UnitOfWork, campaign_id: str, chunk: list[tuple[Grant, str]]) ->
     )
     uow.grants.add_many(new, [serial for _, serial in chunk], posting_id=posting.id)
     uow.ledger.append([posting])
+    uow.record(GrantsIssued(campaign_id, posting.id, len(new), total, first.currency, first.issued_at_us))
 
 
 def _align_budget(uow: UnitOfWork, terms: CashbackTerms, version: int, now: int) -> int:

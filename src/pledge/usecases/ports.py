@@ -15,6 +15,7 @@ from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.catalog import CatalogVersion
 from pledge.domain.compensation import CompensationItem
 from pledge.domain.corrections import ClawbackCase
+from pledge.domain.events import DomainEvent
 from pledge.domain.grant import Grant
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import ChainedTransfer, Transfer
@@ -394,6 +395,11 @@ class UnitOfWork(Protocol):
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...
+    def record(self, event: DomainEvent) -> None:
+        """Note what this unit changed; its events are written to the event log at ``commit``, in
+        the same transaction (and forgotten with a rollback). ADR 20."""
+        ...
+
     def commit(self) -> None: ...
 
 

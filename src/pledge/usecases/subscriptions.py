@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.domain.events import SubscriptionLapsed, SubscriptionRenewed, SubscriptionStarted
 from pledge.domain.ledger import (
     DAYS,
     REVENUE,
@@ -28,6 +29,7 @@ from pledge.domain.periods import Period, days_between
 from pledge.domain.subscriptions import (
     ReturnedDays,
     Term,
+    TermKind,
     auto_renew_wording,
     full_refund,
     lapse,
@@ -179,6 +181,7 @@ def _store_new_term(uow: UnitOfWork, term: Term, now: int) -> bool:
     catalog = current_catalog(uow)
     if not uow.subscriptions.add(term, catalog.version, now):
         return False
+    uow.record(SubscriptionRenewed(term) if term.kind is TermKind.RENEWAL else SubscriptionStarted(term))
     plan = catalog.catalog.plan(term.plan_id)
     uow.ledger.append(_payment_transfers(term, now, _base_days(term, plan.period)))
     queue_reminders(uow, term, now)
@@ -285,7 +288,9 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
                     )
                     renewed += 1
                 else:
-                    uow.subscriptions.update(lapse(term, now))
+                    lapsed_term = lapse(term, now)
+                    uow.subscriptions.update(lapsed_term)
+                    uow.record(SubscriptionLapsed(lapsed_term))
                     uow.outbox.enqueue(
                         f"subscription.lapsed:{term.id}",
                         "subscription.lapsed",

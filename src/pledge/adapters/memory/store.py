@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
+from pledge.adapters.memory.events import MemoryEventLog
 from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
+from pledge.domain.events import DomainEvent
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
@@ -84,6 +86,7 @@ class MemoryStore:
     head: tuple[int, str] = (0, GENESIS_HASH)
     billing: BillingState = field(default_factory=BillingState)  # scenario B (adapters/memory/billing.py)
     clawbacks: dict[str, ClawbackCase] = field(default_factory=dict)  # adapters/memory/corrections.py
+    event_log: MemoryEventLog = field(default_factory=MemoryEventLog)  # adapters/memory/events.py
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -546,11 +549,13 @@ class MemoryUnitOfWork:
         self._store = store
         self._work: MemoryStore | None = None
         self._base = 0
+        self._events: list[DomainEvent] = []
 
     def _begin(self) -> None:
         with self._store.lock:
             self._base = self._store.generation
             work = self._work = self._store.snapshot()
+        self._events = []
         self.campaigns = MemoryCampaigns(work)
         self.budgets = MemoryBudgets(work)
         self.purchases = MemoryPurchases(work)
@@ -568,8 +573,12 @@ class MemoryUnitOfWork:
     def __exit__(self, *exc: object) -> None:
         self._work = None
 
+    def record(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
     def commit(self) -> None:
         assert self._work is not None, "commit() outside the with block"
+        self._work.event_log.append(self._events)
         self._store.publish(self._work, self._base)
         self._begin()  # like the database: what follows is a new transaction
 

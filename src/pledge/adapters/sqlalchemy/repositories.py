@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Index, func, select, text, update
@@ -257,6 +257,10 @@ class SqlGrants:
         self._batches = 0  # add_many calls since the last flush
         self._staged = False
         self._dropped: list[Index] = []  # secondary indexes a bulk write dropped, to rebuild
+        # Whether an expiry batch must stay nameable until commit (someone consumes its members:
+        # a webhook listening for grant.expired); ``expired_batch`` is then its ``(SELECT …)``.
+        self.keep_expired: Callable[[], bool] = lambda: False
+        self.expired_batch: str | None = None
 
     def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
         by_account: dict[str, int] = {}
@@ -391,11 +395,12 @@ class SqlGrants:
         return expiry.count_due(self._conn, now_us)
 
     def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        return expiry.expire_batch(self._conn, now_us, limit, after)
-
-    def expire_due_staged(self, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, str]:
-        """``expire_due``, also naming the batch's grants in SQL (for their events; see ``expiry``)."""
-        return expiry.expire_batch_staged(self._conn, now_us, limit, after)
+        if not self.keep_expired():
+            self.expired_batch = None
+            return expiry.expire_batch(self._conn, now_us, limit, after)
+        # The batch's grants stay named in SQL until the transaction ends (see ``expiry``).
+        batch, self.expired_batch = expiry.expire_batch_staged(self._conn, now_us, limit, after)
+        return batch
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int

@@ -338,3 +338,17 @@ outbox = Table(
     Column("delivered_at_us", BigInteger),
     Index("ix_outbox_delivered_at_us_due_at_us", "delivered_at_us", "due_at_us"),
 )
+
+# -- The domain event log (migration 0010, ADR 20) -------------------------------
+
+# What the use cases recorded, written by the unit of work at commit in the change's own
+# transaction; ``seq`` orders them as committed within one writer. A bulk change is one event that
+# names its batch (an issue posting, an expiry batch), never one row per grant.
+domain_events = Table(
+    "domain_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("type", Str(48), nullable=False),  # the event's class name: GrantClaimed, GrantsIssued, …
+    Column("recorded_at_us", BigInteger, nullable=False),  # wall-clock time of the commit
+    Column("data", Text, nullable=False),  # the event's fields as canonical JSON
+)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 import httpx
 
+from pledge.adapters.clock import SystemClock
 from pledge.adapters.webhooks.store import Delivery, WebhookStore
+from pledge.usecases.ports import Clock
 from pledge.webhooks import SIGNATURE_HEADER, sign
 
 log = logging.getLogger("pledge.webhooks")
@@ -38,15 +39,16 @@ class RetryPolicy:
         return int(min(self.max_backoff_s, self.base_s * 2 ** max(attempts - 1, 0)) * 1_000_000)
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1_000
-
-
 class Deliverer:
     def __init__(
-        self, store: WebhookStore, policy: RetryPolicy | None = None, client: httpx.Client | None = None
+        self,
+        store: WebhookStore,
+        policy: RetryPolicy | None = None,
+        client: httpx.Client | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
+        self._clock: Clock = clock or SystemClock()  # wall-clock: when attempts really happen
         self.policy = policy or RetryPolicy()
         # Redirects are not followed: an endpoint is exactly the URL registered.
         self._client = client or httpx.Client(timeout=self.policy.timeout_s, follow_redirects=False)
@@ -57,7 +59,7 @@ class Deliverer:
     def deliver_due(self, limit: int = 100) -> dict[str, int]:
         """One pass over due deliveries; returns counts of delivered, retried and failed."""
         counts = {"delivered": 0, "retrying": 0, "failed": 0}
-        now = _now_us()
+        now = self._clock.now_us()
         for delivery in self.store.due(now, limit):
             if not self.store.lease(delivery, now + int(self.policy.lease_s * 1_000_000)):
                 continue
@@ -77,7 +79,7 @@ class Deliverer:
             response = self._client.post(delivery.url, content=body, headers=headers)
             http_status = response.status_code
             if 200 <= http_status < 300:
-                now = _now_us()
+                now = self._clock.now_us()
                 self.store.record_attempt(
                     delivery,
                     status="delivered",
@@ -98,7 +100,7 @@ class Deliverer:
             status="failed" if gave_up else "pending",
             http_status=http_status,
             error=error,
-            next_attempt_at_us=_now_us() + self.policy.backoff_us(attempts),
+            next_attempt_at_us=self._clock.now_us() + self.policy.backoff_us(attempts),
             delivered_at_us=None,
         )
         return "failed" if gave_up else "retrying"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text, update
 
+from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit, reader_engine, snapshot
 from pledge.adapters.sqlalchemy.api_tables import webhook_deliveries, webhook_endpoints, webhook_events
 from pledge.domain.audit import canonical_json
+from pledge.usecases.ports import Clock
 
 # Event types a webhook endpoint can subscribe to; "*" means all of them.
 EVENT_TYPES = (
@@ -63,22 +64,34 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-def _audit_in(conn: Connection, audit: CallAudit | None, subject: str) -> None:
+def _audit_in(conn: Connection, audit: CallAudit | None, subject: str, wall_clock: Clock) -> None:
     """The audit entry, in the same transaction as the endpoint change."""
     if audit is not None:
         audit.subject = subject
-        append_audit(conn, audit.record(time.time_ns() // 1_000, snapshot(conn, subject)))
+        append_audit(conn, audit.record(wall_clock.now_us(), snapshot(conn, subject)))
         audit.written = True
 
 
 class Outbox:
-    """Writes events (and their deliveries) on the caller's connection: same transaction as the change."""
+    """Writes events (and their deliveries) on the caller's connection: same transaction as the change.
 
-    def __init__(self, conn: Connection, created_at_us: int, wall_us: int) -> None:
+    ``created_at_us`` is the business time the events carry (``--now`` moves it); ``wall_clock``
+    schedules the first delivery attempt and orders the event ids.
+    """
+
+    def __init__(self, conn: Connection, created_at_us: int, wall_clock: Clock) -> None:
         self._conn = conn
         self._created_s = created_at_us // 1_000_000
-        self._wall_us = wall_us
+        self._wall_clock = wall_clock
+        self._wall_us = wall_clock.now_us()
+        self._last_ns = 0
         self._subscribers: list[tuple[str, frozenset[str]]] | None = None
+
+    def _id_prefix(self) -> str:
+        """``evt_`` and 16 hex digits of nanoseconds, increasing with every call (ids sort oldest
+        first: the /v1/events cursor), though the clock ticks in microseconds."""
+        self._last_ns = max(self._last_ns + 1, self._wall_clock.now_us() * 1_000)
+        return f"evt_{self._last_ns:016x}"
 
     def _endpoints_for(self, event_type: str) -> list[str]:
         if self._subscribers is None:
@@ -107,7 +120,7 @@ class Outbox:
         deliveries: list[dict[str, Any]] = []
         for obj in objects:
             # Time first, so ids sort oldest first (the /v1/events cursor); random after, to be unique.
-            event_id = f"evt_{time.time_ns():016x}{secrets.token_hex(6)}"
+            event_id = f"{self._id_prefix()}{secrets.token_hex(6)}"
             body = {
                 "id": event_id,
                 "object": "event",
@@ -149,7 +162,7 @@ class Outbox:
         endpoints = self._endpoints_for(event_type)
         if not endpoints:
             return 0
-        prefix = f"evt_{time.time_ns():016x}"
+        prefix = self._id_prefix()
         pg = self._conn.dialect.name == "postgresql"
         number = "lpad(CAST(pledge_n AS TEXT), 12, '0')" if pg else "printf('%012d', pledge_n)"
         event_id = f"'{prefix}' || {number}"
@@ -181,8 +194,9 @@ class Outbox:
 
 
 class WebhookStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
         self.engine = engine
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.reader = reader_engine(engine)  # reads never wait for a long SQLite write
 
     def create_endpoint(
@@ -209,7 +223,7 @@ class WebhookStore:
                     created_at_us=now_us,
                 )
             )
-            _audit_in(conn, audit, f"webhook_endpoint:{endpoint.endpoint_id}")
+            _audit_in(conn, audit, f"webhook_endpoint:{endpoint.endpoint_id}", self.wall_clock)
         return endpoint
 
     def endpoint(self, endpoint_id: str) -> Endpoint | None:
@@ -234,7 +248,7 @@ class WebhookStore:
                 .values(enabled=False)
             )
             if done.rowcount == 1:
-                _audit_in(conn, audit, f"webhook_endpoint:{endpoint_id}")
+                _audit_in(conn, audit, f"webhook_endpoint:{endpoint_id}", self.wall_clock)
         return self.endpoint(endpoint_id)
 
     def event(self, event_id: str) -> dict[str, Any] | None:

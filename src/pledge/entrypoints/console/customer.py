@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.domain.corrections import CORRECTION_REASONS
+from pledge.domain.errors import NotFoundError
 from pledge.entrypoints.api.mutations import raw_body
 from pledge.entrypoints.console.web import (
     Site,
@@ -106,13 +107,16 @@ def routes(site: Site) -> APIRouter:
         account_id = own_account(who)
         ctx = site.ctx
         ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
-        grant = ctx.store.grant(grant_id)
-        if grant is None or grant.account_id != account_id:  # another account's: as if it did not exist
-            raise refused(who.t("grant_not_found"), 404, "grant_not_found")
         ctx.limiter.check("claim", f"account {account_id}", ctx.settings.rate_per_account)
-        opened = audited(
-            who, "grant.claim", f"grant:{grant_id}", lambda uow: claim_grant(uow, app.clock, grant_id)
-        )
+        try:  # the use case answers another account's grant as if it did not exist
+            opened = audited(
+                who,
+                "grant.claim",
+                f"grant:{grant_id}",
+                lambda uow: claim_grant(uow, app.clock, grant_id, account_id=account_id),
+            )
+        except NotFoundError as exc:
+            raise refused(who.t("grant_not_found"), 404, "grant_not_found") from exc
         message = who.t("claimed_done", amount=who.money(opened["amount"], opened["currency"]))
         return redirect(who, f"/me/#grant-{grant_id}", ("ok", message))
 
