@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pledge.adapters.memory.billing import BillingState, MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
+from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
@@ -375,11 +376,11 @@ class MemoryPurchases(_Repository):
         )
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
-        amounts = ((terms.grant_amount(c.price_minor), c.price_minor) for c in self.candidates(selection))
-        return sum(amount for amount, price in amounts if amount <= price)
+        grant_minor = terms.benefit.grant_minor
+        return sum(grant_minor(c.price_minor) or 0 for c in self.candidates(selection))
 
-    def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
-        ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
+    def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
+        ids = [p.purchase_id for p in self._qualifying(selection) if not benefit.within_price(p.price_minor)]
         return len(ids), ids[: max(limit, 0)]
 
     def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
