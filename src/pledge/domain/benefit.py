@@ -76,6 +76,11 @@ class Capped(_Amount):
 Amount = PricePaid | Fixed | Percent | Capped
 
 
+def within_price(amount_minor: int, price_minor: int) -> bool:
+    """The guard itself: no grant is ever worth more than the price paid for its purchase."""
+    return amount_minor <= price_minor
+
+
 def _not_negative(value: int, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{what} is a non-negative integer of minor units, not {value!r}")
@@ -167,8 +172,9 @@ class Benefit:
         return self._compiled(price_minor)
 
     def within_price(self, price_minor: int) -> bool:
-        """The guard: a purchase is granted only if its amount does not exceed the price paid."""
-        return self._compiled(price_minor) <= price_minor
+        """The guard (``within_price``): a purchase is granted only if its amount does not exceed
+        the price paid."""
+        return within_price(self._compiled(price_minor), price_minor)
 
     def grant_minor(self, price_minor: int) -> int | None:
         """The amount a purchase is granted, or None when it would exceed the price paid."""

@@ -30,6 +30,7 @@ from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
+from pledge.domain.near_miss import listing_key, only_failure
 from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
@@ -327,13 +328,15 @@ class MemoryPurchases(_Repository):
         counts = ScanCounts()
         for purchase, failed in self._failures(selection):
             counts.evaluated += 1
-            total = sum(failed)
-            if total == 0:
+            failed_tests = [i for i, fails in enumerate(failed) if fails]
+            if not failed_tests:
                 counts.qualifying += 1
                 counts.other_currency += purchase.currency != selection.currency
-            for i in range(n):
-                rejections[i] += failed[i]
-                near[i] += total == 1 and failed[i]
+            for i in failed_tests:
+                rejections[i] += 1
+            only = only_failure(failed_tests)
+            if only is not None:
+                near[only] += 1
         counts.rejections = {names[i]: rejections[i] for i in range(n)}
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(n)}
         return counts
@@ -341,16 +344,12 @@ class MemoryPurchases(_Repository):
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
         names = _names(selection)
         start, end = selection.window.start_us, selection.window.end_us
-
-        def outside(at_us: int) -> int:  # how far outside the window; 0 inside it
-            return start - at_us if at_us < start else at_us - end + 1 if at_us >= end else 0
-
-        misses = [
-            NearMiss(p.purchase_id, p.account_id, names[failed.index(True)], p.purchased_at_us)
-            for p, failed in self._failures(selection)
-            if sum(failed) == 1
-        ]
-        misses.sort(key=lambda m: (outside(m.purchased_at_us), m.purchased_at_us, m.purchase_id))
+        misses = []
+        for p, failed in self._failures(selection):
+            only = only_failure(i for i, fails in enumerate(failed) if fails)
+            if only is not None:
+                misses.append(NearMiss(p.purchase_id, p.account_id, names[only], p.purchased_at_us))
+        misses.sort(key=lambda m: listing_key(start, end, m.purchased_at_us, m.purchase_id))
         return misses[: max(limit, 0)]
 
     def _qualifying(self, selection: Selection) -> list[PurchaseRecord]:

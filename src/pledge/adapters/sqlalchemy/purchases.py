@@ -27,6 +27,7 @@ from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import InputError, InvariantViolation
 from pledge.domain.issuance import Candidate
+from pledge.domain.near_miss import only_failure
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.validation import column_of
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
@@ -391,8 +392,8 @@ class SqlPurchases:
             if not failed:
                 counts.qualifying += n
                 counts.other_currency += n * other
-            elif len(failed) == 1:
-                near[failed[0]] += n
+            elif (only := only_failure(failed)) is not None:
+                near[only] += n
         counts.rejections = {names[i]: rejections[i] for i in range(len(tests))}
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(len(tests))}
         return counts
