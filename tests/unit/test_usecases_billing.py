@@ -27,7 +27,7 @@ from pledge.adapters.memory.store import (
     memory_uow_factory,
 )
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem
+from pledge.domain.compensation import CompensationItem, compensation_totals
 from pledge.domain.errors import ConflictError, InputError, InvariantViolation, NotFoundError, RefusedError
 from pledge.domain.ledger import (
     DAYS,
@@ -305,7 +305,7 @@ def test_memory_compensations_and_outbox_are_keyed_once(world: World) -> None:
             uow.subscriptions.record_compensation(shorter, "fin", "ops", 0)
         # Days are those the term still holds (what the ledger's compensation account granted).
         uow.subscriptions.update(dataclasses.replace(_term("sub_1"), compensated_days=362))
-        assert uow.subscriptions.compensation_totals(CAMPAIGN_ID) == [
+        assert compensation_totals(uow.subscriptions.compensation_rows(CAMPAIGN_ID)) == [
             {
                 "plan": GOLD,
                 "terms": 1,
@@ -316,8 +316,10 @@ def test_memory_compensations_and_outbox_are_keyed_once(world: World) -> None:
             }
         ]
         uow.subscriptions.update(dataclasses.replace(_term("sub_1"), compensated_days=62))
-        assert uow.subscriptions.compensation_totals(CAMPAIGN_ID)[0]["days_returned"] == 300
-        assert uow.subscriptions.compensation_totals("other") == []
+        assert (
+            compensation_totals(uow.subscriptions.compensation_rows(CAMPAIGN_ID))[0]["days_returned"] == 300
+        )
+        assert uow.subscriptions.compensation_rows("other") == []
 
         assert uow.outbox.enqueue("late", "k", "U01", None, 20, {"n": 1}, 0) is True
         assert uow.outbox.enqueue("early", "k", "U02", "sub_1", 10, {"n": 2}, 0) is True

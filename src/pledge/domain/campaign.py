@@ -12,10 +12,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from pledge.domain.benefit import Benefit
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field, section, text_field
 from pledge.domain.money import currency_exponent, format_minor
@@ -89,6 +90,12 @@ class CashbackTerms:
     group: str = DEFAULT_GROUP
     stacking: Stacking = Stacking.EXCLUDED
     payout: PayoutTerms = DEFAULT_PAYOUT_TERMS  # the rail and its split (ADR 24)
+    # The amount and its guards (``pledge.domain.benefit``), built once from the two fields above.
+    benefit: Benefit = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        benefit = Benefit.of(self.fixed_amount_minor, self.max_amount_minor, self.currency)
+        object.__setattr__(self, "benefit", benefit)
 
     @property
     def stacking_allowed(self) -> bool:
@@ -138,11 +145,8 @@ class CashbackTerms:
         return terms_hash(self.canonical())
 
     def grant_amount(self, price_minor: int) -> int:
-        """What one qualifying purchase earns, before the price-paid check."""
-        amount = price_minor if self.fixed_amount_minor is None else self.fixed_amount_minor
-        if self.max_amount_minor is not None:
-            amount = min(amount, self.max_amount_minor)
-        return amount
+        """What one qualifying purchase earns, before the price-paid guard (``Benefit``)."""
+        return self.benefit.amount_minor(price_minor)
 
 
 def terms_hash(document: Mapping[str, Any]) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from pledge.domain.catalog import Plan
 from pledge.domain.errors import InputError, RefusedError
@@ -231,8 +231,21 @@ def days_worth_minor(extra_days: int, p_new_minor: int, t_new_days: int) -> int:
     return divide_round_half_even(extra_days * p_new_minor, t_new_days)
 
 
-def compensation_totals(rows: Iterable[tuple[str, str, int, int, int, int]]) -> list[dict[str, Any]]:
-    """Per plan, from ``(plan, currency, days granted, days still held, P_new, T_new)`` per compensation.
+class PlanCompensation(NamedTuple):
+    """One compensation as stored, with its term's plan and the days the term still holds of it."""
+
+    plan_id: str
+    currency: str
+    days_granted: int
+    days_held: int
+    p_new_minor: int
+    t_new_days: int
+
+
+def compensation_totals(rows: Iterable[PlanCompensation]) -> list[dict[str, Any]]:
+    """Per plan (in the order the rows first name it), from one row per compensation.
+
+    The one place this arithmetic lives: the stores return rows, the use cases call this.
 
     ``days`` is what customers still hold: a refund takes back compensation days not yet used
     (``days_returned``), and the money equivalent counts only the days held.

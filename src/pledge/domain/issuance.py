@@ -160,8 +160,8 @@ class IssuancePlanner:
         serial = candidate.serial
         if serial and self._serials.reached(serial):
             return Decision.PER_SERIAL, 0
-        amount = self.terms.grant_amount(candidate.price_minor)
-        if amount > candidate.price_minor:
+        amount = self.terms.benefit.grant_minor(candidate.price_minor)
+        if amount is None:
             return Decision.EXCEEDS_PRICE, 0
         if self.exhausted or amount > self.budget_remaining_minor:
             self.exhausted = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pledge.domain.benefit import within_price
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.corrections import MAX_REASON, ClawbackCase, ClawbackState, correction_reason
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
@@ -99,7 +100,7 @@ def still_earns(
     return (
         terms.window.contains(purchase.purchased_at_us)
         and purchase.currency == grant.currency
-        and grant.amount_minor <= purchase.price_minor
+        and within_price(grant.amount_minor, purchase.price_minor)
         and all(rule.evaluate_conditions(values_of(purchase, account)))
     )
 

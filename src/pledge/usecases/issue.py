@@ -90,7 +90,7 @@ def _run(
         if split:
             bulk = Split(uow, terms, prepared, remaining, from_issued=True)
             every = bulk.every
-            if every.other_currency or (terms.fixed_amount_minor is not None and every.overpaid):
+            if every.other_currency or (terms.benefit.may_exceed_price and every.overpaid):
                 _refuse(uow, terms, selection, campaign_id)
             planner, decisions = bulk.planner, bulk.decisions()
             uow.grants.begin_write(every.count)  # before the first grant: the table may be empty
@@ -99,11 +99,14 @@ def _run(
         issued = amount = 0
         ran_out = RanOut()
         chunk: list[tuple[Grant, str]] = []
-        fixed = terms.grant_amount(terms.fixed_amount_minor) if terms.fixed_amount_minor is not None else 0
+        benefit = terms.benefit
+        may_overpay = benefit.may_exceed_price
         for candidate, decision, granted_minor in decisions:
             # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
             # on every candidate in this one pass; the refusal rolls the whole run back.
-            if candidate.currency != terms.currency or fixed > candidate.price_minor:
+            if not benefit.pays_in(candidate.currency) or (
+                may_overpay and not benefit.within_price(candidate.price_minor)
+            ):
                 _refuse(uow, terms, selection, campaign_id)
             ran_out.see(candidate, decision)
             if decision is Decision.EXCEEDS_PRICE:

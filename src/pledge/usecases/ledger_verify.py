@@ -29,7 +29,8 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
         for record in uow.campaigns.all():
             if record.kind == "offer":
                 # Days granted as compensation must match the compensation records, day for day.
-                recorded = sum(t["days"] for t in uow.subscriptions.compensation_totals(record.campaign_id))
+                rows = uow.subscriptions.compensation_rows(record.campaign_id)
+                recorded = sum(row.days_held for row in rows)  # what compensation_totals calls days
                 booked = -verifier.balance(compensation_account(record.campaign_id), DAYS)
                 if recorded != booked:
                     verifier.report(

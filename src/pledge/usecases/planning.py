@@ -81,10 +81,10 @@ class Split:
         self._done = False
 
     def decisions(self) -> Iterator[Decided]:
-        decide, grant_amount = self.planner.decide, self._terms.grant_amount
+        decide, grant_minor = self.planner.decide, self._terms.benefit.grant_minor
         for candidate in self._prepared.conflicting():
-            amount = grant_amount(candidate.price_minor)
-            if amount <= candidate.price_minor:
+            amount = grant_minor(candidate.price_minor)
+            if amount is not None:
                 self._count += 1
                 self._amount += amount
             decision, granted_minor = decide(candidate)

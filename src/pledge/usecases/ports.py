@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.catalog import CatalogVersion
-from pledge.domain.compensation import CompensationItem
+from pledge.domain.compensation import CompensationItem, PlanCompensation
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.events import DomainEvent
 from pledge.domain.grant import Grant
@@ -239,7 +240,11 @@ class Purchases(Protocol):
         cost more (one scan, no temporary table)."""
         ...
 
-    def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]: ...
+    def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
+        """How many qualifying purchases (any currency) ``benefit`` would pay more than their price,
+        and the first ``limit`` of their ids in purchase order."""
+        ...
+
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]: ...
     def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
         """Ids (sorted, at most ``limit``) of accounts whose ``field`` equals one of ``values``:
@@ -331,7 +336,10 @@ class Subscriptions(Protocol):
     def record_compensation(
         self, item: CompensationItem, approved_by: str, applied_by: str, at_us: int
     ) -> None: ...
-    def compensation_totals(self, campaign_id: str) -> list[dict[str, Any]]: ...
+    def compensation_rows(self, campaign_id: str) -> list[PlanCompensation]:
+        """One row per compensation of the campaign, ordered by plan (``compensation_totals`` sums)."""
+        ...
+
     def state_counts(self, campaign_id: str | None) -> dict[str, int]: ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pledge.domain.compensation import compensation_totals
 from pledge.domain.corrections import ClawbackState
 from pledge.domain.grant import GrantState
 from pledge.domain.money import format_minor
@@ -14,7 +15,7 @@ from pledge.usecases.ports import CampaignRecord, UnitOfWork, UnitOfWorkFactory
 
 def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
     """An offer campaign: its versions, the subscriptions it sold, and the compensation it paid."""
-    totals = uow.subscriptions.compensation_totals(record.campaign_id)
+    totals = compensation_totals(uow.subscriptions.compensation_rows(record.campaign_id))
     return {
         "id": record.campaign_id,
         "kind": "offer",

@@ -48,11 +48,7 @@ def shortfall(
     budget (who gets nothing) and with one that covers every candidate (what paying all costs).
     """
     budget = terms.budget_minor
-    cap = (
-        terms.max_amount_minor
-        if terms.fixed_amount_minor is None
-        else terms.grant_amount(terms.fixed_amount_minor)
-    )
+    cap = terms.benefit.upper_bound_minor
     if qualifying is not None and cap is not None and qualifying * cap <= budget:
         return Shortfall(budget_minor=budget)  # ``qualifying`` (the dry run's count) at most ``cap`` each
     if uow.purchases.amount_bound(selection, terms) <= budget:

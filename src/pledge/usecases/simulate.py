@@ -43,9 +43,9 @@ def blocking_problems(
 ) -> list[dict[str, Any]]:
     """What must be fixed before a single grant may be issued."""
     problems: list[dict[str, Any]] = []
-    if terms.fixed_amount_minor is not None:
-        amount = terms.grant_amount(terms.fixed_amount_minor)
-        count, sample = uow.purchases.overpaid(selection, amount, PROBLEM_SAMPLE)
+    amount = terms.benefit.constant_minor
+    if amount is not None:  # an amount that does not follow the price may exceed it
+        count, sample = uow.purchases.overpaid(selection, terms.benefit, PROBLEM_SAMPLE)
         if count:
             problems.append(
                 {

@@ -34,7 +34,7 @@ from pledge.adapters.memory.tables import (
     TermRow,
 )
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem, compensation_totals
+from pledge.domain.compensation import CompensationItem, PlanCompensation
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 _TERM_STATES = frozenset(s.value for s in TermState)
@@ -274,15 +274,15 @@ class MemorySubscriptions(_BillingRepository):
             applied_at_us=at_us,
         )
 
-    def compensation_totals(self, campaign_id: str) -> list[dict[str, Any]]:
+    def compensation_rows(self, campaign_id: str) -> list[PlanCompensation]:
         joined = [
             (self._b.terms[c.term_id].plan_id, c)
             for c in self._b.compensations.values()
             if c.campaign_id == campaign_id and c.term_id in self._b.terms
         ]
         joined.sort(key=lambda pair: pair[0])
-        return compensation_totals(
-            (
+        return [
+            PlanCompensation(
                 plan_id,
                 c.currency,
                 c.extra_days,
@@ -291,7 +291,7 @@ class MemorySubscriptions(_BillingRepository):
                 c.t_new_days,
             )
             for plan_id, c in joined
-        )
+        ]
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:
         rows = (r for r in self._b.terms.values() if not campaign_id or r.campaign_id == campaign_id)

@@ -42,19 +42,20 @@ class MemoryCandidates:
         )
 
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
+        grant_minor = self._terms.benefit.grant_minor
         for candidate in self._all:
-            amount = self._terms.grant_amount(candidate.price_minor)
-            if is_free(candidate, self._accounts, self._serials) and amount <= candidate.price_minor:
+            amount = grant_minor(candidate.price_minor)
+            if amount is not None and is_free(candidate, self._accounts, self._serials):
                 yield candidate, amount
 
     def totals(self) -> CandidateTotals:
-        currency = self._terms.currency
-        amounts = [(self._terms.grant_amount(c.price_minor), c) for c in self._all]
-        granted = [amount for amount, c in amounts if amount <= c.price_minor]
+        benefit = self._terms.benefit
+        amounts = [benefit.grant_minor(c.price_minor) for c in self._all]
+        granted = [amount for amount in amounts if amount is not None]
         return CandidateTotals(
             len(granted),
             sum(granted),
-            sum(c.currency != currency for c in self._all),
+            sum(not benefit.pays_in(c.currency) for c in self._all),
             len(amounts) - len(granted),
         )
 

@@ -25,6 +25,7 @@ from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.adapters.memory.events import MemoryEventLog
 from pledge.adapters.memory.tables import BillingState, IntegrityError
+from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
@@ -32,6 +33,7 @@ from pledge.domain.events import DomainEvent
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
+from pledge.domain.near_miss import listing_key, only_failure
 from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
@@ -326,13 +328,15 @@ class MemoryPurchases(_Repository):
         counts = ScanCounts()
         for purchase, failed in self._failures(selection):
             counts.evaluated += 1
-            total = sum(failed)
-            if total == 0:
+            failed_tests = [i for i, fails in enumerate(failed) if fails]
+            if not failed_tests:
                 counts.qualifying += 1
                 counts.other_currency += purchase.currency != selection.currency
-            for i in range(n):
-                rejections[i] += failed[i]
-                near[i] += total == 1 and failed[i]
+            for i in failed_tests:
+                rejections[i] += 1
+            only = only_failure(failed_tests)
+            if only is not None:
+                near[only] += 1
         counts.rejections = {names[i]: rejections[i] for i in range(n)}
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(n)}
         return counts
@@ -340,16 +344,12 @@ class MemoryPurchases(_Repository):
     def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
         names = _names(selection)
         start, end = selection.window.start_us, selection.window.end_us
-
-        def outside(at_us: int) -> int:  # how far outside the window; 0 inside it
-            return start - at_us if at_us < start else at_us - end + 1 if at_us >= end else 0
-
-        misses = [
-            NearMiss(p.purchase_id, p.account_id, names[failed.index(True)], p.purchased_at_us)
-            for p, failed in self._failures(selection)
-            if sum(failed) == 1
-        ]
-        misses.sort(key=lambda m: (outside(m.purchased_at_us), m.purchased_at_us, m.purchase_id))
+        misses = []
+        for p, failed in self._failures(selection):
+            only = only_failure(i for i, fails in enumerate(failed) if fails)
+            if only is not None:
+                misses.append(NearMiss(p.purchase_id, p.account_id, names[only], p.purchased_at_us))
+        misses.sort(key=lambda m: listing_key(start, end, m.purchased_at_us, m.purchase_id))
         return misses[: max(limit, 0)]
 
     def _qualifying(self, selection: Selection) -> list[PurchaseRecord]:
@@ -375,11 +375,11 @@ class MemoryPurchases(_Repository):
         )
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
-        amounts = ((terms.grant_amount(c.price_minor), c.price_minor) for c in self.candidates(selection))
-        return sum(amount for amount, price in amounts if amount <= price)
+        grant_minor = terms.benefit.grant_minor
+        return sum(grant_minor(c.price_minor) or 0 for c in self.candidates(selection))
 
-    def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
-        ids = [p.purchase_id for p in self._qualifying(selection) if p.price_minor < amount_minor]
+    def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
+        ids = [p.purchase_id for p in self._qualifying(selection) if not benefit.within_price(p.price_minor)]
         return len(ids), ids[: max(limit, 0)]
 
     def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:

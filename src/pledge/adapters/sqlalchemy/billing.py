@@ -19,7 +19,7 @@ from pledge.adapters.sqlalchemy.tables import (
     subscription_terms,
 )
 from pledge.domain.catalog import CatalogVersion, parse_catalog
-from pledge.domain.compensation import CompensationItem, compensation_totals
+from pledge.domain.compensation import CompensationItem, PlanCompensation
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 
 t = subscription_terms.c
@@ -288,7 +288,7 @@ class SqlSubscriptions:
             )
         )
 
-    def compensation_totals(self, campaign_id: str) -> list[dict[str, Any]]:
+    def compensation_rows(self, campaign_id: str) -> list[PlanCompensation]:
         c = compensations.c
         stmt = (
             select(t.plan_id, c.currency, c.extra_days, t.compensated_days, c.p_new_minor, c.t_new_days)
@@ -296,10 +296,10 @@ class SqlSubscriptions:
             .where(c.campaign_id == campaign_id)
             .order_by(t.plan_id)
         )
-        return compensation_totals(
-            (plan_id, currency, int(granted), int(held), int(p_new), int(t_new))
+        return [
+            PlanCompensation(plan_id, currency, int(granted), int(held), int(p_new), int(t_new))
             for plan_id, currency, granted, held, p_new, t_new in self._conn.execute(stmt)
-        )
+        ]
 
     def state_counts(self, campaign_id: str | None) -> dict[str, int]:
         stmt = select(t.state, func.count()).group_by(t.state)

@@ -19,6 +19,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from pledge.adapters.sqlalchemy.benefit_sql import (
+    amount_sql,
+    exceeds_price_sql,
+    other_currency_sql,
+    within_price_sql,
+)
 from pledge.adapters.sqlalchemy.database import stream_rows
 from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
 from pledge.domain.campaign import CashbackTerms
@@ -33,17 +39,6 @@ _GRANT_COLUMNS = (
     "grant_id, campaign_id, terms_version, account_id, purchase_id, serial, amount_minor, currency, "
     "state, issued_at_us, expires_at_us, posting_id"
 )
-
-
-def amount_sql(terms: CashbackTerms) -> str:
-    """``CashbackTerms.grant_amount`` over ``c.price_minor``, as SQL (integers from our own terms)."""
-    cap = terms.max_amount_minor
-    if terms.fixed_amount_minor is not None:
-        fixed = terms.fixed_amount_minor if cap is None else min(terms.fixed_amount_minor, cap)
-        return str(int(fixed))
-    if cap is None:
-        return "c.price_minor"
-    return f"(CASE WHEN c.price_minor > {int(cap)} THEN {int(cap)} ELSE c.price_minor END)"
 
 
 def grant_id_sql(dialect: str, campaign: str, purchase: str) -> str:
@@ -152,17 +147,17 @@ class SqlCandidates:
     def _all_totals(self) -> CandidateTotals:
         """One pass over the candidates alone (no key lookups): the planner sums the conflicting
         ones as they stream by, and the free ones are the difference."""
-        amount = amount_sql(self._terms)
-        granted = f"{amount} <= c.price_minor"
+        benefit, dialect = self._terms.benefit, self._conn.dialect.name
+        amount = amount_sql(benefit, dialect)
+        granted = within_price_sql(benefit, dialect)
         row = self._conn.execute(
             text(
                 f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0), "
-                "COALESCE(SUM(CASE WHEN c.currency <> :currency THEN 1 ELSE 0 END), 0), "
-                f"COALESCE(SUM(CASE WHEN {amount} > c.price_minor THEN 1 ELSE 0 END), 0) "
+                f"COALESCE(SUM(CASE WHEN {other_currency_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN {exceeds_price_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0) "
                 f"FROM {self.table} c"
-            ),
-            {"currency": self._terms.currency},
+            )
         ).one()
         return CandidateTotals(*(int(v) for v in row))
 
@@ -185,8 +180,10 @@ class SqlCandidates:
 
     def insert_free(self, grants: FreeGrants) -> CandidateTotals:
         """One ``INSERT … SELECT`` of every free candidate's grant, in grant-id (primary-key) order."""
-        amount = amount_sql(self._terms)
-        grant_id = grant_id_sql(self._conn.dialect.name, ":campaign", "c.purchase_id")
+        dialect = self._conn.dialect.name
+        amount = amount_sql(self._terms.benefit, dialect)
+        granted = within_price_sql(self._terms.benefit, dialect)
+        grant_id = grant_id_sql(dialect, ":campaign", "c.purchase_id")
         params: dict[str, Any] = {
             "campaign": grants.campaign_id,
             "version": grants.terms_version,
@@ -202,7 +199,7 @@ class SqlCandidates:
             text(
                 f"INSERT INTO grants ({_GRANT_COLUMNS}) SELECT {grant_id}, :campaign, :version, "
                 f"c.account_id, c.purchase_id, c.serial, {amount}, :currency, :state, :issued, :expires, "
-                f":posting FROM {self._joined()} WHERE {_FREE} AND {amount} <= c.price_minor "
+                f":posting FROM {self._joined()} WHERE {_FREE} AND {granted} "
                 "ORDER BY 1"
             ),
             params,

@@ -17,14 +17,17 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Index, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pledge.adapters.sqlalchemy.candidates import SqlCandidates, amount_sql
+from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, within_price_sql
+from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.customers import find_accounts
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
+from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import InputError, InvariantViolation
 from pledge.domain.issuance import Candidate
+from pledge.domain.near_miss import only_failure
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.validation import column_of
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
@@ -389,8 +392,8 @@ class SqlPurchases:
             if not failed:
                 counts.qualifying += n
                 counts.other_currency += n * other
-            elif len(failed) == 1:
-                near[failed[0]] += n
+            elif (only := only_failure(failed)) is not None:
+                near[only] += n
         counts.rejections = {names[i]: rejections[i] for i in range(len(tests))}
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(len(tests))}
         return counts
@@ -464,10 +467,11 @@ class SqlPurchases:
         return SqlCandidates(self._conn, self._candidates_sql(selection), terms, count_issued=count_issued)
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
-        amount = amount_sql(terms)
+        dialect = self._conn.dialect.name
+        amount, granted = amount_sql(terms.benefit, dialect), within_price_sql(terms.benefit, dialect)
         total = self._conn.execute(
             text(
-                f"SELECT COALESCE(SUM(CASE WHEN {amount} <= c.price_minor THEN {amount} ELSE 0 END), 0) "
+                f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0) "
                 f"FROM ({self._candidates_sql(selection)}) c"
             )
         ).scalar_one()
@@ -488,15 +492,13 @@ class SqlPurchases:
         start, end = max(selection.window.start_us, low), min(selection.window.end_us, high + 1)
         return float(max(end - start, 0) / (high + 1 - low))
 
-    def overpaid(self, selection: Selection, amount_minor: int, limit: int) -> tuple[int, list[str]]:
+    def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
         where, params = _where_all(self._conn, selection)
-        params["amount"] = amount_minor
-        count = self._conn.execute(
-            text(f"SELECT COUNT(*) {_FROM} WHERE {where} AND p.price_minor < :amount"), params
-        ).scalar_one()
+        where = f"{where} AND {exceeds_price_sql(benefit, self._conn.dialect.name, 'p.price_minor')}"
+        count = self._conn.execute(text(f"SELECT COUNT(*) {_FROM} WHERE {where}"), params).scalar_one()
         ids = self._conn.scalars(
             text(
-                f"SELECT p.purchase_id {_FROM} WHERE {where} AND p.price_minor < :amount "
+                f"SELECT p.purchase_id {_FROM} WHERE {where} "
                 "ORDER BY p.purchased_at_us, p.purchase_id LIMIT :limit"
             ),
             {**params, "limit": limit},

@@ -1,0 +1,79 @@
+"""The benefit amount and its guards (``pledge.domain.benefit``) rendered as SQL.
+
+The one Python evaluation is ``Benefit.amount_minor``; this is its one SQL rendering, for the
+batch paths (counting, summing and inserting grants in single statements). Both are held equal
+by ``tests/integration/test_benefit_differential.py`` on SQLite, PostgreSQL and DuckDB.
+
+What makes them agree: every value is a 64-bit integer of minor units (prices are ``NOT NULL``
+and never negative), literals come from our own terms and are spelled by the rule dialects
+(``rule_sql_dialects``: ``INT64_MIN`` and all), a cap is a ``CASE`` (SQLite's two-argument
+``min`` and PostgreSQL's ``LEAST`` differ in name, not in meaning), and a percentage is computed
+as ``(p div 10000) * bp + (p mod 10000) * bp div 10000``: integer division of non-negative
+integers truncates, which is Python's floor, and no product can overflow. Integer division is
+``/`` on SQLite and PostgreSQL, ``//`` on DuckDB (whose ``/`` divides as floating point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from pledge.adapters.sqlalchemy.rule_sql_dialects import DIALECTS
+from pledge.domain.benefit import BASIS_POINTS, Amount, Benefit, Capped, Fixed, Percent, PricePaid
+
+__all__ = ["BENEFIT_DIALECTS", "amount_sql", "exceeds_price_sql", "other_currency_sql", "within_price_sql"]
+
+# Integer division and remainder of non-negative BIGINTs, per engine.
+_DIVISION: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%")}
+)
+BENEFIT_DIALECTS: Final = tuple(_DIVISION)
+
+
+def _render(amount: Amount, dialect: str, price: str) -> str:
+    int_literal = DIALECTS[dialect].int_literal
+    if isinstance(amount, PricePaid):
+        return price
+    if isinstance(amount, Fixed):
+        return int_literal(amount.amount_minor)
+    if isinstance(amount, Percent):
+        div, mod = _DIVISION[dialect]
+        bp, whole = int_literal(amount.basis_points), int_literal(BASIS_POINTS)
+        return f"(({price} {div} {whole}) * {bp} + ({price} {mod} {whole}) * {bp} {div} {whole})"
+    if isinstance(amount, Capped):
+        if isinstance(amount.amount, Fixed):  # a constant: folded, as the Python closure does
+            return int_literal(min(amount.amount.amount_minor, amount.cap_minor))
+        inner, cap = _render(amount.amount, dialect, price), int_literal(amount.cap_minor)
+        return f"(CASE WHEN {inner} > {cap} THEN {cap} ELSE {inner} END)"
+    raise TypeError(f"not an amount: {amount!r}")
+
+
+def _checked(dialect: str) -> str:
+    if dialect not in _DIVISION:
+        raise ValueError(f"no benefit SQL for dialect {dialect!r} (known: {', '.join(_DIVISION)})")
+    return dialect
+
+
+def amount_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``Benefit.amount_minor`` over the column ``price``, as an SQL integer expression."""
+    return _render(benefit.amount, _checked(dialect), price)
+
+
+def within_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``Benefit.within_price``: the amount does not exceed the price paid (a boolean)."""
+    if not benefit.may_exceed_price:  # the price paid, a percentage of it, capped: never above it
+        return "(1 = 1)"
+    return f"({amount_sql(benefit, dialect, price)} <= {price})"
+
+
+def exceeds_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``not Benefit.within_price`` (no nulls exist, so ``NOT`` is two-valued)."""
+    return f"(NOT {within_price_sql(benefit, dialect, price)})"
+
+
+def other_currency_sql(benefit: Benefit, dialect: str, currency: str = "c.currency") -> str:
+    """``not Benefit.pays_in``: the purchase is in another currency than the grant."""
+    d = DIALECTS[_checked(dialect)]
+    literal = f"CAST({d.string_literal(benefit.currency)} AS {d.text_type}){d.collate}"
+    return f"({currency}{d.collate} <> {literal})"
