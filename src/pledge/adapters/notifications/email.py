@@ -101,7 +101,7 @@ class SmtpEmailChannel:
                 connection.starttls(context=ssl.create_default_context())
                 connection.ehlo()
             if config.username:
-                connection.login(config.username, config.password)
+                _login(connection, config.username, config.password)
         except BaseException:
             connection.close()
             raise
@@ -114,6 +114,19 @@ class SmtpEmailChannel:
                 connection.quit()
             except (smtplib.SMTPException, OSError):
                 connection.close()
+
+
+def _login(connection: smtplib.SMTP, username: str, password: str) -> None:
+    """PLAIN when offered, once: smtplib's ``login`` would try each mechanism in turn after a refusal,
+    counting against the server's failed-login limit and leaving some servers waiting mid-exchange."""
+    offered = connection.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
+        connection.login(username, password)
+        return
+    connection.user, connection.password = username, password
+    code, reply = connection.auth("PLAIN", connection.auth_plain)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _text(reply: bytes | str) -> str:
