@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,9 +127,54 @@ def smtp_server_with_auth() -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
-def email_channel(url: str) -> SmtpEmailChannel:
+@pytest.fixture
+def smtp_server_with_starttls(tmp_path: Path) -> Iterator[tuple[Mailbox, int, Path]]:
+    """STARTTLS required before AUTH, with a certificate for 127.0.0.1 made for the test."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticate,
+    )
+    controller.start()
+    try:
+        yield mailbox, port, cert
+    finally:
+        controller.stop()
+
+
+def email_channel(url: str, tls: ssl.SSLContext | None = None) -> SmtpEmailChannel:
     env = {"PLEDGE_SMTP_URL": url, "PLEDGE_MAIL_FROM": "Pledge <noreply@pledge.example.com>"}
-    return SmtpEmailChannel(config.smtp(env), timeout_s=5)
+    return SmtpEmailChannel(config.smtp(env), timeout_s=5, tls_context=tls)
 
 
 def test_an_email_carries_both_parts_the_unsubscribe_headers_and_a_message_id_of_ours(
@@ -202,6 +250,25 @@ def test_credentials_are_used_and_refused_credentials_are_retried_not_bounced(
         good.close()
         bad.close()
     assert (refused.outcome, refused.reason) == (Outcome.RETRY, "smtp_auth_failed"), refused.detail
+    assert len(mailbox.received) == 1
+
+
+def test_starttls_then_credentials(smtp_server_with_starttls: tuple[Mailbox, int, Path]) -> None:
+    mailbox, port, cert = smtp_server_with_starttls
+    trusted = ssl.create_default_context(cafile=str(cert))
+    channel = email_channel(f"smtp+starttls://pledge:s3cret@127.0.0.1:{port}", trusted)
+    stranger = email_channel(f"smtp+starttls://pledge:s3cret@127.0.0.1:{port}")  # the system's CAs only
+    plain = email_channel(f"smtp://pledge:s3cret@127.0.0.1:{port}")  # would send the password in clear
+    try:
+        assert channel.send(outgoing(Channel.EMAIL, "lin@example.com")).outcome is Outcome.SENT
+        unverified = stranger.send(outgoing(Channel.EMAIL, "lin@example.com"))
+        refused = plain.send(outgoing(Channel.EMAIL, "lin@example.com"))
+    finally:
+        for each in (channel, stranger, plain):
+            each.close()
+    assert (unverified.outcome, unverified.reason) == (Outcome.RETRY, "smtp_unavailable")
+    assert "CERTIFICATE_VERIFY_FAILED" in unverified.detail
+    assert refused.outcome is Outcome.RETRY  # the server wants STARTTLS first: not the recipient's fault
     assert len(mailbox.received) == 1
 
 

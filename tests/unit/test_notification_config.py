@@ -78,3 +78,14 @@ def test_public_url() -> None:
         ConfigError, match=re.escape("PLEDGE_PUBLIC_URL='pledge.example.com' is not a base URL")
     ):
         config.public_url({"PLEDGE_PUBLIC_URL": "pledge.example.com"})
+
+
+def test_channels_are_built_only_from_what_they_need() -> None:
+    from pledge.adapters.notifications.channels import channels_from_env
+    from pledge.domain.notifications import Channel
+
+    env = {"PLEDGE_SMTP_URL": "smtp://127.0.0.1:2525", **FROM}
+    built = channels_from_env(env, [Channel.EMAIL])  # no SMS settings needed for email alone
+    assert [c.channel for c in built.values()] == [Channel.EMAIL]
+    with pytest.raises(ConfigError, match="PLEDGE_SMS_URL is not set"):
+        channels_from_env(env)

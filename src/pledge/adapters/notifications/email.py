@@ -35,9 +35,13 @@ def message_id_header(message_id: str, domain: str) -> str:
 class SmtpEmailChannel:
     channel: Final = Channel.EMAIL
 
-    def __init__(self, config: SmtpConfig, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, config: SmtpConfig, *, timeout_s: float = 30.0, tls_context: ssl.SSLContext | None = None
+    ) -> None:
         self.config = config
         self.timeout_s = timeout_s
+        # The system's trust store and hostname checks unless a context is given (a private CA).
+        self.tls_context = tls_context or ssl.create_default_context()
         self._smtp: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -98,7 +102,7 @@ class SmtpEmailChannel:
         try:
             connection.ehlo()
             if config.starttls:
-                connection.starttls(context=ssl.create_default_context())
+                connection.starttls(context=self.tls_context)
                 connection.ehlo()
             if config.username:
                 _login(connection, config.username, config.password)
