@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 import subprocess
@@ -22,7 +23,7 @@ from pledge.adapters.notifications import config
 from pledge.adapters.notifications.email import SmtpEmailChannel
 from pledge.adapters.notifications.render import Renderer
 from pledge.adapters.notifications.sms import GatewaySmsChannel, sms_template_code
-from pledge.domain.notifications import TEMPLATES, Channel, Outcome, Outgoing, template
+from pledge.domain.notifications import TEMPLATES, Channel, Outcome, Outgoing, Purpose, template
 from pledge.domain.timeutil import to_us
 from tests.fakes.sms_gateway import FakeSmsGateway, serve
 
@@ -339,6 +340,21 @@ def test_a_template_not_approved_and_an_unsubscribed_number_fail_for_good(
     stopped = channel.send(outgoing(Channel.SMS, "+8613900139000", message_id="m2"))
     assert (unapproved.outcome, unapproved.reason) == (Outcome.FAILED, "template_not_approved")
     assert (stopped.outcome, stopped.reason) == (Outcome.FAILED, "recipient_unsubscribed")
+    assert fake.delivered == []
+
+
+def test_the_gateway_holds_a_message_to_its_approved_template_and_purpose(
+    gateway: tuple[FakeSmsGateway, str],
+) -> None:
+    fake, url = gateway
+    channel = sms_channel(url)
+    out = outgoing(Channel.SMS, "+8613800138000")
+    disguised = dataclasses.replace(out, purpose=Purpose.TRANSACTIONAL)  # a promotion cannot dodge the night
+    short = dataclasses.replace(
+        out, message_id="m2", rendered=dataclasses.replace(out.rendered, sms_params={})
+    )
+    assert channel.send(disguised).reason == "template_purpose_mismatch"
+    assert channel.send(short).reason == "template_params_mismatch"
     assert fake.delivered == []
 
 

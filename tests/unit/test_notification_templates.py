@@ -98,6 +98,16 @@ def test_every_template_exists_in_both_languages_and_nothing_else_does() -> None
     assert found == expected
 
 
+def test_a_line_break_in_a_name_never_reaches_a_header_or_an_sms() -> None:
+    sneaky = "Cloud\r\nBcc: all@example.com"
+    params = {**params_for("compensation_applied", "approved"), "service_name": sneaky}
+    email = renderer.render("compensation_applied", "en", params, channel="email", message_id="m1")
+    sms = renderer.render("compensation_applied", "en", params, channel="sms", message_id="m1")
+    assert email.subject.startswith("Your Cloud Bcc: all@example.com subscription")
+    assert sms.sms_params["service_name"] == "Cloud Bcc: all@example.com"
+    assert not any("\n" in value or "\r" in value for value in (sms.text, *sms.sms_params.values()))
+
+
 def test_money_in_the_readers_conventions_exactly() -> None:
     assert money_text(199_900, "CNY", "zh-CN") == "¥1,999.00"
     assert money_text(199_900, "CNY", "en") == "CN¥1,999.00"  # ¥ alone would also be yen

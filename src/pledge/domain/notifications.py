@@ -27,7 +27,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from pledge.domain.errors import InputError
-from pledge.domain.timeutil import US_PER_DAY, from_us, parse_duration_us, to_us
+from pledge.domain.timeutil import US_PER_DAY, from_us, parse_duration_us, to_us, zone
 
 
 class Channel(StrEnum):
@@ -232,7 +232,7 @@ def decide(
         if recent >= cap.max_messages:
             return Decision(False, Reason.FREQUENCY_CAP)
     if channel is Channel.SMS:
-        tz = ZoneInfo(recipient.timezone)
+        tz = zone(recipient.timezone, param="recipient.timezone")
         window = policy.promotional_sms_window
         if not in_window(now_us, tz, window):
             return Decision(False, Reason.QUIET_HOURS, window_opens_after(now_us, tz, window))

@@ -62,7 +62,7 @@ def display_values(spec: TemplateSpec, params: Mapping[str, Any], locale: str) -
     """What the templates see: names without storage suffixes, values in the reader's conventions."""
     check_params(spec, params)
     values: dict[str, Any] = {
-        name: params[name]
+        name: _one_line(params[name])
         for name in ("campaign_name", "service_name", "claim_id", "decision", "days_left", "days_added")
         if name in params
     }
@@ -76,6 +76,11 @@ def display_values(spec: TemplateSpec, params: Mapping[str, Any], locale: str) -
     if "ends_at_us" in params:
         values["ends_on"] = date_text(int(params["ends_at_us"]), zone, locale)
     return values
+
+
+def _one_line(value: Any) -> Any:
+    """Names as one line of single spaces: a line break must never reach a header or an SMS."""
+    return " ".join(value.split()) if isinstance(value, str) else value
 
 
 class Renderer:
@@ -105,7 +110,11 @@ class Renderer:
         source = self._template(locale, name, "txt")
         # shared: the mapping itself is the context, so _Placeholders answers every name.
         ctx = source.new_context(context, shared=True)
-        return {block: "".join(source.blocks[block](ctx)).strip() for block in TEXT_BLOCKS}
+        blocks = {block: "".join(source.blocks[block](ctx)).strip() for block in TEXT_BLOCKS}
+        # Headers, titles and SMS are one line whatever a template's author wrote.
+        for one_line in ("subject", "inapp_title", "sms"):
+            blocks[one_line] = " ".join(blocks[one_line].split())
+        return blocks
 
     def render(
         self, name: str, locale: str, params: Mapping[str, Any], *, channel: str, message_id: str
