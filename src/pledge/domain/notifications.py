@@ -199,9 +199,11 @@ def window_opens_after(now_us: int, tz: ZoneInfo, window: SendingWindow) -> int:
         return now_us
     local = from_us(now_us, tz)
     day = local.date() if local.time() < window.opens else local.date() + timedelta(days=1)
-    opening = to_us(datetime.combine(day, window.opens, tzinfo=tz))
-    # A local opening hour that a DST jump skips resolves to an instant that may precede now.
-    return opening if opening > now_us else now_us + 60 * 1_000_000
+    while True:  # once, or twice where a zone's transition makes that day's opening odd
+        opening = to_us(datetime.combine(day, window.opens, tzinfo=tz))
+        if opening > now_us and in_window(opening, tz, window):
+            return opening
+        day += timedelta(days=1)
 
 
 def decide(
