@@ -77,6 +77,7 @@ def outgoing(
 class Mailbox:
     received: list[EmailMessage] = field(default_factory=list)
     envelope_senders: list[str] = field(default_factory=list)
+    refuse_sender: bool = False
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.startswith("busy@"):
@@ -86,7 +87,15 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.refuse_sender:
+            return "550 5.7.1 Sender not allowed from this host"
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if any(rcpt.startswith("spam@") for rcpt in envelope.rcpt_tos):
+            return "554 5.7.1 Message rejected as spam"
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(message)
@@ -218,15 +227,23 @@ def test_a_retry_is_the_same_message_to_the_receiver(smtp_server: tuple[Mailbox,
     assert mailbox.received[0]["Subject"] == "You have a CN¥1,999.00 red envelope to open"
 
 
-def test_a_4xx_is_retried_a_5xx_is_a_bounce_and_the_session_goes_on(smtp_server: tuple[Mailbox, int]) -> None:
+def test_a_4xx_is_retried_a_5xx_to_a_recipient_or_message_is_a_bounce_and_the_session_goes_on(
+    smtp_server: tuple[Mailbox, int],
+) -> None:
     mailbox, port = smtp_server
     channel = email_channel(f"smtp://127.0.0.1:{port}")
     try:
         busy = channel.send(outgoing(Channel.EMAIL, "busy@example.com", message_id="m1"))
         gone = channel.send(outgoing(Channel.EMAIL, "nobody@example.com", message_id="m2"))
+        spam = channel.send(outgoing(Channel.EMAIL, "spam@example.com", message_id="m4"))
         fine = channel.send(outgoing(Channel.EMAIL, "lin@example.com", message_id="m3"))
+        mailbox.refuse_sender = True
+        ours = channel.send(outgoing(Channel.EMAIL, "lin@example.com", message_id="m5"))
     finally:
         channel.close()
+    assert (spam.outcome, spam.reason) == (Outcome.FAILED, "smtp_554")
+    assert (ours.outcome, ours.reason) == (Outcome.RETRY, "smtp_550")  # about us, not a bounce of lin's
+    assert "Sender not allowed" in ours.detail
     assert (busy.outcome, busy.reason) == (Outcome.RETRY, "smtp_451")
     assert "Mailbox busy" in busy.detail
     assert (gone.outcome, gone.reason) == (Outcome.FAILED, "smtp_550")

@@ -5,8 +5,10 @@ Every email carries ``List-Unsubscribe`` (the one-click HTTPS link of RFC 8058, 
 message id: a retry after a lost answer carries the same Message-ID, so the receiving side
 (and a person reading headers) sees one message twice, not two messages.
 
-What the server says decides what happens next: a 2xx is sent; a 4xx (greylisting, mailbox
-busy, 421 closing) is retried later; a 5xx is a permanent failure recorded as the bounce it is.
+What the server says of a recipient or a message decides what happens next: a 2xx is sent; a
+4xx (greylisting, mailbox busy, 421 closing) is retried later; a 5xx to RCPT or DATA is a permanent
+failure recorded as the bounce it is. A refusal of the connection, of HELO or of our sender
+address is about us, not the recipient: retried, whatever its code.
 A connection that cannot be made, or credentials the server refuses, are retried too: they are
 our problem, not the recipient's, and must not mark a whole distribution as bounced.
 
@@ -77,7 +79,12 @@ class SmtpEmailChannel:
         except smtplib.SMTPAuthenticationError as error:
             self.close()
             return DeliveryResult(Outcome.RETRY, "smtp_auth_failed", _text(error.smtp_error))
-        except smtplib.SMTPResponseException as error:
+        except (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPSenderRefused) as error:
+            # The server refuses *us* (greeting, HELO, our sender address): whatever the code, this
+            # says nothing about the recipient, so it is never recorded as their bounce.
+            self.close()
+            return DeliveryResult(Outcome.RETRY, f"smtp_{error.smtp_code}", _text(error.smtp_error))
+        except smtplib.SMTPResponseException as error:  # DATA refused: this message, for good on 5xx
             self.close()
             return _answer(error.smtp_code, error.smtp_error)
         except (smtplib.SMTPException, OSError) as error:  # refused, reset, timed out, no STARTTLS
