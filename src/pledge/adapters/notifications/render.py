@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -33,7 +34,8 @@ from pledge.domain.timeutil import from_us
 
 TEMPLATES_DIR: Final = Path(__file__).parent / "templates"
 TEXT_BLOCKS: Final = ("subject", "text", "sms", "inapp_title", "inapp_body")
-_BABEL_LOCALE: Final = {"zh-CN": "zh_CN", "en": "en"}
+# Parsed once: Babel parses a locale name anew on every call, most of a message's formatting time.
+_BABEL_LOCALE: Final = {"zh-CN": Locale.parse("zh_CN"), "en": Locale.parse("en")}
 # Babel patterns: the zone's long name follows the time, so a reader abroad knows whose midnight it is.
 _DATETIME_PATTERN: Final = {"zh-CN": "y年M月d日 HH:mm zzzz", "en": "d MMMM y, HH:mm zzzz"}
 _DATE_FORMAT: Final = "long"
@@ -86,6 +88,7 @@ def _one_line(value: Any) -> Any:
 class Renderer:
     def __init__(self, public_url: str, templates_dir: Path = TEMPLATES_DIR) -> None:
         self.public_url = public_url.rstrip("/")
+        self._approved: dict[tuple[str, str], str] = {}
         self._env = Environment(
             loader=FileSystemLoader(templates_dir),
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -137,8 +140,10 @@ class Renderer:
 
     def sms_template(self, name: str, locale: str) -> str:
         """The SMS text with ``${name}`` placeholders: what the provider approves in advance."""
-        placeholders = _Placeholders()
-        return self._blocks(locale, name, placeholders)["sms"]
+        key = (name, locale)
+        if key not in self._approved:
+            self._approved[key] = self._blocks(locale, name, _Placeholders())["sms"]
+        return self._approved[key]
 
 
 class _Placeholders(dict[str, str]):
