@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from pledge.adapters.notifications import config
 from pledge.adapters.notifications.email import SmtpEmailChannel
@@ -26,6 +19,7 @@ from pledge.adapters.notifications.sms import GatewaySmsChannel, sms_template_co
 from pledge.domain.notifications import TEMPLATES, Channel, Outcome, Outgoing, Purpose, template
 from pledge.domain.timeutil import to_us
 from tests.fakes.sms_gateway import FakeSmsGateway, serve
+from tests.fakes.smtp_server import Mailbox, authenticate, free_port, running, self_signed_certificate
 
 PUBLIC = "https://pledge.example.com"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -38,12 +32,6 @@ GRANT = {
 }
 PAYOUT = {**GRANT, "confirm_before_us": GRANT["claim_deadline_us"]}
 renderer = Renderer(PUBLIC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def outgoing(
@@ -73,113 +61,28 @@ def outgoing(
 # Email -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Mailbox:
-    received: list[EmailMessage] = field(default_factory=list)
-    envelope_senders: list[str] = field(default_factory=list)
-    refuse_sender: bool = False
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address.startswith("busy@"):
-            return "451 4.2.1 Mailbox busy, try again later"
-        if address.startswith("nobody@"):
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if self.refuse_sender:
-            return "550 5.7.1 Sender not allowed from this host"
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if any(rcpt.startswith("spam@") for rcpt in envelope.rcpt_tos):
-            return "554 5.7.1 Message rejected as spam"
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.received.append(message)
-        self.envelope_senders.append(envelope.mail_from)
-        return "250 2.0.0 Accepted"
-
-
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"pledge", b"s3cret")
-    return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    mailbox = Mailbox()
+    with running(mailbox) as port:
         yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def smtp_server_with_auth() -> Iterator[tuple[Mailbox, int]]:
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=port,
-        auth_required=True,
-        auth_require_tls=False,
-        authenticator=_authenticate,
-    )
-    controller.start()
-    try:
+    mailbox = Mailbox()
+    with running(mailbox, auth_required=True, auth_require_tls=False, authenticator=authenticate) as port:
         yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def smtp_server_with_starttls(tmp_path: Path) -> Iterator[tuple[Mailbox, int, Path]]:
     """STARTTLS required before AUTH, with a certificate for 127.0.0.1 made for the test."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(cert, key)
-    mailbox, port = Mailbox(), free_port()
-    controller = Controller(
-        mailbox,
-        hostname="127.0.0.1",
-        port=port,
-        tls_context=server_tls,
-        require_starttls=True,
-        auth_required=True,
-        authenticator=_authenticate,
-    )
-    controller.start()
-    try:
+    cert, server_tls = self_signed_certificate(tmp_path)
+    mailbox = Mailbox()
+    options = {"tls_context": server_tls, "require_starttls": True, "auth_required": True}
+    with running(mailbox, authenticator=authenticate, **options) as port:
         yield mailbox, port, cert
-    finally:
-        controller.stop()
 
 
 def email_channel(url: str, tls: ssl.SSLContext | None = None) -> SmtpEmailChannel:
