@@ -1,0 +1,1 @@
+"""Telling customers: email over SMTP, SMS through a gateway, in-app messages, rendered per locale."""
