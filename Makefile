@@ -43,3 +43,7 @@ bench:  # e.g. make bench ROWS=1000000 BENCH_DB=postgresql://postgres@127.0.0.1:
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis pledge-demo.db* .coverage .coverage.*
+
+.PHONY: drills
+drills:  # every drill at full scale, one at a time, on SQLite and PostgreSQL; prints each figure
+	PLEDGE_DRILL_SCALE=full PLEDGE_REQUIRE_POSTGRES=1 $(VENV_BIN)pytest tests/drills -n 0 -p no:randomly -q -s
