@@ -6,8 +6,10 @@ from sqlalchemy import Connection, Engine
 
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
+from pledge.adapters.sqlalchemy.payouts import SqlPayouts
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
+from pledge.usecases.payout_ports import PayoutTransfers
 from pledge.usecases.ports import (
     Budgets,
     Campaigns,
@@ -33,6 +35,7 @@ class SqlUnitOfWork:
     subscriptions: Subscriptions
     outbox: Outbox
     corrections: Corrections
+    payouts: PayoutTransfers
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -50,6 +53,7 @@ class SqlUnitOfWork:
         self.subscriptions = SqlSubscriptions(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.corrections = SqlCorrections(self._conn)
+        self.payouts = SqlPayouts(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
