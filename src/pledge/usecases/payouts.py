@@ -285,6 +285,8 @@ def run_payouts(
         campaigns = _campaigns(uow, campaign_id)
     with _rails(rails) as rail_of:
         for campaign in campaigns:
+            for terms in campaign.terms.values():
+                rail_of(terms.payout.rail)  # an unconfigured rail refuses before anything is marked sent
             today, after = campaign.today(now), ""
             while left is None or left > 0:
                 payees = _Payees()
