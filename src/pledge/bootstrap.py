@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 
 from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.clock import FixedClock, SystemClock
+from pledge.adapters.payouts.config import wallet_config, wechat_config
+from pledge.adapters.payouts.wallet import WalletRail
+from pledge.adapters.payouts.wechat import WechatTransferRail
 from pledge.adapters.sqlalchemy.database import default_url, make_engine
 from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
-from pledge.domain.errors import RefusedError
+from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
+from pledge.usecases.payout_ports import PayoutRail
 from pledge.usecases.ports import CompiledRule, UnitOfWork
 
 __all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
+
+
+def payout_rail(name: str, env: Mapping[str, str] | None = None) -> PayoutRail:
+    """The named rail, configured from the environment (CONTRACT.md, "Rails")."""
+    settings = os.environ if env is None else env
+    if name == WALLET:
+        return WalletRail(wallet_config(settings))
+    if name == WECHAT_TRANSFER:
+        return WechatTransferRail(wechat_config(settings))
+    raise InputError(f"payout rail {name!r} is not one of {', '.join(RAILS)}", param="rail")
 
 
 @lru_cache(maxsize=64)

@@ -56,6 +56,8 @@ class WechatProvider:
     callbacks: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     paid: Counter[str] = field(default_factory=Counter)  # fen paid per openid
     refused_signatures: int = 0
+    day: int = 0  # the provider's business day: the per-user daily limits count bills of this day
+    bill_day: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def signed(self, body: bytes, *, wrong_key: bool = False) -> dict[str, str]:
@@ -97,6 +99,11 @@ class WechatProvider:
                 else:
                     self._finish(bill, "SUCCESS")
 
+    def next_day(self) -> None:
+        """Midnight in Beijing: each user's daily amount and count start again."""
+        with self.lock:
+            self.day += 1
+
     def confirm(self, out_bill_no: str) -> None:
         """The customer confirms on the page: the money moves."""
         with self.lock:
@@ -121,7 +128,9 @@ class WechatProvider:
             if not MIN_FEN <= amount <= MAX_FEN:
                 return 400, {"code": "PARAM_ERROR", "message": "转账金额超出单笔限额"}
             today = [
-                b for b in self.bills.values() if b["openid"] == request["openid"] and b["state"] != "FAIL"
+                b
+                for n, b in self.bills.items()
+                if b["openid"] == request["openid"] and b["state"] != "FAIL" and self.bill_day[n] == self.day
             ]
             fate = self.fates.pop(0) if self.fates else "SUCCESS"
             if sum(b["transfer_amount"] for b in today) + amount > USER_DAY_FEN:
@@ -144,6 +153,7 @@ class WechatProvider:
                 bill["state"] = "WAIT_USER_CONFIRM"
                 bill["package_info"] = f"pkg-{number}"
             self.bills[number] = bill
+            self.bill_day[number] = self.day
             self.fate_of[number] = fate
             return 200, bill
 

@@ -176,3 +176,15 @@ def discounts_account(campaign_id: str) -> str:
 
 def compensation_account(campaign_id: str) -> str:
     return f"campaign:{campaign_id}:compensation"
+
+
+# Payouts (ADR 24): claimed money leaves the customer's wallet account for the rail's clearing
+# account when a transfer is sent, and reaches "paid out" only when the provider says it paid.
+def payouts_in_transit_account(rail: str) -> str:
+    """Money sent to a rail whose outcome the provider has not confirmed yet."""
+    return f"payouts:{rail}:in_transit"
+
+
+def payouts_paid_account(rail: str) -> str:
+    """Money a rail's provider confirmed as paid to customers."""
+    return f"payouts:{rail}:paid_out"

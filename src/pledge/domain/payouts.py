@@ -258,8 +258,8 @@ def request_id(grant_id: str, seq: int, attempt: int) -> str:
 
 
 def transfer_id(grant_id: str, seq: int) -> str:
-    """Our id of a transfer, across its attempts."""
-    return f"{grant_id}/{seq}"
+    """Our id of a transfer, across its attempts; three digits, so ids sort in plan order."""
+    return f"{grant_id}/{seq:03d}"
 
 
 _SPLIT_MONEY: Final = ("max_per_transfer", "max_per_account_day")

@@ -8,6 +8,7 @@ from pledge.domain.grant import GrantState
 from pledge.domain.ledger import DAYS, ChainVerifier, budget_account, compensation_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.usecases.corrections import check_clawbacks
+from pledge.usecases.payouts import check_payout_books
 from pledge.usecases.ports import UnitOfWorkFactory
 
 
@@ -25,6 +26,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
                 returned[credit] = returned.get(credit, 0) + entry.transfer.amount
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
+        check_payout_books(verifier, uow.payouts.totals())
         campaigns: list[dict[str, Any]] = []
         for record in uow.campaigns.all():
             if record.kind == "offer":

@@ -10,10 +10,13 @@ safe: the provider deduplicates by ``request_id``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
-from pledge.domain.payout_transfers import ProviderAnswer
+from pledge.domain.grant import Grant
+from pledge.domain.payout_transfers import ProviderAnswer, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +44,68 @@ class PayoutRail(Protocol):
         ``not_found`` means the provider has never seen it; an answer about the
         same id with another amount or payee is ``unknown`` (``id_conflict``).
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRecord:
+    """A stored transfer: the domain's :class:`Transfer` and what the dispatcher keeps beside it."""
+
+    transfer: Transfer
+    campaign_id: str
+    account_id: str
+    attempts: int = 0  # requests sent to the provider, over every attempt (resends included)
+    sent_on: date | None = None  # the local date the current attempt first went out
+    created_at_us: int = 0
+    updated_at_us: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.transfer.id
+
+
+class PayoutTransfers(Protocol):
+    """The stored payout plans and their transfers (``payout_transfers``)."""
+
+    def add_plan(self, records: Sequence[PayoutRecord]) -> None:
+        """Store a grant's planned transfers; a grant is planned once (the keys refuse a second plan)."""
+        ...
+
+    def unplanned(self, campaign_id: str, after: str, limit: int) -> list[Grant]:
+        """Up to ``limit`` claimed grants of the campaign with no transfer yet and an id after
+        ``after``, in id order."""
+        ...
+
+    def due(self, campaign_id: str, on: date, after: str, limit: int) -> list[PayoutRecord]:
+        """Pending transfers of the campaign due on or before ``on`` with an id after ``after``, in id
+        order, locked for this transaction.
+
+        Rows another transaction holds are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+        SQLite has a single writer), so several dispatchers never take the same transfer.
+        """
+        ...
+
+    def in_flight(self, after: str, limit: int) -> list[PayoutRecord]:
+        """Submitted, unknown and waiting transfers with an id after ``after``, in id order, locked
+        like :meth:`due`."""
+        ...
+
+    def get(self, transfer_id: str, *, for_update: bool = False) -> PayoutRecord | None: ...
+    def update(self, record: PayoutRecord) -> None: ...
+    def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
+        """What ``day`` already carries on ``rail``: the account's amount and count of transfers
+        sent and not failed, and the merchant's amount."""
+        ...
+
+    def page(
+        self,
+        *,
+        campaign_id: str | None,
+        grant_id: str | None,
+        state: str | None,
+        starting_after: str | None,
+        limit: int,
+    ) -> list[PayoutRecord]: ...
+    def totals(self) -> dict[tuple[str, str, str], int]:
+        """Amount per (rail, currency, state) over every transfer: what the ledger must agree with."""
         ...

@@ -24,6 +24,7 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import Condition, Rule
 from pledge.domain.subscriptions import AutoRenewConsent, Term
 from pledge.domain.timeutil import LocalDateWindow
+from pledge.usecases.payout_ports import PayoutTransfers
 
 
 class Clock(Protocol):
@@ -400,6 +401,7 @@ class UnitOfWork(Protocol):
     subscriptions: Subscriptions
     outbox: Outbox
     corrections: Corrections
+    payouts: PayoutTransfers
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -24,6 +24,7 @@ from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemoryS
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.adapters.memory.events import MemoryEventLog
+from pledge.adapters.memory.payouts import MemoryPayouts
 from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
@@ -38,6 +39,7 @@ from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseReco
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
 from pledge.domain.validation import column_of
+from pledge.usecases.payout_ports import PayoutRecord, PayoutTransfers
 from pledge.usecases.ports import (
     Budget,
     Budgets,
@@ -89,6 +91,7 @@ class MemoryStore:
     billing: BillingState = field(default_factory=BillingState)  # scenario B (adapters/memory/billing.py)
     clawbacks: dict[str, ClawbackCase] = field(default_factory=dict)  # adapters/memory/corrections.py
     event_log: MemoryEventLog = field(default_factory=MemoryEventLog)  # adapters/memory/events.py
+    payouts: dict[str, PayoutRecord] = field(default_factory=dict)  # adapters/memory/payouts.py
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -544,6 +547,7 @@ class MemoryUnitOfWork:
     subscriptions: Subscriptions
     outbox: Outbox
     corrections: Corrections
+    payouts: PayoutTransfers
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -565,6 +569,7 @@ class MemoryUnitOfWork:
         self.subscriptions = MemorySubscriptions(work)
         self.outbox = MemoryOutbox(work)
         self.corrections = MemoryCorrections(work)
+        self.payouts = MemoryPayouts(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

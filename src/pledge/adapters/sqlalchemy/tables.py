@@ -352,3 +352,39 @@ domain_events = Table(
     Column("recorded_at_us", BigInteger, nullable=False),  # wall-clock time of the commit
     Column("data", Text, nullable=False),  # the event's fields as canonical JSON
 )
+
+
+# One row per planned transfer of a claimed grant (ADR 24): its current attempt's request id is the
+# provider's idempotency key, so it is unique; a new attempt replaces it only after a final failure.
+payout_transfers = Table(
+    "payout_transfers",
+    metadata,
+    Column("transfer_id", Str(48), primary_key=True),  # {grant_id}/{seq}
+    Column("grant_id", Str(40), nullable=False),
+    Column("account_id", Str(128), nullable=False),
+    Column("campaign_id", Str(64), nullable=False),
+    Column("rail", Str(24), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("request_id", Str(32), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", Str(3), nullable=False),
+    Column("due_on", Str(10), nullable=False),  # local date (campaign zone), ISO: sorts as it reads
+    Column("state", Str(16), nullable=False),
+    Column("provider_ref", Str(64), nullable=False, server_default=""),
+    Column("reason", Str(200), nullable=False, server_default=""),
+    Column("package_info", Text, nullable=False, server_default=""),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # requests sent, all attempts
+    Column("sent_on", Str(10)),  # local date the current attempt was first sent: the day's limits
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "state IN ('pending', 'submitted', 'unknown', 'waiting_user', 'succeeded', 'failed', 'cancelled')",
+        name="state_known",
+    ),
+    Index("ix_payout_transfers_grant_id", "grant_id"),
+    Index("ix_payout_transfers_campaign_id_state_due_on", "campaign_id", "state", "due_on"),
+    Index("ix_payout_transfers_state_transfer_id", "state", "transfer_id"),
+    Index("ix_payout_transfers_account_id_sent_on", "account_id", "sent_on"),
+)

@@ -10,9 +10,11 @@ from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
 from pledge.adapters.sqlalchemy.event_log import append_events
+from pledge.adapters.sqlalchemy.payouts import SqlPayouts
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
 from pledge.domain.events import DomainEvent
+from pledge.usecases.payout_ports import PayoutTransfers
 from pledge.usecases.ports import (
     Budgets,
     Campaigns,
@@ -42,6 +44,7 @@ class SqlUnitOfWork:
     subscriptions: Subscriptions
     outbox: Outbox
     corrections: Corrections
+    payouts: PayoutTransfers
 
     def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
         self._engine = engine
@@ -62,6 +65,7 @@ class SqlUnitOfWork:
         self.subscriptions = SqlSubscriptions(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.corrections = SqlCorrections(self._conn)
+        self.payouts = SqlPayouts(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

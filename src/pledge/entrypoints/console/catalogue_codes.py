@@ -271,6 +271,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "grant.revoke": ("red envelope revoked by support", "客服撤销红包"),
     "grant.revoked": ("red envelope revoked", "红包已撤销"),
     "grants.corrected": ("grants corrected after purchase changes", "购买变更后已更正红包"),
+    "payout_anomaly": ("payout provider contradicted a final answer", "支付渠道与已确定的结果矛盾"),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

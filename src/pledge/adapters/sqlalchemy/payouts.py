@@ -1,0 +1,178 @@
+"""Payout transfers on SQLAlchemy Core (ADR 24).
+
+Dispatchers take work with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+of them share the queue without taking the same transfer; SQLite compiles the
+clause away, and its ``BEGIN IMMEDIATE`` makes every unit of work the single
+writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, exists, func, insert, select, update
+
+from pledge.adapters.sqlalchemy.repositories import _grant
+from pledge.adapters.sqlalchemy.tables import grants, payout_transfers
+from pledge.domain.grant import Grant, GrantState
+from pledge.domain.payout_transfers import IN_FLIGHT_STATES, Transfer, TransferState
+from pledge.usecases.payout_ports import PayoutRecord
+
+t = payout_transfers
+_IN_FLIGHT = sorted(s.value for s in IN_FLIGHT_STATES)
+_DAY_STATES = [*_IN_FLIGHT, TransferState.SUCCEEDED.value]  # what a day's limits count
+
+
+def _record(row: Any) -> PayoutRecord:
+    transfer = Transfer(
+        row.grant_id,
+        int(row.seq),
+        int(row.attempt),
+        row.rail,
+        int(row.amount_minor),
+        row.currency,
+        date.fromisoformat(row.due_on),
+        TransferState(row.state),
+        row.reason,
+        row.provider_ref,
+        row.package_info,
+    )
+    return PayoutRecord(
+        transfer,
+        row.campaign_id,
+        row.account_id,
+        int(row.attempts),
+        date.fromisoformat(row.sent_on) if row.sent_on else None,
+        int(row.created_at_us),
+        int(row.updated_at_us),
+    )
+
+
+def _values(record: PayoutRecord) -> dict[str, Any]:
+    tr = record.transfer
+    return {
+        "transfer_id": record.id,
+        "grant_id": tr.grant_id,
+        "account_id": record.account_id,
+        "campaign_id": record.campaign_id,
+        "rail": tr.rail,
+        "seq": tr.seq,
+        "attempt": tr.attempt,
+        "request_id": tr.request_id,
+        "amount_minor": tr.amount_minor,
+        "currency": tr.currency,
+        "due_on": tr.due_on.isoformat(),
+        "state": tr.state.value,
+        "provider_ref": tr.provider_ref,
+        "reason": tr.reason[:200],
+        "package_info": tr.package_info,
+        "attempts": record.attempts,
+        "sent_on": record.sent_on.isoformat() if record.sent_on else None,
+        "created_at_us": record.created_at_us,
+        "updated_at_us": record.updated_at_us,
+    }
+
+
+class SqlPayouts:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _locked(self, stmt: Select[Any]) -> list[PayoutRecord]:
+        return [_record(row) for row in self._conn.execute(stmt.with_for_update(skip_locked=True))]
+
+    def add_plan(self, records: Sequence[PayoutRecord]) -> None:
+        if records:
+            self._conn.execute(insert(t), [_values(r) for r in records])
+
+    def unplanned(self, campaign_id: str, after: str, limit: int) -> list[Grant]:
+        planned = exists().where(t.c.grant_id == grants.c.grant_id)
+        stmt = (
+            select(grants)
+            .where(
+                grants.c.campaign_id == campaign_id,
+                grants.c.state == GrantState.CLAIMED.value,
+                grants.c.grant_id > after,
+                ~planned,
+            )
+            .order_by(grants.c.grant_id)
+            .limit(max(limit, 0))
+        )
+        return [_grant(row) for row in self._conn.execute(stmt)]
+
+    def due(self, campaign_id: str, on: date, after: str, limit: int) -> list[PayoutRecord]:
+        stmt = (
+            select(t)
+            .where(
+                t.c.campaign_id == campaign_id,
+                t.c.state == TransferState.PENDING.value,
+                t.c.due_on <= on.isoformat(),
+                t.c.transfer_id > after,
+            )
+            .order_by(t.c.transfer_id)
+            .limit(max(limit, 0))
+        )
+        return self._locked(stmt)
+
+    def in_flight(self, after: str, limit: int) -> list[PayoutRecord]:
+        stmt = (
+            select(t)
+            .where(t.c.state.in_(_IN_FLIGHT), t.c.transfer_id > after)
+            .order_by(t.c.transfer_id)
+            .limit(max(limit, 0))
+        )
+        return self._locked(stmt)
+
+    def get(self, transfer_id: str, *, for_update: bool = False) -> PayoutRecord | None:
+        stmt = select(t).where(t.c.transfer_id == transfer_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).first()
+        return _record(row) if row else None
+
+    def update(self, record: PayoutRecord) -> None:
+        values = _values(record)
+        for key in ("transfer_id", "grant_id", "account_id", "campaign_id", "seq", "created_at_us"):
+            del values[key]  # who and what a transfer is never changes
+        self._conn.execute(update(t).where(t.c.transfer_id == record.id).values(**values))
+
+    def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
+        sent = and_(t.c.rail == rail, t.c.sent_on == day.isoformat(), t.c.state.in_(_DAY_STATES))
+        amount, count = self._conn.execute(
+            select(func.coalesce(func.sum(t.c.amount_minor), 0), func.count()).where(
+                sent, t.c.account_id == account_id
+            )
+        ).one()
+        merchant = self._conn.execute(
+            select(func.coalesce(func.sum(t.c.amount_minor), 0)).where(sent)
+        ).scalar_one()
+        return int(amount), int(count), int(merchant)
+
+    def page(
+        self,
+        *,
+        campaign_id: str | None,
+        grant_id: str | None,
+        state: str | None,
+        starting_after: str | None,
+        limit: int,
+    ) -> list[PayoutRecord]:
+        stmt = select(t).order_by(t.c.transfer_id).limit(max(limit, 0))
+        if campaign_id:
+            stmt = stmt.where(t.c.campaign_id == campaign_id)
+        if grant_id:
+            stmt = stmt.where(t.c.grant_id == grant_id)
+        if state:
+            stmt = stmt.where(t.c.state == state)
+        if starting_after:
+            stmt = stmt.where(t.c.transfer_id > starting_after)
+        return [_record(row) for row in self._conn.execute(stmt)]
+
+    def totals(self) -> dict[tuple[str, str, str], int]:
+        rows = self._conn.execute(
+            select(t.c.rail, t.c.currency, t.c.state, func.sum(t.c.amount_minor)).group_by(
+                t.c.rail, t.c.currency, t.c.state
+            )
+        )
+        return {(rail, currency, state): int(total) for rail, currency, state, total in rows}

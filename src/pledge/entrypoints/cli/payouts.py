@@ -1,0 +1,96 @@
+"""``pledge payouts run|sync|list``: pay claimed red envelopes through their rails (ADR 24)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pledge.bootstrap import payout_rail
+from pledge.entrypoints.cli.app import app
+from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, out
+from pledge.usecases.payouts import COUNTED, list_payouts, run_payouts, sync_payouts
+
+payouts = typer.Typer(
+    help="Pay opened red envelopes: send what is due, ask about what is in flight, list transfers.",
+    no_args_is_help=True,
+)
+app.add_typer(payouts, name="payouts")
+
+
+def _counts_line(counts: dict[str, int]) -> None:
+    planned = f"{counts['planned']:,} grants planned; " if "planned" in counts else ""
+    out.print(planned + ", ".join(f"{key.replace('_', ' ')} {counts[key]:,}" for key in COUNTED))
+
+
+@payouts.command("run")
+def payouts_run(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    campaign_id: Annotated[str | None, typer.Option("--campaign", help="Only this campaign.")] = None,
+    max_transfers: Annotated[
+        int | None, typer.Option("--max", help="Send at most this many transfers.", min=1)
+    ] = None,
+) -> None:
+    """Plan newly opened envelopes, then send the transfers due today within the rails' limits.
+
+    A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
+    """
+    with app_for(db, now) as pledge:
+        result = run_payouts(
+            pledge.uow, pledge.clock, payout_rail, campaign_id=campaign_id, max_transfers=max_transfers
+        )
+        emit(result, as_json, _counts_line)
+
+
+@payouts.command("sync")
+def payouts_sync(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+    """Ask the provider about every submitted, unknown or waiting transfer and record its answer."""
+    with app_for(db, now) as pledge:
+        emit(sync_payouts(pledge.uow, pledge.clock, payout_rail), as_json, _counts_line)
+
+
+def _table(result: dict[str, Any]) -> None:
+    table = Table(title="Payout transfers" + (" (more: use --starting-after)" if result["has_more"] else ""))
+    for column in ("id", "account", "rail", "amount", "due on", "state", "attempts", "reason"):
+        table.add_column(column)
+    for t in result["data"]:
+        table.add_row(
+            t["id"],
+            t["account_id"],
+            t["rail"],
+            f"{t['amount']} {t['currency']}",
+            t["due_on"],
+            t["state"],
+            str(t["attempts"]),
+            t["reason"],
+        )
+    out.print(table)
+
+
+@payouts.command("list")
+def payouts_list(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    campaign_id: Annotated[str | None, typer.Option("--campaign")] = None,
+    grant_id: Annotated[str | None, typer.Option("--grant")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="pending, submitted, unknown, waiting_user, succeeded, failed, …"),
+    ] = None,
+    starting_after: Annotated[str | None, typer.Option("--starting-after")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
+    """Transfers, in id order (a grant's in the order they are due)."""
+    with app_for(db) as pledge:
+        result = list_payouts(
+            pledge.uow,
+            campaign_id=campaign_id,
+            grant_id=grant_id,
+            state=state,
+            starting_after=starting_after,
+            limit=limit,
+        )
+        emit(result, as_json, _table)

@@ -1,0 +1,411 @@
+"""Payouts: plan claimed grants into transfers, send what is due, ask about what is in flight (ADR 24).
+
+The rule is *never guess*. A transfer is recorded ``submitted`` (and its money
+booked from the customer's wallet account to the rail's in-transit account) in
+one transaction **before** its request leaves; the provider's answer is applied
+in another, under the row's lock, with its ledger posting. A lost answer leaves
+the transfer ``unknown``: only ``payouts sync`` resolves it, by asking the
+provider and, when the provider has never seen the request id, by resending the
+*same* request. A new request id is minted only after the provider said the old
+one failed (``domain/payout_transfers.next_attempt``); a failed transfer's money
+is booked back to the customer's wallet account.
+
+Several dispatchers share the work: ``due`` and ``in_flight`` skip rows another
+transaction holds (PostgreSQL), SQLite has one writer, and the ledger's unique
+posting ids (``payout:{request_id}:sent|paid|back``) book each step once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Final
+
+from pledge.domain.campaign import CashbackTerms
+from pledge.domain.errors import InputError, InvariantViolation, RefusedError
+from pledge.domain.ledger import (
+    ChainVerifier,
+    Transfer,
+    customer_account,
+    payouts_in_transit_account,
+    payouts_paid_account,
+)
+from pledge.domain.money import format_minor
+from pledge.domain.payout_transfers import (
+    IN_FLIGHT_STATES,
+    Outcome,
+    ProviderAnswer,
+    TransferState,
+    apply_answer,
+    mark_sent,
+)
+from pledge.domain.payout_transfers import Transfer as PayoutTransfer
+from pledge.domain.payouts import (
+    WALLET,
+    RailLimits,
+    default_limits,
+    first_payout_day,
+    has_day_room,
+    plan_payout,
+)
+from pledge.domain.timeutil import local_date, zone
+from pledge.usecases.common import check_page_limit, list_object, terms_of
+from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, TransferRequest
+from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+BATCH: Final = 100  # transfers per transaction: a kill -9 loses at most this many decisions
+RailFactory = Callable[[str], PayoutRail]
+COUNTED: Final = ("submitted", "succeeded", "failed", "unknown", "waiting_user", "deferred")
+
+
+def _counts() -> Counter[str]:
+    return Counter(dict.fromkeys(COUNTED, 0))
+
+
+def _bucket(state: TransferState) -> str:
+    return "failed" if state is TransferState.CANCELLED else state.value
+
+
+@dataclass(frozen=True, slots=True)
+class _Campaign:
+    campaign_id: str
+    terms: dict[int, CashbackTerms]  # by terms version
+    newest: CashbackTerms
+
+    def limits(self, rail: str) -> RailLimits:
+        split = self.newest.payout
+        return split.limits if split.rail == rail else default_limits(rail)
+
+    def today(self, now_us: int) -> date:
+        return local_date(now_us, zone(self.newest.timezone))
+
+
+def _campaigns(uow: UnitOfWork, campaign_id: str | None) -> list[_Campaign]:
+    """The cashback campaigns to pay (one, or all), with their terms by version."""
+    records = [r for r in uow.campaigns.all() if r.kind != "offer"]
+    if campaign_id is not None:
+        records = [r for r in records if r.campaign_id == campaign_id]
+        if not records:
+            raise InputError(
+                f"campaign {campaign_id} is not a cashback campaign that exists",
+                code="campaign_not_found",
+                param="campaign",
+            )
+    found: list[_Campaign] = []
+    for record in records:
+        versions = uow.campaigns.versions(record.campaign_id)
+        if versions:
+            terms = {v.version: terms_of(v) for v in versions}
+            found.append(_Campaign(record.campaign_id, terms, terms[versions[-1].version]))
+    return found
+
+
+def plan_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, *, campaign_id: str | None = None) -> int:
+    """Store the split plan of every claimed grant that has none; returns how many grants were planned.
+
+    The plan is a pure function of the grant and its terms (rail, split, zone): planning again
+    after a crash plans the same transfers. Planning a campaign holds its row lock, so two
+    dispatchers never plan one grant twice. A grant below the rail's minimum is left unplanned.
+    """
+    now = clock.now_us()
+    planned = 0
+    with uow_factory() as uow:
+        campaigns = _campaigns(uow, campaign_id)
+    for campaign in campaigns:
+        after = ""
+        while True:
+            with uow_factory() as uow:
+                uow.campaigns.get(campaign.campaign_id, for_update=True)
+                grants = uow.payouts.unplanned(campaign.campaign_id, after, BATCH)
+                if not grants:
+                    break
+                records: list[PayoutRecord] = []
+                for grant in grants:
+                    terms = campaign.terms.get(grant.terms_version, campaign.newest)
+                    assert grant.claimed_at_us is not None, "a claimed grant has its instant"
+                    try:
+                        plan = plan_payout(
+                            grant_id=grant.id,
+                            rail=terms.payout.rail,
+                            amount_minor=grant.amount_minor,
+                            currency=grant.currency,
+                            limits=terms.payout.limits,
+                            first_day=first_payout_day(grant.claimed_at_us, terms.timezone),
+                        )
+                    except RefusedError:
+                        continue  # stays claimed and unplanned: a person must choose another way
+                    planned += 1
+                    records.extend(
+                        PayoutRecord(
+                            PayoutTransfer(
+                                grant.id, p.seq, 1, plan.rail, p.amount_minor, plan.currency, p.due_on
+                            ),
+                            grant.campaign_id,
+                            grant.account_id,
+                            created_at_us=now,
+                            updated_at_us=now,
+                        )
+                        for p in plan.transfers
+                    )
+                uow.payouts.add_plan(records)
+                uow.commit()
+                after = grants[-1].id
+    return planned
+
+
+class _Payees:
+    """Who receives on each rail: the account itself (wallet) or its WeChat openid."""
+
+    def __init__(self) -> None:
+        self._openids: dict[str, str] = {}
+
+    def of(self, uow: UnitOfWork, record: PayoutRecord) -> str:
+        if record.transfer.rail == WALLET:
+            return record.account_id
+        if record.account_id not in self._openids:
+            account, _ = uow.purchases.of_account(record.account_id)
+            self._openids[record.account_id] = account.wechat_openid if account else ""
+        return self._openids[record.account_id]
+
+
+def _request(record: PayoutRecord, payee: str) -> TransferRequest:
+    tr = record.transfer
+    return TransferRequest(tr.request_id, payee, tr.amount_minor, tr.currency, record.campaign_id)
+
+
+def _posting(record: PayoutRecord, step: str, debit: str, credit: str, now_us: int) -> Transfer:
+    tr = record.transfer
+    posting_id = f"payout:{tr.request_id}:{step}"
+    return Transfer(
+        posting_id, debit, credit, tr.currency, tr.amount_minor, f"payout_{step}", record.id, now_us
+    )
+
+
+def _apply(
+    uow: UnitOfWork, transfer_id: str, answer: ProviderAnswer, now_us: int, sends: int
+) -> TransferState:
+    """Apply the provider's answer under the row lock, with its ledger posting; returns the new state."""
+    record = uow.payouts.get(transfer_id, for_update=True)
+    assert record is not None, "transfers are never deleted"
+    before = record.transfer
+    try:
+        after = apply_answer(before, answer)
+    except InvariantViolation as exc:
+        # The provider contradicts a final answer: change nothing, keep its words for a person.
+        uow.payouts.update(replace(record, attempts=record.attempts + sends, updated_at_us=now_us))
+        uow.campaigns.record_event(
+            record.campaign_id, "payout_anomaly", "system", now_us, {"detail": str(exc)}
+        )
+        return before.state
+    rail = before.rail
+    if not before.is_final and after.state is TransferState.SUCCEEDED:
+        uow.ledger.append(
+            [_posting(record, "paid", payouts_in_transit_account(rail), payouts_paid_account(rail), now_us)]
+        )
+    elif not before.is_final and after.is_final:  # failed or cancelled: the money is the customer's again
+        wallet = customer_account(record.account_id)
+        uow.ledger.append([_posting(record, "back", payouts_in_transit_account(rail), wallet, now_us)])
+    uow.payouts.update(
+        replace(record, transfer=after, attempts=record.attempts + sends, updated_at_us=now_us)
+    )
+    return after.state
+
+
+@contextmanager
+def _rails(factory: RailFactory) -> Iterator[Callable[[str], PayoutRail]]:
+    """Rails built on first use (an unconfigured rail fails only when needed) and closed after."""
+    built: dict[str, PayoutRail] = {}
+
+    def get(name: str) -> PayoutRail:
+        if name not in built:
+            built[name] = factory(name)
+        return built[name]
+
+    try:
+        yield get
+    finally:
+        for rail in built.values():
+            close = getattr(rail, "close", None)
+            if callable(close):
+                close()
+
+
+def _take_due(
+    uow: UnitOfWork, campaign: _Campaign, today: date, after: str, limit: int, payees: _Payees, now_us: int
+) -> tuple[list[tuple[PayoutRecord, TransferRequest]], int, str]:
+    """Mark due transfers that fit today's limits ``submitted`` and book them in transit.
+
+    Returns the requests to send, how many were deferred, and the cursor for the next batch.
+    """
+    due = uow.payouts.due(campaign.campaign_id, today, after, limit)
+    sending: list[tuple[PayoutRecord, TransferRequest]] = []
+    deferred = 0
+    for record in due:
+        tr = record.transfer
+        payee = payees.of(uow, record)
+        used = uow.payouts.day_usage(tr.rail, record.account_id, today)
+        room = has_day_room(
+            campaign.limits(tr.rail),
+            account_amount_today=used[0],
+            account_count_today=used[1],
+            merchant_amount_today=used[2],
+            amount_minor=tr.amount_minor,
+        )
+        if not payee or not room:
+            deferred += 1  # no openid yet, or today is full: stays pending for another day
+            continue
+        sent = replace(record, transfer=mark_sent(tr), attempts=record.attempts + 1, sent_on=today)
+        sent = replace(sent, updated_at_us=now_us)
+        uow.payouts.update(sent)
+        wallet = customer_account(record.account_id)
+        uow.ledger.append([_posting(sent, "sent", wallet, payouts_in_transit_account(tr.rail), now_us)])
+        sending.append((sent, _request(sent, payee)))
+    return sending, deferred, due[-1].id if due else after
+
+
+def run_payouts(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    rails: RailFactory,
+    *,
+    campaign_id: str | None = None,
+    max_transfers: int | None = None,
+) -> dict[str, int]:
+    """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits."""
+    if max_transfers is not None and max_transfers < 1:
+        raise InputError("--max: must be at least 1", param="max")
+    now = clock.now_us()
+    counts = _counts()
+    counts["planned"] = plan_payouts(uow_factory, clock, campaign_id=campaign_id)
+    left = max_transfers
+    with uow_factory() as uow:
+        campaigns = _campaigns(uow, campaign_id)
+    with _rails(rails) as rail_of:
+        for campaign in campaigns:
+            for terms in campaign.terms.values():
+                rail_of(terms.payout.rail)  # an unconfigured rail refuses before anything is marked sent
+            today, after = campaign.today(now), ""
+            while left is None or left > 0:
+                payees = _Payees()
+                with uow_factory() as uow:
+                    batch = BATCH if left is None else min(BATCH, left)
+                    sending, deferred, cursor = _take_due(uow, campaign, today, after, batch, payees, now)
+                    uow.commit()  # recorded as sent before anything leaves
+                if cursor == after:
+                    break
+                after = cursor
+                counts["deferred"] += deferred
+                for record, request in sending:
+                    answer = rail_of(record.transfer.rail).send(request)
+                    with uow_factory() as uow:
+                        state = _apply(uow, record.id, answer, clock.now_us(), 0)
+                        uow.commit()
+                    counts[_bucket(state)] += 1
+                if left is not None:
+                    left -= len(sending)
+    return dict(counts)
+
+
+def sync_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, rails: RailFactory) -> dict[str, int]:
+    """Ask the provider about every submitted, unknown or waiting transfer and apply its answer.
+
+    When the provider has never seen a request id (``not_found``), the same request is sent again:
+    the provider deduplicates by id, so this can pay at most once.
+    """
+    counts = _counts()
+    after = ""
+    payees = _Payees()
+    with _rails(rails) as rail_of:
+        while True:
+            with uow_factory() as uow:
+                batch = uow.payouts.in_flight(after, BATCH)
+                requests = [(r, _request(r, payees.of(uow, r))) for r in batch]
+            if not batch:
+                break
+            after = batch[-1].id
+            for record, request in requests:
+                rail = rail_of(record.transfer.rail)
+                answer, sends = rail.query(request), 0
+                if answer.outcome is Outcome.NOT_FOUND and request.payee:
+                    answer, sends = rail.send(request), 1
+                with uow_factory() as uow:
+                    state = _apply(uow, record.id, answer, clock.now_us(), sends)
+                    uow.commit()
+                counts[_bucket(state)] += 1
+    return dict(counts)
+
+
+def payout_json(record: PayoutRecord) -> dict[str, Any]:
+    tr = record.transfer
+    return {
+        "id": record.id,
+        "object": "payout_transfer",
+        "grant_id": tr.grant_id,
+        "account_id": record.account_id,
+        "campaign": record.campaign_id,
+        "rail": tr.rail,
+        "seq": tr.seq,
+        "attempt": tr.attempt,
+        "request_id": tr.request_id,
+        "amount": format_minor(tr.amount_minor, tr.currency),
+        "currency": tr.currency,
+        "state": tr.state.value,
+        "attempts": record.attempts,
+        "due_on": tr.due_on.isoformat(),
+        "provider_ref": tr.provider_ref,
+        "reason": tr.reason,
+    }
+
+
+def list_payouts(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    campaign_id: str | None = None,
+    grant_id: str | None = None,
+    state: str | None = None,
+    starting_after: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    check_page_limit(limit)
+    if state is not None and state not in {s.value for s in TransferState}:
+        raise InputError(
+            f"state: {state!r} is not a transfer state ({', '.join(s.value for s in TransferState)})",
+            param="state",
+        )
+    with uow_factory() as uow:
+        page = uow.payouts.page(
+            campaign_id=campaign_id,
+            grant_id=grant_id,
+            state=state,
+            starting_after=starting_after,
+            limit=limit + 1,
+        )
+    return list_object(page, limit, payout_json)
+
+
+def check_payout_books(verifier: ChainVerifier, totals: dict[tuple[str, str, str], int]) -> None:
+    """``ledger verify``: each rail's in-transit and paid-out balances equal its transfers' amounts."""
+    in_flight = {s.value for s in IN_FLIGHT_STATES}
+    expected: dict[tuple[str, str], int] = {}
+    for (rail, currency, state), amount in totals.items():
+        if state in in_flight:
+            key = (payouts_in_transit_account(rail), currency)
+        elif state == TransferState.SUCCEEDED.value:
+            key = (payouts_paid_account(rail), currency)
+        else:
+            continue
+        expected[key] = expected.get(key, 0) + amount
+    rails = {rail for rail, _, _ in totals}
+    for rail in sorted(rails):
+        for account in (payouts_in_transit_account(rail), payouts_paid_account(rail)):
+            currencies = {c for r, c, _ in totals if r == rail}
+            for currency in sorted(currencies):
+                booked, stored = verifier.balance(account, currency), expected.get((account, currency), 0)
+                if booked != stored:
+                    verifier.report(
+                        f"{account}: transfers total {format_minor(stored, currency)} {currency} but the "
+                        f"ledger holds {format_minor(booked, currency)}"
+                    )
