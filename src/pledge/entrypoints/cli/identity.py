@@ -19,7 +19,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.persons import same_person
-from pledge.entrypoints.api.scopes import PERMISSIONS, scope_refusal
+from pledge.entrypoints.web.scopes import PERMISSIONS, scope_refusal
 
 KeyOpt = Annotated[
     str | None,

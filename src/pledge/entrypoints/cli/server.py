@@ -72,8 +72,8 @@ def serve(
     # other command starts as fast as before.
     import uvicorn  # noqa: PLC0415
 
-    from pledge.entrypoints.api.app import create_app  # noqa: PLC0415
-    from pledge.entrypoints.api.context import Settings  # noqa: PLC0415
+    from pledge.entrypoints.server import create_app  # noqa: PLC0415
+    from pledge.entrypoints.web.context import Settings  # noqa: PLC0415
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
@@ -212,7 +212,7 @@ def openapi(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Print the OpenAPI document (the checked-in docs/openapi.json is made with --out)."""
-    from pledge.entrypoints.api.app import create_app, openapi_document  # noqa: PLC0415
+    from pledge.entrypoints.server import create_app, openapi_document  # noqa: PLC0415
 
     try:
         pledge = App("sqlite://")  # never connected: only the routes are needed

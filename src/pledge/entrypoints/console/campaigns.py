@@ -13,9 +13,6 @@ from fastapi.responses import JSONResponse, Response
 
 from pledge.domain.campaign import CampaignState
 from pledge.domain.persons import same_person
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, raw_body, request_id
-from pledge.entrypoints.api.routers.common import parse_document
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.web import (
     Site,
@@ -30,6 +27,9 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
+from pledge.entrypoints.web.bodies import parse_document
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.insights import campaign_detail, grant_timeline, list_campaigns
 from pledge.usecases.issue import run_campaign

@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from pledge.entrypoints.api.mutations import raw_body
-from pledge.entrypoints.api.ratelimit import Rate
-from pledge.entrypoints.api.scopes import CUSTOMER
 from pledge.entrypoints.console.web import Site, read_form, redirect, render, safe_next, visitor
+from pledge.entrypoints.web.mutations import raw_body
+from pledge.entrypoints.web.ratelimit import Rate
+from pledge.entrypoints.web.scopes import CUSTOMER
 
 Body = Annotated[bytes, Depends(raw_body)]
 # Keys are 256-bit random: this only stops a flood, not a guess (which cannot succeed).

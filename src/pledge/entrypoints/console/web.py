@@ -16,16 +16,16 @@ from markupsafe import Markup
 from pledge.domain.errors import InputError
 from pledge.domain.money import parse_minor
 from pledge.domain.schemas import UNKNOWN_FIELD, unknown_field_message
-from pledge.entrypoints.api.auth import Principal, check_permission
-from pledge.entrypoints.api.context import ApiContext
-from pledge.entrypoints.api.errors import ApiError
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, request_id
-from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS
 from pledge.entrypoints.console import fmt, words
 from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.i18n import LANG_COOKIE, negotiate, translate
 from pledge.entrypoints.console.session import Session, Sessions, check_csrf, with_flash
+from pledge.entrypoints.web.auth import Principal, check_permission
+from pledge.entrypoints.web.context import ApiContext
+from pledge.entrypoints.web.errors import ApiError
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, request_id
+from pledge.entrypoints.web.scopes import CUSTOMER, PERMISSIONS
 from pledge.usecases.insights import Insights
 
 MAX_FIELDS = 40

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, authenticate
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import not_found
-from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
-from pledge.entrypoints.api.scopes import PERMISSIONS
+from pledge.entrypoints.web.auth import Principal, authenticate
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import not_found
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.scopes import PERMISSIONS
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pledge.domain.audit import ChainedAudit
 from pledge.domain.timeutil import format_instant
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter, page
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import bad_request
 from pledge.usecases.ledger_verify import verify_ledger
 
 router = APIRouter(prefix="/v1", tags=["ledger and audit"], responses=ERROR_RESPONSES)

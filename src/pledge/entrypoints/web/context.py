@@ -13,8 +13,8 @@ from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.bootstrap import App
-from pledge.entrypoints.api.jobs import JobRunner
-from pledge.entrypoints.api.ratelimit import Rate, RateLimiter
+from pledge.entrypoints.web.jobs import JobRunner
+from pledge.entrypoints.web.ratelimit import Rate, RateLimiter
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, errors, limits, background workers, the OpenAPI document."""
+"""The server: the /v1 API and the console on one FastAPI app; middleware, lifespan, errors, OpenAPI."""
 
 from __future__ import annotations
 
@@ -18,16 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pledge.adapters.webhooks.delivery import Deliverer, DeliveryThread
 from pledge.bootstrap import App
 from pledge.domain.errors import PledgeError
-from pledge.entrypoints.api.bodies import check_known_query
-from pledge.entrypoints.api.context import ApiContext, Settings
-from pledge.entrypoints.api.errors import (
-    ApiError,
-    from_exception,
-    handle_any,
-    handle_http,
-    handle_validation,
-)
-from pledge.entrypoints.api.inputs import check_params
 from pledge.entrypoints.api.routers import (
     campaigns,
     clawbacks,
@@ -42,6 +32,16 @@ from pledge.entrypoints.api.routers import (
     webhooks,
 )
 from pledge.entrypoints.console.app import mount_console
+from pledge.entrypoints.web.bodies import check_known_query
+from pledge.entrypoints.web.context import ApiContext, Settings
+from pledge.entrypoints.web.errors import (
+    ApiError,
+    from_exception,
+    handle_any,
+    handle_http,
+    handle_validation,
+)
+from pledge.entrypoints.web.inputs import check_params
 
 log = logging.getLogger("pledge.api")
 

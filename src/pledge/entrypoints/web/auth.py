@@ -16,9 +16,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pledge.adapters.sqlalchemy.api_store import ApiKey
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import ApiError
-from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS, scope_refusal
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import ApiError
+from pledge.entrypoints.web.scopes import CUSTOMER, PERMISSIONS, scope_refusal
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pledge keys create`.")
 

@@ -35,11 +35,11 @@ from pydantic import BaseModel
 from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit, JobRow
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
-from pledge.entrypoints.api.auth import Principal, require
-from pledge.entrypoints.api.bodies import refuse_unexpected_body
-from pledge.entrypoints.api.context import ApiContext, context
-from pledge.entrypoints.api.errors import ApiError, from_exception
-from pledge.entrypoints.api.inputs import check_text
+from pledge.entrypoints.web.auth import Principal, require
+from pledge.entrypoints.web.bodies import refuse_unexpected_body
+from pledge.entrypoints.web.context import ApiContext, context
+from pledge.entrypoints.web.errors import ApiError, from_exception
+from pledge.entrypoints.web.inputs import check_text
 
 UowFactory = Callable[[], HookedUnitOfWork]
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from pledge.adapters.sqlalchemy.api_store import ApiStore, JobRow
 from pledge.adapters.sqlalchemy.database import is_busy
-from pledge.entrypoints.api.errors import from_exception
+from pledge.entrypoints.web.errors import from_exception
 
 log = logging.getLogger("pledge.api.jobs")
 
