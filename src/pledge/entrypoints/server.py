@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -162,8 +161,8 @@ def check_request_params(request: Request) -> None:
 def _lifespan(ctx: ApiContext) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        now = time.time_ns() // 1_000
-        interrupted = ctx.store.jobs_interrupted(now - int(ctx.settings.job_silence_s * 1_000_000), now)
+        now = ctx.clock.now_us()
+        interrupted = ctx.job_rows.jobs_interrupted(now - int(ctx.settings.job_silence_s * 1_000_000), now)
         if interrupted:
             log.warning("%d job(s) were interrupted by a stop and are marked failed", interrupted)
         worker = None

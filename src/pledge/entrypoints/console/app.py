@@ -130,8 +130,8 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
         templates(),
         SqlInsights(ctx.store.reader),
         KeysById(ctx.store.reader),
-        Sessions("pledge_console", "/console", STAFF_TTL_S),
-        Sessions("pledge_me", "/me", CUSTOMER_TTL_S),
+        Sessions("pledge_console", "/console", STAFF_TTL_S, clock=ctx.clock),
+        Sessions("pledge_me", "/me", CUSTOMER_TTL_S, clock=ctx.clock),
     )
     console = _area()
     console.include_router(signin.routes(site, customer=False))

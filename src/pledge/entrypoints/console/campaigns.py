@@ -175,7 +175,7 @@ def routes(site: Site) -> APIRouter:
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
             timeline = timeline_chart(who, grant_timeline(app.uow, site.insights, campaign_id))
-        audit = site.ctx.store.audit_page(None, 500, f"campaign:{campaign_id}")[-50:]
+        audit = site.ctx.audit_log.audit_page(None, 500, f"campaign:{campaign_id}")[-50:]
         latest = detail["versions"][-1]["document"]
         conditions = []
         if detail["kind"] == "cashback":
@@ -289,7 +289,7 @@ def routes(site: Site) -> APIRouter:
         return render(who, "job.html", job=found, running=running, back=safe_next(back, "/console"))
 
     def visible_job(who: Visitor, job_id: str) -> dict[str, Any]:
-        row = site.ctx.store.job_get(job_id)
+        row = site.ctx.job_rows.job_get(job_id)
         mine = row is not None and who.principal is not None and row.api_key_id == who.principal.key_id
         if row is None or not (mine or who.may("jobs.read")):
             raise refused(who.t("not_found"), 404, "not_found")

@@ -8,7 +8,6 @@ address, like claims.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -41,10 +40,10 @@ def routes(site: Site, *, customer: bool) -> APIRouter:
         client = request.client.host if request.client else "unknown"
         ctx.limiter.check("sign-in", client, SIGN_IN_RATE)
         secret = form.get("key", "").strip()
-        key = ctx.store.key_by_secret(secret) if 0 < len(secret) <= 200 else None
+        key = ctx.keys.key_by_secret(secret) if 0 < len(secret) <= 200 else None
         target = safe_next(form.get("next"), base)
         problem = None
-        if key is None or not key.usable(time.time_ns() // 1_000):
+        if key is None or not key.usable(ctx.clock.now_us()):
             problem = who.t("signin_bad_key")
         elif (key.scope == CUSTOMER) != customer:
             problem = who.t("signin_customer_key" if customer else "signin_staff_key")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +123,7 @@ def visitor(site: Site, request: Request, *, customer: bool, signed_in: bool = T
     who = Visitor(request, site, sessions, session, _locale(request))
     if session.key_id is not None:
         key = site.key_by_id(session.key_id)
-        now = time.time_ns() // 1_000
+        now = site.ctx.clock.now_us()
         if key is not None and key.usable(now) and (key.scope == CUSTOMER) == customer:
             who.principal = Principal(key)
             request.state.api_key_id = key.key_id
@@ -241,7 +240,7 @@ def audited(
     call = Call(who.ctx, who.principal, request_id(who.request), None, "")
     audit = call.audit(action, subject, **extra)
     result = fn(call.factory(audit))
-    finish_audit(who.ctx.store, audit)
+    finish_audit(who.ctx, audit)
     return result
 
 

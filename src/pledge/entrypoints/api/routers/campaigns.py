@@ -143,7 +143,7 @@ def launch(
         result = launch_campaign(
             call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, accepted
         )
-        finish_audit(call.ctx.store, audit)
+        finish_audit(call.ctx, audit)
         return 200, models.CampaignState.model_validate(result).model_dump(mode="json")
 
     return call.respond(execute)

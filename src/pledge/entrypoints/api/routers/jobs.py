@@ -29,7 +29,7 @@ def get_job(
     principal: Annotated[Principal, Depends(authenticate)],
 ) -> dict[str, Any]:
     ctx = context(request)
-    job = ctx.store.job_get(job_id)
+    job = ctx.job_rows.job_get(job_id)
     # Another key's job is answered like a missing one: ids are not an oracle.
     if job is None or (
         principal.key.scope not in PERMISSIONS["jobs.read"] and job.api_key_id != principal.key_id

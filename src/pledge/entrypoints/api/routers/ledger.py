@@ -69,7 +69,7 @@ def audit_list(
         if prefix != "aud" or not number.isascii() or not number.isdigit() or len(number) > 18:
             raise bad_request("starting_after: an audit entry id like aud_12", param="starting_after")
         after = int(number)
-    entries = context(request).store.audit_page(after, limit + 1, subject)
+    entries = context(request).audit_log.audit_page(after, limit + 1, subject)
     return page([audit_json(e) for e in entries], limit, "/v1/audit")
 
 
@@ -80,4 +80,4 @@ def audit_list(
     openapi_extra=scopes_doc("audit.read"),
 )
 def audit_verify(request: Request, _: Annotated[Principal, Depends(require("audit.read"))]) -> dict[str, Any]:
-    return {"object": "audit_verification", **context(request).store.verify_audit()}
+    return {"object": "audit_verification", **context(request).audit_log.verify_audit()}

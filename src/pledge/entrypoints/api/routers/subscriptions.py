@@ -79,7 +79,7 @@ def buy(params: BuyParams, call: Annotated[Call, Depends(mutation("subscriptions
         result = buy_subscription(call.factory(audit), app.clock, account_id, params.plan, params.timezone)
         if not audit.written:  # the term existed already (a retried purchase): nothing was committed
             audit.subject = f"subscription:{result['id']}"
-        finish_audit(ctx.store, audit)
+        finish_audit(ctx, audit)
         return 200, models.SubscriptionTerm.model_validate(result).model_dump(mode="json")
 
     return call.respond(execute)

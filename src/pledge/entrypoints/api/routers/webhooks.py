@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -76,7 +75,7 @@ def create_endpoint(
     def execute() -> tuple[int, dict[str, Any]]:
         audit = call.audit("webhook_endpoint.create", "webhook_endpoint:new")
         endpoint = call.ctx.webhooks.create_endpoint(
-            params.url, params.events, params.description, time.time_ns() // 1_000, audit
+            params.url, params.events, params.description, call.ctx.clock.now_us(), audit
         )
         return 200, endpoint_json(endpoint, with_secret=True)
 
