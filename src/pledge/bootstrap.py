@@ -19,7 +19,7 @@ from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
 from pledge.usecases.payout_ports import PayoutRail
-from pledge.usecases.ports import CompiledRule, UnitOfWork
+from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork
 
 __all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
 
@@ -42,10 +42,16 @@ def cached_rule(text: str) -> CompiledRule:
 class App:
     """Everything a command needs, wired once."""
 
-    def __init__(self, url: str | None = None, now_us: int | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, now_us: int | None = None, wall_clock: Clock | None = None
+    ) -> None:
         self.url = url or default_url()
         self.engine: Engine = make_engine(self.url)
+        # Business time: ``--now`` fixes it for a command (grants issued, claimed, expired "then").
         self.clock: SystemClock | FixedClock = FixedClock(now_us) if now_us is not None else SystemClock()
+        # Time as it passes whatever ``--now`` says: API keys' expiry, sessions, audit entries, jobs,
+        # idempotency leases (ADR 0021).
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.rules = cached_rule
 
     def uow(self) -> UnitOfWork:

@@ -18,12 +18,12 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.timeutil import parse_instant
-from pledge.entrypoints.api.app import create_app
-from pledge.entrypoints.api.context import Settings
 from pledge.entrypoints.console import fmt
 from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.i18n import negotiate
 from pledge.entrypoints.console.session import Sessions
+from pledge.entrypoints.server import create_app
+from pledge.entrypoints.web.context import Settings
 from pledge.usecases.import_data import import_accounts, import_purchases
 from tests.support.data import campaign, write_files
 

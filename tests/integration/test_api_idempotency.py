@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from pledge.entrypoints.api.ratelimit import Rate
+from pledge.entrypoints.web.ratelimit import Rate
 from tests.integration.test_api_support import Api, api_fixture, running_api, scenario_fixture  # noqa: F401 - fixtures
 from tests.support.data import campaign
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from pledge.bootstrap import App
-from pledge.entrypoints.api.app import create_app, openapi_document
+from pledge.entrypoints.server import create_app, openapi_document
 from tests.integration.test_api_support import Api, running_api
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

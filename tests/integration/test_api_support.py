@@ -25,9 +25,9 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import accounts, campaigns, grants, purchases
 from pledge.bootstrap import App
 from pledge.domain.timeutil import parse_instant
-from pledge.entrypoints.api.app import create_app
-from pledge.entrypoints.api.context import Settings
-from pledge.entrypoints.api.ratelimit import Rate
+from pledge.entrypoints.server import create_app
+from pledge.entrypoints.web.context import Settings
+from pledge.entrypoints.web.ratelimit import Rate
 from tests.support.data import campaign, write_files
 
 NOW = "2021-08-10T12:00:00+08:00"

@@ -160,13 +160,13 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
         f"{APPROVER} can, and the approval is bound to the exact content hash of version 2.",
     )
     second_key = ApiStore(app.engine).create_key(
-        scope="approver", name=AUTHOR, account_id=None, expires_at_us=None, now_us=time.time_ns() // 1_000
+        scope="approver", name=AUTHOR, account_id=None, expires_at_us=None, now_us=app.wall_clock.now_us()
     )[0]
     try:
         approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, second_key.actor)
     except PledgeError as exc:
         out.print(f"  {AUTHOR} tries with an approver key of their own: refused ({exc.code})")
-    ApiStore(app.engine).revoke_key(second_key.key_id, time.time_ns() // 1_000)
+    ApiStore(app.engine).revoke_key(second_key.key_id, app.wall_clock.now_us())
     approved = approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.bootstrap import App
 from pledge.entrypoints.cli.demo_steps import step
@@ -23,7 +21,7 @@ DEMO_PEOPLE = (
 def demo_people(app: App) -> dict[str, tuple[ApiKey, str]]:
     """One key per person (valid 30 days): name → (key, secret). Scenario A acts with these keys."""
     store = ApiStore(app.engine)
-    now = time.time_ns() // 1_000
+    now = app.wall_clock.now_us()
     expires = now + 30 * 86_400 * 1_000_000
     return {
         name: store.create_key(scope=scope, name=name, account_id=account, expires_at_us=expires, now_us=now)

@@ -10,7 +10,6 @@ through the API and the console, so one rule holds everywhere.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -19,7 +18,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.persons import same_person
-from pledge.entrypoints.api.scopes import PERMISSIONS, scope_refusal
+from pledge.entrypoints.web.scopes import PERMISSIONS, scope_refusal
 
 KeyOpt = Annotated[
     str | None,
@@ -49,7 +48,7 @@ def key_actor(pledge: App, secret: str | None, actor: str | None, permission: st
     key = ApiStore(pledge.engine).key_by_secret(secret) if len(secret) <= MAX_SECRET else None
     if key is None:
         raise RefusedError("--key: not an API key of this database", param="key", code="invalid_api_key")
-    refusal = key.refusal(time.time_ns() // 1_000)
+    refusal = key.refusal(pledge.wall_clock.now_us())
     if refusal is not None:
         raise RefusedError(f"--key: {refusal[1]}", param="key", code=refusal[0])
     scope = scope_refusal(key.scope, permission)

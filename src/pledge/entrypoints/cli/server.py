@@ -29,10 +29,6 @@ app.add_typer(webhooks, name="webhooks")
 app.add_typer(audit, name="audit")
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1_000
-
-
 def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     shown: dict[str, Any] = {
         "object": "api_key",
@@ -72,8 +68,8 @@ def serve(
     # other command starts as fast as before.
     import uvicorn  # noqa: PLC0415 - loaded only to serve (see above)
 
-    from pledge.entrypoints.api.app import create_app  # noqa: PLC0415 - as uvicorn
-    from pledge.entrypoints.api.context import Settings  # noqa: PLC0415 - as uvicorn
+    from pledge.entrypoints.server import create_app  # noqa: PLC0415 - the web stack, on demand
+    from pledge.entrypoints.web.context import Settings  # noqa: PLC0415 - the web stack, on demand
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
@@ -122,7 +118,7 @@ def keys_create(
         label = (name or f"{scope}-key").strip()
         if not label or len(label) > 80:
             raise InputError("--name: 1 to 80 characters", param="name")
-        now = _now_us()
+        now = pledge.wall_clock.now_us()
         expires = now + parse_duration_us(expires_in, param="--expires-in") if expires_in else None
         key, secret = ApiStore(pledge.engine).create_key(
             scope=scope, name=label, account_id=account, expires_at_us=expires, now_us=now
@@ -158,7 +154,7 @@ def keys_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 def keys_revoke(key_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Revoke a key at once (requests with it get 401)."""
     with app_for(db) as pledge:
-        key = ApiStore(pledge.engine).revoke_key(key_id, _now_us())
+        key = ApiStore(pledge.engine).revoke_key(key_id, pledge.wall_clock.now_us())
         if key is None:
             raise NotFoundError(f"API key {key_id} does not exist", code="api_key_not_found", param="key_id")
         emit(key_json(key), as_json, lambda k: out.print(f"{k['id']} revoked at {k['revoked_at']}"))
@@ -212,7 +208,7 @@ def openapi(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Print the OpenAPI document (the checked-in docs/openapi.json is made with --out)."""
-    from pledge.entrypoints.api.app import create_app, openapi_document  # noqa: PLC0415 - the API stack, on demand
+    from pledge.entrypoints.server import create_app, openapi_document  # noqa: PLC0415 - the web stack, on demand
 
     try:
         pledge = App("sqlite://")  # never connected: only the routes are needed

@@ -19,13 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.adapters.sqlalchemy.console_keys import KeysById
 from pledge.adapters.sqlalchemy.insights import SqlInsights
-from pledge.entrypoints.api.bodies import check_known_query
-from pledge.entrypoints.api.context import ApiContext
-from pledge.entrypoints.api.errors import ApiError, from_exception
-from pledge.entrypoints.api.inputs import check_params
 from pledge.entrypoints.console import campaigns, compensation, customer, dryrun, signin, support
 from pledge.entrypoints.console.session import Sessions
 from pledge.entrypoints.console.web import FormRefused, SignInRequired, Site, redirect, render, visitor
+from pledge.entrypoints.web.bodies import check_known_query
+from pledge.entrypoints.web.context import ApiContext
+from pledge.entrypoints.web.errors import ApiError, from_exception
+from pledge.entrypoints.web.inputs import check_params
 
 STAFF_TTL_S = 8 * 3600  # a working day; then sign in again
 CUSTOMER_TTL_S = 3600
@@ -130,8 +130,8 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
         templates(),
         SqlInsights(ctx.store.reader),
         KeysById(ctx.store.reader),
-        Sessions("pledge_console", "/console", STAFF_TTL_S),
-        Sessions("pledge_me", "/me", CUSTOMER_TTL_S),
+        Sessions("pledge_console", "/console", STAFF_TTL_S, clock=ctx.clock),
+        Sessions("pledge_me", "/me", CUSTOMER_TTL_S, clock=ctx.clock),
     )
     console = _area()
     console.include_router(signin.routes(site, customer=False))

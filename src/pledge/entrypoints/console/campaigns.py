@@ -13,9 +13,6 @@ from fastapi.responses import JSONResponse, Response
 
 from pledge.domain.campaign import CampaignState
 from pledge.domain.persons import same_person
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, raw_body, request_id
-from pledge.entrypoints.api.routers.common import parse_document
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.web import (
     Site,
@@ -30,6 +27,9 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
+from pledge.entrypoints.web.bodies import parse_document
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.insights import campaign_detail, grant_timeline, list_campaigns
 from pledge.usecases.issue import run_campaign
@@ -175,7 +175,7 @@ def routes(site: Site) -> APIRouter:
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
             timeline = timeline_chart(who, grant_timeline(app.uow, site.insights, campaign_id))
-        audit = site.ctx.store.audit_page(None, 500, f"campaign:{campaign_id}")[-50:]
+        audit = site.ctx.audit_log.audit_page(None, 500, f"campaign:{campaign_id}")[-50:]
         latest = detail["versions"][-1]["document"]
         conditions = []
         if detail["kind"] == "cashback":
@@ -289,7 +289,7 @@ def routes(site: Site) -> APIRouter:
         return render(who, "job.html", job=found, running=running, back=safe_next(back, "/console"))
 
     def visible_job(who: Visitor, job_id: str) -> dict[str, Any]:
-        row = site.ctx.store.job_get(job_id)
+        row = site.ctx.job_rows.job_get(job_id)
         mine = row is not None and who.principal is not None and row.api_key_id == who.principal.key_id
         if row is None or not (mine or who.may("jobs.read")):
             raise refused(who.t("not_found"), 404, "not_found")

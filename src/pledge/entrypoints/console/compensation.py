@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
 from pledge.domain.offers import CompensationPolicy
-from pledge.entrypoints.api.mutations import Call, UowFactory, raw_body, request_id
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.web import Site, Visitor, read_form, redirect, refused, render, visitor
+from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.insights import campaign_detail
 

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 
 from pledge.domain.corrections import CORRECTION_REASONS
 from pledge.domain.errors import NotFoundError
-from pledge.entrypoints.api.mutations import raw_body
 from pledge.entrypoints.console.web import (
     Site,
     Visitor,
@@ -26,6 +25,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
 from pledge.usecases.insights import list_campaigns

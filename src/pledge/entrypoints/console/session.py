@@ -20,11 +20,13 @@ import hmac
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass, field, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
+
+from pledge.bootstrap import SystemClock
+from pledge.usecases.ports import Clock
 
 SECRET_ENV = "PLEDGE_CONSOLE_SECRET"  # noqa: S105  (the variable's name, not a secret)
 MAX_FLASH = 400
@@ -54,8 +56,11 @@ class Session:
 class Sessions:
     """One cookie (name and path) holding one kind of session: staff on /console, customers on /me."""
 
-    def __init__(self, cookie: str, path: str, ttl_s: int, secret: bytes | None = None) -> None:
+    def __init__(
+        self, cookie: str, path: str, ttl_s: int, secret: bytes | None = None, clock: Clock | None = None
+    ) -> None:
         self.cookie, self.path, self.ttl_s = cookie, path, ttl_s
+        self._clock: Clock = clock or SystemClock()
         configured = os.environ.get(SECRET_ENV, "")
         self._secret = secret or (configured.encode("utf-8") if configured else secrets.token_bytes(32))
 
@@ -93,12 +98,15 @@ class Sessions:
             )
         except (ValueError, KeyError, TypeError, IndexError):
             return None
-        now = int(time.time()) if now_s is None else now_s
+        now = self._now_s() if now_s is None else now_s
         return session if session.expires > now else None
 
     def new(self, key_id: str | None = None) -> Session:
         """A fresh session (a new CSRF token too: signing in never keeps a token seen before)."""
-        return Session(secrets.token_urlsafe(24), int(time.time()) + self.ttl_s, key_id)
+        return Session(secrets.token_urlsafe(24), self._now_s() + self.ttl_s, key_id)
+
+    def _now_s(self) -> int:
+        return self._clock.now_us() // 1_000_000
 
     def load(self, request: Request) -> Session | None:
         return self.decode(request.cookies.get(self.cookie))
@@ -107,7 +115,7 @@ class Sessions:
         response.set_cookie(
             self.cookie,
             self.encode(session),
-            max_age=max(0, session.expires - int(time.time())),
+            max_age=max(0, session.expires - self._now_s()),
             path=self.path,
             httponly=True,
             samesite="strict",

@@ -8,16 +8,15 @@ address, like claims.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from pledge.entrypoints.api.mutations import raw_body
-from pledge.entrypoints.api.ratelimit import Rate
-from pledge.entrypoints.api.scopes import CUSTOMER
 from pledge.entrypoints.console.web import Site, read_form, redirect, render, safe_next, visitor
+from pledge.entrypoints.web.mutations import raw_body
+from pledge.entrypoints.web.ratelimit import Rate
+from pledge.entrypoints.web.scopes import CUSTOMER
 
 Body = Annotated[bytes, Depends(raw_body)]
 # Keys are 256-bit random: this only stops a flood, not a guess (which cannot succeed).
@@ -41,10 +40,10 @@ def routes(site: Site, *, customer: bool) -> APIRouter:
         client = request.client.host if request.client else "unknown"
         ctx.limiter.check("sign-in", client, SIGN_IN_RATE)
         secret = form.get("key", "").strip()
-        key = ctx.store.key_by_secret(secret) if 0 < len(secret) <= 200 else None
+        key = ctx.keys.key_by_secret(secret) if 0 < len(secret) <= 200 else None
         target = safe_next(form.get("next"), base)
         problem = None
-        if key is None or not key.usable(time.time_ns() // 1_000):
+        if key is None or not key.usable(ctx.clock.now_us()):
             problem = who.t("signin_bad_key")
         elif (key.scope == CUSTOMER) != customer:
             problem = who.t("signin_customer_key" if customer else "signin_staff_key")

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
-from pledge.entrypoints.api.mutations import raw_body
 from pledge.entrypoints.console.compensation import start_compensation
 from pledge.entrypoints.console.web import (
     Site,
@@ -22,6 +21,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.customers import find_customers
 from pledge.usecases.explain import explain_account

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,16 +15,16 @@ from markupsafe import Markup
 from pledge.domain.errors import InputError
 from pledge.domain.money import parse_minor
 from pledge.domain.schemas import UNKNOWN_FIELD, unknown_field_message
-from pledge.entrypoints.api.auth import Principal, check_permission
-from pledge.entrypoints.api.context import ApiContext
-from pledge.entrypoints.api.errors import ApiError
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, request_id
-from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS
 from pledge.entrypoints.console import fmt, words
 from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.i18n import LANG_COOKIE, negotiate, translate
 from pledge.entrypoints.console.session import Session, Sessions, check_csrf, with_flash
+from pledge.entrypoints.web.auth import Principal, check_permission
+from pledge.entrypoints.web.context import ApiContext
+from pledge.entrypoints.web.errors import ApiError
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, request_id
+from pledge.entrypoints.web.scopes import CUSTOMER, PERMISSIONS
 from pledge.usecases.insights import Insights
 
 MAX_FIELDS = 40
@@ -124,7 +123,7 @@ def visitor(site: Site, request: Request, *, customer: bool, signed_in: bool = T
     who = Visitor(request, site, sessions, session, _locale(request))
     if session.key_id is not None:
         key = site.key_by_id(session.key_id)
-        now = time.time_ns() // 1_000
+        now = site.ctx.clock.now_us()
         if key is not None and key.usable(now) and (key.scope == CUSTOMER) == customer:
             who.principal = Principal(key)
             request.state.api_key_id = key.key_id
@@ -241,7 +240,7 @@ def audited(
     call = Call(who.ctx, who.principal, request_id(who.request), None, "")
     audit = call.audit(action, subject, **extra)
     result = fn(call.factory(audit))
-    finish_audit(who.ctx.store, audit)
+    finish_audit(who.ctx, audit)
     return result
 
 

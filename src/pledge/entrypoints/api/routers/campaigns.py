@@ -12,12 +12,12 @@ from pydantic import Field
 from pledge.domain.campaign import CampaignState as State
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.bodies import StrictBody
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation, raw_body
-from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body, parse_document
+from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.bodies import StrictBody, parse_document
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, mutation, raw_body
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.common import campaign_not_found
 from pledge.usecases.issue import run_campaign
@@ -143,7 +143,7 @@ def launch(
         result = launch_campaign(
             call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, accepted
         )
-        finish_audit(call.ctx.store, audit)
+        finish_audit(call.ctx, audit)
         return 200, models.CampaignState.model_validate(result).model_dump(mode="json")
 
     return call.respond(execute)

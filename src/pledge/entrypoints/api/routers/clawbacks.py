@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.context import context
 from pledge.usecases.corrections import list_clawbacks
 
 router = APIRouter(prefix="/v1/clawbacks", tags=["grants"], responses=ERROR_RESPONSES)

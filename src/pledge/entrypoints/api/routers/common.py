@@ -1,4 +1,4 @@
-"""What every router shares: documented error responses, list envelopes, pagination, document bodies."""
+"""What every router shares: documented error responses, list envelopes, pagination, documents."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from pledge.adapters.files.documents import load_json, load_yaml
-from pledge.domain.errors import InputError
-from pledge.entrypoints.api.errors import bad_request
-from pledge.entrypoints.api.inputs import check_json
 from pledge.entrypoints.api.models import ErrorBody
 
 _ERROR = {"model": ErrorBody}
@@ -38,9 +34,6 @@ def page(data: Sequence[Any], limit: int, url: str) -> dict[str, Any]:
     return {"object": "list", "data": list(data[:limit]), "has_more": len(data) > limit, "url": url}
 
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
 def document_body(json_description: str, yaml_description: str, *schemas: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI request body of a file posted as JSON or YAML (campaigns, plans).
 
@@ -56,17 +49,3 @@ def document_body(json_description: str, yaml_description: str, *schemas: dict[s
             "application/yaml": {"schema": {"type": "string", "description": yaml_description}},
         },
     }
-
-
-def parse_document(body: bytes, content_type: str, what: str = "campaign") -> dict[str, Any]:
-    """A campaign or plans document from a YAML or JSON body (the same file the CLI applies)."""
-    if not body.strip():
-        raise bad_request(f"body: a {what} document is required", param="body", code="missing_body")
-    is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
-    try:
-        document = load_yaml(body, "body") if is_yaml else load_json(body, "body")
-    except InputError as exc:
-        code = "invalid_body" if exc.code in ("invalid_yaml", "invalid_json") else exc.code
-        raise bad_request(exc.message, param="body", code=code) from None
-    check_json(document)
-    return document

@@ -18,12 +18,12 @@ from pydantic import Field, StrictBool
 
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import check_permission, scopes_doc
-from pledge.entrypoints.api.bodies import StrictBody
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.web.auth import check_permission, scopes_doc
+from pledge.entrypoints.web.bodies import StrictBody
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import Call, UowFactory, mutation
 from pledge.usecases.compensate import compensate_campaign
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)

@@ -24,12 +24,12 @@ from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS, PurchaseRec
 from pledge.domain.timeutil import format_instant
 from pledge.domain.validation import check_columns
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import ApiError, bad_request, not_found
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import IdempotencyHeader, UowFactory, make_call
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import ApiError, bad_request, not_found
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import IdempotencyHeader, UowFactory, make_call
 from pledge.usecases.explain import explain_account
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 

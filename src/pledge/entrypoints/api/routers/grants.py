@@ -9,13 +9,13 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.bodies import StrictBody
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import not_found
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.mutations import Call, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.bodies import StrictBody
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import not_found
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.mutations import Call, mutation
 from pledge.usecases.corrections import revoke_grant
 from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
 

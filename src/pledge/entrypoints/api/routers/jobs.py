@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, authenticate
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import not_found
-from pledge.entrypoints.api.jobs import job_json
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
-from pledge.entrypoints.api.scopes import PERMISSIONS
+from pledge.entrypoints.web.auth import Principal, authenticate
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import not_found
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.scopes import PERMISSIONS
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
@@ -29,7 +29,7 @@ def get_job(
     principal: Annotated[Principal, Depends(authenticate)],
 ) -> dict[str, Any]:
     ctx = context(request)
-    job = ctx.store.job_get(job_id)
+    job = ctx.job_rows.job_get(job_id)
     # Another key's job is answered like a missing one: ids are not an oracle.
     if job is None or (
         principal.key.scope not in PERMISSIONS["jobs.read"] and job.api_key_id != principal.key_id

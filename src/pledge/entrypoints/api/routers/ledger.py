@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pledge.domain.audit import ChainedAudit
 from pledge.domain.timeutil import format_instant
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter, page
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import bad_request
 from pledge.usecases.ledger_verify import verify_ledger
 
 router = APIRouter(prefix="/v1", tags=["ledger and audit"], responses=ERROR_RESPONSES)
@@ -69,7 +69,7 @@ def audit_list(
         if prefix != "aud" or not number.isascii() or not number.isdigit() or len(number) > 18:
             raise bad_request("starting_after: an audit entry id like aud_12", param="starting_after")
         after = int(number)
-    entries = context(request).store.audit_page(after, limit + 1, subject)
+    entries = context(request).audit_log.audit_page(after, limit + 1, subject)
     return page([audit_json(e) for e in entries], limit, "/v1/audit")
 
 
@@ -80,4 +80,4 @@ def audit_list(
     openapi_extra=scopes_doc("audit.read"),
 )
 def audit_verify(request: Request, _: Annotated[Principal, Depends(require("audit.read"))]) -> dict[str, Any]:
-    return {"object": "audit_verification", **context(request).store.verify_audit()}
+    return {"object": "audit_verification", **context(request).audit_log.verify_audit()}

@@ -10,18 +10,18 @@ from fastapi.responses import Response
 from pledge.adapters.webhooks.subjects import CATALOG_SUBJECT
 from pledge.domain.schemas import PLANS
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request
-from pledge.entrypoints.api.mutations import Call, UowFactory, mutation, raw_body
 from pledge.entrypoints.api.routers.common import (
     ERROR_RESPONSES,
     Limit,
     StartingAfter,
     document_body,
     page,
-    parse_document,
 )
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.bodies import parse_document
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import bad_request
+from pledge.entrypoints.web.mutations import Call, UowFactory, mutation, raw_body
 from pledge.usecases.catalog import apply_plans
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERROR_RESPONSES)

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request, not_found
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import bad_request, not_found
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
 
 router = APIRouter(prefix="/v1/quotes", tags=["subscriptions"], responses=ERROR_RESPONSES)

@@ -17,15 +17,15 @@ from pydantic import Field, StrictBool
 from pledge.adapters.webhooks.uow import NEW_TERM_SUBJECT
 from pledge.domain.errors import InputError
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.bodies import StrictBody
-from pledge.entrypoints.api.context import ApiContext, context
-from pledge.entrypoints.api.errors import not_found
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.jobs import job_json
-from pledge.entrypoints.api.mutations import Call, UowFactory, finish_audit, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
 from pledge.entrypoints.api.routers.quotes import own_account
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.bodies import StrictBody
+from pledge.entrypoints.web.context import ApiContext, context
+from pledge.entrypoints.web.errors import not_found
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.jobs import job_json
+from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, mutation
 from pledge.usecases.quotes import DEFAULT_TIMEZONE
 from pledge.usecases.subscriptions import (
     buy_subscription,
@@ -79,7 +79,7 @@ def buy(params: BuyParams, call: Annotated[Call, Depends(mutation("subscriptions
         result = buy_subscription(call.factory(audit), app.clock, account_id, params.plan, params.timezone)
         if not audit.written:  # the term existed already (a retried purchase): nothing was committed
             audit.subject = f"subscription:{result['id']}"
-        finish_audit(ctx.store, audit)
+        finish_audit(ctx, audit)
         return 200, models.SubscriptionTerm.model_validate(result).model_dump(mode="json")
 
     return call.respond(execute)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -12,13 +11,13 @@ from pydantic import Field
 
 from pledge.adapters.webhooks.store import EVENT_TYPES, Endpoint
 from pledge.entrypoints.api import models
-from pledge.entrypoints.api.auth import Principal, require, scopes_doc
-from pledge.entrypoints.api.bodies import StrictBody
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import bad_request, not_found
-from pledge.entrypoints.api.inputs import check_text
-from pledge.entrypoints.api.mutations import Call, mutation
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter, page
+from pledge.entrypoints.web.auth import Principal, require, scopes_doc
+from pledge.entrypoints.web.bodies import StrictBody
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import bad_request, not_found
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.mutations import Call, mutation
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], responses=ERROR_RESPONSES)
 
@@ -76,7 +75,7 @@ def create_endpoint(
     def execute() -> tuple[int, dict[str, Any]]:
         audit = call.audit("webhook_endpoint.create", "webhook_endpoint:new")
         endpoint = call.ctx.webhooks.create_endpoint(
-            params.url, params.events, params.description, time.time_ns() // 1_000, audit
+            params.url, params.events, params.description, call.ctx.clock.now_us(), audit
         )
         return 200, endpoint_json(endpoint, with_secret=True)
 

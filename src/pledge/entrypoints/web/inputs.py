@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from pledge.entrypoints.api.errors import bad_request
+from pledge.entrypoints.web.errors import bad_request
 
 MAX_PARAM_LENGTH = 256
 MAX_DEPTH = 32

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pledge.entrypoints.api.errors import ApiError
+from pledge.entrypoints.web.errors import ApiError
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ see only that account's objects, and anything else is answered 404 — not 403
 — so a customer cannot even learn that another account's object exists.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,10 +14,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from pledge.adapters.sqlalchemy.api_store import ApiKey
-from pledge.entrypoints.api.context import context
-from pledge.entrypoints.api.errors import ApiError
-from pledge.entrypoints.api.scopes import CUSTOMER, PERMISSIONS, scope_refusal
+from pledge.adapters.sqlalchemy.api_keys import ApiKey
+from pledge.entrypoints.web.context import context
+from pledge.entrypoints.web.errors import ApiError
+from pledge.entrypoints.web.scopes import CUSTOMER, PERMISSIONS, scope_refusal
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `pledge keys create`.")
 
@@ -54,10 +53,11 @@ def authenticate(
     if credentials is None or not credentials.credentials:
         raise _unauthorized("missing_api_key", "send an API key as `Authorization: Bearer pk_live_…`")
     secret = credentials.credentials
-    key = context(request).store.key_by_secret(secret) if len(secret) <= 200 else None
+    ctx = context(request)
+    key = ctx.keys.key_by_secret(secret) if len(secret) <= 200 else None
     if key is None:
         raise _unauthorized("invalid_api_key", "the API key is not valid")
-    refusal = key.refusal(time.time_ns() // 1_000)
+    refusal = key.refusal(ctx.clock.now_us())
     if refusal is not None:
         raise _unauthorized(*refusal)
     request.state.api_key_id = key.key_id

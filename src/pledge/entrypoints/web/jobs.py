@@ -24,17 +24,15 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore, JobRow
+from pledge.adapters.sqlalchemy.api_jobs import JobRow
 from pledge.adapters.sqlalchemy.database import is_busy
-from pledge.entrypoints.api.errors import from_exception
+from pledge.entrypoints.web.errors import from_exception
+from pledge.entrypoints.web.ports import JobStore
+from pledge.usecases.ports import Clock
 
 log = logging.getLogger("pledge.api.jobs")
 
 Work = Callable[[Callable[[int], None]], dict[str, Any]]
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1_000
 
 
 def job_json(job: JobRow, live_progress: int | None = None) -> dict[str, Any]:
@@ -52,8 +50,9 @@ def job_json(job: JobRow, live_progress: int | None = None) -> dict[str, Any]:
 
 
 class JobRunner:
-    def __init__(self, store: ApiStore, *, sqlite: bool, busy_wait_s: float = 600.0) -> None:
+    def __init__(self, store: JobStore, clock: Clock, *, sqlite: bool, busy_wait_s: float = 600.0) -> None:
         self._store = store
+        self._clock = clock
         self._persist_progress = not sqlite
         self._busy_wait_s = busy_wait_s
         self._live: dict[str, int] = {}
@@ -63,7 +62,7 @@ class JobRunner:
 
     def create(self, kind: str, api_key_id: str, request_id: str) -> JobRow:
         """The job's row (queued); :meth:`start` runs it."""
-        return self._store.job_create(kind, api_key_id, request_id, _now_us())
+        return self._store.job_create(kind, api_key_id, request_id, self._clock.now_us())
 
     def start(
         self,
@@ -135,12 +134,14 @@ class JobRunner:
                 self._live[job.job_id] = max(n, self._live.get(job.job_id, 0))
             if self._persist_progress and time.monotonic() - last_write >= 1.0:
                 last_write = time.monotonic()
-                self._store.job_update(job.job_id, _now_us(), progress=n)
+                self._store.job_update(job.job_id, self._clock.now_us(), progress=n)
 
         deadline = time.monotonic() + self._busy_wait_s
         pause = 0.05
         try:
-            self._store.job_update(job.job_id, _now_us(), status="running", wait_s=self._busy_wait_s)
+            self._store.job_update(
+                job.job_id, self._clock.now_us(), status="running", wait_s=self._busy_wait_s
+            )
             while True:
                 try:
                     return "succeeded", work(progress)
@@ -159,7 +160,7 @@ class JobRunner:
         The row then stays ``running`` (never ``failed`` after success) until someone looks.
         """
         try:
-            self._store.job_update(job.job_id, _now_us(), wait_s=self._busy_wait_s, **values)
+            self._store.job_update(job.job_id, self._clock.now_us(), wait_s=self._busy_wait_s, **values)
         except Exception:
             log.exception("could not record that %s %s", job.job_id, values.get("status"))
 

@@ -23,6 +23,7 @@ response. Then:
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,14 +33,17 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore, CallAudit, JobRow
-from pledge.adapters.webhooks.subjects import Subjects
+from pledge.adapters.sqlalchemy.api_jobs import JobRow
+from pledge.adapters.sqlalchemy.audit_log import CallAudit
+from pledge.adapters.sqlalchemy.idempotency import IdemState
 from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
-from pledge.entrypoints.api.auth import Principal, require
-from pledge.entrypoints.api.bodies import refuse_unexpected_body
-from pledge.entrypoints.api.context import ApiContext, context
-from pledge.entrypoints.api.errors import ApiError, from_exception
-from pledge.entrypoints.api.inputs import check_text
+from pledge.entrypoints.web.auth import Principal, require
+from pledge.entrypoints.web.bodies import refuse_unexpected_body
+from pledge.entrypoints.web.context import ApiContext, context
+from pledge.entrypoints.web.errors import ApiError, from_exception
+from pledge.entrypoints.web.inputs import check_text
+from pledge.entrypoints.web.ports import IdempotencyKeys
+from pledge.usecases.ports import Clock
 
 UowFactory = Callable[[], HookedUnitOfWork]
 
@@ -59,14 +63,14 @@ def fingerprint(method: str, path: str, digest: str, api_key_id: str) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{digest}\n{api_key_id}".encode()).hexdigest()
 
 
-def finish_audit(store: ApiStore, audit: CallAudit, wait_s: float = 0.0) -> None:
+def finish_audit(ctx: ApiContext, audit: CallAudit, wait_s: float = 0.0) -> None:
     """A call that committed nothing (a repeat, a no-op) is still recorded: who asked, and the state.
 
     ``wait_s``: how long to wait for SQLite's write lock (jobs wait; requests fail fast with 503).
     """
     if not audit.written:
-        state = Subjects(store.reader).snapshot(audit.subject)
-        store.audit_append(audit.record(time.time_ns() // 1_000, state), wait_s)
+        state = ctx.snapshots.snapshot(audit.subject)
+        ctx.audit_log.audit_append(audit.record(ctx.clock.now_us(), state), wait_s)
         audit.written = True
 
 
@@ -114,7 +118,7 @@ class Call:
         def execute() -> tuple[int, dict[str, Any]]:
             audit = self.audit(action, subject)
             result = fn(self.factory(audit))
-            finish_audit(self.ctx.store, audit)
+            finish_audit(self.ctx, audit)
             return status, model.model_validate(result).model_dump(mode="json")
 
         return self.respond(execute)
@@ -136,12 +140,18 @@ class Call:
 
         def work(progress: Callable[[int], None]) -> dict[str, Any]:
             result = run(self.factory(audit), progress)
-            finish_audit(ctx.store, audit, ctx.settings.busy_wait_s)
+            finish_audit(ctx, audit, ctx.settings.busy_wait_s)
             return result
 
         job = ctx.jobs.create(kind, self.principal.key_id, self.request_id)
         audit.extra_after["job"] = job.job_id
         return ctx.jobs.start(job, work, committed=lambda: audit.written, cleanup=cleanup, total=total)
+
+    def _claim(self, idem_key: str) -> IdemState:
+        settings = self.ctx.settings
+        claim = (self.principal.key_id, idem_key, self.fingerprint)
+        lease_us = int(settings.idempotency_lease_s * 1_000_000)
+        return claim_key(self.ctx.idempotency, self.ctx.clock, claim, lease_us, settings.idempotency_wait_s)
 
     def respond(
         self,
@@ -153,14 +163,8 @@ class Call:
         if self.idem_key is None:
             status, body = execute()
             return JSONResponse(body, status_code=status, headers=headers)
-        keys, key_id, settings = self.ctx.idempotency, self.principal.key_id, self.ctx.settings
-        deadline = time.monotonic() + settings.idempotency_wait_s
-        lease_us = int(settings.idempotency_lease_s * 1_000_000)
-        while True:  # bounded: by the deadline, each begin() by its own attempts
-            state = keys.begin(key_id, self.idem_key, self.fingerprint, time.time_ns() // 1_000, lease_us)
-            if state.outcome != "in_progress" or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
+        keys, key_id = self.ctx.idempotency, self.principal.key_id
+        state = self._claim(self.idem_key)
         if state.outcome == "mismatch":
             raise ApiError(
                 409,
@@ -199,6 +203,29 @@ class Call:
             raise error from exc
         keys.finish(key_id, self.idem_key, status, _render(stored(body) if stored else body))
         return JSONResponse(body, status_code=status, headers=headers)
+
+
+POLL_S = 0.05  # how often a retry looks whether the first request with its key has finished
+
+
+def claim_key(
+    keys: IdempotencyKeys, clock: Clock, claim: tuple[str, str, str], lease_us: int, wait_s: float
+) -> IdemState:
+    """Claim (API key, Idempotency-Key, fingerprint), waiting up to ``wait_s`` for a running first request.
+
+    A loop of at most ``wait_s / POLL_S + 1`` claims (each bounded by its own attempts, see
+    ``IdempotencyStore.begin``), never longer than ``wait_s``: what is still ``in_progress``
+    then is answered 409 ``idempotency_request_in_progress`` with ``Retry-After``.
+    """
+    api_key_id, idem_key, fingerprint = claim
+    deadline = time.monotonic() + wait_s
+    state = keys.begin(api_key_id, idem_key, fingerprint, clock.now_us(), lease_us)
+    for _ in range(math.ceil(wait_s / POLL_S)):
+        if state.outcome != "in_progress" or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_S)
+        state = keys.begin(api_key_id, idem_key, fingerprint, clock.now_us(), lease_us)
+    return state
 
 
 async def raw_body(request: Request) -> bytes:

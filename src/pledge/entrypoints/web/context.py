@@ -13,8 +13,10 @@ from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.bootstrap import App
-from pledge.entrypoints.api.jobs import JobRunner
-from pledge.entrypoints.api.ratelimit import Rate, RateLimiter
+from pledge.entrypoints.web import ports
+from pledge.entrypoints.web.jobs import JobRunner
+from pledge.entrypoints.web.ratelimit import Rate, RateLimiter
+from pledge.usecases.ports import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,21 @@ class ApiContext:
     def __init__(self, app: App, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.store = ApiStore(app.engine)
-        self.idempotency = IdempotencyStore(app.engine, int(settings.idempotency_retention_s * 1_000_000))
+        self.clock: Clock = app.wall_clock  # keys, sessions, audit, jobs: wall time, never --now
+        self.store = ApiStore(app.engine)  # plain reads: accounts, purchases, grants
+        self.keys: ports.ApiKeys = self.store
+        self.job_rows: ports.JobStore = self.store
+        self.audit_log: ports.AuditLog = self.store
+        self.idempotency: ports.IdempotencyKeys = IdempotencyStore(
+            app.engine, int(settings.idempotency_retention_s * 1_000_000)
+        )
         self.webhooks = WebhookStore(app.engine)
         self.subjects = Subjects(self.store.reader)  # audit snapshots and single-term reads
+        self.snapshots: ports.Snapshots = self.subjects
         self.limiter = RateLimiter()
-        self.jobs = JobRunner(self.store, sqlite=is_sqlite(app.engine), busy_wait_s=settings.busy_wait_s)
+        self.jobs = JobRunner(
+            self.job_rows, self.clock, sqlite=is_sqlite(app.engine), busy_wait_s=settings.busy_wait_s
+        )
 
 
 def context(request: Request) -> ApiContext:

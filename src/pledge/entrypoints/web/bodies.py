@@ -25,8 +25,11 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
+from pledge.adapters.files.documents import load_json, load_yaml
+from pledge.domain.errors import InputError
 from pledge.domain.schemas import UNKNOWN_FIELD, unknown_field_message
-from pledge.entrypoints.api.errors import bad_request
+from pledge.entrypoints.web.errors import bad_request
+from pledge.entrypoints.web.inputs import check_json
 
 
 class StrictBody(BaseModel):
@@ -105,3 +108,20 @@ def refuse_unexpected_body(request: Request, body: bytes) -> None:
             f"{name}: unknown field; this operation takes no body", param=name, code=UNKNOWN_FIELD
         )
     raise bad_request("body: this operation takes no body", param="body", code="body_not_allowed")
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def parse_document(body: bytes, content_type: str, what: str = "campaign") -> dict[str, Any]:
+    """A campaign or plans document from a YAML or JSON body (the same file the CLI applies)."""
+    if not body.strip():
+        raise bad_request(f"body: a {what} document is required", param="body", code="missing_body")
+    is_yaml = content_type.split(";", 1)[0].strip().lower() in YAML_TYPES
+    try:
+        document = load_yaml(body, "body") if is_yaml else load_json(body, "body")
+    except InputError as exc:
+        code = "invalid_body" if exc.code in ("invalid_yaml", "invalid_json") else exc.code
+        raise bad_request(exc.message, param="body", code=code) from None
+    check_json(document)
+    return document

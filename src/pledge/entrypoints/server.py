@@ -1,11 +1,10 @@
-"""The FastAPI application: routers, errors, limits, background workers, the OpenAPI document."""
+"""The server: the /v1 API and the console on one FastAPI app; middleware, lifespan, errors, OpenAPI."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,16 +17,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pledge.adapters.webhooks.delivery import Deliverer, DeliveryThread
 from pledge.bootstrap import App
 from pledge.domain.errors import PledgeError
-from pledge.entrypoints.api.bodies import check_known_query
-from pledge.entrypoints.api.context import ApiContext, Settings
-from pledge.entrypoints.api.errors import (
-    ApiError,
-    from_exception,
-    handle_any,
-    handle_http,
-    handle_validation,
-)
-from pledge.entrypoints.api.inputs import check_params
 from pledge.entrypoints.api.routers import (
     campaigns,
     clawbacks,
@@ -42,6 +31,16 @@ from pledge.entrypoints.api.routers import (
     webhooks,
 )
 from pledge.entrypoints.console.app import mount_console
+from pledge.entrypoints.web.bodies import check_known_query
+from pledge.entrypoints.web.context import ApiContext, Settings
+from pledge.entrypoints.web.errors import (
+    ApiError,
+    from_exception,
+    handle_any,
+    handle_http,
+    handle_validation,
+)
+from pledge.entrypoints.web.inputs import check_params
 
 log = logging.getLogger("pledge.api")
 
@@ -162,8 +161,8 @@ def check_request_params(request: Request) -> None:
 def _lifespan(ctx: ApiContext) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        now = time.time_ns() // 1_000
-        interrupted = ctx.store.jobs_interrupted(now - int(ctx.settings.job_silence_s * 1_000_000), now)
+        now = ctx.clock.now_us()
+        interrupted = ctx.job_rows.jobs_interrupted(now - int(ctx.settings.job_silence_s * 1_000_000), now)
         if interrupted:
             log.warning("%d job(s) were interrupted by a stop and are marked failed", interrupted)
         worker = None

@@ -1,0 +1,104 @@
+"""API keys: a person's key with a scope; only the secret's hash is stored, so a secret is shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from pledge.adapters.sqlalchemy.api_tables import api_keys
+from pledge.adapters.sqlalchemy.engines import reader_engine
+from pledge.domain.persons import check_person_name, key_actor
+
+SCOPES = ("admin", "approver", "operator", "support", "finance", "customer")
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    name: str
+    scope: str
+    account_id: str | None
+    prefix: str
+    created_at_us: int
+    expires_at_us: int | None
+    revoked_at_us: int | None
+
+    def usable(self, now_us: int) -> bool:
+        return self.refusal(now_us) is None
+
+    def refusal(self, now_us: int) -> tuple[str, str] | None:
+        """(code, message) if the key may not be used now: revoked or expired."""
+        if self.revoked_at_us is not None:
+            return "api_key_revoked", f"API key {self.key_id} was revoked"
+        if self.expires_at_us is not None and now_us >= self.expires_at_us:
+            return "api_key_expired", f"API key {self.key_id} has expired"
+        return None
+
+    @property
+    def actor(self) -> str:
+        """Who a key acts as: its person (the name) and which key. Four-eyes compares the persons."""
+        return key_actor(self.name, self.key_id)
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(**{f.name: row._mapping[f.name] for f in fields(ApiKey)})
+
+
+class SqlApiKeys:
+    def __init__(self, engine: Engine, reader: Engine | None = None) -> None:
+        self.engine = engine
+        self.reader = reader or reader_engine(engine)
+
+    def create_key(
+        self, *, scope: str, name: str, account_id: str | None, expires_at_us: int | None, now_us: int
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret; only the secret's hash is stored, so it is shown once.
+
+        ``name`` is the person the key belongs to: every key of one person counts as that person.
+        """
+        name = check_person_name(name)
+        secret = f"pk_live_{secrets.token_urlsafe(32)}"
+        key = ApiKey(
+            f"key_{secrets.token_hex(12)}", name, scope, account_id, secret[:12], now_us, expires_at_us, None
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    key_id=key.key_id,
+                    name=name,
+                    scope=scope,
+                    account_id=account_id,
+                    secret_hash=secret_hash(secret),
+                    prefix=key.prefix,
+                    created_at_us=now_us,
+                    expires_at_us=expires_at_us,
+                )
+            )
+        return key, secret
+
+    def key_by_secret(self, secret: str) -> ApiKey | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash(secret))).first()
+        return _key(row) if row else None
+
+    def list_keys(self) -> list[ApiKey]:
+        with self.reader.connect() as conn:
+            return [_key(r) for r in conn.execute(select(api_keys).order_by(api_keys.c.created_at_us))]
+
+    def revoke_key(self, key_id: str, now_us: int) -> ApiKey | None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(api_keys)
+                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at_us.is_(None))
+                .values(revoked_at_us=now_us)
+            )
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return _key(row) if row else None
