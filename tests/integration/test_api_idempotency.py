@@ -48,6 +48,19 @@ def test_the_same_key_with_another_request_is_409_and_changes_nothing(api: Api) 
     assert len(report["versions"]) == 1
 
 
+def test_a_malformed_request_leaves_its_key_free_for_the_corrected_one(api: Api) -> None:
+    bad = api.post("/v1/webhook_endpoints", "admin", {"url": "not a url"}, Idempotency_Key="fix-me")
+    assert bad.status_code == 400, bad.text
+    good = api.post(
+        "/v1/webhook_endpoints",
+        "admin",
+        {"url": "https://example.com/hooks", "events": ["grant.claimed"]},
+        Idempotency_Key="fix-me",
+    )
+    assert good.status_code in (200, 201), good.text
+    assert "Idempotent-Replayed" not in good.headers
+
+
 def test_errors_are_replayed_too(api: Api) -> None:
     bad = api.post("/v1/campaigns/nope/launch", "operator", Idempotency_Key="launch-nope")
     assert bad.status_code == 404

@@ -80,7 +80,12 @@ def _render(body: dict[str, Any]) -> str:
 
 
 def _storable(error: ApiError) -> bool:
-    return error.status in (400, 404) or (error.status == 409 and error.type == "refused_error")
+    """Whether a failure is kept for replay: what the request found (404, a business refusal).
+
+    A malformed request (400) is not kept, as at Stripe: it never began, so it leaves nothing
+    behind, and the corrected request may be sent again under the same key.
+    """
+    return error.status == 404 or (error.status == 409 and error.type == "refused_error")
 
 
 @dataclass
