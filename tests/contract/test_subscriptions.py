@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from pledge.domain.compensation import CompensationItem
+from pledge.domain.compensation import CompensationItem, compensation_totals
 from pledge.domain.offers import CompensationPolicy
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 from pledge.usecases.ports import UnitOfWork
@@ -134,7 +134,7 @@ def test_compensations_are_recorded_once_per_term_and_totalled_per_plan(store: S
         u.subscriptions.update(_term("T2", campaign_id="c1", terms_version=1, compensated_days=1))
         u.commit()
     with store.uow() as u:
-        [totals] = u.subscriptions.compensation_totals("c1")
+        [totals] = compensation_totals(u.subscriptions.compensation_rows("c1"))
         assert {k: totals[k] for k in ("plan", "terms", "days", "days_returned", "currency")} == {
             "plan": "gold",
             "terms": 2,
@@ -142,7 +142,7 @@ def test_compensations_are_recorded_once_per_term_and_totalled_per_plan(store: S
             "days_returned": 3,
             "currency": "CNY",
         }
-        assert u.subscriptions.compensation_totals("c9") == []
+        assert u.subscriptions.compensation_rows("c9") == []
     with store.uow() as u, pytest.raises(store.refused):  # never twice
         u.subscriptions.record_compensation(_compensation("T1", 1), "bob", "ann", 30)
     with store.uow() as u, pytest.raises(store.refused):  # foreign key: the term
