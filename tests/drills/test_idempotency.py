@@ -112,9 +112,12 @@ def test_idempotency_drill(db_url: str, tmp_path: Path) -> None:
         claim = ("customer", f"/v1/grants/{mine['id']}/claim", "claim-1")
         first = post(*claim)
         drill("grant claim", first, post(*claim), None)
-        # Another grant under the same key: the customer may not even learn it exists (404, not 409).
+        # Another grant under the same key: a reused key, refused before the grant is even looked up,
+        # so the answer says nothing of whether that grant exists.
         other = post("customer", f"/v1/grants/{theirs['id']}/claim", "claim-1")
-        assert other.json()["error"]["code"] == "grant_not_found", other.text
+        assert (other.status_code, other.json()["error"]["code"]) == (409, "idempotency_key_reused"), (
+            other.text
+        )
         assert get("customer2", f"/v1/grants/{theirs['id']}")["state"] == "issued"  # not opened by the reuse
         # A reuse by another key is that key's own request: customer2 opens their envelope with it.
         assert post("customer2", f"/v1/grants/{theirs['id']}/claim", "claim-1").status_code == 200
