@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,13 @@ def postgres_url() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"PLEDGE_REQUIRE_POSTGRES=1 but {problem}")
         pytest.skip(f"{problem} (set PLEDGE_TEST_POSTGRES_URL to run the PostgreSQL tests)")
+    with fresh_postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped when the block ends."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -8,8 +8,6 @@ bounded subset the normal test suite runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,10 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_api_cli import free_port
 from tests.e2e.test_cli import NOW, Pledge
 from tests.support.data import campaign, write_files
-from tests.support.serve import wait_until_serving
+from tests.support.serve import pledge_serve
 
 FULL = os.environ.get("PLEDGE_DRILL_SCALE", "small") == "full"
 FIGURES: list[str] = []
@@ -76,31 +73,5 @@ def launch(cli: Pledge, folder: Path, *, accept_shortfall: bool = False, **chang
 @contextmanager
 def serving(db_url: str, folder: Path, now: str = NOW) -> Iterator[str]:
     """A `pledge serve` child process on a free loopback port; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
-    log_path = folder / f"serve-{port}.log"
-    with log_path.open("wb") as log:  # a file, never a pipe nobody reads
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pledge",
-                "serve",
-                "--port",
-                str(port),
-                "--now",
-                now,
-                "--no-webhook-worker",
-            ],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_serving(url, server, log_path)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with pledge_serve(db_url, folder, "--now", now) as url:
+        yield url

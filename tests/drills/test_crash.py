@@ -13,7 +13,6 @@ import random
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 
 from pledge.bootstrap import App, FixedClock
 from pledge.usecases.subscriptions import buy_subscription
-from tests.conftest import POSTGRES_URL
+from tests.conftest import fresh_postgres_schema
 from tests.drills.conftest import NOW, db_name, figure, launch, scaled
 from tests.e2e.test_cli import Pledge
 from tests.support.billing import BUY_AT, CAMPAIGN_ID, PLAN_IDS, offer, plans, us, write_yaml
@@ -39,17 +38,8 @@ def twin_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     if not db_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'clean.db'}"
         return
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 def command(kind: str) -> tuple[str, ...]:

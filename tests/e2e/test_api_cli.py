@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,38 +15,15 @@ import yaml
 from tests.e2e.test_cli import NOW, Pledge
 from tests.integration.test_api_webhooks import Receiver
 from tests.support.data import campaign, write_files
-from tests.support.serve import wait_until_serving
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.serve import pledge_serve
 
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Pledge, str]]:
     cli = Pledge(db_url, tmp_path)
     cli.run("init")
-    port = free_port()
-    env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("wb")  # a file, not a pipe nobody reads: the server can never block on it
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pledge", "serve", "--port", str(port), "--now", NOW, "--no-webhook-worker"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, server, log_path)
+    with pledge_serve(db_url, tmp_path, "--now", NOW) as url:
         yield cli, url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def key(cli: Pledge, scope: str, *extra: str) -> str:

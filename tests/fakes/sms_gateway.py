@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pledge.webhooks import SIGNATURE_HEADER, SignatureVerificationError, verify_signature
+from tests.fakes.loopback import JsonHandler, serving
 
 KEY_HEADER = "Pledge-Key"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -165,41 +165,21 @@ def _segments(text: str) -> int:
     return 1 if len(text) <= single else -(-len(text) // multi)
 
 
-class _Server(ThreadingHTTPServer):
-    gateway: FakeSmsGateway
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
+class _Handler(JsonHandler):
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = self.body()
+        gateway = self.server.provider  # type: ignore[attr-defined]  # loopback.Server carries it
+        assert isinstance(gateway, FakeSmsGateway)
         if self.path != "/v1/sms":
             status, answer = _error(404, "unknown_url", self.path)
         else:
-            status, answer = self.server.gateway.handle(body, {k.lower(): v for k, v in self.headers.items()})
-        data = json.dumps(answer, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+            status, answer = gateway.handle(body, {k.lower(): v for k, v in self.headers.items()})
         retry = answer.get("error", {}).get("retry_after_s")
-        if retry is not None:
-            self.send_header("Retry-After", str(retry))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        self.reply(status, json.dumps(answer, ensure_ascii=False).encode(), headers)
 
 
 def serve(gateway: FakeSmsGateway) -> Iterator[str]:
     """Run ``gateway`` on a free loopback port; yields its base URL."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.gateway = gateway
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler, gateway) as url:
+        yield url

@@ -1,9 +1,14 @@
-"""Waiting for a `pledge serve` child process to answer."""
+"""`pledge serve` as a child process on a free loopback port, and waiting for it to answer."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,3 +30,33 @@ def wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> 
                 errors="replace"
             )
             time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def pledge_serve(
+    db_url: str, folder: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """`pledge serve ARGS` on ``db_url`` (no webhook worker) until the block ends; yields its base URL."""
+    port = free_port()
+    log_path = folder / f"serve-{port}.log"  # one per server: a test may run several in one folder
+    with log_path.open("wb") as log:  # a file, not a pipe nobody reads: the server can never block on it
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pledge", "serve", "--port", str(port), "--no-webhook-worker", *args],
+            cwd=folder,
+            env={**os.environ, "PLEDGE_DATABASE_URL": db_url, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(url, server, log_path)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

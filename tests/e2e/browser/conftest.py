@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_api_cli import free_port
-from tests.support.serve import wait_until_serving
+from tests.support.serve import pledge_serve
 
 REQUIRE = os.environ.get("PLEDGE_REQUIRE_BROWSER", "") == "1"
 CHROMIUM = os.environ.get("PLEDGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -105,24 +104,8 @@ def served(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
             _cli(folder, "keys", "create", "--db", db_url, "--scope", scope, "--name", name, *extra, "--json")
         )
         keys[name] = created["secret"]
-    port = free_port()
-    log = (folder / "serve.log").open("wb")
-    env = {**os.environ, "PLEDGE_CONSOLE_SECRET": "browser-tests"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pledge", "serve", "--db", db_url, "--port", str(port), "--no-webhook-worker"],
-        cwd=folder,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, server, folder / "serve.log")
+    with pledge_serve(db_url, folder, env={"PLEDGE_CONSOLE_SECRET": "browser-tests"}) as url:
         yield Served(url, db_url, keys, folder)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="session")
