@@ -213,3 +213,15 @@ def test_list_refuses_an_unknown_state_and_pages() -> None:
     with pytest.raises(InputError):
         list_payouts(world.uow, limit=0)
     assert list_payouts(world.uow) == {"object": "list", "data": [], "has_more": False}
+
+
+def test_an_unconfigured_rail_refuses_before_anything_is_planned_or_sent() -> None:
+    world = _world()
+    _claim(world, "P01")
+
+    def unconfigured(name: str) -> PayoutRail:
+        return WalletRail(wallet_config({}))  # no PLEDGE_WALLET_URL: refused, naming the variable
+
+    with pytest.raises(InputError, match="PLEDGE_WALLET_URL"):
+        run_payouts(world.uow, CLOCK, unconfigured)
+    assert list_payouts(world.uow)["data"] == []  # nothing half-applied: not even a plan

@@ -279,14 +279,15 @@ def run_payouts(
         raise InputError("--max: must be at least 1", param="max")
     now = clock.now_us()
     counts = _counts()
-    counts["planned"] = plan_payouts(uow_factory, clock, campaign_id=campaign_id)
     left = max_transfers
     with uow_factory() as uow:
         campaigns = _campaigns(uow, campaign_id)
     with _rails(rails) as rail_of:
         for campaign in campaigns:
             for terms in campaign.terms.values():
-                rail_of(terms.payout.rail)  # an unconfigured rail refuses before anything is marked sent
+                rail_of(terms.payout.rail)  # an unconfigured rail refuses before anything is planned or sent
+        counts["planned"] = plan_payouts(uow_factory, clock, campaign_id=campaign_id)
+        for campaign in campaigns:
             today, after = campaign.today(now), ""
             while left is None or left > 0:
                 payees = _Payees()
