@@ -19,8 +19,10 @@ HOSTILE = [
     (b'{"a": ' + b"[" * 1_000_000 + b"}", "application/json"),
     (b"name: " + b"\x00" * 10_000, "application/yaml"),
 ]
-REFUSED_WITHIN_S = 1.0
-OTHERS_SERVED_WITHIN_S = 1.0
+# Hang guards, not speed targets: an expanded bomb or a blocked event loop never answers at all, while
+# the answers these bound take milliseconds, with room for coverage on a loaded 2-core runner.
+REFUSED_WITHIN_S = 5.0
+OTHERS_SERVED_WITHIN_S = 3.0
 
 
 def test_hostile_documents_are_refused_quickly_while_other_requests_are_served(

@@ -26,7 +26,9 @@ from tests.integration.test_api_support import Api, api_fixture, scenario_fixtur
 from tests.integration.test_api_unknown_fields import operations, snapshot
 from tests.unit.test_documents import BOMB
 
-ANSWER_WITHIN_S = 1.0
+# A hang guard, not a speed target (speed is measured by benchmarks): a bomb that is expanded never
+# answers at all, while a refusal takes well under a second even under coverage on a loaded 2-core runner.
+ANSWER_WITHIN_S = 5.0
 
 # (name, body, content type): what a fuzzer or an attacker sends first.
 CORPUS: list[tuple[str, bytes, str]] = [
@@ -117,8 +119,8 @@ def test_campaign_and_plans_files_refuse_the_corpus_quickly(
 ) -> None:
     path = tmp_path / "campaign.yaml"
     path.write_bytes(body)
-    started = time.monotonic()
     for parse in (parse_cashback_terms, parse_offer_terms, parse_catalog):
+        started = time.monotonic()
         with pytest.raises(InputError):
             parse(load_yaml_file(path))
-    assert time.monotonic() - started < ANSWER_WITHIN_S, name
+        assert time.monotonic() - started < ANSWER_WITHIN_S, (name, parse.__name__)
