@@ -20,6 +20,7 @@ from sqlalchemy import text
 from pledge.adapters.sqlalchemy.benefit_sql import (
     amount_sql,
     exceeds_price_sql,
+    granted_sql,
     other_currency_sql,
     within_price_sql,
 )
@@ -72,21 +73,27 @@ def cases(draw: st.DrawFn) -> tuple[Benefit, list[tuple[int, str]]]:
     return Benefit(amount, "CNY"), list(zip(prices, currencies, strict=True))
 
 
-def expected(benefit: Benefit, rows: list[tuple[int, str]]) -> list[tuple[int, bool, bool, bool]]:
+Row = tuple[int, bool, bool, bool, bool]
+
+
+def expected(benefit: Benefit, rows: list[tuple[int, str]]) -> list[Row]:
     out = []
     for price, currency in rows:
         amount = evaluate(benefit.amount, price)
         assert compile_amount(benefit.amount)(price) == benefit.amount_minor(price) == amount
         assert amount >= 0, "never negative"
         assert benefit.within_price(price) == (amount <= price)
-        assert benefit.grant_minor(price) == (amount if amount <= price else None)
+        assert benefit.grant_minor(price) == (amount if 0 < amount <= price else None)
+        floor = benefit.earns_from_minor
+        assert benefit.earns(price) == (amount > 0) == (floor is not None and price >= floor), "never nothing"
         if not benefit.may_exceed_price:
             assert amount <= price, "an amount that follows the price never exceeds it"
         if benefit.constant_minor is not None:
             assert amount == benefit.constant_minor == constant_of(benefit.amount)
         if benefit.upper_bound_minor is not None:
             assert amount <= benefit.upper_bound_minor
-        out.append((amount, amount <= price, amount > price, not benefit.pays_in(currency)))
+        granted = 0 < amount <= price
+        out.append((amount, amount <= price, amount > price, not benefit.pays_in(currency), granted))
     return out
 
 
@@ -95,13 +102,14 @@ def select_sql(benefit: Benefit, dialect: str) -> str:
         f"SELECT {amount_sql(benefit, dialect, 'b.price_minor')}, "
         f"CASE WHEN {within_price_sql(benefit, dialect, 'b.price_minor')} THEN 1 ELSE 0 END, "
         f"CASE WHEN {exceeds_price_sql(benefit, dialect, 'b.price_minor')} THEN 1 ELSE 0 END, "
-        f"CASE WHEN {other_currency_sql(benefit, dialect, 'b.currency')} THEN 1 ELSE 0 END "
+        f"CASE WHEN {other_currency_sql(benefit, dialect, 'b.currency')} THEN 1 ELSE 0 END, "
+        f"CASE WHEN {granted_sql(benefit, dialect, 'b.price_minor')} THEN 1 ELSE 0 END "
         "FROM benefit_rows b ORDER BY b.i"
     )
 
 
-def as_tuples(rows: Any) -> list[tuple[int, bool, bool, bool]]:
-    return [(int(a), bool(w), bool(e), bool(o)) for a, w, e, o in rows]
+def as_tuples(rows: Any) -> list[Row]:
+    return [(int(a), bool(w), bool(e), bool(o), bool(g)) for a, w, e, o, g in rows]
 
 
 SETTINGS = settings(

@@ -12,6 +12,10 @@ The guards, in one place:
 - **Never above the price paid.** A refund can never exceed what was paid: an amount above the
   price is never granted (``within_price``), and where the amount does not follow the price (a
   fixed amount) the purchases it would overpay block a launch (``may_exceed_price``).
+- **Never nothing.** A purchase that would earn nothing (a free item refunded at its price, a
+  percentage of a few fen that rounds to zero) is not granted: a grant of nothing is no promise,
+  and the ledger refuses a zero transfer. It is left out for that reason (``earns_from_minor`` is
+  the lowest price that earns anything), never refused as an overpayment.
 - **Never negative.** Every literal is checked on construction; a percentage is 0..100 %.
 - **Rounding.** A percentage rounds down to the minor unit, so a promise of 5 % never pays more
   than 5 %; computed as ``(p div 10000) * bp + (p mod 10000) * bp div 10000``, which is exact and
@@ -105,6 +109,20 @@ def percent_of(price_minor: int, basis_points: int) -> int:
     return whole * basis_points + part * basis_points // BASIS_POINTS
 
 
+def earns_from(amount: Amount) -> int | None:
+    """The lowest price that earns at least one minor unit, or None when no price does. Every
+    amount is non-decreasing in the price, so "earns something" is "price >= this"."""
+    if isinstance(amount, PricePaid):
+        return 1
+    if isinstance(amount, Fixed):
+        return 0 if amount.amount_minor > 0 else None
+    if isinstance(amount, Percent):  # floor(p * bp / 10 000) >= 1  <=>  p >= ceil(10 000 / bp)
+        return None if amount.basis_points == 0 else -(-BASIS_POINTS // amount.basis_points)
+    if isinstance(amount, Capped):
+        return earns_from(amount.amount) if amount.cap_minor > 0 else None
+    raise TypeError(f"not an amount: {amount!r}")
+
+
 def compile_amount(amount: Amount) -> Callable[[int], int]:
     """``evaluate`` as one closure per tree: no walk per candidate."""
     if isinstance(amount, PricePaid):
@@ -177,9 +195,19 @@ class Benefit:
         return within_price(self._compiled(price_minor), price_minor)
 
     def grant_minor(self, price_minor: int) -> int | None:
-        """The amount a purchase is granted, or None when it would exceed the price paid."""
+        """The amount a purchase is granted, or None when it would exceed the price paid or earn
+        nothing."""
         amount = self._compiled(price_minor)
-        return amount if amount <= price_minor else None
+        return amount if 0 < amount <= price_minor else None
+
+    def earns(self, price_minor: int) -> bool:
+        """Whether a purchase at this price earns anything at all (the "never nothing" guard)."""
+        return self._compiled(price_minor) > 0
+
+    @property
+    def earns_from_minor(self) -> int | None:
+        """The lowest price that earns anything (None: none does); see ``earns_from``."""
+        return earns_from(self.amount)
 
     @property
     def constant_minor(self) -> int | None:

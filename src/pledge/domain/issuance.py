@@ -37,6 +37,7 @@ class Decision(StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
     ALREADY_GRANTED = "already_granted"
     EXCEEDS_PRICE = "exceeds_price_paid"  # never granted: a refund can never exceed the price paid
+    EARNS_NOTHING = "earns_nothing"  # never granted: the amount for this price is zero (a free item)
 
 
 def _compact(key: str) -> int | str:
@@ -160,8 +161,11 @@ class IssuancePlanner:
         serial = candidate.serial
         if serial and self._serials.reached(serial):
             return Decision.PER_SERIAL, 0
-        amount = self.terms.benefit.grant_minor(candidate.price_minor)
+        benefit = self.terms.benefit
+        amount = benefit.grant_minor(candidate.price_minor)
         if amount is None:
+            if not benefit.earns(candidate.price_minor):
+                return Decision.EARNS_NOTHING, 0
             return Decision.EXCEEDS_PRICE, 0
         if self.exhausted or amount > self.budget_remaining_minor:
             self.exhausted = True

@@ -77,16 +77,19 @@ class Split:
         self._terms, self._prepared = terms, prepared
         self.every = prepared.totals()  # before anything is decided: its blocking problems
         self.planner = planner_for(uow, terms, prepared, remaining_minor, from_issued=from_issued)
-        self._count = self._amount = 0  # of the conflicting candidates, as every.count/amount_minor
+        # Of the conflicting candidates, as every.count/amount_minor/earns_nothing.
+        self._count = self._amount = self._earns_nothing = 0
         self._done = False
 
     def decisions(self) -> Iterator[Decided]:
-        decide, grant_minor = self.planner.decide, self._terms.benefit.grant_minor
+        decide, benefit = self.planner.decide, self._terms.benefit
         for candidate in self._prepared.conflicting():
-            amount = grant_minor(candidate.price_minor)
+            amount = benefit.grant_minor(candidate.price_minor)
             if amount is not None:
                 self._count += 1
                 self._amount += amount
+            elif not benefit.earns(candidate.price_minor):
+                self._earns_nothing += 1
             decision, granted_minor = decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
                 raise BudgetBinds
@@ -99,7 +102,12 @@ class Split:
     def free(self) -> CandidateTotals:
         """What the free candidates are granted (known once ``decisions()`` is exhausted)."""
         assert self._done, "the free candidates are known once every conflicting one is decided"
-        return CandidateTotals(self.every.count - self._count, self.every.amount_minor - self._amount)
+        every = self.every
+        return CandidateTotals(
+            every.count - self._count,
+            every.amount_minor - self._amount,
+            earns_nothing=every.earns_nothing - self._earns_nothing,
+        )
 
     @property
     def remaining_minor(self) -> int:

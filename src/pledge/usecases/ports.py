@@ -127,13 +127,15 @@ class Budgets(Protocol):
 @dataclass(frozen=True, slots=True)
 class CandidateTotals:
     """Totals over some candidates: ``count``/``amount_minor`` of those whose grant would not exceed
-    the price paid (what they would be granted, limits and budget aside); ``other_currency`` and
-    ``overpaid`` count those that block a run (another currency, a fixed amount above the price)."""
+    the price paid and earns something (what they would be granted, limits and budget aside);
+    ``other_currency`` and ``overpaid`` count those that block a run (another currency, a fixed
+    amount above the price); ``earns_nothing`` those left out because their amount is zero."""
 
     count: int = 0
     amount_minor: int = 0
     other_currency: int = 0
     overpaid: int = 0
+    earns_nothing: int = 0
 
 
 class PreparedCandidates(Protocol):

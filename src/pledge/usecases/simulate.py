@@ -152,6 +152,7 @@ def simulate_terms(
         "budget": format_minor(terms.budget_minor, terms.currency),
         "budget_exhausted": plan["budget_exhausted"],
         "already_granted": plan["already_granted"],
+        "earns_nothing": plan["earns_nothing"],
         "limits": {"per_account": plan["per_account"], "per_serial": plan["per_serial"]},
         "group": terms.group,
         "stacking": terms.stacking.value,
@@ -203,6 +204,7 @@ def plan_prepared(
         split = Split(uow, terms, prepared, remaining, from_issued=from_issued)
         tally, amount = _tally(split.decisions())
         tally[Decision.GRANT] += split.free.count
+        tally[Decision.EARNS_NOTHING] += split.free.earns_nothing
         amount += split.free.amount_minor
     except BudgetBinds:
         _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=from_issued)
@@ -215,6 +217,7 @@ def plan_prepared(
         "already_granted": tally[Decision.ALREADY_GRANTED],
         "per_account": tally[Decision.PER_ACCOUNT],
         "per_serial": tally[Decision.PER_SERIAL],
+        "earns_nothing": tally[Decision.EARNS_NOTHING],
         "paid_elsewhere": paid,
         "already_paid": 0 if terms.stacking_allowed else sum(paid.values()),
     }

@@ -1,6 +1,7 @@
 """Why a qualifying purchase has no grant: the reason issuance would give, from what is stored.
 
-The checks follow the order issuance applies them (ADR 5, ADR 15): a purchase another campaign of
+A purchase whose amount is zero (a free item) earns nothing whatever else holds. Otherwise the
+checks follow the order issuance applies them (ADR 5, ADR 15): a purchase another campaign of
 the promise group paid is not a candidate at all; then the limit per account, the limit per
 serial, and the budget, in issuance order (purchase instant, then purchase id). Which purchase
 took a limit is read from the campaign's grants; where the budget ran out, from the last run.
@@ -14,6 +15,7 @@ from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState
+from pledge.domain.money import format_minor
 from pledge.domain.records import PurchaseRecord
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.ports import UnitOfWork
@@ -39,7 +41,8 @@ def why_no_grant(
     out = {}
     for purchase in unpaid:
         out[purchase.purchase_id] = (
-            _already_paid(purchase, paid_by)
+            _earns_nothing(purchase, terms)
+            or _already_paid(purchase, paid_by)
             or _per_account(uow, terms, purchase, paid_by)
             or _per_serial(uow, terms, purchase, group)
             or _budget(purchase, last_run, terms)
@@ -82,6 +85,16 @@ def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str
             if grant.state is not GrantState.REVOKED:
                 paid.setdefault(purchase_id, other)
     return paid
+
+
+def _earns_nothing(purchase: PurchaseRecord, terms: CashbackTerms) -> dict[str, Any] | None:
+    if terms.benefit.earns(purchase.price_minor):
+        return None
+    price = format_minor(purchase.price_minor, purchase.currency)
+    return {
+        "code": "earns_nothing",
+        "message": f"the amount for a price paid of {price} {purchase.currency} is zero: nothing to grant",
+    }
 
 
 def _already_paid(purchase: PurchaseRecord, paid_by: dict[str, str]) -> dict[str, Any] | None:

@@ -50,13 +50,13 @@ class MemoryCandidates:
 
     def totals(self) -> CandidateTotals:
         benefit = self._terms.benefit
-        amounts = [benefit.grant_minor(c.price_minor) for c in self._all]
-        granted = [amount for amount in amounts if amount is not None]
+        granted = [a for a in (benefit.grant_minor(c.price_minor) for c in self._all) if a is not None]
         return CandidateTotals(
             len(granted),
             sum(granted),
             sum(not benefit.pays_in(c.currency) for c in self._all),
-            len(amounts) - len(granted),
+            sum(not benefit.within_price(c.price_minor) for c in self._all),
+            sum(not benefit.earns(c.price_minor) for c in self._all),
         )
 
     def conflicting(self) -> Iterator[Candidate]:

@@ -22,7 +22,15 @@ from typing import Final
 from pledge.adapters.sqlalchemy.rule_sql_dialects import DIALECTS
 from pledge.domain.benefit import BASIS_POINTS, Amount, Benefit, Capped, Fixed, Percent, PricePaid
 
-__all__ = ["BENEFIT_DIALECTS", "amount_sql", "exceeds_price_sql", "other_currency_sql", "within_price_sql"]
+__all__ = [
+    "BENEFIT_DIALECTS",
+    "amount_sql",
+    "earns_nothing_sql",
+    "exceeds_price_sql",
+    "granted_sql",
+    "other_currency_sql",
+    "within_price_sql",
+]
 
 # Integer division and remainder of non-negative BIGINTs, per engine.
 _DIVISION: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
@@ -70,6 +78,27 @@ def within_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor
 def exceeds_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
     """``not Benefit.within_price`` (no nulls exist, so ``NOT`` is two-valued)."""
     return f"(NOT {within_price_sql(benefit, dialect, price)})"
+
+
+def earns_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``Benefit.earns``: the price earns at least one minor unit, as ``price >= earns_from_minor``
+    (every amount is non-decreasing in the price)."""
+    floor = benefit.earns_from_minor
+    if floor is None:
+        return "(1 = 0)"
+    if floor <= 0:
+        return "(1 = 1)"
+    return f"({price} >= {DIALECTS[_checked(dialect)].int_literal(floor)})"
+
+
+def earns_nothing_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``not Benefit.earns``."""
+    return f"(NOT {earns_sql(benefit, dialect, price)})"
+
+
+def granted_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+    """``Benefit.grant_minor(price) is not None``: within the price paid and earning something."""
+    return f"({within_price_sql(benefit, dialect, price)} AND {earns_sql(benefit, dialect, price)})"
 
 
 def other_currency_sql(benefit: Benefit, dialect: str, currency: str = "c.currency") -> str:

@@ -21,9 +21,10 @@ from sqlalchemy import Connection, text
 
 from pledge.adapters.sqlalchemy.benefit_sql import (
     amount_sql,
+    earns_nothing_sql,
     exceeds_price_sql,
+    granted_sql,
     other_currency_sql,
-    within_price_sql,
 )
 from pledge.adapters.sqlalchemy.database import stream_rows
 from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
@@ -149,13 +150,14 @@ class SqlCandidates:
         ones as they stream by, and the free ones are the difference."""
         benefit, dialect = self._terms.benefit, self._conn.dialect.name
         amount = amount_sql(benefit, dialect)
-        granted = within_price_sql(benefit, dialect)
+        granted = granted_sql(benefit, dialect)
         row = self._conn.execute(
             text(
                 f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {other_currency_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0), "
-                f"COALESCE(SUM(CASE WHEN {exceeds_price_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0) "
+                f"COALESCE(SUM(CASE WHEN {exceeds_price_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN {earns_nothing_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0) "
                 f"FROM {self.table} c"
             )
         ).one()
@@ -182,7 +184,7 @@ class SqlCandidates:
         """One ``INSERT … SELECT`` of every free candidate's grant, in grant-id (primary-key) order."""
         dialect = self._conn.dialect.name
         amount = amount_sql(self._terms.benefit, dialect)
-        granted = within_price_sql(self._terms.benefit, dialect)
+        granted = granted_sql(self._terms.benefit, dialect)
         grant_id = grant_id_sql(dialect, ":campaign", "c.purchase_id")
         params: dict[str, Any] = {
             "campaign": grants.campaign_id,

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Index, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, within_price_sql
+from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, granted_sql
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.customers import find_accounts
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
@@ -468,7 +468,7 @@ class SqlPurchases:
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
         dialect = self._conn.dialect.name
-        amount, granted = amount_sql(terms.benefit, dialect), within_price_sql(terms.benefit, dialect)
+        amount, granted = amount_sql(terms.benefit, dialect), granted_sql(terms.benefit, dialect)
         total = self._conn.execute(
             text(
                 f"SELECT COALESCE(SUM(CASE WHEN {granted} THEN {amount} ELSE 0 END), 0) "

@@ -42,6 +42,10 @@ def simulation(result: dict[str, Any]) -> None:
             else stacking
         ),
     )
+    if result.get("earns_nothing"):
+        summary.add_row(
+            "left out: earns nothing (amount zero, e.g. a free item)", f"{result['earns_nothing']:,}"
+        )
     if result.get("already_granted"):
         summary.add_row("already granted earlier", f"{result['already_granted']:,}")
     out.print(summary)

@@ -211,6 +211,10 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "per_account": ("The per-account limit was taken by another purchase.", "每账户限额已被另一笔购买占用。"),
     "per_serial": ("The per-device limit was taken by another purchase.", "每台设备限额已被另一笔购买占用。"),
+    "earns_nothing": (
+        "The amount for this price paid is zero, so there is nothing to grant.",
+        "按该实付价格计算的金额为零，无可发放。",
+    ),
     "not_launched": ("The campaign has not been launched yet.", "活动尚未上线。"),
     "not_yet_run": (
         "Not issued yet: the campaign has not run since this purchase was imported.",
