@@ -130,3 +130,16 @@ webhook_deliveries = Table(
     CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
     Index("ix_webhook_deliveries_status_next_attempt_at_us", "status", "next_attempt_at_us"),
 )
+
+# Rate limits shared by every server process (migration 0016, ADR 31): one row per bucket, the
+# generic cell rate algorithm's "theoretical arrival time". ``nonce`` tells a request whether its own
+# update was the one that took a token.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("name", Str(24), primary_key=True),  # key, account, signin
+    Column("bucket", Str(200), primary_key=True),  # the API key id, the account id, …
+    Column("tat_us", BigInteger, nullable=False),
+    Column("nonce", BigInteger, nullable=False),
+    Index("ix_rate_limits_tat_us", "tat_us"),
+)

@@ -17,7 +17,7 @@ from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, NotFoundError
 from pledge.domain.schemas import PUBLISHED, schema_text
-from pledge.domain.timeutil import format_instant, parse_duration_us
+from pledge.domain.timeutil import format_instant, parse_duration_us, parse_instant
 from pledge.entrypoints.cli.app import app
 from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, fail, out
 
@@ -62,23 +62,61 @@ def serve(
             "after that it may name a new request.",
         ),
     ] = "24h",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes. With more than one, rate limits are shared through the database.",
+        ),
+    ] = 1,
+    rate_per_key: Annotated[
+        str, typer.Option(help="Claims and eligibility checks per API key, like 20/s or 1200/min.")
+    ] = "20/s",
+    rate_per_account: Annotated[
+        str, typer.Option(help="Claims and eligibility checks per customer account, like 2/s.")
+    ] = "2/s",
 ) -> None:
     """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
     # other command starts as fast as before.
     import uvicorn  # noqa: PLC0415 - loaded only to serve (see above)
 
+    from pledge.entrypoints import workers as serving  # noqa: PLC0415 - the web stack, on demand
     from pledge.entrypoints.server import create_app  # noqa: PLC0415 - the web stack, on demand
-    from pledge.entrypoints.web.context import Settings  # noqa: PLC0415 - the web stack, on demand
+    from pledge.entrypoints.web.ratelimit import Rate  # noqa: PLC0415 - the web stack, on demand
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
-        retention_us = parse_duration_us(idempotency_retention, param="--idempotency-retention")
-        settings = Settings(webhook_worker=not workers_off, idempotency_retention_s=retention_us / 1_000_000)
-        api = create_app(pledge, settings)
+        try:
+            per_key = Rate.parse(rate_per_key, "--rate-per-key")
+            per_account = Rate.parse(rate_per_account, "--rate-per-account")
+        except InputError as exc:
+            fail(exc)
+        config = serving.ServeConfig(
+            db=pledge.url,
+            now_us=parse_instant(now, param="--now") if now else None,
+            webhook_worker=not workers_off,
+            idempotency_retention_s=parse_duration_us(idempotency_retention, param="--idempotency-retention")
+            / 1_000_000,
+            rate_per_key=(per_key.per_second, per_key.burst),
+            rate_per_account=(per_account.per_second, per_account.burst),
+            workers=workers,
+        )
+        if workers > 1 and pledge.engine.url.database in (None, "", ":memory:"):
+            fail(
+                InputError(
+                    "--workers: an in-memory database cannot be shared by processes", param="--workers"
+                )
+            )
         out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
         out.print(f"Console on http://{host}:{port}/console, customer page on http://{host}:{port}/me")
-        uvicorn.run(api, host=host, port=port, log_level="info")
+        if workers == 1:
+            uvicorn.run(create_app(pledge, config.settings()), host=host, port=port, log_level="info")
+            return
+    out.print(f"{workers} processes; rate limits, idempotency and sessions shared through the database")
+    serving.export(config)
+    uvicorn.run(serving.FACTORY, factory=True, workers=workers, host=host, port=port, log_level="info")
 
 
 def _demo_database() -> str | None:

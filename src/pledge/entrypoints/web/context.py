@@ -9,13 +9,14 @@ from fastapi import Request
 from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.database import is_sqlite
 from pledge.adapters.sqlalchemy.idempotency import DEFAULT_RETENTION_S, IdempotencyStore
+from pledge.adapters.sqlalchemy.rate_limits import SharedBuckets
 from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.bootstrap import App
 from pledge.entrypoints.web import ports
 from pledge.entrypoints.web.jobs import JobRunner
-from pledge.entrypoints.web.ratelimit import Rate, RateLimiter
+from pledge.entrypoints.web.ratelimit import Rate, RateLimiter, SharedRateLimiter
 from pledge.usecases.ports import Clock
 
 
@@ -27,6 +28,8 @@ class Settings:
     # allows a customer 3 parallel requests; we allow short bursts, then 429).
     rate_per_key: Rate = field(default_factory=lambda: Rate(per_second=20.0, burst=40))
     rate_per_account: Rate = field(default_factory=lambda: Rate(per_second=2.0, burst=5))
+    # Several server processes share their limits through the database (ADR 31); one keeps them in memory.
+    shared_limits: bool = False
     idempotency_wait_s: float = 5.0  # how long a concurrent retry waits for the first request
     idempotency_lease_s: float = 300.0  # after this a crashed request's key may be taken over
     idempotency_retention_s: float = DEFAULT_RETENTION_S  # after this a key may name a new request
@@ -53,7 +56,11 @@ class ApiContext:
         self.webhooks = WebhookStore(app.engine)
         self.subjects = Subjects(self.store.reader)  # audit snapshots and single-term reads
         self.snapshots: ports.Snapshots = self.subjects
-        self.limiter = RateLimiter()
+        self.limiter: RateLimiter = (
+            SharedRateLimiter(SharedBuckets(app.engine), self.clock)
+            if settings.shared_limits
+            else RateLimiter()
+        )
         self.jobs = JobRunner(
             self.job_rows, self.clock, sqlite=is_sqlite(app.engine), busy_wait_s=settings.busy_wait_s
         )

@@ -1,0 +1,73 @@
+"""Rate limits shared by every server process, kept in the database (ADR 31).
+
+``pledge serve --workers N`` runs N processes; a limit kept in each process's memory would let a
+client through N times as often. Here each bucket is one row holding the generic cell rate
+algorithm's "theoretical arrival time" (``tat_us``): a request is let through when the bucket is
+not more than ``burst - 1`` intervals ahead of now, and then moves it one interval on. One
+``INSERT … ON CONFLICT DO UPDATE … RETURNING`` per request decides and records it atomically, on
+SQLite and PostgreSQL alike; ``nonce`` tells the request whether its own update took the token
+(a refused update leaves the row as it was). A row whose time has passed is a full bucket, so such
+rows are deleted now and then: the table holds only the buckets in use.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Final
+
+from sqlalchemy import Engine, text
+
+PURGE_EVERY_S: Final = 60.0
+
+# ``ahead`` is how far the bucket's time is past now (never below zero).
+_AHEAD = "(CASE WHEN rate_limits.tat_us > :now THEN rate_limits.tat_us - :now ELSE 0 END)"
+_TAKE = text(
+    "INSERT INTO rate_limits (name, bucket, tat_us, nonce) VALUES (:name, :bucket, :now + :interval, :nonce) "
+    "ON CONFLICT (name, bucket) DO UPDATE SET "
+    f"tat_us = CASE WHEN {_AHEAD} <= :tolerance THEN :now + {_AHEAD} + :interval "
+    "ELSE rate_limits.tat_us END, "
+    f"nonce = CASE WHEN {_AHEAD} <= :tolerance THEN :nonce ELSE rate_limits.nonce END "
+    "RETURNING tat_us, nonce"
+)
+_PURGE = text("DELETE FROM rate_limits WHERE tat_us < :now")
+
+
+class SharedBuckets:
+    """Token buckets in the ``rate_limits`` table: the same limit for every process on the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._purged_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, name: str, bucket: str, per_second: float, burst: int, now_us: int) -> float:
+        """Take one token: 0 if allowed, else the seconds until one is available."""
+        assert per_second > 0, per_second
+        assert burst >= 1, burst
+        interval_us = max(1, round(1_000_000 / per_second))
+        tolerance_us = (burst - 1) * interval_us
+        nonce = secrets.randbits(62)
+        params = {
+            "name": name,
+            "bucket": bucket[:200],
+            "now": now_us,
+            "interval": interval_us,
+            "tolerance": tolerance_us,
+            "nonce": nonce,
+        }
+        with self._engine.begin() as conn:
+            tat_us, stored = conn.execute(_TAKE, params).one()
+        self._purge_now_and_then(now_us)
+        if int(stored) == nonce:
+            return 0.0
+        return max(int(tat_us) - now_us - tolerance_us, 1) / 1_000_000
+
+    def _purge_now_and_then(self, now_us: int) -> None:
+        with self._lock:
+            if time.monotonic() - self._purged_at < PURGE_EVERY_S:
+                return
+            self._purged_at = time.monotonic()
+        with self._engine.begin() as conn:
+            conn.execute(_PURGE, {"now": now_us})
