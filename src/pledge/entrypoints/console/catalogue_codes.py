@@ -13,6 +13,10 @@ CODES: dict[str, tuple[str, str]] = {
     "invalid_request": ("The request is not valid.", "请求无效。"),
     "invalid_row": ("A row of the file is not valid.", "文件中有一行无效。"),
     "invalid_amount": ("An amount is not valid.", "金额无效。"),
+    "invalid_rate": (
+        "A rate is not valid: write it like 20/s or 120/min.",
+        "速率无效：请写成 20/s 或 120/min 的形式。",
+    ),
     "invalid_body": ("The request body is not valid.", "请求正文无效。"),
     "invalid_campaign": ("The campaign file is not valid.", "活动文件无效。"),
     "invalid_plans": ("The plans file is not valid.", "套餐文件无效。"),
