@@ -28,7 +28,7 @@ COVER_FLOOR ?= 95
 COVER_GATED := */pledge/domain/*,*/pledge/usecases/*
 
 test:
-	$(VENV_BIN)pytest -n 2 -q --cov=pledge --cov-branch --cov-report=term:skip-covered
+	$(VENV_BIN)pytest -n 2 -q --durations=30 --cov=pledge --cov-branch --cov-report=term:skip-covered
 
 coverage:  # after `make test`: the floor on the domain and the use cases
 	$(VENV_BIN)coverage report --include='$(COVER_GATED)' --skip-covered --fail-under=$(COVER_FLOOR)
