@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from pledge.entrypoints.cli.app import grants
+from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 
@@ -25,8 +26,11 @@ def grants_revoke(
 ) -> None:
     """Withdraw an unopened grant; its value returns to the budget. Repeating changes nothing."""
     with app_for(db, now) as pledge:
+        who = actor_name(actor)
+        with audited(pledge, "grant.revoke", f"grant:{grant_id}", who) as call:
+            revoked = revoke_grant(call.uow, pledge.clock, grant_id, reason, who)
         emit(
-            revoke_grant(pledge.uow, pledge.clock, grant_id, reason, actor_name(actor)),
+            revoked,
             as_json,
             lambda g: out.print(f"grant {g['id']}: {g['state']} ({g['revoked_reason']})"),
         )
