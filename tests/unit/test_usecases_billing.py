@@ -40,6 +40,7 @@ from pledge.domain.ledger import (
 from pledge.domain.offers import CompensationPolicy
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 from pledge.domain.timeutil import US_PER_DAY, format_instant, zone
+from pledge.entrypoints.presenters import quote_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -77,6 +78,11 @@ from tests.support.billing import (
 from tests.support.data import campaign
 
 SHANGHAI = zone(TZ)
+
+
+def quoted_json(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """A quote as the CLI and the API show it."""
+    return quote_json(quote_plan(*args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -436,7 +442,7 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     apply_campaign(world.uow, rules, at("2023-11-03T11:00:00+08:00"), offer(2), "ops")
     after_effective = at("2023-11-04T10:00:00+08:00")
     # Unapproved v2 prices nothing, even after its effective instant.
-    unapproved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
+    unapproved = quoted_json(world.uow, after_effective, "U01", PLATINUM)
     assert (unapproved["terms_version"], unapproved["price"]) == (1, "252.00")
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "ops")
@@ -445,7 +451,7 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "boss")
     assert caught.value.code == "already_approved"
-    approved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
+    approved = quoted_json(world.uow, after_effective, "U01", PLATINUM)
     assert (approved["terms_version"], approved["price"]) == (2, "109.00")
     report = campaign_report(world.uow, CAMPAIGN_ID)
     assert report["kind"] == "offer" and report["state"] == "active"
@@ -471,7 +477,7 @@ def test_quote_picks_the_version_in_effect(
     launched: World, now: str, version: int | None, price: str, ends_at: str
 ) -> None:
     launched.publish_v2()
-    q = quote_plan(launched.uow, at(now), "U01", PLATINUM)
+    q = quoted_json(launched.uow, at(now), "U01", PLATINUM)
     for key in ("plan", "price", "currency", "starts_at", "ends_at", "terms_version", "renewal_price"):
         assert key in q
     assert (q["plan"], q["terms_version"], q["price"], q["ends_at"]) == (PLATINUM, version, price, ends_at)
@@ -482,10 +488,10 @@ def test_quote_picks_the_version_in_effect(
 
 def test_quote_needs_a_known_plan_and_ignores_an_unlaunched_campaign(world: World) -> None:
     with pytest.raises(NotFoundError):
-        quote_plan(world.uow, at(BUY_AT), "U01", "cloud-silver-1gb")
+        quoted_json(world.uow, at(BUY_AT), "U01", "cloud-silver-1gb")
     apply_campaign(world.uow, rules, APPLIED, offer(1), "ops")
     approve_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
-    assert quote_plan(world.uow, at(BUY_AT), "U01", GOLD)["terms_version"] is None  # approved, not active
+    assert quoted_json(world.uow, at(BUY_AT), "U01", GOLD)["terms_version"] is None  # approved, not active
 
 
 # -- buying ------------------------------------------------------------------------------------------
@@ -493,7 +499,7 @@ def test_quote_needs_a_known_plan_and_ignores_an_unlaunched_campaign(world: Worl
 
 def test_buy_records_the_quoted_terms_books_the_ledger_and_queues_reminders(launched: World) -> None:
     w = launched
-    quoted = quote_plan(w.uow, at(BUY_AT), "U01", PLATINUM)
+    quoted = quoted_json(w.uow, at(BUY_AT), "U01", PLATINUM)
     term = w.buy("U01", PLATINUM)
     for key in ("id", "account_id", "plan", "price_paid", "starts_at", "ends_at", "terms_version"):
         assert key in term

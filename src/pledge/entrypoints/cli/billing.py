@@ -28,6 +28,7 @@ from pledge.entrypoints.cli.options import (
     out,
 )
 from pledge.entrypoints.cli.render import id_column
+from pledge.entrypoints.presenters import quote_json
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -100,7 +101,7 @@ def quote_cmd(
 ) -> None:
     """Price a plan for an account now, with the breakdown a customer would read."""
     with app_for(db, now) as pledge:
-        result = quote_plan(pledge.uow, pledge.clock, account, plan, timezone)
+        result = quote_json(quote_plan(pledge.uow, pledge.clock, account, plan, timezone))
         emit(result, as_json, lambda r: out.print(f"{r['plan']}: {escape(r['breakdown'])}"))
 
 

@@ -1,0 +1,36 @@
+"""Use-case results as JSON, where the CLI and the API show them alike (CONTRACT.md, docs/openapi.json).
+
+Each entry point family adds its own framing (the API's ``"object"``); the console has
+``entrypoints/console/presenters.py``. Adapters never import a presenter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pledge.domain.money import format_minor
+from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.quotes import AccountQuote
+
+
+def quote_json(result: AccountQuote) -> dict[str, Any]:
+    """``pledge quote --json`` and ``GET /v1/quotes`` (with ``"object": "quote"`` first)."""
+    q = result.quote
+    tz = zone(q.timezone)
+    return {
+        "account_id": result.account_id,
+        "plan": q.plan_id,
+        "price": format_minor(q.price_minor, q.currency),
+        "list_price": format_minor(q.list_price_minor, q.currency),
+        "currency": q.currency,
+        "starts_at": format_instant(q.starts_at_us, tz),
+        "ends_at": format_instant(q.ends_at_us, tz),
+        "first_term": str(q.first_term),
+        "campaign": q.campaign_id,
+        "terms_version": q.terms_version,
+        "offer": q.offer_type.value if q.offer_type else None,
+        "renewal_price": format_minor(q.renewal_price_minor, q.currency),
+        "renewal_period": str(q.renewal_period),
+        "auto_renew": False,
+        "breakdown": q.breakdown,
+    }
