@@ -26,7 +26,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
-from pledge.entrypoints.presenters import quote_json
+from pledge.entrypoints.presenters import compensation_json, quote_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -104,7 +104,7 @@ def publish_v2(uow: UnitOfWorkFactory) -> None:
 
 
 def compensate(uow: UnitOfWorkFactory, *, dry_run: bool, when: str = COMPENSATED) -> dict[str, Any]:
-    return compensate_campaign(uow, clock(when), CAMPAIGN_ID, "ops", dry_run=dry_run)
+    return compensation_json(compensate_campaign(uow, clock(when), CAMPAIGN_ID, "ops", dry_run=dry_run))
 
 
 def test_worked_example_on_the_database(app: App) -> None:

@@ -40,7 +40,7 @@ from pledge.domain.ledger import (
 from pledge.domain.offers import CompensationPolicy
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 from pledge.domain.timeutil import US_PER_DAY, format_instant, zone
-from pledge.entrypoints.presenters import quote_json
+from pledge.entrypoints.presenters import compensation_json, quote_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -145,7 +145,9 @@ class World:
             }
 
     def compensate(self, *, dry_run: bool, when: str = "2023-11-04T09:00:00+08:00", **kw: Any) -> Any:
-        return compensate_campaign(self.uow, at(when), CAMPAIGN_ID, "ops", dry_run=dry_run, **kw)
+        return compensation_json(
+            compensate_campaign(self.uow, at(when), CAMPAIGN_ID, "ops", dry_run=dry_run, **kw)
+        )
 
     def verify(self) -> None:
         verified = verify_ledger(self.uow)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.quotes import AccountQuote
 
 
@@ -33,4 +34,33 @@ def quote_json(result: AccountQuote) -> dict[str, Any]:
         "renewal_period": str(q.renewal_period),
         "auto_renew": False,
         "breakdown": q.breakdown,
+    }
+
+
+def compensation_json(run: CompensationRun) -> dict[str, Any]:
+    """``pledge campaign compensate --json`` and the compensation run of the API (with its ``object``).
+
+    Each item as the ``compensation.applied`` webhook event shows it (``item_json``).
+    """
+    return {
+        "campaign": run.campaign,
+        "to_version": run.to_version,
+        "approved_by": run.approved_by,
+        "policy": run.policy.value,
+        "account_id": run.account_id,
+        "dry_run": run.dry_run,
+        "applied": run.applied,
+        "changed": run.applied,  # terms extended (said plainly beside dry_run)
+        "items": [item_json(i) for i in run.items],
+        "skipped": dict(run.skipped),
+        "totals": [
+            {
+                "plan": t.plan,
+                "terms": t.terms,
+                "days": t.days,
+                "money_equivalent": format_minor(t.money_equivalent_minor, t.currency),
+                "currency": t.currency,
+            }
+            for t in run.totals
+        ],
     }

@@ -28,7 +28,7 @@ from pledge.entrypoints.cli.options import (
     out,
 )
 from pledge.entrypoints.cli.render import id_column
-from pledge.entrypoints.presenters import quote_json
+from pledge.entrypoints.presenters import compensation_json, quote_json
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -275,7 +275,7 @@ def campaign_compensate(
                 account_id=account,
                 progress=progress,
             )
-        emit(result, as_json, compensation_human)
+        emit(compensation_json(result), as_json, compensation_human)
 
 
 def compensation_human(r: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.billing import compensation_human
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
+from pledge.entrypoints.presenters import compensation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -152,12 +153,14 @@ def _refund_and_compensate(app: App, terms: dict[str, dict[str, Any]]) -> None:
         "(PRODUCT.md: Platinum +300 days to 2026-02-25, Gold +362, Diamond +703).\n"
         "Applying twice changes nothing.",
     )
-    compensation_human(compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=True))
+    compensation_human(
+        compensation_json(compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=True))
+    )
     applied = compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=False)
     again = compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=False)
     out.print(
-        f"  applied {applied['applied']}; applied again: {again['applied']} "
-        f"(already compensated: {again['skipped'].get('already_compensated', 0)})"
+        f"  applied {applied.applied}; applied again: {again.applied} "
+        f"(already compensated: {again.skipped.get('already_compensated', 0)})"
     )
 
 

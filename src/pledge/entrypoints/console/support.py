@@ -21,6 +21,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.customers import find_customers
@@ -44,13 +45,13 @@ def compensation_previews(who: Visitor, account_id: str, offers: list[str]) -> l
     previews = []
     for campaign_id in offers:
         try:
-            result = compensate_campaign(
+            run = compensate_campaign(
                 app.uow, app.clock, campaign_id, who.actor, dry_run=True, account_id=account_id
             )
         except PledgeError:  # no newer approved terms: nothing to reconcile for anyone
             continue
-        if result["items"]:
-            previews.append(result)
+        if run.items:
+            previews.append(compensation_json(run))
     return previews
 
 
