@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pledge.domain.corrections import ClawbackCase
+from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
+from pledge.usecases.corrections import clawback_json
+from pledge.usecases.grants import grant_json
 from pledge.usecases.quotes import AccountQuote
 
 
@@ -64,3 +69,13 @@ def compensation_json(run: CompensationRun) -> dict[str, Any]:
             for t in run.totals
         ],
     }
+
+
+def revoked_json(grant: Grant) -> dict[str, Any]:
+    """``pledge grants revoke --json`` and ``POST /v1/grants/{id}/revoke``: the grant as revoked."""
+    return grant_json(grant)
+
+
+def clawbacks_json(page: Page[ClawbackCase]) -> dict[str, Any]:
+    """``pledge grants clawbacks --json`` and ``GET /v1/clawbacks`` (which adds its ``url``)."""
+    return {"object": "list", "data": [clawback_json(c) for c in page.rows], "has_more": page.has_more}

@@ -10,6 +10,7 @@ from rich.table import Table
 from pledge.entrypoints.cli.app import grants
 from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
+from pledge.entrypoints.presenters import clawbacks_json, revoked_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 
 
@@ -28,7 +29,7 @@ def grants_revoke(
     with app_for(db, now) as pledge:
         who = actor_name(actor)
         with audited(pledge, "grant.revoke", f"grant:{grant_id}", who) as call:
-            revoked = revoke_grant(call.uow, pledge.clock, grant_id, reason, who)
+            revoked = revoked_json(revoke_grant(call.uow, pledge.clock, grant_id, reason, who))
         emit(
             revoked,
             as_json,
@@ -68,4 +69,4 @@ def grants_clawbacks(
         result = list_clawbacks(
             pledge.uow, campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit
         )
-        emit(result, as_json, _clawback_table)
+        emit(clawbacks_json(result), as_json, _clawback_table)
