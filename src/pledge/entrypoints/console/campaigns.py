@@ -223,20 +223,8 @@ def _actions(router: APIRouter, site: Site) -> None:
             reason=reason,
             latest=detail["versions"][-1],
             report=campaign_report(app.uow, campaign_id),
-            **warnings(detail, action, offered=reason is None),
+            **_warnings(site, detail, action, offered=reason is None),
         )
-
-    def warnings(detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
-        """What the approver and the operator must see before they confirm (ADR 15)."""
-        found: dict[str, Any] = {"stacking": [], "shortfall": None}
-        if not offered or detail["kind"] != "cashback":
-            return found
-        if action == "launch":
-            found["shortfall"] = shortfall_json(preview_shortfall(app.uow, app.rules, detail["id"]))
-        elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
-            sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
-            found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
-        return found
 
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
@@ -278,18 +266,35 @@ def _actions(router: APIRouter, site: Site) -> None:
                 lambda uow: set_campaign_state(uow, app.clock, campaign_id, target, who.actor),
             )
             return redirect(who, page, ("ok", who.t("state_done", **done)))
-        return redirect(who, start_run(who, campaign_id))
+        return redirect(who, _start_run(site, who, campaign_id))
 
-    def start_run(who: Visitor, campaign_id: str) -> str:
-        ctx = site.ctx
-        audit_call = Call(ctx, who.require("campaigns.operate"), request_id(who.request), None, "")
-        audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
 
-        def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
-            return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
+def _warnings(site: Site, detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
+    """What the approver and the operator must see before they confirm (ADR 15)."""
+    app = site.ctx.app
+    found: dict[str, Any] = {"stacking": [], "shortfall": None}
+    if not offered or detail["kind"] != "cashback":
+        return found
+    if action == "launch":
+        found["shortfall"] = shortfall_json(preview_shortfall(app.uow, app.rules, detail["id"]))
+    elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
+        sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
+        found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
+    return found
 
-        job = audit_call.start_job("campaign.run", audit, work)
-        return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"
+
+def _start_run(site: Site, who: Visitor, campaign_id: str) -> str:
+    """Start the run as an audited job; the page to follow it on."""
+    app = site.ctx.app
+    ctx = site.ctx
+    audit_call = Call(ctx, who.require("campaigns.operate"), request_id(who.request), None, "")
+    audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
+
+    def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
+        return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
+
+    job = audit_call.start_job("campaign.run", audit, work)
+    return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"
 
 
 def _jobs(router: APIRouter, site: Site) -> None:
