@@ -34,7 +34,9 @@ from pledge.entrypoints.cli.options import (
 
 keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 webhooks = typer.Typer(help="Deliver webhook events.", no_args_is_help=True)
-audit = typer.Typer(help="Check the API audit log.", no_args_is_help=True)
+audit = typer.Typer(
+    help="Check the audit log (changes through the API, the console and the CLI).", no_args_is_help=True
+)
 app.add_typer(keys, name="keys")
 app.add_typer(webhooks, name="webhooks")
 app.add_typer(audit, name="audit")
