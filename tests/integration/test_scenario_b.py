@@ -26,7 +26,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
-from pledge.entrypoints.presenters import compensation_json, quote_json
+from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -195,9 +195,9 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
     step(
         "monthly on", set_term_auto_renew(uow, clock("2024-02-01T00:00:00+08:00"), monthly["id"], True, "U06")
     )
-    step("renew Feb 29", renew_due(uow, clock("2024-02-29T10:00:00+08:00")))
-    step("renew Mar 31", renew_due(uow, clock("2024-03-31T10:00:00+08:00")))
-    step("renew late", renew_due(uow, clock("2027-06-01T00:00:00+08:00")))
+    step("renew Feb 29", renewal_json(renew_due(uow, clock("2024-02-29T10:00:00+08:00"))))
+    step("renew Mar 31", renewal_json(renew_due(uow, clock("2024-03-31T10:00:00+08:00"))))
+    step("renew late", renewal_json(renew_due(uow, clock("2027-06-01T00:00:00+08:00"))))
     first_page = step("list page", list_subscriptions(uow, limit=3))
     step("list rest", list_subscriptions(uow, starting_after=first_page["data"][-1]["id"], limit=100))
     step("list U02", list_subscriptions(uow, account_id="U02"))

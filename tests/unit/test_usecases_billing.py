@@ -50,6 +50,7 @@ from pledge.usecases.ports import CompiledRule, UnitOfWorkFactory
 from pledge.usecases.quotes import quote_plan
 from pledge.usecases.report import campaign_report
 from pledge.usecases.subscriptions import (
+    RenewalRun,
     buy_subscription,
     list_subscriptions,
     refund_subscription,
@@ -652,9 +653,9 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
     set_term_auto_renew(w.uow, at(bought), first["id"], True, "U01")
     previous = first
     for start, end in itertools.pairwise(ends):
-        assert renew_due(w.uow, at(start)) == {"renewed": 1, "lapsed": 0, "dry_run": False, "changed": 1}
+        assert renew_due(w.uow, at(start)) == RenewalRun(1, 0)
         # nothing due twice
-        assert renew_due(w.uow, at(start)) == {"renewed": 0, "lapsed": 0, "dry_run": False, "changed": 0}
+        assert renew_due(w.uow, at(start)) == RenewalRun(0, 0)
         (renewal,) = [
             t
             for t in list_subscriptions(w.uow, account_id="U01")["data"]
@@ -669,7 +670,7 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
             ]
         previous = renewal
     set_term_auto_renew(w.uow, at(ends[1]), previous["id"], False, "U01")
-    assert renew_due(w.uow, at(ends[2])) == {"renewed": 0, "lapsed": 1, "dry_run": False, "changed": 1}
+    assert renew_due(w.uow, at(ends[2])) == RenewalRun(0, 1)
     assert w.term(previous["id"]).state is TermState.LAPSED
     w.verify()
 
@@ -683,19 +684,9 @@ def test_offer_terms_renew_at_list_price_and_the_rest_lapse(launched: World) -> 
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), keep["id"], True, "U01")
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), cheap["id"], True, "U02")
     # not yet due
-    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == {
-        "renewed": 0,
-        "lapsed": 0,
-        "dry_run": False,
-        "changed": 0,
-    }
+    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == RenewalRun(0, 0)
     # Run late: the renewal still starts at the old end, so no day is lost or paid twice.
-    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == {
-        "renewed": 2,
-        "lapsed": 1,
-        "dry_run": False,
-        "changed": 3,
-    }
+    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == RenewalRun(2, 1)
     renewals = {t["previous_term_id"]: t for t in list_subscriptions(w.uow)["data"] if t["kind"] == "renewal"}
     platinum = renewals[keep["id"]]
     assert (platinum["price_paid"], platinum["starts_at"], platinum["ends_at"]) == (
@@ -997,12 +988,7 @@ def test_ledger_verifies_after_the_whole_scenario(world: World) -> None:
     refund_subscription(w.uow, at("2024-02-01T00:00:00+08:00"), prorated["id"], prorated=True)
     w.compensate(dry_run=False)
     set_term_auto_renew(w.uow, at("2024-01-01T00:00:00+08:00"), bought[PLATINUM], True, "U02")
-    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == {
-        "renewed": 2,
-        "lapsed": 3,
-        "dry_run": False,
-        "changed": 5,
-    }
+    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == RenewalRun(2, 3)
     verified = verify_ledger(w.uow)
     assert verified["ok"], verified["problems"]
     assert verified["entries"] == len(w.store.ledger) > 0

@@ -17,6 +17,7 @@ from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import grant_json
 from pledge.usecases.quotes import AccountQuote
+from pledge.usecases.subscriptions import RenewalRun
 
 
 def quote_json(result: AccountQuote) -> dict[str, Any]:
@@ -79,3 +80,13 @@ def revoked_json(grant: Grant) -> dict[str, Any]:
 def clawbacks_json(page: Page[ClawbackCase]) -> dict[str, Any]:
     """``pledge grants clawbacks --json`` and ``GET /v1/clawbacks`` (which adds its ``url``)."""
     return {"object": "list", "data": [clawback_json(c) for c in page.rows], "has_more": page.has_more}
+
+
+def renewal_json(run: RenewalRun) -> dict[str, Any]:
+    """``pledge subscriptions renew-due --json`` and the renewal run of the API (with its ``object``)."""
+    return {
+        "renewed": run.renewed,
+        "lapsed": run.lapsed,
+        "dry_run": False,
+        "changed": run.renewed + run.lapsed,
+    }

@@ -28,7 +28,7 @@ from pledge.entrypoints.cli.options import (
     out,
 )
 from pledge.entrypoints.cli.render import id_column
-from pledge.entrypoints.presenters import compensation_json, quote_json
+from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -189,7 +189,7 @@ def subscriptions_renew_due(
     """
     with app_for(db, now) as pledge:
         with audited(pledge, "subscriptions.renew_due", "subscriptions:due", actor_name(actor)) as call:
-            renewed = renew_due(call.uow, pledge.clock)
+            renewed = renewal_json(renew_due(call.uow, pledge.clock))
         emit(
             renewed,
             as_json,

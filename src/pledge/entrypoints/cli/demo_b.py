@@ -186,7 +186,7 @@ def _renewals(app: App, terms: dict[str, dict[str, Any]]) -> None:
         "term; terms without consent lapse.",
     )
     result = renew_due(app.uow, app.clock)
-    out.print(f"  renewed {result['renewed']}, lapsed {result['lapsed']}")
+    out.print(f"  renewed {result.renewed}, lapsed {result.lapsed}")
     render.report(campaign_report(app.uow, OFFER))
     verified = verify_ledger(app.uow)
     out.print(
