@@ -17,7 +17,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
-from pledge.usecases.customers import find_customers
+from pledge.usecases.customers import CustomerMatch, find_customers
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from tests.support.data import write_files
 
@@ -104,7 +104,7 @@ def test_a_bad_contact_refuses_the_whole_file(app: App, tmp_path: Path) -> None:
     assert "accounts.csv row 4 (account_id A-bad), email: 'not-an-address' is not an email address" in str(
         caught.value
     )
-    assert find_customers(app.uow, "A-cn-1")["matches"] == []  # nothing half-applied
+    assert find_customers(app.uow, "A-cn-1").matches == ()  # nothing half-applied
 
 
 def test_a_changed_contact_is_a_conflict_unless_updated(app: App, tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_support_finds_a_customer_by_each_field(app: App, tmp_path: Path) -> Non
     import_purchases(app.uow, read_purchases(purchases))
 
     def found(query: str) -> list[tuple[str, list[str]]]:
-        return [(m["account_id"], m["fields"]) for m in find_customers(app.uow, query)["matches"]]
+        return [(m.account_id, list(m.fields)) for m in find_customers(app.uow, query).matches]
 
     assert found("A-cn-2") == [("A-cn-2", ["account_id"])]
     assert found("  LI.LEI@example.COM ") == [("A-cn-1", ["email"])]
@@ -180,6 +180,4 @@ def test_a_bulk_load_of_accounts_rebuilds_the_search_indexes(
     path = _csv(tmp_path / "accounts.csv", HEADER, rows)
     assert import_accounts(app.uow, read_accounts(path, batch_rows=100), expected_rows=300)["imported"] == 300
     assert {str(index["name"]) for index in inspect(app.engine).get_indexes("accounts")} == before
-    assert find_customers(app.uow, "+86 138 0000 0123")["matches"] == [
-        {"account_id": "B0123", "fields": ["phone"]}
-    ]
+    assert find_customers(app.uow, "+86 138 0000 0123").matches == (CustomerMatch("B0123", ("phone",)),)

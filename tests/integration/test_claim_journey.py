@@ -63,12 +63,11 @@ def test_an_http_claim_reads_its_grant_once_to_decide(sqlite_url: str, tmp_path:
             response = api.post(f"/v1/grants/{grant['id']}/claim", "customer")
         assert response.status_code == 200, response.text
         assert response.json()["state"] == "claimed"
-        decided = [s for engine, s in reads if engine is api.app.engine]
-        # The decision: the claim use case's get(..., for_update=True), in the claim's transaction.
-        assert len(decided) == 1, decided
-        # Besides it, only the audit entry's "before" state, read before the call on the reader
-        # engine; the "after" state comes from the recorded event, not from reading the row again.
+        # Two reads, both in the claim's transaction: the audit entry's "before" state, then the
+        # decision (the claim use case's get(..., for_update=True)); the "after" state comes from
+        # the recorded event, not from reading the row again.
         assert len(reads) == 2, reads
+        assert all(engine is api.app.engine for engine, _ in reads), reads
         audit = api.get("/v1/audit", "admin", limit=100).json()["data"]
         (entry,) = [e for e in audit if e["action"] == "grant.claim"]
         assert (entry["before"]["state"], entry["after"]["state"]) == ("issued", "claimed")

@@ -19,6 +19,7 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.presenters import clawbacks_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
@@ -78,7 +79,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     report = campaign_report(app.uow, CID)
     assert (before["budget_remaining"], report["budget_remaining"]) == ("49994703.00", "49996502.00")
     assert report["clawbacks"] == {"open": 1, "open_amount": "1999.00"}
-    (case,) = list_clawbacks(app.uow, campaign_id=CID)["data"]
+    (case,) = clawbacks_json(list_clawbacks(app.uow, campaign_id=CID))["data"]
     assert (case["grant_id"], case["account_id"], case["amount"], case["reason"], case["state"]) == (
         opened["id"],
         "A-cn-1",
@@ -86,7 +87,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
         "purchase_refunded",
         "open",
     )
-    assert list_clawbacks(app.uow, campaign_id="another")["data"] == []
+    assert clawbacks_json(list_clawbacks(app.uow, campaign_id="another"))["data"] == []
     verified = verify_ledger(app.uow)
     assert verified["ok"], verified["problems"]
 
@@ -106,7 +107,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
 
     again = updated(app, tmp_path / "v3", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})
     assert again == {"imported": 0, "unchanged": 10, "updated": 0, "revoked": 0, "clawbacks": 0}
-    assert len(list_clawbacks(app.uow)["data"]) == 1
+    assert len(clawbacks_json(list_clawbacks(app.uow))["data"]) == 1
 
 
 def test_a_lower_price_or_an_account_leaving_cn_revokes(app: App, tmp_path: Path) -> None:
@@ -127,7 +128,7 @@ def test_support_revokes_one_unopened_grant(app: App) -> None:
     grants = grants_of(app)
     clock = FixedClock(NOW + US_PER_DAY)
     revoked = revoke_grant(app.uow, clock, str(grants["P10"]["id"]), "duplicate account", "cs.chen")
-    assert (revoked["state"], revoked["revoked_reason"]) == ("revoked", "duplicate account")
+    assert (revoked.state.value, revoked.revoked_reason) == ("revoked", "duplicate account")
     assert revoke_grant(app.uow, app.clock, str(grants["P10"]["id"]), "again", "cs.chen") == revoked
     claim_grant(app.uow, app.clock, str(grants["P01"]["id"]))
     with pytest.raises(RefusedError) as refused:
@@ -236,7 +237,7 @@ def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
     assert results["claim"]["state"] == "claimed"
     assert (results["update"]["revoked"], results["update"]["clawbacks"]) == (0, 1)
     assert grants_of(app)["P01"]["state"] == "claimed"
-    assert [c["grant_id"] for c in list_clawbacks(app.uow)["data"]] == [p01]
+    assert [c["grant_id"] for c in clawbacks_json(list_clawbacks(app.uow))["data"]] == [p01]
     verified = verify_ledger(app.uow)
     assert verified["ok"], verified["problems"]
     app.close()

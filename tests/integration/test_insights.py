@@ -35,19 +35,19 @@ def launched(db_url: str) -> Iterator[App]:
 def test_the_timeline_adds_up_to_the_grants_issued(launched: App) -> None:
     timeline = grant_timeline(launched.uow, SqlInsights(launched.engine), CID)
     issued = list_grants(launched.uow, campaign_id=CID)["data"]
-    assert timeline["campaign"] == CID and timeline["currency"] == "CNY"
-    assert timeline["days"], "a launched campaign issued on some day"
-    last = timeline["days"][-1]
-    assert last["issued_count"] == len(issued) == timeline["totals"]["issued"]["count"]
-    assert last["issued_minor"] > 0
-    assert last["claimed_count"] == last["expired_count"] == 0
-    assert timeline["budget_minor"] is not None
+    assert timeline.campaign == CID and timeline.currency == "CNY"
+    assert timeline.days, "a launched campaign issued on some day"
+    last = timeline.days[-1].running
+    assert last["issued"][0] == len(issued) == timeline.totals["issued"][0]
+    assert last["issued"][1] > 0
+    assert last["claimed"][0] == last["expired"][0] == 0
+    assert timeline.budget_minor is not None
 
 
 def test_the_near_miss_histogram_counts_whole_days_on_each_side(launched: App) -> None:
     histogram = near_miss_histogram(launched.uow, rules, SqlInsights(launched.engine), CID, 10**6)
-    assert histogram["max_days"] == MAX_HISTOGRAM_DAYS  # clamped
-    assert [d["days"] for d in histogram["before"]] == list(range(1, MAX_HISTOGRAM_DAYS + 1))
-    counted = sum(d["count"] for d in histogram["before"]) + sum(d["count"] for d in histogram["after"])
-    assert histogram["total"] == counted
-    assert near_miss_histogram(launched.uow, rules, SqlInsights(launched.engine), CID, 0)["max_days"] == 1
+    assert histogram.max_days == MAX_HISTOGRAM_DAYS  # clamped
+    assert [days for days, _ in histogram.before] == list(range(1, MAX_HISTOGRAM_DAYS + 1))
+    counted = sum(n for _, n in histogram.before) + sum(n for _, n in histogram.after)
+    assert histogram.total == counted
+    assert near_miss_histogram(launched.uow, rules, SqlInsights(launched.engine), CID, 0).max_days == 1

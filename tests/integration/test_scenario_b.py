@@ -26,6 +26,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
+from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -68,6 +69,11 @@ PUBLISHED = "2023-11-03T11:00:00+08:00"
 COMPENSATED = "2023-11-04T09:00:00+08:00"
 
 
+def quoted_json(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """A quote as the CLI and the API show it."""
+    return quote_json(quote_plan(*args, **kwargs))
+
+
 def clock(instant: str | int) -> FixedClock:
     return FixedClock(us(instant) if isinstance(instant, str) else instant)
 
@@ -98,7 +104,7 @@ def publish_v2(uow: UnitOfWorkFactory) -> None:
 
 
 def compensate(uow: UnitOfWorkFactory, *, dry_run: bool, when: str = COMPENSATED) -> dict[str, Any]:
-    return compensate_campaign(uow, clock(when), CAMPAIGN_ID, "ops", dry_run=dry_run)
+    return compensation_json(compensate_campaign(uow, clock(when), CAMPAIGN_ID, "ops", dry_run=dry_run))
 
 
 def test_worked_example_on_the_database(app: App) -> None:
@@ -154,7 +160,7 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
 
     step("plans again", apply_plans(uow, clock(PREPARED), plans(MONTHLY_PLAN), "ops"))
     launch_v1(uow)
-    step("quote v1", quote_plan(uow, clock(BUY_AT), "U01", PLATINUM))
+    step("quote v1", quoted_json(uow, clock(BUY_AT), "U01", PLATINUM))
     terms = {
         plan: step(f"buy {plan}", buy_subscription(uow, clock(BUY_AT), f"U0{n}", plan))
         for n, plan in enumerate(PLAN_IDS, start=1)
@@ -166,9 +172,9 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
         "buy monthly", buy_subscription(uow, clock("2024-01-31T10:00:00+08:00"), "U06", MONTHLY, TZ)
     )
     publish_v2(uow)
-    step("quote before v2", quote_plan(uow, clock("2023-11-03T11:59:59+08:00"), "U07", GOLD))
-    step("quote v2", quote_plan(uow, clock(V2_EFFECTIVE), "U07", GOLD))
-    step("quote after sale", quote_plan(uow, clock("2023-11-12T00:00:00+08:00"), "U07", GOLD, TZ))
+    step("quote before v2", quoted_json(uow, clock("2023-11-03T11:59:59+08:00"), "U07", GOLD))
+    step("quote v2", quoted_json(uow, clock(V2_EFFECTIVE), "U07", GOLD))
+    step("quote after sale", quoted_json(uow, clock("2023-11-12T00:00:00+08:00"), "U07", GOLD, TZ))
     step("buy v2", buy_subscription(uow, clock("2023-11-05T08:00:00+08:00"), "U07", GOLD))
 
     on = "2023-11-06T00:00:00+08:00"
@@ -189,9 +195,9 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
     step(
         "monthly on", set_term_auto_renew(uow, clock("2024-02-01T00:00:00+08:00"), monthly["id"], True, "U06")
     )
-    step("renew Feb 29", renew_due(uow, clock("2024-02-29T10:00:00+08:00")))
-    step("renew Mar 31", renew_due(uow, clock("2024-03-31T10:00:00+08:00")))
-    step("renew late", renew_due(uow, clock("2027-06-01T00:00:00+08:00")))
+    step("renew Feb 29", renewal_json(renew_due(uow, clock("2024-02-29T10:00:00+08:00"))))
+    step("renew Mar 31", renewal_json(renew_due(uow, clock("2024-03-31T10:00:00+08:00"))))
+    step("renew late", renewal_json(renew_due(uow, clock("2027-06-01T00:00:00+08:00"))))
     first_page = step("list page", list_subscriptions(uow, limit=3))
     step("list rest", list_subscriptions(uow, starting_after=first_page["data"][-1]["id"], limit=100))
     step("list U02", list_subscriptions(uow, account_id="U02"))

@@ -10,6 +10,7 @@ import pytest
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.entrypoints.presenters import clawbacks_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants
@@ -90,7 +91,7 @@ def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: Wo
     result = corrected(issued, P01={"status": "refunded"})
     assert (result["revoked"], result["clawbacks"]) == (0, 1)
     assert grants_by_purchase(issued)["P01"]["state"] == "claimed"  # the money is with the customer
-    cases = list_clawbacks(issued.uow, campaign_id=CID)["data"]
+    cases = clawbacks_json(list_clawbacks(issued.uow, campaign_id=CID))["data"]
     assert [(c["grant_id"], c["account_id"], c["amount"], c["reason"], c["state"]) for c in cases] == [
         (opened["id"], "A-cn-1", "1999.00", "purchase_refunded", "open")
     ]
@@ -99,7 +100,7 @@ def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: Wo
     assert verify_ledger(issued.uow)["ok"]
     # Changed again (returned now): still one case, one receivable.
     assert corrected(issued, P01={"status": "returned"})["clawbacks"] == 0
-    assert len(list_clawbacks(issued.uow)["data"]) == 1
+    assert len(clawbacks_json(list_clawbacks(issued.uow))["data"]) == 1
     assert verify_ledger(issued.uow)["ok"]
     explained = explain_account(issued.uow, rules, "A-cn-1", CID)
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
@@ -149,7 +150,7 @@ def test_an_update_without_a_corrector_is_refused_before_anything_changes(issued
 def test_support_revokes_an_unopened_grant_once_and_refuses_the_rest(issued: World) -> None:
     grants = grants_by_purchase(issued)
     revoked = revoke_grant(issued.uow, LATE, grants["P03"]["id"], "  duplicate account  ", "cs.chen")
-    assert (revoked["state"], revoked["revoked_reason"]) == ("revoked", "duplicate account")
+    assert (revoked.state.value, revoked.revoked_reason) == ("revoked", "duplicate account")
     entries = len(issued.store.ledger)
     again = revoke_grant(issued.uow, Clock(LATER), grants["P03"]["id"], "another reason", "cs.chen")
     assert again == revoked and len(issued.store.ledger) == entries  # idempotent: nothing moves twice

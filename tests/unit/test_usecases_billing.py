@@ -40,6 +40,7 @@ from pledge.domain.ledger import (
 from pledge.domain.offers import CompensationPolicy
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 from pledge.domain.timeutil import US_PER_DAY, format_instant, zone
+from pledge.entrypoints.presenters import compensation_json, quote_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -49,6 +50,7 @@ from pledge.usecases.ports import CompiledRule, UnitOfWorkFactory
 from pledge.usecases.quotes import quote_plan
 from pledge.usecases.report import campaign_report
 from pledge.usecases.subscriptions import (
+    RenewalRun,
     buy_subscription,
     list_subscriptions,
     refund_subscription,
@@ -77,6 +79,11 @@ from tests.support.billing import (
 from tests.support.data import campaign
 
 SHANGHAI = zone(TZ)
+
+
+def quoted_json(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """A quote as the CLI and the API show it."""
+    return quote_json(quote_plan(*args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,9 @@ class World:
             }
 
     def compensate(self, *, dry_run: bool, when: str = "2023-11-04T09:00:00+08:00", **kw: Any) -> Any:
-        return compensate_campaign(self.uow, at(when), CAMPAIGN_ID, "ops", dry_run=dry_run, **kw)
+        return compensation_json(
+            compensate_campaign(self.uow, at(when), CAMPAIGN_ID, "ops", dry_run=dry_run, **kw)
+        )
 
     def verify(self) -> None:
         verified = verify_ledger(self.uow)
@@ -436,7 +445,7 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     apply_campaign(world.uow, rules, at("2023-11-03T11:00:00+08:00"), offer(2), "ops")
     after_effective = at("2023-11-04T10:00:00+08:00")
     # Unapproved v2 prices nothing, even after its effective instant.
-    unapproved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
+    unapproved = quoted_json(world.uow, after_effective, "U01", PLATINUM)
     assert (unapproved["terms_version"], unapproved["price"]) == (1, "252.00")
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "ops")
@@ -445,7 +454,7 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, after_effective, CAMPAIGN_ID, "boss")
     assert caught.value.code == "already_approved"
-    approved = quote_plan(world.uow, after_effective, "U01", PLATINUM)
+    approved = quoted_json(world.uow, after_effective, "U01", PLATINUM)
     assert (approved["terms_version"], approved["price"]) == (2, "109.00")
     report = campaign_report(world.uow, CAMPAIGN_ID)
     assert report["kind"] == "offer" and report["state"] == "active"
@@ -471,7 +480,7 @@ def test_quote_picks_the_version_in_effect(
     launched: World, now: str, version: int | None, price: str, ends_at: str
 ) -> None:
     launched.publish_v2()
-    q = quote_plan(launched.uow, at(now), "U01", PLATINUM)
+    q = quoted_json(launched.uow, at(now), "U01", PLATINUM)
     for key in ("plan", "price", "currency", "starts_at", "ends_at", "terms_version", "renewal_price"):
         assert key in q
     assert (q["plan"], q["terms_version"], q["price"], q["ends_at"]) == (PLATINUM, version, price, ends_at)
@@ -482,10 +491,10 @@ def test_quote_picks_the_version_in_effect(
 
 def test_quote_needs_a_known_plan_and_ignores_an_unlaunched_campaign(world: World) -> None:
     with pytest.raises(NotFoundError):
-        quote_plan(world.uow, at(BUY_AT), "U01", "cloud-silver-1gb")
+        quoted_json(world.uow, at(BUY_AT), "U01", "cloud-silver-1gb")
     apply_campaign(world.uow, rules, APPLIED, offer(1), "ops")
     approve_campaign(world.uow, rules, APPLIED, CAMPAIGN_ID, "fin")
-    assert quote_plan(world.uow, at(BUY_AT), "U01", GOLD)["terms_version"] is None  # approved, not active
+    assert quoted_json(world.uow, at(BUY_AT), "U01", GOLD)["terms_version"] is None  # approved, not active
 
 
 # -- buying ------------------------------------------------------------------------------------------
@@ -493,7 +502,7 @@ def test_quote_needs_a_known_plan_and_ignores_an_unlaunched_campaign(world: Worl
 
 def test_buy_records_the_quoted_terms_books_the_ledger_and_queues_reminders(launched: World) -> None:
     w = launched
-    quoted = quote_plan(w.uow, at(BUY_AT), "U01", PLATINUM)
+    quoted = quoted_json(w.uow, at(BUY_AT), "U01", PLATINUM)
     term = w.buy("U01", PLATINUM)
     for key in ("id", "account_id", "plan", "price_paid", "starts_at", "ends_at", "terms_version"):
         assert key in term
@@ -644,9 +653,9 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
     set_term_auto_renew(w.uow, at(bought), first["id"], True, "U01")
     previous = first
     for start, end in itertools.pairwise(ends):
-        assert renew_due(w.uow, at(start)) == {"renewed": 1, "lapsed": 0, "dry_run": False, "changed": 1}
+        assert renew_due(w.uow, at(start)) == RenewalRun(1, 0)
         # nothing due twice
-        assert renew_due(w.uow, at(start)) == {"renewed": 0, "lapsed": 0, "dry_run": False, "changed": 0}
+        assert renew_due(w.uow, at(start)) == RenewalRun(0, 0)
         (renewal,) = [
             t
             for t in list_subscriptions(w.uow, account_id="U01")["data"]
@@ -661,7 +670,7 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
             ]
         previous = renewal
     set_term_auto_renew(w.uow, at(ends[1]), previous["id"], False, "U01")
-    assert renew_due(w.uow, at(ends[2])) == {"renewed": 0, "lapsed": 1, "dry_run": False, "changed": 1}
+    assert renew_due(w.uow, at(ends[2])) == RenewalRun(0, 1)
     assert w.term(previous["id"]).state is TermState.LAPSED
     w.verify()
 
@@ -675,19 +684,9 @@ def test_offer_terms_renew_at_list_price_and_the_rest_lapse(launched: World) -> 
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), keep["id"], True, "U01")
     set_term_auto_renew(w.uow, at("2023-11-06T00:00:00+08:00"), cheap["id"], True, "U02")
     # not yet due
-    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == {
-        "renewed": 0,
-        "lapsed": 0,
-        "dry_run": False,
-        "changed": 0,
-    }
+    assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == RenewalRun(0, 0)
     # Run late: the renewal still starts at the old end, so no day is lost or paid twice.
-    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == {
-        "renewed": 2,
-        "lapsed": 1,
-        "dry_run": False,
-        "changed": 3,
-    }
+    assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == RenewalRun(2, 1)
     renewals = {t["previous_term_id"]: t for t in list_subscriptions(w.uow)["data"] if t["kind"] == "renewal"}
     platinum = renewals[keep["id"]]
     assert (platinum["price_paid"], platinum["starts_at"], platinum["ends_at"]) == (
@@ -989,12 +988,7 @@ def test_ledger_verifies_after_the_whole_scenario(world: World) -> None:
     refund_subscription(w.uow, at("2024-02-01T00:00:00+08:00"), prorated["id"], prorated=True)
     w.compensate(dry_run=False)
     set_term_auto_renew(w.uow, at("2024-01-01T00:00:00+08:00"), bought[PLATINUM], True, "U02")
-    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == {
-        "renewed": 2,
-        "lapsed": 3,
-        "dry_run": False,
-        "changed": 5,
-    }
+    assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == RenewalRun(2, 3)
     verified = verify_ledger(w.uow)
     assert verified["ok"], verified["problems"]
     assert verified["entries"] == len(w.store.ledger) > 0

@@ -113,6 +113,47 @@ class NoCompensation:
     message: str
 
 
+def _check_pair(
+    term: Term, old_version: OfferTermsVersion, new_version: OfferTermsVersion, plan: Plan
+) -> None:
+    """Refuse a call that mixes campaigns, goes backwards or names another plan than the term's."""
+    if old_version.campaign_id != new_version.campaign_id or new_version.version <= old_version.version:
+        raise InputError(
+            f"version {new_version.version} of {new_version.campaign_id} does not replace "
+            f"version {old_version.version} of {old_version.campaign_id}",
+            param="new_version",
+        )
+    if plan.id != term.plan_id:
+        raise InputError(f"plan {plan.id} is not the plan of subscription term {term.id}", param="plan")
+
+
+def _not_owed(
+    term: Term, old_version: OfferTermsVersion, new_version: OfferTermsVersion, chosen: CompensationPolicy
+) -> tuple[str, str] | None:
+    """(reason, message) when ``term`` is owed nothing whatever the prices, checked in this order."""
+    if term.campaign_id != new_version.campaign_id or term.terms_version is None:
+        return ("not_this_campaign", f"not bought under campaign {new_version.campaign_id}")
+    if term.state is TermState.REFUNDED:
+        return ("refunded", "refunded, nothing to extend")
+    if term.compensated:
+        return ("already_compensated", f"already made whole to version {term.reconciled_to_version}")
+    if term.terms_version >= new_version.version:
+        return ("bought_under_new_terms", f"bought under version {term.terms_version}")
+    if term.kind is not TermKind.FIRST:
+        return ("not_first_term", f"a {term.kind.value} term; offers apply to the first term only")
+    if term.terms_version != old_version.version:
+        raise InputError(
+            f"subscription term {term.id} was bought under version {term.terms_version}, "
+            f"not {old_version.version}",
+            param="old_version",
+        )
+    if term.state is not TermState.ACTIVE:
+        return ("term_ended", f"{term.state.value}; compensate it by hand")
+    if chosen is CompensationPolicy.REFUND_AND_REPURCHASE:
+        return ("customer_choice", "refund and repurchase happens on the customer's request")
+    return None
+
+
 def compensate(
     term: Term,
     old_version: OfferTermsVersion,
@@ -126,39 +167,16 @@ def compensate(
     Pure: nothing changes until :func:`apply_compensation`, so the same call
     is the dry run.
     """
-    if old_version.campaign_id != new_version.campaign_id or new_version.version <= old_version.version:
-        raise InputError(
-            f"version {new_version.version} of {new_version.campaign_id} does not replace "
-            f"version {old_version.version} of {old_version.campaign_id}",
-            param="new_version",
-        )
-    if plan.id != term.plan_id:
-        raise InputError(f"plan {plan.id} is not the plan of subscription term {term.id}", param="plan")
+    _check_pair(term, old_version, new_version, plan)
     chosen = policy or new_version.terms.compensation_policy
 
     def nothing(reason: str, message: str) -> NoCompensation:
         return NoCompensation(term.id, reason, f"subscription term {term.id}: {message}")
 
-    if term.campaign_id != new_version.campaign_id or term.terms_version is None:
-        return nothing("not_this_campaign", f"not bought under campaign {new_version.campaign_id}")
-    if term.state is TermState.REFUNDED:
-        return nothing("refunded", "refunded, nothing to extend")
-    if term.compensated:
-        return nothing("already_compensated", f"already made whole to version {term.reconciled_to_version}")
-    if term.terms_version >= new_version.version:
-        return nothing("bought_under_new_terms", f"bought under version {term.terms_version}")
-    if term.kind is not TermKind.FIRST:
-        return nothing("not_first_term", f"a {term.kind.value} term; offers apply to the first term only")
-    if term.terms_version != old_version.version:
-        raise InputError(
-            f"subscription term {term.id} was bought under version {term.terms_version}, "
-            f"not {old_version.version}",
-            param="old_version",
-        )
-    if term.state is not TermState.ACTIVE:
-        return nothing("term_ended", f"{term.state.value}; compensate it by hand")
-    if chosen is CompensationPolicy.REFUND_AND_REPURCHASE:
-        return nothing("customer_choice", "refund and repurchase happens on the customer's request")
+    skipped = _not_owed(term, old_version, new_version, chosen)
+    if skipped is not None:
+        return nothing(*skipped)
+    assert term.terms_version is not None, "a term bought under no terms version is owed nothing"
     offered = quote(plan, new_version, term.starts_at_us, term.timezone)
     if offered.terms_version != new_version.version:
         return nothing("not_covered_by_new_terms", "the new terms do not cover this plan on this date")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
@@ -19,6 +20,19 @@ def check_page_limit(limit: int) -> None:
     """A list's ``limit``: 1 to ``MAX_PAGE`` (bad input otherwise)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit: must be between 1 and {MAX_PAGE}", param="limit")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """One page of a list, oldest id first; ``has_more``: the next page starts after the last row."""
+
+    rows: tuple[Row, ...]
+    has_more: bool
+
+
+def page_of(page: Sequence[Row], limit: int) -> Page[Row]:
+    """The page of a read of ``limit + 1`` rows: the extra row says ``has_more``."""
+    return Page(tuple(page[:limit]), len(page) > limit)
 
 
 def list_object(page: Sequence[Row], limit: int, render: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:

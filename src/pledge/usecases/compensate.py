@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.compensation import (
@@ -33,6 +34,37 @@ from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.subscriptions import reschedule_reminders
 
 BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTotal:
+    """What one plan's terms were given: how many, days in all, and their money equivalent."""
+
+    plan: str
+    terms: int
+    days: int
+    money_equivalent_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompensationRun:
+    """A compensation run or its dry run (``entrypoints.presenters.compensation_json`` shows it)."""
+
+    campaign: str
+    to_version: int
+    approved_by: str
+    policy: CompensationPolicy
+    account_id: str | None
+    dry_run: bool
+    items: tuple[CompensationItem, ...]  # what each term is (or would be) given
+    skipped: dict[str, int]  # reason -> terms owed nothing, by reason
+    totals: tuple[PlanTotal, ...]  # per plan, by plan id
+
+    @property
+    def applied(self) -> int:
+        """Terms extended by this run (0 for a dry run)."""
+        return 0 if self.dry_run else len(self.items)
 
 
 def item_json(item: CompensationItem) -> dict[str, Any]:
@@ -99,7 +131,7 @@ def compensate_campaign(
     policy: CompensationPolicy | None = None,
     progress: Callable[[int], None] | None = None,
     account_id: str | None = None,
-) -> dict[str, Any]:
+) -> CompensationRun:
     now = clock.now_us()
     items: list[CompensationItem] = []
     skipped: Counter[str] = Counter()
@@ -124,19 +156,17 @@ def compensate_campaign(
             after = last
             if progress:
                 progress(len(items) + sum(skipped.values()))
-    return {
-        "campaign": campaign_id,
-        "to_version": new.version,
-        "approved_by": new.approved_by,
-        "policy": (policy or new.terms.compensation_policy).value,
-        "account_id": account_id,
-        "dry_run": dry_run,
-        "applied": 0 if dry_run else len(items),
-        "changed": 0 if dry_run else len(items),  # terms extended (said plainly beside dry_run)
-        "items": [item_json(i) for i in items],
-        "skipped": dict(sorted(skipped.items())),
-        "totals": _totals(items),
-    }
+    return CompensationRun(
+        campaign_id,
+        new.version,
+        new.approved_by,
+        policy or new.terms.compensation_policy,
+        account_id,
+        dry_run,
+        tuple(items),
+        dict(sorted(skipped.items())),
+        _totals(items),
+    )
 
 
 def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str, now: int) -> None:
@@ -178,17 +208,17 @@ def money_equivalent(item: CompensationItem) -> int:
     return days_worth_minor(item.extra_days, item.p_new_minor, item.t_new_days)
 
 
-def _totals(items: list[CompensationItem]) -> list[dict[str, Any]]:
+def _totals(items: list[CompensationItem]) -> tuple[PlanTotal, ...]:
     per_plan: dict[str, list[CompensationItem]] = {}
     for item in items:
         per_plan.setdefault(item.plan_id, []).append(item)
-    return [
-        {
-            "plan": plan,
-            "terms": len(group),
-            "days": sum(i.extra_days for i in group),
-            "money_equivalent": format_minor(sum(money_equivalent(i) for i in group), group[0].currency),
-            "currency": group[0].currency,
-        }
+    return tuple(
+        PlanTotal(
+            plan,
+            len(group),
+            sum(i.extra_days for i in group),
+            sum(money_equivalent(i) for i in group),
+            group[0].currency,
+        )
         for plan, group in sorted(per_plan.items())
-    ]
+    )

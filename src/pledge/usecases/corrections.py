@@ -31,8 +31,7 @@ from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.schema import values_of
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.common import check_page_limit, list_object, terms_of
-from pledge.usecases.grants import grant_json
+from pledge.usecases.common import Page, check_page_limit, page_of, terms_of
 from pledge.usecases.ports import Clock, CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
 _OPENED = (GrantState.CLAIMED, GrantState.PAID)
@@ -216,7 +215,7 @@ def check_reason(reason: str) -> str:
 
 def revoke_grant(
     uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str, reason: str, actor: str
-) -> dict[str, Any]:
+) -> Grant:
     """Support withdraws an unopened grant; its value returns to the budget. Repeating it returns
     the revoked grant unchanged; an opened, expired or paid grant is refused (``grant_<state>``)."""
     why = check_reason(reason)
@@ -232,7 +231,7 @@ def revoke_grant(
                 grant.campaign_id, "grant.revoked", actor, now, {"grant": grant.id, "reason": why}
             )
             uow.commit()
-    return grant_json(revoked)
+    return revoked
 
 
 def list_clawbacks(
@@ -242,13 +241,13 @@ def list_clawbacks(
     state: str | None = None,
     starting_after: str | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> Page[ClawbackCase]:
     check_page_limit(limit)
     with uow_factory() as uow:
         page = uow.corrections.clawbacks(
             campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit + 1
         )
-    return list_object(page, limit, clawback_json)
+    return page_of(page, limit)
 
 
 def check_clawbacks(

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.contacts import ContactError, email_of, phone_candidates
 from pledge.usecases.ports import UnitOfWorkFactory
 
 MAX_MATCHES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMatch:
+    account_id: str
+    fields: tuple[str, ...]  # the fields the query matched, in search order
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSearch:
+    query: str  # as searched: stripped
+    matches: tuple[CustomerMatch, ...]  # by account id, at most MAX_MATCHES
+    truncated: bool  # more accounts matched than are listed
 
 
 def _searches(query: str) -> list[tuple[str, list[str]]]:
@@ -29,7 +42,7 @@ def _searches(query: str) -> list[tuple[str, list[str]]]:
     return searches
 
 
-def find_customers(uow_factory: UnitOfWorkFactory, query: str) -> dict[str, Any]:
+def find_customers(uow_factory: UnitOfWorkFactory, query: str) -> CustomerSearch:
     """Every account ``query`` matches exactly, with the fields it matched (normalised email/phone)."""
     matched: dict[str, list[str]] = {}
     with uow_factory() as uow:
@@ -37,8 +50,8 @@ def find_customers(uow_factory: UnitOfWorkFactory, query: str) -> dict[str, Any]
             for account_id in uow.purchases.find_accounts(field, values, MAX_MATCHES):
                 matched.setdefault(account_id, []).append(field)
     ids = sorted(matched)[:MAX_MATCHES]
-    return {
-        "query": query.strip(),
-        "matches": [{"account_id": account_id, "fields": matched[account_id]} for account_id in ids],
-        "truncated": len(matched) > MAX_MATCHES,
-    }
+    return CustomerSearch(
+        query.strip(),
+        tuple(CustomerMatch(account_id, tuple(matched[account_id])) for account_id in ids),
+        len(matched) > MAX_MATCHES,
+    )

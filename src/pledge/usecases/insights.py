@@ -10,10 +10,11 @@ local dates).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from pledge.domain.money import format_minor, parse_minor
+from pledge.domain.money import parse_minor
 from pledge.domain.timeutil import format_instant, local_date
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import RuleCompiler, Selection, UnitOfWorkFactory
@@ -34,6 +35,38 @@ class Insights(Protocol):
     def grant_buckets(self, campaign_id: str) -> list[tuple[str, int, int, int]]:
         """``(series, bucket, count, amount_minor)`` for series ``issued``, ``claimed`` and ``expired``."""
         ...
+
+
+SERIES = ("issued", "claimed", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class NearMissHistogram:
+    """Purchases that missed only the window, by whole local days before and after it."""
+
+    campaign: str
+    max_days: int
+    before: tuple[tuple[int, int], ...]  # (days, count) for 1..max_days
+    after: tuple[tuple[int, int], ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineDay:
+    """Cumulative (count, amount in minor units) per series at the end of one local date."""
+
+    date: date
+    running: dict[str, tuple[int, int]]  # series -> (count, amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantTimeline:
+    campaign: str
+    currency: str
+    timezone: str
+    budget_minor: int | None
+    days: tuple[TimelineDay, ...]
+    totals: dict[str, tuple[int, int]]  # series -> (count, amount_minor), over every day
 
 
 def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
@@ -87,7 +120,7 @@ def campaign_detail(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
 
 def near_miss_histogram(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, insights: Insights, campaign_id: str, max_days: int
-) -> dict[str, Any]:
+) -> NearMissHistogram:
     """How many purchases missed only the window, by whole local days before or after it."""
     max_days = max(1, min(max_days, MAX_HISTOGRAM_DAYS))
     with uow_factory() as uow:
@@ -103,16 +136,16 @@ def near_miss_histogram(
             continue
         side = before if instant < window.start_us else after
         side[days] += count
-    return {
-        "campaign": campaign_id,
-        "max_days": max_days,
-        "before": [{"days": d, "count": n} for d, n in before.items()],
-        "after": [{"days": d, "count": n} for d, n in after.items()],
-        "total": sum(before.values()) + sum(after.values()),
-    }
+    return NearMissHistogram(
+        campaign_id,
+        max_days,
+        tuple(before.items()),
+        tuple(after.items()),
+        sum(before.values()) + sum(after.values()),
+    )
 
 
-def grant_timeline(uow_factory: UnitOfWorkFactory, insights: Insights, campaign_id: str) -> dict[str, Any]:
+def grant_timeline(uow_factory: UnitOfWorkFactory, insights: Insights, campaign_id: str) -> GrantTimeline:
     """Issued, claimed and expired per local date in the campaign's zone, cumulative, against the budget."""
     report = campaign_report(uow_factory, campaign_id)
     with uow_factory() as uow:
@@ -121,28 +154,22 @@ def grant_timeline(uow_factory: UnitOfWorkFactory, insights: Insights, campaign_
     per_day: dict[date, dict[str, list[int]]] = {}
     for series, bucket, count, amount in insights.grant_buckets(campaign_id):
         day = local_date(bucket * BUCKET_US, tz)
-        entry = per_day.setdefault(day, {s: [0, 0] for s in ("issued", "claimed", "expired")})
+        entry = per_day.setdefault(day, {s: [0, 0] for s in SERIES})
         entry[series][0] += count
         entry[series][1] += amount
-    running = {s: [0, 0] for s in ("issued", "claimed", "expired")}
+    running = {s: [0, 0] for s in SERIES}
     days = []
     for day in sorted(per_day):
         for series, (count, amount) in per_day[day].items():
             running[series][0] += count
             running[series][1] += amount
-        days.append(
-            {
-                "date": day.isoformat(),
-                **{f"{s}_count": running[s][0] for s in running},
-                **{f"{s}_minor": running[s][1] for s in running},
-            }
-        )
+        days.append(TimelineDay(day, {s: (c, a) for s, (c, a) in running.items()}))
     budget = report["budget"]
-    return {
-        "campaign": campaign_id,
-        "currency": currency,
-        "timezone": terms.timezone,
-        "budget_minor": parse_minor(budget, currency) if budget is not None else None,
-        "days": days,
-        "totals": {s: {"count": c, "amount": format_minor(a, currency)} for s, (c, a) in running.items()},
-    }
+    return GrantTimeline(
+        campaign_id,
+        currency,
+        terms.timezone,
+        parse_minor(budget, currency) if budget is not None else None,
+        tuple(days),
+        {s: (c, a) for s, (c, a) in running.items()},
+    )

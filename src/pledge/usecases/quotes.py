@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.campaign import CampaignState
 from pledge.domain.catalog import Plan
-from pledge.domain.money import format_minor
 from pledge.domain.offers import Quote, quote, version_in_effect
-from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import offer_versions, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -39,24 +37,12 @@ def best_quote(uow: UnitOfWork, plan: Plan, at_us: int, tz_name: str) -> Quote:
     return min(quotes, key=rank)
 
 
-def quote_json(q: Quote) -> dict[str, Any]:
-    tz = zone(q.timezone)
-    return {
-        "plan": q.plan_id,
-        "price": format_minor(q.price_minor, q.currency),
-        "list_price": format_minor(q.list_price_minor, q.currency),
-        "currency": q.currency,
-        "starts_at": format_instant(q.starts_at_us, tz),
-        "ends_at": format_instant(q.ends_at_us, tz),
-        "first_term": str(q.first_term),
-        "campaign": q.campaign_id,
-        "terms_version": q.terms_version,
-        "offer": q.offer_type.value if q.offer_type else None,
-        "renewal_price": format_minor(q.renewal_price_minor, q.currency),
-        "renewal_period": str(q.renewal_period),
-        "auto_renew": False,
-        "breakdown": q.breakdown,
-    }
+@dataclass(frozen=True, slots=True)
+class AccountQuote:
+    """The best price of a plan for one account now (``entrypoints.presenters.quote_json`` shows it)."""
+
+    account_id: str
+    quote: Quote
 
 
 def quote_plan(
@@ -65,10 +51,9 @@ def quote_plan(
     account_id: str,
     plan_id: str,
     tz_name: str = DEFAULT_TIMEZONE,
-) -> dict[str, Any]:
+) -> AccountQuote:
     now = clock.now_us()
     with uow_factory() as uow:
         require_account(uow, account_id)
         plan = current_catalog(uow).catalog.plan(plan_id)
-        result = quote_json(best_quote(uow, plan, now, tz_name))
-    return {"account_id": account_id, **result}
+        return AccountQuote(account_id, best_quote(uow, plan, now, tz_name))

@@ -37,6 +37,14 @@ class Shortfall:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ShortfallPreview:
+    """What launching now would leave unpaid, in the campaign's currency."""
+
+    shortfall: Shortfall
+    currency: str
+
+
 def shortfall(
     uow: UnitOfWork, terms: CashbackTerms, selection: Selection, qualifying: int | None = None
 ) -> Shortfall:
@@ -90,10 +98,10 @@ def check_shortfall(terms: CashbackTerms, short: Shortfall, accepted: int | None
 
 def preview_shortfall(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, campaign_id: str
-) -> dict[str, Any] | None:
+) -> ShortfallPreview | None:
     """What launching the latest terms now would leave unpaid (None if it pays everyone)."""
     with uow_factory() as uow:
         require_campaign(uow, campaign_id)
         terms = terms_of(latest_version(uow, campaign_id))
         short = shortfall(uow, terms, selection_for(terms, rules))
-    return short.as_json(terms.currency) if short.purchases else None
+    return ShortfallPreview(short, terms.currency) if short.purchases else None

@@ -9,6 +9,7 @@ free part from the campaign), and the reverse on refunds.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.errors import NotFoundError, RefusedError
@@ -260,7 +261,15 @@ def set_term_auto_renew(
     return {**term_json(changed), "consents": consents}
 
 
-def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class RenewalRun:
+    """Ended terms decided by one ``renew_due``: renewed (auto-renew on) or lapsed."""
+
+    renewed: int
+    lapsed: int
+
+
+def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> RenewalRun:
     """Renew opted-in terms that have ended, at list price, as new terms; lapse the others."""
     now = clock.now_us()
     renewed = lapsed = 0
@@ -302,7 +311,7 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> dict[str, Any]:
                     )
                     lapsed += 1
             uow.commit()
-    return {"renewed": renewed, "lapsed": lapsed, "dry_run": False, "changed": renewed + lapsed}
+    return RenewalRun(renewed, lapsed)
 
 
 def _refund_transfers(term: Term, amount: int, days: ReturnedDays, now: int) -> list[Transfer]:

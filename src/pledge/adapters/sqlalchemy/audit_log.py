@@ -20,15 +20,21 @@ from pledge.domain.audit import AuditRecord, AuditVerifier, ChainedAudit, canoni
 
 @dataclass
 class CallAudit:
-    """What the audit entry of one API call says; written at the call's first commit."""
+    """What the audit entry of one call (HTTP or command line) says; written at its first commit.
+
+    ``before`` is read in the transaction that writes the entry (see ``HookedUnitOfWork``), so
+    it is the state that change started from, never a read made before the call began.
+    ``api_key_id`` is empty for a command run without ``--key``; a command's ``request_id``
+    starts with ``cli_``.
+    """
 
     actor: str
     api_key_id: str
     request_id: str
     action: str
     subject: str
-    before: dict[str, Any]
     extra_after: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any] = field(default_factory=dict)
     written: bool = False
 
     def record(self, at_us: int, after: dict[str, Any]) -> AuditRecord:

@@ -8,86 +8,38 @@ CEL evaluation.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
 from itertools import starmap
-from operator import itemgetter
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import Connection, Index, bindparam, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, select, text
 
 from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, granted_sql
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.customers import find_accounts
-from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
+from pledge.adapters.sqlalchemy.database import lock_if_empty, stream_rows
+from pledge.adapters.sqlalchemy.purchase_imports import (
+    ACCOUNT_KEYS,
+    PURCHASE_KEYS,
+    PurchaseImports,
+    stored_column,
+)
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CashbackTerms
-from pledge.domain.errors import InputError, InvariantViolation
 from pledge.domain.issuance import Candidate
 from pledge.domain.near_miss import only_failure
 from pledge.domain.records import AccountRecord, PurchaseRecord
-from pledge.domain.validation import column_of
 from pledge.usecases.ports import NearMiss, ScanCounts, Selection
 
 STREAM = {"stream_results": True, "yield_per": 10_000}  # server-side cursor on PostgreSQL
-_IN_CHUNK = 500  # well under every engine's bind-parameter limit
 _MASK_BITS = 62  # failed-condition bits per BIGINT mask column
 _SCAN_SHARE = 0.2  # a window over more of the history than this is read by a full scan
 # An import at least this large, and at least as large as the table, is a bulk load: the secondary
 # indexes are dropped first and rebuilt once at the end (a sort), instead of being updated per row.
 BULK_LOAD_ROWS = 50_000
 
-_PURCHASE_KEYS = (
-    "purchase_id",
-    "account_id",
-    "sku",
-    "serial",
-    "purchased_at_us",
-    "price_minor",
-    "currency",
-    "status",
-    "channel",
-)
-_STORED_KEYS = (*_PURCHASE_KEYS, "account_region", "account_registered_at_us")  # ADR 12
-_ACCOUNT_KEYS = ("account_id", "region", "registered_at_us", "email", "phone", "locale", "wechat_openid")
-_REQUIRED_ACCOUNT_KEYS = _ACCOUNT_KEYS[:3]
-_EMAIL, _PHONE, _LOCALE, _OPENID = (itemgetter(i) for i in range(3, 7))
-_DEFAULT_LOCALE = AccountRecord("", "", 0).locale
-_CONTACT_DEFAULTS = dict(zip(_ACCOUNT_KEYS[3:], AccountRecord("", "", 0)[3:], strict=True))
-_required = itemgetter(0, 1, 2)
-
-
-def _stored(table: Any, key: str) -> Any:
-    """A column as records hold it: an account's unknown contact (NULL) is its default."""
-    if table is accounts and key in _CONTACT_DEFAULTS:
-        return func.coalesce(table.c[key], _CONTACT_DEFAULTS[key]).label(key)
-    return table.c[key]
-
-
-def _plain_rows(batch: Sequence[AccountRecord]) -> list[tuple[Any, ...]]:
-    """The required columns of every row. The cycle collector is paused meanwhile: these tuples form
-    no cycles, yet allocating a batch of them would have it walk every record held (a third more
-    time for the whole import)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return list(map(_required, batch))
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _without_contacts(batch: Sequence[AccountRecord]) -> bool:
-    """No row of ``batch`` has an email, phone, openid or non-default locale (one C-level pass each)."""
-    if any(map(_EMAIL, batch)) or any(map(_PHONE, batch)) or any(map(_OPENID, batch)):
-        return False
-    return all(map(_DEFAULT_LOCALE.__eq__, map(_LOCALE, batch)))
-
-
-_ACCOUNT_FIELDS = "SELECT account_id, region, registered_at_us FROM accounts"
 _FROM = "FROM purchases p"  # the account fields rules read are on the purchase: no join
 
 
@@ -121,15 +73,6 @@ def _tests(
 def _where_all(conn: Connection, selection: Selection, *, inline: bool = False) -> tuple[str, dict[str, Any]]:
     tests, params = _tests(conn, selection, inline=inline)
     return " AND ".join(tests), params
-
-
-def _unknown_account(purchase_id: str, account_id: str) -> NoReturn:
-    raise InputError(
-        f"purchases: purchase_id {purchase_id}, account_id: {account_id!r} is not an imported account "
-        "(import accounts first)",
-        code="unknown_account",
-        param=f"purchase_id {purchase_id}: account_id",
-    )
 
 
 class _NearMissReader:
@@ -178,12 +121,10 @@ def condition_names(selection: Selection) -> list[str]:
     return ["purchased", *(c.name for c in selection.conditions)]
 
 
-class SqlPurchases:
+class SqlPurchases(PurchaseImports):
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._bulk: list[Index] | None = None  # indexes dropped by a bulk load, to rebuild
+        super().__init__(conn)
         self._analyze = False
-        self._changed: list[str] = []  # ids the last add replaced (corrections re-check their grants)
 
     # -- loads ----------------------------------------------------------------
     def begin_load(self, what: str, expected_rows: int | None) -> None:
@@ -214,141 +155,6 @@ class SqlPurchases:
                 index.create(self._conn)
         if postgres and self._analyze:  # fresh statistics, or the planner walks an index over most rows
             self._conn.exec_driver_sql(f"ANALYZE {what}")
-
-    # -- import -------------------------------------------------------------
-    def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
-        fast = None
-        if _without_contacts(batch):
-            # No contacts in the batch (a file without those columns): new rows get the columns'
-            # defaults, the same values, and three columns keep such an import as fast as before.
-            fast = (_REQUIRED_ACCOUNT_KEYS, _plain_rows(batch))
-        return self._add(accounts, "account_id", _ACCOUNT_KEYS, batch, update, "accounts", fast)
-
-    def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
-        if self._bulk is not None and self._conn.dialect.name == "sqlite":
-            # Their account fields are filled, and every account checked, by finish_load.
-            return self._add(purchases, "purchase_id", _PURCHASE_KEYS, batch, update, "purchases")
-        rows = self._with_account_fields(batch)  # checks every account exists
-        return self._add(purchases, "purchase_id", _STORED_KEYS, rows, update, "purchases")
-
-    def changed(self) -> list[str]:
-        return self._changed
-
-    def _fill_account_fields(self) -> None:
-        """SQLite, end of a bulk load into the empty table: every purchase gets its account's fields
-        in one join (1.3 s per million, against 3.4 s probing per batch), and one that names no
-        imported account is refused."""
-        filled = self._conn.exec_driver_sql(
-            "UPDATE purchases SET account_region = a.region, account_registered_at_us = a.registered_at_us "
-            "FROM accounts a WHERE a.account_id = purchases.account_id"
-        ).rowcount
-        # The table was empty and ours alone when the load began: every stored row is the load's.
-        stored = self._conn.exec_driver_sql("SELECT COUNT(*) FROM purchases").scalar_one()
-        if filled == stored:
-            return
-        missing = self._conn.exec_driver_sql(
-            "SELECT p.purchase_id, p.account_id FROM purchases p WHERE NOT EXISTS "
-            "(SELECT 1 FROM accounts a WHERE a.account_id = p.account_id) LIMIT 1"
-        ).first()
-        if missing is None:
-            raise InvariantViolation(f"purchases: filled the account fields of {filled} of {stored} rows")
-        _unknown_account(missing[0], missing[1])
-
-    def _add(
-        self,
-        table: Any,
-        key: str,
-        keys: tuple[str, ...],
-        batch: Sequence[tuple[Any, ...]],
-        update: bool,
-        what: str,
-        fast: tuple[tuple[str, ...], Sequence[tuple[Any, ...]]] | None = None,
-    ) -> tuple[int, int]:
-        """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id.
-
-        ``fast`` is the same batch as fewer columns (the others taking their defaults) for the
-        fresh-batch insert; collisions are always compared on every column of ``keys``.
-        """
-        self._changed = []
-        if not batch:
-            return 0, 0
-        # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
-        # batch that collides with stored rows pays for the row-by-row comparison.
-        savepoint = self._conn.begin_nested()
-        try:
-            bulk_insert(self._conn, table.name, *(fast or (keys, batch)))
-            savepoint.commit()
-            return len(batch), 0
-        except IntegrityError:
-            savepoint.rollback()
-        rows = [dict(zip(keys, record, strict=True)) for record in batch]
-        return self._add_slow(table, key, keys, rows, update, what)
-
-    def _add_slow(
-        self, table: Any, key: str, keys: tuple[str, ...], rows: list[dict[str, Any]], update: bool, what: str
-    ) -> tuple[int, int]:
-        existing: dict[str, tuple[Any, ...]] = {}
-        ids = [row[key] for row in rows]
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            stmt = select(*(_stored(table, k) for k in keys)).where(table.c[key].in_(chunk))
-            for found in self._conn.execute(stmt):
-                existing[found[0]] = tuple(found)
-        new_rows, changed, unchanged = [], [], 0
-        for row in rows:
-            before = existing.get(row[key])
-            if before is None:
-                new_rows.append(row)
-            elif before == tuple(row[k] for k in keys):
-                unchanged += 1
-            else:
-                changed.append(row)
-        if changed and not update:
-            first = changed[0]
-            stored = dict(zip(keys, existing[first[key]], strict=True))
-            fields = [column_of(k) for k in keys if stored[k] != first[k]]
-            raise InputError(
-                f"{what}: {key} {first[key]} already exists with a different {', '.join(fields)} "
-                f"({len(changed)} such rows in this batch); use --update to replace them",
-                code="conflicting_reimport",
-                param=f"{key} {first[key]}: {fields[0]}",
-            )
-        if new_rows:
-            self._conn.execute(table.insert(), new_rows)
-        self._changed = [row[key] for row in changed]
-        for row in changed:
-            self._conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
-        if what == "accounts" and changed:  # their purchases carry the fields rules read (ADR 12)
-            self._conn.execute(
-                purchases.update()
-                .where(purchases.c.account_id == bindparam("a"))
-                .values(account_region=bindparam("r"), account_registered_at_us=bindparam("t")),
-                [{"a": r["account_id"], "r": r["region"], "t": r["registered_at_us"]} for r in changed],
-            )
-        return len(new_rows) + len(changed), unchanged
-
-    def _with_account_fields(self, batch: Sequence[PurchaseRecord]) -> list[tuple[Any, ...]]:
-        """Each purchase with its account's region and registration, as stored (ADR 12).
-
-        One lookup per distinct account of the batch, in key order (cache-friendly probes); a
-        purchase naming no imported account is refused, naming both.
-        """
-        wanted = sorted({row[1] for row in batch})
-        raw = self._conn.connection.driver_connection  # plain tuples: a Result costs more than the probe
-        assert raw is not None, "an open connection has a driver connection"
-        if self._conn.dialect.name == "postgresql":
-            found = raw.execute(f"{_ACCOUNT_FIELDS} WHERE account_id = ANY(%s)", (wanted,)).fetchall()
-        else:
-            found = []
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                found += raw.execute(f"{_ACCOUNT_FIELDS} WHERE account_id IN ({marks})", chunk).fetchall()
-        fields = {account_id: (region, at) for account_id, region, at in found}
-        if len(fields) < len(wanted):
-            missing = next(row for row in batch if row[1] not in fields)
-            _unknown_account(missing[0], missing[1])
-        return [(*row, *fields[row[1]]) for row in batch]
 
     # -- scans ----------------------------------------------------------------
     def scan(self, selection: Selection) -> ScanCounts:
@@ -510,10 +316,12 @@ class SqlPurchases:
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
         found = self._conn.execute(
-            select(*(_stored(accounts, k) for k in _ACCOUNT_KEYS)).where(accounts.c.account_id == account_id)
+            select(*(stored_column(accounts, k) for k in ACCOUNT_KEYS)).where(
+                accounts.c.account_id == account_id
+            )
         ).first()
         rows = self._conn.execute(
-            select(*(purchases.c[k] for k in _PURCHASE_KEYS))
+            select(*(purchases.c[k] for k in PURCHASE_KEYS))
             .where(purchases.c.account_id == bindparam("a"))
             .order_by(purchases.c.purchased_at_us, purchases.c.purchase_id),
             {"a": account_id},

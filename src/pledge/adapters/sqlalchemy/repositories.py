@@ -1,46 +1,36 @@
-"""Campaigns, budgets, grants and the ledger on SQLAlchemy Core."""
+"""Grants on SQLAlchemy Core; campaigns, budgets and the ledger are re-exported from their modules."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Index, func, select, text, update
+from sqlalchemy import Connection, Index, func, select, update
 
 from pledge.adapters.sqlalchemy import expiry
+from pledge.adapters.sqlalchemy.campaign_store import SqlBudgets, SqlCampaigns
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty
+from pledge.adapters.sqlalchemy.ledger_store import SqlLedger
 from pledge.adapters.sqlalchemy.purchases import STREAM
 from pledge.adapters.sqlalchemy.tables import (
-    budgets,
-    campaign_events,
-    campaigns,
     grants,
-    ledger_entries,
-    ledger_head,
 )
-from pledge.adapters.sqlalchemy.tables import terms_versions as tv
-from pledge.domain.campaign import CampaignState, TermsVersion
-from pledge.domain.errors import ConflictError
 from pledge.domain.grant import Grant, GrantState, grant_id
-from pledge.domain.ledger import ChainedTransfer, Transfer, chain
 from pledge.usecases.ports import (
-    Budget,
-    CampaignRecord,
     CandidateTotals,
     ExpiredBatch,
     FreeGrants,
     PreparedCandidates,
 )
 
+__all__ = ["BULK_WRITE_ROWS", "SqlBudgets", "SqlCampaigns", "SqlGrants", "SqlLedger"]
+
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
                  "posting_id")  # fmt: skip
 _STAGE = "pledge_grants_stage"  # a session's temporary table
 BULK_WRITE_ROWS = 50_000  # a run writing at least this many grants may rebuild indexes (SQLite)
-_LEDGER_INSERT = ("seq", "transfer_id", "debit_account", "credit_account", "asset", "amount", "kind", "ref",
-                  "at_us", "prev_hash", "hash")  # fmt: skip
 _GRANT_COLUMNS = (
     "grant_id",
     "campaign_id",
@@ -73,180 +63,6 @@ def _grant(row: Any) -> Grant:
         row.closed_at_us,
         row.revoked_reason,
     )
-
-
-class SqlCampaigns:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def _record(self, row: Any) -> CampaignRecord:
-        return CampaignRecord(
-            row.campaign_id,
-            row.kind,
-            CampaignState(row.state),
-            row.currency,
-            int(row.created_at_us),
-            int(row.issue_seq),
-            row.promise_group,
-        )
-
-    def get(self, campaign_id: str, *, for_update: bool = False) -> CampaignRecord | None:
-        stmt = select(campaigns).where(campaigns.c.campaign_id == campaign_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self._conn.execute(stmt).first()
-        return self._record(row) if row else None
-
-    def all(self) -> list[CampaignRecord]:
-        return [
-            self._record(r) for r in self._conn.execute(select(campaigns).order_by(campaigns.c.campaign_id))
-        ]
-
-    def add(self, record: CampaignRecord) -> None:
-        self._conn.execute(
-            campaigns.insert().values(
-                campaign_id=record.campaign_id,
-                kind=record.kind,
-                state=record.state.value,
-                currency=record.currency,
-                created_at_us=record.created_at_us,
-                issue_seq=record.issue_seq,
-                promise_group=record.promise_group,
-            )
-        )
-
-    def set_state(self, campaign_id: str, state: CampaignState) -> None:
-        self._conn.execute(
-            update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(state=state.value)
-        )
-
-    def set_group(self, campaign_id: str, group: str) -> None:
-        self._conn.execute(
-            update(campaigns).where(campaigns.c.campaign_id == campaign_id).values(promise_group=group)
-        )
-
-    def lock_group(self, group: str) -> None:
-        if self._conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE serializes every writer
-            self._conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"pledge.promise_group:{group}"},
-            )
-
-    def bump_issue_seq(self, campaign_id: str, expected: int) -> bool:
-        result = self._conn.execute(
-            update(campaigns)
-            .where(campaigns.c.campaign_id == campaign_id, campaigns.c.issue_seq == expected)
-            .values(issue_seq=expected + 1)
-        )
-        return result.rowcount == 1
-
-    def versions(self, campaign_id: str) -> list[TermsVersion]:
-        rows = self._conn.execute(select(tv).where(tv.c.campaign_id == campaign_id).order_by(tv.c.version))
-        return [
-            TermsVersion(
-                r.campaign_id,
-                r.version,
-                r.content_hash,
-                json.loads(r.document),
-                r.author,
-                int(r.created_at_us),
-                r.approved_by,
-                r.approved_at_us,
-                r.approved_hash,
-            )
-            for r in rows
-        ]
-
-    def add_version(self, version: TermsVersion) -> None:
-        self._conn.execute(
-            tv.insert().values(
-                campaign_id=version.campaign_id,
-                version=version.version,
-                content_hash=version.content_hash,
-                document=json.dumps(version.document, sort_keys=True, ensure_ascii=False),
-                author=version.author,
-                created_at_us=version.created_at_us,
-            )
-        )
-
-    def approve(self, campaign_id: str, version: int, approver: str, at_us: int, content_hash: str) -> None:
-        result = self._conn.execute(
-            update(tv)
-            .where(
-                tv.c.campaign_id == campaign_id,
-                tv.c.version == version,
-                tv.c.content_hash == content_hash,
-                tv.c.approved_by.is_(None),
-            )
-            .values(approved_by=approver, approved_at_us=at_us, approved_hash=content_hash)
-        )
-        if result.rowcount != 1:
-            raise ConflictError(f"campaign {campaign_id} version {version} changed or was approved meanwhile")
-
-    def record_event(
-        self, campaign_id: str, kind: str, actor: str, at_us: int, detail: Mapping[str, Any]
-    ) -> None:
-        self._conn.execute(
-            campaign_events.insert().values(
-                campaign_id=campaign_id,
-                kind=kind,
-                actor=actor,
-                at_us=at_us,
-                detail=json.dumps(detail, sort_keys=True, ensure_ascii=False),
-            )
-        )
-
-    def events(self, campaign_id: str) -> list[dict[str, Any]]:
-        rows = self._conn.execute(
-            select(campaign_events)
-            .where(campaign_events.c.campaign_id == campaign_id)
-            .order_by(campaign_events.c.event_id)
-        )
-        return [
-            {"kind": r.kind, "actor": r.actor, "at_us": int(r.at_us), "detail": json.loads(r.detail)}
-            for r in rows
-        ]
-
-
-class SqlBudgets:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def get(self, campaign_id: str) -> Budget | None:
-        row = self._conn.execute(select(budgets).where(budgets.c.campaign_id == campaign_id)).first()
-        return (
-            Budget(row.campaign_id, row.currency, int(row.funded_minor), int(row.remaining_minor))
-            if row
-            else None
-        )
-
-    def create(self, budget: Budget) -> None:
-        self._conn.execute(
-            budgets.insert().values(
-                campaign_id=budget.campaign_id,
-                currency=budget.currency,
-                funded_minor=budget.funded_minor,
-                remaining_minor=budget.remaining_minor,
-            )
-        )
-
-    def adjust(self, campaign_id: str, delta_remaining_minor: int, delta_funded_minor: int = 0) -> bool:
-        # The WHERE makes the check and the change one atomic statement; the CHECK
-        # constraint would also refuse, but as an error instead of a clean "no".
-        result = self._conn.execute(
-            update(budgets)
-            .where(
-                budgets.c.campaign_id == campaign_id,
-                budgets.c.remaining_minor + delta_remaining_minor >= 0,
-                budgets.c.remaining_minor + delta_remaining_minor
-                <= budgets.c.funded_minor + delta_funded_minor,
-            )
-            .values(
-                remaining_minor=budgets.c.remaining_minor + delta_remaining_minor,
-                funded_minor=budgets.c.funded_minor + delta_funded_minor,
-            )
-        )
-        return result.rowcount == 1
 
 
 class SqlGrants:
@@ -444,57 +260,3 @@ class SqlGrants:
             )
             found.update((ids[r.grant_id], _grant(r)) for r in rows)
         return found
-
-
-class SqlLedger:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def head(self) -> tuple[int, str]:
-        row = self._conn.execute(
-            select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)
-        ).one()
-        return int(row.seq), row.hash
-
-    def append(self, transfers: Iterable[Transfer]) -> int:
-        """Chain and store transfers after the head, holding the head's row lock."""
-        row = self._conn.execute(
-            select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
-        ).one()
-        chained = chain(transfers, int(row.seq), row.hash)
-        if not chained:
-            return 0
-        rows = [
-            (c.seq, c.transfer.id, c.transfer.debit_account, c.transfer.credit_account, c.transfer.asset,
-             c.transfer.amount, c.transfer.kind, c.transfer.ref, c.transfer.at_us, c.prev_hash, c.hash)
-            for c in chained
-        ]  # fmt: skip
-        bulk_insert(self._conn, "ledger_entries", _LEDGER_INSERT, rows)
-        last = chained[-1]
-        self._conn.execute(
-            update(ledger_head).where(ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash)
-        )
-        return len(chained)
-
-    def entries(self) -> Iterator[ChainedTransfer]:
-        e = ledger_entries.c
-        rows = self._conn.execute(
-            select(
-                e.seq,
-                e.transfer_id,
-                e.debit_account,
-                e.credit_account,
-                e.asset,
-                e.amount,
-                e.kind,
-                e.ref,
-                e.at_us,
-                e.prev_hash,
-                e.hash,
-            ).order_by(e.seq),
-            execution_options=STREAM,
-        )
-        for r in rows:
-            yield ChainedTransfer(
-                int(r[0]), Transfer(r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7], int(r[8])), r[9], r[10]
-            )

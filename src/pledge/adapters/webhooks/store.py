@@ -64,6 +64,12 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
+def _audit_before(conn: Connection, audit: CallAudit | None, subject: str) -> None:
+    """The endpoint as the change finds it, read in the change's transaction."""
+    if audit is not None:
+        audit.before = snapshot(conn, subject)
+
+
 def _audit_in(conn: Connection, audit: CallAudit | None, subject: str, wall_clock: Clock) -> None:
     """The audit entry, in the same transaction as the endpoint change."""
     if audit is not None:
@@ -242,6 +248,7 @@ class WebhookStore:
 
     def disable_endpoint(self, endpoint_id: str, audit: CallAudit | None = None) -> Endpoint | None:
         with self.engine.begin() as conn:
+            _audit_before(conn, audit, f"webhook_endpoint:{endpoint_id}")
             done = conn.execute(
                 update(webhook_endpoints)
                 .where(webhook_endpoints.c.endpoint_id == endpoint_id)

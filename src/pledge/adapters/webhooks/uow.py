@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.api_store import CallAudit, append_audit
+from pledge.adapters.sqlalchemy.engines import write_when_free
 from pledge.adapters.sqlalchemy.uow import SqlUnitOfWork
 from pledge.adapters.webhooks.fanout import fan_out
 from pledge.adapters.webhooks.store import Outbox
@@ -49,8 +50,14 @@ class HookedUnitOfWork(SqlUnitOfWork):
 
     def __enter__(self) -> HookedUnitOfWork:
         super().__enter__()
-        outbox = self._outbox = Outbox(self._connection(), self._clock.now_us(), self._wall)
+        conn = self._connection()
+        outbox = self._outbox = Outbox(conn, self._clock.now_us(), self._wall)
         self.sql_grants.keep_expired = lambda: outbox.listens("grant.expired")
+        audit = self._audit
+        if audit is not None and not audit.written:
+            # The "before" of the entry this unit may write, read in its own transaction (on SQLite
+            # under the write lock BEGIN IMMEDIATE takes): the state its change starts from.
+            audit.before = snapshot(conn, audit.subject)
         return self
 
     def _connection(self) -> Connection:
@@ -91,6 +98,23 @@ def _name_new_terms(audit: CallAudit, events: Sequence[DomainEvent]) -> None:
         audit.subject = f"subscription:{created[0]}"
     else:
         audit.extra_after["created_terms"] = created
+
+
+def append_unchanged(engine: Engine, audit: CallAudit, wall_clock: Clock, wait_s: float = 0.0) -> None:
+    """Record a call that committed nothing (a repeat, a no-op).
+
+    Who asked, and the state: read in the transaction that appends the entry, so before and
+    after are the same state, as nothing of this call changed it.
+    """
+    if audit.written:
+        return
+
+    def write(conn: Connection) -> None:
+        state = audit.before = snapshot(conn, audit.subject)
+        append_audit(conn, audit.record(wall_clock.now_us(), state))
+
+    write_when_free(engine, write, wait_s)
+    audit.written = True
 
 
 def hooked_factory(engine: Engine, clock: Clock, audit: CallAudit | None) -> Callable[[], HookedUnitOfWork]:

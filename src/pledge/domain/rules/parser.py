@@ -14,8 +14,6 @@ rule that arrives over the API.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Any, Final
 
 from pledge.domain.errors import InputError
 from pledge.domain.money import INT64_MAX, INT64_MIN
@@ -35,7 +33,8 @@ from pledge.domain.rules.ast import (
     evaluate,
     literals,
 )
-from pledge.domain.rules.lexer import TS_MAX_US, TS_MIN_US, Source, Token, instant_us, tokenize
+from pledge.domain.rules.lexer import TS_MAX_US, TS_MIN_US, Source, Token, instant_us
+from pledge.domain.rules.reader import MAX_DEPTH, MAX_LENGTH, MAX_NODES, TYPE_NAMES, Expr, TokenReader
 from pledge.domain.rules.schema import FIELDS, ROOTS
 
 __all__ = [
@@ -49,78 +48,10 @@ __all__ = [
     "parse_rule",
 ]
 
-MAX_LENGTH: Final = 4096
-MAX_DEPTH: Final = 32
-MAX_NODES: Final = 256
-_TYPE_NAMES: Final = {
-    "string": "a string",
-    "int": "an int",
-    "timestamp": "a timestamp",
-    "bool": "a condition",
-    "const": "a constant condition",
-    "list": "a list",
-}
+_E = Expr  # the parser's short name for a typed span
 
 
-@dataclass(frozen=True, slots=True)
-class _E:
-    """A parsed expression with its type and source span (spans never reach the public tree)."""
-
-    value: Any  # Node, Field, Literal, bool (true/false) or tuple[_E, ...] (a list)
-    kind: str  # a field type, "bool", "const" or "list"
-    start: int
-    end: int
-    parts: tuple[_E, ...] = field(default=())  # the operands when this is an && chain
-
-
-class _Parser:
-    def __init__(self, src: Source) -> None:
-        self.src = src
-        self.tokens = tokenize(src)
-        self.i = 0
-        self.depth = 0
-        self.nodes = 0
-        self.inner: dict[tuple[int, int], tuple[int, int]] = {}  # (span with parens) -> span inside
-
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
-
-    def take(self) -> Token:
-        token = self.peek()
-        self.i += 1
-        return token
-
-    def at(self, text: str) -> bool:
-        token = self.peek()
-        return token.kind in ("op", "ident") and token.text == text
-
-    def expect(self, text: str) -> Token:
-        if not self.at(text):
-            raise self.unexpected(self.peek(), f"expected {text}")
-        return self.take()
-
-    def unexpected(self, token: Token, hint: str = "") -> InputError:
-        found = "the end of the rule" if token.kind == "eof" else repr(token.text)
-        return self.src.error(
-            "rule_syntax", token.start, f"unexpected {found}" + (f": {hint}" if hint else "")
-        )
-
-    def count(self, pos: int) -> None:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self.src.error("rule_too_complex", pos, f"the rule has more than {MAX_NODES} parts")
-
-    def enter(self, token: Token) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.src.error(
-                "rule_too_complex", token.start, f"nesting is deeper than {MAX_DEPTH} levels"
-            )
-
-    def describe(self, e: _E) -> str:
-        text = " ".join(self.src.text[e.start : e.end].split())
-        return text if len(text) <= 40 else text[:37] + "..."
-
+class _Parser(TokenReader):
     def need_condition(self, e: _E, op: Token) -> None:
         if e.kind == "const":
             raise self.src.error(
@@ -130,7 +61,7 @@ class _Parser:
             )
         if e.kind != "bool":
             needs = "a condition" if op.text == "!" else "conditions"
-            what = f"{self.describe(e)} is {_TYPE_NAMES[e.kind]}"
+            what = f"{self.describe(e)} is {TYPE_NAMES[e.kind]}"
             raise self.src.error("rule_type_error", op.start, f"{op.text} needs {needs} but {what}")
 
     # Grammar, loosest first: or := and ('||' and)* ; and := rel ('&&' rel)* ;
@@ -183,8 +114,8 @@ class _Parser:
             raise src.error(
                 "rule_type_error",
                 op.start,
-                f"{self.describe(left)} is {_TYPE_NAMES[left.kind]} "
-                f"but {self.describe(right)} is {_TYPE_NAMES[right.kind]}",
+                f"{self.describe(left)} is {TYPE_NAMES[left.kind]} "
+                f"but {self.describe(right)} is {TYPE_NAMES[right.kind]}",
             )
         if isinstance(left.value, Literal) and isinstance(right.value, Literal):
             raise src.error(
@@ -202,7 +133,7 @@ class _Parser:
             raise src.error(
                 "rule_type_error",
                 op.start,
-                f"in needs a field on its left but {self.describe(left)} is {_TYPE_NAMES[left.kind]}",
+                f"in needs a field on its left but {self.describe(left)} is {TYPE_NAMES[left.kind]}",
             )
         if not isinstance(left.value, Field):
             raise src.error("rule_unsupported", op.start, "the left side of in must be a field")
@@ -211,7 +142,7 @@ class _Parser:
                 "rule_type_error",
                 op.start,
                 f'in needs a list like ["a", "b"] on its right '
-                f"but {self.describe(right)} is {_TYPE_NAMES[right.kind]}",
+                f"but {self.describe(right)} is {TYPE_NAMES[right.kind]}",
             )
         for element in right.value:
             if element.kind != left.kind:
@@ -219,8 +150,8 @@ class _Parser:
                     "rule_type_error",
                     element.start,
                     f"{self.describe(left)} is "
-                    f"{_TYPE_NAMES[left.kind]} but {self.describe(element)} in the list is "
-                    f"{_TYPE_NAMES[element.kind]}",
+                    f"{TYPE_NAMES[left.kind]} but {self.describe(element)} in the list is "
+                    f"{TYPE_NAMES[element.kind]}",
                 )
         self.count(op.start)
         node = InList(left.value, tuple(element.value for element in right.value))
@@ -400,7 +331,7 @@ def parse_rule(text: str, *, param: str = "qualify.rule") -> Rule:
         raise src.error(
             "rule_type_error",
             whole.start,
-            f"a rule must be a condition but {parser.describe(whole)} is {_TYPE_NAMES[whole.kind]}",
+            f"a rule must be a condition but {parser.describe(whole)} is {TYPE_NAMES[whole.kind]}",
         )
     conditions = []
     for part in whole.parts or (whole,):

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pledge.adapters.files.documents import load_yaml_file
-from pledge.adapters.files.readers import count_rows, read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli import render
-from pledge.entrypoints.cli.identity import KeyOpt, key_actor
+from pledge.entrypoints.cli.audited import audited
+from pledge.entrypoints.cli.identity import KeyOpt, cli_key
 from pledge.entrypoints.cli.options import (
     ActorOpt,
     DbOpt,
@@ -32,7 +31,6 @@ from pledge.entrypoints.cli.options import (
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import EXPIRE_BATCH, MAX_EXPIRE_BATCH, claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -78,86 +76,6 @@ def init(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         )
 
 
-def _progress(total: int | None, label: str) -> Progress:
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        disable=total is None or total < 200_000,
-    )
-
-
-def _import(
-    kind: str, file: Path, db: str | None, update: bool, as_json: bool, now: str | None, actor: str | None
-) -> None:
-    with app_for(db, now) as pledge:
-        total = count_rows(file)
-        corrector = Corrector(pledge.rules, pledge.clock, actor_name(actor))
-        with _progress(total, f"importing {kind}") as bar:
-            task = bar.add_task(kind, total=total)
-            if kind == "accounts":
-                result = import_accounts(
-                    pledge.uow,
-                    read_accounts(file),
-                    update=update,
-                    progress=lambda n: bar.advance(task, n),
-                    expected_rows=total,
-                    corrector=corrector,
-                )
-            else:
-                result = import_purchases(
-                    pledge.uow,
-                    read_purchases(file),
-                    update=update,
-                    progress=lambda n: bar.advance(task, n),
-                    expected_rows=total,
-                    corrector=corrector,
-                )
-        emit(
-            result,
-            as_json,
-            lambda r: out.print(
-                f"{kind}: {r['imported']:,} imported, {r['unchanged']:,} unchanged, {r['updated']:,} updated"
-                + (f"; grants revoked {r['revoked']:,}, claw-backs {r['clawbacks']:,}" if update else "")
-            ),
-        )
-
-
-@imports.command("accounts")
-def import_accounts_cmd(
-    file: Path,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    update: Annotated[bool, typer.Option("--update", help="Replace changed rows.")] = False,
-    now: NowOpt = None,
-    actor: ActorOpt = None,
-) -> None:
-    """Import accounts: account_id, region, registered_at."""
-    _import("accounts", file, db, update, as_json, now, actor)
-
-
-@imports.command("purchases")
-def import_purchases_cmd(
-    file: Path,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-    update: Annotated[
-        bool,
-        typer.Option(
-            "--update",
-            help="Replace changed rows; a grant its purchase no longer earns is revoked (or, if opened, "
-            "becomes a claw-back case).",
-        ),
-    ] = False,
-    now: NowOpt = None,
-    actor: ActorOpt = None,
-) -> None:
-    """Import purchases (their accounts must be imported first)."""
-    _import("purchases", file, db, update, as_json, now, actor)
-
-
 @campaign.command("apply")
 def campaign_apply(
     file: Path,
@@ -173,8 +91,12 @@ def campaign_apply(
     approver, so a name typed here could otherwise let an author approve their own terms.
     """
     with app_for(db, now) as pledge:
-        author = key_actor(pledge, key, actor, "campaigns.write")
-        result = apply_campaign(pledge.uow, pledge.rules, pledge.clock, load_document(file), author)
+        author = cli_key(pledge, key, actor, "campaigns.write")
+        document = load_document(file)
+        with audited(
+            pledge, "campaign.apply", f"campaign:{document.get('id')}", author.actor, author.key_id
+        ) as call:
+            result = apply_campaign(call.uow, pledge.rules, pledge.clock, document, author.actor)
         emit(
             result,
             as_json,
@@ -223,8 +145,13 @@ def campaign_approve(
 ) -> None:
     """Approve the latest terms version with your approver key (never by its author, whatever the key)."""
     with app_for(db, now) as pledge:
-        approver = key_actor(pledge, key, actor, "campaigns.approve")
-        result = approve_campaign(pledge.uow, pledge.rules, pledge.clock, campaign_id, approver, content_hash)
+        approver = cli_key(pledge, key, actor, "campaigns.approve")
+        with audited(
+            pledge, "campaign.approve", f"campaign:{campaign_id}", approver.actor, approver.key_id
+        ) as call:
+            result = approve_campaign(
+                call.uow, pledge.rules, pledge.clock, campaign_id, approver.actor, content_hash
+            )
         emit(result, as_json, render.approval)
 
 
@@ -247,10 +174,14 @@ def campaign_launch(
 ) -> None:
     """Activate an approved campaign and fund its budget, with your operator key."""
     with app_for(db, now) as pledge:
-        operator = key_actor(pledge, key, actor, "campaigns.operate")
-        result = launch_campaign(
-            pledge.uow, pledge.rules, pledge.clock, campaign_id, operator, accept_shortfall
-        )
+        operator = cli_key(pledge, key, actor, "campaigns.operate")
+        subject, accepted = f"campaign:{campaign_id}", accept_shortfall
+        with audited(
+            pledge, "campaign.launch", subject, operator.actor, operator.key_id, accept_shortfall=accepted
+        ) as call:
+            result = launch_campaign(
+                call.uow, pledge.rules, pledge.clock, campaign_id, operator.actor, accept_shortfall
+            )
         emit(result, as_json, render.launched)
 
 
@@ -263,7 +194,9 @@ def _state_command(name: str, target: CampaignState, doc: str) -> None:
         actor: ActorOpt = None,
     ) -> None:
         with app_for(db, now) as pledge:
-            result = set_campaign_state(pledge.uow, pledge.clock, campaign_id, target, actor_name(actor))
+            who, subject = actor_name(actor), f"campaign:{campaign_id}"
+            with audited(pledge, f"campaign.{name}", subject, who) as call:
+                result = set_campaign_state(call.uow, pledge.clock, campaign_id, target, who)
             emit(result, as_json, lambda r: out.print(f"{r['id']} is {r['state']}"))
 
     command.__doc__ = doc
@@ -281,15 +214,12 @@ def campaign_run(
 ) -> None:
     """Issue grants (idempotent: re-running issues nothing twice)."""
     with app_for(db, now) as pledge:
-        with counting("issuing", "grants", quiet=as_json) as progress:
-            result = run_campaign(
-                pledge.uow,
-                pledge.rules,
-                pledge.clock,
-                campaign_id,
-                actor_name(actor),
-                progress=progress,
-            )
+        who = actor_name(actor)
+        with (
+            audited(pledge, "campaign.run", f"campaign:{campaign_id}", who) as call,
+            counting("issuing", "grants", quiet=as_json) as progress,
+        ):
+            result = run_campaign(call.uow, pledge.rules, pledge.clock, campaign_id, who, progress=progress)
         emit(
             result,
             as_json,
@@ -341,11 +271,15 @@ def grants_list(
 
 
 @grants.command("claim")
-def grants_claim(grant_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+def grants_claim(
+    grant_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Open a red envelope; repeating returns the same result."""
     with app_for(db, now) as pledge:
+        with audited(pledge, "grant.claim", f"grant:{grant_id}", actor_name(actor)) as call:
+            claimed = claim_grant(call.uow, pledge.clock, grant_id)
         emit(
-            claim_grant(pledge.uow, pledge.clock, grant_id),
+            claimed,
             as_json,
             lambda g: out.print(f"grant {g['id']}: {g['amount']} {g['currency']} {g['state']}"),
         )
@@ -356,6 +290,7 @@ def grants_expire(
     db: DbOpt = None,
     as_json: JsonOpt = False,
     now: NowOpt = None,
+    actor: ActorOpt = None,
     batch: Annotated[
         int, typer.Option("--batch", help="Grants per transaction (an interruption loses at most one).")
     ] = EXPIRE_BATCH,
@@ -367,8 +302,11 @@ def grants_expire(
     if not 1 <= batch <= MAX_EXPIRE_BATCH:
         fail(InputError(f"--batch: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch"))
     with app_for(db, now) as pledge:
-        with measuring("expiring", "grants") as progress:
-            result = expire_grants(pledge.uow, pledge.clock, batch_size=batch, progress=progress)
+        with (
+            audited(pledge, "grants.expire", "grants:all", actor_name(actor)) as call,
+            measuring("expiring", "grants") as progress,
+        ):
+            result = expire_grants(call.uow, pledge.clock, batch_size=batch, progress=progress)
         emit(result, as_json, render.expiry)
 
 

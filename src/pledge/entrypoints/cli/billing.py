@@ -9,9 +9,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pledge.adapters.webhooks.subjects import CATALOG_SUBJECT
+from pledge.adapters.webhooks.uow import NEW_TERM_SUBJECT
 from pledge.domain.errors import InputError
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.cli.app import app, campaign, load_document
+from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import (
     ActorOpt,
     DbOpt,
@@ -25,6 +28,7 @@ from pledge.entrypoints.cli.options import (
     out,
 )
 from pledge.entrypoints.cli.render import id_column
+from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
@@ -73,7 +77,9 @@ def plans_apply(
 ) -> None:
     """Create or update the catalog (a changed file is a new catalog version)."""
     with app_for(db, now) as pledge:
-        result = apply_plans(pledge.uow, pledge.clock, load_document(file), actor_name(actor))
+        who, document = actor_name(actor), load_document(file)
+        with audited(pledge, "plans.apply", CATALOG_SUBJECT, who) as call:
+            result = apply_plans(call.uow, pledge.clock, document, who)
         emit(
             result,
             as_json,
@@ -95,7 +101,7 @@ def quote_cmd(
 ) -> None:
     """Price a plan for an account now, with the breakdown a customer would read."""
     with app_for(db, now) as pledge:
-        result = quote_plan(pledge.uow, pledge.clock, account, plan, timezone)
+        result = quote_json(quote_plan(pledge.uow, pledge.clock, account, plan, timezone))
         emit(result, as_json, lambda r: out.print(f"{r['plan']}: {escape(r['breakdown'])}"))
 
 
@@ -107,14 +113,15 @@ def subscriptions_buy(
     as_json: JsonOpt = False,
     now: NowOpt = None,
     timezone: TzOpt = DEFAULT_TIMEZONE,
+    actor: ActorOpt = None,
 ) -> None:
     """Record a paid first term at the quoted terms; auto-renew starts off (the customer turns it on)."""
     with app_for(db, now) as pledge:
-        emit(
-            buy_subscription(pledge.uow, pledge.clock, account, plan, timezone),
-            as_json,
-            lambda t: out.print(_term_line(t)),
-        )
+        with audited(pledge, "subscription.buy", NEW_TERM_SUBJECT, actor_name(actor)) as call:
+            bought = buy_subscription(call.uow, pledge.clock, account, plan, timezone)
+            if not call.audit.written:  # the term existed already (a retried purchase)
+                call.audit.subject = f"subscription:{bought['id']}"
+        emit(bought, as_json, lambda t: out.print(_term_line(t)))
 
 
 @subscriptions.command("list")
@@ -166,19 +173,25 @@ def subscriptions_auto_renew(
 ) -> None:
     """Record the customer's auto-renew consent: who, when, and the exact wording shown."""
     with app_for(db, now) as pledge:
-        result = set_term_auto_renew(pledge.uow, pledge.clock, term_id, on, actor_name(actor))
+        who = actor_name(actor)
+        with audited(pledge, "subscription.auto_renew", f"subscription:{term_id}", who) as call:
+            result = set_term_auto_renew(call.uow, pledge.clock, term_id, on, who)
         emit(result, as_json, lambda t: out.print(escape(_consent_line(t))))
 
 
 @subscriptions.command("renew-due")
-def subscriptions_renew_due(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+def subscriptions_renew_due(
+    db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Decide the terms that have ended: renew those with auto-renew on at list price, lapse the others.
 
     Terms still running are left as they are.
     """
     with app_for(db, now) as pledge:
+        with audited(pledge, "subscriptions.renew_due", "subscriptions:due", actor_name(actor)) as call:
+            renewed = renewal_json(renew_due(call.uow, pledge.clock))
         emit(
-            renew_due(pledge.uow, pledge.clock),
+            renewed,
             as_json,
             lambda r: out.print(
                 f"ended terms: renewed {r['renewed']:,} at list price (auto-renew on), "
@@ -199,14 +212,16 @@ def subscriptions_refund(
     prorated: Annotated[
         bool, typer.Option("--prorated", help="Refund only the unused share (half-even to the fen).")
     ] = False,
+    actor: ActorOpt = None,
 ) -> None:
     """Refund a term; with --repurchase, rebuy it at the current terms (net refund reported)."""
     if repurchase and prorated:
         fail(InputError("--repurchase refunds in full; do not combine it with --prorated", param="prorated"))
     with app_for(db, now) as pledge:
-        result = refund_subscription(
-            pledge.uow, pledge.clock, term_id, repurchase=repurchase, prorated=prorated
-        )
+        with audited(pledge, "subscription.refund", f"subscription:{term_id}", actor_name(actor)) as call:
+            result = refund_subscription(
+                call.uow, pledge.clock, term_id, repurchase=repurchase, prorated=prorated
+            )
         emit(
             result,
             as_json,
@@ -245,18 +260,22 @@ def campaign_compensate(
             InputError(f"--policy: {policy!r} is not one of rate_parity, difference_as_time", param="policy")
         )
     with app_for(db, now) as pledge:
-        with counting("compensating", "terms", quiet=as_json) as progress:
+        who, subject = actor_name(actor), f"campaign:{campaign_id}"
+        with (
+            audited(pledge, "campaign.compensate", subject, who, changes=not dry_run, policy=policy) as call,
+            counting("compensating", "terms", quiet=as_json) as progress,
+        ):
             result = compensate_campaign(
-                pledge.uow,
+                call.uow,
                 pledge.clock,
                 campaign_id,
-                actor_name(actor),
+                who,
                 dry_run=dry_run,
                 policy=chosen,
                 account_id=account,
                 progress=progress,
             )
-        emit(result, as_json, compensation_human)
+        emit(compensation_json(result), as_json, compensation_human)
 
 
 def compensation_human(r: dict[str, Any]) -> None:

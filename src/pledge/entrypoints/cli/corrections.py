@@ -8,7 +8,9 @@ import typer
 from rich.table import Table
 
 from pledge.entrypoints.cli.app import grants
+from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
+from pledge.entrypoints.presenters import clawbacks_json, revoked_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 
 
@@ -25,8 +27,11 @@ def grants_revoke(
 ) -> None:
     """Withdraw an unopened grant; its value returns to the budget. Repeating changes nothing."""
     with app_for(db, now) as pledge:
+        who = actor_name(actor)
+        with audited(pledge, "grant.revoke", f"grant:{grant_id}", who) as call:
+            revoked = revoked_json(revoke_grant(call.uow, pledge.clock, grant_id, reason, who))
         emit(
-            revoke_grant(pledge.uow, pledge.clock, grant_id, reason, actor_name(actor)),
+            revoked,
             as_json,
             lambda g: out.print(f"grant {g['id']}: {g['state']} ({g['revoked_reason']})"),
         )
@@ -64,4 +69,4 @@ def grants_clawbacks(
         result = list_clawbacks(
             pledge.uow, campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit
         )
-        emit(result, as_json, _clawback_table)
+        emit(clawbacks_json(result), as_json, _clawback_table)

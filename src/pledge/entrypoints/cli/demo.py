@@ -96,6 +96,15 @@ def run_demo(db_file: Path, purchases: int, seed: int) -> None:
 def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) -> None:
     # Everyone acts with their own key, as they would through the API, the console or the CLI.
     author, approver, operator = (keys[name].actor for name in (AUTHOR, APPROVER, OPERATOR))
+    _import_history(app, purchases, seed)
+    _terms(app, author, approver)
+    _launch_and_run(app, operator)
+    _customers(app)
+    _expire_and_verify(app)
+
+
+def _import_history(app: App, purchases: int, seed: int) -> None:
+    """Step 1."""
     with tempfile.TemporaryDirectory(prefix="pledge-demo-") as tmp:
         folder = Path(tmp)
         data = generate(folder, purchases=purchases, seed=seed, fmt="csv")
@@ -124,6 +133,9 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
             f"{again['unchanged']:,} unchanged"
         )
 
+
+def _terms(app: App, author: str, approver: str) -> None:
+    """Steps 2 to 4: the typo refused, the corrected terms, four-eyes approval."""
     step(
         2,
         "The seed's typo: 19990 instead of 1999",
@@ -170,6 +182,9 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
     approved = approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
 
+
+def _launch_and_run(app: App, operator: str) -> None:
+    """Step 5."""
     step(
         5,
         "Launch and issue",
@@ -183,6 +198,9 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
     second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  run again: issued {second['issued']} (idempotent)")
 
+
+def _customers(app: App) -> None:
+    """Steps 6 and 7: explained person by person, an envelope opened twice."""
     step(
         6,
         "Explain, person by person",
@@ -207,6 +225,9 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
         f"{opened['claimed_at'] == again_opened['claimed_at']}"
     )
 
+
+def _expire_and_verify(app: App) -> None:
+    """Steps 8 and 9."""
     later = parse_instant("2021-09-10T20:00:01+08:00")
     step(
         8,

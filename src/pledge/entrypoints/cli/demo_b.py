@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rich.panel import Panel
 
@@ -16,6 +17,7 @@ from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.billing import compensation_human
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
+from pledge.entrypoints.presenters import compensation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -71,7 +73,15 @@ def scenario_b(app: App) -> None:
             writer.writerow(ACCOUNT_COLUMNS)
             writer.writerows((a, "CN", "2020-01-01T00:00:00+08:00") for a in [*CUSTOMERS, LATE_BUYER])
         import_accounts(app.uow, read_accounts(path))
+    _launch_v1(app)
+    terms = _buy_under_v1(app)
+    _terms_v2(app)
+    _refund_and_compensate(app, terms)
+    _renewals(app, terms)
 
+
+def _launch_v1(app: App) -> None:
+    """B1."""
     _at(app, "2023-10-30T09:00:00+08:00")
     step(
         "B1",
@@ -86,6 +96,9 @@ def scenario_b(app: App) -> None:
     approve_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
     launch_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
 
+
+def _buy_under_v1(app: App) -> dict[str, dict[str, Any]]:
+    """B2: the terms bought, by account."""
     _at(app, "2023-11-01T10:00:00+08:00")
     step(
         "B2",
@@ -94,11 +107,15 @@ def scenario_b(app: App) -> None:
         "the quoted terms, the payment and the service days in the ledger. Auto-renew is off by default.",
     )
     offered = quote_plan(app.uow, app.clock, "cloud-platinum-buyer", "cloud-platinum-200gb")
-    out.print(f"  quote: {offered['breakdown']}")
+    out.print(f"  quote: {offered.quote.breakdown}")
     terms = {a: buy_subscription(app.uow, app.clock, a, plan) for a, plan in CUSTOMERS.items()}
     for term in terms.values():
         out.print(_line(term))
+    return terms
 
+
+def _terms_v2(app: App) -> None:
+    """B3."""
     _at(app, "2023-11-03T10:00:00+08:00")
     step(
         "B3",
@@ -109,9 +126,12 @@ def scenario_b(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, example("cloud-double-11-v2.yaml"), AUTHOR)
     approve_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
     _at(app, "2023-11-05T10:00:00+08:00")
-    out.print(f"  quote now: {quote_plan(app.uow, app.clock, LATE_BUYER, 'cloud-gold-50gb')['breakdown']}")
+    out.print(f"  quote now: {quote_plan(app.uow, app.clock, LATE_BUYER, 'cloud-gold-50gb').quote.breakdown}")
     out.print(_line(buy_subscription(app.uow, app.clock, LATE_BUYER, "cloud-gold-50gb")))
 
+
+def _refund_and_compensate(app: App, terms: dict[str, dict[str, Any]]) -> None:
+    """B4 and B5."""
     step(
         "B4",
         "A customer asks for a refund and repurchase",
@@ -133,14 +153,19 @@ def scenario_b(app: App) -> None:
         "(PRODUCT.md: Platinum +300 days to 2026-02-25, Gold +362, Diamond +703).\n"
         "Applying twice changes nothing.",
     )
-    compensation_human(compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=True))
+    compensation_human(
+        compensation_json(compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=True))
+    )
     applied = compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=False)
     again = compensate_campaign(app.uow, app.clock, OFFER, APPROVER, dry_run=False)
     out.print(
-        f"  applied {applied['applied']}; applied again: {again['applied']} "
-        f"(already compensated: {again['skipped'].get('already_compensated', 0)})"
+        f"  applied {applied.applied}; applied again: {again.applied} "
+        f"(already compensated: {again.skipped.get('already_compensated', 0)})"
     )
 
+
+def _renewals(app: App, terms: dict[str, dict[str, Any]]) -> None:
+    """B6 and B7."""
     _at(app, "2024-01-10T20:00:00+08:00")
     step(
         "B6",
@@ -161,7 +186,7 @@ def scenario_b(app: App) -> None:
         "term; terms without consent lapse.",
     )
     result = renew_due(app.uow, app.clock)
-    out.print(f"  renewed {result['renewed']}, lapsed {result['lapsed']}")
+    out.print(f"  renewed {result.renewed}, lapsed {result.lapsed}")
     render.report(campaign_report(app.uow, OFFER))
     verified = verify_ledger(app.uow)
     out.print(

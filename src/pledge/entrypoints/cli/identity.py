@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pledge.adapters.sqlalchemy.api_store import ApiStore
+from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.persons import same_person
@@ -35,6 +35,11 @@ MAX_SECRET = 200
 
 def key_actor(pledge: App, secret: str | None, actor: str | None, permission: str) -> str:
     """The actor for ``permission`` (``"person (key_…)"``), or why the key may not act."""
+    return cli_key(pledge, secret, actor, permission).actor
+
+
+def cli_key(pledge: App, secret: str | None, actor: str | None, permission: str) -> ApiKey:
+    """The key allowed ``permission`` (its ``actor`` and ``key_id`` go into the audit entry)."""
     scopes = ", ".join(PERMISSIONS[permission])
     if not secret or not secret.strip():
         raise InputError(
@@ -61,4 +66,4 @@ def key_actor(pledge: App, secret: str | None, actor: str | None, permission: st
             param="actor",
             code="actor_mismatch",
         )
-    return key.actor
+    return key

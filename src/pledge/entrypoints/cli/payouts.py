@@ -9,7 +9,8 @@ from rich.table import Table
 
 from pledge.bootstrap import payout_rail
 from pledge.entrypoints.cli.app import app
-from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, out
+from pledge.entrypoints.cli.audited import audited
+from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
 from pledge.usecases.payouts import COUNTED, list_payouts, run_payouts, sync_payouts
 
 payouts = typer.Typer(
@@ -33,23 +34,30 @@ def payouts_run(
     max_transfers: Annotated[
         int | None, typer.Option("--max", help="Send at most this many transfers.", min=1)
     ] = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Plan newly opened envelopes, then send the transfers due today within the rails' limits.
 
     A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
     """
     with app_for(db, now) as pledge:
-        result = run_payouts(
-            pledge.uow, pledge.clock, payout_rail, campaign_id=campaign_id, max_transfers=max_transfers
-        )
+        subject = f"campaign:{campaign_id}" if campaign_id else "payouts:all"
+        with audited(pledge, "payouts.run", subject, actor_name(actor), max_transfers=max_transfers) as call:
+            result = run_payouts(
+                call.uow, pledge.clock, payout_rail, campaign_id=campaign_id, max_transfers=max_transfers
+            )
         emit(result, as_json, _counts_line)
 
 
 @payouts.command("sync")
-def payouts_sync(db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None) -> None:
+def payouts_sync(
+    db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+) -> None:
     """Ask the provider about every submitted, unknown or waiting transfer and record its answer."""
     with app_for(db, now) as pledge:
-        emit(sync_payouts(pledge.uow, pledge.clock, payout_rail), as_json, _counts_line)
+        with audited(pledge, "payouts.sync", "payouts:all", actor_name(actor)) as call:
+            synced = sync_payouts(call.uow, pledge.clock, payout_rail)
+        emit(synced, as_json, _counts_line)
 
 
 def _table(result: dict[str, Any]) -> None:

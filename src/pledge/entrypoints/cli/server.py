@@ -17,30 +17,33 @@ from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, NotFoundError
 from pledge.domain.schemas import PUBLISHED, schema_text
-from pledge.domain.timeutil import format_instant, parse_duration_us, parse_instant
+from pledge.domain.timeutil import parse_duration_us, parse_instant
 from pledge.entrypoints.cli.app import app
-from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, fail, out
+from pledge.entrypoints.cli.audited import cli_audit
+from pledge.entrypoints.cli.options import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    NowOpt,
+    actor_name,
+    app_for,
+    emit,
+    fail,
+    out,
+)
 
 keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 webhooks = typer.Typer(help="Deliver webhook events.", no_args_is_help=True)
-audit = typer.Typer(help="Check the API audit log.", no_args_is_help=True)
+audit = typer.Typer(
+    help="Check the audit log (changes through the API, the console and the CLI).", no_args_is_help=True
+)
 app.add_typer(keys, name="keys")
 app.add_typer(webhooks, name="webhooks")
 app.add_typer(audit, name="audit")
 
 
 def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
-    shown: dict[str, Any] = {
-        "object": "api_key",
-        "id": key.key_id,
-        "name": key.name,
-        "scope": key.scope,
-        "account_id": key.account_id,
-        "prefix": key.prefix,
-        "created_at": format_instant(key.created_at_us),
-        "expires_at": None if key.expires_at_us is None else format_instant(key.expires_at_us),
-        "revoked_at": None if key.revoked_at_us is None else format_instant(key.revoked_at_us),
-    }
+    shown = key.state()
     if secret is not None:
         shown["secret"] = secret
     return shown
@@ -146,6 +149,7 @@ def keys_create(
             "--secret-only", help="Print the secret alone, for a shell variable: KEY=$(pledge keys create …)."
         ),
     ] = False,
+    actor: ActorOpt = None,
 ) -> None:
     """Create a key; its secret is printed once and only its SHA-256 is stored."""
     with app_for(db) as pledge:
@@ -158,8 +162,9 @@ def keys_create(
             raise InputError("--name: 1 to 80 characters", param="name")
         now = pledge.wall_clock.now_us()
         expires = now + parse_duration_us(expires_in, param="--expires-in") if expires_in else None
+        audit = cli_audit(actor_name(actor), "api_key.create", "api_key:new")
         key, secret = ApiStore(pledge.engine).create_key(
-            scope=scope, name=label, account_id=account, expires_at_us=expires, now_us=now
+            scope=scope, name=label, account_id=account, expires_at_us=expires, now_us=now, audit=audit
         )
         if secret_only:
             print(secret)  # plain stdout: no markup, no wrapping, whatever the terminal's width
@@ -189,10 +194,11 @@ def keys_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @keys.command("revoke")
-def keys_revoke(key_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+def keys_revoke(key_id: str, db: DbOpt = None, as_json: JsonOpt = False, actor: ActorOpt = None) -> None:
     """Revoke a key at once (requests with it get 401)."""
     with app_for(db) as pledge:
-        key = ApiStore(pledge.engine).revoke_key(key_id, pledge.wall_clock.now_us())
+        audit = cli_audit(actor_name(actor), "api_key.revoke", f"api_key:{key_id}")
+        key = ApiStore(pledge.engine).revoke_key(key_id, pledge.wall_clock.now_us(), audit)
         if key is None:
             raise NotFoundError(f"API key {key_id} does not exist", code="api_key_not_found", param="key_id")
         emit(key_json(key), as_json, lambda k: out.print(f"{k['id']} revoked at {k['revoked_at']}"))

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pledge.domain.campaign import CampaignState
 from pledge.domain.persons import same_person
 from pledge.entrypoints.console import charts
+from pledge.entrypoints.console.presenters import shortfall_json, timeline_json
 from pledge.entrypoints.console.web import (
     Site,
     Visitor,
@@ -126,7 +127,16 @@ def timeline_chart(who: Visitor, timeline: dict[str, Any]) -> dict[str, Any]:
 
 
 def routes(site: Site) -> APIRouter:
+    """The pages in the order they must match (``/campaigns/new`` before ``/campaigns/{id}``)."""
     router = APIRouter()
+    _pages(router, site)
+    _actions(router, site)
+    _jobs(router, site)
+    return router
+
+
+def _pages(router: APIRouter, site: Site) -> None:
+    """The list, applying terms, and one campaign."""
     app = site.ctx.app
 
     @router.get("/")
@@ -174,7 +184,7 @@ def routes(site: Site) -> APIRouter:
         report = campaign_report(app.uow, campaign_id)
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
-            timeline = timeline_chart(who, grant_timeline(app.uow, site.insights, campaign_id))
+            timeline = timeline_chart(who, timeline_json(grant_timeline(app.uow, site.insights, campaign_id)))
         audit = site.ctx.audit_log.audit_page(None, 500, f"campaign:{campaign_id}")[-50:]
         latest = detail["versions"][-1]["document"]
         conditions = []
@@ -193,6 +203,11 @@ def routes(site: Site) -> APIRouter:
             latest=latest,
         )
 
+
+def _actions(router: APIRouter, site: Site) -> None:
+    """Approve, launch, run, pause and resume: a confirmation page, then the audited action."""
+    app = site.ctx.app
+
     @router.get("/campaigns/{campaign_id}/{action}")
     def confirm(request: Request, campaign_id: str, action: str) -> Response:
         who = visitor(site, request, customer=False)
@@ -208,20 +223,8 @@ def routes(site: Site) -> APIRouter:
             reason=reason,
             latest=detail["versions"][-1],
             report=campaign_report(app.uow, campaign_id),
-            **warnings(detail, action, offered=reason is None),
+            **_warnings(site, detail, action, offered=reason is None),
         )
-
-    def warnings(detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
-        """What the approver and the operator must see before they confirm (ADR 15)."""
-        found: dict[str, Any] = {"stacking": [], "shortfall": None}
-        if not offered or detail["kind"] != "cashback":
-            return found
-        if action == "launch":
-            found["shortfall"] = preview_shortfall(app.uow, app.rules, detail["id"])
-        elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
-            sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
-            found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
-        return found
 
     @router.post("/campaigns/{campaign_id}/{action}")
     def act(request: Request, campaign_id: str, action: str, body: Body) -> Response:
@@ -263,18 +266,39 @@ def routes(site: Site) -> APIRouter:
                 lambda uow: set_campaign_state(uow, app.clock, campaign_id, target, who.actor),
             )
             return redirect(who, page, ("ok", who.t("state_done", **done)))
-        return redirect(who, start_run(who, campaign_id))
+        return redirect(who, _start_run(site, who, campaign_id))
 
-    def start_run(who: Visitor, campaign_id: str) -> str:
-        ctx = site.ctx
-        audit_call = Call(ctx, who.require("campaigns.operate"), request_id(who.request), None, "")
-        audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
 
-        def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
-            return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
+def _warnings(site: Site, detail: dict[str, Any], action: str, *, offered: bool) -> dict[str, Any]:
+    """What the approver and the operator must see before they confirm (ADR 15)."""
+    app = site.ctx.app
+    found: dict[str, Any] = {"stacking": [], "shortfall": None}
+    if not offered or detail["kind"] != "cashback":
+        return found
+    if action == "launch":
+        found["shortfall"] = shortfall_json(preview_shortfall(app.uow, app.rules, detail["id"]))
+    elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
+        sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
+        found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
+    return found
 
-        job = audit_call.start_job("campaign.run", audit, work)
-        return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"
+
+def _start_run(site: Site, who: Visitor, campaign_id: str) -> str:
+    """Start the run as an audited job; the page to follow it on."""
+    app = site.ctx.app
+    ctx = site.ctx
+    audit_call = Call(ctx, who.require("campaigns.operate"), request_id(who.request), None, "")
+    audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
+
+    def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
+        return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
+
+    job = audit_call.start_job("campaign.run", audit, work)
+    return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"
+
+
+def _jobs(router: APIRouter, site: Site) -> None:
+    """A job's page and its status (to the person who started it, or with jobs.read)."""
 
     @router.get("/jobs/{job_id}.json")  # before /jobs/{job_id}, which would match it too
     def job_status(request: Request, job_id: str) -> Response:
@@ -297,5 +321,3 @@ def routes(site: Site) -> APIRouter:
             **job_json(row, site.ctx.jobs.live_progress(row.job_id)),
             "total": site.ctx.jobs.total(row.job_id),
         }
-
-    return router

@@ -280,6 +280,10 @@ EVENTS: dict[str, tuple[str, str]] = {
     "grant.revoked": ("red envelope revoked", "红包已撤销"),
     "grants.corrected": ("grants corrected after purchase changes", "购买变更后已更正红包"),
     "payout_anomaly": ("payout provider contradicted a final answer", "支付渠道与已确定的结果矛盾"),
+    "payouts.run": ("send due payouts", "发送到期的付款"),
+    "payouts.sync": ("ask about payouts in flight", "查询处理中的付款"),
+    "api_key.create": ("create an API key", "创建 API 密钥"),
+    "api_key.revoke": ("revoke an API key", "吊销 API 密钥"),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -12,6 +12,7 @@ from pledge.domain.errors import PledgeError
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.web import Site, Visitor, read_form, redirect, refused, render, visitor
+from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.insights import campaign_detail
@@ -45,7 +46,7 @@ def start_compensation(
             progress=progress,
             account_id=account_id,
         )
-        return {"object": "compensation_run", **result}
+        return {"object": "compensation_run", **compensation_json(result)}
 
     return call.start_job("campaign.compensate", audit, work).job_id
 
@@ -64,7 +65,7 @@ def routes(site: Site) -> APIRouter:
         chosen = policy if policy in POLICIES else None
         result, problem = None, None
         try:
-            result = compensate_campaign(
+            run = compensate_campaign(
                 app.uow,
                 app.clock,
                 campaign_id,
@@ -72,6 +73,7 @@ def routes(site: Site) -> APIRouter:
                 dry_run=True,
                 policy=CompensationPolicy(chosen) if chosen else None,
             )
+            result = compensation_json(run)
         except PledgeError as exc:
             problem = exc.message
         return render(

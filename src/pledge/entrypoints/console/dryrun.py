@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pledge.domain.money import parse_minor
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.campaigns import allowed_actions
+from pledge.entrypoints.console.presenters import histogram_json
 from pledge.entrypoints.console.web import Site, Visitor, render, svg, visitor
 from pledge.usecases.insights import MAX_HISTOGRAM_DAYS, campaign_detail, near_miss_histogram
 from pledge.usecases.simulate import simulate_campaign
@@ -67,7 +68,8 @@ def routes(site: Site) -> APIRouter:
         span = _int(days, 1, MAX_HISTOGRAM_DAYS, DEFAULT_DAYS) or DEFAULT_DAYS
         detail = campaign_detail(app.uow, campaign_id)
         sim = simulate_campaign(app.uow, app.rules, campaign_id, near_miss_limit=20, widen_days=widen)
-        hist = near_miss_histogram(app.uow, app.rules, site.insights, campaign_id, max(span, widen or 0))
+        shown = max(span, widen or 0)
+        hist = histogram_json(near_miss_histogram(app.uow, app.rules, site.insights, campaign_id, shown))
         cur = sim["currency"]
         budget_minor = parse_minor(sim["budget"], cur)
         amount_minor = parse_minor(sim["amount"], cur)

@@ -21,6 +21,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.customers import find_customers
@@ -44,18 +45,25 @@ def compensation_previews(who: Visitor, account_id: str, offers: list[str]) -> l
     previews = []
     for campaign_id in offers:
         try:
-            result = compensate_campaign(
+            run = compensate_campaign(
                 app.uow, app.clock, campaign_id, who.actor, dry_run=True, account_id=account_id
             )
         except PledgeError:  # no newer approved terms: nothing to reconcile for anyone
             continue
-        if result["items"]:
-            previews.append(result)
+        if run.items:
+            previews.append(compensation_json(run))
     return previews
 
 
 def routes(site: Site) -> APIRouter:
     router = APIRouter()
+    _lookup(router, site)
+    _corrections(router, site)
+    return router
+
+
+def _lookup(router: APIRouter, site: Site) -> None:
+    """Finding an account, and the account page."""
     app = site.ctx.app
 
     @router.get("/accounts")
@@ -64,10 +72,10 @@ def routes(site: Site) -> APIRouter:
         who = visitor(site, request, customer=False)
         who.require("data.read")
         found = find_customers(app.uow, q) if q and q.strip() else None
-        if found is not None and len(found["matches"]) == 1 and not found["truncated"]:
-            match = found["matches"][0]
-            fields = ",".join(match["fields"])
-            target = f"{_account_url(match['account_id'])}?matched={quote(fields)}&q={quote(found['query'])}"
+        if found is not None and len(found.matches) == 1 and not found.truncated:
+            match = found.matches[0]
+            fields = ",".join(match.fields)
+            target = f"{_account_url(match.account_id)}?matched={quote(fields)}&q={quote(found.query)}"
             return redirect(who, target)
         return render(who, "accounts.html", found=found, account_url=_account_url)
 
@@ -111,6 +119,11 @@ def routes(site: Site) -> APIRouter:
             search=q or "",
             tz=customer_zone(record, campaign_zone(app.uow, chosen)),
         )
+
+
+def _corrections(router: APIRouter, site: Site) -> None:
+    """Refunding a term and compensating one customer, each confirmed first."""
+    app = site.ctx.app
 
     @router.get("/subscriptions/{term_id}/refund")
     def refund_page(request: Request, term_id: str) -> Response:
@@ -169,5 +182,3 @@ def routes(site: Site) -> APIRouter:
         campaign_id = form.get("campaign", "")
         job = start_compensation(who, campaign_id, account_id)
         return redirect(who, f"/console/jobs/{job}?back={quote(_account_url(account_id), safe='')}")
-
-    return router

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from pledge.adapters.sqlalchemy.api_jobs import JobRow
 from pledge.adapters.sqlalchemy.audit_log import CallAudit
 from pledge.adapters.sqlalchemy.idempotency import IdemState
-from pledge.adapters.webhooks.uow import HookedUnitOfWork, hooked_factory
+from pledge.adapters.webhooks.uow import HookedUnitOfWork, append_unchanged, hooked_factory
 from pledge.entrypoints.web.auth import Principal, require
 from pledge.entrypoints.web.bodies import refuse_unexpected_body
 from pledge.entrypoints.web.context import ApiContext, context
@@ -68,10 +68,7 @@ def finish_audit(ctx: ApiContext, audit: CallAudit, wait_s: float = 0.0) -> None
 
     ``wait_s``: how long to wait for SQLite's write lock (jobs wait; requests fail fast with 503).
     """
-    if not audit.written:
-        state = ctx.snapshots.snapshot(audit.subject)
-        ctx.audit_log.audit_append(audit.record(ctx.clock.now_us(), state), wait_s)
-        audit.written = True
+    append_unchanged(ctx.app.engine, audit, ctx.clock, wait_s)
 
 
 def _render(body: dict[str, Any]) -> str:
@@ -97,14 +94,9 @@ class Call:
     fingerprint: str
 
     def audit(self, action: str, subject: str, **extra_after: Any) -> CallAudit:
+        """The call's audit entry; its "before" is read in the transaction that writes it."""
         return CallAudit(
-            self.principal.actor,
-            self.principal.key_id,
-            self.request_id,
-            action,
-            subject,
-            self.ctx.subjects.snapshot(subject),
-            dict(extra_after),
+            self.principal.actor, self.principal.key_id, self.request_id, action, subject, dict(extra_after)
         )
 
     def factory(self, audit: CallAudit | None) -> UowFactory:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.presenters import clawbacks_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.context import context
 from pledge.usecases.corrections import list_clawbacks
@@ -36,4 +37,4 @@ def list_(
         starting_after=starting_after,
         limit=limit,
     )
-    return {**result, "url": "/v1/clawbacks"}
+    return {**clawbacks_json(result), "url": "/v1/clawbacks"}

@@ -19,6 +19,7 @@ from pydantic import Field, StrictBool
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.auth import check_permission, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.inputs import check_text
@@ -81,7 +82,7 @@ def compensate(
             result = compensate_campaign(
                 app.uow, app.clock, campaign_id, actor, dry_run=True, policy=policy, account_id=p.account_id
             )
-            body = {"object": "compensation_run", **result}
+            body = {"object": "compensation_run", **compensation_json(result)}
             return 200, models.Compensation.model_validate(body).model_dump(mode="json")
 
         return call.respond(preview)
@@ -100,7 +101,7 @@ def compensate(
                 progress=progress,
                 account_id=p.account_id,
             )
-            return {"object": "compensation_run", **result}
+            return {"object": "compensation_run", **compensation_json(result)}
 
         return 202, job_json(call.start_job("campaign.compensate", audit, work))
 

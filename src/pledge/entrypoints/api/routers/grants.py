@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.presenters import revoked_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.context import context
@@ -131,6 +132,6 @@ def revoke(
     return call.run(
         "grant.revoke",
         f"grant:{grant_id}",
-        lambda uow: revoke_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor),
+        lambda uow: revoked_json(revoke_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor)),
         models.Grant,
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.presenters import quote_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.context import context
 from pledge.entrypoints.web.errors import bad_request, not_found
@@ -55,4 +56,7 @@ def get_quote(
 ) -> dict[str, Any]:
     account_id = own_account(principal, account)
     ctx = context(request)
-    return {"object": "quote", **quote_plan(ctx.app.uow, ctx.app.clock, account_id, plan, timezone)}
+    return {
+        "object": "quote",
+        **quote_json(quote_plan(ctx.app.uow, ctx.app.clock, account_id, plan, timezone)),
+    }

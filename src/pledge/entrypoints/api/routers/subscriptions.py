@@ -19,6 +19,7 @@ from pledge.domain.errors import InputError
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
 from pledge.entrypoints.api.routers.quotes import own_account
+from pledge.entrypoints.presenters import renewal_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.context import ApiContext, context
@@ -193,7 +194,7 @@ def renew(call: Annotated[Call, Depends(mutation("subscriptions.renew"))]) -> Re
         audit = call.audit("subscriptions.renew_due", "subscriptions:due")
 
         def work(uow: UowFactory, _progress: Callable[[int], None]) -> dict[str, Any]:
-            return {"object": "renewal_run", **renew_due(uow, app.clock)}
+            return {"object": "renewal_run", **renewal_json(renew_due(uow, app.clock))}
 
         return 202, job_json(call.start_job("subscriptions.renew_due", audit, work))
 

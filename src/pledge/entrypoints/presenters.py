@@ -1,0 +1,92 @@
+"""Use-case results as JSON, where the CLI and the API show them alike (CONTRACT.md, docs/openapi.json).
+
+Each entry point family adds its own framing (the API's ``"object"``); the console has
+``entrypoints/console/presenters.py``. Adapters never import a presenter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pledge.domain.corrections import ClawbackCase
+from pledge.domain.grant import Grant
+from pledge.domain.money import format_minor
+from pledge.domain.timeutil import format_instant, zone
+from pledge.usecases.common import Page
+from pledge.usecases.compensate import CompensationRun, item_json
+from pledge.usecases.corrections import clawback_json
+from pledge.usecases.grants import grant_json
+from pledge.usecases.quotes import AccountQuote
+from pledge.usecases.subscriptions import RenewalRun
+
+
+def quote_json(result: AccountQuote) -> dict[str, Any]:
+    """``pledge quote --json`` and ``GET /v1/quotes`` (with ``"object": "quote"`` first)."""
+    q = result.quote
+    tz = zone(q.timezone)
+    return {
+        "account_id": result.account_id,
+        "plan": q.plan_id,
+        "price": format_minor(q.price_minor, q.currency),
+        "list_price": format_minor(q.list_price_minor, q.currency),
+        "currency": q.currency,
+        "starts_at": format_instant(q.starts_at_us, tz),
+        "ends_at": format_instant(q.ends_at_us, tz),
+        "first_term": str(q.first_term),
+        "campaign": q.campaign_id,
+        "terms_version": q.terms_version,
+        "offer": q.offer_type.value if q.offer_type else None,
+        "renewal_price": format_minor(q.renewal_price_minor, q.currency),
+        "renewal_period": str(q.renewal_period),
+        "auto_renew": False,
+        "breakdown": q.breakdown,
+    }
+
+
+def compensation_json(run: CompensationRun) -> dict[str, Any]:
+    """``pledge campaign compensate --json`` and the compensation run of the API (with its ``object``).
+
+    Each item as the ``compensation.applied`` webhook event shows it (``item_json``).
+    """
+    return {
+        "campaign": run.campaign,
+        "to_version": run.to_version,
+        "approved_by": run.approved_by,
+        "policy": run.policy.value,
+        "account_id": run.account_id,
+        "dry_run": run.dry_run,
+        "applied": run.applied,
+        "changed": run.applied,  # terms extended (said plainly beside dry_run)
+        "items": [item_json(i) for i in run.items],
+        "skipped": dict(run.skipped),
+        "totals": [
+            {
+                "plan": t.plan,
+                "terms": t.terms,
+                "days": t.days,
+                "money_equivalent": format_minor(t.money_equivalent_minor, t.currency),
+                "currency": t.currency,
+            }
+            for t in run.totals
+        ],
+    }
+
+
+def revoked_json(grant: Grant) -> dict[str, Any]:
+    """``pledge grants revoke --json`` and ``POST /v1/grants/{id}/revoke``: the grant as revoked."""
+    return grant_json(grant)
+
+
+def clawbacks_json(page: Page[ClawbackCase]) -> dict[str, Any]:
+    """``pledge grants clawbacks --json`` and ``GET /v1/clawbacks`` (which adds its ``url``)."""
+    return {"object": "list", "data": [clawback_json(c) for c in page.rows], "has_more": page.has_more}
+
+
+def renewal_json(run: RenewalRun) -> dict[str, Any]:
+    """``pledge subscriptions renew-due --json`` and the renewal run of the API (with its ``object``)."""
+    return {
+        "renewed": run.renewed,
+        "lapsed": run.lapsed,
+        "dry_run": False,
+        "changed": run.renewed + run.lapsed,
+    }
