@@ -128,7 +128,7 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
     rng = random.Random(SEED)
     started = time.monotonic()
     cli = Pledge(db_url, tmp_path)
-    expected = claimed(cli, tmp_path, scaled(400, 4_000), share=2)
+    expected = claimed(cli, tmp_path, scaled(400, 2_000), share=2)
     opened = sum(1 for _ in expected)  # accounts; grants are counted from the books below
     # Every fourth answer, on average, is a fault, as long as the drill lasts.
     provider.post_faults[:] = [rng.choice(FAULTS) if rng.random() < 0.25 else "" for _ in range(100_000)]

@@ -36,8 +36,8 @@ from pledge.entrypoints.cli.main import app
 from tests.drills.conftest import db_name, figure, scaled
 from tests.support.data import campaign
 
-SEEDS = scaled(1, 5)
-STEPS = scaled(20, 300)
+SEEDS = scaled(1, 2)
+STEPS = scaled(20, 150)
 FIRST_SEED = int(os.environ.get("PLEDGE_DRILL_SEED", str(random.SystemRandom().randrange(1 << 32))))
 CID = "founders-refund"
 BUDGET = 30_000_00  # minor units: a handful of envelopes, so that the budget runs out

@@ -171,7 +171,7 @@ def test_webhook_relay_killed_mid_drain_delivers_every_event(
     rng = random.Random(SEED + 1)
     cli = Pledge(db_url, tmp_path)
     cli.run("init")
-    data = cli.json("generate", str(tmp_path / "data"), "--purchases", str(scaled(120, 2_000)), "--seed", "5")
+    data = cli.json("generate", str(tmp_path / "data"), "--purchases", str(scaled(120, 1_000)), "--seed", "5")
     cli.json("import", "accounts", data["accounts_file"])
     cli.json("import", "purchases", data["purchases_file"])
     app = App(db_url)  # two subscriptions: one to every event, one to grant events only
