@@ -10,7 +10,7 @@ envelope, revoke one, expire, let time pass. After every step:
 * one grant per purchase, and no grant above the price paid (nor the campaign's cap);
 * every grant's state is the one a reference model predicts: issued → opened / revoked / expired,
   opened stays opened, an envelope past its window cannot be opened, a returned purchase's unopened
-  envelope is revoked.
+  envelope is revoked and an opened one becomes a claw-back case.
 
 The seed is printed; ``PLEDGE_DRILL_SEED`` replays the same sequence.
 """
@@ -52,9 +52,9 @@ class Model:
     """What the product should hold, from the operations alone."""
 
     purchases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    grants: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # id → purchase_id, state, amount, expires
+    # grant id → purchase_id, state, amount, expires
+    grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clawbacks: set[str] = field(default_factory=set)  # grants opened before their purchase was returned
 
 
 class Sim:
@@ -138,6 +138,10 @@ class Sim:
         for grant in self.model.grants.values():
             if grant["purchase_id"] == row["purchase_id"] and grant["state"] == "issued":
                 grant["state"] = "revoked"  # an unopened envelope of a returned purchase is withdrawn
+            elif grant["purchase_id"] == row["purchase_id"] and grant["state"] in ("claimed", "paid"):
+                self.model.clawbacks.add(grant["id"])  # opened: the money is out, a case is opened
+        cases = self.cli("grants", "clawbacks", "--campaign", CID, "--limit", "1000")["data"]
+        assert {c["grant_id"] for c in cases} == self.model.clawbacks, cases
         return f"correct {row['purchase_id']}"
 
     def op_run(self) -> str:
