@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ from tests.support.billing import us
 KILLS = scaled(6, 24)  # per command: the bounded subset kills a few times; `make drills` at least 20
 SECRET = "drill-wallet-secret"
 CID = "founders-refund"
-RUN_HIGH_S = scaled(3, 8)  # kill delays: up to about a clean run's length at each scale
-SYNC_HIGH_S = scaled(2, 5)
+LOW_S = 0.4  # kill delays from here: below interpreter start-up nothing can have happened
+RUN_HIGH_S = scaled(8, 12)  # time-based kill delays: start-up (slow on a loaded machine) and planning
+SYNC_HIGH_S = scaled(6, 10)
 FAULTS = ("503", "apply_then_503", "apply_then_drop", "apply_then_hang")
 SEED = int(os.environ.get("PLEDGE_DRILL_SEED", str(random.SystemRandom().randrange(1 << 32))))
 
@@ -94,13 +95,28 @@ def claimed(cli: Pledge, folder: Path, purchases: int, share: int) -> dict[str, 
 
 
 def crash_until_done(
-    cli: Pledge, args: tuple[str, ...], env: dict[str, str], rng: random.Random, high_s: float
-) -> tuple[int, float]:
-    """Start, SIGKILL after a random delay, restart: ``KILLS`` times; then let it finish."""
+    cli: Pledge,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    rng: random.Random,
+    high_s: float,
+    requests: Callable[[], int],
+) -> tuple[int, int]:
+    """Start, SIGKILL at a random point, restart: ``KILLS`` times (or until an attempt finds nothing
+    left to send); then let it finish.
+
+    A third of the kill points are a random delay (start-up, planning, the database work before the
+    first request); the rest are "after the wallet has received k more requests" plus up to 20 ms, so
+    that kills land mid-conversation whatever the machine's speed. Returns the kills, and how many of
+    them landed after the command had begun talking to the wallet.
+    """
     full_env = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
     full_env.update(env, PLEDGE_DATABASE_URL=cli.db_url)
-    kills, low = 0, 0.4  # below interpreter start-up nothing can have happened
+    kills, mid_work = 0, 0
     while True:
+        seen = requests()
+        after_requests = rng.randint(1, 12) if rng.random() < 2 / 3 else None
+        deadline = time.monotonic() + (rng.uniform(LOW_S, high_s) if after_requests is None else 600)
         proc = subprocess.Popen(
             [sys.executable, "-m", "pledge", *args, "--json"],
             cwd=cli.cwd,
@@ -109,16 +125,21 @@ def crash_until_done(
             stderr=subprocess.PIPE,
             text=True,
         )
-        try:
-            out, err = proc.communicate(timeout=rng.uniform(low, high_s) if kills < KILLS else 600)
-        except subprocess.TimeoutExpired:
+        while kills < KILLS and proc.poll() is None and time.monotonic() < deadline:
+            if after_requests is not None and requests() - seen >= after_requests:
+                time.sleep(rng.uniform(0, 0.02))
+                break
+            time.sleep(0.005)
+        if proc.poll() is None and kills < KILLS:
             proc.kill()  # SIGKILL: no handler, no clean-up
             proc.communicate()
             kills += 1
+            mid_work += requests() != seen
             continue
+        out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, f"exit {proc.returncode} after {kills} kills: {err}{out}"
-        if kills >= KILLS:
-            return kills, low
+        if kills >= KILLS or requests() == seen:
+            return kills, mid_work
 
 
 def test_payouts_crash_drill_credits_each_envelope_exactly_once(
@@ -137,9 +158,15 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
     setup_s = time.monotonic() - started
     start = time.monotonic()
     run_args = ("payouts", "run", "--campaign", CID, "--now", NOW)
-    kills_run, low = crash_until_done(cli, run_args, env, rng, high_s=RUN_HIGH_S)
+
+    # Each request to the wallet consumes one entry of its fault lists.
+    def requests() -> int:
+        return -len(provider.post_faults) - len(provider.query_faults)
+
+    kills_run, mid_run = crash_until_done(cli, run_args, env, rng, RUN_HIGH_S, requests)
     run_s = time.monotonic() - start
-    kills_sync, _ = crash_until_done(cli, ("payouts", "sync", "--now", NOW), env, rng, high_s=SYNC_HIGH_S)
+    sync_args = ("payouts", "sync", "--now", NOW)
+    kills_sync, mid_sync = crash_until_done(cli, sync_args, env, rng, SYNC_HIGH_S, requests)
     # No more faults: one run picks up whatever a kill left pending, one sync settles what is in flight.
     provider.post_faults.clear()
     provider.query_faults.clear()
@@ -155,7 +182,7 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
     total = sum(expected.values())
     figure(
         f"payouts crash drill [{db_name(db_url)}]: seed {SEED}, {kills_run} kill -9 of payouts run and "
-        f"{kills_sync} of payouts sync between {low:.2f}s and {RUN_HIGH_S}s, "
+        f"{kills_sync} of payouts sync ({mid_run} and {mid_sync} of them after talking to the wallet), "
         f"{sum(states.values())} transfers to {opened} accounts ({total / 100:.2f} in all), "
         f"states {dict(states)}, {provider.bad_signatures} bad signatures, "
         f"{'every account credited exactly its amount' if credited == expected else 'CREDITS DIFFER'}, "
