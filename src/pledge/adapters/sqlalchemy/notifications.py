@@ -209,8 +209,9 @@ class SqlNotifications:
                 updated_at_us=record.created_at_us,
             )
             .on_conflict_do_nothing(index_elements=["distribution_id"])
+            .returning(d.c.distribution_id)
         )
-        return bool(self._conn.execute(stmt).rowcount)
+        return self._conn.execute(stmt).first() is not None
 
     def get_distribution(
         self, distribution_id: str, *, for_update: bool = False
@@ -231,12 +232,15 @@ class SqlNotifications:
     def add_messages(self, records: Sequence[MessageRecord]) -> int:
         if not records:
             return 0
-        stmt = self._insert(m).on_conflict_do_nothing(
-            index_elements=["distribution_id", "account_id", "channel"]
-        )
         added = 0
         for record in records:  # one row at a time: rowcount says whether each one was new
-            added += self._conn.execute(stmt, _message_values(record)).rowcount
+            stmt = (
+                self._insert(m)
+                .values(**_message_values(record))
+                .on_conflict_do_nothing(index_elements=["distribution_id", "account_id", "channel"])
+                .returning(m.c.message_id)  # rowcount is not reliable for ON CONFLICT on every driver
+            )
+            added += len(self._conn.execute(stmt).all())
         return added
 
     def release_due(self, now_us: int) -> int:
