@@ -460,6 +460,7 @@ class MemoryGrants(_Repository):
             self._s.grants[grant.id] = dataclasses.replace(
                 stored,
                 state=GrantState(grant.state),
+                expires_at_us=grant.expires_at_us,
                 claimed_at_us=grant.claimed_at_us,
                 closed_at_us=grant.closed_at_us,
                 revoked_reason=grant.revoked_reason,
