@@ -156,7 +156,8 @@ class NotificationStore(Protocol):
         ...
 
     def expire_claims(self, older_than_wall_us: int, now_us: int) -> int:
-        """Claims older than the lease with no answer become ``unknown``; returns how many."""
+        """Claims older than the lease with no answer become ``unknown``; returns how many. An in-app
+        message is queued again instead: it is shown only once its answer is committed."""
         ...
 
     def counts(self, distribution_id: str) -> dict[MessageState, int]: ...

@@ -196,11 +196,16 @@ class MemoryNotifications:
             for r in self._n.messages.values()
             if r.state is MessageState.SENDING and self._n.claimed_at.get(r.id, 0) < older_than_wall_us
         ]
+        unknown = 0
         for r in stale:
+            if r.channel is Channel.INAPP:  # never shown until its answer is committed: queue again
+                self._n.messages[r.id] = replace(r, state=MessageState.QUEUED, claim_token="")
+                continue
             self._n.messages[r.id] = replace(
                 r, state=MessageState.UNKNOWN, reason="no answer recorded: the worker stopped while sending"
             )
-        return len(stale)
+            unknown += 1
+        return unknown
 
     def counts(self, distribution_id: str) -> dict[MessageState, int]:
         found: dict[MessageState, int] = {}

@@ -322,9 +322,16 @@ class SqlNotifications:
         )
 
     def expire_claims(self, older_than_wall_us: int, now_us: int) -> int:
+        stale = and_(m.c.state == MessageState.SENDING.value, m.c.claimed_at_us < older_than_wall_us)
+        # An in-app message exists only once its answer is committed: nothing left, queue it again.
+        self._conn.execute(
+            update(m)
+            .where(stale, m.c.channel == Channel.INAPP.value)
+            .values(state=MessageState.QUEUED.value, claim_token="", updated_at_us=now_us)
+        )
         return self._conn.execute(
             update(m)
-            .where(m.c.state == MessageState.SENDING.value, m.c.claimed_at_us < older_than_wall_us)
+            .where(stale)
             .values(
                 state=MessageState.UNKNOWN.value,
                 reason="no answer recorded: the worker stopped while sending",
