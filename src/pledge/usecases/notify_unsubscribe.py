@@ -1,5 +1,6 @@
-"""One-click unsubscribe (RFC 8058): the message id in the link names the account, channel and
-purpose to stop. Idempotent; an unknown id is not found (ids are unguessable, nothing is revealed)."""
+"""What a customer sees and says of our messages: the in-app messages /me lists, and one-click
+unsubscribe (RFC 8058), where the message id in the link names the account, channel and purpose to
+stop. Idempotent; an unknown id is not found (ids are unguessable, nothing is revealed)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def unsubscribe(uow_factory: UnitOfWorkFactory, clock: Clock, message_id: str) -
             )
         uow.commit()
     return {"unsubscribed": True, "channel": record.channel.value, "purpose": record.purpose.value}
+
+
+def inapp_messages(uow_factory: UnitOfWorkFactory, account_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The account's in-app messages, newest first (what /me shows)."""
+    with uow_factory() as uow:
+        return uow.notifications.inapp(account_id, limit)
