@@ -73,6 +73,9 @@ CODES: dict[str, tuple[str, str]] = {
     "campaign_not_found": ("No such campaign.", "活动不存在。"),
     "event_not_found": ("No such event.", "事件不存在。"),
     "grant_not_found": ("No such grant.", "权益不存在。"),
+    "distribution_not_found": ("No such distribution.", "该发送任务不存在。"),
+    "distribution_automatic": ("Automatic reminders are not cancelled.", "自动提醒不可取消。"),
+    "message_not_found": ("This unsubscribe link is not known.", "此退订链接无效。"),
     "job_not_found": ("No such job.", "任务不存在。"),
     "plan_not_found": ("No such plan.", "套餐不存在。"),
     "purchase_not_found": ("No such purchase.", "购买记录不存在。"),
@@ -270,6 +273,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "webhook_endpoint.disable": ("disable a webhook endpoint", "停用 Webhook 端点"),
     "grant.revoke": ("red envelope revoked by support", "客服撤销红包"),
     "grant.revoked": ("red envelope revoked", "红包已撤销"),
+    "grant.reinstated": ("expired red envelope re-opened by support", "客服已重新开放过期红包"),
     "grants.corrected": ("grants corrected after purchase changes", "购买变更后已更正红包"),
     "payout_anomaly": ("payout provider contradicted a final answer", "支付渠道与已确定的结果矛盾"),
 }
