@@ -10,6 +10,9 @@ from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.clock import FixedClock, SystemClock
+from pledge.adapters.notifications import config as notify_config
+from pledge.adapters.notifications.channels import channels_from_env
+from pledge.adapters.notifications.render import Renderer
 from pledge.adapters.payouts.config import wallet_config, wechat_config
 from pledge.adapters.payouts.wallet import WalletRail
 from pledge.adapters.payouts.wechat import WechatTransferRail
@@ -17,7 +20,9 @@ from pledge.adapters.sqlalchemy.database import default_url, make_engine
 from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.notifications import Channel
 from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
+from pledge.usecases.notification_ports import NotificationChannel
 from pledge.usecases.payout_ports import PayoutRail
 from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork
 
@@ -32,6 +37,28 @@ def payout_rail(name: str, env: Mapping[str, str] | None = None) -> PayoutRail:
     if name == WECHAT_TRANSFER:
         return WechatTransferRail(wechat_config(settings))
     raise InputError(f"payout rail {name!r} is not one of {', '.join(RAILS)}", param="rail")
+
+
+_CHANNEL_SETTINGS = ((Channel.EMAIL, notify_config.SMTP_URL_ENV), (Channel.SMS, notify_config.SMS_URL_ENV))
+
+
+def notification_senders(env: Mapping[str, str] | None = None) -> dict[Channel, NotificationChannel]:
+    """One sending channel per one configured in the environment (``PLEDGE_SMTP_URL``,
+    ``PLEDGE_SMS_URL``); a malformed setting is bad input naming the variable."""
+    settings = os.environ if env is None else env
+    wanted = [channel for channel, name in _CHANNEL_SETTINGS if settings.get(name, "").strip()]
+    try:
+        return channels_from_env(settings, wanted)
+    except notify_config.ConfigError as exc:
+        raise InputError(str(exc), param="environment") from None
+
+
+def notification_renderer(env: Mapping[str, str] | None = None) -> Renderer:
+    """The templates, with links under ``PLEDGE_PUBLIC_URL``."""
+    try:
+        return Renderer(notify_config.public_url(os.environ if env is None else env))
+    except notify_config.ConfigError as exc:
+        raise InputError(str(exc), param=notify_config.PUBLIC_URL_ENV) from None
 
 
 @lru_cache(maxsize=64)

@@ -20,6 +20,7 @@ from pledge.domain.benefit import Benefit
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field, section, text_field
 from pledge.domain.money import currency_exponent, format_minor
+from pledge.domain.notifications import reminder_offsets_us
 from pledge.domain.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms, parse_payout_terms
 from pledge.domain.persons import same_person
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document, suggestion
@@ -236,6 +237,7 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
             code="invalid_campaign",
         )
     claim_within = str(payout.get("claim_within", "30d"))
+    _check_reminders(doc)
     limits = doc.get("limits") or {}
     if not isinstance(limits, Mapping):
         raise InputError("limits: a mapping is required", param="limits", code="invalid_campaign")
@@ -337,3 +339,11 @@ def check_approval(version: Approvable, approver: str) -> None:
             f"by {version.approved_by}",
             code="already_approved",
         )
+
+
+def _check_reminders(doc: Mapping[str, Any]) -> None:
+    """``notify.remind_before``: durations, each once (``usecases/notify_reminders`` reads them)."""
+    section = doc.get("notify") or {}
+    offsets = section.get("remind_before") if isinstance(section, Mapping) else None
+    if offsets is not None:
+        reminder_offsets_us([str(o) for o in offsets])

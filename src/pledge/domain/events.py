@@ -119,6 +119,35 @@ class CompensationApplied:
     at_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class DistributionCreated:
+    """``notify send``: a campaign's customers will be told, after the hold unless cancelled."""
+
+    distribution_id: str
+    campaign_id: str
+    template: str
+    channels: tuple[str, ...]
+    recipients: int
+    hold_until_us: int
+    actor: str
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionCancelled:
+    distribution_id: str
+    cancelled_messages: int
+    actor: str
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantReinstated:
+    grant: Grant  # as re-opened, with its new expiry
+    reason: str
+    actor: str
+
+
 DomainEvent = (
     GrantsIssued
     | GrantClaimed
@@ -133,6 +162,9 @@ DomainEvent = (
     | SubscriptionLapsed
     | SubscriptionExtended
     | CompensationApplied
+    | DistributionCreated
+    | DistributionCancelled
+    | GrantReinstated
 )
 
 # The events that change what ``campaign.updated`` shows of a campaign.

@@ -90,6 +90,18 @@ class Grant:
         self._move(GrantState.PAID)
         return replace(self, state=GrantState.PAID, closed_at_us=now_us)
 
+    def reinstate(self, now_us: int, claim_within_us: int) -> Grant:
+        """Re-open an expired envelope for a fresh claim window from ``now_us`` (customer service
+        undoing a miss). Only an expired grant; the caller moves its value back from the budget."""
+        if self.state is not GrantState.EXPIRED:
+            raise RefusedError(
+                f"grant {self.id} is {self.state.value}; only an expired grant is reinstated",
+                code=f"grant_{self.state.value}",
+            )
+        return replace(
+            self, state=GrantState.ISSUED, expires_at_us=now_us + claim_within_us, closed_at_us=None
+        )
+
     def revoke(self, now_us: int, reason: str) -> Grant:
         """Withdraw an unopened grant. Revoking a revoked grant returns it unchanged (idempotent)."""
         if self.state is GrantState.REVOKED:

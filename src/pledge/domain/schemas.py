@@ -135,6 +135,17 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
                 }
             ),
             "limits": _obj({"per_account": _LIMIT, "per_serial": _LIMIT}),
+            "notify": _obj(
+                {
+                    "remind_before": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "maxItems": 5,
+                        "description": "When holders of unopened envelopes are reminded, before expiry "
+                        "(default [7d, 1d]); [] for no reminders.",
+                    }
+                }
+            ),
             "budget": {**_MONEY, "description": "The most the campaign may ever pay."},
             "group": _text(
                 "The promise group (a slug); two campaigns of a group never pay one purchase twice.",

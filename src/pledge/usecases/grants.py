@@ -140,7 +140,9 @@ def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
         uow.record(GrantsExpired(c.campaign_id, c.currency, c.count, c.amount_minor, c.first_grant_id, now))
         postings.append(
             Transfer(
-                f"expire:{c.first_grant_id}",  # unique: a grant expires once, in one batch
+                # unique: a grant expires once per issuance, in one batch (a reinstated grant may
+                # expire again later, hence the instant)
+                f"expire:{c.first_grant_id}:{now}",
                 grants_account(c.campaign_id),
                 budget_account(c.campaign_id),
                 c.currency,

@@ -24,6 +24,9 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
             elif entry.transfer.kind == "expire":
                 credit = entry.transfer.credit_account
                 returned[credit] = returned.get(credit, 0) + entry.transfer.amount
+            elif entry.transfer.kind == "reinstate":  # an expired grant re-opened: value taken back
+                debit = entry.transfer.debit_account
+                returned[debit] = returned.get(debit, 0) - entry.transfer.amount
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
         check_payout_books(verifier, uow.payouts.totals())

@@ -24,6 +24,7 @@ from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemoryS
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.adapters.memory.events import MemoryEventLog
+from pledge.adapters.memory.notifications import MemoryNotifications, NotificationState
 from pledge.adapters.memory.payouts import MemoryPayouts
 from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.benefit import Benefit
@@ -39,6 +40,7 @@ from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseReco
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
 from pledge.domain.validation import column_of
+from pledge.usecases.notification_ports import NotificationStore
 from pledge.usecases.payout_ports import PayoutRecord, PayoutTransfers
 from pledge.usecases.ports import (
     Budget,
@@ -92,6 +94,7 @@ class MemoryStore:
     clawbacks: dict[str, ClawbackCase] = field(default_factory=dict)  # adapters/memory/corrections.py
     event_log: MemoryEventLog = field(default_factory=MemoryEventLog)  # adapters/memory/events.py
     payouts: dict[str, PayoutRecord] = field(default_factory=dict)  # adapters/memory/payouts.py
+    notifications: NotificationState = field(default_factory=NotificationState)  # ADR 26
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -457,6 +460,7 @@ class MemoryGrants(_Repository):
             self._s.grants[grant.id] = dataclasses.replace(
                 stored,
                 state=GrantState(grant.state),
+                expires_at_us=grant.expires_at_us,
                 claimed_at_us=grant.claimed_at_us,
                 closed_at_us=grant.closed_at_us,
                 revoked_reason=grant.revoked_reason,
@@ -548,6 +552,7 @@ class MemoryUnitOfWork:
     outbox: Outbox
     corrections: Corrections
     payouts: PayoutTransfers
+    notifications: NotificationStore
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -570,6 +575,7 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(work)
         self.corrections = MemoryCorrections(work)
         self.payouts = MemoryPayouts(work)
+        self.notifications = MemoryNotifications(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

@@ -201,6 +201,7 @@ class SqlGrants:
             .where(grants.c.grant_id == grant.id)
             .values(
                 state=grant.state.value,
+                expires_at_us=grant.expires_at_us,  # moves only when a grant is reinstated
                 claimed_at_us=grant.claimed_at_us,
                 closed_at_us=grant.closed_at_us,
                 revoked_reason=grant.revoked_reason,

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the metadata is complete wherever the schema is
+import pledge.adapters.sqlalchemy.api_tables
+import pledge.adapters.sqlalchemy.notification_tables  # noqa: F401 - distributions (ADR 26)
 
 if TYPE_CHECKING:
     from alembic.config import Config

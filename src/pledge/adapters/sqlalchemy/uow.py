@@ -10,10 +10,12 @@ from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
 from pledge.adapters.sqlalchemy.event_log import append_events
+from pledge.adapters.sqlalchemy.notifications import SqlNotifications
 from pledge.adapters.sqlalchemy.payouts import SqlPayouts
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
 from pledge.domain.events import DomainEvent
+from pledge.usecases.notification_ports import NotificationStore
 from pledge.usecases.payout_ports import PayoutTransfers
 from pledge.usecases.ports import (
     Budgets,
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
     outbox: Outbox
     corrections: Corrections
     payouts: PayoutTransfers
+    notifications: NotificationStore
 
     def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
         self._engine = engine
@@ -66,6 +69,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._conn)
         self.corrections = SqlCorrections(self._conn)
         self.payouts = SqlPayouts(self._conn)
+        self.notifications = SqlNotifications(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""``pledge grants revoke`` and ``pledge grants clawbacks`` (ADR 14)."""
+"""``pledge grants revoke``, ``grants reinstate`` and ``grants clawbacks`` (ADR 14, ADR 26)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
 from pledge.entrypoints.presenters import clawbacks_json, revoked_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
+from pledge.usecases.reinstate import reinstate_grant
 
 
 @grants.command("revoke")
@@ -34,6 +35,24 @@ def grants_revoke(
             revoked,
             as_json,
             lambda g: out.print(f"grant {g['id']}: {g['state']} ({g['revoked_reason']})"),
+        )
+
+
+@grants.command("reinstate")
+def grants_reinstate(
+    grant_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the campaign's audit trail.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Re-open an expired grant for a fresh claim window while the budget covers it (through the ledger)."""
+    with app_for(db, now) as pledge:
+        emit(
+            reinstate_grant(pledge.uow, pledge.clock, grant_id, reason, actor_name(actor)),
+            as_json,
+            lambda g: out.print(f"grant {g['id']}: {g['state']} until {g['expires_at']}"),
         )
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.cli import billing, corrections, data_import, examples, extra, payouts, server
+from pledge.entrypoints.cli import billing, corrections, data_import, examples, extra, notify, payouts, server
 from pledge.entrypoints.cli.app import app
 
-__all__ = ["billing", "corrections", "data_import", "examples", "extra", "main", "payouts", "server"]
+__all__ = [
+    "billing",
+    "corrections",
+    "data_import",
+    "examples",
+    "extra",
+    "main",
+    "notify",
+    "payouts",
+    "server",
+]
 
 
 def main() -> None:

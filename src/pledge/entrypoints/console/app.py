@@ -21,6 +21,7 @@ from pledge.adapters.sqlalchemy.console_keys import KeysById
 from pledge.adapters.sqlalchemy.insights import SqlInsights
 from pledge.entrypoints.console import campaigns, compensation, customer, dryrun, signin, support
 from pledge.entrypoints.console.session import Sessions
+from pledge.entrypoints.console.unsubscribe import mount_unsubscribe
 from pledge.entrypoints.console.web import FormRefused, SignInRequired, Site, redirect, render, visitor
 from pledge.entrypoints.web.bodies import check_known_query
 from pledge.entrypoints.web.context import ApiContext
@@ -155,3 +156,4 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
         return RedirectResponse("/console/", status_code=307)
 
     api.add_api_route("/", root, include_in_schema=False)
+    mount_unsubscribe(api, ctx.app.uow, ctx.app.clock)

@@ -192,6 +192,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "me_hello": ("Your account {account}", "您的账户 {account}"),
     "my_envelopes": ("My red envelopes", "我的红包"),
     "no_envelopes": ("You have no red envelopes yet.", "您还没有红包。"),
+    "my_messages": ("Messages for you", "我的消息"),
+    "no_messages": ("No messages yet.", "暂无消息。"),
     "envelope_waiting": (
         "a red envelope is waiting for you; open it before {expires}",
         "有一个红包等您打开，请在 {expires} 前领取",

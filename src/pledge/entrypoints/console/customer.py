@@ -29,6 +29,7 @@ from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
 from pledge.usecases.insights import list_campaigns
+from pledge.usecases.notify_unsubscribe import inapp_messages
 
 Body = Annotated[bytes, Depends(raw_body)]
 VISIBLE_STATES = ("active", "paused")
@@ -96,6 +97,7 @@ def routes(site: Site) -> APIRouter:
             known=record is not None,
             campaigns=campaigns,
             grants=grants,
+            inbox=inapp_messages(app.uow, account_id),
             tz=customer_zone(record, campaign_zone(app.uow, shown[0] if shown else None)),
         )
 
