@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.clock import FixedClock, SystemClock
+from pledge.adapters.evidence.local import LocalEvidenceStore, evidence_dir
+from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.payouts.config import wallet_config, wechat_config
 from pledge.adapters.payouts.wallet import WalletRail
 from pledge.adapters.payouts.wechat import WechatTransferRail
@@ -18,6 +20,7 @@ from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
+from pledge.usecases.claims import ClaimDesk
 from pledge.usecases.payout_ports import PayoutRail
 from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork
 
@@ -58,6 +61,12 @@ class App:
         # Every entry point writes webhook events for what it changes (grants issued, claimed,
         # expired; renewals; compensation) in the same transaction, if an endpoint listens.
         return HookedUnitOfWork(self.engine, self.clock, None)
+
+    def claim_desk(self) -> ClaimDesk:
+        """Claims with their evidence kept under ``PLEDGE_EVIDENCE_DIR`` (ADR 28)."""
+        return ClaimDesk(
+            self.uow, self.rules, self.clock, ImageEvidenceProcessor(), LocalEvidenceStore(evidence_dir())
+        )
 
     def require_schema(self) -> None:
         current = current_revision(self.engine)

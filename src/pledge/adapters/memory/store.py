@@ -22,12 +22,14 @@ from typing import Any, TypeVar
 
 from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
+from pledge.adapters.memory.claims import MemoryClaims, MemorySerials
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.adapters.memory.events import MemoryEventLog
 from pledge.adapters.memory.payouts import MemoryPayouts
 from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
+from pledge.domain.claims import Claim
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.events import DomainEvent
@@ -38,7 +40,9 @@ from pledge.domain.near_miss import listing_key, only_failure
 from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
+from pledge.domain.serials import SerialRecord
 from pledge.domain.validation import column_of
+from pledge.usecases.claim_ports import Claims, SerialRegister
 from pledge.usecases.payout_ports import PayoutRecord, PayoutTransfers
 from pledge.usecases.ports import (
     Budget,
@@ -92,6 +96,8 @@ class MemoryStore:
     clawbacks: dict[str, ClawbackCase] = field(default_factory=dict)  # adapters/memory/corrections.py
     event_log: MemoryEventLog = field(default_factory=MemoryEventLog)  # adapters/memory/events.py
     payouts: dict[str, PayoutRecord] = field(default_factory=dict)  # adapters/memory/payouts.py
+    serials: dict[str, SerialRecord] = field(default_factory=dict)  # adapters/memory/claims.py
+    claims: dict[str, Claim] = field(default_factory=dict)
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -548,6 +554,8 @@ class MemoryUnitOfWork:
     outbox: Outbox
     corrections: Corrections
     payouts: PayoutTransfers
+    claims: Claims
+    serials: SerialRegister
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -570,6 +578,8 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(work)
         self.corrections = MemoryCorrections(work)
         self.payouts = MemoryPayouts(work)
+        self.claims = MemoryClaims(work)
+        self.serials = MemorySerials(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

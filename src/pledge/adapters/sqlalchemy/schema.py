@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-import pledge.adapters.sqlalchemy.api_tables  # noqa: F401 - the metadata is complete wherever the schema is
+import pledge.adapters.sqlalchemy.api_tables
+import pledge.adapters.sqlalchemy.claim_tables  # noqa: F401 - as above
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0011"  # the newest revision in migrations/versions
+SCHEMA_HEAD = "0014"  # the newest revision in migrations/versions
 
 
 def alembic_config() -> Config:

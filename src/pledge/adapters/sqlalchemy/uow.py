@@ -8,12 +8,14 @@ from sqlalchemy import Connection, Engine
 
 from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
+from pledge.adapters.sqlalchemy.claims import SqlClaims, SqlSerials
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
 from pledge.adapters.sqlalchemy.event_log import append_events
 from pledge.adapters.sqlalchemy.payouts import SqlPayouts
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
 from pledge.domain.events import DomainEvent
+from pledge.usecases.claim_ports import Claims, SerialRegister
 from pledge.usecases.payout_ports import PayoutTransfers
 from pledge.usecases.ports import (
     Budgets,
@@ -45,6 +47,8 @@ class SqlUnitOfWork:
     outbox: Outbox
     corrections: Corrections
     payouts: PayoutTransfers
+    claims: Claims
+    serials: SerialRegister
 
     def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
         self._engine = engine
@@ -66,6 +70,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._conn)
         self.corrections = SqlCorrections(self._conn)
         self.payouts = SqlPayouts(self._conn)
+        self.claims = SqlClaims(self._conn)
+        self.serials = SqlSerials(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
