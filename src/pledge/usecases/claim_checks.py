@@ -151,32 +151,7 @@ def claim_flags(
     now_us: int,
 ) -> list[Flag]:
     account_id = claimed.account.account_id
-    flags: list[Flag] = []
-    mine = {e.sha256 for e in claimed.evidence}
-    for match in uow.claims.evidence_like(claimed.evidence):
-        if match.account_id == account_id:
-            continue
-        if match.sha256 in mine:
-            flags.append(
-                Flag(
-                    "duplicate_evidence",
-                    f"the same file is evidence of claim {match.claim_id} (account {match.account_id})",
-                )
-            )
-            continue
-        near = [
-            hamming(e.phash, match.phash)
-            for e in claimed.evidence
-            if e.phash and match.phash and len(e.phash) == len(match.phash)
-        ]
-        if near and min(near) <= NEAR_DUPLICATE_BITS:
-            flags.append(
-                Flag(
-                    "similar_evidence",
-                    f"an image is a near-duplicate ({min(near)} of 64 bits differ) of evidence of claim "
-                    f"{match.claim_id} (account {match.account_id})",
-                )
-            )
+    flags = _evidence_flags(uow, claimed)
     recent = uow.claims.count_since(account_id, now_us - BURST_WINDOW_US)
     if recent >= BURST_LIMIT:
         flags.append(
@@ -203,9 +178,44 @@ def claim_flags(
                 f"{format_minor(claims.review_above_minor, terms.currency)}: two different people approve",
             )
         )
-    return _unique(flags)
+    return flags
 
 
-def _unique(flags: list[Flag]) -> list[Flag]:
-    seen: set[Flag] = set()
-    return [f for f in flags if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+def _evidence_flags(uow: UnitOfWork, claimed: Claimed) -> list[Flag]:
+    """The same file, or a near-duplicate picture, on another account's claim: one flag per kind,
+    naming up to three of those claims."""
+    account_id = claimed.account.account_id
+    mine = {e.sha256 for e in claimed.evidence}
+    same: dict[str, str] = {}
+    near: dict[str, tuple[int, str]] = {}
+    for match in uow.claims.evidence_like(claimed.evidence):
+        if match.account_id == account_id:
+            continue
+        if match.sha256 in mine:
+            same.setdefault(match.claim_id, match.account_id)
+            continue
+        bits = [
+            hamming(e.phash, match.phash)
+            for e in claimed.evidence
+            if e.phash and match.phash and len(e.phash) == len(match.phash)
+        ]
+        if bits and min(bits) <= NEAR_DUPLICATE_BITS:
+            near.setdefault(match.claim_id, (min(bits), match.account_id))
+    flags = []
+    if same:
+        named = ", ".join(f"{c} (account {a})" for c, a in sorted(same.items())[:3])
+        flags.append(
+            Flag("duplicate_evidence", f"the same file is evidence of {len(same)} claim(s): {named}")
+        )
+    near = {c: v for c, v in near.items() if c not in same}
+    if near:
+        named = ", ".join(
+            f"{c} (account {a}, {b} of 64 bits differ)" for c, (b, a) in sorted(near.items())[:3]
+        )
+        flags.append(
+            Flag(
+                "similar_evidence",
+                f"an image is a near-duplicate of evidence of {len(near)} claim(s): {named}",
+            )
+        )
+    return flags

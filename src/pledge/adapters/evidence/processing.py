@@ -119,7 +119,7 @@ def dhash(image: Image.Image) -> str:
     """A 64-bit difference hash: each bit says whether a pixel is brighter than its right neighbour
     on a 9x8 grey thumbnail. Re-saving, resizing or recompressing a picture keeps it within a few bits."""
     small = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    values = list(small.getdata())
+    values = list(small.tobytes())  # one byte per pixel in mode L
     bits = 0
     for row in range(8):
         for col in range(8):

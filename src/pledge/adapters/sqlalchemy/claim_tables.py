@@ -55,7 +55,8 @@ claims = Table(
     Column("paid_serial", Str(128), nullable=True, unique=True),
     CheckConstraint("state IN ('pending', 'approved', 'rejected')", name="state_known"),
     CheckConstraint(
-        "(state = 'approved' AND paid_serial = serial) OR (state <> 'approved' AND paid_serial IS NULL)",
+        "(state = 'approved' AND paid_serial IS NOT NULL AND paid_serial = serial) "
+        "OR (state <> 'approved' AND paid_serial IS NULL)",
         name="paid_serial_when_approved",
     ),
     CheckConstraint("price_minor >= 0 AND amount_minor >= 0", name="money_not_negative"),

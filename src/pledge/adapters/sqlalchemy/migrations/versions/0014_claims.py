@@ -57,7 +57,8 @@ def upgrade() -> None:
             "state IN ('pending', 'approved', 'rejected')", name=op.f("ck_claims_state_known")
         ),
         sa.CheckConstraint(
-            "(state = 'approved' AND paid_serial = serial) OR (state <> 'approved' AND paid_serial IS NULL)",
+            "(state = 'approved' AND paid_serial IS NOT NULL AND paid_serial = serial) "
+            "OR (state <> 'approved' AND paid_serial IS NULL)",
             name=op.f("ck_claims_paid_serial_when_approved"),
         ),
         sa.CheckConstraint(
