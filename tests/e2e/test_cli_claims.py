@@ -111,7 +111,7 @@ def test_a_claim_is_checked_reviewed_by_two_and_paid_once(pledge: Pledge, tmp_pa
     # One serial, one payout: S20 again, and S1 (granted through the imported purchase P01).
     second = _submit(cli, "A-cn-4", "S20", _file(tmp_path, "other.jpg", receipt("other", size=(200, 300))))
     assert second["state"] == "rejected" and not _checks(second)["serial_unpaid"]
-    assert claim["id"] in next(c["detail"] for c in second["checks"] if c["name"] == "serial_unpaid")
+    assert done["grant_id"] in next(c["detail"] for c in second["checks"] if c["name"] == "serial_unpaid")
     imported = _submit(cli, "A-cn-4", "S1", _file(tmp_path, "third.jpg", receipt("third", size=(300, 200))))
     detail = next(c["detail"] for c in imported["checks"] if c["name"] == "serial_unpaid")
     p01 = next(g for g in cli.json("grants", "list", "--campaign", CID)["data"] if g["purchase_id"] == "P01")

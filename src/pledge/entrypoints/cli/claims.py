@@ -91,8 +91,8 @@ def claims_submit(
 ) -> None:
     """Claim a purchase missing from the records; it is checked now and waits for review (or is
     rejected by the system, with its reasons)."""
-    files = [_evidence(path) for path in evidence or []]
     with app_for(db, now) as pledge:
+        files = [_evidence(path) for path in evidence or []]
         request = ClaimRequest(campaign_id, account, serial, purchased_at, price, files)
         emit(pledge.claim_desk().submit(request, actor_name(actor)), as_json, _claim_line)
 
