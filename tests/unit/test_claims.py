@@ -126,6 +126,14 @@ def test_four_eyes_above_review_above_and_never_ones_own(w: Desk) -> None:
     assert verify_ledger(memory_uow_factory(w.store))["ok"] is True
 
 
+def test_a_purchase_before_the_sale_is_flagged_and_one_in_the_future_refused(w: Desk) -> None:
+    early = ClaimRequest(CID, "A-cn-3", "S20", "2011-10-01T10:00:00+08:00", "300.00", [("r.jpg", receipt())])
+    assert flags(w.desk.submit(early, "cs.liu")) == ["purchased_before_sold"]
+    future = ClaimRequest(CID, "A-cn-4", "S21", "2031-10-01T10:00:00+08:00", "300.00", [("r.jpg", receipt())])
+    with pytest.raises(InputError, match="in the future"):
+        w.desk.submit(future, "cs.liu")
+
+
 def test_one_serial_one_payout_across_accounts(w: Desk) -> None:
     a = submit(w, "A-cn-3", "S20", receipt(), price="300.00")
     b = submit(w, "A-cn-4", "S20", receipt("b", size=(200, 300)), price="300.00")

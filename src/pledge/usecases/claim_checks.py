@@ -149,9 +149,19 @@ def claim_flags(
     claimed: Claimed,
     amount_minor: int,
     now_us: int,
+    register: SerialRecord | None = None,
 ) -> list[Flag]:
     account_id = claimed.account.account_id
     flags = _evidence_flags(uow, claimed)
+    if register is not None and claimed.purchased_at_us < register.sold_at_us:
+        tz = terms.window.tz
+        flags.append(
+            Flag(
+                "purchased_before_sold",
+                f"the claimed purchase ({format_instant(claimed.purchased_at_us, tz)}) is before the maker "
+                f"sold the device ({format_instant(register.sold_at_us, tz)})",
+            )
+        )
     recent = uow.claims.count_since(account_id, now_us - BURST_WINDOW_US)
     if recent >= BURST_LIMIT:
         flags.append(

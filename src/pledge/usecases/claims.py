@@ -75,6 +75,8 @@ class ClaimDesk:
         if not serial or len(serial) > 128 or not serial.isprintable():
             raise InputError("serial: 1 to 128 printable characters are required", param="serial")
         purchased_at_us = parse_instant(request.purchased_at, param="purchased_at")
+        if purchased_at_us > self.clock.now_us():
+            raise InputError("purchased_at: is in the future", param="purchased_at", code="invalid_instant")
         if len(request.evidence) > MAX_EVIDENCE_FILES:
             raise InputError(
                 f"evidence: at most {MAX_EVIDENCE_FILES} files per claim",
@@ -98,7 +100,7 @@ class ClaimDesk:
             )
             amount = terms.benefit.amount_minor(price)
             checks, register = claim_checks(uow, terms, claims, self.rules(terms.rule), claimed, now)
-            flags = claim_flags(uow, terms, claims, claimed, amount, now)
+            flags = claim_flags(uow, terms, claims, claimed, amount, now, register)
             failed = hard_failures(checks)
             claim = Claim(
                 claimed.claim_id,
