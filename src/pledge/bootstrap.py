@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from pledge.adapters.cel.engine import compile_rule
 from pledge.adapters.clock import FixedClock, SystemClock
+from pledge.adapters.evidence.local import LocalEvidenceStore, evidence_dir
+from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.notifications import config as notify_config
 from pledge.adapters.notifications.channels import channels_from_env
 from pledge.adapters.notifications.render import Renderer
@@ -22,6 +24,7 @@ from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.notifications import Channel
 from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
+from pledge.usecases.claims import ClaimDesk
 from pledge.usecases.notification_ports import NotificationChannel
 from pledge.usecases.payout_ports import PayoutRail
 from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork
@@ -85,6 +88,12 @@ class App:
         # Every entry point writes webhook events for what it changes (grants issued, claimed,
         # expired; renewals; compensation) in the same transaction, if an endpoint listens.
         return HookedUnitOfWork(self.engine, self.clock, None)
+
+    def claim_desk(self) -> ClaimDesk:
+        """Claims with their evidence kept under ``PLEDGE_EVIDENCE_DIR`` (ADR 28)."""
+        return ClaimDesk(
+            self.uow, self.rules, self.clock, ImageEvidenceProcessor(), LocalEvidenceStore(evidence_dir())
+        )
 
     def require_schema(self) -> None:
         current = current_revision(self.engine)

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pledge.domain.benefit import Benefit
+from pledge.domain.claims import ClaimTerms, parse_claim_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field, section, text_field
 from pledge.domain.money import currency_exponent, format_minor
@@ -91,6 +92,7 @@ class CashbackTerms:
     group: str = DEFAULT_GROUP
     stacking: Stacking = Stacking.EXCLUDED
     payout: PayoutTerms = DEFAULT_PAYOUT_TERMS  # the rail and its split (ADR 24)
+    claims: ClaimTerms | None = None  # claims for purchases missing from the records (ADR 28)
     # The amount and its guards (``pledge.domain.benefit``), built once from the two fields above.
     benefit: Benefit = field(init=False, repr=False, compare=False)
 
@@ -139,6 +141,8 @@ class CashbackTerms:
             document["group"] = self.group
         if self.stacking is not Stacking.EXCLUDED:
             document["stacking"] = self.stacking.value
+        if self.claims is not None:
+            document["claims"] = self.claims.canonical(self.currency)
         return document
 
     @property
@@ -259,6 +263,7 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         group=_group(doc),
         stacking=_stacking(doc),
         payout=parse_payout_terms(payout, currency),
+        claims=parse_claim_terms(doc.get("claims"), currency),
     )
 
 

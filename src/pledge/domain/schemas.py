@@ -157,6 +157,20 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
                 "allowed",
                 description="Whether this campaign may pay a purchase another of its group pays.",
             ),
+            "claims": _obj(
+                {
+                    "open_until": {**_DATE, "description": "The last local date a claim is taken."},
+                    "review_above": {
+                        **_MONEY,
+                        "description": "Claims granting more than this need two different approvers.",
+                    },
+                    "evidence": _enum(
+                        "required", "optional", description="Whether a claim must carry an evidence file."
+                    ),
+                },
+                ("open_until",),
+                "Claims for purchases missing from the records: checked, flagged, reviewed.",
+            ),
         },
         ("id", "name", "timezone", "currency", "qualify", "benefit", "payout", "budget"),
     ),

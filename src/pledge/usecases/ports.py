@@ -24,6 +24,7 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import Condition, Rule
 from pledge.domain.subscriptions import AutoRenewConsent, Term
 from pledge.domain.timeutil import LocalDateWindow
+from pledge.usecases.claim_ports import Claims, SerialRegister
 from pledge.usecases.notification_ports import NotificationStore
 from pledge.usecases.payout_ports import PayoutTransfers
 
@@ -406,6 +407,8 @@ class UnitOfWork(Protocol):
     corrections: Corrections
     payouts: PayoutTransfers
     notifications: NotificationStore
+    claims: Claims
+    serials: SerialRegister
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

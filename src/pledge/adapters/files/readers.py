@@ -1,4 +1,4 @@
-"""Streaming readers for accounts and purchases files, CSV or Parquet (chosen by extension).
+"""Streaming readers for accounts, purchases and serials files, CSV or Parquet (chosen by extension).
 
 Files are read in batches of at most ``batch_rows`` rows and never loaded whole.
 Each batch is checked column by column with Arrow kernels for the common, plain
@@ -52,6 +52,7 @@ from pledge.domain.records import (
     AccountRecord,
     PurchaseRecord,
 )
+from pledge.domain.serials import SERIAL_COLUMNS, SerialRecord, serial_from_fields
 from pledge.domain.validation import (
     ISO_3166_ALPHA2,
     MAX_ERRORS,
@@ -85,8 +86,8 @@ MAX_CSV_COLUMNS = 256
 class _Spec(NamedTuple):
     columns: tuple[str, ...]  # read from the file, in this order: the required ones, then optional ones
     kinds: tuple[str, ...]
-    build: Callable[..., Any]  # account_from_fields / purchase_from_fields
-    record: type[AccountRecord] | type[PurchaseRecord]
+    build: Callable[..., Any]  # account_from_fields / purchase_from_fields / serial_from_fields
+    record: type[AccountRecord] | type[PurchaseRecord] | type[SerialRecord]
     optional: tuple[str, ...] = ()  # columns a file may leave out (the record's last fields)
     missing: frozenset[str] = frozenset()  # optional columns this file does not have
 
@@ -126,6 +127,13 @@ _ACCOUNTS = _Spec(
     CONTACT_COLUMNS,
     frozenset(CONTACT_COLUMNS),
 )
+_SERIALS = _Spec(
+    SERIAL_COLUMNS,
+    ("id", "id", "instant", "optional", "region", "optional_instant"),
+    serial_from_fields,
+    SerialRecord,
+)
+_INSTANT_KINDS = ("instant", "optional_instant")
 _ENUMS = {
     "status": pa.array(PURCHASE_STATUSES),
     "currency": pa.array(sorted(CURRENCY_EXPONENTS)),
@@ -145,6 +153,13 @@ def read_purchases(
 ) -> Iterator[list[PurchaseRecord]]:
     """Validated purchases in batches; ``progress`` gets the number of rows read so far."""
     return _read(Path(path), _PURCHASES, batch_rows, progress)
+
+
+def read_serials(
+    path: Path | str, batch_rows: int = 50_000, *, progress: Progress | None = None
+) -> Iterator[list[SerialRecord]]:
+    """Validated serial register rows in batches; ``progress`` gets the number of rows read so far."""
+    return _read(Path(path), _SERIALS, batch_rows, progress)
 
 
 def count_rows(path: Path | str) -> int | None:
@@ -334,7 +349,7 @@ def _check_type(source: str, name: str, kind: str, type_: pa.DataType) -> None:
     """Refuse a Parquet column whose type cannot hold the field, once for the whole file."""
     if _is_text(type_):
         return
-    if kind == "instant":
+    if kind in _INSTANT_KINDS:
         if pa.types.is_timestamp(type_) and type_.tz is not None:
             return
         reason = "a timestamp without time zone" if pa.types.is_timestamp(type_) else str(type_)
@@ -413,6 +428,17 @@ def _instants(column: _Array) -> tuple[list[Any], _Array]:
     return instants.to_pylist(), ok
 
 
+def _optional_instants(column: _Array) -> tuple[list[Any], _Array]:
+    """As :func:`_instants`, with an empty or null value plainly fine (None)."""
+    values, ok = _instants(column)
+    if pa.types.is_timestamp(column.type):
+        return values, pa.array([True] * len(values), pa.bool_())
+    empty = pc.equal(pc.ascii_trim_whitespace(_text(column).fill_null("")), pa.scalar(""))
+    return [None if blank else value for value, blank in zip(values, empty.to_pylist(), strict=True)], pc.or_(
+        ok, empty
+    )
+
+
 def _prices(price: _Array, currency: _Array) -> tuple[list[Any], _Array]:
     """Minor units, validating each distinct (price, currency) pair of the batch once."""
     prices = price if pa.types.is_decimal(price.type) else _text(price)
@@ -454,6 +480,8 @@ def _validate_columns(
             column_values, ok = _plain_text(column, optional=kind == "optional")
         elif kind == "instant":
             column_values, ok = _instants(column)
+        elif kind == "optional_instant":
+            column_values, ok = _optional_instants(column)
         elif kind == "price":
             column_values, ok = _prices(column, columns[spec.kinds.index("currency")])
         elif kind in CONTACT_KINDS:
@@ -470,11 +498,12 @@ def _validate_columns(
     errors: list[InputError] = []
     if not pc.all(ok_all).as_py():
         failed = []
-        instant = spec.kinds.index("instant")
+        instants = [i for i, kind in enumerate(spec.kinds) if kind in _INSTANT_KINDS]
         for index in pc.indices_nonzero(pc.invert(ok_all)).to_pylist():
             raw = [column[index].as_py() for column in columns]
-            if pa.types.is_timestamp(columns[instant].type):
-                raw[instant] = values[instant][index]  # UTC microseconds, whatever the stored unit
+            for instant in instants:
+                if pa.types.is_timestamp(columns[instant].type):
+                    raw[instant] = values[instant][index]  # UTC microseconds, whatever the stored unit
             try:
                 records[index] = spec.build(spec.full(raw, _none), first_row + index, source, epoch_us=True)
             except InputError as exc:

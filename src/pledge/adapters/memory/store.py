@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pledge.adapters.memory.billing import MemoryCatalogs, MemoryOutbox, MemorySubscriptions
 from pledge.adapters.memory.candidates import MemoryCandidates, paid_in_group
+from pledge.adapters.memory.claims import MemoryClaims, MemorySerials
 from pledge.adapters.memory.corrections import MemoryCorrections
 from pledge.adapters.memory.events import MemoryEventLog
 from pledge.adapters.memory.notifications import MemoryNotifications, NotificationState
@@ -29,6 +30,7 @@ from pledge.adapters.memory.payouts import MemoryPayouts
 from pledge.adapters.memory.tables import BillingState, IntegrityError
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
+from pledge.domain.claims import Claim
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.events import DomainEvent
@@ -39,7 +41,9 @@ from pledge.domain.near_miss import listing_key, only_failure
 from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
+from pledge.domain.serials import SerialRecord
 from pledge.domain.validation import column_of
+from pledge.usecases.claim_ports import Claims, SerialRegister
 from pledge.usecases.notification_ports import NotificationStore
 from pledge.usecases.payout_ports import PayoutRecord, PayoutTransfers
 from pledge.usecases.ports import (
@@ -95,6 +99,8 @@ class MemoryStore:
     event_log: MemoryEventLog = field(default_factory=MemoryEventLog)  # adapters/memory/events.py
     payouts: dict[str, PayoutRecord] = field(default_factory=dict)  # adapters/memory/payouts.py
     notifications: NotificationState = field(default_factory=NotificationState)  # ADR 26
+    serials: dict[str, SerialRecord] = field(default_factory=dict)  # adapters/memory/claims.py
+    claims: dict[str, Claim] = field(default_factory=dict)
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -553,6 +559,8 @@ class MemoryUnitOfWork:
     corrections: Corrections
     payouts: PayoutTransfers
     notifications: NotificationStore
+    claims: Claims
+    serials: SerialRegister
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -576,6 +584,8 @@ class MemoryUnitOfWork:
         self.corrections = MemoryCorrections(work)
         self.payouts = MemoryPayouts(work)
         self.notifications = MemoryNotifications(work)
+        self.claims = MemoryClaims(work)
+        self.serials = MemorySerials(work)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._begin()

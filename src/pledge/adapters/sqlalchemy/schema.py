@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-import pledge.adapters.sqlalchemy.api_tables
-import pledge.adapters.sqlalchemy.notification_tables  # noqa: F401 - distributions (ADR 26)
+# The metadata is complete wherever the schema is: every module that defines tables is loaded here.
+# API (ADR 6), claims and the serial register (ADR 28), distributions (ADR 26):
+from pledge.adapters.sqlalchemy import api_tables, claim_tables, notification_tables  # noqa: F401 - loaded for their tables
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 
 from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
+from pledge.adapters.sqlalchemy.claims import SqlClaims, SqlSerials
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
 from pledge.adapters.sqlalchemy.event_log import append_events
 from pledge.adapters.sqlalchemy.notifications import SqlNotifications
@@ -15,6 +16,7 @@ from pledge.adapters.sqlalchemy.payouts import SqlPayouts
 from pledge.adapters.sqlalchemy.purchases import SqlPurchases
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants, SqlLedger
 from pledge.domain.events import DomainEvent
+from pledge.usecases.claim_ports import Claims, SerialRegister
 from pledge.usecases.notification_ports import NotificationStore
 from pledge.usecases.payout_ports import PayoutTransfers
 from pledge.usecases.ports import (
@@ -48,6 +50,8 @@ class SqlUnitOfWork:
     corrections: Corrections
     payouts: PayoutTransfers
     notifications: NotificationStore
+    claims: Claims
+    serials: SerialRegister
 
     def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
         self._engine = engine
@@ -70,6 +74,8 @@ class SqlUnitOfWork:
         self.corrections = SqlCorrections(self._conn)
         self.payouts = SqlPayouts(self._conn)
         self.notifications = SqlNotifications(self._conn)
+        self.claims = SqlClaims(self._conn)
+        self.serials = SqlSerials(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:

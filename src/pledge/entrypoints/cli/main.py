@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.cli import billing, corrections, data_import, examples, extra, notify, payouts, server
+from pledge.entrypoints.cli import (
+    billing,
+    claims,
+    corrections,
+    data_import,
+    examples,
+    extra,
+    notify,
+    payouts,
+    server,
+)
 from pledge.entrypoints.cli.app import app
 
 __all__ = [
     "billing",
+    "claims",
     "corrections",
     "data_import",
     "examples",

@@ -1,0 +1,272 @@
+"""Claims for purchases missing from the records: submit, list, decide (ADR 28).
+
+A claim is checked when it arrives (:mod:`pledge.usecases.claim_checks`): a failing check
+rejects it at once (``decided_by: "system"``), otherwise it waits for review with its risk
+flags. An approval makes the claim a purchase (channel ``claim``) and runs the campaign: the
+same rule, limits, budget and ledger as every other grant, no second issuing path. One serial
+is paid once: the approval re-checks every grant on it, and the database holds at most one
+approved claim per serial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pledge.domain.campaign import CampaignState, CashbackTerms
+from pledge.domain.claims import (
+    MAX_EVIDENCE_FILES,
+    SYSTEM,
+    Claim,
+    ClaimState,
+    ClaimTerms,
+    check_decider,
+    hard_failures,
+    reason_code,
+)
+from pledge.domain.errors import InputError, NotFoundError, RefusedError
+from pledge.domain.fields import money_field
+from pledge.domain.money import format_minor
+from pledge.domain.timeutil import format_instant, parse_instant
+from pledge.usecases.claim_checks import Claimed, claim_checks, claim_flags, serial_paid
+from pledge.usecases.claim_ports import EvidenceProcessor, EvidenceStore, PreparedEvidence
+from pledge.usecases.common import (
+    check_page_limit,
+    effective_version,
+    list_object,
+    require_account,
+    require_campaign,
+    terms_of,
+)
+from pledge.usecases.grants import grant_json
+from pledge.usecases.issue import run_campaign
+from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    campaign_id: str
+    account_id: str
+    serial: str
+    purchased_at: str  # ISO 8601 with offset
+    price: str  # decimal string in the campaign's currency
+    evidence: Sequence[tuple[str, bytes]] = ()  # (file name, content)
+
+
+class ClaimDesk:
+    """Claims, wired to their stores, the rule compiler, the clock and the evidence handling."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        rules: RuleCompiler,
+        clock: Clock,
+        processor: EvidenceProcessor,
+        store: EvidenceStore,
+    ) -> None:
+        self.uow_factory, self.rules, self.clock = uow_factory, rules, clock
+        self.processor, self.store = processor, store
+
+    def submit(self, request: ClaimRequest, actor: str) -> dict[str, Any]:
+        serial = request.serial.strip()
+        if not serial or len(serial) > 128 or not serial.isprintable():
+            raise InputError("serial: 1 to 128 printable characters are required", param="serial")
+        purchased_at_us = parse_instant(request.purchased_at, param="purchased_at")
+        if purchased_at_us > self.clock.now_us():
+            raise InputError("purchased_at: is in the future", param="purchased_at", code="invalid_instant")
+        if len(request.evidence) > MAX_EVIDENCE_FILES:
+            raise InputError(
+                f"evidence: at most {MAX_EVIDENCE_FILES} files per claim",
+                param="evidence",
+                code="too_many_files",
+            )
+        # Every file is checked before anything is stored: one bad file refuses the claim whole.
+        prepared = [self.processor.prepare(name, data) for name, data in request.evidence]
+        now = self.clock.now_us()
+        with self.uow_factory() as uow:
+            require_campaign(uow, request.campaign_id)
+            terms, claims = _claim_terms(uow, request.campaign_id)
+            price = money_field(request.price, terms.currency, "price")
+            claimed = Claimed(
+                _new_id(),
+                require_account(uow, request.account_id),
+                serial,
+                purchased_at_us,
+                price,
+                tuple(p.ref for p in prepared),
+            )
+            amount = terms.benefit.amount_minor(price)
+            checks, register = claim_checks(uow, terms, claims, self.rules(terms.rule), claimed, now)
+            flags = claim_flags(uow, terms, claims, claimed, amount, now, register)
+            failed = hard_failures(checks)
+            claim = Claim(
+                claimed.claim_id,
+                terms.campaign_id,
+                claimed.account.account_id,
+                serial,
+                purchased_at_us,
+                price,
+                terms.currency,
+                amount,
+                ClaimState.REJECTED if failed else ClaimState.PENDING,
+                tuple(checks),
+                tuple(flags),
+                actor,
+                now,
+                evidence=tuple(claimed.evidence),
+                decided_by=SYSTEM if failed else "",
+                decided_at_us=now if failed else None,
+                reason=",".join(c.name for c in failed),
+                sku=register.sku if register else "",
+            )
+            uow.claims.add(claim)
+            _keep(self.store, prepared)
+            uow.commit()
+        return claim_json(claim)
+
+    def list(
+        self,
+        *,
+        campaign_id: str | None = None,
+        state: str | None = None,
+        starting_after: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        check_page_limit(limit)
+        wanted = _state(state)
+        with self.uow_factory() as uow:
+            page = uow.claims.page(
+                campaign_id=campaign_id, state=wanted, starting_after=starting_after, limit=limit + 1
+            )
+        return list_object(page, limit, claim_json)
+
+    def get(self, claim_id: str) -> dict[str, Any]:
+        with self.uow_factory() as uow:
+            return claim_json(_require(uow, claim_id))
+
+    def decide(self, claim_id: str, *, approve: bool, reason: str, actor: str) -> dict[str, Any]:
+        code = reason_code(reason)
+        now = self.clock.now_us()
+        with self.uow_factory() as uow:
+            claim = _require(uow, claim_id, for_update=True)
+            terms, claims = _claim_terms(uow, claim.campaign_id)
+            complete = check_decider(claim, actor, approve, claims.review_above_minor)
+            if not approve:
+                decided = dataclasses.replace(
+                    claim, state=ClaimState.REJECTED, decided_by=actor, decided_at_us=now, reason=code
+                )
+            elif not complete:  # the first of two approvers above ``review_above``
+                decided = dataclasses.replace(claim, approvals=(*claim.approvals, actor))
+            else:
+                decided = _approve(uow, claim, terms, actor, code, now)
+            uow.claims.update(decided)
+            uow.commit()
+        if decided.state is ClaimState.APPROVED:
+            return self._issue(decided, actor)
+        return claim_json(decided)
+
+    def _issue(self, claim: Claim, actor: str) -> dict[str, Any]:
+        """Run the campaign, which grants the claim's purchase like any other, and note the grant."""
+        run_campaign(self.uow_factory, self.rules, self.clock, claim.campaign_id, actor)
+        with self.uow_factory() as uow:
+            grant = uow.grants.for_purchases(claim.campaign_id, [claim.purchase_id]).get(claim.purchase_id)
+            current = _require(uow, claim.id, for_update=True)
+            if grant is not None and not current.grant_id:
+                current = dataclasses.replace(current, grant_id=grant.id)
+                uow.claims.update(current)
+                uow.commit()
+        out = claim_json(current)
+        out["grant"] = grant_json(grant) if grant is not None else None
+        return out
+
+
+def _approve(uow: UnitOfWork, claim: Claim, terms: CashbackTerms, actor: str, code: str, now: int) -> Claim:
+    """The approved claim, its purchase added (the run that follows grants it)."""
+    record = require_campaign(uow, claim.campaign_id)
+    if record.state is not CampaignState.ACTIVE:
+        raise RefusedError(
+            f"campaign {claim.campaign_id} is {record.state.value}; claims are approved while it is active",
+            code="not_active",
+        )
+    paid = serial_paid(uow, claim.serial, but=claim.id)
+    if not paid.passed:
+        raise RefusedError(f"claim {claim.id}: {paid.detail}; nothing approved", code="serial_paid")
+    account = require_account(uow, claim.account_id)
+    purchase = Claimed(
+        claim.id, account, claim.serial, claim.purchased_at_us, claim.price_minor, ()
+    ).purchase(terms, uow.serials.get(claim.serial))
+    uow.purchases.add_purchases([purchase], update=False)
+    return dataclasses.replace(
+        claim,
+        state=ClaimState.APPROVED,
+        approvals=(*claim.approvals, actor),
+        decided_by=actor,
+        decided_at_us=now,
+        reason=code,
+    )
+
+
+def _claim_terms(uow: UnitOfWork, campaign_id: str) -> tuple[CashbackTerms, ClaimTerms]:
+    terms = terms_of(effective_version(uow, campaign_id))
+    if terms.claims is None:
+        raise RefusedError(
+            f"campaign {campaign_id} takes no claims (its file has no claims: block)", code="claims_not_taken"
+        )
+    return terms, terms.claims
+
+
+def _require(uow: UnitOfWork, claim_id: str, *, for_update: bool = False) -> Claim:
+    claim = uow.claims.get(claim_id, for_update=for_update)
+    if claim is None:
+        raise NotFoundError(f"claim {claim_id} does not exist", code="claim_not_found", param="claim")
+    return claim
+
+
+def _state(state: str | None) -> ClaimState | None:
+    if state is None:
+        return None
+    try:
+        return ClaimState(state)
+    except ValueError:
+        raise InputError(
+            f"state: {state!r} is not one of {', '.join(s.value for s in ClaimState)}", param="state"
+        ) from None
+
+
+def _keep(store: EvidenceStore, prepared: Sequence[PreparedEvidence]) -> None:
+    for evidence in prepared:
+        store.put(evidence)
+
+
+def _new_id() -> str:
+    return "clm_" + secrets.token_hex(10)
+
+
+def claim_json(claim: Claim) -> dict[str, Any]:
+    money = claim.currency
+    return {
+        "id": claim.id,
+        "object": "claim",
+        "campaign": claim.campaign_id,
+        "account_id": claim.account_id,
+        "serial": claim.serial,
+        "sku": claim.sku,
+        "purchased_at": format_instant(claim.purchased_at_us),
+        "price": format_minor(claim.price_minor, money),
+        "amount": format_minor(claim.amount_minor, money),
+        "currency": money,
+        "state": claim.state.value,
+        "checks": [c.as_json() for c in claim.checks],
+        "flags": [f.as_json() for f in claim.flags],
+        "evidence": [{"sha256": e.sha256, "kind": e.kind, "size": e.size} for e in claim.evidence],
+        "submitted_by": claim.submitted_by,
+        "submitted_at": format_instant(claim.submitted_at_us),
+        "approvals": list(claim.approvals),
+        "decided_by": claim.decided_by or None,
+        "decided_at": None if claim.decided_at_us is None else format_instant(claim.decided_at_us),
+        "reason": claim.reason or None,
+        "grant_id": claim.grant_id or None,
+    }

@@ -1,0 +1,151 @@
+"""Claims on the memory fakes (ADR 28): checks, flags, four-eyes, one serial one payout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+
+from pledge.adapters.evidence.processing import ImageEvidenceProcessor
+from pledge.adapters.memory.claims import MemoryEvidenceStore
+from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.domain.campaign import parse_cashback_terms
+from pledge.domain.claims import ClaimTerms, parse_claim_terms
+from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document
+from pledge.domain.serials import SerialRecord
+from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
+from pledge.usecases.claims import ClaimDesk, ClaimRequest
+from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.issue import run_campaign
+from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.serials import import_serials
+from tests.support.data import campaign
+from tests.support.images import receipt, recompressed
+from tests.unit.test_usecases import CID, NOW, account_records, purchase_records, rules
+
+CLAIMS = {"open_until": "2022-06-30", "review_above": "500.00"}
+SOLD = parse_instant("2011-10-05T10:00:00+08:00")
+
+
+@dataclass
+class Clock:
+    instant_us: int = NOW
+
+    def now_us(self) -> int:
+        return self.instant_us
+
+
+@dataclass
+class Desk:
+    store: MemoryStore
+    desk: ClaimDesk
+    clock: Clock
+    files: MemoryEvidenceStore = field(default_factory=MemoryEvidenceStore)
+
+
+@pytest.fixture
+def w() -> Desk:
+    store = MemoryStore()
+    uow = memory_uow_factory(store)
+    clock = Clock()
+    import_accounts(uow, [account_records()])
+    import_purchases(uow, [purchase_records()])
+    serials = [SerialRecord(f"S{n}", "mi-1", SOLD, "reseller", "CN", None) for n in range(20, 30)]
+    import_serials(uow, [serials])
+    apply_campaign(uow, rules, clock, campaign(claims=CLAIMS), "ops")
+    approve_campaign(uow, rules, clock, CID, "finance")
+    launch_campaign(uow, rules, clock, CID, "finance")
+    run_campaign(uow, rules, clock, CID, "ops")
+    files = MemoryEvidenceStore()
+    return Desk(store, ClaimDesk(uow, rules, clock, ImageEvidenceProcessor(), files), clock, files)
+
+
+def submit(w: Desk, account: str, serial: str, *files: bytes, price: str = "1999.00") -> dict[str, object]:
+    evidence = [(f"r{i}.jpg", data) for i, data in enumerate(files)]
+    request = ClaimRequest(CID, account, serial, "2011-10-05T10:00:00+08:00", price, evidence)
+    return w.desk.submit(request, "cs.liu")
+
+
+def flags(claim: dict[str, object]) -> list[str]:
+    return [f["name"] for f in claim["flags"]]  # type: ignore[attr-defined,index]
+
+
+def test_claim_terms_are_validated_and_published() -> None:
+    terms = parse_cashback_terms(campaign(claims=CLAIMS))
+    assert terms.claims == ClaimTerms(date(2022, 6, 30), 50_000, "required")
+    assert terms.canonical()["claims"] == {"open_until": "2022-06-30", "review_above": "500.00",
+                                           "evidence": "required"}  # fmt: skip
+    assert "claims" not in parse_cashback_terms(campaign()).canonical()  # older terms keep their hash
+    with pytest.raises(InputError, match=r"claims\.open_untl"):
+        check_document(campaign(claims={"open_untl": "2022-06-30"}), CASHBACK_CAMPAIGN)
+    with pytest.raises(InputError, match=r"claims\.evidence"):
+        parse_claim_terms({"open_until": "2022-06-30", "evidence": "maybe"}, "CNY")
+    with pytest.raises(InputError, match=r"claims\.review_above"):
+        parse_claim_terms({"open_until": "2022-06-30", "review_above": 5.5}, "CNY")
+
+
+def test_flags_near_duplicates_and_bursts_but_not_ones_own_files(w: Desk) -> None:
+    photo = receipt()
+    first = submit(w, "A-cn-3", "S20", photo, price="300.00")
+    assert first["state"] == "pending" and flags(first) == []
+    assert flags(submit(w, "A-cn-3", "S21", photo, price="300.00")) == []  # the same person's file again
+    near = submit(w, "A-cn-4", "S22", recompressed(photo), price="300.00")
+    assert flags(near) == ["similar_evidence"]
+    same = submit(w, "A-cn-4", "S23", photo, price="300.00")
+    assert "duplicate_evidence" in flags(same)
+    w.clock.instant_us += 60
+    busy = submit(w, "A-cn-3", "S24", receipt("x", size=(100, 300)), price="300.00")
+    assert "burst" not in flags(busy)
+    assert "burst" in flags(submit(w, "A-cn-3", "S25", receipt("y", size=(300, 100)), price="300.00"))
+    later = w.clock.instant_us + US_PER_DAY + 1
+    w.clock.instant_us = later
+    assert "burst" not in flags(submit(w, "A-cn-3", "S26", receipt("z", size=(120, 120)), price="300.00"))
+    assert len(w.files.files) >= 4
+
+
+def test_four_eyes_above_review_above_and_never_ones_own(w: Desk) -> None:
+    claim = submit(w, "A-cn-3", "S20", receipt())
+    cid = str(claim["id"])
+    assert "four_eyes" in flags(claim)
+    with pytest.raises(RefusedError, match="someone else"):
+        w.desk.decide(cid, approve=True, reason="ok", actor="CS.Liu (key_1)")
+    with pytest.raises(RefusedError, match="someone else"):
+        w.desk.decide(cid, approve=True, reason="ok", actor="a-cn-3")
+    with pytest.raises(InputError, match="reason"):
+        w.desk.decide(cid, approve=True, reason="Looks fine!", actor="ops.li")
+    assert w.desk.decide(cid, approve=True, reason="ok", actor="ops.li")["state"] == "pending"
+    with pytest.raises(RefusedError, match="second, different"):
+        w.desk.decide(cid, approve=True, reason="ok", actor="Ops.Li (key_2)")
+    done = w.desk.decide(cid, approve=True, reason="ok", actor="ops.wang")
+    assert done["state"] == "approved" and done["grant"]["amount"] == "1999.00"  # type: ignore[index]
+    with pytest.raises(RefusedError, match="already approved"):
+        w.desk.decide(cid, approve=False, reason="late", actor="ops.zhao")
+    assert verify_ledger(memory_uow_factory(w.store))["ok"] is True
+
+
+def test_a_purchase_before_the_sale_is_flagged_and_one_in_the_future_refused(w: Desk) -> None:
+    early = ClaimRequest(CID, "A-cn-3", "S20", "2011-10-01T10:00:00+08:00", "300.00", [("r.jpg", receipt())])
+    assert flags(w.desk.submit(early, "cs.liu")) == ["purchased_before_sold"]
+    future = ClaimRequest(CID, "A-cn-4", "S21", "2031-10-01T10:00:00+08:00", "300.00", [("r.jpg", receipt())])
+    with pytest.raises(InputError, match="in the future"):
+        w.desk.submit(future, "cs.liu")
+
+
+def test_one_serial_one_payout_across_accounts(w: Desk) -> None:
+    a = submit(w, "A-cn-3", "S20", receipt(), price="300.00")
+    b = submit(w, "A-cn-4", "S20", receipt("b", size=(200, 300)), price="300.00")
+    assert "serial_claimed_elsewhere" in flags(b)
+    w.desk.decide(str(a["id"]), approve=True, reason="ok", actor="ops.li")
+    with pytest.raises(RefusedError, match="already paid"):
+        w.desk.decide(str(b["id"]), approve=True, reason="ok", actor="ops.li")
+    rejected = w.desk.decide(str(b["id"]), approve=False, reason="serial_paid", actor="ops.li")
+    assert (rejected["state"], rejected["decided_by"], rejected["reason"]) == (
+        "rejected",
+        "ops.li",
+        "serial_paid",
+    )
+    queue = w.desk.list(state="approved")
+    assert [c["id"] for c in queue["data"]] == [a["id"]]
