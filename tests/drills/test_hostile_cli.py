@@ -54,7 +54,7 @@ def cases(folder: Path, admin_key: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-def refuse(cli: Pledge, args: list[str]) -> tuple[int, str, float]:
+def refuse(cli: Pledge, args: list[str], guard_s: float = HANG_GUARD_S) -> tuple[int, str, float]:
     env = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
     env["PLEDGE_DATABASE_URL"] = cli.db_url
     started = time.monotonic()
@@ -65,7 +65,7 @@ def refuse(cli: Pledge, args: list[str]) -> tuple[int, str, float]:
             env=env,
             capture_output=True,
             text=True,
-            timeout=HANG_GUARD_S,
+            timeout=guard_s,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -81,8 +81,9 @@ def test_hostile_files_through_the_cli_exit_2_and_write_nothing(db_url: str, tmp
     todo = cases(tmp_path, admin)
     control = refuse(cli, ["ledger", "verify"])  # start-up and one small read: the floor of every case
     assert control[0] == 0, control
+    guard_s = max(HANG_GUARD_S, 5 * control[2])  # the floor, times five: a hang, not a slow machine
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda case: (case[0], *refuse(cli, case[1])), todo))
+        results = list(pool.map(lambda case: (case[0], *refuse(cli, case[1], guard_s)), todo))
     after = counts(db_url)
     wrong = [
         (label, code, err[:200])

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,40 @@ FAULTS = ("503", "apply_then_503", "apply_then_drop", "apply_then_hang")
 SEED = int(os.environ.get("PLEDGE_DRILL_SEED", str(random.SystemRandom().randrange(1 << 32))))
 
 
+@dataclass
+class DrillWallet(WalletProvider):
+    truncated: int = 0  # requests cut short by a kill
+
+
 class QuietServer(Server):
     def handle_error(self, request: object, client_address: object) -> None:
         return  # a client killed mid-request resets its connection: expected here, not news
 
 
+class DrillWalletHandler(WalletHandler):
+    """The fake wallet, telling a request cut short by a kill (a body shorter than its declared
+    length) from a badly signed one: the first is dropped and counted apart, never applied."""
+
+    def body(self) -> bytes:
+        declared = int(self.headers.get("Content-Length") or 0)
+        data = super().body()
+        self.cut_short = len(data) < declared
+        return data
+
+    def _signed(self, body: bytes) -> bool:
+        if getattr(self, "cut_short", False):
+            provider = self.provider
+            assert isinstance(provider, DrillWallet)
+            provider.truncated += 1
+            self.close_connection = True
+            return False
+        return super()._signed(body)
+
+
 @pytest.fixture
-def wallet() -> Iterator[tuple[WalletProvider, dict[str, str]]]:
-    provider = WalletProvider(secret=SECRET.encode(), hang_s=0.3)  # a slow silence, then a drop
-    server = QuietServer(("127.0.0.1", 0), WalletHandler)
+def wallet() -> Iterator[tuple[DrillWallet, dict[str, str]]]:
+    provider = DrillWallet(secret=SECRET.encode(), hang_s=0.3)  # a slow silence, then a drop
+    server = QuietServer(("127.0.0.1", 0), DrillWalletHandler)
     server.provider = provider
     thread = threading.Thread(target=server.serve_forever, name="drill-wallet", daemon=True)
     thread.start()
@@ -101,6 +127,7 @@ def crash_until_done(
     rng: random.Random,
     high_s: float,
     requests: Callable[[], int],
+    left: Callable[[], int],
 ) -> tuple[int, int]:
     """Start, SIGKILL at a random point, restart: ``KILLS`` times (or until an attempt finds nothing
     left to send); then let it finish.
@@ -115,7 +142,9 @@ def crash_until_done(
     kills, mid_work = 0, 0
     while True:
         seen = requests()
-        after_requests = rng.randint(1, 12) if rng.random() < 2 / 3 else None
+        # k spreads the remaining kills over the work left (``left()`` requests at least)
+        most = max(1, min(12, left() // max(1, KILLS - kills)))
+        after_requests = rng.randint(1, most) if rng.random() < 2 / 3 else None
         deadline = time.monotonic() + (rng.uniform(LOW_S, high_s) if after_requests is None else 600)
         proc = subprocess.Popen(
             [sys.executable, "-m", "pledge", *args, "--json"],
@@ -143,7 +172,7 @@ def crash_until_done(
 
 
 def test_payouts_crash_drill_credits_each_envelope_exactly_once(
-    db_url: str, tmp_path: Path, wallet: tuple[WalletProvider, dict[str, str]]
+    db_url: str, tmp_path: Path, wallet: tuple[DrillWallet, dict[str, str]]
 ) -> None:
     provider, env = wallet
     rng = random.Random(SEED)
@@ -163,10 +192,14 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
     def requests() -> int:
         return -len(provider.post_faults) - len(provider.query_faults)
 
-    kills_run, mid_run = crash_until_done(cli, run_args, env, rng, RUN_HIGH_S, requests)
+    def unpaid() -> int:
+        return len(expected) - len(provider.credits)  # one opened envelope per account here
+
+    kills_run, mid_run = crash_until_done(cli, run_args, env, rng, RUN_HIGH_S, requests, unpaid)
     run_s = time.monotonic() - start
     sync_args = ("payouts", "sync", "--now", NOW)
-    kills_sync, mid_sync = crash_until_done(cli, sync_args, env, rng, SYNC_HIGH_S, requests)
+    in_flight = lambda: 12 * KILLS  # noqa: E731 - unknown in advance; at most 12 requests a kill
+    kills_sync, mid_sync = crash_until_done(cli, sync_args, env, rng, SYNC_HIGH_S, requests, in_flight)
     # No more faults: one run picks up whatever a kill left pending, one sync settles what is in flight.
     provider.post_faults.clear()
     provider.query_faults.clear()
@@ -184,7 +217,8 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
         f"payouts crash drill [{db_name(db_url)}]: seed {SEED}, {kills_run} kill -9 of payouts run and "
         f"{kills_sync} of payouts sync ({mid_run} and {mid_sync} of them after talking to the wallet), "
         f"{sum(states.values())} transfers to {opened} accounts ({total / 100:.2f} in all), "
-        f"states {dict(states)}, {provider.bad_signatures} bad signatures, "
+        f"states {dict(states)}, {provider.bad_signatures} bad signatures "
+        f"({provider.truncated} requests cut short by a kill, refused unread), "
         f"{'every account credited exactly its amount' if credited == expected else 'CREDITS DIFFER'}, "
         f"{twice} credits applied twice, ledger {'ok' if ledger_ok else 'BROKEN'}, "
         f"audit {'ok' if audit_ok else 'BROKEN'} (set-up {setup_s:.0f}s, crashed runs {run_s:.0f}s)"
