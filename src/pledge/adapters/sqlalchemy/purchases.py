@@ -9,7 +9,7 @@ CEL evaluation.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import starmap
 from operator import itemgetter
 from typing import Any, NoReturn
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Index, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, within_price_sql
+from pledge.adapters.sqlalchemy.candidate_rows import prepare_rows
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.customers import find_accounts
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty, stream_rows
@@ -465,6 +466,11 @@ class SqlPurchases:
 
     def prepare(self, selection: Selection, terms: CashbackTerms, *, count_issued: bool) -> SqlCandidates:
         return SqlCandidates(self._conn, self._candidates_sql(selection), terms, count_issued=count_issued)
+
+    def prepare_rows(
+        self, batches: Iterable[Sequence[Candidate]], terms: CashbackTerms, *, count_issued: bool
+    ) -> SqlCandidates:
+        return prepare_rows(self._conn, batches, terms, count_issued=count_issued)
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
         dialect = self._conn.dialect.name

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.cli import billing, corrections, examples, extra, payouts, server
+from pledge.entrypoints.cli import billing, corrections, engines, examples, extra, payouts, server
 from pledge.entrypoints.cli.app import app
 
-__all__ = ["billing", "corrections", "examples", "extra", "main", "payouts", "server"]
+__all__ = ["billing", "corrections", "engines", "examples", "extra", "main", "payouts", "server"]
 
 
 def main() -> None:
