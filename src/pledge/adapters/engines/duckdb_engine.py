@@ -17,15 +17,12 @@ from typing import Any
 import duckdb
 
 from pledge.adapters.engines.candidate_files import DATA_FILE, FILE_COLUMNS, digest_file
-from pledge.adapters.sqlalchemy.benefit_sql import exceeds_price_sql
-from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
-from pledge.domain.benefit import Benefit
+from pledge.adapters.engines.sql_engine import SqlEngine
 from pledge.domain.errors import InputError
 from pledge.domain.issuance import Candidate
 from pledge.domain.money import CURRENCY_EXPONENTS
-from pledge.domain.near_miss import only_failure
 from pledge.usecases.engine_ports import WrittenSet
-from pledge.usecases.ports import NearMiss, ScanCounts, Selection
+from pledge.usecases.ports import Selection
 
 BATCH_ROWS = 10_000
 _CANDIDATE = "p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency"
@@ -56,7 +53,7 @@ def _minor(price: str, currency: str) -> str:
     return f"CAST(CAST({price} AS DECIMAL(38, 6)) * (CASE {currency} {exponents} END) AS BIGINT)"
 
 
-class DuckDBEngine:
+class DuckDBEngine(SqlEngine):
     name = "duckdb"
 
     def __init__(self, purchases: Path, accounts: Path) -> None:
@@ -111,94 +108,11 @@ class DuckDBEngine:
                 param=f"purchase_id {missing[0]}: account_id",
             )
 
-    # -- the window and the rule ------------------------------------------------
-    def _tests(self, selection: Selection) -> list[str]:
-        window = selection.window
-        tests = [
-            f"(p.purchased_at_us >= {int(window.start_us)} AND p.purchased_at_us < {int(window.end_us)})"
-        ]
-        for index, condition in enumerate(selection.conditions):
-            sql, _ = compile_condition_sql(
-                condition.node, self.name, PLEDGE_COLUMNS, prefix=f"c{index}_", inline=True
-            )
-            tests.append(sql)
-        return tests
-
-    def rule_sql(self, selection: Selection) -> str:
-        return " AND ".join(self._tests(selection))
-
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._con.execute(sql, list(params)).fetchall()
         except duckdb.Error as exc:
             raise InputError(f"the purchase files could not be read as purchases: {exc}") from None
-
-    # -- scans ------------------------------------------------------------------
-    def scan(self, selection: Selection) -> ScanCounts:
-        """One pass, each row's failed conditions as a bit mask, counted per mask (as SqlPurchases)."""
-        tests = self._tests(selection)
-        names = ["purchased", *(c.name for c in selection.conditions)]
-        flags = ", ".join(f"CASE WHEN {t} THEN 0 ELSE 1 END AS f{i}" for i, t in enumerate(tests))
-        keys = ", ".join(f"f{i}" for i in range(len(tests)))
-        counts = ScanCounts()
-        rejections, near = [0] * len(tests), [0] * len(tests)
-        sql = (
-            f"SELECT {keys}, other, COUNT(*) FROM (SELECT {flags}, CASE WHEN p.currency <> ? THEN 1 "
-            f"ELSE 0 END AS other FROM purchases p) s GROUP BY ALL"
-        )
-        for row in self._rows(sql, [selection.currency]):
-            *bits, other, n = (int(v) for v in row)
-            failed = [i for i, bit in enumerate(bits) if bit]
-            counts.evaluated += n
-            for index in failed:
-                rejections[index] += n
-            if not failed:
-                counts.qualifying += n
-                counts.other_currency += n * other
-            elif (only := only_failure(failed)) is not None:
-                near[only] += n
-        counts.rejections = dict(zip(names, rejections, strict=True))
-        counts.near_misses_by_condition = dict(zip(names, near, strict=True))
-        return counts
-
-    def near_misses(self, selection: Selection, limit: int) -> list[NearMiss]:
-        """Inside the window failing one rule condition, by time; then passing the rule outside the
-        window, nearest first (``pledge.domain.near_miss.listing_key``)."""
-        if limit <= 0:
-            return []
-        tests = self._tests(selection)
-        names = ["purchased", *(c.name for c in selection.conditions)]
-        start, end = int(selection.window.start_us), int(selection.window.end_us)
-        flags = [f"(CASE WHEN {t} THEN 0 ELSE 1 END)" for t in tests[1:]]
-        failing = " + ".join(flags) if flags else "0"
-        found: list[NearMiss] = []
-        if flags:
-            listed = ", ".join(flags)
-            for row in self._rows(
-                f"SELECT p.purchase_id, p.account_id, p.purchased_at_us, {listed} FROM purchases p "
-                f"WHERE {tests[0]} AND ({failing}) = 1 {_ORDER} LIMIT {int(limit)}"
-            ):
-                failed = next(i for i, flag in enumerate(row[3:], start=1) if flag)
-                found.append(NearMiss(row[0], row[1], names[failed], int(row[2])))
-        need = limit - len(found)
-        if need > 0:
-            outside = (
-                f"CASE WHEN p.purchased_at_us < {start} THEN {start} - p.purchased_at_us "
-                f"ELSE p.purchased_at_us - {end} + 1 END"
-            )
-            for row in self._rows(
-                f"SELECT p.purchase_id, p.account_id, p.purchased_at_us FROM purchases p "
-                f"WHERE NOT {tests[0]} AND ({failing}) = 0 "
-                f"ORDER BY {outside}, p.purchased_at_us, p.purchase_id LIMIT {int(need)}"
-            ):
-                found.append(NearMiss(row[0], row[1], names[0], int(row[2])))
-        return found
-
-    def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
-        where = f"{self.rule_sql(selection)} AND {exceeds_price_sql(benefit, self.name, 'p.price_minor')}"
-        count = self._rows(f"SELECT COUNT(*) FROM purchases p WHERE {where}")[0][0]
-        ids = self._rows(f"SELECT p.purchase_id FROM purchases p WHERE {where} {_ORDER} LIMIT {int(limit)}")
-        return int(count), [row[0] for row in ids]
 
     # -- candidates -------------------------------------------------------------
     def candidates(self, selection: Selection) -> Iterator[Sequence[Candidate]]:
