@@ -26,7 +26,7 @@ __all__ = ["BENEFIT_DIALECTS", "amount_sql", "exceeds_price_sql", "other_currenc
 
 # Integer division and remainder of non-negative BIGINTs, per engine.
 _DIVISION: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
-    {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%")}
+    {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%"), "spark": ("div", "%")}
 )
 BENEFIT_DIALECTS: Final = tuple(_DIVISION)
 

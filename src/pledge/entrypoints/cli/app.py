@@ -16,7 +16,13 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli import render
-from pledge.entrypoints.cli.engine_options import AccountsOpt, EngineOpt, PurchasesOpt, open_engine
+from pledge.entrypoints.cli.engine_options import (
+    AccountsOpt,
+    EngineOpt,
+    PurchasesOpt,
+    SparkMasterOpt,
+    open_engine,
+)
 from pledge.entrypoints.cli.identity import KeyOpt, key_actor
 from pledge.entrypoints.cli.options import (
     ActorOpt,
@@ -200,6 +206,7 @@ def campaign_simulate(
     engine: EngineOpt = None,
     purchases: PurchasesOpt = None,
     accounts: AccountsOpt = None,
+    spark_master: SparkMasterOpt = "local[2]",
 ) -> None:
     """Dry run over all purchases: reach, cost, rejections, near misses, problems.
 
@@ -209,7 +216,7 @@ def campaign_simulate(
     with app_for(db) as pledge, staged("opening the campaign") as stage, ExitStack() as stack:
         history = None
         if engine is not None:
-            history = on_engine(stack.enter_context(open_engine(engine, purchases, accounts)))
+            history = on_engine(stack.enter_context(open_engine(engine, purchases, accounts, spark_master)))
         result = simulate_campaign(
             pledge.uow,
             pledge.rules,

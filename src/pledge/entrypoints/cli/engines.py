@@ -9,7 +9,7 @@ import typer
 
 from pledge.adapters.engines.candidate_files import FileCandidateSets
 from pledge.entrypoints.cli.app import campaign
-from pledge.entrypoints.cli.engine_options import AccountsOpt, PurchasesOpt, open_engine
+from pledge.entrypoints.cli.engine_options import AccountsOpt, PurchasesOpt, SparkMasterOpt, open_engine
 from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, out
 from pledge.usecases.engines import select_candidates
 
@@ -18,7 +18,8 @@ from pledge.usecases.engines import select_candidates
 def campaign_select(
     campaign_id: str,
     out_dir: Annotated[Path, typer.Option("--out", help="New or empty directory for the candidate set.")],
-    engine: Annotated[str, typer.Option("--engine", help="duckdb")] = "duckdb",
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
     purchases: PurchasesOpt = None,
     accounts: AccountsOpt = None,
     db: DbOpt = None,
@@ -26,7 +27,7 @@ def campaign_select(
     now: NowOpt = None,
 ) -> None:
     """Select the approved terms' candidates on an engine; write them as Parquet with a manifest."""
-    with app_for(db, now) as pledge, open_engine(engine, purchases, accounts) as chosen:
+    with app_for(db, now) as pledge, open_engine(engine, purchases, accounts, spark_master) as chosen:
         result = select_candidates(
             pledge.uow, pledge.rules, pledge.clock, campaign_id, chosen, FileCandidateSets(), str(out_dir)
         )
