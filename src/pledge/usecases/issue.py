@@ -13,19 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pledge.domain.campaign import CampaignState, CashbackTerms
+from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.errors import ConflictError, InvariantViolation, RefusedError
 from pledge.domain.events import GrantsIssued
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, Decision
 from pledge.domain.ledger import Transfer, budget_account, funding_account, grants_account
 from pledge.domain.money import format_minor
+from pledge.usecases.candidate_sets import check_manifest, set_problem
 from pledge.usecases.common import (
     effective_version,
     require_campaign,
     selection_for,
     terms_of,
 )
+from pledge.usecases.engine_ports import CandidateSet
 from pledge.usecases.planning import BudgetBinds, Split, exact_decisions
 from pledge.usecases.ports import (
     CandidateTotals,
@@ -49,16 +51,21 @@ def run_campaign(
     campaign_id: str,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    candidates: CandidateSet | None = None,
 ) -> dict[str, Any]:
     """Issue the campaign's grants: free candidates in bulk, the rest in order (ADR 11).
 
     If the budget runs out during the run, the split cannot say who came first: that attempt is
     rolled back whole and the run decides again with the one ordered pass over every candidate.
+    ``candidates``: a candidate set selected where the history lives (ADR 29) instead of the
+    imported purchases; refused unless it was selected for the approved terms and its rows are
+    the ones its manifest describes. Everything else — limits, budget, order, exactly once — is
+    this same path.
     """
     try:
-        return _run(uow_factory, rules, clock, campaign_id, actor, progress, split=True)
+        return _run(uow_factory, rules, clock, campaign_id, actor, progress, candidates, split=True)
     except BudgetBinds:
-        return _run(uow_factory, rules, clock, campaign_id, actor, progress, split=False)
+        return _run(uow_factory, rules, clock, campaign_id, actor, progress, candidates, split=False)
 
 
 def _run(
@@ -68,6 +75,7 @@ def _run(
     campaign_id: str,
     actor: str,
     progress: Callable[[int], None] | None,
+    candidates: CandidateSet | None,
     *,
     split: bool,
 ) -> dict[str, Any]:
@@ -85,13 +93,13 @@ def _run(
         uow.campaigns.lock_group(terms.group)  # after the campaign's own lock: always in that order
         selection = selection_for(terms, rules)
         remaining = _align_budget(uow, terms, version.version, now)
-        prepared = uow.purchases.prepare(selection, terms, count_issued=True)
+        prepared, refuse = _prepare(uow, terms, selection, version, candidates)
         bulk: Split | None = None
         if split:
             bulk = Split(uow, terms, prepared, remaining, from_issued=True)
             every = bulk.every
             if every.other_currency or (terms.benefit.may_exceed_price and every.overpaid):
-                _refuse(uow, terms, selection, campaign_id)
+                refuse()
             planner, decisions = bulk.planner, bulk.decisions()
             uow.grants.begin_write(every.count)  # before the first grant: the table may be empty
         else:
@@ -107,7 +115,7 @@ def _run(
             if not benefit.pays_in(candidate.currency) or (
                 may_overpay and not benefit.within_price(candidate.price_minor)
             ):
-                _refuse(uow, terms, selection, campaign_id)
+                refuse()
             ran_out.see(candidate, decision)
             if decision is Decision.EXCEEDS_PRICE:
                 raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
@@ -253,6 +261,26 @@ def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount:
         now,
         now + terms.claim_within_us,
     )
+
+
+def _prepare(
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    selection: Selection,
+    version: TermsVersion,
+    candidates: CandidateSet | None,
+) -> tuple[PreparedCandidates, Callable[[], None]]:
+    """The run's candidates (imported purchases, or a checked candidate set) and how it refuses."""
+    if candidates is None:
+        prepared = uow.purchases.prepare(selection, terms, count_issued=True)
+        return prepared, lambda: _refuse(uow, terms, selection, terms.campaign_id)
+    check_manifest(candidates.manifest, version)
+    from_set = uow.purchases.prepare_rows(candidates.batches(), terms, count_issued=True)
+
+    def refuse() -> None:
+        raise set_problem(terms, from_set.totals())
+
+    return from_set, refuse
 
 
 def _refuse(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, campaign_id: str) -> None:

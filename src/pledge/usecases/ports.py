@@ -240,6 +240,13 @@ class Purchases(Protocol):
         """
         ...
 
+    def prepare_rows(
+        self, batches: Iterable[Sequence[Candidate]], terms: CashbackTerms, *, count_issued: bool
+    ) -> PreparedCandidates:
+        """As ``prepare``, for candidates selected elsewhere (a candidate set, ADR 29): every batch is
+        consumed before this returns, so an error raised by the batches leaves nothing decided."""
+        ...
+
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
         """What every candidate would be granted, limits, budget and promise group aside: no run can
         cost more (one scan, no temporary table)."""

@@ -20,6 +20,7 @@ from pledge.usecases.common import (
     selection_for,
     terms_of,
 )
+from pledge.usecases.engine_ports import PurchaseScans
 from pledge.usecases.planning import BudgetBinds, Decided, Split, exact_decisions
 from pledge.usecases.ports import (
     PreparedCandidates,
@@ -39,13 +40,18 @@ def _quiet(_: str) -> None:
 
 
 def blocking_problems(
-    uow: UnitOfWork, terms: CashbackTerms, selection: Selection, counts: ScanCounts | None = None
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    selection: Selection,
+    counts: ScanCounts | None = None,
+    history: PurchaseScans | None = None,
 ) -> list[dict[str, Any]]:
     """What must be fixed before a single grant may be issued."""
+    history = uow.purchases if history is None else history
     problems: list[dict[str, Any]] = []
     amount = terms.benefit.constant_minor
     if amount is not None:  # an amount that does not follow the price may exceed it
-        count, sample = uow.purchases.overpaid(selection, terms.benefit, PROBLEM_SAMPLE)
+        count, sample = history.overpaid(selection, terms.benefit, PROBLEM_SAMPLE)
         if count:
             problems.append(
                 {
@@ -60,7 +66,7 @@ def blocking_problems(
                     ),
                 }
             )
-    counts = counts if counts is not None else uow.purchases.scan(selection)
+    counts = counts if counts is not None else history.scan(selection)
     if counts.other_currency:
         problems.append(
             {
@@ -109,13 +115,16 @@ def simulate_terms(
     near_miss_limit: int,
     widen_days: int | None,
     stage: Stage = _quiet,
+    history: PurchaseScans | None = None,
 ) -> dict[str, Any]:
+    """``history``: where the purchases are read (default ``uow.purchases``; an engine, ADR 29)."""
+    history = uow.purchases if history is None else history
     stage("scanning every purchase against each condition")
-    counts = uow.purchases.scan(selection)
+    counts = history.scan(selection)
     stage("looking for problems that block a launch")
-    problems = blocking_problems(uow, terms, selection, counts)
+    problems = blocking_problems(uow, terms, selection, counts, history)
     stage("deciding the grants in purchase order, within limits and budget")
-    plan = _plan(uow, terms, selection, campaign_launched=campaign_launched)
+    plan = _plan(uow, history, terms, selection, campaign_launched=campaign_launched)
     stage("finding near misses")
     tz = terms.window.tz
     near = [
@@ -128,7 +137,7 @@ def simulate_terms(
             else None,
             "purchased_at": format_instant(m.purchased_at_us, tz),
         }
-        for m in uow.purchases.near_misses(selection, near_miss_limit)
+        for m in history.near_misses(selection, near_miss_limit)
     ]
     problems += group_problems(terms, plan["paid_elsewhere"])
     if plan["budget_exhausted"]:
@@ -170,7 +179,7 @@ def simulate_terms(
         stage(f"deciding the grants again with the window widened by {widen_days} days")
         wider = terms.window.widened(widen_days)
         wider_selection = Selection(wider, selection.conditions, selection.currency)
-        wider_plan = _plan(uow, terms, wider_selection, campaign_launched=campaign_launched)
+        wider_plan = _plan(uow, history, terms, wider_selection, campaign_launched=campaign_launched)
         result["widen"] = {
             "days": widen_days,
             "from": wider.first.isoformat(),
@@ -183,7 +192,12 @@ def simulate_terms(
 
 
 def _plan(
-    uow: UnitOfWork, terms: CashbackTerms, selection: Selection, *, campaign_launched: bool
+    uow: UnitOfWork,
+    history: PurchaseScans,
+    terms: CashbackTerms,
+    selection: Selection,
+    *,
+    campaign_launched: bool,
 ) -> dict[str, Any]:
     remaining = terms.budget_minor
     if campaign_launched:
@@ -192,7 +206,7 @@ def _plan(
             # what is left, moved by the budget change a newer version may bring
             remaining = budget.remaining_minor + terms.budget_minor - budget.funded_minor
     remaining = max(remaining, 0)
-    with closing(uow.purchases.prepare(selection, terms, count_issued=campaign_launched)) as prepared:
+    with closing(history.prepare(selection, terms, count_issued=campaign_launched)) as prepared:
         return plan_prepared(uow, terms, prepared, remaining, from_issued=campaign_launched)
 
 
@@ -240,8 +254,10 @@ def simulate_campaign(
     near_miss_limit: int = 100,
     widen_days: int | None = None,
     stage: Stage = _quiet,
+    history: Callable[[UnitOfWork], PurchaseScans] | None = None,
 ) -> dict[str, Any]:
-    """Dry run of the latest terms version (approved or not) over every purchase."""
+    """Dry run of the latest terms version (approved or not) over every purchase (read from
+    ``history(uow)`` if given: an engine where the history lives, ADR 29)."""
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id)
         version = latest_version(uow, campaign_id)
@@ -254,6 +270,7 @@ def simulate_campaign(
             near_miss_limit=near_miss_limit,
             widen_days=widen_days,
             stage=stage,
+            history=None if history is None else history(uow),
         )
         result["version"] = version.version
         result["state"] = record.state.value

@@ -374,11 +374,17 @@ class MemoryPurchases(_Repository):
             )
 
     def prepare(self, selection: Selection, terms: CashbackTerms, *, count_issued: bool) -> MemoryCandidates:
+        return self.prepare_rows([list(self.candidates(selection))], terms, count_issued=count_issued)
+
+    def prepare_rows(
+        self, batches: Iterable[Sequence[Candidate]], terms: CashbackTerms, *, count_issued: bool
+    ) -> MemoryCandidates:
+        rows = [Candidate(*c) for batch in batches for c in batch]
         prior = (
             [g for g in self._s.grants.values() if g.campaign_id == terms.campaign_id] if count_issued else []
         )
         return MemoryCandidates(
-            self.candidates(selection),
+            iter(rows),
             terms,
             (g.account_id for g in prior),
             (self._s.grant_serials[g.id] for g in prior),

@@ -34,7 +34,7 @@ __all__ = [
 
 # Integer division and remainder of non-negative BIGINTs, per engine.
 _DIVISION: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
-    {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%")}
+    {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%"), "spark": ("div", "%")}
 )
 BENEFIT_DIALECTS: Final = tuple(_DIVISION)
 

@@ -8,13 +8,14 @@ CEL evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import starmap
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 
 from pledge.adapters.sqlalchemy.benefit_sql import amount_sql, exceeds_price_sql, granted_sql
+from pledge.adapters.sqlalchemy.candidate_rows import prepare_rows
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.customers import find_accounts
 from pledge.adapters.sqlalchemy.database import lock_if_empty, stream_rows
@@ -271,6 +272,11 @@ class SqlPurchases(PurchaseImports):
 
     def prepare(self, selection: Selection, terms: CashbackTerms, *, count_issued: bool) -> SqlCandidates:
         return SqlCandidates(self._conn, self._candidates_sql(selection), terms, count_issued=count_issued)
+
+    def prepare_rows(
+        self, batches: Iterable[Sequence[Candidate]], terms: CashbackTerms, *, count_issued: bool
+    ) -> SqlCandidates:
+        return prepare_rows(self._conn, batches, terms, count_issued=count_issued)
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
         dialect = self._conn.dialect.name

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from pledge.adapters.engines.candidate_files import FileCandidateSets
 from pledge.adapters.files.documents import load_yaml_file
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.audited import audited
+from pledge.entrypoints.cli.engine_options import (
+    AccountsOpt,
+    EngineOpt,
+    PurchasesOpt,
+    SparkMasterOpt,
+    open_engine,
+)
 from pledge.entrypoints.cli.identity import KeyOpt, cli_key
 from pledge.entrypoints.cli.options import (
     ActorOpt,
@@ -29,6 +38,7 @@ from pledge.entrypoints.cli.options import (
     staged,
 )
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
+from pledge.usecases.engines import on_engine
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import EXPIRE_BATCH, MAX_EXPIRE_BATCH, claim_grant, expire_grants, list_grants
 from pledge.usecases.issue import run_campaign
@@ -115,11 +125,20 @@ def campaign_simulate(
     widen_days: Annotated[
         int | None, typer.Option(help="Also show reach and cost with the window widened by N days.")
     ] = None,
+    engine: EngineOpt = None,
+    purchases: PurchasesOpt = None,
+    accounts: AccountsOpt = None,
+    spark_master: SparkMasterOpt = "local[2]",
 ) -> None:
-    """Dry run over all purchases: reach, cost, rejections, near misses, problems."""
+    """Dry run over all purchases: reach, cost, rejections, near misses, problems.
+
+    With --engine, the purchases are read from --purchases/--accounts files on that engine."""
     if not 0 <= near_misses <= 10_000:
         fail(InputError("--near-misses: must be between 0 and 10000", param="near_misses"))
-    with app_for(db) as pledge, staged("opening the campaign") as stage:
+    with app_for(db) as pledge, staged("opening the campaign") as stage, ExitStack() as stack:
+        history = None
+        if engine is not None:
+            history = on_engine(stack.enter_context(open_engine(engine, purchases, accounts, spark_master)))
         result = simulate_campaign(
             pledge.uow,
             pledge.rules,
@@ -127,6 +146,7 @@ def campaign_simulate(
             near_miss_limit=near_misses,
             widen_days=widen_days,
             stage=stage,
+            history=history,
         )
     emit(result, as_json, render.simulation)
 
@@ -210,16 +230,33 @@ _state_command("close", CampaignState.CLOSED, "Close a campaign for good.")
 
 @campaign.command("run")
 def campaign_run(
-    campaign_id: str, db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+    campaign_id: str,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    actor: ActorOpt = None,
+    candidates: Annotated[
+        Path | None,
+        typer.Option(help="Issue from this candidate set (campaign select) instead of imported purchases."),
+    ] = None,
 ) -> None:
     """Issue grants (idempotent: re-running issues nothing twice)."""
     with app_for(db, now) as pledge:
         who = actor_name(actor)
+        chosen = None if candidates is None else FileCandidateSets().open(str(candidates))
         with (
             audited(pledge, "campaign.run", f"campaign:{campaign_id}", who) as call,
             counting("issuing", "grants", quiet=as_json) as progress,
         ):
-            result = run_campaign(call.uow, pledge.rules, pledge.clock, campaign_id, who, progress=progress)
+            result = run_campaign(
+                call.uow,
+                pledge.rules,
+                pledge.clock,
+                campaign_id,
+                who,
+                progress=progress,
+                candidates=chosen,
+            )
         emit(
             result,
             as_json,
