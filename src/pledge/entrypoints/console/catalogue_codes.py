@@ -218,6 +218,42 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "per_account": ("The per-account limit was taken by another purchase.", "每账户限额已被另一笔购买占用。"),
     "per_serial": ("The per-device limit was taken by another purchase.", "每台设备限额已被另一笔购买占用。"),
+    # Candidate sets and engines (ADR 29)
+    "candidates_bad_manifest": ("The candidate set's manifest cannot be read.", "候选集的清单文件无法读取。"),
+    "candidates_checksum_mismatch": (
+        "The candidate set was changed after it was written: select again.",
+        "候选集写出后已被改动：请重新筛选。",
+    ),
+    "candidates_not_found": (
+        "No candidate set there: write one with campaign select.",
+        "该位置没有候选集：请先用 campaign select 生成。",
+    ),
+    "candidates_other_campaign": (
+        "The candidate set belongs to another campaign.",
+        "该候选集属于另一个活动。",
+    ),
+    "candidates_out_of_order": ("The candidate set is not in purchase order.", "候选集未按购买顺序排列。"),
+    "candidates_terms_mismatch": (
+        "The candidate set was selected for other terms: select again.",
+        "该候选集是按其他条款筛选的：请重新筛选。",
+    ),
+    "duplicate_candidate": ("A purchase appears twice in the candidate set.", "候选集中有重复的购买记录。"),
+    "engine_unavailable": ("That selection engine is not available here.", "此处无法使用该筛选引擎。"),
+    "unknown_format": ("A .parquet or .csv file is expected.", "需要 .parquet 或 .csv 文件。"),
+    # Claims and the serial register (ADR 28)
+    "changed_row": ("This row is already stored with other values.", "该行已以不同的值存储。"),
+    "claim_decided": ("This claim has already been decided.", "该申请已有决定。"),
+    "claim_not_found": ("No such claim.", "申请不存在。"),
+    "claims_not_taken": ("This campaign takes no claims.", "该活动不接受补登申请。"),
+    "evidence_too_large": ("An evidence file is too large.", "凭证文件过大。"),
+    "invalid_reason": (
+        "The reason must be a short code like receipt_unreadable.",
+        "原因须为简短代码，如 receipt_unreadable。",
+    ),
+    "missing_decision": ("Choose approve or reject.", "请选择批准或拒绝。"),
+    "self_decision": ("Someone else must decide this claim.", "该申请须由他人决定。"),
+    "serial_paid": ("This serial number has already been paid.", "该序列号已获支付。"),
+    "too_many_files": ("Too many evidence files for one claim.", "一份申请的凭证文件过多。"),
     "earns_nothing": (
         "The amount for this price paid is zero, so there is nothing to grant.",
         "按该实付价格计算的金额为零，无可发放。",
