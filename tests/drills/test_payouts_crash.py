@@ -133,8 +133,9 @@ def crash_until_done(
     left to send); then let it finish.
 
     A third of the kill points are a random delay (start-up, planning, the database work before the
-    first request); the rest are "after the wallet has received k more requests" plus up to 20 ms, so
-    that kills land mid-conversation whatever the machine's speed. Returns the kills, and how many of
+    first request), or the work left's share of requests if that comes first; the rest are "after
+    the wallet has received k more requests" plus up to 2 ms, so that kills land mid-conversation
+    whatever the machine's speed. Returns the kills, and how many of
     them landed after the command had begun talking to the wallet.
     """
     full_env = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
@@ -144,8 +145,9 @@ def crash_until_done(
         seen = requests()
         # k spreads the remaining kills over the work left (``left()`` requests at least)
         most = max(1, min(12, left() // max(1, KILLS - kills)))
-        after_requests = rng.randint(1, most) if rng.random() < 2 / 3 else None
-        deadline = time.monotonic() + (rng.uniform(LOW_S, high_s) if after_requests is None else 600)
+        by_delay = rng.random() < 1 / 3
+        after_requests = most if by_delay else rng.randint(1, most)  # a delay's attempt is capped too
+        deadline = time.monotonic() + (rng.uniform(LOW_S, high_s) if by_delay else 600)
         proc = subprocess.Popen(
             [sys.executable, "-m", "pledge", *args, "--json"],
             cwd=cli.cwd,
@@ -155,10 +157,10 @@ def crash_until_done(
             text=True,
         )
         while kills < KILLS and proc.poll() is None and time.monotonic() < deadline:
-            if after_requests is not None and requests() - seen >= after_requests:
-                time.sleep(rng.uniform(0, 0.02))
+            if requests() - seen >= after_requests:
+                time.sleep(rng.uniform(0, 0.002))
                 break
-            time.sleep(0.005)
+            time.sleep(0.001)
         if proc.poll() is None and kills < KILLS:
             proc.kill()  # SIGKILL: no handler, no clean-up
             proc.communicate()
