@@ -85,7 +85,7 @@ def test_a_lost_answer_is_unknown_until_sync_and_credited_once(
     cli.json("grants", "claim", grants["P10"], "--now", NOW)
     refused = cli.run("payouts", "run", "--now", NOW, expect=2, env={"PLEDGE_WALLET_URL": ""})
     assert "PLEDGE_WALLET_URL" in refused.stderr
-    assert cli.json("payouts", "list", "--state", "pending")["data"] == []  # refused before anything is planned
+    assert cli.json("payouts", "list", "--state", "pending")["data"] == []  # refused before planning
     assert _json(cli, env, "payouts", "run", "--now", NOW)["succeeded"] == 1  # configured: P10 is paid
 
 

@@ -60,6 +60,22 @@ class MemoryPayouts:
     def get(self, transfer_id: str, *, for_update: bool = False) -> PayoutRecord | None:
         return self._s.payouts.get(transfer_id)
 
+    def by_request(self, request_id: str, *, for_update: bool = False) -> PayoutRecord | None:
+        found = [r for r in self._s.payouts.values() if r.transfer.request_id == request_id]
+        return found[0] if found else None
+
+    def of_grant(self, grant_id: str) -> list[PayoutRecord]:
+        return sorted(
+            (r for r in self._s.payouts.values() if r.transfer.grant_id == grant_id), key=lambda r: r.id
+        )
+
+    def campaign_totals(self, campaign_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self._s.payouts.values():
+            if r.campaign_id == campaign_id:
+                out[r.transfer.state.value] = out.get(r.transfer.state.value, 0) + r.transfer.amount_minor
+        return out
+
     def update(self, record: PayoutRecord) -> None:
         if record.id not in self._s.payouts:
             return
