@@ -79,6 +79,23 @@ def test_callbacks_duplicated_out_of_order_or_forged_agree_with_sync(
     assert provider.paid["o-openid-A-cn-1"] == 4 * 19_990
     assert cli.json("ledger", "verify")["ok"] is True
 
+    clean, faulty = tmp_path / "clean.csv", tmp_path / "faulty.csv"
+    provider.statement(clean, "2021-08-10")
+    provider.statement(faulty, "2021-08-10", drop=1, surplus=1, alter=1)
+    reconcile = ("payouts", "reconcile", "--rail", "wechat_transfer", "--statement")
+    agreed = cli.json(*reconcile, str(clean))
+    assert (agreed["matched"], agreed["differences"]) == (4, 0)
+    found = cli.json(*reconcile, str(faulty))
+    assert found["matched"] == 2
+    assert [d["amount"] for d in found["missing_at_provider"]] == ["199.90"]
+    assert [d["reference"] for d in found["missing_in_ledger"]] == ["gx" + "0" * 29]
+    assert [(d["ours"], d["theirs"]) for d in found["amount_mismatch"]] == [("199.90", "199.91")]
+    assert _transfers(cli, grant)[0]["state"] == "succeeded"  # reconcile changes nothing
+    bad = tmp_path / "bad.csv"
+    bad.write_text("reference,amount,currency,state,finished_at\nx,1.2.3,CNY,SUCCESS,2021-08-10\n")
+    refused = cli.run(*reconcile, str(bad), expect=2)
+    assert "line 2" in refused.stderr and "amount" in refused.stderr
+
 
 def test_an_unconfirmed_bill_is_reoffered_under_a_new_number_until_the_window_closes(
     pledge: Pledge,  # noqa: F811

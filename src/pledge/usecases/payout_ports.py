@@ -95,6 +95,14 @@ class PayoutTransfers(Protocol):
         """The transfer whose current attempt has this request id (a callback names only that)."""
         ...
 
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        """The transfers whose current attempt has one of these request ids, by request id."""
+        ...
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        """Succeeded transfers on ``rail`` first sent on a local date in ``first..last``, in id order."""
+        ...
+
     def of_grant(self, grant_id: str) -> list[PayoutRecord]:
         """A grant's transfers, in plan order."""
         ...

@@ -64,6 +64,21 @@ class MemoryPayouts:
         found = [r for r in self._s.payouts.values() if r.transfer.request_id == request_id]
         return found[0] if found else None
 
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        wanted = set(request_ids)
+        return {r.transfer.request_id: r for r in self._s.payouts.values() if r.transfer.request_id in wanted}
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        found = [
+            r
+            for r in self._s.payouts.values()
+            if r.transfer.rail == rail
+            and r.transfer.state is TransferState.SUCCEEDED
+            and r.sent_on is not None
+            and first <= r.sent_on <= last
+        ]
+        return sorted(found, key=lambda r: r.id)
+
     def of_grant(self, grant_id: str) -> list[PayoutRecord]:
         return sorted(
             (r for r in self._s.payouts.values() if r.transfer.grant_id == grant_id), key=lambda r: r.id

@@ -138,6 +138,25 @@ class SqlPayouts:
         row = self._conn.execute(stmt).first()
         return _record(row) if row else None
 
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        if not request_ids:
+            return {}
+        rows = self._conn.execute(select(t).where(t.c.request_id.in_(list(request_ids))))
+        return {row.request_id: _record(row) for row in rows}
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        stmt = (
+            select(t)
+            .where(
+                t.c.rail == rail,
+                t.c.state == TransferState.SUCCEEDED.value,
+                t.c.sent_on >= first.isoformat(),
+                t.c.sent_on <= last.isoformat(),
+            )
+            .order_by(t.c.transfer_id)
+        )
+        return [_record(row) for row in self._conn.execute(stmt)]
+
     def of_grant(self, grant_id: str) -> list[PayoutRecord]:
         stmt = select(t).where(t.c.grant_id == grant_id).order_by(t.c.transfer_id)
         return [_record(row) for row in self._conn.execute(stmt)]
