@@ -236,8 +236,11 @@ def run_payouts(
     *,
     campaign_id: str | None = None,
     max_transfers: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits."""
+    """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits.
+
+    ``progress`` is told how many transfers have been answered so far, after each one."""
     if max_transfers is not None and max_transfers < 1:
         raise InputError("--max: must be at least 1", param="max")
     now = clock.now_us()
@@ -268,6 +271,8 @@ def run_payouts(
                         state = apply_provider_answer(uow, record.id, answer, clock.now_us(), 0)
                         uow.commit()
                     counts[_bucket(state)] += 1
+                    if progress is not None:
+                        progress(sum(counts[k] for k in COUNTED if k != "deferred"))
                 if left is not None:
                     left -= len(sending)
     return dict(counts)

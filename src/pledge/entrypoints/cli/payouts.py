@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ from rich.table import Table
 from pledge.adapters.files.statements import read_statement
 from pledge.bootstrap import payout_rail
 from pledge.entrypoints.cli.app import app
-from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, out
+from pledge.entrypoints.cli.options import DbOpt, JsonOpt, NowOpt, app_for, emit, measuring, out
 from pledge.usecases.payout_reconcile import reconcile_payouts
 from pledge.usecases.payouts import COUNTED, list_payouts, run_payouts, sync_payouts
 
@@ -41,11 +42,18 @@ def payouts_run(
 
     A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
     """
-    with app_for(db, now) as pledge:
+    with app_for(db, now) as pledge, ExitStack() as stack:
+        # A bar on stderr, on a terminal only, never with --json.
+        bar = None if as_json else stack.enter_context(measuring("paying", "transfers"))
         result = run_payouts(
-            pledge.uow, pledge.clock, payout_rail, campaign_id=campaign_id, max_transfers=max_transfers
+            pledge.uow,
+            pledge.clock,
+            payout_rail,
+            campaign_id=campaign_id,
+            max_transfers=max_transfers,
+            progress=None if bar is None else lambda done: bar(done, max_transfers or done),
         )
-        emit(result, as_json, _counts_line)
+    emit(result, as_json, _counts_line)
 
 
 @payouts.command("sync")
