@@ -20,6 +20,7 @@ from pledge.domain.ledger import (
     payouts_paid_account,
 )
 from pledge.domain.payout_transfers import TransferState
+from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
@@ -244,6 +245,12 @@ def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) 
     assert report["claimed_amount"] == "3798.00"  # opened, whatever became of the payout
     assert (report["grants"]["paid"], report["grants"]["payout_failed"]) == (1, 1)
     assert verify_ledger(world.uow)["ok"]
+    explained = explain_account(world.uow, rules, "A-cn-1", CID)["purchases"]
+    (p01,) = [p for p in explained if p["purchase_id"] == "P01"]
+    assert p01["grant"]["state"] == "payout_failed"
+    assert [(t["amount"], t["state"], t["reason"]) for t in p01["payout"]] == [
+        ("1999.00", "failed", "daily_limit_exceeded")
+    ]
 
 
 def test_ledger_verify_finds_a_success_never_booked_and_a_posting_without_a_transfer(wallet: Wallet) -> None:
