@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey, generate_private_key
@@ -98,6 +99,25 @@ class WechatProvider:
                     self._finish(bill, "FAIL", fate.removeprefix("FAIL:"))
                 else:
                     self._finish(bill, "SUCCESS")
+
+    def statement(self, path: Path, day: str, *, drop: int = 0, surplus: int = 0, alter: int = 0) -> None:
+        """The merchant's statement of finished bills (CONTRACT.md: ``reference, amount, currency,
+        state, finished_at``), with faults: the first ``drop`` paid bills left out, ``surplus`` paid
+        bills Pledge never sent added, the next ``alter`` paid bills one fen larger."""
+        lines = ["reference,amount,currency,state,finished_at"]
+        paid = 0
+        for number, bill in self.bills.items():
+            if bill["state"] not in ("SUCCESS", "FAIL"):
+                continue
+            fen = bill["transfer_amount"]
+            if bill["state"] == "SUCCESS":
+                paid += 1
+                if paid <= drop:
+                    continue
+                fen += 1 if paid <= drop + alter else 0
+            lines.append(f"{number},{fen // 100}.{fen % 100:02d},CNY,{bill['state']},{day}T10:00:00+08:00")
+        lines += [f"gx{i:029d},199.90,CNY,SUCCESS,{day}T10:00:00+08:00" for i in range(surplus)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def next_day(self) -> None:
         """Midnight in Beijing: each user's daily amount and count start again."""

@@ -280,7 +280,7 @@ def test_wechat_callbacks_that_are_not_wechats_are_refused(wechat: Wechat, keys)
     ]:
         with pytest.raises(InputError, match=reason) as caught:
             parse_transfer_callback(config, bad_headers, bad_body, now_s=_now())
-        assert caught.value.code == "payout_callback_rejected"
+        assert caught.value.code == "payout_callback_signature"  # answered 401 by the route
     with pytest.raises(InputError, match="stale_signature"):
         parse_transfer_callback(config, headers, body, now_s=_now() + 3600)
     other_key = replace(config, apiv3_key=b"x" * 32)

@@ -20,12 +20,14 @@ from pledge.domain.ledger import (
     payouts_paid_account,
 )
 from pledge.domain.payout_transfers import TransferState
+from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.payout_ports import PayoutRail
 from pledge.usecases.payouts import list_payouts, run_payouts, sync_payouts
+from pledge.usecases.report import campaign_report
 from tests.fakes.driving import CLIENT_TIMEOUT_S
 from tests.fakes.loopback import serving
 from tests.fakes.wallet_server import WalletHandler, WalletProvider
@@ -225,3 +227,42 @@ def test_an_unconfigured_rail_refuses_before_anything_is_planned_or_sent() -> No
     with pytest.raises(InputError, match="PLEDGE_WALLET_URL"):
         run_payouts(world.uow, CLOCK, unconfigured)
     assert list_payouts(world.uow)["data"] == []  # nothing half-applied: not even a plan
+
+
+def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) -> None:
+    world = _world()
+    ids = _claim(world, "P01", "P03")
+    wallet.provider.max_per_account_day = 190_000  # refuses 1999.00 (P01) for good, pays 1799.00 (P03)
+    run_payouts(world.uow, CLOCK, wallet.rails)
+    states = {g["id"]: g["state"] for g in grants_by_purchase(world).values()}
+    assert (states[ids["P01"]], states[ids["P03"]]) == ("payout_failed", "paid")
+    report = campaign_report(world.uow, CID)
+    assert (report["paid_amount"], report["in_transit_amount"], report["failed_amount"]) == (
+        "1799.00",
+        "0.00",
+        "1999.00",
+    )
+    assert report["claimed_amount"] == "3798.00"  # opened, whatever became of the payout
+    assert (report["grants"]["paid"], report["grants"]["payout_failed"]) == (1, 1)
+    assert verify_ledger(world.uow)["ok"]
+    explained = explain_account(world.uow, rules, "A-cn-1", CID)["purchases"]
+    (p01,) = [p for p in explained if p["purchase_id"] == "P01"]
+    assert p01["grant"]["state"] == "payout_failed"
+    assert [(t["amount"], t["state"], t["reason"]) for t in p01["payout"]] == [
+        ("1999.00", "failed", "daily_limit_exceeded")
+    ]
+
+
+def test_ledger_verify_finds_a_success_never_booked_and_a_posting_without_a_transfer(wallet: Wallet) -> None:
+    world = _world()
+    _claim(world, "P01")
+    wallet.provider.post_faults.append("503")
+    run_payouts(world.uow, CLOCK, wallet.rails)  # unknown, in transit
+    key, record = next(iter(world.store.payouts.items()))
+    forged = dataclasses.replace(record.transfer, state=TransferState.SUCCEEDED)
+    world.store.payouts[key] = dataclasses.replace(record, transfer=forged)
+    problems = verify_ledger(world.uow)["problems"]
+    assert any("books nothing as payout_paid" in p for p in problems)
+    del world.store.payouts[key]
+    problems = verify_ledger(world.uow)["problems"]
+    assert any("books a payout with no transfer" in p for p in problems)

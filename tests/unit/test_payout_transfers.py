@@ -16,8 +16,11 @@ from pledge.domain.payout_transfers import (
     Transfer,
     TransferState,
     apply_answer,
+    mark_returned,
     mark_sent,
+    may_retry,
     next_attempt,
+    retry,
 )
 
 GRANT = "gr_0123456789abcdef01234567"
@@ -99,3 +102,23 @@ def test_any_sequence_of_answers_keeps_the_invariants(outcomes: list[Outcome]) -
             first_final = transfer.state
     if first_final is not None:
         assert transfer.state is first_final
+
+
+def test_a_passing_failure_is_retried_under_a_new_id_and_a_returned_one_stays_returned() -> None:
+    sent = mark_sent(Transfer("gr_" + "a" * 24, 1, 1, "wechat_transfer", 19_990, "CNY", date(2021, 8, 10)))
+    closed = apply_answer(sent, ProviderAnswer(Outcome.FAILED, reason="OVERDUE_CLOSE"))
+    assert may_retry(closed)
+    again = retry(closed, date(2021, 8, 10))
+    assert (again.state, again.attempt, again.reason) == (TransferState.PENDING, 2, "OVERDUE_CLOSE")
+    assert again.request_id != closed.request_id and again.due_on == date(2021, 8, 10)
+    full = apply_answer(sent, ProviderAnswer(Outcome.FAILED, reason="DAY_RECEIVED_QUOTA_EXCEED"))
+    assert retry(full, date(2021, 8, 10)).due_on == date(2021, 8, 11)  # tomorrow's quota
+    frozen = apply_answer(sent, ProviderAnswer(Outcome.FAILED, reason="ACCOUNT_FROZEN"))
+    assert not may_retry(frozen)  # a person must look
+    returned = mark_returned(closed)
+    assert returned.state is TransferState.RETURNED
+    assert apply_answer(returned, ProviderAnswer(Outcome.FAILED, reason="OVERDUE_CLOSE")) == returned
+    with pytest.raises(InvariantViolation):
+        apply_answer(returned, ProviderAnswer(Outcome.SUCCEEDED))
+    with pytest.raises(RefusedError):
+        mark_returned(sent)

@@ -577,7 +577,15 @@ def test_report_numbers(world: World) -> None:
     )
     assert (report["outstanding_amount"], report["revoked_amount"]) == ("0.00", "0.00")
     assert report["budget_remaining"] == "49998001.00"
-    assert report["grants"] == {"issued": 0, "claimed": 1, "paid": 0, "expired": 2, "revoked": 0}
+    assert report["grants"] == {
+        "issued": 0,
+        "claimed": 1,
+        "paying": 0,
+        "paid": 0,
+        "payout_failed": 0,
+        "expired": 2,
+        "revoked": 0,
+    }
 
 
 def test_explain_lists_every_condition_with_the_deciding_values(world: World) -> None:

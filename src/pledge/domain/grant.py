@@ -1,6 +1,8 @@
 """Grants: what one qualifying purchase earned under one terms version.
 
-States: ``issued → claimed → paid``, ``issued → expired`` (value returns to
+States: ``issued → claimed → paying → paid`` (ADR 27: ``paying`` once its payout is planned, ``paid``
+when every transfer succeeded, ``payout_failed`` when a transfer failed for good or its value went
+back to the budget as the claim window closed unpaid), ``issued → expired`` (value returns to
 the budget) and ``issued → revoked`` (the purchase was returned or corrected, or
 support withdrew it: value returns to the budget). An opened grant is never
 revoked: the money is with the customer, so a correction opens a claw-back case
@@ -22,18 +24,26 @@ from pledge.domain.timeutil import format_instant
 class GrantState(StrEnum):
     ISSUED = "issued"
     CLAIMED = "claimed"
+    PAYING = "paying"
     PAID = "paid"
+    PAYOUT_FAILED = "payout_failed"
     EXPIRED = "expired"
     REVOKED = "revoked"
 
 
 _ALLOWED: dict[GrantState, frozenset[GrantState]] = {
     GrantState.ISSUED: frozenset({GrantState.CLAIMED, GrantState.EXPIRED, GrantState.REVOKED}),
-    GrantState.CLAIMED: frozenset({GrantState.PAID}),
+    GrantState.CLAIMED: frozenset({GrantState.PAYING, GrantState.PAID}),
+    GrantState.PAYING: frozenset({GrantState.PAID, GrantState.PAYOUT_FAILED}),
+    GrantState.PAYOUT_FAILED: frozenset({GrantState.PAYING}),  # customer service fixed the cause
     GrantState.PAID: frozenset(),
     GrantState.EXPIRED: frozenset(),
     GrantState.REVOKED: frozenset(),
 }
+
+
+# Opened envelopes: the money is the customer's (or on its way to them); never expired nor revoked.
+OPENED_STATES = frozenset({GrantState.CLAIMED, GrantState.PAYING, GrantState.PAID, GrantState.PAYOUT_FAILED})
 
 
 def grant_id(campaign_id: str, purchase_id: str) -> str:
@@ -70,7 +80,7 @@ class Grant:
 
     def claim(self, now_us: int) -> Grant:
         """Open the red envelope. Claiming twice returns the grant unchanged (idempotent)."""
-        if self.state in (GrantState.CLAIMED, GrantState.PAID):
+        if self.state in OPENED_STATES:
             return self
         if self.state is GrantState.ISSUED and now_us >= self.expires_at_us:
             raise RefusedError(
@@ -86,7 +96,17 @@ class Grant:
         self._move(GrantState.EXPIRED)
         return replace(self, state=GrantState.EXPIRED, closed_at_us=now_us)
 
+    def start_paying(self) -> Grant:
+        """Its payout is planned: money is on its way (``claimed`` -> ``paying``)."""
+        if self.state is GrantState.PAYING:
+            return self
+        self._move(GrantState.PAYING)
+        return replace(self, state=GrantState.PAYING)
+
     def pay(self, now_us: int) -> Grant:
+        """Every transfer of its payout succeeded. Paying a paid grant returns it unchanged."""
+        if self.state is GrantState.PAID:
+            return self
         self._move(GrantState.PAID)
         return replace(self, state=GrantState.PAID, closed_at_us=now_us)
 
@@ -101,6 +121,13 @@ class Grant:
         return replace(
             self, state=GrantState.ISSUED, expires_at_us=now_us + claim_within_us, closed_at_us=None
         )
+
+    def fail_payout(self, now_us: int) -> Grant:
+        """A transfer failed for good (a person must look) or its value went back to the budget."""
+        if self.state is GrantState.PAYOUT_FAILED:
+            return self
+        self._move(GrantState.PAYOUT_FAILED)
+        return replace(self, state=GrantState.PAYOUT_FAILED, closed_at_us=now_us)
 
     def revoke(self, now_us: int, reason: str) -> Grant:
         """Withdraw an unopened grant. Revoking a revoked grant returns it unchanged (idempotent)."""

@@ -15,6 +15,9 @@ States::
   has never seen the id, resend **the same** request id.
 * ``waiting_user``: the provider holds the money until the customer confirms
   (WeChat WAIT_USER_CONFIRM).
+* ``returned``: final; the provider said the transfer failed for a passing
+  reason, the grant's claim window closed before a new attempt paid, and its
+  value went back to the campaign's budget (ADR 27).
 * ``succeeded``, ``failed``, ``cancelled``: final. A final state never changes
   again; a stale non-final answer (a late callback) is ignored, and a *different*
   final answer is refused as an anomaly for a person, never applied.
@@ -26,7 +29,7 @@ A new attempt (a new request id) is possible only from ``failed`` or
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -42,9 +45,20 @@ class TransferState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    RETURNED = "returned"
 
 
-FINAL_STATES: Final = frozenset({TransferState.SUCCEEDED, TransferState.FAILED, TransferState.CANCELLED})
+FINAL_STATES: Final = frozenset(
+    {TransferState.SUCCEEDED, TransferState.FAILED, TransferState.CANCELLED, TransferState.RETURNED}
+)
+# Failed for a passing reason: a new attempt (a new request id) may pay while the claim window is
+# open. WeChat closes a bill the customer did not confirm within 24 h (OVERDUE_CLOSE); the merchant's
+# balance may be short (NOT_ENOUGH); the customer's daily quota may be full (DAY_RECEIVED_*).
+# Every other reason (ACCOUNT_FROZEN, REAL_NAME_CHECK_FAIL, a wallet's 4xx, ...) needs a person.
+PASSING_REASONS: Final = frozenset(
+    {"OVERDUE_CLOSE", "NOT_ENOUGH", "DAY_RECEIVED_QUOTA_EXCEED", "DAY_RECEIVED_COUNT_EXCEED"}
+)
+NEXT_DAY_REASONS: Final = frozenset({"DAY_RECEIVED_QUOTA_EXCEED", "DAY_RECEIVED_COUNT_EXCEED"})
 IN_FLIGHT_STATES: Final = frozenset(
     {TransferState.SUBMITTED, TransferState.UNKNOWN, TransferState.WAITING_USER}
 )
@@ -140,7 +154,11 @@ def apply_answer(transfer: Transfer, answer: ProviderAnswer) -> Transfer:
         )
     if state in FINAL_STATES:
         final = _FINAL_OUTCOMES.get(answer.outcome)
-        if final is None or final is state:
+        if (
+            final is None
+            or final is state
+            or (state is TransferState.RETURNED and final is not TransferState.SUCCEEDED)
+        ):
             return transfer  # a duplicate or stale answer changes nothing
         raise InvariantViolation(
             f"transfer {transfer.id} ({transfer.request_id}) is {state} but the provider now says "
@@ -191,3 +209,36 @@ def next_attempt(transfer: Transfer) -> Transfer:
     return replace(
         transfer, attempt=transfer.attempt + 1, state=TransferState.PENDING, reason="", provider_ref=""
     )
+
+
+def may_retry(transfer: Transfer) -> bool:
+    """The provider said this attempt failed for a passing reason: a new attempt may pay."""
+    return transfer.state is TransferState.FAILED and transfer.reason in PASSING_REASONS
+
+
+def retry(transfer: Transfer, sent_on: date | None) -> Transfer:
+    """The next attempt of a transfer that failed for a passing reason, due when it may pay.
+
+    The provider's reason stays on the row (why this is attempt N); a full daily quota waits for
+    the next local day.
+    """
+    fresh = next_attempt(transfer)
+    due = transfer.due_on
+    if transfer.reason in NEXT_DAY_REASONS and sent_on is not None:
+        due = max(due, sent_on + timedelta(days=1))
+    return replace(fresh, reason=transfer.reason, due_on=due)
+
+
+def mark_returned(transfer: Transfer) -> Transfer:
+    """The claim window closed unpaid: the value goes back to the budget (from failed or a pending
+    retry, whose money is the customer's again)."""
+    if not (
+        transfer.state is TransferState.FAILED
+        or (transfer.state is TransferState.PENDING and transfer.attempt > 1)
+    ):
+        raise RefusedError(
+            f"transfer {transfer.id} is {transfer.state}; only a failed transfer or a pending retry returns "
+            "its value to the budget",
+            code="payout_transition_refused",
+        )
+    return replace(transfer, state=TransferState.RETURNED, reason=transfer.reason or "claim_window_closed")

@@ -257,6 +257,17 @@ def request_id(grant_id: str, seq: int, attempt: int) -> str:
     return f"{stem}{seq:03d}{attempt:02d}"
 
 
+_REQUEST_ID = re.compile(r"^gr([0-9a-f]{24})([0-9]{3})([0-9]{2})$")
+
+
+def parse_request_id(request: str) -> tuple[str, int, int] | None:
+    """``(grant_id, seq, attempt)`` of a request id of Pledge's own grant-id form, else None."""
+    match = _REQUEST_ID.match(request)
+    if match is None:
+        return None
+    return f"gr_{match.group(1)}", int(match.group(2)), int(match.group(3))
+
+
 def transfer_id(grant_id: str, seq: int) -> str:
     """Our id of a transfer, across its attempts; three digits, so ids sort in plan order."""
     return f"{grant_id}/{seq:03d}"

@@ -25,6 +25,7 @@ from pledge.entrypoints.api.routers import (
     grants,
     jobs,
     ledger,
+    payouts,
     plans,
     quotes,
     subscriptions,
@@ -57,6 +58,7 @@ ROUTERS = (
     plans,
     quotes,
     subscriptions,
+    payouts,
 )
 
 DESCRIPTION = """\

@@ -18,7 +18,7 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.corrections import MAX_REASON, ClawbackCase, ClawbackState, correction_reason
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
 from pledge.domain.events import ClawbackOpened, GrantRevoked
-from pledge.domain.grant import Grant, GrantState
+from pledge.domain.grant import OPENED_STATES, Grant, GrantState
 from pledge.domain.ledger import (
     ChainVerifier,
     Transfer,
@@ -34,7 +34,7 @@ from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import Page, check_page_limit, page_of, terms_of
 from pledge.usecases.ports import Clock, CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
-_OPENED = (GrantState.CLAIMED, GrantState.PAID)
+_OPENED = tuple(OPENED_STATES)
 _LIVE = (GrantState.ISSUED, *_OPENED)
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import NotFoundError, RefusedError
+from pledge.domain.grant import OPENED_STATES
 from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import fields_of
@@ -19,6 +20,7 @@ from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
 from pledge.usecases.corrections import clawback_json, grant_note
 from pledge.usecases.grants import grant_json
+from pledge.usecases.payouts import payout_json
 from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.why import why_no_grant
 
@@ -57,6 +59,7 @@ def explain_account(
             )
         grants = uow.grants.for_purchases(campaign_id, [p.purchase_id for p in purchases])
         cases = uow.corrections.clawbacks_of_grants([g.id for g in grants.values()])
+        plans = {g.id: uow.payouts.of_grant(g.id) for g in grants.values() if g.state in OPENED_STATES}
         compiled = rules(terms.rule)
         qualifying = {p.purchase_id for p in purchases if _qualifies(compiled, terms, p, account)}
         unpaid = [p for p in purchases if p.purchase_id in qualifying and p.purchase_id not in grants]
@@ -108,6 +111,12 @@ def explain_account(
                 entry["note"] = note
         if grant is not None and grant.id in cases:
             entry["clawback"] = clawback_json(cases[grant.id])
+        if grant is not None and plans.get(grant.id):
+            # The payout plan and where each transfer is (ADR 24, 27).
+            entry["payout"] = [
+                {k: t[k] for k in ("id", "amount", "due_on", "state", "attempt", "reason")}
+                for t in map(payout_json, plans[grant.id])
+            ]
         out.append(entry)
     return {
         "account_id": account_id,

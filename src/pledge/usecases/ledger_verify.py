@@ -8,6 +8,7 @@ from pledge.domain.grant import GrantState
 from pledge.domain.ledger import DAYS, ChainVerifier, budget_account, compensation_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.usecases.corrections import check_clawbacks
+from pledge.usecases.payout_books import PayoutPostings
 from pledge.usecases.payouts import check_payout_books
 from pledge.usecases.ports import UnitOfWorkFactory
 
@@ -16,9 +17,11 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
     verifier = ChainVerifier()
     postings: dict[str, int] = {}  # issue transfer id -> amount
     returned: dict[str, int] = {}  # budget account -> amount expiries returned to it
+    payouts = PayoutPostings()
     with uow_factory() as uow:
         for entry in uow.ledger.entries():
             verifier.feed(entry)
+            payouts.feed(entry)
             if entry.transfer.kind == "issue":
                 postings[entry.transfer.id] = entry.transfer.amount
             elif entry.transfer.kind == "expire":
@@ -30,6 +33,7 @@ def verify_ledger(uow_factory: UnitOfWorkFactory) -> dict[str, Any]:
         head_seq, head_hash = uow.ledger.head()
         verifier.finish(head_seq, head_hash)
         check_payout_books(verifier, uow.payouts.totals())
+        payouts.check(verifier, uow)
         campaigns: list[dict[str, Any]] = []
         for record in uow.campaigns.all():
             if record.kind == "offer":

@@ -91,6 +91,26 @@ class PayoutTransfers(Protocol):
         ...
 
     def get(self, transfer_id: str, *, for_update: bool = False) -> PayoutRecord | None: ...
+    def by_request(self, request_id: str, *, for_update: bool = False) -> PayoutRecord | None:
+        """The transfer whose current attempt has this request id (a callback names only that)."""
+        ...
+
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        """The transfers whose current attempt has one of these request ids, by request id."""
+        ...
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        """Succeeded transfers on ``rail`` first sent on a local date in ``first..last``, in id order."""
+        ...
+
+    def of_grant(self, grant_id: str) -> list[PayoutRecord]:
+        """A grant's transfers, in plan order."""
+        ...
+
+    def campaign_totals(self, campaign_id: str) -> dict[str, int]:
+        """Amount per transfer state over the campaign's transfers (``campaign report``)."""
+        ...
+
     def update(self, record: PayoutRecord) -> None: ...
     def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
         """What ``day`` already carries on ``rail``: the account's amount and count of transfers

@@ -25,10 +25,9 @@ from datetime import date
 from typing import Any, Final
 
 from pledge.domain.campaign import CashbackTerms
-from pledge.domain.errors import InputError, InvariantViolation, RefusedError
+from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.ledger import (
     ChainVerifier,
-    Transfer,
     customer_account,
     payouts_in_transit_account,
     payouts_paid_account,
@@ -37,9 +36,7 @@ from pledge.domain.money import format_minor
 from pledge.domain.payout_transfers import (
     IN_FLIGHT_STATES,
     Outcome,
-    ProviderAnswer,
     TransferState,
-    apply_answer,
     mark_sent,
 )
 from pledge.domain.payout_transfers import Transfer as PayoutTransfer
@@ -53,6 +50,7 @@ from pledge.domain.payouts import (
 )
 from pledge.domain.timeutil import local_date, zone
 from pledge.usecases.common import check_page_limit, list_object, terms_of
+from pledge.usecases.payout_outcomes import apply_provider_answer, close_if_window_ended, posting
 from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, TransferRequest
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -66,7 +64,7 @@ def _counts() -> Counter[str]:
 
 
 def _bucket(state: TransferState) -> str:
-    return "failed" if state is TransferState.CANCELLED else state.value
+    return "failed" if state in (TransferState.CANCELLED, TransferState.RETURNED) else state.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +136,7 @@ def plan_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, *, campaign_id: s
                     except RefusedError:
                         continue  # stays claimed and unplanned: a person must choose another way
                     planned += 1
+                    uow.grants.update(grant.start_paying())
                     records.extend(
                         PayoutRecord(
                             PayoutTransfer(
@@ -176,44 +175,6 @@ def _request(record: PayoutRecord, payee: str) -> TransferRequest:
     return TransferRequest(tr.request_id, payee, tr.amount_minor, tr.currency, record.campaign_id)
 
 
-def _posting(record: PayoutRecord, step: str, debit: str, credit: str, now_us: int) -> Transfer:
-    tr = record.transfer
-    posting_id = f"payout:{tr.request_id}:{step}"
-    return Transfer(
-        posting_id, debit, credit, tr.currency, tr.amount_minor, f"payout_{step}", record.id, now_us
-    )
-
-
-def _apply(
-    uow: UnitOfWork, transfer_id: str, answer: ProviderAnswer, now_us: int, sends: int
-) -> TransferState:
-    """Apply the provider's answer under the row lock, with its ledger posting; returns the new state."""
-    record = uow.payouts.get(transfer_id, for_update=True)
-    assert record is not None, "transfers are never deleted"
-    before = record.transfer
-    try:
-        after = apply_answer(before, answer)
-    except InvariantViolation as exc:
-        # The provider contradicts a final answer: change nothing, keep its words for a person.
-        uow.payouts.update(replace(record, attempts=record.attempts + sends, updated_at_us=now_us))
-        uow.campaigns.record_event(
-            record.campaign_id, "payout_anomaly", "system", now_us, {"detail": str(exc)}
-        )
-        return before.state
-    rail = before.rail
-    if not before.is_final and after.state is TransferState.SUCCEEDED:
-        uow.ledger.append(
-            [_posting(record, "paid", payouts_in_transit_account(rail), payouts_paid_account(rail), now_us)]
-        )
-    elif not before.is_final and after.is_final:  # failed or cancelled: the money is the customer's again
-        wallet = customer_account(record.account_id)
-        uow.ledger.append([_posting(record, "back", payouts_in_transit_account(rail), wallet, now_us)])
-    uow.payouts.update(
-        replace(record, transfer=after, attempts=record.attempts + sends, updated_at_us=now_us)
-    )
-    return after.state
-
-
 @contextmanager
 def _rails(factory: RailFactory) -> Iterator[Callable[[str], PayoutRail]]:
     """Rails built on first use (an unconfigured rail fails only when needed) and closed after."""
@@ -244,6 +205,8 @@ def _take_due(
     sending: list[tuple[PayoutRecord, TransferRequest]] = []
     deferred = 0
     for record in due:
+        if close_if_window_ended(uow, record, now_us):
+            continue  # a retry after the claim window closed: its value went back to the budget
         tr = record.transfer
         payee = payees.of(uow, record)
         used = uow.payouts.day_usage(tr.rail, record.account_id, today)
@@ -261,7 +224,7 @@ def _take_due(
         sent = replace(sent, updated_at_us=now_us)
         uow.payouts.update(sent)
         wallet = customer_account(record.account_id)
-        uow.ledger.append([_posting(sent, "sent", wallet, payouts_in_transit_account(tr.rail), now_us)])
+        uow.ledger.append([posting(sent, "sent", wallet, payouts_in_transit_account(tr.rail), now_us)])
         sending.append((sent, _request(sent, payee)))
     return sending, deferred, due[-1].id if due else after
 
@@ -273,8 +236,11 @@ def run_payouts(
     *,
     campaign_id: str | None = None,
     max_transfers: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits."""
+    """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits.
+
+    ``progress`` is told how many transfers have been answered so far, after each one."""
     if max_transfers is not None and max_transfers < 1:
         raise InputError("--max: must be at least 1", param="max")
     now = clock.now_us()
@@ -302,9 +268,11 @@ def run_payouts(
                 for record, request in sending:
                     answer = rail_of(record.transfer.rail).send(request)
                     with uow_factory() as uow:
-                        state = _apply(uow, record.id, answer, clock.now_us(), 0)
+                        state = apply_provider_answer(uow, record.id, answer, clock.now_us(), 0)
                         uow.commit()
                     counts[_bucket(state)] += 1
+                    if progress is not None:
+                        progress(sum(counts[k] for k in COUNTED if k != "deferred"))
                 if left is not None:
                     left -= len(sending)
     return dict(counts)
@@ -333,7 +301,7 @@ def sync_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, rails: RailFactor
                 if answer.outcome is Outcome.NOT_FOUND and request.payee:
                     answer, sends = rail.send(request), 1
                 with uow_factory() as uow:
-                    state = _apply(uow, record.id, answer, clock.now_us(), sends)
+                    state = apply_provider_answer(uow, record.id, answer, clock.now_us(), sends)
                     uow.commit()
                 counts[_bucket(state)] += 1
     return dict(counts)

@@ -6,8 +6,9 @@ from typing import Any
 
 from pledge.domain.compensation import compensation_totals
 from pledge.domain.corrections import ClawbackState
-from pledge.domain.grant import GrantState
+from pledge.domain.grant import OPENED_STATES, GrantState
 from pledge.domain.money import format_minor
+from pledge.domain.payout_transfers import IN_FLIGHT_STATES, TransferState
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.common import latest_version, offer_versions, require_campaign, terms_of
 from pledge.usecases.ports import CampaignRecord, UnitOfWork, UnitOfWorkFactory
@@ -37,6 +38,9 @@ def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
         "issued_amount": format_minor(0, record.currency),
         "claimed_amount": format_minor(0, record.currency),
         "expired_amount": format_minor(0, record.currency),
+        "paid_amount": format_minor(0, record.currency),
+        "in_transit_amount": format_minor(0, record.currency),
+        "failed_amount": format_minor(0, record.currency),
         "budget_remaining": None,
         "grants": {},
         "subscriptions": uow.subscriptions.state_counts(record.campaign_id),
@@ -64,7 +68,11 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         budget = uow.budgets.get(campaign_id)
         totals = uow.grants.totals(campaign_id)
         clawbacks = uow.corrections.clawback_totals(campaign_id).get(ClawbackState.OPEN.value, (0, 0))
+        payouts = uow.payouts.campaign_totals(campaign_id)
     cur = record.currency
+
+    def paid_out(*states: TransferState) -> str:
+        return format_minor(sum(payouts.get(s.value, 0) for s in states), cur)
 
     def amount(*states: GrantState) -> int:
         return sum(totals.get(s.value, (0, 0))[1] for s in states)
@@ -86,12 +94,17 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         ],
         "budget": format_minor(funded, cur),
         "issued_amount": format_minor(sum(t[1] for t in totals.values()), cur),
-        "claimed_amount": format_minor(amount(GrantState.CLAIMED, GrantState.PAID), cur),
+        "claimed_amount": format_minor(amount(*OPENED_STATES), cur),
         "expired_amount": format_minor(amount(GrantState.EXPIRED), cur),
         "revoked_amount": format_minor(amount(GrantState.REVOKED), cur),
         "outstanding_amount": format_minor(amount(GrantState.ISSUED), cur),
         "budget_remaining": format_minor(budget.remaining_minor if budget else funded, cur),
         "grants": {s.value: totals.get(s.value, (0, 0))[0] for s in GrantState},
+        # Payouts of opened grants, by their transfers (ADR 27): paid, on their way, and given up
+        # (failed for good, cancelled, or returned to the budget when the claim window closed).
+        "paid_amount": paid_out(TransferState.SUCCEEDED),
+        "in_transit_amount": paid_out(*IN_FLIGHT_STATES),
+        "failed_amount": paid_out(TransferState.FAILED, TransferState.CANCELLED, TransferState.RETURNED),
         # Opened grants whose purchase stopped qualifying: receivables for finance (ADR 14).
         "clawbacks": {"open": clawbacks[0], "open_amount": format_minor(clawbacks[1], cur)},
     }

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from pledge.adapters.memory.tables import CorrectionTables, IntegrityError
 from pledge.domain.corrections import ClawbackCase, clawback_id
-from pledge.domain.grant import Grant, GrantState
+from pledge.domain.grant import OPENED_STATES, Grant, GrantState
 from pledge.domain.records import AccountRecord, PurchaseRecord
 
-_LIVE = (GrantState.ISSUED, GrantState.CLAIMED, GrantState.PAID)
+_LIVE = (GrantState.ISSUED, *OPENED_STATES)
 
 
 class MemoryCorrections:

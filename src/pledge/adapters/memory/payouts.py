@@ -60,6 +60,37 @@ class MemoryPayouts:
     def get(self, transfer_id: str, *, for_update: bool = False) -> PayoutRecord | None:
         return self._s.payouts.get(transfer_id)
 
+    def by_request(self, request_id: str, *, for_update: bool = False) -> PayoutRecord | None:
+        found = [r for r in self._s.payouts.values() if r.transfer.request_id == request_id]
+        return found[0] if found else None
+
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        wanted = set(request_ids)
+        return {r.transfer.request_id: r for r in self._s.payouts.values() if r.transfer.request_id in wanted}
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        found = [
+            r
+            for r in self._s.payouts.values()
+            if r.transfer.rail == rail
+            and r.transfer.state is TransferState.SUCCEEDED
+            and r.sent_on is not None
+            and first <= r.sent_on <= last
+        ]
+        return sorted(found, key=lambda r: r.id)
+
+    def of_grant(self, grant_id: str) -> list[PayoutRecord]:
+        return sorted(
+            (r for r in self._s.payouts.values() if r.transfer.grant_id == grant_id), key=lambda r: r.id
+        )
+
+    def campaign_totals(self, campaign_id: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self._s.payouts.values():
+            if r.campaign_id == campaign_id:
+                out[r.transfer.state.value] = out.get(r.transfer.state.value, 0) + r.transfer.amount_minor
+        return out
+
     def update(self, record: PayoutRecord) -> None:
         if record.id not in self._s.payouts:
             return

@@ -46,6 +46,7 @@ TRANSFER_PATH: Final = "/v3/fund-app/mch-transfer/transfer-bills"
 QUERY_PATH: Final = TRANSFER_PATH + "/out-bill-no/{out_bill_no}"
 FINISHED_EVENT: Final = "MCHTRANSFER.BILL.FINISHED"
 CALLBACK_REJECTED: Final = "payout_callback_rejected"
+CALLBACK_UNSIGNED: Final = "payout_callback_signature"  # not signed by WeChat's platform key: 401
 DEFAULT_TIMEOUT_S: Final = 10.0
 REMARK_MAX_CHARS: Final = 32  # transfer_remark and scene report contents: at most 32 characters
 
@@ -209,8 +210,8 @@ class TransferCallback:
     answer: ProviderAnswer
 
 
-def _rejected(reason: str) -> InputError:
-    return InputError(f"WeChat transfer callback refused: {reason}", code=CALLBACK_REJECTED, param="body")
+def _rejected(reason: str, code: str = CALLBACK_REJECTED) -> InputError:
+    return InputError(f"WeChat transfer callback refused: {reason}", code=code, param="body")
 
 
 def parse_transfer_callback(
@@ -225,7 +226,7 @@ def parse_transfer_callback(
         config.platform_public_key, config.platform_public_key_id, headers, body, now_s
     )
     if distrust:
-        raise _rejected(distrust)
+        raise _rejected(distrust, CALLBACK_UNSIGNED)
     try:
         notice = json.loads(body)
     except ValueError as exc:

@@ -12,11 +12,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from pledge.adapters.sqlalchemy.repositories import _grant
 from pledge.adapters.sqlalchemy.tables import clawbacks, grants, purchases
 from pledge.domain.corrections import ClawbackCase, ClawbackState, clawback_id
-from pledge.domain.grant import Grant, GrantState
+from pledge.domain.grant import OPENED_STATES, Grant, GrantState
 from pledge.domain.records import AccountRecord, PurchaseRecord
 
 _CHUNK = 500  # well under every engine's bind-parameter limit
-_LIVE = (GrantState.ISSUED.value, GrantState.CLAIMED.value, GrantState.PAID.value)
+_LIVE = (GrantState.ISSUED.value, *sorted(s.value for s in OPENED_STATES))
 _PURCHASE_KEYS = ("purchase_id", "account_id", "sku", "serial", "purchased_at_us", "price_minor", "currency",
                   "status", "channel")  # fmt: skip
 

@@ -131,6 +131,44 @@ class SqlPayouts:
         row = self._conn.execute(stmt).first()
         return _record(row) if row else None
 
+    def by_request(self, request_id: str, *, for_update: bool = False) -> PayoutRecord | None:
+        stmt = select(t).where(t.c.request_id == request_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).first()
+        return _record(row) if row else None
+
+    def by_requests(self, request_ids: Sequence[str]) -> dict[str, PayoutRecord]:
+        if not request_ids:
+            return {}
+        rows = self._conn.execute(select(t).where(t.c.request_id.in_(list(request_ids))))
+        return {row.request_id: _record(row) for row in rows}
+
+    def succeeded_sent_between(self, rail: str, first: date, last: date) -> list[PayoutRecord]:
+        stmt = (
+            select(t)
+            .where(
+                t.c.rail == rail,
+                t.c.state == TransferState.SUCCEEDED.value,
+                t.c.sent_on >= first.isoformat(),
+                t.c.sent_on <= last.isoformat(),
+            )
+            .order_by(t.c.transfer_id)
+        )
+        return [_record(row) for row in self._conn.execute(stmt)]
+
+    def of_grant(self, grant_id: str) -> list[PayoutRecord]:
+        stmt = select(t).where(t.c.grant_id == grant_id).order_by(t.c.transfer_id)
+        return [_record(row) for row in self._conn.execute(stmt)]
+
+    def campaign_totals(self, campaign_id: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            select(t.c.state, func.sum(t.c.amount_minor))
+            .where(t.c.campaign_id == campaign_id)
+            .group_by(t.c.state)
+        )
+        return {state: int(total) for state, total in rows}
+
     def update(self, record: PayoutRecord) -> None:
         values = _values(record)
         for key in ("transfer_id", "grant_id", "account_id", "campaign_id", "seq", "created_at_us"):

@@ -165,7 +165,10 @@ grants = Table(
     Column("posting_id", Str(80), nullable=False),
     Column("revoked_reason", Str(200)),  # set when the grant becomes revoked (ADR 14)
     CheckConstraint("amount_minor > 0", name="amount_positive"),
-    CheckConstraint("state IN ('issued', 'claimed', 'paid', 'expired', 'revoked')", name="state_known"),
+    CheckConstraint(
+        "state IN ('issued', 'claimed', 'paying', 'paid', 'payout_failed', 'expired', 'revoked')",
+        name="state_known",
+    ),
     Index("ix_grants_account_id_campaign_id", "account_id", "campaign_id"),
     Index("ix_grants_state_expires_at_us", "state", "expires_at_us"),
     # A campaign's grants (reports, verify, re-runs): appended in key order by a run, so nearly free.
@@ -380,7 +383,8 @@ payout_transfers = Table(
     Column("updated_at_us", BigInteger, nullable=False),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint(
-        "state IN ('pending', 'submitted', 'unknown', 'waiting_user', 'succeeded', 'failed', 'cancelled')",
+        "state IN ('pending', 'submitted', 'unknown', 'waiting_user', 'succeeded', 'failed', 'cancelled', "
+        "'returned')",
         name="state_known",
     ),
     Index("ix_payout_transfers_grant_id", "grant_id"),

@@ -107,6 +107,9 @@ class Report(Open):
     issued_amount: str
     claimed_amount: str
     expired_amount: str
+    paid_amount: str = Field(description="paid out to customers: succeeded transfers")
+    in_transit_amount: str = Field(description="sent to a payout rail, not yet paid")
+    failed_amount: str = Field(description="transfers failed for good, cancelled, or returned to the budget")
     budget_remaining: str | None = Field(description="null for an offer campaign")
     grants: dict[str, int]
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from pledge.adapters.files.statements import read_statement
 from pledge.bootstrap import payout_rail
 from pledge.entrypoints.cli.app import app
 from pledge.entrypoints.cli.audited import audited
-from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
+from pledge.entrypoints.cli.options import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    NowOpt,
+    actor_name,
+    app_for,
+    emit,
+    measuring,
+    out,
+)
+from pledge.usecases.payout_reconcile import reconcile_payouts
 from pledge.usecases.payouts import COUNTED, list_payouts, run_payouts, sync_payouts
 
 payouts = typer.Typer(
@@ -40,11 +54,18 @@ def payouts_run(
 
     A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
     """
-    with app_for(db, now) as pledge:
+    with app_for(db, now) as pledge, ExitStack() as stack:
         subject = f"campaign:{campaign_id}" if campaign_id else "payouts:all"
+        # A bar on stderr, on a terminal only, never with --json.
+        bar = None if as_json else stack.enter_context(measuring("paying", "transfers"))
         with audited(pledge, "payouts.run", subject, actor_name(actor), max_transfers=max_transfers) as call:
             result = run_payouts(
-                call.uow, pledge.clock, payout_rail, campaign_id=campaign_id, max_transfers=max_transfers
+                call.uow,
+                pledge.clock,
+                payout_rail,
+                campaign_id=campaign_id,
+                max_transfers=max_transfers,
+                progress=None if bar is None else lambda done: bar(done, max_transfers or done),
             )
         emit(result, as_json, _counts_line)
 
@@ -102,3 +123,28 @@ def payouts_list(
             limit=limit,
         )
         emit(result, as_json, _table)
+
+
+def _reconciled(result: dict[str, Any]) -> None:
+    out.print(
+        f"{result['rail']}: {result['matched']:,} matched; {len(result['missing_at_provider']):,} missing at "
+        f"the provider, {len(result['missing_in_ledger']):,} missing in the ledger, "
+        f"{len(result['amount_mismatch']):,} amounts differ"
+    )
+    for key in ("missing_at_provider", "missing_in_ledger", "amount_mismatch"):
+        for item in result[key]:
+            out.print(
+                f"  {key.replace('_', ' ')}: {item['reference']} {item.get('amount') or item.get('theirs')}"
+            )
+
+
+@payouts.command("reconcile")
+def payouts_reconcile(
+    rail: Annotated[str, typer.Option("--rail", help="wallet or wechat_transfer")],
+    statement: Annotated[Path, typer.Option("--statement", help="The provider's statement (CSV).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare a provider's statement with the transfers we hold as paid; changes nothing."""
+    with app_for(db, None) as pledge:
+        emit(reconcile_payouts(pledge.uow, rail, read_statement(statement)), as_json, _reconciled)

@@ -156,6 +156,9 @@ def report(result: dict[str, Any]) -> None:
         "claimed_amount",
         "expired_amount",
         "outstanding_amount",
+        "paid_amount",
+        "in_transit_amount",
+        "failed_amount",
         "budget_remaining",
     ):
         table.add_row(key.replace("_", " "), money(result[key], cur))

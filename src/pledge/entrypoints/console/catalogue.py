@@ -120,7 +120,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "grants_by_state": ("Grants by state", "按状态统计的权益"),
     "grant_issued": ("issued", "已发放"),
     "grant_claimed": ("claimed", "已领取"),
+    "grant_paying": ("paying", "支付中"),
     "grant_paid": ("paid", "已支付"),
+    "grant_payout_failed": ("payout failed", "支付失败"),
     "grant_expired": ("expired", "已过期"),
     "grant_revoked": ("revoked", "已撤销"),
     "timeline_title": (

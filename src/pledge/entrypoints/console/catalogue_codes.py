@@ -110,12 +110,21 @@ CODES: dict[str, tuple[str, str]] = {
     "grant_not_due": ("The red envelope can still be opened.", "红包仍可领取。"),
     "grant_issued": ("The red envelope is issued and not yet opened.", "红包已发放，尚未领取。"),
     "grant_claimed": ("The red envelope is already opened.", "红包已领取。"),
+    "grant_paying": ("The red envelope is being paid out.", "红包正在支付中。"),
     "grant_paid": ("The red envelope is already paid out.", "红包已支付。"),
+    "grant_payout_failed": (
+        "Paying out the red envelope failed; customer service is looking into it.",
+        "红包支付失败，客服正在处理。",
+    ),
     "grant_revoked": ("The red envelope was withdrawn.", "红包已撤回。"),
     "payout_rail_not_configured": ("The payout rail is not configured.", "支付通道尚未配置。"),
     "payout_currency_unsupported": (
         "The payout rail does not pay this currency.",
         "该支付通道不支持此币种。",
+    ),
+    "payout_callback_signature": (
+        "The notification is not signed by the payment provider.",
+        "该通知不是支付机构签名的。",
     ),
     "payout_callback_rejected": (
         "The payment provider's notification was refused.",

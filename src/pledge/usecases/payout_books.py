@@ -1,0 +1,72 @@
+"""``ledger verify`` for payouts, transfer by transfer (ADR 27): every succeeded transfer is booked
+paid once, for its amount, under its own request id; every payout posting belongs to a transfer we
+hold; every transfer returned to the budget is booked returned once."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pledge.domain.ledger import ChainedTransfer, ChainVerifier
+from pledge.domain.money import format_minor
+from pledge.domain.payout_transfers import TransferState
+from pledge.usecases.ports import UnitOfWork
+
+PAGE: Final = 1000
+_BOOKED_ONCE: Final = {"paid": TransferState.SUCCEEDED, "returned": TransferState.RETURNED}
+
+
+class PayoutPostings:
+    """Fed the ledger's entries once (with the rest of ``ledger verify``); checked at the end."""
+
+    def __init__(self) -> None:
+        self.final: dict[str, dict[str, tuple[str, int]]] = {step: {} for step in _BOOKED_ONCE}
+        self.referenced: dict[str, str] = {}  # transfer id -> one posting id naming it
+
+    def feed(self, entry: ChainedTransfer) -> None:
+        t = entry.transfer
+        if not t.kind.startswith("payout_"):
+            return
+        step = t.kind.removeprefix("payout_")
+        if step in self.final:
+            request = t.id.removeprefix("payout:").rpartition(":")[0]
+            self.final[step][request] = (t.ref, t.amount)
+        self.referenced.setdefault(t.ref, t.id)
+
+    def check(self, verifier: ChainVerifier, uow: UnitOfWork) -> None:
+        for step, state in _BOOKED_ONCE.items():
+            booked = dict(self.final[step])
+            after = None
+            while True:
+                page = uow.payouts.page(
+                    campaign_id=None, grant_id=None, state=state.value, starting_after=after, limit=PAGE
+                )
+                for record in page:
+                    tr = record.transfer
+                    found = booked.pop(tr.request_id, None)
+                    if found != (record.id, tr.amount_minor):
+                        verifier.report(
+                            f"transfer {record.id} ({tr.request_id}) is {state.value} for "
+                            f"{format_minor(tr.amount_minor, tr.currency)} {tr.currency} but the ledger "
+                            f"books {'nothing' if found is None else format_minor(found[1], tr.currency)} "
+                            f"as payout_{step}"
+                        )
+                if len(page) < PAGE:
+                    break
+                after = page[-1].id
+            for request, (ref, _amount) in sorted(booked.items())[: verifier.max_problems]:
+                verifier.report(
+                    f"the ledger books payout_{step} for {request} ({ref}), not {state.value} here"
+                )
+        unheld = dict(self.referenced)
+        after = None
+        while unheld:
+            page = uow.payouts.page(
+                campaign_id=None, grant_id=None, state=None, starting_after=after, limit=PAGE
+            )
+            for record in page:
+                unheld.pop(record.id, None)
+            if len(page) < PAGE:
+                break
+            after = page[-1].id
+        for ref in sorted(unheld)[: verifier.max_problems]:
+            verifier.report(f"ledger posting {unheld[ref]} books a payout with no transfer ({ref})")
