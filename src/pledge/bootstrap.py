@@ -27,7 +27,7 @@ from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
 from pledge.usecases.claims import ClaimDesk
 from pledge.usecases.notification_ports import NotificationChannel
 from pledge.usecases.payout_ports import PayoutRail
-from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork
+from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
 
@@ -89,10 +89,15 @@ class App:
         # expired; renewals; compensation) in the same transaction, if an endpoint listens.
         return HookedUnitOfWork(self.engine, self.clock, None)
 
-    def claim_desk(self) -> ClaimDesk:
-        """Claims with their evidence kept under ``PLEDGE_EVIDENCE_DIR`` (ADR 28)."""
+    def claim_desk(self, uow: UnitOfWorkFactory | None = None) -> ClaimDesk:
+        """Claims with their evidence kept under ``PLEDGE_EVIDENCE_DIR`` (ADR 28); ``uow``: an audited
+        command's unit-of-work factory instead of the plain one."""
         return ClaimDesk(
-            self.uow, self.rules, self.clock, ImageEvidenceProcessor(), LocalEvidenceStore(evidence_dir())
+            uow or self.uow,
+            self.rules,
+            self.clock,
+            ImageEvidenceProcessor(),
+            LocalEvidenceStore(evidence_dir()),
         )
 
     def require_schema(self) -> None:

@@ -12,7 +12,8 @@ from pledge.adapters.evidence.processing import MAX_EVIDENCE_BYTES
 from pledge.adapters.files.readers import read_serials
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli.app import app, imports
-from pledge.entrypoints.cli.identity import KeyOpt, key_actor
+from pledge.entrypoints.cli.audited import audited
+from pledge.entrypoints.cli.identity import KeyOpt, cli_key
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
 from pledge.usecases.claims import ClaimRequest
 from pledge.usecases.serials import import_serials
@@ -33,7 +34,9 @@ def import_serials_cmd(
 ) -> None:
     """Import the serial register: serial, sku, sold_at, channel, region, activated_at (all or nothing)."""
     with app_for(db, now) as pledge:
-        result = import_serials(pledge.uow, read_serials(file), update=update)
+        subject, who = "import:serials", actor_name(None)
+        with audited(pledge, "serials.import", subject, who, file=file.name, update=update) as call:
+            result = import_serials(call.uow, read_serials(file), update=update)
         emit(
             result,
             as_json,
@@ -94,7 +97,10 @@ def claims_submit(
     with app_for(db, now) as pledge:
         files = [_evidence(path) for path in evidence or []]
         request = ClaimRequest(campaign_id, account, serial, purchased_at, price, files)
-        emit(pledge.claim_desk().submit(request, actor_name(actor)), as_json, _claim_line)
+        who = actor_name(actor)
+        with audited(pledge, "claim.submit", f"campaign:{request.campaign_id}", who) as call:
+            submitted = pledge.claim_desk(call.uow).submit(request, who)
+        emit(submitted, as_json, _claim_line)
 
 
 def _table(result: dict[str, Any]) -> None:
@@ -161,6 +167,12 @@ def claims_decide(
     if approve is None:
         raise InputError("say --approve or --reject", param="approve", code="missing_decision")
     with app_for(db, now) as pledge:
-        decider = key_actor(pledge, key, actor, "claims.decide")
-        result = pledge.claim_desk().decide(claim_id, approve=approve, reason=reason, actor=decider)
+        decider = cli_key(pledge, key, actor, "claims.decide")
+        verdict = "approve" if approve else "reject"
+        with audited(
+            pledge, "claim.decide", f"claim:{claim_id}", decider.actor, decider.key_id, decision=verdict
+        ) as call:
+            result = pledge.claim_desk(call.uow).decide(
+                claim_id, approve=approve, reason=reason, actor=decider.actor
+            )
         emit(result, as_json, _claim_line)

@@ -49,11 +49,10 @@ def grants_reinstate(
 ) -> None:
     """Re-open an expired grant for a fresh claim window while the budget covers it (through the ledger)."""
     with app_for(db, now) as pledge:
-        emit(
-            reinstate_grant(pledge.uow, pledge.clock, grant_id, reason, actor_name(actor)),
-            as_json,
-            lambda g: out.print(f"grant {g['id']}: {g['state']} until {g['expires_at']}"),
-        )
+        who = actor_name(actor)
+        with audited(pledge, "grant.reinstate", f"grant:{grant_id}", who) as call:
+            result = reinstate_grant(call.uow, pledge.clock, grant_id, reason, who)
+        emit(result, as_json, lambda g: out.print(f"grant {g['id']}: {g['state']} until {g['expires_at']}"))
 
 
 def _clawback_table(result: dict[str, Any]) -> None:

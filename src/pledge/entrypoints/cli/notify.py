@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from pledge.bootstrap import notification_renderer, notification_senders
+from pledge.bootstrap import App, notification_renderer, notification_senders
 from pledge.domain.distributions import DEFAULT_HOLD, DEFAULT_LEASE, parse_channels, parse_hold_us
 from pledge.domain.timeutil import parse_duration_us
 from pledge.entrypoints.cli.app import app
+from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import (
     ActorOpt,
     DbOpt,
@@ -78,15 +79,17 @@ def notify_send(
 ) -> None:
     """Create a distribution; `notify deliver` sends it once the hold has passed, unless cancelled."""
     with app_for(db, now) as pledge:
-        result = send_distribution(
-            pledge.uow,
-            pledge.clock,
-            campaign_id,
-            template,
-            parse_channels(channel),
-            parse_hold_us(hold),
-            actor_name(actor),
-        )
+        who = actor_name(actor)
+        with audited(pledge, "notify.send", f"campaign:{campaign_id}", who, template=template) as call:
+            result = send_distribution(
+                call.uow,
+                pledge.clock,
+                campaign_id,
+                template,
+                parse_channels(channel),
+                parse_hold_us(hold),
+                who,
+            )
         emit(
             result,
             as_json,
@@ -105,6 +108,11 @@ def _status_line(r: dict[str, Any]) -> None:
     )
 
 
+def _cancelled(pledge: App, distribution_id: str, who: str) -> dict[str, Any]:
+    with audited(pledge, "notify.cancel", f"distribution:{distribution_id}", who) as call:
+        return cancel_distribution(call.uow, pledge.clock, distribution_id, who)
+
+
 @notify.command("cancel")
 def notify_cancel(
     distribution_id: str,
@@ -116,7 +124,7 @@ def notify_cancel(
     """Stop a distribution: nothing more of it is sent (repeating changes nothing)."""
     with app_for(db, now) as pledge:
         emit(
-            cancel_distribution(pledge.uow, pledge.clock, distribution_id, actor_name(actor)),
+            _cancelled(pledge, distribution_id, actor_name(actor)),
             as_json,
             _status_line,
         )
@@ -147,9 +155,12 @@ def notify_deliver(
     with app_for(db, now) as pledge:
         senders = notification_senders()
         try:
-            with measuring("delivering", "messages") as progress:
+            with (
+                audited(pledge, "notify.deliver", "notifications:due", actor_name(None)) as call,
+                measuring("delivering", "messages") as progress,
+            ):
                 result = deliver(
-                    pledge.uow,
+                    call.uow,
                     pledge.clock,
                     pledge.wall_clock,
                     senders,

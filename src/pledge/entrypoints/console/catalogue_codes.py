@@ -331,6 +331,13 @@ EVENTS: dict[str, tuple[str, str]] = {
     "payout_anomaly": ("payout provider contradicted a final answer", "支付渠道与已确定的结果矛盾"),
     "payouts.run": ("send due payouts", "发送到期的付款"),
     "payouts.sync": ("ask about payouts in flight", "查询处理中的付款"),
+    "grant.reinstate": ("re-open an expired red envelope", "重新开放过期红包"),
+    "notify.send": ("create a distribution of messages", "创建消息发送任务"),
+    "notify.cancel": ("cancel a distribution of messages", "取消消息发送任务"),
+    "notify.deliver": ("deliver due messages", "发送到期的消息"),
+    "serials.import": ("import the serial register", "导入序列号登记"),
+    "claim.submit": ("submit a claim for a missing purchase", "提交补登申请"),
+    "claim.decide": ("decide a claim", "审核补登申请"),
     "api_key.create": ("create an API key", "创建 API 密钥"),
     "api_key.revoke": ("revoke an API key", "吊销 API 密钥"),
 }
