@@ -1,5 +1,5 @@
 """`pledge serve --workers 2` on SQLite and PostgreSQL: two processes answer, a customer's rate limit
-holds across both, and a console session opened on one is valid on the other (ADR 31).
+holds across both, and a console session opened on one is valid on the other (ADR 30).
 
 Each request goes on a new connection, so the kernel spreads them over both processes."""
 

@@ -1,4 +1,4 @@
-"""Rate limits shared through the database (ADR 31), on SQLite and PostgreSQL: the same bucket seen
+"""Rate limits shared through the database (ADR 30), on SQLite and PostgreSQL: the same bucket seen
 from two engines (two server processes) lets through exactly its burst, then one request per
 interval, and concurrent requests never take more than the bucket holds."""
 

@@ -3,7 +3,7 @@
 Uvicorn starts N worker processes and each imports an app factory, so what the command line said
 reaches them as one JSON value in ``PLEDGE_SERVE_CONFIG`` (set by the parent, inherited by the
 children). What the processes must agree on lives in the database they share: idempotency keys,
-jobs, webhook deliveries (leased), and, with more than one process, the rate limits (ADR 31).
+jobs, webhook deliveries (leased), and, with more than one process, the rate limits (ADR 30).
 The console's session cookies are signed with ``PLEDGE_CONSOLE_SECRET``, which the parent sets
 when it is unset, so that a session opened on one process is valid on all of them.
 """

@@ -131,7 +131,7 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_status_next_attempt_at_us", "status", "next_attempt_at_us"),
 )
 
-# Rate limits shared by every server process (migration 0016, ADR 31): one row per bucket, the
+# Rate limits shared by every server process (migration 0016, ADR 30): one row per bucket, the
 # generic cell rate algorithm's "theoretical arrival time". ``nonce`` tells a request whether its own
 # update was the one that took a token.
 rate_limits = Table(

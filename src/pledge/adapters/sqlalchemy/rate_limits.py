@@ -1,4 +1,4 @@
-"""Rate limits shared by every server process, kept in the database (ADR 31).
+"""Rate limits shared by every server process, kept in the database (ADR 30).
 
 ``pledge serve --workers N`` runs N processes; a limit kept in each process's memory would let a
 client through N times as often. Here each bucket is one row holding the generic cell rate

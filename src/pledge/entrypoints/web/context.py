@@ -28,7 +28,7 @@ class Settings:
     # allows a customer 3 parallel requests; we allow short bursts, then 429).
     rate_per_key: Rate = field(default_factory=lambda: Rate(per_second=20.0, burst=40))
     rate_per_account: Rate = field(default_factory=lambda: Rate(per_second=2.0, burst=5))
-    # Several server processes share their limits through the database (ADR 31); one keeps them in memory.
+    # Several server processes share their limits through the database (ADR 30); one keeps them in memory.
     shared_limits: bool = False
     idempotency_wait_s: float = 5.0  # how long a concurrent retry waits for the first request
     idempotency_lease_s: float = 300.0  # after this a crashed request's key may be taken over

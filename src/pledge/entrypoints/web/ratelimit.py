@@ -2,7 +2,7 @@
 
 One server process keeps them in its own memory (``RateLimiter``): a bucket check is on the hot
 path of claims and eligibility checks and then costs no database write. Several processes
-(``pledge serve --workers N``) share them through the database (``SharedRateLimiter``, ADR 31):
+(``pledge serve --workers N``) share them through the database (``SharedRateLimiter``, ADR 30):
 one write per limited request, so that N processes allow the configured rate, not N times it.
 """
 

@@ -1,4 +1,4 @@
-"""rate_limits: token buckets shared by every server process (ADR 31)
+"""rate_limits: token buckets shared by every server process (ADR 30)
 
 Revision ID: 0016
 Revises: 0014
