@@ -180,4 +180,4 @@ def test_the_terms_build_their_benefit_once() -> None:
     with pytest.raises(ValueError, match="basis points"):
         Percent(10_001)
     with pytest.raises(ValueError, match="no benefit SQL"):
-        amount_sql(Benefit.of(None, None, "CNY"), "spark")
+        amount_sql(Benefit.of(None, None, "CNY"), "oracle")
