@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support import cli_forkserver
 from tests.support.data import campaign, write_files
 
 NOW = "2021-08-10T12:00:00+08:00"
@@ -27,15 +27,7 @@ class Pledge:
         # A key in the caller's environment must not act for the tests: only keys they pass do.
         inherited = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
         env = {**inherited, "PLEDGE_DATABASE_URL": self.db_url, "COLUMNS": "200", **(env or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "pledge", *args],
-            cwd=self.cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = cli_forkserver.run(list(args), cwd=self.cwd, env=env, timeout_s=120)
         assert done.returncode == expect, f"exit {done.returncode}: {done.stderr}{done.stdout}"
         return done
 
