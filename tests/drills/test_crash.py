@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from pledge.usecases.subscriptions import buy_subscription
 from tests.conftest import fresh_postgres_schema
 from tests.drills.conftest import NOW, db_name, figure, launch, scaled
 from tests.e2e.test_cli import Pledge
+from tests.support import cli_forkserver
 from tests.support.billing import BUY_AT, CAMPAIGN_ID, PLAN_IDS, offer, plans, us, write_yaml
 
 KILLS = scaled(6, 24)  # the bounded subset kills a few times; `make drills` at least 20
@@ -128,14 +128,7 @@ def crash_until_done(
     env["PLEDGE_DATABASE_URL"] = cli.db_url
     kills = 0
     while True:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pledge", *args, "--json"],
-            cwd=cli.cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = cli_forkserver.start([*args, "--json"], cwd=cli.cwd, env=env)
         try:
             out, err = proc.communicate(timeout=rng.uniform(low_s, high_s) if kills < KILLS else 600)
         except subprocess.TimeoutExpired:

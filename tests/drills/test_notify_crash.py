@@ -14,7 +14,6 @@ import csv
 import os
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from pledge.adapters.sqlalchemy.database import make_engine
 from tests.drills.conftest import db_name, figure, launch, scaled
 from tests.e2e.test_cli import Pledge
+from tests.support import cli_forkserver
 from tests.support.notify import NOW, Servers, servers
 
 KILLS = scaled(5, 20)
@@ -50,17 +50,10 @@ def write_data(folder: Path, accounts: int) -> tuple[Path, Path]:
     return accounts_path, purchases_path
 
 
-def deliver_process(cli: Pledge, s: Servers) -> subprocess.Popen[str]:
+def deliver_process(cli: Pledge, s: Servers) -> cli_forkserver.Process:
     env = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
     env |= {"PLEDGE_DATABASE_URL": cli.db_url, **s.env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pledge", *DELIVER, "--json"],
-        cwd=cli.cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return cli_forkserver.start([*DELIVER, "--json"], cwd=cli.cwd, env=env)
 
 
 def states(db_url: str) -> Counter[str]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -32,6 +30,7 @@ from tests.drills.conftest import NOW, db_name, figure, launch, scaled
 from tests.e2e.test_cli import Pledge
 from tests.fakes.loopback import Server
 from tests.fakes.wallet_server import WalletHandler, WalletProvider
+from tests.support import cli_forkserver
 from tests.support.billing import us
 
 KILLS = scaled(6, 24)  # per command: the bounded subset kills a few times; `make drills` at least 20
@@ -148,14 +147,7 @@ def crash_until_done(
         by_delay = rng.random() < 1 / 3
         after_requests = most if by_delay else rng.randint(1, most)  # a delay's attempt is capped too
         deadline = time.monotonic() + (rng.uniform(LOW_S, high_s) if by_delay else 600)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pledge", *args, "--json"],
-            cwd=cli.cwd,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = cli_forkserver.start([*args, "--json"], cwd=cli.cwd, env=full_env)
         while kills < KILLS and proc.poll() is None and time.monotonic() < deadline:
             if requests() - seen >= after_requests:
                 time.sleep(rng.uniform(0, 0.002))

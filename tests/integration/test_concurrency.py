@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,24 +15,18 @@ from pledge.adapters.files.generate import generate
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.usecases.ledger_verify import verify_ledger
+from tests.support import cli_forkserver
 from tests.support.data import campaign
 
 NOW = "2021-08-10T12:00:00+08:00"
 
 
-def pledge(db_url: str, cwd: Path, *args: str) -> subprocess.Popen[str]:
+def pledge(db_url: str, cwd: Path, *args: str) -> cli_forkserver.Process:
     env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pledge", *args],
-        cwd=cwd,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return cli_forkserver.start([*args], cwd=cwd, env=env)
 
 
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+def finish(proc: cli_forkserver.Process) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=300)
     return proc.returncode, out, err
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.ports import UnitOfWorkFactory
 from tests.integration.test_scan_agreement import _load
+from tests.support import cli_forkserver
 from tests.support.data import campaign
 
 DAY = 86_400_000_000
@@ -173,26 +172,12 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
     )
 
 
-def _expire_process(db_url: str, cwd: Path, batch: int) -> subprocess.Popen[str]:
+def _expire_process(db_url: str, cwd: Path, batch: int) -> cli_forkserver.Process:
     env = {**os.environ, "PLEDGE_DATABASE_URL": db_url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pledge",
-            "grants",
-            "expire",
-            "--now",
-            format_instant(LATER),
-            "--batch",
-            str(batch),
-            "--json",
-        ],
+    return cli_forkserver.start(
+        ["grants", "expire", "--now", format_instant(LATER), "--batch", str(batch), "--json"],
         cwd=cwd,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 

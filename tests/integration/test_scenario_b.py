@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +40,7 @@ from pledge.usecases.subscriptions import (
     renew_due,
     set_term_auto_renew,
 )
+from tests.support import cli_forkserver
 from tests.support.billing import (
     BUY_AT,
     CAMPAIGN_ID,
@@ -310,17 +309,7 @@ def race(app: App, cwd: Path, commands: list[list[str]], *, held: bool) -> list[
             holder.begin()  # on SQLite: BEGIN IMMEDIATE, the write lock
             lock = " FOR UPDATE" if postgres else ""
             holder.execute(text(f"SELECT seq FROM ledger_head WHERE id = 1{lock}"))
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "pledge", *command],
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for command in commands
-        ]
+        runs = [cli_forkserver.start([*command], cwd=cwd, env=env) for command in commands]
         if holder is not None:
             if postgres:
                 assert _wait_for(lambda: waiting() >= len(runs), 90), "every process should wait on a lock"

@@ -21,6 +21,7 @@ import atexit
 import contextlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -82,42 +83,105 @@ def _the_server() -> _Server:
     return _server
 
 
-def run(
-    args: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float
-) -> subprocess.CompletedProcess[str]:
-    """``python -m pledge *args`` in ``cwd`` with exactly ``env``: its exit code, stdout and stderr."""
+class Forked:
+    """A forked ``pledge`` call, with the part of ``subprocess.Popen``'s interface the tests use."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.args = ["pledge", *args]
+        self.returncode: int | None = None
+        # Closed by communicate(), as Popen closes its pipes.
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._conn.connect(_the_server().path)
+        request = json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode() + b"\n"
+        socket.send_fds(self._conn, [request], [self._out.fileno(), self._err.fileno()])
+        self._received = b""
+        pid = self._line(None)
+        assert pid is not None
+        self.pid = int(pid["pid"])
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._reap(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not self._reap(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        outputs = []
+        for file in (self._out, self._err):
+            file.seek(0)
+            outputs.append(_text(file.read()))
+            file.close()
+        self._conn.close()
+        return outputs[0], outputs[1]
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _reap(self, timeout: float | None) -> bool:
+        ended = self._line(timeout)
+        if ended is not None:
+            self.returncode = int(ended["exit"])
+        return ended is not None
+
+    def _line(self, timeout: float | None) -> dict[str, Any] | None:
+        """The server's next reply, or None if none came within ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._received:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self._conn], [], [], left)[0]:
+                return None
+            chunk = self._conn.recv(4096)
+            assert chunk, f"the CLI fork server ended during {self.args}"
+            self._received += chunk
+        line, self._received = self._received.split(b"\n", 1)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+
+Process = Forked | subprocess.Popen[str]
+
+
+def start(args: list[str], *, cwd: Path, env: dict[str, str]) -> Process:
+    """``python -m pledge *args`` started in ``cwd`` with exactly ``env``, stdout and stderr captured."""
     if SPAWN:
-        return subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "-m", "pledge", *args],
             cwd=cwd,
             env=env,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout_s,
-            check=False,
         )
-    server = _the_server()
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn,
-    ):
-        conn.settimeout(timeout_s)
-        conn.connect(server.path)
-        request = json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode() + b"\n"
-        socket.send_fds(conn, [request], [out.fileno(), err.fileno()])
-        replies = conn.makefile("rb")
-        pid = int(json.loads(replies.readline())["pid"])
-        try:
-            code = int(json.loads(replies.readline())["exit"])
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            raise subprocess.TimeoutExpired(["pledge", *args], timeout_s) from None
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = _text(out.read()), _text(err.read())
-    return subprocess.CompletedProcess(["pledge", *args], code, stdout, stderr)
+    return Forked(args, cwd, env)
+
+
+def run(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pledge *args`` to its end: its exit code, stdout and stderr."""
+    proc = start(args, cwd=cwd, env=env)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(["pledge", *args], proc.returncode, stdout, stderr)
 
 
 def _text(data: bytes) -> str:
