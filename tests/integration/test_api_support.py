@@ -69,9 +69,9 @@ class LiveServer:
 class Api:
     """A running API with one key per scope (customer keys for A-cn-1 and A-cn-2)."""
 
-    def __init__(self, db_url: str, settings: Settings) -> None:
+    def __init__(self, db_url: str, settings: Settings, wall_clock: Clock | None = None) -> None:
         self.clock = Clock(parse_instant(NOW))
-        self.app = App(db_url)
+        self.app = App(db_url, wall_clock=wall_clock)
         self.app.clock = self.clock  # type: ignore[assignment]  # a settable test clock
         upgrade(self.app.engine)
         self.store = ApiStore(self.app.engine)
@@ -157,12 +157,12 @@ class Api:
 
 
 @contextmanager
-def running_api(db_url: str, **settings: Any) -> Iterator[Api]:
+def running_api(db_url: str, wall_clock: Clock | None = None, **settings: Any) -> Iterator[Api]:
     settings.setdefault("webhook_worker", False)
     # Generous limits by default; the rate-limit tests set their own.
     settings.setdefault("rate_per_key", Rate(per_second=1000.0, burst=1000))
     settings.setdefault("rate_per_account", Rate(per_second=1000.0, burst=1000))
-    api = Api(db_url, Settings(**settings))
+    api = Api(db_url, Settings(**settings), wall_clock)
     try:
         yield api
     finally:

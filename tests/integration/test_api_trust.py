@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 from pledge.adapters.sqlalchemy.api_tables import idempotency_keys, jobs
 from pledge.adapters.sqlalchemy.tables import purchases
 from pledge.domain.records import PURCHASE_COLUMNS
-from tests.integration.test_api_support import Api, api_fixture, running_api, scenario_fixture  # noqa: F401 - fixtures
+from tests.integration.test_api_support import (  # noqa: F401 - fixtures
+    Api,
+    Clock,
+    api_fixture,
+    running_api,
+    scenario_fixture,
+)
 from tests.support.data import campaign
 
 CID = "founders-refund"
@@ -46,11 +52,16 @@ def test_two_customers_with_one_idempotency_key_each_open_their_own_envelope(sce
 
 
 def test_idempotency_keys_expire_after_the_stated_retention(db_url: str) -> None:
-    with running_api(db_url, idempotency_retention_s=1.0) as api:
+    # Wall time under the test's hand: a loaded machine must not age the key between two requests.
+    wall = Clock(time.time_ns() // 1_000)
+    with running_api(db_url, wall_clock=wall, idempotency_retention_s=1.0) as api:
         assert api.post("/v1/campaigns", "admin", campaign(), Idempotency_Key="apply").status_code == 200
         reused = api.post("/v1/campaigns", "admin", campaign(budget="1.00"), Idempotency_Key="apply")
         assert reused.status_code == 409
-        time.sleep(1.1)
+        wall.instant_us += 999_999
+        again = api.post("/v1/campaigns", "admin", campaign(budget="1.00"), Idempotency_Key="apply")
+        assert again.status_code == 409  # still within the retention
+        wall.instant_us += 2
         renewed = api.post("/v1/campaigns", "admin", campaign(budget="1.00"), Idempotency_Key="apply")
         assert (renewed.status_code, renewed.json()["version"]) == (200, 2)
         assert "Idempotent-Replayed" not in renewed.headers
