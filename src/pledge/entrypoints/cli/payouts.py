@@ -71,8 +71,8 @@ def payouts_run(
     A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
     Several runs at once share the work, the rails' daily limits and the request rate (ADR 32).
     """
-    limit = _rate(rate)
     with app_for(db, now) as pledge, ExitStack() as stack:
+        limit = _rate(rate)
         subject = f"campaign:{campaign_id}" if campaign_id else "payouts:all"
         # A bar on stderr, on a terminal only, never with --json.
         bar = None if as_json else stack.enter_context(measuring("paying", "transfers"))
@@ -98,8 +98,8 @@ def payouts_sync(
     actor: ActorOpt = None,
 ) -> None:
     """Ask the provider about every submitted, unknown or waiting transfer and record its answer."""
-    limit = _rate(rate)
     with app_for(db, now) as pledge:
+        limit = _rate(rate)
         with audited(pledge, "payouts.sync", "payouts:all", actor_name(actor)) as call:
             synced = sync_payouts(call.uow, pledge.clock, payout_rail, pace=payout_pace(pledge.engine, limit))
         emit(synced, as_json, _counts_line)
