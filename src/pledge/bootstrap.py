@@ -15,18 +15,20 @@ from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.notifications import config as notify_config
 from pledge.adapters.notifications.channels import channels_from_env
 from pledge.adapters.notifications.render import Renderer
-from pledge.adapters.payouts.config import wallet_config, wechat_config
+from pledge.adapters.payouts.config import rail_rates, wallet_config, wechat_config
 from pledge.adapters.payouts.wallet import WalletRail
 from pledge.adapters.payouts.wechat import WechatTransferRail
 from pledge.adapters.sqlalchemy.database import default_url, make_engine
+from pledge.adapters.sqlalchemy.rate_limits import SharedBuckets, SharedPace
 from pledge.adapters.sqlalchemy.schema import SCHEMA_HEAD, current_revision
 from pledge.adapters.webhooks.uow import HookedUnitOfWork
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.notifications import Channel
 from pledge.domain.payouts import RAILS, WALLET, WECHAT_TRANSFER
+from pledge.domain.rates import Rate
 from pledge.usecases.claims import ClaimDesk
 from pledge.usecases.notification_ports import NotificationChannel
-from pledge.usecases.payout_ports import PayoutRail
+from pledge.usecases.payout_ports import PayoutRail, RequestPace
 from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
@@ -40,6 +42,13 @@ def payout_rail(name: str, env: Mapping[str, str] | None = None) -> PayoutRail:
     if name == WECHAT_TRANSFER:
         return WechatTransferRail(wechat_config(settings))
     raise InputError(f"payout rail {name!r} is not one of {', '.join(RAILS)}", param="rail")
+
+
+def payout_pace(engine: Engine, rate: Rate | None, env: Mapping[str, str] | None = None) -> RequestPace:
+    """One request rate per rail for every dispatcher on the database (ADR 32): ``rate`` for every
+    rail when given, else each rail's configured rate (``PLEDGE_WALLET_RATE``, ``PLEDGE_WECHAT_RATE``)."""
+    rates = dict.fromkeys(RAILS, rate) if rate is not None else rail_rates(os.environ if env is None else env)
+    return SharedPace(SharedBuckets(engine), {rail: (r.per_second, r.burst) for rail, r in rates.items()})
 
 
 _CHANNEL_SETTINGS = ((Channel.EMAIL, notify_config.SMTP_URL_ENV), (Channel.SMS, notify_config.SMS_URL_ENV))

@@ -118,3 +118,20 @@ def test_a_1999_envelope_on_wechat_is_ten_transfers_over_two_days(
     states = {t["state"] for t in cli.json("payouts", "list", "--grant", grants["P01"])["data"]}
     assert states == {"succeeded"}
     assert cli.json("ledger", "verify")["ok"] is True
+
+
+def test_a_rail_rate_is_written_like_20_per_second(
+    pledge: Pledge, tmp_path: Path, wallet: tuple[WalletProvider, dict[str, str]]
+) -> None:
+    cli, (provider, env) = pledge, wallet
+    grants = _launched(cli, tmp_path)
+    cli.json("grants", "claim", grants["P01"], "--now", NOW)
+    bad = cli.run("payouts", "run", "--now", NOW, "--rate", "fast", expect=2, env=env)
+    assert "rate: write a rate like 20/s" in bad.stderr
+    unreadable = {**env, "PLEDGE_WALLET_RATE": "lots"}
+    bad_env = cli.run("payouts", "run", "--now", NOW, expect=2, env=unreadable)
+    assert "PLEDGE_WALLET_RATE: write a rate like 20/s" in bad_env.stderr
+    assert cli.json("payouts", "list", "--state", "pending")["data"] == []  # refused before planning
+    assert provider.arrivals == []
+    paced = _json(cli, {**env, "PLEDGE_WALLET_RATE": "1/s"}, "payouts", "run", "--now", NOW, "--rate", "5/s")
+    assert paced["succeeded"] == 1 and len(provider.arrivals) == 1

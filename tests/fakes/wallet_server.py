@@ -36,6 +36,7 @@ class WalletProvider:
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)  # how often each credit_id moved money
     bad_signatures: int = 0
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of every request, as it came
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def balance_minor(self, account_id: str) -> int:
@@ -74,6 +75,7 @@ class WalletHandler(JsonHandler):
         return ok
 
     def do_POST(self) -> None:
+        self.provider.arrivals.append(time.monotonic())
         body = self.body()
         if self.path != "/credits" or not self._signed(body):
             if self.path != "/credits":
@@ -119,6 +121,7 @@ class WalletHandler(JsonHandler):
             return 201, json.dumps(record).encode()
 
     def do_GET(self) -> None:
+        self.provider.arrivals.append(time.monotonic())
         if not self.path.startswith("/credits/") or not self._signed(b""):
             if not self.path.startswith("/credits/"):
                 self.reply(404, _error("not_found", self.path))

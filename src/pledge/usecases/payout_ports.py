@@ -117,6 +117,17 @@ class PayoutTransfers(Protocol):
         sent and not failed, and the merchant's amount."""
         ...
 
+    def lock_day(self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool) -> None:
+        """Hold, until this transaction ends, the right to add to ``day``'s usage on ``rail`` of these
+        accounts (and of the merchant's whole day when ``merchant``), taken in one fixed order.
+
+        Another dispatcher asking for any of them waits until this one has committed, then reads
+        :meth:`day_usage` with what this one sent: two dispatchers never both fill an account's
+        last room of the day (ADR 32). PostgreSQL: transaction advisory locks; SQLite: its single
+        writer already serializes every transaction.
+        """
+        ...
+
     def page(
         self,
         *,
@@ -128,4 +139,12 @@ class PayoutTransfers(Protocol):
     ) -> list[PayoutRecord]: ...
     def totals(self) -> dict[tuple[str, str, str], int]:
         """Amount per (rail, currency, state) over every transfer: what the ledger must agree with."""
+        ...
+
+
+class RequestPace(Protocol):
+    """How fast requests may leave for each rail, one limit for every dispatcher on the database (ADR 32)."""
+
+    def wait_turn(self, rail: str) -> None:
+        """Return once one more request to ``rail`` may leave (at once when the rail has no limit)."""
         ...

@@ -10,9 +10,11 @@ provider and, when the provider has never seen the request id, by resending the
 one failed (``domain/payout_transfers.next_attempt``); a failed transfer's money
 is booked back to the customer's wallet account.
 
-Several dispatchers share the work: ``due`` and ``in_flight`` skip rows another
-transaction holds (PostgreSQL), SQLite has one writer, and the ledger's unique
-posting ids (``payout:{request_id}:sent|paid|back``) book each step once.
+Several dispatchers share the work (ADR 32): ``due`` and ``in_flight`` skip rows
+another transaction holds (PostgreSQL), SQLite has one writer, and the ledger's
+unique posting ids (``payout:{request_id}:sent|paid|back``) book each step once.
+Today's limits of an account (and of the merchant) are filled under
+``lock_day``, and ``pace`` holds every dispatcher's requests to one shared rate.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from pledge.domain.payouts import (
 from pledge.domain.timeutil import local_date, zone
 from pledge.usecases.common import check_page_limit, list_object, terms_of
 from pledge.usecases.payout_outcomes import apply_provider_answer, close_if_window_ended, posting
-from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, TransferRequest
+from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, RequestPace, TransferRequest
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 BATCH: Final = 100  # transfers per transaction: a kill -9 loses at most this many decisions
@@ -194,6 +196,20 @@ def _rails(factory: RailFactory) -> Iterator[Callable[[str], PayoutRail]]:
                 close()
 
 
+def _lock_days(uow: UnitOfWork, campaign: _Campaign, due: list[PayoutRecord], today: date) -> None:
+    """Wait for the right to fill today's limits these transfers count against (ADR 32)."""
+    accounts: dict[str, set[str]] = {}
+    for record in due:
+        accounts.setdefault(record.transfer.rail, set()).add(record.account_id)
+    for rail in sorted(accounts):  # one order for every dispatcher
+        limits = campaign.limits(rail)
+        per_account = limits.max_per_account_day is not None or limits.max_count_per_account_day is not None
+        merchant = limits.max_merchant_day is not None
+        if per_account or merchant:
+            wanted = sorted(accounts[rail]) if per_account else []
+            uow.payouts.lock_day(rail, wanted, today, merchant=merchant)
+
+
 def _take_due(
     uow: UnitOfWork, campaign: _Campaign, today: date, after: str, limit: int, payees: _Payees, now_us: int
 ) -> tuple[list[tuple[PayoutRecord, TransferRequest]], int, str]:
@@ -202,6 +218,7 @@ def _take_due(
     Returns the requests to send, how many were deferred, and the cursor for the next batch.
     """
     due = uow.payouts.due(campaign.campaign_id, today, after, limit)
+    _lock_days(uow, campaign, due, today)
     sending: list[tuple[PayoutRecord, TransferRequest]] = []
     deferred = 0
     for record in due:
@@ -237,6 +254,7 @@ def run_payouts(
     campaign_id: str | None = None,
     max_transfers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    pace: RequestPace | None = None,
 ) -> dict[str, int]:
     """Plan what is unplanned, then send the transfers due today (campaign zone) within the limits.
 
@@ -266,6 +284,8 @@ def run_payouts(
                 after = cursor
                 counts["deferred"] += deferred
                 for record, request in sending:
+                    if pace is not None:
+                        pace.wait_turn(record.transfer.rail)
                     answer = rail_of(record.transfer.rail).send(request)
                     with uow_factory() as uow:
                         state = apply_provider_answer(uow, record.id, answer, clock.now_us(), 0)
@@ -278,7 +298,9 @@ def run_payouts(
     return dict(counts)
 
 
-def sync_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, rails: RailFactory) -> dict[str, int]:
+def sync_payouts(
+    uow_factory: UnitOfWorkFactory, clock: Clock, rails: RailFactory, *, pace: RequestPace | None = None
+) -> dict[str, int]:
     """Ask the provider about every submitted, unknown or waiting transfer and apply its answer.
 
     When the provider has never seen a request id (``not_found``), the same request is sent again:
@@ -297,8 +319,12 @@ def sync_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, rails: RailFactor
             after = batch[-1].id
             for record, request in requests:
                 rail = rail_of(record.transfer.rail)
+                if pace is not None:
+                    pace.wait_turn(record.transfer.rail)
                 answer, sends = rail.query(request), 0
                 if answer.outcome is Outcome.NOT_FOUND and request.payee:
+                    if pace is not None:
+                        pace.wait_turn(record.transfer.rail)
                     answer, sends = rail.send(request), 1
                 with uow_factory() as uow:
                     state = apply_provider_answer(uow, record.id, answer, clock.now_us(), sends)

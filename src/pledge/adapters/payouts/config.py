@@ -15,10 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from pledge.domain.errors import InputError
+from pledge.domain.payouts import WALLET, WECHAT_TRANSFER
+from pledge.domain.rates import Rate
 
 WECHAT_DEFAULT_BASE_URL: Final = "https://api.mch.weixin.qq.com"
 WECHAT_DEFAULT_SCENE_ID: Final = "1000"  # cash marketing (现金营销)
 NOT_CONFIGURED: Final = "payout_rail_not_configured"
+RATE_ENV: Final = {WALLET: "PLEDGE_WALLET_RATE", WECHAT_TRANSFER: "PLEDGE_WECHAT_RATE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +116,13 @@ def wechat_config(env: Mapping[str, str]) -> WechatConfig:
         scene_id=env.get("PLEDGE_WECHAT_SCENE_ID", "").strip() or WECHAT_DEFAULT_SCENE_ID,
         notify_url=f"{public_url}/v1/payouts/callbacks/wechat" if public_url else "",
     )
+
+
+def rail_rates(env: Mapping[str, str]) -> dict[str, Rate]:
+    """Each rail's request rate as configured (``PLEDGE_WALLET_RATE=50/s``); an unset rail has none."""
+    rates: dict[str, Rate] = {}
+    for rail, name in RATE_ENV.items():
+        value = env.get(name, "").strip()
+        if value:
+            rates[rail] = Rate.parse(value, name)
+    return rates

@@ -3,7 +3,8 @@
 Dispatchers take work with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 of them share the queue without taking the same transfer; SQLite compiles the
 clause away, and its ``BEGIN IMMEDIATE`` makes every unit of work the single
-writer.
+writer. An account's day of limits is taken under a transaction advisory lock
+(``lock_day``, ADR 32), so two dispatchers never both fill its last room.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, exists, func, insert, select, text, update
 
 from pledge.adapters.sqlalchemy.repositories import _grant
 from pledge.adapters.sqlalchemy.tables import grants, payout_transfers
@@ -23,6 +24,7 @@ from pledge.usecases.payout_ports import PayoutRecord
 t = payout_transfers
 _IN_FLIGHT = sorted(s.value for s in IN_FLIGHT_STATES)
 _DAY_STATES = [*_IN_FLIGHT, TransferState.SUCCEEDED.value]  # what a day's limits count
+_LOCK_DAY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 def _record(row: Any) -> PayoutRecord:
@@ -186,6 +188,15 @@ class SqlPayouts:
             select(func.coalesce(func.sum(t.c.amount_minor), 0)).where(sent)
         ).scalar_one()
         return int(amount), int(count), int(merchant)
+
+    def lock_day(self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool) -> None:
+        if self._conn.dialect.name != "postgresql":
+            return  # SQLite: BEGIN IMMEDIATE already made this transaction the only writer
+        keys = sorted({f"{rail}:{day.isoformat()}:account:{a}" for a in account_ids})
+        if merchant:
+            keys.insert(0, f"{rail}:{day.isoformat()}:merchant")
+        for key in keys:  # one order for every dispatcher: no two wait for each other
+            self._conn.execute(_LOCK_DAY, {"key": f"pledge.payout_day:{key}"})
 
     def page(
         self,

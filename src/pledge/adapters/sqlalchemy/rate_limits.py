@@ -8,6 +8,9 @@ not more than ``burst - 1`` intervals ahead of now, and then moves it one interv
 SQLite and PostgreSQL alike; ``nonce`` tells the request whether its own update took the token
 (a refused update leaves the row as it was). A row whose time has passed is a full bucket, so such
 rows are deleted now and then: the table holds only the buckets in use.
+
+``SharedPace`` uses the same buckets for the payout rails: every ``payouts run`` and ``payouts
+sync`` on the database sends to a rail at one shared rate (ADR 32).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from sqlalchemy import Engine, text
@@ -71,3 +75,30 @@ class SharedBuckets:
             self._purged_at = time.monotonic()
         with self._engine.begin() as conn:
             conn.execute(_PURGE, {"now": now_us})
+
+
+class SharedPace:
+    """Requests to each payout rail paced by one bucket per rail, whoever sends them (ADR 32).
+
+    ``rates`` maps a rail to ``(per_second, burst)``; a rail not named is not paced. The bucket is
+    read on the wall clock, never the command's ``--now``: a rate is about real seconds.
+    """
+
+    NAME: Final = "payouts.rail"
+
+    def __init__(
+        self,
+        buckets: SharedBuckets,
+        rates: Mapping[str, tuple[float, int]],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._buckets, self._rates, self._sleep = buckets, dict(rates), sleep
+
+    def wait_turn(self, rail: str) -> None:
+        rate = self._rates.get(rail)
+        if rate is None:
+            return
+        per_second, burst = rate
+        while (wait_s := self._buckets.take(self.NAME, rail, per_second, burst, time.time_ns() // 1000)) > 0:
+            self._sleep(wait_s)

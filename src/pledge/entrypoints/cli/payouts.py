@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from pledge.adapters.files.statements import read_statement
-from pledge.bootstrap import payout_rail
+from pledge.bootstrap import payout_pace, payout_rail
+from pledge.domain.rates import Rate
 from pledge.entrypoints.cli.app import app
 from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import (
@@ -34,6 +35,20 @@ payouts = typer.Typer(
 app.add_typer(payouts, name="payouts")
 
 
+RateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        help="Requests per second to each rail, shared by every payouts run and sync on the database "
+        "(20/s, 1200/min); default the rail's PLEDGE_WALLET_RATE / PLEDGE_WECHAT_RATE, else no limit.",
+    ),
+]
+
+
+def _rate(text: str | None) -> Rate | None:
+    return None if text is None else Rate.parse(text, "rate")
+
+
 def _counts_line(counts: dict[str, int]) -> None:
     planned = f"{counts['planned']:,} grants planned; " if "planned" in counts else ""
     out.print(planned + ", ".join(f"{key.replace('_', ' ')} {counts[key]:,}" for key in COUNTED))
@@ -48,13 +63,16 @@ def payouts_run(
     max_transfers: Annotated[
         int | None, typer.Option("--max", help="Send at most this many transfers.", min=1)
     ] = None,
+    rate: RateOpt = None,
     actor: ActorOpt = None,
 ) -> None:
     """Plan newly opened envelopes, then send the transfers due today within the rails' limits.
 
     A transfer whose answer is lost stays `unknown`: `payouts sync` resolves it, never a guess.
+    Several runs at once share the work, the rails' daily limits and the request rate (ADR 32).
     """
     with app_for(db, now) as pledge, ExitStack() as stack:
+        limit = _rate(rate)
         subject = f"campaign:{campaign_id}" if campaign_id else "payouts:all"
         # A bar on stderr, on a terminal only, never with --json.
         bar = None if as_json else stack.enter_context(measuring("paying", "transfers"))
@@ -66,18 +84,24 @@ def payouts_run(
                 campaign_id=campaign_id,
                 max_transfers=max_transfers,
                 progress=None if bar is None else lambda done: bar(done, max_transfers or done),
+                pace=payout_pace(pledge.engine, limit),
             )
         emit(result, as_json, _counts_line)
 
 
 @payouts.command("sync")
 def payouts_sync(
-    db: DbOpt = None, as_json: JsonOpt = False, now: NowOpt = None, actor: ActorOpt = None
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    now: NowOpt = None,
+    rate: RateOpt = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Ask the provider about every submitted, unknown or waiting transfer and record its answer."""
     with app_for(db, now) as pledge:
+        limit = _rate(rate)
         with audited(pledge, "payouts.sync", "payouts:all", actor_name(actor)) as call:
-            synced = sync_payouts(call.uow, pledge.clock, payout_rail)
+            synced = sync_payouts(call.uow, pledge.clock, payout_rail, pace=payout_pace(pledge.engine, limit))
         emit(synced, as_json, _counts_line)
 
 
