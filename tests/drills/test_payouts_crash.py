@@ -32,6 +32,7 @@ from tests.fakes.loopback import Server
 from tests.fakes.wallet_server import WalletHandler, WalletProvider
 from tests.support import cli_forkserver
 from tests.support.billing import us
+from tests.support.pages import every_page
 
 KILLS = scaled(6, 24)  # per command: the bounded subset kills a few times; `make drills` at least 20
 SECRET = "drill-wallet-secret"
@@ -102,14 +103,9 @@ def claimed(cli: Pledge, folder: Path, purchases: int, share: int) -> dict[str, 
     cli.json("import", "purchases", data["purchases_file"])
     launch(cli, folder)
     cli.json("campaign", "run", CID, "--now", NOW)
-    grants: list[dict[str, Any]] = []
-    after: list[str] = []
-    while True:
-        page = cli.json("grants", "list", "--campaign", CID, "--limit", "1000", *after)
-        grants += page["data"]
-        if not page["has_more"]:
-            break
-        after = ["--starting-after", page["data"][-1]["id"]]
+    grants = every_page(
+        lambda after: cli.json("grants", "list", "--campaign", CID, "--limit", "1000", *after)
+    )
     app = App(cli.db_url)  # set-up only: hundreds of claims, faster than one process each
     expected: Counter[str] = Counter()
     try:
@@ -231,11 +227,4 @@ def test_payouts_crash_drill_credits_each_envelope_exactly_once(
 
 
 def transfers(cli: Pledge) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    after: list[str] = []
-    while True:
-        page = cli.json("payouts", "list", "--campaign", CID, "--limit", "1000", *after)
-        found += page["data"]
-        if not page["has_more"]:
-            return found
-        after = ["--starting-after", page["data"][-1]["id"]]
+    return every_page(lambda after: cli.json("payouts", "list", "--campaign", CID, "--limit", "1000", *after))

@@ -47,6 +47,7 @@ from tests.drills.conftest import db_name, figure, scaled
 from tests.fakes.loopback import serving
 from tests.fakes.wallet_server import WalletHandler, WalletProvider
 from tests.support.data import campaign
+from tests.support.pages import every_page
 from tests.support.sim_billing import Billing
 
 SEEDS = int(os.environ.get("PLEDGE_DRILL_SEEDS", scaled(1, 10)))  # how many seeds, from the first
@@ -260,14 +261,9 @@ class Sim:
     # -- checks --------------------------------------------------------------------------------
 
     def transfers(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after: list[str] = []
-        while True:
-            page = self.cli("payouts", "list", "--campaign", CID, "--limit", "100", *after)
-            found += page["data"]
-            if not page["has_more"]:
-                return found
-            after = ["--starting-after", page["data"][-1]["id"]]
+        return every_page(
+            lambda after: self.cli("payouts", "list", "--campaign", CID, "--limit", "100", *after)
+        )
 
     def check_wallet(self) -> None:
         """What the wallet holds per account: at least its paid grants, at most paid + paying ones."""
@@ -283,14 +279,9 @@ class Sim:
             assert low <= self.wallet.balance_minor(account) <= high, (account, low, high)
 
     def grants(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after: list[str] = []
-        while True:
-            page = self.cli("grants", "list", "--campaign", CID, "--limit", "1000", *after)
-            found += page["data"]
-            if not page["has_more"]:
-                return found
-            after = ["--starting-after", page["data"][-1]["id"]]
+        return every_page(
+            lambda after: self.cli("grants", "list", "--campaign", CID, "--limit", "1000", *after)
+        )
 
     def check(self) -> None:
         grants = self.grants()

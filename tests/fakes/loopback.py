@@ -14,9 +14,11 @@ class Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], provider: object) -> Iterator[str]:
+def serving(
+    handler: type[BaseHTTPRequestHandler], provider: object, server_class: type[Server] = Server
+) -> Iterator[str]:
     """The base URL of ``handler`` served on a free loopback port; ``provider`` holds its state."""
-    server = Server(("127.0.0.1", 0), handler)
+    server = server_class(("127.0.0.1", 0), handler)
     server.provider = provider
     thread = threading.Thread(target=server.serve_forever, name=f"fake-{handler.__name__}", daemon=True)
     thread.start()

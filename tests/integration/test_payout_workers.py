@@ -14,8 +14,6 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,21 +146,6 @@ LAG_S = 0.25  # how much later than its token a request may reach the wallet (lo
 KILL_AFTER = BURST + 40  # requests the wallet has seen when one worker is killed: past the burst
 
 
-@contextmanager
-def quiet_wallet(provider: WalletProvider) -> Iterator[str]:
-    """The fake wallet on loopback, quiet about the connection a killed worker resets."""
-    server = QuietServer(("127.0.0.1", 0), WalletHandler)
-    server.provider = provider
-    thread = threading.Thread(target=server.serve_forever, name="workers-wallet", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def most_in_any_window(arrivals: list[float]) -> tuple[int, int, float]:
     """The largest excess of requests over what the rate and burst allow in any stretch of time:
     ``(excess, count, seconds)`` of the worst stretch. A request reaches the wallet a little after
@@ -184,7 +167,7 @@ def test_four_workers_one_killed_pay_each_envelope_once_within_one_rate(db_url: 
     cli = Pledge(db_url, tmp_path)
     expected = claimed(cli, tmp_path, 800, share=2)
     provider = WalletProvider(secret=SECRET.encode(), hang_s=CLIENT_TIMEOUT_S * 3)
-    with quiet_wallet(provider) as url:
+    with serving(WalletHandler, provider, QuietServer) as url:  # quiet about killed clients
         env = {k: v for k, v in os.environ.items() if k != "PLEDGE_API_KEY"}
         env.update(wallet_env(url), PLEDGE_DATABASE_URL=db_url)
         rate = ("--rate", f"{RATE_PER_S}/s")

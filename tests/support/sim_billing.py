@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pledge.domain.money import parse_minor
 from tests.support.billing import CAMPAIGN_ID, LIST_PRICES, PLAN_IDS, TZ, V1_EFFECTIVE, offer, write_yaml
 from tests.support.billing import plans as plans_doc
+from tests.support.pages import every_page
 
 Cli = Callable[..., Any]  # (*args, expect=0) -> the JSON document, or the exit code when expect is None
 SHANGHAI = ZoneInfo(TZ)
@@ -265,14 +266,7 @@ class Billing:
         assert seen == model, ("term differs from the model", seen, model)
 
     def check(self, verified: dict[str, Any]) -> None:
-        listed: list[dict[str, Any]] = []
-        after: list[str] = []
-        while True:
-            page = self.cli("subscriptions", "list", "--limit", "100", *after)
-            listed += page["data"]
-            if not page["has_more"]:
-                break
-            after = ["--starting-after", page["data"][-1]["id"]]
+        listed = every_page(lambda after: self.cli("subscriptions", "list", "--limit", "100", *after))
         assert sorted(t["id"] for t in listed) == sorted(self.terms), "terms differ from the model"
         for got in listed:
             self._same(self.terms[got["id"]], got)
