@@ -343,6 +343,7 @@ def test_seeded_simulation_keeps_every_invariant(db_url: str, tmp_path: Path) ->
     steps = 0
     counts: dict[str, int] = {}
     outcome: dict[str, int] = {}
+    seeds_run = 0
     for n in range(SEEDS):
         seed = FIRST_SEED + n
         folder = tmp_path / str(seed)
@@ -350,6 +351,7 @@ def test_seeded_simulation_keeps_every_invariant(db_url: str, tmp_path: Path) ->
         url = db_url if n == 0 or not db_url.startswith("sqlite") else f"sqlite:///{folder / 'sim.db'}"
         if n and db_url.startswith("postgresql"):
             break  # one schema per test on PostgreSQL: further seeds run on SQLite files
+        seeds_run += 1
         wallet = WalletProvider(secret=SECRET.encode())
         with serving(WalletHandler, wallet) as wallet_url:
             sim = Sim(url, folder, random.Random(seed), wallet, wallet_url)
@@ -379,9 +381,9 @@ def test_seeded_simulation_keeps_every_invariant(db_url: str, tmp_path: Path) ->
         outcome = {k: outcome.get(k, 0) + v for k, v in tally.items()}
         left = parse_minor(report["budget_remaining"], "CNY")
     figure(
-        f"simulation [{db_name(db_url)}]: seeds {FIRST_SEED}..{seed}, {steps} random steps, invariants "
-        f"checked after each (budget ≥ 0 and = live grants, ledger verifies, one grant per purchase, grant ≤ "
-        f"price, states as the reference model, each envelope paid once and as the wallet holds it, scenario "
-        f"B terms and compensation as the model); operations {dict(sorted(counts.items()))}; {outcome}; "
-        f"budget left in the last seed {left}"
+        f"simulation [{db_name(db_url)}]: {seeds_run} seed(s) from {FIRST_SEED}, {steps} random steps, "
+        "invariants checked after each (budget ≥ 0 and = live grants, ledger verifies, one grant per "
+        "purchase, grant ≤ price, states as the reference model, each envelope paid once and as the "
+        "wallet holds it, scenario B terms and compensation as the model); "
+        f"operations {dict(sorted(counts.items()))}; {outcome}; budget left in the last seed {left}"
     )
