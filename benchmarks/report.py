@@ -57,6 +57,7 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    seconds: float | None = None  # ``time`` unformatted, for ratios and sums
 
 
 @dataclass(slots=True)
@@ -67,14 +68,18 @@ class Report:
     machine: dict[str, str]
     table: dict[str, Row] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    steps: tuple[str, ...] = STEPS  # every row this report has, in order
+    # The section's heading and marker: by default the database's name and kind.
+    title: str = ""
+    tag: str = ""
 
     def row(self, step: str) -> Row:
-        if step not in STEPS:
+        if step not in self.steps:
             raise KeyError(step)
         return self.table.setdefault(step, Row(step))
 
     def ordered(self) -> list[Row]:
-        return [self.table.get(step) or Row(step, note="not run") for step in STEPS]
+        return [self.table.get(step) or Row(step, note="not run") for step in self.steps]
 
 
 def seconds(value: float | None) -> str:
@@ -222,9 +227,10 @@ Sections between `bench:` markers are rewritten by each run; the rest of this fi
 
 
 def _section(report: Report) -> str:
-    name = "SQLite" if report.db_kind == "sqlite" else "PostgreSQL"
+    name = report.title or ("SQLite" if report.db_kind == "sqlite" else "PostgreSQL")
+    tag = _tag(report)
     lines = [
-        f"<!-- bench:{report.db_kind}:{report.rows} -->",
+        f"<!-- bench:{tag} -->",
         f"## {name}, {report.rows:,} purchases",
         "",
         f"`{report.command}`",
@@ -234,15 +240,19 @@ def _section(report: Report) -> str:
         markdown_table(report),
         "",
         "Checks: " + ("; ".join(report.checks) if report.checks else "all counts agree"),
-        f"<!-- /bench:{report.db_kind}:{report.rows} -->",
+        f"<!-- /bench:{tag} -->",
     ]
     return "\n".join(lines)
+
+
+def _tag(report: Report) -> str:
+    return f"{report.tag or report.db_kind}:{report.rows}"
 
 
 def write_markdown(path: Path, report: Report) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else INTRO
     section = _section(report)
-    tag = f"{report.db_kind}:{report.rows}"
+    tag = _tag(report)
     pattern = re.compile(rf"<!-- bench:{re.escape(tag)} -->.*?<!-- /bench:{re.escape(tag)} -->", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from benchmarks import engines
 from benchmarks.report import STEPS, write_markdown
 from benchmarks.run import main
 
@@ -48,3 +49,20 @@ def test_benchmark_reports_every_row(db: str, tmp_path: Path, request: pytest.Fi
     assert text.count(f"<!-- bench:{report.db_kind}:{ROWS} -->") == 1
     assert text.index(f"<!-- bench:{report.db_kind}:2000 -->") < text.index("<!-- analysis -->")
     assert text.endswith("notes\n")
+
+
+def test_engine_benchmark_reports_every_row(tmp_path: Path) -> None:
+    """The selection-engine benchmark end to end at a tiny size: both sets agree (same checksum),
+    and the three ways to grants issue the same grants (no timed assertions)."""
+    out = tmp_path / "benchmarks.md"
+    (report,) = engines.main(["--sizes", "20000", "--out", str(out), "--workdir", str(tmp_path)])
+    assert report.checks == []
+    text = out.read_text(encoding="utf-8")
+    assert "## Selection engines, SQLite, 20,000 purchases" in text
+    for step in engines.STEPS:
+        assert f"| {step} |" in text, step
+        row = report.table[step]
+        assert row.rss_mib, f"{step}: no peak RSS"
+        if step != "peak RSS (largest step)":
+            assert row.seconds, f"{step}: no time"
+    assert sum("fastest at this size" in report.table[way].note for way in engines.STEPS[-4:-1]) == 1
