@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
-from pledge.adapters.engines.candidate_files import DATA_FILE, FILE_COLUMNS, RowDigest
+from pledge.adapters.engines.candidate_files import DATA_FILE, FILE_COLUMNS, SCHEMA, RowDigest
 from pledge.adapters.engines.sql_engine import ORDER, SqlEngine
 from pledge.domain.errors import InputError
 from pledge.domain.issuance import Candidate
@@ -29,9 +29,6 @@ from pledge.usecases.ports import Selection
 
 BATCH_ROWS = 10_000
 _CANDIDATE = "p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency"
-_SCHEMA = pa.schema(
-    [(c, pa.int64() if c in ("purchased_at_us", "price_minor") else pa.string()) for c in FILE_COLUMNS]
-)
 
 
 def _instant(column: str, type_: str) -> str:
@@ -129,9 +126,12 @@ class SparkEngine(SqlEngine):
         columns = ", ".join(f"p.{c}" for c in FILE_COLUMNS)
         sql = f"SELECT {columns} FROM purchases p WHERE {self.rule_sql(selection)} {ORDER}"
         digest = RowDigest()
-        with pq.ParquetWriter(Path(out_dir) / DATA_FILE, _SCHEMA, compression="zstd") as writer:
-            for batch in self._stream(sql):
+        with pq.ParquetWriter(Path(out_dir) / DATA_FILE, SCHEMA, compression="zstd") as writer:
+            for rows in self._stream(sql):
+                batch = pa.RecordBatch.from_arrays(
+                    [pa.array(c, t) for c, t in zip(zip(*rows, strict=True), SCHEMA.types, strict=True)],
+                    schema=SCHEMA,
+                )
                 digest.add(batch)
-                rows = [dict(zip(FILE_COLUMNS, row, strict=True)) for row in batch]
-                writer.write_table(pa.Table.from_pylist(rows, _SCHEMA))
+                writer.write_batch(batch)
         return WrittenSet(digest.rows, digest.hexdigest(), [DATA_FILE])
