@@ -12,7 +12,7 @@ from pledge.adapters.memory.claims import MemoryEvidenceStore
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.claims import ClaimTerms, parse_claim_terms
-from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document
 from pledge.domain.serials import SerialRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
@@ -149,3 +149,24 @@ def test_one_serial_one_payout_across_accounts(w: Desk) -> None:
     )
     queue = w.desk.list(state="approved")
     assert [c["id"] for c in queue["data"]] == [a["id"]]
+
+
+def test_a_customer_sees_only_their_own_claims_and_evidence(w: Desk) -> None:
+    photo = receipt()
+    mine = submit(w, "A-cn-3", "S20", photo, price="300.00")
+    theirs = submit(w, "A-cn-4", "S21", receipt("other", size=(200, 120)), price="300.00")
+    own = w.desk.list(account_id="A-cn-3")
+    assert [c["id"] for c in own["data"]] == [mine["id"]]
+    assert len(w.desk.list()["data"]) == 2  # a reviewer sees the queue
+    assert w.desk.get(str(mine["id"]), account_id="A-cn-3")["id"] == mine["id"]
+    with pytest.raises(NotFoundError):  # another account's claim does not exist for this customer
+        w.desk.get(str(theirs["id"]), account_id="A-cn-3")
+    sha = mine["evidence"][0]["sha256"]  # type: ignore[index]
+    kind, content = w.desk.evidence(str(mine["id"]), sha, account_id="A-cn-3")
+    assert kind == "jpeg"
+    assert content == w.files.open(sha)
+    assert w.desk.evidence(str(mine["id"]), sha)[1] == content  # a reviewer
+    with pytest.raises(NotFoundError):  # the owner of the other claim cannot reach this file …
+        w.desk.evidence(str(mine["id"]), sha, account_id="A-cn-4")
+    with pytest.raises(NotFoundError):  # … nor through their own claim, which does not hold it
+        w.desk.evidence(str(theirs["id"]), sha, account_id="A-cn-4")

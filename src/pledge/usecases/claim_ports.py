@@ -53,9 +53,15 @@ class Claims(Protocol):
         ...
 
     def page(
-        self, *, campaign_id: str | None, state: ClaimState | None, starting_after: str | None, limit: int
+        self,
+        *,
+        campaign_id: str | None,
+        state: ClaimState | None,
+        starting_after: str | None,
+        limit: int,
+        account_id: str | None = None,
     ) -> list[Claim]:
-        """Oldest first (by submission, then id)."""
+        """Oldest first (by submission, then id); ``account_id``: that account's claims only."""
         ...
 
     def evidence_like(self, evidence: Sequence[EvidenceRef]) -> list[EvidenceMatch]:

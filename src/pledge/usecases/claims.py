@@ -134,18 +134,39 @@ class ClaimDesk:
         state: str | None = None,
         starting_after: str | None = None,
         limit: int = 100,
+        account_id: str | None = None,
     ) -> dict[str, Any]:
+        """The review queue, oldest first; ``account_id``: one customer's own claims."""
         check_page_limit(limit)
         wanted = _state(state)
         with self.uow_factory() as uow:
             page = uow.claims.page(
-                campaign_id=campaign_id, state=wanted, starting_after=starting_after, limit=limit + 1
+                campaign_id=campaign_id,
+                state=wanted,
+                starting_after=starting_after,
+                limit=limit + 1,
+                account_id=account_id,
             )
         return list_object(page, limit, claim_json)
 
-    def get(self, claim_id: str) -> dict[str, Any]:
+    def get(self, claim_id: str, *, account_id: str | None = None) -> dict[str, Any]:
+        """One claim; ``account_id``: as that customer sees it (another account's claim does not exist)."""
         with self.uow_factory() as uow:
-            return claim_json(_require(uow, claim_id))
+            return claim_json(_visible(uow, claim_id, account_id))
+
+    def evidence(self, claim_id: str, sha256: str, *, account_id: str | None = None) -> tuple[str, bytes]:
+        """One evidence file of a claim, ``(kind, content)``, for a reviewer or (``account_id``) the
+        claim's owner only. A file is reached through a claim that holds it, never by its hash alone,
+        so nobody can fetch another account's receipt by guessing or reusing a hash."""
+        with self.uow_factory() as uow:
+            claim = _visible(uow, claim_id, account_id)
+        ref = next((e for e in claim.evidence if e.sha256 == sha256), None)
+        content = None if ref is None else self.store.open(sha256)
+        if ref is None or content is None:
+            raise NotFoundError(
+                f"claim {claim_id} has no evidence {sha256}", code="evidence_not_found", param="evidence"
+            )
+        return ref.kind, content
 
     def decide(self, claim_id: str, *, approve: bool, reason: str, actor: str) -> dict[str, Any]:
         code = reason_code(reason)
@@ -221,6 +242,13 @@ def _claim_terms(uow: UnitOfWork, campaign_id: str) -> tuple[CashbackTerms, Clai
 def _require(uow: UnitOfWork, claim_id: str, *, for_update: bool = False) -> Claim:
     claim = uow.claims.get(claim_id, for_update=for_update)
     if claim is None:
+        raise NotFoundError(f"claim {claim_id} does not exist", code="claim_not_found", param="claim")
+    return claim
+
+
+def _visible(uow: UnitOfWork, claim_id: str, account_id: str | None) -> Claim:
+    claim = _require(uow, claim_id)
+    if account_id is not None and claim.account_id != account_id:
         raise NotFoundError(f"claim {claim_id} does not exist", code="claim_not_found", param="claim")
     return claim
 

@@ -61,13 +61,21 @@ class MemoryClaims:
         self._s.claims[claim.id] = claim
 
     def page(
-        self, *, campaign_id: str | None, state: ClaimState | None, starting_after: str | None, limit: int
+        self,
+        *,
+        campaign_id: str | None,
+        state: ClaimState | None,
+        starting_after: str | None,
+        limit: int,
+        account_id: str | None = None,
     ) -> list[Claim]:
         rows = sorted(self._s.claims.values(), key=lambda c: (c.submitted_at_us, c.id))
         rows = [
             c
             for c in rows
-            if (campaign_id is None or c.campaign_id == campaign_id) and (state is None or c.state is state)
+            if (campaign_id is None or c.campaign_id == campaign_id)
+            and (state is None or c.state is state)
+            and (account_id is None or c.account_id == account_id)
         ]
         if starting_after is not None:
             ids = [c.id for c in rows]

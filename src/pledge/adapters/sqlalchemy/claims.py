@@ -109,13 +109,21 @@ class SqlClaims:
             ) from None
 
     def page(
-        self, *, campaign_id: str | None, state: ClaimState | None, starting_after: str | None, limit: int
+        self,
+        *,
+        campaign_id: str | None,
+        state: ClaimState | None,
+        starting_after: str | None,
+        limit: int,
+        account_id: str | None = None,
     ) -> list[Claim]:
         stmt = select(claims)
         if campaign_id is not None:
             stmt = stmt.where(claims.c.campaign_id == campaign_id)
         if state is not None:
             stmt = stmt.where(claims.c.state == state.value)
+        if account_id is not None:
+            stmt = stmt.where(claims.c.account_id == account_id)
         if starting_after is not None:
             at = select(claims.c.submitted_at_us).where(claims.c.claim_id == starting_after).scalar_subquery()
             stmt = stmt.where(
