@@ -170,3 +170,10 @@ def test_a_customer_sees_only_their_own_claims_and_evidence(w: Desk) -> None:
         w.desk.evidence(str(mine["id"]), sha, account_id="A-cn-4")
     with pytest.raises(NotFoundError):  # … nor through their own claim, which does not hold it
         w.desk.evidence(str(theirs["id"]), sha, account_id="A-cn-4")
+
+
+def test_the_claim_form_offers_the_campaigns_taking_claims_today(w: Desk) -> None:
+    (open_now,) = w.desk.open_campaigns()
+    assert (open_now.campaign_id, open_now.currency) == (CID, "CNY")
+    w.clock.instant_us = parse_instant("2022-07-01T00:00:00+08:00")  # the day after open_until, local
+    assert w.desk.open_campaigns() == ()

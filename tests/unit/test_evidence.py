@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from pledge.adapters.evidence.local import LocalEvidenceStore
-from pledge.adapters.evidence.processing import MAX_EVIDENCE_BYTES, ImageEvidenceProcessor, sniff
-from pledge.domain.claims import hamming
+from pledge.adapters.evidence.processing import ImageEvidenceProcessor, sniff
+from pledge.domain.claims import MAX_EVIDENCE_BYTES, hamming
 from pledge.domain.errors import InputError
 from tests.support.images import ELF, PDF, png_bomb, receipt, recompressed
 

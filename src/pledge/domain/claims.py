@@ -29,6 +29,7 @@ BURST_WINDOW_US: Final = 24 * 3600 * 1_000_000
 BURST_LIMIT: Final = 3  # claims by one account in a day before the next is flagged
 NEAR_DUPLICATE_BITS: Final = 6  # perceptual hashes this close (of 64 bits) look like one picture
 MAX_EVIDENCE_FILES: Final = 5
+MAX_EVIDENCE_BYTES: Final = 5 * 1024 * 1024  # per file, as received
 _REASON_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _CODE: Final = "invalid_campaign"
 

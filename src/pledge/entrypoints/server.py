@@ -100,7 +100,7 @@ class Guard:
         request_id = f"req_{secrets.token_hex(12)}"
         scope.setdefault("state", {})["request_id"] = request_id
         path: str = scope.get("path", "")
-        limit = self.settings.upload_limit if path.endswith("/import") else self.settings.json_body_limit
+        limit = body_limit(path, self.settings)
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -222,3 +222,16 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
 def openapi_document(api: FastAPI) -> str:
     """The published document (docs/openapi.json), byte-stable for the drift test."""
     return json.dumps(api.openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+# Claims carry evidence files: up to MAX_EVIDENCE_FILES of MAX_EVIDENCE_BYTES, and a few text fields.
+CLAIM_PATHS = ("/v1/claims", "/me/claims")
+
+
+def body_limit(path: str, settings: Settings) -> int:
+    """The most bytes a request body to ``path`` may have: imports, claims, or everything else."""
+    if path.endswith("/import"):
+        return settings.upload_limit
+    if path in CLAIM_PATHS:
+        return settings.claim_body_limit
+    return settings.json_body_limit

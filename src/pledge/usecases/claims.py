@@ -30,7 +30,7 @@ from pledge.domain.claims import (
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.fields import money_field
 from pledge.domain.money import format_minor
-from pledge.domain.timeutil import format_instant, parse_instant
+from pledge.domain.timeutil import format_instant, local_date, parse_instant
 from pledge.usecases.claim_checks import Claimed, claim_checks, claim_flags, serial_paid
 from pledge.usecases.claim_ports import EvidenceProcessor, EvidenceStore, PreparedEvidence
 from pledge.usecases.common import (
@@ -54,6 +54,16 @@ class ClaimRequest:
     purchased_at: str  # ISO 8601 with offset
     price: str  # decimal string in the campaign's currency
     evidence: Sequence[tuple[str, bytes]] = ()  # (file name, content)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCampaign:
+    """A campaign a customer may claim under today."""
+
+    campaign_id: str
+    name: str
+    currency: str
+    timezone: str
 
 
 class ClaimDesk:
@@ -148,6 +158,19 @@ class ClaimDesk:
                 account_id=account_id,
             )
         return list_object(page, limit, claim_json)
+
+    def open_campaigns(self) -> tuple[OpenCampaign, ...]:
+        """The active campaigns taking claims today (their own local date), for a claim form."""
+        now = self.clock.now_us()
+        out = []
+        with self.uow_factory() as uow:
+            for record in sorted(uow.campaigns.all(), key=lambda r: r.campaign_id):
+                if record.kind != "cashback" or record.state is not CampaignState.ACTIVE:
+                    continue
+                terms = terms_of(effective_version(uow, record.campaign_id))
+                if terms.claims is not None and local_date(now, terms.window.tz) <= terms.claims.open_until:
+                    out.append(OpenCampaign(record.campaign_id, terms.name, terms.currency, terms.timezone))
+        return tuple(out)
 
     def get(self, claim_id: str, *, account_id: str | None = None) -> dict[str, Any]:
         """One claim; ``account_id``: as that customer sees it (another account's claim does not exist)."""

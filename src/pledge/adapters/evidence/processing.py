@@ -20,11 +20,10 @@ from typing import Final
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pledge.domain.claims import EvidenceRef
+from pledge.domain.claims import MAX_EVIDENCE_BYTES, EvidenceRef
 from pledge.domain.errors import InputError
 from pledge.usecases.claim_ports import PreparedEvidence
 
-MAX_EVIDENCE_BYTES: Final = 5 * 1024 * 1024
 MAX_PIXELS: Final = 40_000_000  # a 40 Mpx photo; a bomb claims far more than it carries
 MAX_SIDE: Final = 12_000
 _PIL_FORMATS: Final = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pledge.adapters.evidence.processing import MAX_EVIDENCE_BYTES
 from pledge.adapters.files.readers import read_serials
+from pledge.domain.claims import MAX_EVIDENCE_BYTES
 from pledge.domain.errors import InputError
 from pledge.entrypoints.cli.app import app, imports
 from pledge.entrypoints.cli.audited import audited

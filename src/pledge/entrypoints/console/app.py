@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.adapters.sqlalchemy.console_keys import KeysById
 from pledge.adapters.sqlalchemy.insights import SqlInsights
-from pledge.entrypoints.console import campaigns, compensation, customer, dryrun, signin, support
+from pledge.entrypoints.console import campaigns, claims, compensation, customer, dryrun, signin, support
 from pledge.entrypoints.console.session import Sessions
 from pledge.entrypoints.console.unsubscribe import mount_unsubscribe
 from pledge.entrypoints.console.web import FormRefused, SignInRequired, Site, redirect, render, visitor
@@ -59,8 +59,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 static = scope.get("path", "").startswith(("/console/static/", "/static/"))
-                extra = [(k, v) for k, v in HEADERS if not (static and k == b"cache-control")]
-                message["headers"] = list(message.get("headers", [])) + extra
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}  # a response's own stricter header stays alone
+                extra = [
+                    (k, v) for k, v in HEADERS if k not in present and not (static and k == b"cache-control")
+                ]
+                message["headers"] = headers + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -137,6 +141,7 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
     console = _area()
     console.include_router(signin.routes(site, customer=False))
     console.include_router(support.routes(site))
+    console.include_router(claims.staff_routes(site))
     # Fixed paths under /campaigns/{id}/ first: campaigns' /campaigns/{id}/{action} would match them.
     console.include_router(dryrun.routes(site))
     console.include_router(compensation.routes(site))
@@ -147,6 +152,7 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
     me = _area()
     me.include_router(signin.routes(site, customer=True))
     me.include_router(customer.routes(site))
+    me.include_router(claims.customer_routes(site))
     _handlers(site, me, customer=True)
 
     api.mount("/console", SecurityHeaders(console))

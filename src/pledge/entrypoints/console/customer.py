@@ -14,10 +14,12 @@ from fastapi.responses import Response
 
 from pledge.domain.corrections import CORRECTION_REASONS
 from pledge.domain.errors import NotFoundError
+from pledge.entrypoints.console.claims import my_claims
 from pledge.entrypoints.console.web import (
     Site,
     Visitor,
     audited,
+    customer_account,
     read_form,
     redirect,
     refused,
@@ -71,18 +73,11 @@ def routes(site: Site) -> APIRouter:
     router = APIRouter()
     app = site.ctx.app
 
-    def own_account(who: Visitor) -> str:
-        assert who.principal is not None
-        account_id = who.principal.account_id
-        if account_id is None:  # only customer keys sign in here; belt and braces
-            raise refused(who.t("not_found"), 404, "not_found")
-        return account_id
-
     @router.get("/")
     def home(request: Request) -> Response:
         who = visitor(site, request, customer=True)
         who.require("eligibility.read")
-        account_id = own_account(who)
+        account_id = customer_account(who)
         record, _ = site.ctx.store.account(account_id)
         grants = list_grants(app.uow, account_id=account_id, limit=100)["data"]
         for grant in grants:  # a revocation's reason: a known code in the reader's words, or support's text
@@ -99,6 +94,7 @@ def routes(site: Site) -> APIRouter:
             grants=grants,
             inbox=inapp_messages(app.uow, account_id),
             tz=customer_zone(record, campaign_zone(app.uow, shown[0] if shown else None)),
+            **my_claims(who, account_id),
         )
 
     @router.post("/grants/{grant_id}/claim")
@@ -106,7 +102,7 @@ def routes(site: Site) -> APIRouter:
         who = visitor(site, request, customer=True)
         read_form(who, body)
         principal = who.require("grants.claim")
-        account_id = own_account(who)
+        account_id = customer_account(who)
         ctx = site.ctx
         ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
         ctx.limiter.check("claim", f"account {account_id}", ctx.settings.rate_per_account)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -105,6 +105,15 @@ class Visitor:
         return words.condition_detail(self.locale, condition, tz)
 
 
+def customer_account(who: Visitor) -> str:
+    """The signed-in customer's own account: every read and action on /me takes it from the key."""
+    assert who.principal is not None
+    account_id = who.principal.account_id
+    if account_id is None:  # only customer keys sign in on /me; belt and braces
+        raise refused(who.t("not_found"), 404, "not_found")
+    return account_id
+
+
 def _locale(request: Request) -> str:
     return negotiate(
         request.query_params.get("lang"),
@@ -149,16 +158,24 @@ def read_form(who: Visitor, body: bytes, *fields: str) -> dict[str, str]:
     ``csrf`` and ``back`` are every form's; a field the page does not read is refused (code
     ``unknown_field``) and the form goes back to its page with the reason, never half-read.
     """
-    request = who.request
+    check_origin(who.request)
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormRefused("form") from exc
+    return accept_form(who, pairs, fields)
+
+
+def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None and origin != "null":
         expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
         if origin != expected:
             raise FormRefused("origin")
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormRefused("form") from exc
+
+
+def accept_form(who: Visitor, pairs: Iterable[tuple[str, str]], fields: Sequence[str]) -> dict[str, str]:
+    """A form's text fields, checked as ``read_form`` says (whatever the body's encoding was)."""
     form: dict[str, str] = {}
     for name, value in pairs:
         check_text(name, "form field", max_length=64)
@@ -168,7 +185,7 @@ def read_form(who: Visitor, body: bytes, *fields: str) -> dict[str, str]:
         raise FormRefused("csrf")
     who.form = form
     base = "/me" if who.sessions is who.site.customer_sessions else "/console"
-    request.state.back = safe_next(form.get("back"), base)
+    who.request.state.back = safe_next(form.get("back"), base)
     known = ("csrf", "back", *fields)
     for name in form:
         if name not in known:

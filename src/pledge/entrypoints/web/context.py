@@ -14,6 +14,7 @@ from pledge.adapters.webhooks.delivery import RetryPolicy
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.adapters.webhooks.subjects import Subjects
 from pledge.bootstrap import App
+from pledge.domain.claims import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from pledge.entrypoints.web import ports
 from pledge.entrypoints.web.jobs import JobRunner
 from pledge.entrypoints.web.ratelimit import Rate, RateLimiter, SharedRateLimiter
@@ -24,6 +25,8 @@ from pledge.usecases.ports import Clock
 class Settings:
     json_body_limit: int = 1 << 20  # 1 MiB: campaign files and small JSON bodies
     upload_limit: int = 512 << 20  # imports: CSV or Parquet bodies
+    # A claim: its evidence files (each checked against MAX_EVIDENCE_BYTES) and a few text fields.
+    claim_body_limit: int = MAX_EVIDENCE_FILES * (MAX_EVIDENCE_BYTES + (16 << 10)) + (64 << 10)
     # Claims and eligibility checks: per API key, and per customer account (Talon.One
     # allows a customer 3 parallel requests; we allow short bursts, then 429).
     rate_per_key: Rate = field(default_factory=lambda: Rate(per_second=20.0, burst=40))
