@@ -11,7 +11,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pledge.adapters.engines.candidate_files import SCHEMA, RowDigest, _first_out_of_order
+from pledge.adapters.engines.candidate_files import SCHEMA, RowDigest, first_out_of_order
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 _row = st.tuples(
@@ -63,4 +63,4 @@ def test_the_order_check_compares_instants_then_id_bytes(
         previous = key
     at = pa.array([k[0] for k in keys], pa.int64())
     ids = pa.array([k[1] for k in keys], pa.string())
-    assert _first_out_of_order(at, ids, None if last is None else (last[0], last[1].encode())) == expected
+    assert first_out_of_order(at, ids, None if last is None else (last[0], last[1].encode())) == expected

@@ -87,7 +87,7 @@ def digest_file(path: str) -> tuple[int, str]:
     return digest.rows, digest.hexdigest()
 
 
-def _first_out_of_order(at: pa.Array[Any], ids: pa.Array[Any], last: tuple[int, bytes] | None) -> int | None:
+def first_out_of_order(at: pa.Array[Any], ids: pa.Array[Any], last: tuple[int, bytes] | None) -> int | None:
     """The index of the first row not after the row before it in (instant, id bytes), or None.
 
     Arrow compares strings by their bytes, the order ``campaign select`` writes in."""
@@ -102,6 +102,23 @@ def _first_out_of_order(at: pa.Array[Any], ids: pa.Array[Any], last: tuple[int, 
     return int(pc.index(after, False).as_py()) + 1
 
 
+class OrderCheck:
+    """Rows strictly increasing in (purchase instant, purchase id bytes), across batches."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, bytes] | None = None
+
+    def first_wrong(self, batch: pa.RecordBatch) -> int | None:
+        """The index of the batch's first row out of order, or None (and the batch is taken)."""
+        if batch.num_rows == 0:
+            return None
+        at, ids = batch.column(0), batch.column(1)
+        wrong = first_out_of_order(at, ids, self._last)
+        if wrong is None:
+            self._last = (cast(int, at[-1].as_py()), cast(str, ids[-1].as_py()).encode())
+        return wrong
+
+
 class FileCandidateSet:
     """One candidate set on disk; ``batches`` checks order, count and checksum as it reads."""
 
@@ -109,15 +126,14 @@ class FileCandidateSet:
         self.directory, self.manifest = directory, manifest
 
     def batches(self) -> Iterator[Sequence[Candidate]]:
-        digest = RowDigest()
-        last: tuple[int, bytes] | None = None
+        digest, order = RowDigest(), OrderCheck()
         for name in self.manifest["files"]:
             for batch in file_batches(str(self.directory / name)):
                 digest.add(batch)
                 _check_complete(batch)
                 at, purchase, account, serial, price, currency = (c.to_pylist() for c in batch.columns)
                 # complete (checked above): every value is an int or a str
-                wrong = _first_out_of_order(batch.column(0), batch.column(1), last)
+                wrong = order.first_wrong(batch)
                 if wrong is not None:
                     raise InputError(
                         f"candidates: purchase {purchase[wrong]} is out of (purchase instant, purchase id) "
@@ -125,7 +141,6 @@ class FileCandidateSet:
                         code="candidates_out_of_order",
                         param="candidates",
                     )
-                last = (cast(int, at[-1]), cast(str, purchase[-1]).encode())
                 yield list(map(Candidate, purchase, account, serial, at, price, currency))
         if digest.rows != self.manifest["rows"] or digest.hexdigest() != self.manifest["checksum"]:
             raise InputError(

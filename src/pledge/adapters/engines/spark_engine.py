@@ -4,14 +4,17 @@ The files are read by Spark (Parquet typed, CSV as text) into the same relation 
 DuckDB engine's; the window and rule are the compiler's ``spark`` dialect (``COLLATE
 UTF8_BINARY``: purchase ids compare as bytes, as everywhere else). The session runs in UTC and
 ANSI mode, so a malformed instant or price fails the query instead of becoming NULL. The ordered
-candidates come back to the driver partition by partition (``toLocalIterator``) and are written
-as one Parquet file with the engine-neutral checksum (``candidate_files``).
+candidates are written by Spark as Parquet part files (in the set's directory, or a temporary one
+for a dry run) and read back by Arrow in partition order: one Parquet file with the engine-neutral
+checksum (``candidate_files``). On a cluster, that directory must be storage the driver and the
+executors share.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +22,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
-from pledge.adapters.engines.candidate_files import DATA_FILE, FILE_COLUMNS, SCHEMA, RowDigest
+from pledge.adapters.engines.candidate_files import (
+    DATA_FILE,
+    FILE_COLUMNS,
+    SCHEMA,
+    OrderCheck,
+    RowDigest,
+    file_batches,
+)
 from pledge.adapters.engines.sql_engine import ORDER, SqlEngine
 from pledge.domain.errors import InputError
 from pledge.domain.issuance import Candidate
 from pledge.domain.money import CURRENCY_EXPONENTS
 from pledge.usecases.engine_ports import WrittenSet
 from pledge.usecases.ports import Selection
-
-BATCH_ROWS = 10_000
-_CANDIDATE = "p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency"
 
 
 def _instant(column: str, type_: str) -> str:
@@ -112,26 +119,38 @@ class SparkEngine(SqlEngine):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._spark.sql(sql).collect()]
 
-    def _stream(self, sql: str) -> Iterator[list[tuple[Any, ...]]]:
-        rows = (tuple(row) for row in self._spark.sql(sql).toLocalIterator())
-        while batch := list(islice(rows, BATCH_ROWS)):
-            yield batch
+    def _ordered(self, sql: str, scratch: Path) -> Iterator[pa.RecordBatch]:
+        """The query's rows in its order, a batch at a time: Spark writes them as Parquet part files
+        under ``scratch`` (removed afterwards), which are read back in partition order. No row
+        crosses the Py4J bridge: at millions of candidates that bridge is slow and fails."""
+        parts = scratch / "parts"
+        try:
+            self._spark.sql(sql).write.mode("errorifexists").parquet(str(parts))
+            order = OrderCheck()
+            # An ORDER BY is range-partitioned: part-00000 holds the first rows, and so on.
+            for name in sorted(path.name for path in parts.glob("part-*.parquet")):
+                for batch in file_batches(str(parts / name)):
+                    wrong = order.first_wrong(batch)
+                    if wrong is not None:  # Spark broke the order it promised: refuse, never reorder
+                        raise InputError(f"spark: {name} is out of the query's order at row {wrong}")
+                    yield batch
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _query(self, selection: Selection) -> str:
+        columns = ", ".join(f"p.{c}" for c in FILE_COLUMNS)
+        return f"SELECT {columns} FROM purchases p WHERE {self.rule_sql(selection)} {ORDER}"
 
     def candidates(self, selection: Selection) -> Iterator[Sequence[Candidate]]:
-        sql = f"SELECT {_CANDIDATE} FROM purchases p WHERE {self.rule_sql(selection)} {ORDER}"
-        for batch in self._stream(sql):
-            yield [Candidate(*row) for row in batch]
+        scratch = Path(tempfile.mkdtemp(prefix="pledge-spark-"))
+        for batch in self._ordered(self._query(selection), scratch):
+            at, purchase, account, serial, price, currency = (c.to_pylist() for c in batch.columns)
+            yield list(map(Candidate, purchase, account, serial, at, price, currency))
 
     def write_candidates(self, selection: Selection, out_dir: str) -> WrittenSet:
-        columns = ", ".join(f"p.{c}" for c in FILE_COLUMNS)
-        sql = f"SELECT {columns} FROM purchases p WHERE {self.rule_sql(selection)} {ORDER}"
         digest = RowDigest()
         with pq.ParquetWriter(Path(out_dir) / DATA_FILE, SCHEMA, compression="zstd") as writer:
-            for rows in self._stream(sql):
-                batch = pa.RecordBatch.from_arrays(
-                    [pa.array(c, t) for c, t in zip(zip(*rows, strict=True), SCHEMA.types, strict=True)],
-                    schema=SCHEMA,
-                )
+            for batch in self._ordered(self._query(selection), Path(out_dir) / ".spark-parts"):
                 digest.add(batch)
                 writer.write_batch(batch)
         return WrittenSet(digest.rows, digest.hexdigest(), [DATA_FILE])
