@@ -233,6 +233,7 @@ CODES: dict[str, tuple[str, str]] = {
         "The candidate set was changed after it was written: select again.",
         "候选集写出后已被改动：请重新筛选。",
     ),
+    "candidates_incomplete": ("A row of the candidate set has a missing value.", "候选集中有一行缺少数值。"),
     "candidates_not_found": (
         "No candidate set there: write one with campaign select.",
         "该位置没有候选集：请先用 campaign select 生成。",
@@ -255,6 +256,8 @@ CODES: dict[str, tuple[str, str]] = {
     "claim_not_found": ("No such claim.", "申请不存在。"),
     "claims_not_taken": ("This campaign takes no claims.", "该活动不接受补登申请。"),
     "evidence_too_large": ("An evidence file is too large.", "凭证文件过大。"),
+    "evidence_not_found": ("This claim has no such evidence file.", "该申请没有此凭证文件。"),
+    "invalid_upload": ("The files could not be read from the form.", "无法从表单读取文件。"),
     "invalid_reason": (
         "The reason must be a short code like receipt_unreadable.",
         "原因须为简短代码，如 receipt_unreadable。",
