@@ -10,6 +10,7 @@ import yaml
 
 from pledge.adapters.files.documents import load_yaml_file
 from tests.e2e.test_cli import NOW, Pledge
+from tests.support.spark import require_spark
 
 EXAMPLE = Path(__file__).parents[2] / "src" / "pledge" / "examples" / "founders-refund.yaml"
 
@@ -81,3 +82,23 @@ def test_select_then_run_from_the_set_issues_what_a_run_over_the_import_issues(c
         "candidates_not_found"
         in cli.run("campaign", "run", "by-set", "--candidates", "nowhere", expect=2).stderr
     )
+
+
+def test_select_and_simulate_on_spark_through_the_cli(cli: Pledge) -> None:
+    """The Spark engine from the command line, with --json: its dry run equals the one over the
+    import, and its set carries the same rows and checksum as DuckDB's and issues the same grants."""
+    require_spark()
+    launch(cli, "on-spark")
+    spark = ("--engine", "spark", "--spark-master", "local[1]", *FILES)
+    assert cli.json("campaign", "simulate", "on-spark", *spark) == cli.json(
+        "campaign", "simulate", "on-spark"
+    )
+    selected = cli.json("campaign", "select", "on-spark", *spark, "--out", "spark-set")
+    duck = cli.json("campaign", "select", "on-spark", "--engine", "duckdb", *FILES, "--out", "duck-set")
+    assert selected["rows"] == duck["rows"] > 0
+    manifests = [json.loads((cli.cwd / d / "manifest.json").read_text()) for d in ("spark-set", "duck-set")]
+    assert manifests[0]["engine"] == "spark" and manifests[0]["checksum"] == manifests[1]["checksum"]
+    assert not (cli.cwd / "spark-set" / ".spark-parts").exists()  # Spark's parts are cleaned up
+    issued = cli.json("campaign", "run", "on-spark", "--candidates", "spark-set", "--now", NOW)
+    assert issued["issued"] > 0
+    assert cli.json("ledger", "verify")["ok"] is True

@@ -8,8 +8,6 @@ PySpark or Java is missing, unless ``PLEDGE_REQUIRE_SPARK=1`` (CI sets it: there
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +28,11 @@ from pledge.usecases.simulate import simulate_campaign
 from tests.integration.test_candidate_sets import PURCHASES, app, files, grants_of, launched, run, terms
 from tests.integration.test_engine_differential import RULES, _counter, _write, accounts, purchase
 from tests.support.data import campaign
+from tests.support.spark import require_spark
 
 __all__ = ["app", "files"]  # fixtures shared with test_candidate_sets
 
-_missing = None
-try:
-    import pyspark  # noqa: F401
-except ImportError:
-    _missing = "pyspark is not installed"
-if _missing is None and shutil.which("java") is None:
-    _missing = "no Java runtime (java) on PATH"
-if _missing is not None:
-    if os.environ.get("PLEDGE_REQUIRE_SPARK") == "1":
-        pytest.fail(f"PLEDGE_REQUIRE_SPARK=1 but {_missing}", pytrace=False)
-    pytest.skip(f"{_missing} (CI runs these)", allow_module_level=True)
+require_spark(module=True)
 
 from pledge.adapters.engines.spark_engine import SparkEngine  # noqa: E402
 
