@@ -78,3 +78,18 @@ def test_a_claim_is_taken_once_answered_by_its_token_and_a_stale_one_is_unknown(
         assert counts[MessageState.SENT] == counts[MessageState.UNKNOWN] == counts[MessageState.QUEUED] == 1
         assert uow.notifications.release_due(NOW) == 1
         assert uow.notifications.cancel_queued("held", NOW) == 1
+
+
+def test_recipients_are_the_accounts_that_exist_with_their_contacts(store: Store) -> None:
+    with store.uow() as uow:
+        uow.purchases.add_accounts(
+            [account("A1", email="a@example.com", locale="en"), account("A2", phone="+8613800000000")],
+            update=False,
+        )
+        uow.commit()
+    with store.uow() as uow:
+        found = uow.notifications.recipients(["A2", "A1", "nobody"])
+    assert sorted(found) == ["A1", "A2"]
+    assert (found["A1"].email, found["A1"].phone, found["A1"].locale) == ("a@example.com", "", "en")
+    assert (found["A2"].phone, found["A2"].locale) == ("+8613800000000", "zh-CN")
+    assert found["A1"].address(Channel.INAPP) == "A1"

@@ -177,3 +177,22 @@ def test_the_claim_form_offers_the_campaigns_taking_claims_today(w: Desk) -> Non
     assert (open_now.campaign_id, open_now.currency) == (CID, "CNY")
     w.clock.instant_us = parse_instant("2022-07-01T00:00:00+08:00")  # the day after open_until, local
     assert w.desk.open_campaigns() == ()
+
+
+def test_the_customer_hears_of_every_decision_once(w: Desk) -> None:
+    def told(account: str) -> list[str]:
+        with memory_uow_factory(w.store)() as uow:
+            return sorted(
+                f"{r.channel.value} {r.topic}" for r in uow.notifications.history([account]).get(account, [])
+            )
+
+    refused = submit(w, "A-cn-3", "S99", receipt(), price="300.00")  # not in the register: the system says no
+    assert refused["state"] == "rejected"
+    assert told("A-cn-3") == [f"inapp claim_decided:{refused['id']}"]  # no email or phone on file
+    pending = submit(w, "A-cn-4", "S20", receipt("b", size=(200, 120)), price="300.00")
+    assert told("A-cn-4") == []  # waiting for review: nothing to tell yet
+    w.desk.decide(str(pending["id"]), approve=True, reason="receipt_ok", actor="cs.liu.other")
+    assert told("A-cn-4") == [f"inapp claim_decided:{pending['id']}"]
+    messages = w.store.notifications.messages.values()
+    (message,) = [m for m in messages if m.account_id == "A-cn-4" and m.channel.value == "inapp"]
+    assert message.params["decision"] in ("approved", "recorded") and message.template == "claim_decided"

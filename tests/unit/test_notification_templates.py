@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 
 from pledge.adapters.notifications.render import TEMPLATES_DIR, Renderer, display_values, money_text
 from pledge.domain.contacts import ACCOUNT_LOCALES
-from pledge.domain.notifications import TEMPLATES, template
+from pledge.domain.notifications import CLAIM_DECISIONS, TEMPLATES, template
 from pledge.domain.timeutil import to_us
 
 PUBLIC = "https://pledge.example.com"
@@ -35,7 +35,7 @@ CASES = [
     (name, locale, decision)
     for name in TEMPLATES
     for locale in ACCOUNT_LOCALES
-    for decision in (("approved", "rejected") if name == "claim_decided" else ("approved",))
+    for decision in (CLAIM_DECISIONS if name == "claim_decided" else ("approved",))
 ]
 renderer = Renderer(PUBLIC + "/")
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")

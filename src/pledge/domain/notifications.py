@@ -80,7 +80,8 @@ TEMPLATES: Final[Mapping[str, TemplateSpec]] = {
         ),
     )
 }
-CLAIM_DECISIONS: Final = ("approved", "rejected")
+# "recorded": approved, the purchase is on record, but it earns no envelope (a limit or the budget).
+CLAIM_DECISIONS: Final = ("approved", "recorded", "rejected")
 
 
 def template(name: str) -> TemplateSpec:

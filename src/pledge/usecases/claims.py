@@ -43,6 +43,7 @@ from pledge.usecases.common import (
 )
 from pledge.usecases.grants import grant_json
 from pledge.usecases.issue import run_campaign
+from pledge.usecases.notify_transactional import tell_account
 from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
 
@@ -133,6 +134,8 @@ class ClaimDesk:
                 sku=register.sku if register else "",
             )
             uow.claims.add(claim)
+            if failed:
+                _tell(uow, claim, terms.name, "rejected", 0, now)
             _keep(self.store, prepared)
             uow.commit()
         return claim_json(claim)
@@ -202,6 +205,7 @@ class ClaimDesk:
                 decided = dataclasses.replace(
                     claim, state=ClaimState.REJECTED, decided_by=actor, decided_at_us=now, reason=code
                 )
+                _tell(uow, decided, terms.name, "rejected", 0, now)
             elif not complete:  # the first of two approvers above ``review_above``
                 decided = dataclasses.replace(claim, approvals=(*claim.approvals, actor))
             else:
@@ -221,7 +225,12 @@ class ClaimDesk:
             if grant is not None and not current.grant_id:
                 current = dataclasses.replace(current, grant_id=grant.id)
                 uow.claims.update(current)
-                uow.commit()
+            name = terms_of(effective_version(uow, claim.campaign_id)).name
+            if grant is None:  # on record, but a limit or the budget leaves it no envelope
+                _tell(uow, current, name, "recorded", 0, self.clock.now_us())
+            else:
+                _tell(uow, current, name, "approved", grant.amount_minor, self.clock.now_us())
+            uow.commit()
         out = claim_json(current)
         out["grant"] = grant_json(grant) if grant is not None else None
         return out
@@ -285,6 +294,18 @@ def _state(state: str | None) -> ClaimState | None:
         raise InputError(
             f"state: {state!r} is not one of {', '.join(s.value for s in ClaimState)}", param="state"
         ) from None
+
+
+def _tell(uow: UnitOfWork, claim: Claim, campaign_name: str, decision: str, amount: int, now: int) -> None:
+    """The customer hears of the decision (``claim_decided``), once per claim, with the change."""
+    params = {
+        "campaign_name": campaign_name,
+        "claim_id": claim.id,
+        "decision": decision,
+        "amount_minor": amount,
+        "currency": claim.currency,
+    }
+    tell_account(uow, "claim_decided", claim.campaign_id, claim.account_id, claim.id, params, now)
 
 
 def _keep(store: EvidenceStore, prepared: Sequence[PreparedEvidence]) -> None:

@@ -47,7 +47,7 @@ class TemplateRenderer(Protocol):
 @dataclass(frozen=True, slots=True)
 class DistributionRecord:
     id: str
-    kind: str  # "manual" (notify send) or "reminder" (grant_expiring, by itself)
+    kind: str  # "manual" (notify send), "reminder" (grant_expiring) or "transactional" (one event's)
     campaign_id: str
     template: str
     channels: tuple[Channel, ...]
@@ -105,6 +105,10 @@ class Finish:
 
 class NotificationStore(Protocol):
     """Distributions, their messages and opt-outs (``notification_*`` tables)."""
+
+    def recipients(self, account_ids: Sequence[str]) -> dict[str, Recipient]:
+        """The accounts (those that exist) as notifications see them: contacts, language, opt-outs."""
+        ...
 
     def holders(self, campaign_id: str, after_account: str, limit: int) -> list[Holder]:
         """Accounts after ``after_account`` (in id order, at most ``limit``) holding unopened grants

@@ -51,6 +51,10 @@ class MemoryNotifications:
             opted_out=self._n.optouts.get(account_id, frozenset()),
         )
 
+    def recipients(self, account_ids: Sequence[str]) -> dict[str, Recipient]:
+        found = {a: self._recipient(a) for a in account_ids}
+        return {a: r for a, r in found.items() if r is not None}
+
     def holders(self, campaign_id: str, after_account: str, limit: int) -> list[Holder]:
         held: dict[str, list[Grant]] = {}
         for g in self._s.grants.values():

@@ -18,7 +18,7 @@ notification_distributions = Table(
     "notification_distributions",
     metadata,
     Column("distribution_id", Str(40), primary_key=True),
-    Column("kind", Str(16), nullable=False),  # manual | reminder
+    Column("kind", Str(16), nullable=False),  # manual | reminder | transactional
     Column("campaign_id", Str(64), nullable=False),
     Column("template", Str(32), nullable=False),
     Column("channels", Str(64), nullable=False),  # comma-separated, as asked

@@ -105,7 +105,7 @@ class SqlNotifications:
     def _insert(self, table: Any) -> Any:
         return (pg_insert if self._pg else sqlite_insert)(table)
 
-    def _recipients(self, account_ids: Sequence[str]) -> dict[str, Recipient]:
+    def recipients(self, account_ids: Sequence[str]) -> dict[str, Recipient]:
         if not account_ids:
             return {}
         outs: dict[str, set[tuple[Channel, Purpose]]] = {}
@@ -148,7 +148,7 @@ class SqlNotifications:
         )
         for row in rows:
             held.setdefault(row.account_id, []).append(_grant(row))
-        people = self._recipients(ids)
+        people = self.recipients(ids)
         return [Holder(people[a], held[a]) for a in ids if a in people]
 
     def expiring_holders(
@@ -168,7 +168,7 @@ class SqlNotifications:
             )
         )
         found = [_grant(r) for r in rows]
-        people = self._recipients(sorted({g.account_id for g in found}))
+        people = self.recipients(sorted({g.account_id for g in found}))
         return [(g, people[g.account_id]) for g in found if g.account_id in people]
 
     def history(

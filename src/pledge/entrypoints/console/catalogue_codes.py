@@ -257,7 +257,6 @@ CODES: dict[str, tuple[str, str]] = {
     "claims_not_taken": ("This campaign takes no claims.", "该活动不接受补登申请。"),
     "evidence_too_large": ("An evidence file is too large.", "凭证文件过大。"),
     "evidence_not_found": ("This claim has no such evidence file.", "该申请没有此凭证文件。"),
-    "invalid_upload": ("The files could not be read from the form.", "无法从表单读取文件。"),
     "invalid_reason": (
         "The reason must be a short code like receipt_unreadable.",
         "原因须为简短代码，如 receipt_unreadable。",
