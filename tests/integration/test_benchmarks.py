@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from benchmarks import engines
+from benchmarks import engines, http
 from benchmarks.report import STEPS, write_markdown
 from benchmarks.run import main
 
@@ -66,3 +68,24 @@ def test_engine_benchmark_reports_every_row(tmp_path: Path) -> None:
         if step != "peak RSS (largest step)":
             assert row.seconds, f"{step}: no time"
     assert sum("fastest at this size" in report.table[way].note for way in engines.STEPS[-4:-1]) == 1
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_http_benchmark_reports_every_endpoint(
+    db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Pledge's server and the floor app under wrk at a tiny size: every endpoint answers without an
+    error on both (no timed assertions). Skipped without wrk, unless CI requires it."""
+    if shutil.which("wrk") is None:
+        if os.environ.get("PLEDGE_REQUIRE_WRK") == "1":
+            pytest.fail("PLEDGE_REQUIRE_WRK=1 but wrk is not installed (apt-get install wrk)")
+        pytest.skip("wrk is not installed (apt-get install wrk); CI runs this")
+    url = "sqlite" if db == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    out = tmp_path / "benchmarks.md"
+    report = http.main(["--db", url, "--purchases", "3000", "--duration", "1", "--connections", "4",
+                        "--out", str(out), "--workdir", str(tmp_path)])  # fmt: skip
+    assert report.checks == []  # no errors from either server
+    text = out.read_text(encoding="utf-8")
+    for step in http.STEPS:
+        assert f"| {step} |" in text, step
+        assert (report.table[step].rows or 0) > 0, step
