@@ -73,6 +73,11 @@ def test_the_demo_prints_every_key_whole_on_an_80_column_terminal(tmp_path: Path
     # Subscription ids in the demo's compensation table are whole too.
     assert not re.search(r"sub_[0-9a-f]*…", done.stdout)
     assert re.search(r"sub_[0-9a-f]{24}\b", done.stdout)
+    # Every holder is told once, whatever delivery does twice, and reminded a week before expiry.
+    told = re.search(r"delivered after the hold: ([\d,]+) sent; delivering again: 0 sent", done.stdout)
+    reminded = re.search(r"reminders queued and sent: ([\d,]+)", done.stdout)
+    assert told and reminded and int(told.group(1).replace(",", "")) > 0, done.stdout[-3000:]
+    assert "demo-last-second reads on /me" in done.stdout
 
 
 def test_a_reader_that_goes_away_gets_no_error_line(tmp_path: Path) -> None:

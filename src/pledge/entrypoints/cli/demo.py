@@ -20,6 +20,7 @@ from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.demo_b import scenario_b
 from pledge.entrypoints.cli.demo_console import console_people, demo_people
+from pledge.entrypoints.cli.demo_notify import tell_and_remind
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -100,6 +101,7 @@ def _scenario_a(app: App, keys: dict[str, ApiKey], purchases: int, seed: int) ->
     _terms(app, author, approver)
     _launch_and_run(app, operator)
     _customers(app)
+    tell_and_remind(app, CAMPAIGN, operator, "demo-last-second")
     _expire_and_verify(app)
 
 
@@ -227,10 +229,10 @@ def _customers(app: App) -> None:
 
 
 def _expire_and_verify(app: App) -> None:
-    """Steps 8 and 9."""
+    """Steps 10 and 11."""
     later = parse_instant("2021-09-10T20:00:01+08:00")
     step(
-        8,
+        10,
         "Unopened envelopes expire",
         f"At {format_instant(later)} the 30-day window has passed: unopened "
         "envelopes expire and their value returns to the budget through the ledger.",
@@ -240,7 +242,7 @@ def _expire_and_verify(app: App) -> None:
     render.report(campaign_report(app.uow, CAMPAIGN))
 
     step(
-        9,
+        11,
         "Verify the ledger",
         "Every transfer balances, the hash chain is intact, and the books match the grants and the budget.",
     )
