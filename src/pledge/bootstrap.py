@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -29,6 +30,7 @@ from pledge.domain.rates import Rate
 from pledge.usecases.claims import ClaimDesk
 from pledge.usecases.notification_ports import NotificationChannel
 from pledge.usecases.payout_ports import PayoutRail, RequestPace
+from pledge.usecases.payout_reconcile import StatementLine
 from pledge.usecases.ports import Clock, CompiledRule, UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["App", "FixedClock", "SystemClock", "cached_rule"]
@@ -120,3 +122,10 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def statement_lines(path: Path) -> Iterator[StatementLine]:
+    """A payout provider's daily statement (CONTRACT.md), read and checked line by line."""
+    from pledge.adapters.files.statements import read_statement  # noqa: PLC0415 - only reconciliation reads one
+
+    return read_statement(path)

@@ -226,11 +226,12 @@ def openapi_document(api: FastAPI) -> str:
 
 # Claims carry evidence files: up to MAX_EVIDENCE_FILES of MAX_EVIDENCE_BYTES, and a few text fields.
 CLAIM_PATHS = ("/v1/claims", "/me/claims")
+RECONCILE_PATH = "/console/payouts/reconcile"  # a provider's statement: as large as an import
 
 
 def body_limit(path: str, settings: Settings) -> int:
     """The most bytes a request body to ``path`` may have: imports, claims, or everything else."""
-    if path.endswith("/import"):
+    if path.endswith("/import") or path == RECONCILE_PATH:
         return settings.upload_limit
     if path in CLAIM_PATHS:
         return settings.claim_body_limit

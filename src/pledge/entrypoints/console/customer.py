@@ -32,6 +32,7 @@ from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
 from pledge.usecases.insights import list_campaigns
 from pledge.usecases.notify_unsubscribe import inapp_messages
+from pledge.usecases.payouts import list_payouts
 
 Body = Annotated[bytes, Depends(raw_body)]
 VISIBLE_STATES = ("active", "paused")
@@ -83,6 +84,13 @@ def routes(site: Site) -> APIRouter:
         for grant in grants:  # a revocation's reason: a known code in the reader's words, or support's text
             reason = grant["revoked_reason"]
             grant["reason_text"] = who.t(f"revoked_{reason}") if reason in CORRECTION_REASONS else reason
+            # A rail that waits for the customer (WeChat's confirmation): they must act, so they are told.
+            waiting = (
+                []
+                if grant["state"] != "paying"
+                else list_payouts(app.uow, grant_id=grant["id"], state="waiting_user", limit=20)["data"]
+            )
+            grant["waiting"] = waiting
         campaigns = eligibility(who, account_id) if record is not None else []
         shown = [c["campaign"]["id"] for c in campaigns] + [g["campaign"] for g in grants]
         return render(

@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "claims.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
     "claims.decide": (OPERATOR, SUPPORT),  # never one's own claim; two persons above review_above
     "clawbacks.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
+    "payouts.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),  # transfers, their failures, reconciliation
     "ledger.read": (ADMIN, FINANCE),
     "audit.read": (ADMIN, FINANCE),
     "jobs.read": (ADMIN, OPERATOR, FINANCE),  # and always the key that created the job
