@@ -30,6 +30,8 @@ PATH_VALUES = {
     "job_id": "job_x",
     "endpoint_id": "we_x",
     "event_id": "evt_x",
+    "claim_id": "clm_x",
+    "sha256": "0" * 64,
 }
 # The example files that fill a document body, by path; their keys are misspelt one by one.
 DOCUMENT_EXAMPLES = {

@@ -19,6 +19,7 @@ from pledge.bootstrap import App
 from pledge.domain.errors import PledgeError
 from pledge.entrypoints.api.routers import (
     campaigns,
+    claims,
     clawbacks,
     compensation,
     data,
@@ -48,6 +49,7 @@ log = logging.getLogger("pledge.api")
 # One module per resource family.
 ROUTERS = (
     campaigns,
+    claims,
     compensation,
     data,
     grants,

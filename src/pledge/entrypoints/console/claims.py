@@ -28,12 +28,12 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone
+from pledge.entrypoints.web.evidence import evidence_response
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.claims import ClaimDesk, ClaimRequest
 
 Body = Annotated[bytes, Depends(raw_body)]
 STATES = ("pending", "approved", "rejected")
-MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "pdf": "application/pdf"}
 CLAIM_FIELDS = ("campaign", "serial", "purchased_at", "price")
 
 
@@ -41,19 +41,6 @@ def words(who: Visitor, kind: str, name: str) -> str:
     """A check's, flag's or reason code's words; a rule condition or an unknown code as it is."""
     key = f"{kind}_{name}"
     return who.t(key) if key in MESSAGES else name
-
-
-def evidence_response(kind: str, content: bytes, claim_id: str, sha256: str) -> Response:
-    """A stored evidence file, never interpreted by the browser as anything but its type: a PDF is
-    downloaded, an image shown; either in a sandbox, never cached."""
-    disposition = "attachment" if kind == "pdf" else "inline"
-    extension = "jpg" if kind == "jpeg" else kind
-    headers = {
-        "content-disposition": f'{disposition}; filename="{claim_id}-{sha256[:12]}.{extension}"',
-        "content-security-policy": "sandbox; default-src 'none'",
-        "cache-control": "private, no-store",
-    }
-    return Response(content, media_type=MEDIA_TYPES.get(kind, "application/octet-stream"), headers=headers)
 
 
 def staff_routes(site: Site) -> APIRouter:
@@ -128,7 +115,7 @@ def staff_routes(site: Site) -> APIRouter:
         who = visitor(site, request, customer=False)
         who.require("claims.read")
         kind, content = app.claim_desk().evidence(claim_id, sha256)
-        return evidence_response(kind, content, claim_id, sha256)
+        return evidence_response(kind, content, f"{claim_id}-{sha256[:12]}")
 
     return router
 
@@ -201,8 +188,8 @@ def customer_routes(site: Site) -> APIRouter:
     @router.get("/claims/{claim_id}/evidence/{sha256}")
     def evidence(request: Request, claim_id: str, sha256: str) -> Response:
         who = visitor(site, request, customer=True)
-        who.require("claims.submit")
+        who.require("claims.read")
         kind, content = app.claim_desk().evidence(claim_id, sha256, account_id=customer_account(who))
-        return evidence_response(kind, content, claim_id, sha256)
+        return evidence_response(kind, content, f"{claim_id}-{sha256[:12]}")
 
     return router

@@ -29,7 +29,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "grants.expire": (OPERATOR,),
     "grants.revoke": (OPERATOR, SUPPORT),  # an unopened grant, with a reason (ADR 14)
     "claims.submit": (SUPPORT, CUSTOMER),  # a purchase missing from the records (ADR 28)
-    "claims.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
+    "claims.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),  # a customer: their own claims
     "claims.decide": (OPERATOR, SUPPORT),  # never one's own claim; two persons above review_above
     "clawbacks.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),
     "payouts.read": (ADMIN, OPERATOR, SUPPORT, FINANCE),  # transfers, their failures, reconciliation
