@@ -42,7 +42,7 @@ from typer.testing import CliRunner
 
 from pledge.domain.money import parse_minor
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
-from pledge.entrypoints.cli.main import app
+from pledge.entrypoints.cli.commands import app
 from tests.drills.conftest import db_name, figure, scaled
 from tests.fakes.loopback import serving
 from tests.fakes.wallet_server import WalletHandler, WalletProvider

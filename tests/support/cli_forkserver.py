@@ -205,7 +205,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         os.environ.update(request["env"])
         time.tzset()
         sys.argv = ["pledge", *request["args"]]
-        from pledge.entrypoints.cli.main import app
+        from pledge.entrypoints.cli.commands import app
 
         app(args=list(request["args"]), prog_name="python -m pledge")
     except SystemExit as exc:
@@ -228,7 +228,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
 
 
 def serve(path: str, parent_pid: int) -> None:
-    import pledge.entrypoints.cli.main  # noqa: F401  (the import every child then shares)
+    import pledge.entrypoints.cli.commands  # noqa: F401  (the import every child then shares)
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
