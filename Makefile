@@ -6,6 +6,7 @@ VENV_BIN := $(dir $(PY))
 
 ROWS ?= 18460000
 BENCH_DB ?= sqlite
+HTTP_ROWS ?= 100000
 
 install:
 	python3 -m venv .venv
@@ -40,6 +41,7 @@ demo:
 
 bench:  # e.g. make bench ROWS=1000000 BENCH_DB=postgresql://postgres@127.0.0.1:5432/test
 	$(PY) -m benchmarks.run --rows $(ROWS) --db $(BENCH_DB) --out docs/benchmarks.md
+	$(PY) -m benchmarks.http --purchases $(HTTP_ROWS) --db $(BENCH_DB) --out docs/benchmarks.md  # needs wrk
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis pledge-demo.db* .coverage .coverage.*
