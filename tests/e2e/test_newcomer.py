@@ -78,6 +78,10 @@ def test_the_demo_prints_every_key_whole_on_an_80_column_terminal(tmp_path: Path
     reminded = re.search(r"reminders queued and sent: ([\d,]+)", done.stdout)
     assert told and reminded and int(told.group(1).replace(",", "")) > 0, done.stdout[-3000:]
     assert "demo-last-second reads on /me" in done.stdout
+    # The opened envelope is paid once through the sandbox wallet; on WeChat it would take two days.
+    assert "run: 1 transfer(s) succeeded; run again: 0 sent" in done.stdout
+    assert "5 transfers, 199.90 + 199.90 + 199.90 + 199.90 + 199.90" in done.stdout
+    assert "ledger ok" in done.stdout
 
 
 def test_a_reader_that_goes_away_gets_no_error_line(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.demo_b import scenario_b
 from pledge.entrypoints.cli.demo_console import console_people, demo_people
 from pledge.entrypoints.cli.demo_notify import tell_and_remind
+from pledge.entrypoints.cli.demo_payouts import pay_and_plan
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -226,6 +227,7 @@ def _customers(app: App) -> None:
         f"second open: {again_opened['state']}, same claim time: "
         f"{opened['claimed_at'] == again_opened['claimed_at']}"
     )
+    pay_and_plan(app, CAMPAIGN, opened, str(example("founders-refund.yaml")["timezone"]))
 
 
 def _expire_and_verify(app: App) -> None:
