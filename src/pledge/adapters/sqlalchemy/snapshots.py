@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from pledge.adapters.sqlalchemy.api_tables import webhook_endpoints
+from pledge.adapters.sqlalchemy.claims import SqlClaims
 from pledge.adapters.sqlalchemy.repositories import SqlBudgets, SqlCampaigns, SqlGrants
 from pledge.domain.money import format_minor
+from pledge.usecases.claims import claim_json
 from pledge.usecases.grants import grant_json
 
 
@@ -42,6 +44,9 @@ def snapshot(conn: Connection, subject: str) -> dict[str, Any]:
     if kind == "grant":
         grant = SqlGrants(conn).get(ident)
         return grant_json(grant) if grant else {}
+    if kind == "claim":  # a decision's before and after: state, approvals, who decided
+        claim = SqlClaims(conn).get(ident)
+        return claim_json(claim) if claim else {}
     if kind == "webhook_endpoint":
         w = webhook_endpoints.c
         row = conn.execute(
