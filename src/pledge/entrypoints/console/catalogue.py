@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.console import catalogue_claims, catalogue_codes, catalogue_service
+from pledge.entrypoints.console import catalogue_claims, catalogue_codes, catalogue_notify, catalogue_service
 from pledge.entrypoints.console.catalogue_groups import GROUP_MESSAGES
 
 MESSAGES: dict[str, tuple[str, str]] = {
     **catalogue_codes.MESSAGES,
     **catalogue_claims.MESSAGES,
+    **catalogue_notify.MESSAGES,
     # Frame
     "app_name": ("Console", "控制台"),
     "skip_to_content": ("Skip to content", "跳到正文"),

@@ -1,0 +1,38 @@
+"""The console's words for re-opening expired envelopes, template previews and distribution funnels."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "reinstate": ("Re-open", "重新开放"),
+    "reinstate_grant": ("Re-open red envelope {id}", "重新开放红包 {id}"),
+    "reinstate_reason": ("Why (recorded in the audit trail)", "原因（记入审计记录）"),
+    "reinstate_confirm": (
+        "Re-open this expired envelope for a fresh claim window; its value comes back out of the budget.",
+        "为该过期红包重新开放领取期；其金额将从预算中重新扣除。",
+    ),
+    "reinstate_done": (
+        "Red envelope {id} re-opened: it can be opened until {until}.",
+        "红包 {id} 已重新开放，可领取至 {until}。",
+    ),
+    "reinstate_pending": (
+        "Red envelope {id} is above {above}: your approval is recorded, and a second, different person "
+        "must re-open it. It stays expired until then.",
+        "红包 {id} 金额高于 {above}：已记录您的批准，须由另一位人员再次确认后才会重新开放，"
+        "在此之前仍为过期状态。",
+    ),
+    "reinstate_refused": ("Not re-opened: {reason}", "未重新开放：{reason}"),
+    "reinstate_refused_four_eyes": (
+        "you already approved re-opening it; a second, different person must (another key of yours "
+        "counts as you).",
+        "您已批准过；须由另一位人员确认（您的其他密钥仍视为您本人）。",
+    ),
+    "reinstate_refused_self_decision": (
+        "it is your own account's envelope; someone else re-opens it.",
+        "这是您本人账户的红包，须由他人重新开放。",
+    ),
+    "reinstate_refused_budget_exhausted": (
+        "the campaign's budget no longer holds its amount.",
+        "活动预算已不足以支付该金额。",
+    ),
+    "reinstate_reason_required": ("Say why the envelope is re-opened.", "请填写重新开放的原因。"),
+}
