@@ -19,7 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.adapters.sqlalchemy.console_keys import KeysById
 from pledge.adapters.sqlalchemy.insights import SqlInsights
-from pledge.entrypoints.console import campaigns, claims, compensation, customer, dryrun, signin, support
+from pledge.entrypoints.console import (
+    campaigns,
+    claims,
+    compensation,
+    customer,
+    dryrun,
+    notify_pages,
+    signin,
+    support,
+)
 from pledge.entrypoints.console.session import Sessions
 from pledge.entrypoints.console.unsubscribe import mount_unsubscribe
 from pledge.entrypoints.console.web import FormRefused, SignInRequired, Site, redirect, render, visitor
@@ -145,6 +154,7 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
     # Fixed paths under /campaigns/{id}/ first: campaigns' /campaigns/{id}/{action} would match them.
     console.include_router(dryrun.routes(site))
     console.include_router(compensation.routes(site))
+    console.include_router(notify_pages.routes(site))
     console.include_router(campaigns.routes(site))
     console.mount("/static", StaticFiles(packages=[("pledge.entrypoints.console", "static")]), name="static")
     _handlers(site, console, customer=False)

@@ -35,4 +35,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "活动预算已不足以支付该金额。",
     ),
     "reinstate_reason_required": ("Say why the envelope is re-opened.", "请填写重新开放的原因。"),
+    "notifications": ("Notifications", "通知"),
+    "notifications_title": ("Notifications of {id}", "{id} 的通知"),
+    "preview": ("Preview", "预览"),
+    "preview_title": ("Preview a message", "预览消息"),
+    "preview_help": (
+        "What one account would receive, in its language, worded as `notify send` words it. Nothing is sent.",
+        "某个账户将收到的内容，使用其语言，与 `notify send` 的措辞相同。不会发送任何消息。",
+    ),
+    "preview_template": ("Template", "模板"),
+    "preview_account": ("Account", "账户"),
+    "preview_for": (
+        "For {account} (red envelope {grant}), in {language}:",
+        "发给 {account}（红包 {grant}），语言：{language}：",
+    ),
+    "preview_email": ("Email", "电子邮件"),
+    "preview_subject": ("Subject", "主题"),
+    "preview_body": ("Text", "正文"),
+    "preview_sms": ("SMS", "短信"),
 }
