@@ -53,4 +53,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview_subject": ("Subject", "主题"),
     "preview_body": ("Text", "正文"),
     "preview_sms": ("SMS", "短信"),
+    "funnels_title": ("Distributions", "发送批次"),
+    "funnels_help": (
+        "Per distribution, newest first: every (account, channel) planned, what was sent, failed or "
+        "suppressed, and the accounts that opened an envelope after a message reached them.",
+        "按发送批次（最新在前）：计划的每个（账户、渠道），已发送、失败或被抑制的数量，"
+        "以及收到消息后打开红包的账户数。",
+    ),
+    "no_distributions": ("No distribution yet.", "尚无发送批次。"),
+    "funnel_title": ("Funnel of {id} ({template})", "{id}（{template}）的漏斗"),
+    "funnel_planned": ("Planned", "计划"),
+    "funnel_sent": ("Sent", "已发送"),
+    "funnel_failed": ("Failed", "失败"),
+    "funnel_suppressed": ("Suppressed", "已抑制"),
+    "funnel_opened": ("Opened afterwards", "之后已打开"),
+    "distribution_manual": ("sent by hand", "人工发送"),
+    "distribution_reminder": ("reminder", "自动提醒"),
 }
