@@ -69,4 +69,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "funnel_opened": ("Opened afterwards", "之后已打开"),
     "distribution_manual": ("sent by hand", "人工发送"),
     "distribution_reminder": ("reminder", "自动提醒"),
+    "code_no_envelope": (
+        "The account holds no red envelope of this campaign.",
+        "该账户没有本活动的红包。",
+    ),
 }
