@@ -72,3 +72,16 @@ def test_with_the_worker_off_nothing_leaves(db_url: str, world: Servers) -> None
         send_distribution(api.app.uow, api.clock, CID, "grant_issued", (Channel.EMAIL,), 0, "ops")
         time.sleep(0.5)
     assert world.mailbox.received == []
+
+
+def test_without_a_public_url_the_worker_says_so_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("PLEDGE_PUBLIC_URL", raising=False)
+    with (
+        caplog.at_level("WARNING", logger="pledge.notify"),
+        running_api(db_url, notify_worker=True, notify_interval_s=0.05),
+    ):
+        time.sleep(0.5)  # about ten passes
+    warnings = [r for r in caplog.records if r.name == "pledge.notify"]
+    assert len(warnings) == 1 and "PLEDGE_PUBLIC_URL" in warnings[0].getMessage()

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pledge.bootstrap import App, notification_renderer, notification_senders
+from pledge.domain.errors import InputError
 from pledge.usecases.notify_deliver import deliver
 
 log = logging.getLogger("pledge.notify")
@@ -59,12 +60,18 @@ class NotifyThread:
         self._thread.start()
 
     def _loop(self) -> None:
+        warned = ""
         while not self._stop.is_set():
             try:
                 result = deliver_pass(self._app, self._env, self._max)
+                warned = ""
                 if result["sent"] or result["failed"] or result["unknown"] or result["reminders_queued"]:
                     log.info("notifications: %s", result)
-            except Exception:  # a bad pass (a channel misconfigured, a lock) must not end the worker
+            except InputError as exc:  # not configured (PLEDGE_PUBLIC_URL…): said once, not every pass
+                if exc.message != warned:
+                    log.warning("notifications are not delivered: %s", exc.message)
+                    warned = exc.message
+            except Exception:  # a bad pass (a lock, a database restart) must not end the worker
                 log.exception("notification delivery pass failed")
             self._stop.wait(self._interval_s)
 
