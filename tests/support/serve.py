@@ -40,14 +40,23 @@ def free_port() -> int:
 
 @contextmanager
 def pledge_serve(
-    db_url: str, folder: Path, *args: str, env: Mapping[str, str] | None = None
+    db_url: str,
+    folder: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    notify_worker: bool = False,
 ) -> Iterator[str]:
-    """`pledge serve ARGS` on ``db_url`` (no webhook worker) until the block ends; yields its base URL."""
+    """`pledge serve ARGS` on ``db_url`` (no webhook worker, and no notification worker unless asked)
+    until the block ends; yields its base URL."""
     port = free_port()
     log_path = folder / f"serve-{port}.log"  # one per server: a test may run several in one folder
     with log_path.open("wb") as log:  # a file, not a pipe nobody reads: the server can never block on it
         server = subprocess.Popen(
-            [sys.executable, "-m", "pledge", "serve", "--port", str(port), "--no-webhook-worker", *args],
+            [
+                *(sys.executable, "-m", "pledge", "serve", "--port", str(port), "--no-webhook-worker"),
+                *(() if notify_worker else ("--no-notify-worker",)),
+                *args,
+            ],
             cwd=folder,
             env={**os.environ, "PLEDGE_DATABASE_URL": db_url, **(env or {})},
             stdout=log,

@@ -157,7 +157,8 @@ def test_every_unknown_key_is_named_at_once_and_a_far_one_lists_the_known() -> N
     # Likely typos first, then the rest, in one message.
     assert str(caught.value) == (
         "limits.per_acount: unknown field; did you mean per_account? "
-        "Also: payout.colour: unknown field (known: channel, claim_within, rail, split)"
+        "Also: payout.colour: unknown field "
+        "(known: channel, claim_within, rail, reinstate_review_above, split)"
     )
     assert caught.value.param == "limits.per_acount"
 

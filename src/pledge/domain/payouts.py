@@ -283,6 +283,7 @@ class PayoutTerms:
 
     rail: str = WALLET
     split: tuple[tuple[str, int], ...] = ()  # only the keys the file names, in a fixed order
+    reinstate_review_above_minor: int | None = None  # re-opening more needs two persons (ADR 26)
 
     @property
     def limits(self) -> RailLimits:
@@ -298,6 +299,8 @@ class PayoutTerms:
                 key: value if key == _SPLIT_COUNT else format_minor(value, currency)
                 for key, value in self.split
             }
+        if self.reinstate_review_above_minor is not None:
+            document["reinstate_review_above"] = format_minor(self.reinstate_review_above_minor, currency)
         return document
 
 
@@ -305,7 +308,8 @@ DEFAULT_PAYOUT_TERMS: Final = PayoutTerms()  # the wallet, with its own limits
 
 
 def parse_payout_terms(payout: Mapping[str, Any], currency: str) -> PayoutTerms:
-    """``payout.rail`` and ``payout.split`` of a campaign file (the schema has refused unknown keys)."""
+    """``payout.rail``, ``payout.split`` and ``payout.reinstate_review_above`` of a campaign file
+    (the schema has refused unknown keys)."""
     rail = payout.get("rail", WALLET)
     if rail not in RAILS:
         raise InputError(
@@ -330,7 +334,9 @@ def parse_payout_terms(payout: Mapping[str, Any], currency: str) -> PayoutTerms:
             split.append((key, value))
         else:
             split.append((key, money_field(value, currency, param)))
-    terms = PayoutTerms(rail=rail, split=tuple(split))
+    above = payout.get("reinstate_review_above")
+    review = None if above is None else money_field(above, currency, "payout.reinstate_review_above")
+    terms = PayoutTerms(rail=rail, split=tuple(split), reinstate_review_above_minor=review)
     try:
         terms.limits  # noqa: B018 - the limits check themselves when built
     except InputError as exc:

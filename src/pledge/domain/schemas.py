@@ -132,6 +132,11 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
                         description="The rail's limits for this campaign, in place of the rail's defaults "
                         "(WeChat: 200.00 per transfer, 1000.00 and 10 transfers per account a day).",
                     ),
+                    "reinstate_review_above": {
+                        **_MONEY,
+                        "description": "Re-opening an expired envelope of more than this needs two "
+                        "different persons (grants reinstate).",
+                    },
                 }
             ),
             "limits": _obj({"per_account": _LIMIT, "per_serial": _LIMIT}),

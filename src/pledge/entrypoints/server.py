@@ -33,6 +33,7 @@ from pledge.entrypoints.api.routers import (
     webhooks,
 )
 from pledge.entrypoints.console.app import mount_console
+from pledge.entrypoints.notify_worker import NotifyThread
 from pledge.entrypoints.web.bodies import check_known_query
 from pledge.entrypoints.web.context import ApiContext, Settings
 from pledge.entrypoints.web.errors import (
@@ -174,11 +175,17 @@ def _lifespan(ctx: ApiContext) -> Callable[[FastAPI], Any]:
             deliverer = Deliverer(ctx.webhooks, ctx.settings.webhook_policy)
             worker = DeliveryThread(deliverer, ctx.settings.webhook_interval_s)
             worker.start()
+        notifier = None
+        if ctx.settings.notify_worker:
+            notifier = NotifyThread(ctx.app, ctx.settings.notify_interval_s, ctx.settings.notify_max_per_pass)
+            notifier.start()
         try:
             yield
         finally:
             if worker is not None:
                 worker.stop()
+            if notifier is not None:
+                notifier.stop()
             ctx.jobs.wait_idle(timeout_s=30)
 
     return lifespan

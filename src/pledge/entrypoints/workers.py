@@ -3,7 +3,8 @@
 Uvicorn starts N worker processes and each imports an app factory, so what the command line said
 reaches them as one JSON value in ``PLEDGE_SERVE_CONFIG`` (set by the parent, inherited by the
 children). What the processes must agree on lives in the database they share: idempotency keys,
-jobs, webhook deliveries (leased), and, with more than one process, the rate limits (ADR 30).
+jobs, webhook deliveries (leased), notification claims (ADR 26: each process's notification worker
+takes its own messages), and, with more than one process, the rate limits (ADR 30).
 The console's session cookies are signed with ``PLEDGE_CONSOLE_SECRET``, which the parent sets
 when it is unset, so that a session opened on one process is valid on all of them.
 """
@@ -40,10 +41,14 @@ class ServeConfig:
     rate_per_key: tuple[float, int]  # (per second, burst)
     rate_per_account: tuple[float, int]
     workers: int = 1
+    notify_worker: bool = False
+    notify_interval_s: float = 30.0
 
     def settings(self) -> Settings:
         return Settings(
             webhook_worker=self.webhook_worker,
+            notify_worker=self.notify_worker,
+            notify_interval_s=self.notify_interval_s,
             idempotency_retention_s=self.idempotency_retention_s,
             rate_per_key=Rate(*self.rate_per_key),
             rate_per_account=Rate(*self.rate_per_account),

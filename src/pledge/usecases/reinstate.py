@@ -4,6 +4,10 @@ The mirror of expiry: the grant becomes ``issued`` again with a fresh claim wind
 ``claim_within`` from now), its value moves from the campaign's budget back to what the campaign
 owes its customers — one ledger posting ``reinstate:{grant}:{now}`` — and the act is audited with
 who did it and why. Refused if the budget no longer holds the amount (it went to other grants).
+
+Above the campaign's ``payout.reinstate_review_above`` two different persons re-open it: the first
+call records a pending approval (the campaign event ``grant.reinstate_requested``, audited like
+every call) and leaves the grant expired; a different person's call completes it.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import Any
 
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.events import GrantReinstated
-from pledge.domain.grant import GrantState
+from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, grants_account
 from pledge.domain.money import format_minor
+from pledge.domain.reinstatements import REQUESTED, check_reinstater, pending_approvers
 from pledge.usecases.common import latest_version, terms_of
 from pledge.usecases.corrections import check_reason
 from pledge.usecases.grants import grant_json
@@ -35,6 +40,13 @@ def reinstate_grant(
             return grant_json(grant)  # already open: nothing to undo
         terms = terms_of(latest_version(uow, grant.campaign_id))
         reopened = grant.reinstate(now, terms.claim_within_us)
+        review_above = terms.payout.reinstate_review_above_minor
+        approvers = pending_approvers(grant, uow.campaigns.events(grant.campaign_id))
+        if not check_reinstater(grant, actor, approvers, review_above):
+            detail = {"grant": grant.id, "reason": why, "expired_at_us": grant.expires_at_us}
+            uow.campaigns.record_event(grant.campaign_id, REQUESTED, actor, now, detail)
+            uow.commit()
+            return {**grant_json(grant), "reinstatement": _pending(grant, actor, review_above)}
         if not uow.budgets.adjust(grant.campaign_id, -grant.amount_minor):
             budget = uow.budgets.get(grant.campaign_id)
             left = format_minor(budget.remaining_minor, grant.currency) if budget else "0"
@@ -64,3 +76,15 @@ def reinstate_grant(
         uow.record(GrantReinstated(reopened, why, actor))
         uow.commit()
     return grant_json(reopened)
+
+
+def _pending(grant: Grant, actor: str, review_above_minor: int | None) -> dict[str, Any]:
+    """What the first of two persons is told: the grant is still expired, waiting for a second."""
+    above = format_minor(review_above_minor or 0, grant.currency)
+    return {
+        "state": "pending_second_approval",
+        "approved_by": [actor],
+        "review_above": above,
+        "message": f"{format_minor(grant.amount_minor, grant.currency)} {grant.currency} is above "
+        f"{above}: a second, different person re-opens it",
+    }

@@ -218,6 +218,31 @@ class MemoryNotifications:
                 found[r.state] = found.get(r.state, 0) + 1
         return found
 
+    def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
+        mine = [r for r in self._n.distributions.values() if r.campaign_id == campaign_id]
+        return sorted(mine, key=lambda r: (-r.created_at_us, r.id))[:limit]
+
+    def opened_after(self, distribution_id: str, campaign_id: str) -> int:
+        sent = [
+            r
+            for r in self._n.messages.values()
+            if r.distribution_id == distribution_id
+            and r.state is MessageState.SENT
+            and r.sent_at_us is not None
+        ]
+        return len(
+            {
+                r.account_id
+                for r in sent
+                for g in self._s.grants.values()
+                if g.account_id == r.account_id
+                and g.campaign_id == campaign_id
+                and g.claimed_at_us is not None
+                and r.sent_at_us is not None
+                and g.claimed_at_us >= r.sent_at_us
+            }
+        )
+
     def inapp(self, account_id: str, limit: int) -> list[dict[str, Any]]:
         mine = [
             r

@@ -345,6 +345,24 @@ class SqlNotifications:
         )
         return {MessageState(state): int(n) for state, n in rows}
 
+    def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
+        query = select(d).where(d.c.campaign_id == campaign_id)
+        rows = self._conn.execute(query.order_by(d.c.created_at_us.desc(), d.c.distribution_id).limit(limit))
+        return [_distribution(r) for r in rows]
+
+    def opened_after(self, distribution_id: str, campaign_id: str) -> int:
+        reached = and_(
+            grants.c.account_id == m.c.account_id,
+            grants.c.campaign_id == campaign_id,
+            grants.c.claimed_at_us >= m.c.sent_at_us,
+        )
+        query = (
+            select(func.count(func.distinct(m.c.account_id)))
+            .select_from(m.join(grants, reached))
+            .where(m.c.distribution_id == distribution_id, m.c.state == MessageState.SENT.value)
+        )
+        return int(self._conn.execute(query).scalar_one())
+
     def inapp(self, account_id: str, limit: int) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             select(m.c.message_id, m.c.template, m.c.locale, m.c.title, m.c.body, m.c.sent_at_us)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from pledge.entrypoints.cli.app import grants
 from pledge.entrypoints.cli.audited import audited
+from pledge.entrypoints.cli.identity import KeyOpt, cli_key
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
 from pledge.entrypoints.presenters import clawbacks_json, revoked_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
@@ -46,13 +47,24 @@ def grants_reinstate(
     as_json: JsonOpt = False,
     now: NowOpt = None,
     actor: ActorOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Re-open an expired grant for a fresh claim window while the budget covers it (through the ledger)."""
+    """Re-open an expired grant for a fresh claim window while the budget covers it (through the
+    ledger), with your own key; above `payout.reinstate_review_above` two different people do it."""
     with app_for(db, now) as pledge:
-        who = actor_name(actor)
-        with audited(pledge, "grant.reinstate", f"grant:{grant_id}", who) as call:
-            result = reinstate_grant(call.uow, pledge.clock, grant_id, reason, who)
-        emit(result, as_json, lambda g: out.print(f"grant {g['id']}: {g['state']} until {g['expires_at']}"))
+        person = cli_key(pledge, key, actor, "grants.reinstate")
+        with audited(pledge, "grant.reinstate", f"grant:{grant_id}", person.actor, person.key_id) as call:
+            result = reinstate_grant(call.uow, pledge.clock, grant_id, reason, person.actor)
+        emit(result, as_json, _reinstated_line)
+
+
+def _reinstated_line(g: dict[str, Any]) -> None:
+    pending = g.get("reinstatement")
+    if pending:
+        first = pending["approved_by"][0]
+        out.print(f"grant {g['id']}: still {g['state']}; approved by {first}, {pending['message']}")
+    else:
+        out.print(f"grant {g['id']}: {g['state']} until {g['expires_at']}")
 
 
 def _clawback_table(result: dict[str, Any]) -> None:

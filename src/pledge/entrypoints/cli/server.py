@@ -58,6 +58,17 @@ def serve(
     workers_off: Annotated[
         bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
     ] = False,
+    notify_off: Annotated[
+        bool,
+        typer.Option(
+            "--no-notify-worker",
+            help="Do not deliver notifications (held distributions, reminders) from this process; "
+            "run `pledge notify deliver` on a schedule instead.",
+        ),
+    ] = False,
+    notify_interval: Annotated[
+        str, typer.Option(help="How often the notification worker runs a bounded `notify deliver`.")
+    ] = "30s",
     idempotency_retention: Annotated[
         str,
         typer.Option(
@@ -100,6 +111,8 @@ def serve(
             db=pledge.url,
             now_us=parse_instant(now, param="--now") if now else None,
             webhook_worker=not workers_off,
+            notify_worker=not notify_off,
+            notify_interval_s=parse_duration_us(notify_interval, param="--notify-interval") / 1_000_000,
             idempotency_retention_s=parse_duration_us(idempotency_retention, param="--idempotency-retention")
             / 1_000_000,
             rate_per_key=(per_key.per_second, per_key.burst),

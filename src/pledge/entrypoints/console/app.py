@@ -25,6 +25,7 @@ from pledge.entrypoints.console import (
     compensation,
     customer,
     dryrun,
+    notify_pages,
     payouts,
     signin,
     support,
@@ -155,6 +156,7 @@ def mount_console(api: FastAPI, ctx: ApiContext) -> None:
     # Fixed paths under /campaigns/{id}/ first: campaigns' /campaigns/{id}/{action} would match them.
     console.include_router(dryrun.routes(site))
     console.include_router(compensation.routes(site))
+    console.include_router(notify_pages.routes(site))
     console.include_router(campaigns.routes(site))
     console.mount("/static", StaticFiles(packages=[("pledge.entrypoints.console", "static")]), name="static")
     _handlers(site, console, customer=False)

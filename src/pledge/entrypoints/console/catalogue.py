@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pledge.entrypoints.console import catalogue_claims, catalogue_codes, catalogue_payouts, catalogue_service
+from pledge.entrypoints.console import (
+    catalogue_claims,
+    catalogue_codes,
+    catalogue_notify,
+    catalogue_payouts,
+    catalogue_service,
+)
 from pledge.entrypoints.console.catalogue_groups import GROUP_MESSAGES
 
 MESSAGES: dict[str, tuple[str, str]] = {
     **catalogue_codes.MESSAGES,
     **catalogue_claims.MESSAGES,
+    **catalogue_notify.MESSAGES,
     **catalogue_payouts.MESSAGES,
     # Frame
     "app_name": ("Console", "控制台"),

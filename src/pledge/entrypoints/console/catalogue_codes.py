@@ -257,6 +257,9 @@ CODES: dict[str, tuple[str, str]] = {
     "claims_not_taken": ("This campaign takes no claims.", "该活动不接受补登申请。"),
     "evidence_too_large": ("An evidence file is too large.", "凭证文件过大。"),
     "evidence_not_found": ("This claim has no such evidence file.", "该申请没有此凭证文件。"),
+    # The sandbox wallet's answers (the demo's provider, adapters/payouts/sandbox_wallet.py)
+    "bad_request": ("The wallet did not understand the request.", "钱包无法理解该请求。"),
+    "bad_signature": ("The request was not signed with the wallet's secret.", "请求未使用钱包密钥签名。"),
     "invalid_reason": (
         "The reason must be a short code like receipt_unreadable.",
         "原因须为简短代码，如 receipt_unreadable。",

@@ -133,3 +133,21 @@ def timeline_lines(
             f"{days[-1][0].isoformat()}</text>"
         )
     return _frame(chart_id, title, description, body)
+
+
+def funnel_bars(chart_id: str, title: str, description: str, steps: Sequence[tuple[str, str, int]]) -> str:
+    """One horizontal bar per step (class, label, count), each as long as its count against the first."""
+    top = max([1] + [n for _, _, n in steps])
+    left, row = 160, (H - TOP - 8) // max(1, len(steps))
+    plot_w = W - left - RIGHT - 72  # room after the bar for its number
+    body = [f'<line class="axis" x1="{left}" y1="{TOP}" x2="{left}" y2="{TOP + row * len(steps)}"/>']
+    for index, (kind, label, count) in enumerate(steps):
+        y = TOP + index * row
+        width, mid, height = count * plot_w // top, y + row // 2 + 4, max(1, row - 8)
+        body.append(
+            f'<text class="tick" x="{left - 8}" y="{mid}" text-anchor="end">{escape(label)}</text>'
+            f'<rect class="bar {escape(kind)}" x="{left}" y="{y + 4}" width="{width}" height="{height}">'
+            f"<title>{escape(label)}: {group(count)}</title></rect>"
+            f'<text class="tick" x="{left + width + 6}" y="{mid}">{group(count)}</text>'
+        )
+    return _frame(chart_id, title, description, body)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
 from pledge.entrypoints.console.compensation import start_compensation
+from pledge.entrypoints.console.support_reinstate import reinstate_routes
 from pledge.entrypoints.console.web import (
     Site,
     Visitor,
@@ -59,6 +60,7 @@ def routes(site: Site) -> APIRouter:
     router = APIRouter()
     _lookup(router, site)
     _corrections(router, site)
+    reinstate_routes(router, site)
     return router
 
 

@@ -39,6 +39,11 @@ class Settings:
     webhook_worker: bool = True
     webhook_interval_s: float = 2.0
     webhook_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Notifications delivered on a schedule (ADR 26): on from `pledge serve` (`--no-notify-worker`
+    # turns it off), off where the app is built otherwise (tests, a host with its own scheduler).
+    notify_worker: bool = False
+    notify_interval_s: float = 30.0
+    notify_max_per_pass: int = 500  # one pass sends at most this many; the next pass goes on
     job_silence_s: float = 900.0  # a queued/running job untouched this long is marked interrupted
     # SQLite has one writer: how long a job's status (or a work not yet committed) waits for it.
     busy_wait_s: float = 600.0

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "grants.claim": (CUSTOMER,),
     "grants.expire": (OPERATOR,),
     "grants.revoke": (OPERATOR, SUPPORT),  # an unopened grant, with a reason (ADR 14)
+    "grants.reinstate": (OPERATOR, SUPPORT),  # an expired grant; two persons above the campaign's amount
     "claims.submit": (SUPPORT, CUSTOMER),  # a purchase missing from the records (ADR 28)
     "claims.read": (ADMIN, OPERATOR, SUPPORT, FINANCE, CUSTOMER),  # a customer: their own claims
     "claims.decide": (OPERATOR, SUPPORT),  # never one's own claim; two persons above review_above

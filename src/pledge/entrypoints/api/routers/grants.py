@@ -1,4 +1,4 @@
-"""/v1/grants: list (cursor), one, claim (open a red envelope), expire, revoke."""
+"""/v1/grants: list (cursor), one, claim (open a red envelope), expire, revoke, reinstate."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pledge.entrypoints.web.inputs import check_text
 from pledge.entrypoints.web.mutations import Call, mutation
 from pledge.usecases.corrections import revoke_grant
 from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
+from pledge.usecases.reinstate import reinstate_grant
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"], responses=ERROR_RESPONSES)
 
@@ -133,5 +134,34 @@ def revoke(
         "grant.revoke",
         f"grant:{grant_id}",
         lambda uow: revoked_json(revoke_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor)),
+        models.Grant,
+    )
+
+
+class ReinstateParams(StrictBody):
+    reason: str = Field(max_length=200, description="Why: recorded in the campaign's audit trail.")
+
+
+@router.post(
+    "/{grant_id}/reinstate",
+    response_model=models.Grant,
+    summary="Re-open an expired grant for a fresh claim window (value back from the budget); above the "
+    "campaign's payout.reinstate_review_above the first person's call is a pending approval (the grant "
+    "stays expired, `reinstatement` says so) and a different person's call re-opens it",
+    openapi_extra=scopes_doc("grants.reinstate"),
+)
+def reinstate(
+    request: Request,
+    grant_id: GrantId,
+    params: ReinstateParams,
+    call: Annotated[Call, Depends(mutation("grants.reinstate"))],
+) -> Response:
+    check_text(params.reason, "reason")
+    _visible(request, grant_id, call.principal)
+    actor = call.principal.actor
+    return call.run(
+        "grant.reinstate",
+        f"grant:{grant_id}",
+        lambda uow: reinstate_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor),
         models.Grant,
     )
