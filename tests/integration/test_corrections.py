@@ -44,7 +44,7 @@ def app(db_url: str, tmp_path: Path) -> App:
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
-    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 3
+    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops").issued == 3
     return app
 
 
@@ -157,7 +157,7 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
-    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 1_200
+    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops").issued == 1_200
     fix = Corrector(app.rules, app.clock)
     returned = [p._replace(status="returned") if i % 3 else p for i, p in enumerate(purchases)]
 

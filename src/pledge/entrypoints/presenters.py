@@ -2,10 +2,14 @@
 
 Each entry point family adds its own framing (the API's ``"object"``); the console has
 ``entrypoints/console/presenters.py``. Adapters never import a presenter.
+
+``json_view`` finds the presenter for a typed result, so a command can hand the result itself
+to ``emit`` (``--json`` and the human line both read the same JSON view).
 """
 
 from __future__ import annotations
 
+from functools import singledispatch
 from typing import Any
 
 from pledge.domain.corrections import ClawbackCase
@@ -16,6 +20,7 @@ from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import grant_json
+from pledge.usecases.issue import RunOutcome
 from pledge.usecases.quotes import AccountQuote
 from pledge.usecases.subscriptions import RenewalRun
 
@@ -90,3 +95,28 @@ def renewal_json(run: RenewalRun) -> dict[str, Any]:
         "dry_run": False,
         "changed": run.renewed + run.lapsed,
     }
+
+
+def run_json(run: RunOutcome) -> dict[str, Any]:
+    """``pledge campaign run --json`` and the result of the API's ``campaign.run`` job."""
+    return {
+        "campaign": run.campaign,
+        "version": run.version,
+        "issued": run.issued,
+        "dry_run": False,
+        "changed": run.issued,
+        "amount": format_minor(run.amount_minor, run.currency),
+        "currency": run.currency,
+        "budget_exhausted": run.budget_exhausted,
+        "already_paid": run.already_paid,
+        "budget_remaining": format_minor(run.budget_remaining_minor, run.currency),
+    }
+
+
+@singledispatch
+def json_view(result: Any) -> Any:
+    """A typed use-case result as its JSON; anything else (already JSON) as it is."""
+    return result
+
+
+json_view.register(RunOutcome, run_json)

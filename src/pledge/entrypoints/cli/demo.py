@@ -15,6 +15,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import PledgeError
+from pledge.domain.money import format_minor
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
@@ -194,9 +195,10 @@ def _launch_and_run(app: App, operator: str) -> None:
     launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  {CAMPAIGN} is {launched['state']}")
     first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
-    out.print(f"  run: issued {first['issued']:,} red envelopes, {first['amount']} {first['currency']}")
+    amount = format_minor(first.amount_minor, first.currency)
+    out.print(f"  run: issued {first.issued:,} red envelopes, {amount} {first.currency}")
     second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
-    out.print(f"  run again: issued {second['issued']} (idempotent)")
+    out.print(f"  run again: issued {second.issued} (idempotent)")
 
 
 def _customers(app: App) -> None:
