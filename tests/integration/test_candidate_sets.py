@@ -29,7 +29,7 @@ from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
-from pledge.usecases.engines import on_engine, select_candidates
+from pledge.usecases.engines import CandidateSetWritten, on_engine, select_candidates
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import RunOutcome, run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -90,7 +90,7 @@ def grants_of(app: App, campaign_id: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
 
-def select(app: App, engine: DuckDBEngine, campaign_id: str, out: Path) -> dict[str, Any]:
+def select(app: App, engine: DuckDBEngine, campaign_id: str, out: Path) -> CandidateSetWritten:
     return select_candidates(
         app.uow, app.rules, app.clock, campaign_id, engine, FileCandidateSets(), str(out)
     )
@@ -109,7 +109,7 @@ def test_a_candidate_set_issues_what_the_import_issues(
     from_set = launched(app, terms("from-set", budget=budget))
     selected = select(app, engine, from_set, tmp_path / "set")
     manifest = json.loads((tmp_path / "set" / "manifest.json").read_text())
-    assert manifest["rows"] == selected["rows"] > 0
+    assert manifest["rows"] == selected.rows > 0
     assert (manifest["engine"], manifest["terms_version"]) == ("duckdb", 1)
 
     by_import, by_set = run(app, imported), run(app, from_set, tmp_path / "set")
