@@ -138,8 +138,8 @@ def test_issue_claim_expire_report_and_verify(app: App) -> None:
     later = FixedClock(NOW + 31 * 86_400_000_000)
     with pytest.raises(RefusedError, match="expired"):
         claim_grant(app.uow, later, grants["P03"]["id"])
-    assert expire_grants(app.uow, later)["expired"] == 2
-    assert expire_grants(app.uow, later)["expired"] == 0
+    assert expire_grants(app.uow, later).expired == 2
+    assert expire_grants(app.uow, later).expired == 0
 
     report = campaign_report(app.uow, "founders-refund")
     assert report["issued_amount"] == "5297.00"

@@ -153,8 +153,8 @@ def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revo
     result = expire_grants(uow, Clock(LATER), batch_size=2)
     expired = log.new()
     assert all(isinstance(e, GrantsExpired) for e in expired)
-    assert len(expired) == result["batches"]  # one campaign: one event per batch
-    assert sum(e.count for e in expired if isinstance(e, GrantsExpired)) == result["expired"] == len(rest)
+    assert len(expired) == result.batches  # one campaign: one event per batch
+    assert sum(e.count for e in expired if isinstance(e, GrantsExpired)) == result.expired == len(rest)
     total = sum(store.grants[g["id"]].amount_minor for g in rest)
     assert sum(e.amount_minor for e in expired if isinstance(e, GrantsExpired)) == total
     assert {e.at_us for e in expired if isinstance(e, GrantsExpired)} == {LATER}

@@ -117,7 +117,7 @@ def test_a_copied_campaign_pays_nothing_twice_and_its_dry_run_says_who_paid(worl
 def test_expired_grants_still_count_as_paid_and_revoked_ones_do_not(world: World) -> None:
     start(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert expire_grants(world.uow, Clock(LATER))["expired"] == 3
+    assert expire_grants(world.uow, Clock(LATER)).expired == 3
     start(world, COPY)
     assert simulate_campaign(world.uow, rules, COPY)["already_paid"] == 3
     revoked = next(g for g in world.store.grants.values() if g.purchase_id == "P10")

@@ -39,7 +39,7 @@ from pledge.usecases.campaigns import (
 )
 from pledge.usecases.common import selection_for
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -503,16 +503,10 @@ def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
     launch(world, accept_shortfall=1, budget="3500.00")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
-    assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1))["expired"] == 0
+    assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1)).expired == 0
     result = expire_grants(world.uow, Clock(LATER))
-    assert result == {
-        "expired": 1,
-        "dry_run": False,
-        "changed": 1,
-        "amounts": [{"amount": "1499.00", "currency": "CNY"}],
-        "batches": 1,
-    }
-    assert expire_grants(world.uow, Clock(LATER))["expired"] == 0
+    assert result == ExpiryRun(expired=1, batches=1, returned=(Returned("CNY", 149900),))
+    assert expire_grants(world.uow, Clock(LATER)).expired == 0
     assert world.store.budgets[CID].remaining_minor == 200 + 149_900
     assert world.store.grants[grant_id(CID, "P10")].state is GrantState.EXPIRED
     # An expired grant still holds its purchase: P10 is never granted again, and P03 (1799.00)

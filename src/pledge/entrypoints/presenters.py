@@ -19,7 +19,7 @@ from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
-from pledge.usecases.grants import grant_json
+from pledge.usecases.grants import ExpiryRun, grant_json
 from pledge.usecases.issue import RunOutcome
 from pledge.usecases.quotes import AccountQuote
 from pledge.usecases.subscriptions import RenewalRun
@@ -113,6 +113,19 @@ def run_json(run: RunOutcome) -> dict[str, Any]:
     }
 
 
+def expiry_json(run: ExpiryRun) -> dict[str, Any]:
+    """``pledge grants expire --json`` and ``POST /v1/grants/expire`` (with ``"object"`` first)."""
+    return {
+        "expired": run.expired,
+        "dry_run": False,
+        "changed": run.expired,
+        "amounts": [
+            {"amount": format_minor(r.amount_minor, r.currency), "currency": r.currency} for r in run.returned
+        ],
+        "batches": run.batches,
+    }
+
+
 @singledispatch
 def json_view(result: Any) -> Any:
     """A typed use-case result as its JSON; anything else (already JSON) as it is."""
@@ -120,3 +133,4 @@ def json_view(result: Any) -> Any:
 
 
 json_view.register(RunOutcome, run_json)
+json_view.register(ExpiryRun, expiry_json)

@@ -238,7 +238,7 @@ def _expire_and_verify(app: App) -> None:
         "envelopes expire and their value returns to the budget through the ledger.",
     )
     expired = expire_grants(app.uow, FixedClock(later))
-    out.print(f"  expired {expired['expired']:,} envelopes")
+    out.print(f"  expired {expired.expired:,} envelopes")
     render.report(campaign_report(app.uow, CAMPAIGN))
 
     step(

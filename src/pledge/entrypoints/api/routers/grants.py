@@ -10,7 +10,7 @@ from pydantic import Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
-from pledge.entrypoints.presenters import revoked_json
+from pledge.entrypoints.presenters import expiry_json, revoked_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.context import context
@@ -105,7 +105,7 @@ def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Respons
     return call.run(
         "grants.expire",
         "grants:all",
-        lambda uow: {"object": "grant_expiry", **expire_grants(uow, call.ctx.app.clock)},
+        lambda uow: {"object": "grant_expiry", **expiry_json(expire_grants(uow, call.ctx.app.clock))},
         models.Expired,
     )
 
