@@ -19,7 +19,7 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
-from pledge.entrypoints.presenters import clawbacks_json
+from pledge.entrypoints.presenters import clawbacks_json, grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
@@ -49,7 +49,7 @@ def app(db_url: str, tmp_path: Path) -> App:
 
 
 def grants_of(app: App) -> dict[str, dict[str, object]]:
-    return {str(g["purchase_id"]): g for g in list_grants(app.uow, campaign_id=CID)["data"]}
+    return {str(g["purchase_id"]): g for g in grants_json(list_grants(app.uow, campaign_id=CID))["data"]}
 
 
 def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> dict[str, object]:

@@ -13,6 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -116,7 +117,7 @@ def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothi
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     assert caught.value.code == "not_approved"
     assert campaign_report(app.uow, "founders-refund")["state"] == "draft"
-    assert list_grants(app.uow)["data"] == []
+    assert grants_json(list_grants(app.uow))["data"] == []
     assert verify_ledger(app.uow)["entries"] == 0
 
 
@@ -125,7 +126,9 @@ def test_issue_claim_expire_report_and_verify(app: App) -> None:
     first = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     assert (first.issued, first.amount_minor) == (3, 529700)
     assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops").issued == 0
-    grants = {g["purchase_id"]: g for g in list_grants(app.uow, campaign_id="founders-refund")["data"]}
+    grants = {
+        g["purchase_id"]: g for g in grants_json(list_grants(app.uow, campaign_id="founders-refund"))["data"]
+    }
     assert {k: v["amount"] for k, v in grants.items()} == {
         "P01": "1999.00",
         "P03": "1799.00",

@@ -31,6 +31,7 @@ from pledge.domain.ledger import Transfer
 from pledge.domain.money import format_minor, parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import (
     apply_campaign,
     approve_campaign,
@@ -107,7 +108,7 @@ def launch(w: World, accept_shortfall: int | None = None, **changes: Any) -> Non
 
 
 def grants_by_purchase(w: World) -> dict[str, dict[str, Any]]:
-    return {g["purchase_id"]: g for g in list_grants(w.uow, campaign_id=CID)["data"]}
+    return {g["purchase_id"]: g for g in grants_json(list_grants(w.uow, campaign_id=CID))["data"]}
 
 
 # -- the fakes ----------------------------------------------------------------
@@ -522,15 +523,17 @@ def test_list_grants_paginates_and_validates_the_limit(world: World) -> None:
     seen, after, pages = [], None, 0
     while True:
         page = list_grants(world.uow, campaign_id=CID, starting_after=after, limit=2)
-        seen += [g["id"] for g in page["data"]]
+        seen += [g.id for g in page.rows]
         pages += 1
-        if not page["has_more"]:
+        if not page.has_more:
             break
-        after = page["data"][-1]["id"]
+        after = page.rows[-1].id
     assert (seen, pages) == (ids, 2)
-    assert not list_grants(world.uow, limit=3)["has_more"]
-    assert [g["purchase_id"] for g in list_grants(world.uow, account_id="A-cn-2")["data"]] == ["P03"]
-    assert list_grants(world.uow, campaign_id="other")["data"] == []
+    assert not list_grants(world.uow, limit=3).has_more
+    assert [g["purchase_id"] for g in grants_json(list_grants(world.uow, account_id="A-cn-2"))["data"]] == [
+        "P03"
+    ]
+    assert grants_json(list_grants(world.uow, campaign_id="other"))["data"] == []
     for bad in (0, 1001):
         with pytest.raises(InputError) as caught:
             list_grants(world.uow, limit=bad)

@@ -77,6 +77,11 @@ def compensation_json(run: CompensationRun) -> dict[str, Any]:
     }
 
 
+def grants_json(page: Page[Grant]) -> dict[str, Any]:
+    """``pledge grants list --json`` and ``GET /v1/grants`` (which adds its ``url``)."""
+    return {"object": "list", "data": [grant_json(g) for g in page.rows], "has_more": page.has_more}
+
+
 def revoked_json(grant: Grant) -> dict[str, Any]:
     """``pledge grants revoke --json`` and ``POST /v1/grants/{id}/revoke``: the grant as revoked."""
     return grant_json(grant)
@@ -134,3 +139,9 @@ def json_view(result: Any) -> Any:
 
 json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
+json_view.register(Grant, grant_json)
+
+
+@json_view.register
+def _page_json(page: Page) -> dict[str, Any]:  # type: ignore[type-arg]  # any page of presented rows
+    return {"object": "list", "data": [json_view(row) for row in page.rows], "has_more": page.has_more}

@@ -12,7 +12,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.common import check_page_limit, list_object
+from pledge.usecases.common import Page, check_page_limit, page_of
 from pledge.usecases.ports import Clock, ExpiredBatch, UnitOfWork, UnitOfWorkFactory
 
 EXPIRE_BATCH = 10_000  # grants per expiry transaction
@@ -174,10 +174,11 @@ def list_grants(
     account_id: str | None = None,
     starting_after: str | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> Page[Grant]:
+    """One page of grants, oldest id first, after ``starting_after``."""
     check_page_limit(limit)
     with uow_factory() as uow:
         page = uow.grants.page(
             campaign_id=campaign_id, account_id=account_id, starting_after=starting_after, limit=limit + 1
         )
-    return list_object(page, limit, grant_json)
+    return page_of(page, limit)

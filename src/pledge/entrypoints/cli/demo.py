@@ -218,9 +218,9 @@ def _customers(app: App) -> None:
         "Open a red envelope, twice",
         "Opening moves the money to the customer; opening again returns the same result and moves nothing.",
     )
-    grant = list_grants(app.uow, account_id="demo-wang-bingbing")["data"][0]
-    opened = claim_grant(app.uow, app.clock, grant["id"])
-    again_opened = claim_grant(app.uow, app.clock, grant["id"])
+    grant = list_grants(app.uow, account_id="demo-wang-bingbing").rows[0]
+    opened = claim_grant(app.uow, app.clock, grant.id)
+    again_opened = claim_grant(app.uow, app.clock, grant.id)
     out.print(
         f"  {opened['id']}: {opened['amount']} {opened['currency']} {opened['state']}; "
         f"second open: {again_opened['state']}, same claim time: "
