@@ -31,7 +31,7 @@ def test_the_approval_page_shows_stacking_and_support_sees_why(console: Console)
     page = "/console/campaigns/groups-a"
     assert post_form(console.client("operator"), page, f"{page}/launch").status_code == 200
     assert (
-        run_campaign(console.app.uow, console.app.rules, console.app.clock, "groups-a", "ops.zhao")["issued"]
+        run_campaign(console.app.uow, console.app.rules, console.app.clock, "groups-a", "ops.zhao").issued
         == 3
     )
 

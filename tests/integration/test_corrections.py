@@ -19,7 +19,7 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
-from pledge.entrypoints.presenters import clawbacks_json
+from pledge.entrypoints.presenters import clawbacks_json, grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
@@ -44,12 +44,12 @@ def app(db_url: str, tmp_path: Path) -> App:
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
-    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 3
+    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops").issued == 3
     return app
 
 
 def grants_of(app: App) -> dict[str, dict[str, object]]:
-    return {str(g["purchase_id"]): g for g in list_grants(app.uow, campaign_id=CID)["data"]}
+    return {str(g["purchase_id"]): g for g in grants_json(list_grants(app.uow, campaign_id=CID))["data"]}
 
 
 def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> dict[str, object]:
@@ -95,7 +95,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
         claim_grant(app.uow, app.clock, str(grants["P03"]["id"]))
     assert refused.value.code == "grant_revoked"
     later = App(app.url, NOW + 31 * US_PER_DAY)
-    assert expire_grants(later.uow, later.clock)["expired"] == 1  # P10 only: a revoked grant never expires
+    assert expire_grants(later.uow, later.clock).expired == 1  # P10 only: a revoked grant never expires
     later.close()
     assert verify_ledger(app.uow)["ok"]
 
@@ -157,7 +157,7 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
-    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops")["issued"] == 1_200
+    assert run_campaign(app.uow, app.rules, app.clock, CID, "ops").issued == 1_200
     fix = Corrector(app.rules, app.clock)
     returned = [p._replace(status="returned") if i % 3 else p for i, p in enumerate(purchases)]
 

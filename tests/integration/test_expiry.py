@@ -126,7 +126,7 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
 
     result = expire_grants(app.uow, FixedClock(LATER), batch_size=97)
     assert result == expire_grants(memory, FixedClock(LATER), batch_size=97)
-    assert result["expired"] == len(due) and result["batches"] == -(-len(due) // 97)
+    assert result.expired == len(due) and result.batches == -(-len(due) // 97)
     after = _grants(app.uow)
     assert after == _grants(memory)
     assert {i for i, g in after.items() if g.state is GrantState.EXPIRED} == due
@@ -145,7 +145,7 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
         ).scalars()
         payloads = list(events)
     # One posting per campaign per batch (two campaigns are due).
-    assert result["batches"] <= postings[0] <= 2 * result["batches"]
+    assert result.batches <= postings[0] <= 2 * result.batches
     assert postings[1] == sum(before[i].amount_minor for i in due)
     # One event per grant, its object what the API shows for the grant, in canonical JSON.
     bodies = [json.loads(p) for p in payloads]
@@ -159,7 +159,7 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
     with app.engine.connect() as conn:
         pending = conn.execute(text("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'"))
         assert pending.scalar_one() == len(due)
-    assert expire_grants(app.uow, FixedClock(LATER), batch_size=97)["expired"] == 0
+    assert expire_grants(app.uow, FixedClock(LATER), batch_size=97).expired == 0
     # A grant marked expired behind the ledger's back is reported as such.
     patient = next(g for g in after.values() if g.campaign_id == "patient-refund")
     with app.engine.begin() as conn:
@@ -201,7 +201,7 @@ def test_a_killed_expiry_leaves_a_consistent_state_and_a_rerun_finishes(
     assert 0 < done < due, "killed between its first and its last batch"
     _check_books(app.uow)  # whatever batch was in flight rolled back whole
     rerun = expire_grants(app.uow, FixedClock(LATER), batch_size=50)
-    assert rerun["expired"] == due - done
+    assert rerun.expired == due - done
     assert _expired(app) == due
     _check_books(app.uow)
 

@@ -9,6 +9,7 @@ import pytest
 from pledge.adapters.sqlalchemy.insights import SqlInsights
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.grants import list_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
@@ -34,7 +35,7 @@ def launched(db_url: str) -> Iterator[App]:
 
 def test_the_timeline_adds_up_to_the_grants_issued(launched: App) -> None:
     timeline = grant_timeline(launched.uow, SqlInsights(launched.engine), CID)
-    issued = list_grants(launched.uow, campaign_id=CID)["data"]
+    issued = grants_json(list_grants(launched.uow, campaign_id=CID))["data"]
     assert timeline.campaign == CID and timeline.currency == "CNY"
     assert timeline.days, "a launched campaign issued on some day"
     last = timeline.days[-1].running

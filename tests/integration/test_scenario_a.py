@@ -13,6 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -116,16 +117,18 @@ def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothi
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     assert caught.value.code == "not_approved"
     assert campaign_report(app.uow, "founders-refund")["state"] == "draft"
-    assert list_grants(app.uow)["data"] == []
+    assert grants_json(list_grants(app.uow))["data"] == []
     assert verify_ledger(app.uow)["entries"] == 0
 
 
 def test_issue_claim_expire_report_and_verify(app: App) -> None:
     launched(app)
     first = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
-    assert (first["issued"], first["amount"]) == (3, "5297.00")
-    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 0
-    grants = {g["purchase_id"]: g for g in list_grants(app.uow, campaign_id="founders-refund")["data"]}
+    assert (first.issued, first.amount_minor) == (3, 529700)
+    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops").issued == 0
+    grants = {
+        g["purchase_id"]: g for g in grants_json(list_grants(app.uow, campaign_id="founders-refund"))["data"]
+    }
     assert {k: v["amount"] for k, v in grants.items()} == {
         "P01": "1999.00",
         "P03": "1799.00",
@@ -138,8 +141,8 @@ def test_issue_claim_expire_report_and_verify(app: App) -> None:
     later = FixedClock(NOW + 31 * 86_400_000_000)
     with pytest.raises(RefusedError, match="expired"):
         claim_grant(app.uow, later, grants["P03"]["id"])
-    assert expire_grants(app.uow, later)["expired"] == 2
-    assert expire_grants(app.uow, later)["expired"] == 0
+    assert expire_grants(app.uow, later).expired == 2
+    assert expire_grants(app.uow, later).expired == 0
 
     report = campaign_report(app.uow, "founders-refund")
     assert report["issued_amount"] == "5297.00"
@@ -159,7 +162,7 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_pa
     _, purchases = write_files(tmp_path / "more", more)
     result = import_purchases(app.uow, read_purchases(purchases))
     assert result == {"imported": 1, "unchanged": len(PURCHASES), "updated": 0, "revoked": 0, "clawbacks": 0}
-    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")["issued"] == 1
+    assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops").issued == 1
 
 
 def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: App, tmp_path: Path) -> None:
@@ -174,9 +177,9 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
         app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
     )
     dry = simulate_campaign(app.uow, app.rules, "founders-refund")
-    assert (dry["grants"], dry["already_granted"]) == (0, first["issued"])
+    assert (dry["grants"], dry["already_granted"]) == (0, first.issued)
     again = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
-    assert (again["issued"], again["amount"]) == (0, "0.00")
+    assert (again.issued, again.amount_minor) == (0, 0)
     assert verify_ledger(app.uow)["ok"]
 
 
@@ -186,7 +189,7 @@ def test_budget_stops_issuance_in_order(app: App) -> None:
     launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance", accept_shortfall=1)
     result = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     # P01 (1999) fits; P10 (1499, Nov 11) would leave 2.00; P03 (1799, Dec 7) does not fit.
-    assert (result["issued"], result["budget_exhausted"], result["budget_remaining"]) == (2, 1, "2.00")
+    assert (result.issued, result.budget_exhausted, result.budget_remaining_minor) == (2, 1, 200)
 
 
 def test_ledger_verify_detects_tampering(app: App) -> None:

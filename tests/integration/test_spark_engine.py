@@ -65,12 +65,12 @@ def test_a_spark_candidate_set_issues_what_the_import_issues(
     selected = select_candidates(
         app.uow, app.rules, app.clock, from_set, spark, FileCandidateSets(), str(tmp_path / "set")
     )
-    assert selected["rows"] > 0
+    assert selected.rows > 0
     by_import, by_set = run(app, imported), run(app, from_set, tmp_path / "set")
-    assert (by_set["issued"], by_set["amount"], by_set["budget_exhausted"]) == (
-        by_import["issued"],
-        by_import["amount"],
-        by_import["budget_exhausted"],
+    assert (by_set.issued, by_set.amount_minor, by_set.budget_exhausted) == (
+        by_import.issued,
+        by_import.amount_minor,
+        by_import.budget_exhausted,
     )
     assert grants_of(app, from_set) == grants_of(app, imported)
     sim = simulate_campaign(app.uow, app.rules, from_set, history=on_engine(spark))

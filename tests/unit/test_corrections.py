@@ -71,7 +71,7 @@ def test_a_returned_purchase_revokes_its_unopened_grant_and_returns_the_value(is
     with pytest.raises(RefusedError) as refused:
         claim_grant(issued.uow, LATE, grant["id"])
     assert refused.value.code == "grant_revoked"
-    assert expire_grants(issued.uow, Clock(LATER))["expired"] == 2  # P01 and P10: not the revoked one
+    assert expire_grants(issued.uow, Clock(LATER)).expired == 2  # P01 and P10: not the revoked one
     assert verify_ledger(issued.uow)["ok"]
     events = [e for e in issued.store.events if e[1] == "grants.corrected"]
     assert [(e[2], e[4]) for e in events] == [("ops.import", '{"clawbacks": 0, "revoked": 1}')]

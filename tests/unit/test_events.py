@@ -33,6 +33,7 @@ from pledge.domain.events import (
 )
 from pledge.domain.grant import GrantState
 from pledge.domain.subscriptions import Term, TermKind, TermState
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -126,7 +127,7 @@ def launched_and_run() -> tuple[MemoryStore, Log]:
 def test_a_claim_records_the_claimed_grant_once_and_only_for_its_own_account() -> None:
     store, log = launched_and_run()
     uow = memory_uow_factory(store)
-    grant = list_grants(uow, campaign_id=CID, limit=1)["data"][0]
+    grant = grants_json(list_grants(uow, campaign_id=CID, limit=1))["data"][0]
     stranger = "someone-else"
     with pytest.raises(NotFoundError) as refused:  # another account's grant: as if it did not exist
         claim_grant(uow, CLOCK, grant["id"], account_id=stranger)
@@ -144,7 +145,7 @@ def test_a_claim_records_the_claimed_grant_once_and_only_for_its_own_account() -
 def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revoked_grant() -> None:
     store, log = launched_and_run()
     uow = memory_uow_factory(store)
-    first, *rest = list_grants(uow, campaign_id=CID, limit=100)["data"]
+    first, *rest = grants_json(list_grants(uow, campaign_id=CID, limit=100))["data"]
     revoke_grant(uow, CLOCK, first["id"], "returned", "support")
     (revoked,) = log.new()
     assert isinstance(revoked, GrantRevoked) and revoked.grant == store.grants[first["id"]]
@@ -153,8 +154,8 @@ def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revo
     result = expire_grants(uow, Clock(LATER), batch_size=2)
     expired = log.new()
     assert all(isinstance(e, GrantsExpired) for e in expired)
-    assert len(expired) == result["batches"]  # one campaign: one event per batch
-    assert sum(e.count for e in expired if isinstance(e, GrantsExpired)) == result["expired"] == len(rest)
+    assert len(expired) == result.batches  # one campaign: one event per batch
+    assert sum(e.count for e in expired if isinstance(e, GrantsExpired)) == result.expired == len(rest)
     total = sum(store.grants[g["id"]].amount_minor for g in rest)
     assert sum(e.amount_minor for e in expired if isinstance(e, GrantsExpired)) == total
     assert {e.at_us for e in expired if isinstance(e, GrantsExpired)} == {LATER}
@@ -165,7 +166,7 @@ def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revo
 def test_events_are_written_as_plain_json_named_by_their_class() -> None:
     store, log = launched_and_run()
     uow = memory_uow_factory(store)
-    grant = list_grants(uow, campaign_id=CID, limit=1)["data"][0]
+    grant = grants_json(list_grants(uow, campaign_id=CID, limit=1))["data"][0]
     claim_grant(uow, CLOCK, grant["id"])
     (claimed,) = log.new()
     assert event_type(claimed) == "GrantClaimed"

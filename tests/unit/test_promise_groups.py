@@ -89,14 +89,14 @@ def test_changing_stacking_is_a_new_version_that_needs_approval(world: World) ->
 
 def test_a_copied_campaign_pays_nothing_twice_and_its_dry_run_says_who_paid(world: World) -> None:
     start(world)
-    assert run_campaign(world.uow, rules, CLOCK, CID, "ops")["issued"] == 3
+    assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 3
     start(world, COPY)
     dry = simulate_campaign(world.uow, rules, COPY)
     assert (dry["grants"], dry["already_paid"], dry["already_paid_by"]) == (0, 3, {CID: 3})
     assert (dry["group"], dry["stacking"]) == ("default", "excluded")
     assert not [p for p in dry["problems"] if p["code"] == "stacking_allowed"]
     run = run_campaign(world.uow, rules, CLOCK, COPY, "ops")
-    assert (run["issued"], run["already_paid"]) == (dry["grants"], dry["already_paid"])
+    assert (run.issued, run.already_paid) == (dry["grants"], dry["already_paid"])
     assert why(world, "A-cn-5", COPY)["P10"]["code"] == "already_paid"
     assert why(world, "A-cn-5", COPY)["P10"]["campaign"] == CID
     # P01, paid by the original, takes A-cn-1's limit and device S1's in the copy too: the copy does
@@ -117,14 +117,14 @@ def test_a_copied_campaign_pays_nothing_twice_and_its_dry_run_says_who_paid(worl
 def test_expired_grants_still_count_as_paid_and_revoked_ones_do_not(world: World) -> None:
     start(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert expire_grants(world.uow, Clock(LATER))["expired"] == 3
+    assert expire_grants(world.uow, Clock(LATER)).expired == 3
     start(world, COPY)
     assert simulate_campaign(world.uow, rules, COPY)["already_paid"] == 3
     revoked = next(g for g in world.store.grants.values() if g.purchase_id == "P10")
     world.store.grants[revoked.id] = dataclasses.replace(revoked, state=GrantState.REVOKED)
     dry = simulate_campaign(world.uow, rules, COPY)
     assert (dry["grants"], dry["already_paid"]) == (1, 2)
-    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops")["issued"] == 1
+    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 1
 
 
 def test_another_group_pays_again_without_a_word(world: World) -> None:
@@ -133,7 +133,7 @@ def test_another_group_pays_again_without_a_word(world: World) -> None:
     start(world, COPY, group="spring-2012")
     dry = simulate_campaign(world.uow, rules, COPY)
     assert (dry["grants"], dry["already_paid"], dry["group"]) == (3, 0, "spring-2012")
-    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops")["issued"] == 3
+    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 3
 
 
 def test_stacking_allowed_pays_again_and_the_approver_is_told(world: World) -> None:
@@ -148,7 +148,7 @@ def test_stacking_allowed_pays_again_and_the_approver_is_told(world: World) -> N
     approved = approve_campaign(world.uow, rules, CLOCK, COPY, "finance")
     assert approved["stacking"] == "allowed"
     launch_campaign(world.uow, rules, CLOCK, COPY, "finance")
-    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops")["issued"] == 3
+    assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 3
 
 
 def test_the_group_moves_only_with_an_approved_version(world: World) -> None:
@@ -182,7 +182,7 @@ def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: Wor
     # In order: P01 paid (1999 of 3000), P02 per account, P05 per serial, P10 (1499) meets 1001 left.
     start(world, accept_shortfall=2, budget="3000.00")
     run = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (run["issued"], run["budget_exhausted"]) == (1, 2)
+    assert (run.issued, run.budget_exhausted) == (1, 2)
     for account, pid in (("A-cn-5", "P10"), ("A-cn-2", "P03")):
         reason = why(world, account)[pid]
         assert (reason["code"], reason["position"], reason["of"], reason["purchase_id"]) == (

@@ -28,9 +28,10 @@ from pledge.domain.errors import (
 )
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import Transfer
-from pledge.domain.money import parse_minor
+from pledge.domain.money import format_minor, parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import (
     apply_campaign,
     approve_campaign,
@@ -39,7 +40,7 @@ from pledge.usecases.campaigns import (
 )
 from pledge.usecases.common import selection_for
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -107,7 +108,7 @@ def launch(w: World, accept_shortfall: int | None = None, **changes: Any) -> Non
 
 
 def grants_by_purchase(w: World) -> dict[str, dict[str, Any]]:
-    return {g["purchase_id"]: g for g in list_grants(w.uow, campaign_id=CID)["data"]}
+    return {g["purchase_id"]: g for g in grants_json(list_grants(w.uow, campaign_id=CID))["data"]}
 
 
 # -- the fakes ----------------------------------------------------------------
@@ -397,7 +398,7 @@ def test_dry_run_reports_budget_exhaustion_and_matches_the_run(world: World) -> 
     assert (sim["grants"], sim["budget_exhausted"]) == (2, 1)
     assert [p["code"] for p in sim["problems"]] == ["budget_exhausted"] and not sim["blocking"]
     run = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (run["issued"], run["amount"]) == (sim["grants"], sim["amount"])
+    assert (run.issued, format_minor(run.amount_minor, run.currency)) == (sim["grants"], sim["amount"])
     after = simulate_campaign(world.uow, rules, CID)
     assert (after["grants"], after["already_granted"], after["budget_exhausted"]) == (0, 2, 1)
 
@@ -411,10 +412,10 @@ def test_run_issues_once_in_order_and_books_everything(world: World) -> None:
     assert missing.value.code == "campaign_not_found"
     launch(world)
     first = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (first["issued"], first["amount"], first["budget_exhausted"]) == (3, "5297.00", 0)
-    assert first["budget_remaining"] == "49994703.00"
+    assert (first.issued, first.amount_minor, first.budget_exhausted) == (3, 529700, 0)
+    assert first.budget_remaining_minor == 4999470300
     again = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (again["issued"], again["amount"]) == (0, "0.00")
+    assert (again.issued, again.amount_minor) == (0, 0)
     grants = grants_by_purchase(world)
     assert {k: parse_minor(v["amount"], "CNY") for k, v in grants.items()} == EXPECTED_GRANTS
     assert all(g["state"] == "issued" and g["id"] == grant_id(CID, p) for p, g in grants.items())
@@ -446,7 +447,7 @@ def test_budget_stops_issuance_in_order_never_skipping_to_a_cheaper_one(world: W
     launch(world, accept_shortfall=1, budget="3500.00")
     result = run_campaign(world.uow, rules, CLOCK, CID, "ops")
     # P01 (1999, Sep 1) fits; P10 (1499, Nov 11) leaves 2.00; P03 (1799, Dec 7) does not fit.
-    assert (result["issued"], result["budget_exhausted"], result["budget_remaining"]) == (2, 1, "2.00")
+    assert (result.issued, result.budget_exhausted, result.budget_remaining_minor) == (2, 1, 200)
     assert set(grants_by_purchase(world)) == {"P01", "P10"}
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="3000.00"), "ops")
     approve_campaign(world.uow, rules, CLOCK, CID, "finance")
@@ -462,7 +463,7 @@ def test_a_raised_budget_in_a_new_version_issues_the_rest(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="6000.00"), "ops")
     approve_campaign(world.uow, rules, CLOCK, CID, "finance")
     result = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (result["version"], result["issued"], result["budget_remaining"]) == (2, 1, "703.00")
+    assert (result.version, result.issued, result.budget_remaining_minor) == (2, 1, 70300)
     assert world.store.budgets[CID] == Budget(CID, "CNY", 600_000, 70_300)
     assert verify_ledger(world.uow)["ok"]
 
@@ -473,9 +474,9 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(world: World) ->
     late = ("P11", "A-cn-3", "mi-1", "S11", "2011-09-15T10:00:00+08:00", "1999.00", "completed")
     result = import_purchases(world.uow, [purchase_records([*PURCHASES, late])])
     assert result == {"imported": 1, "unchanged": len(PURCHASES), "updated": 0, "revoked": 0, "clawbacks": 0}
-    assert run_campaign(world.uow, rules, CLOCK, CID, "ops")["issued"] == 1
+    assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 1
     assert "P11" in grants_by_purchase(world)
-    assert run_campaign(world.uow, rules, CLOCK, CID, "ops")["issued"] == 0
+    assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 0
 
 
 # -- claim, expire, list ---------------------------------------------------------------
@@ -503,21 +504,15 @@ def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
     launch(world, accept_shortfall=1, budget="3500.00")
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
-    assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1))["expired"] == 0
+    assert expire_grants(world.uow, Clock(NOW + 30 * US_PER_DAY - 1)).expired == 0
     result = expire_grants(world.uow, Clock(LATER))
-    assert result == {
-        "expired": 1,
-        "dry_run": False,
-        "changed": 1,
-        "amounts": [{"amount": "1499.00", "currency": "CNY"}],
-        "batches": 1,
-    }
-    assert expire_grants(world.uow, Clock(LATER))["expired"] == 0
+    assert result == ExpiryRun(expired=1, batches=1, returned=(Returned("CNY", 149900),))
+    assert expire_grants(world.uow, Clock(LATER)).expired == 0
     assert world.store.budgets[CID].remaining_minor == 200 + 149_900
     assert world.store.grants[grant_id(CID, "P10")].state is GrantState.EXPIRED
     # An expired grant still holds its purchase: P10 is never granted again, and P03 (1799.00)
     # still does not fit in the 1501.00 now remaining.
-    assert run_campaign(world.uow, rules, Clock(LATER), CID, "ops")["issued"] == 0
+    assert run_campaign(world.uow, rules, Clock(LATER), CID, "ops").issued == 0
     assert verify_ledger(world.uow)["ok"]
 
 
@@ -528,15 +523,17 @@ def test_list_grants_paginates_and_validates_the_limit(world: World) -> None:
     seen, after, pages = [], None, 0
     while True:
         page = list_grants(world.uow, campaign_id=CID, starting_after=after, limit=2)
-        seen += [g["id"] for g in page["data"]]
+        seen += [g.id for g in page.rows]
         pages += 1
-        if not page["has_more"]:
+        if not page.has_more:
             break
-        after = page["data"][-1]["id"]
+        after = page.rows[-1].id
     assert (seen, pages) == (ids, 2)
-    assert not list_grants(world.uow, limit=3)["has_more"]
-    assert [g["purchase_id"] for g in list_grants(world.uow, account_id="A-cn-2")["data"]] == ["P03"]
-    assert list_grants(world.uow, campaign_id="other")["data"] == []
+    assert not list_grants(world.uow, limit=3).has_more
+    assert [g["purchase_id"] for g in grants_json(list_grants(world.uow, account_id="A-cn-2"))["data"]] == [
+        "P03"
+    ]
+    assert grants_json(list_grants(world.uow, campaign_id="other"))["data"] == []
     for bad in (0, 1001):
         with pytest.raises(InputError) as caught:
             list_grants(world.uow, limit=bad)
@@ -715,8 +712,8 @@ def test_issuance_properties(
         import_purchases(uow, [batch])
         for _ in range(2):
             planned = simulate_campaign(uow, rules, CID)["grants"]
-            assert run_campaign(uow, rules, CLOCK, CID, "ops")["issued"] == planned
-        assert run_campaign(uow, rules, CLOCK, CID, "ops")["issued"] == 0
+            assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == planned
+        assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == 0
 
     grants = list(store.grants.values())
     by_id = {p.purchase_id: p for p in purchases}

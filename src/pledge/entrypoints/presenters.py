@@ -2,10 +2,14 @@
 
 Each entry point family adds its own framing (the API's ``"object"``); the console has
 ``entrypoints/console/presenters.py``. Adapters never import a presenter.
+
+``json_view`` finds the presenter for a typed result, so a command can hand the result itself
+to ``emit`` (``--json`` and the human line both read the same JSON view).
 """
 
 from __future__ import annotations
 
+from functools import singledispatch
 from typing import Any
 
 from pledge.domain.corrections import ClawbackCase
@@ -15,7 +19,8 @@ from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
-from pledge.usecases.grants import grant_json
+from pledge.usecases.grants import ExpiryRun, grant_json
+from pledge.usecases.issue import RunOutcome
 from pledge.usecases.quotes import AccountQuote
 from pledge.usecases.subscriptions import RenewalRun
 
@@ -72,6 +77,11 @@ def compensation_json(run: CompensationRun) -> dict[str, Any]:
     }
 
 
+def grants_json(page: Page[Grant]) -> dict[str, Any]:
+    """``pledge grants list --json`` and ``GET /v1/grants`` (which adds its ``url``)."""
+    return {"object": "list", "data": [grant_json(g) for g in page.rows], "has_more": page.has_more}
+
+
 def revoked_json(grant: Grant) -> dict[str, Any]:
     """``pledge grants revoke --json`` and ``POST /v1/grants/{id}/revoke``: the grant as revoked."""
     return grant_json(grant)
@@ -90,3 +100,48 @@ def renewal_json(run: RenewalRun) -> dict[str, Any]:
         "dry_run": False,
         "changed": run.renewed + run.lapsed,
     }
+
+
+def run_json(run: RunOutcome) -> dict[str, Any]:
+    """``pledge campaign run --json`` and the result of the API's ``campaign.run`` job."""
+    return {
+        "campaign": run.campaign,
+        "version": run.version,
+        "issued": run.issued,
+        "dry_run": False,
+        "changed": run.issued,
+        "amount": format_minor(run.amount_minor, run.currency),
+        "currency": run.currency,
+        "budget_exhausted": run.budget_exhausted,
+        "already_paid": run.already_paid,
+        "budget_remaining": format_minor(run.budget_remaining_minor, run.currency),
+    }
+
+
+def expiry_json(run: ExpiryRun) -> dict[str, Any]:
+    """``pledge grants expire --json`` and ``POST /v1/grants/expire`` (with ``"object"`` first)."""
+    return {
+        "expired": run.expired,
+        "dry_run": False,
+        "changed": run.expired,
+        "amounts": [
+            {"amount": format_minor(r.amount_minor, r.currency), "currency": r.currency} for r in run.returned
+        ],
+        "batches": run.batches,
+    }
+
+
+@singledispatch
+def json_view(result: Any) -> Any:
+    """A typed use-case result as its JSON; anything else (already JSON) as it is."""
+    return result
+
+
+json_view.register(RunOutcome, run_json)
+json_view.register(ExpiryRun, expiry_json)
+json_view.register(Grant, grant_json)
+
+
+@json_view.register
+def _page_json(page: Page) -> dict[str, Any]:  # type: ignore[type-arg]  # any page of presented rows
+    return {"object": "list", "data": [json_view(row) for row in page.rows], "has_more": page.has_more}

@@ -9,8 +9,8 @@ and decides with the very planner, limits, grants so far and promise group in Pl
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CashbackTerms
@@ -33,6 +33,16 @@ from pledge.usecases.ports import (
 ORDER = "purchased_at_us, purchase_id (UTF-8 bytes)"
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateSetWritten:
+    """What ``campaign select`` wrote: ``rows`` candidates of terms ``version`` in directory ``out``."""
+
+    campaign: str
+    version: int
+    rows: int
+    out: str
+
+
 def select_candidates(
     uow_factory: UnitOfWorkFactory,
     rules: RuleCompiler,
@@ -41,7 +51,7 @@ def select_candidates(
     engine: SelectionEngine,
     sets: CandidateSets,
     out_dir: str,
-) -> dict[str, Any]:
+) -> CandidateSetWritten:
     """Write the approved terms' candidate set to ``out_dir`` (new or empty) with its manifest."""
     target = Path(out_dir)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -71,7 +81,7 @@ def select_candidates(
         "files": list(written.files),
     }
     sets.write_manifest(str(target), manifest)
-    return {"campaign": campaign_id, "version": version.version, "rows": written.rows, "out": str(target)}
+    return CandidateSetWritten(campaign_id, version.version, written.rows, str(target))
 
 
 class EngineHistory:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
@@ -11,7 +12,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
-from pledge.usecases.common import check_page_limit, list_object
+from pledge.usecases.common import Page, check_page_limit, page_of
 from pledge.usecases.ports import Clock, ExpiredBatch, UnitOfWork, UnitOfWorkFactory
 
 EXPIRE_BATCH = 10_000  # grants per expiry transaction
@@ -80,13 +81,30 @@ def claim_grant(
     return grant_json(claimed)
 
 
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """What expired grants returned to the budgets in one currency, in its minor units."""
+
+    currency: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryRun:
+    """What ``grants expire`` did: ``expired`` grants in ``batches``, ``returned`` per currency (sorted)."""
+
+    expired: int
+    batches: int
+    returned: tuple[Returned, ...]
+
+
 def expire_grants(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     *,
     batch_size: int = EXPIRE_BATCH,
     progress: ExpiryProgress | None = None,
-) -> dict[str, Any]:
+) -> ExpiryRun:
     """Expire every unopened grant past its window; its value returns to the campaign budget.
 
     Batch by batch, each its own transaction (ADR 17): one statement expires up to ``batch_size``
@@ -118,13 +136,7 @@ def expire_grants(
             amounts[c.currency] = amounts.get(c.currency, 0) + c.amount_minor
         if progress:
             progress(expired, max(due, expired))
-    return {
-        "expired": expired,
-        "dry_run": False,
-        "changed": expired,
-        "amounts": [{"amount": format_minor(v, c), "currency": c} for c, v in sorted(amounts.items())],
-        "batches": batches,
-    }
+    return ExpiryRun(expired, batches, tuple(Returned(c, v) for c, v in sorted(amounts.items())))
 
 
 def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
@@ -162,10 +174,11 @@ def list_grants(
     account_id: str | None = None,
     starting_after: str | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> Page[Grant]:
+    """One page of grants, oldest id first, after ``starting_after``."""
     check_page_limit(limit)
     with uow_factory() as uow:
         page = uow.grants.page(
             campaign_id=campaign_id, account_id=account_id, starting_after=starting_after, limit=limit + 1
         )
-    return list_object(page, limit, grant_json)
+    return page_of(page, limit)

@@ -11,6 +11,7 @@ is the primary key; and the budget row's CHECK (remaining >= 0).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
@@ -44,6 +45,50 @@ from pledge.usecases.simulate import blocking_problems
 CHUNK = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetRanOut:
+    """The first candidate the budget could not pay, and its place among all ``of`` decided."""
+
+    purchase_id: str
+    purchased_at_us: int
+    position: int
+    of: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What one ``campaign run`` issued; amounts in minor units of ``currency``."""
+
+    campaign: str
+    version: int
+    issued: int
+    amount_minor: int
+    currency: str
+    budget_exhausted: int
+    already_paid: int
+    budget_remaining_minor: int
+    budget_ran_out: BudgetRanOut | None = None
+
+    def event_detail(self) -> dict[str, Any]:
+        """The ``run`` event's detail, as the campaign timeline and ``why`` read it back."""
+        detail: dict[str, Any] = {
+            "version": self.version,
+            "issued": self.issued,
+            "amount_minor": self.amount_minor,
+            "budget_exhausted": self.budget_exhausted,
+            "already_paid": self.already_paid,
+        }
+        if self.budget_ran_out is not None:
+            r = self.budget_ran_out
+            detail["budget_ran_out"] = {
+                "purchase_id": r.purchase_id,
+                "purchased_at_us": r.purchased_at_us,
+                "position": r.position,
+                "of": r.of,
+            }
+        return detail
+
+
 def run_campaign(
     uow_factory: UnitOfWorkFactory,
     rules: RuleCompiler,
@@ -52,7 +97,7 @@ def run_campaign(
     actor: str,
     progress: Callable[[int], None] | None = None,
     candidates: CandidateSet | None = None,
-) -> dict[str, Any]:
+) -> RunOutcome:
     """Issue the campaign's grants: free candidates in bulk, the rest in order (ADR 11).
 
     If the budget runs out during the run, the split cannot say who came first: that attempt is
@@ -78,7 +123,7 @@ def _run(
     candidates: CandidateSet | None,
     *,
     split: bool,
-) -> dict[str, Any]:
+) -> RunOutcome:
     now = clock.now_us()
     with uow_factory() as uow:
         record = require_campaign(uow, campaign_id, for_update=True)
@@ -146,30 +191,22 @@ def _run(
             raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
         paid = prepared.paid_elsewhere()
         already_paid = 0 if terms.stacking_allowed else sum(paid.values())
-        detail = {
-            "version": version.version,
-            "issued": issued,
-            "amount_minor": amount,
-            "budget_exhausted": ran_out.count,
-            "already_paid": already_paid,
-            **ran_out.detail(),
-        }
-        uow.campaigns.record_event(campaign_id, "run", actor, now, detail)
+        outcome = RunOutcome(
+            campaign=campaign_id,
+            version=version.version,
+            issued=issued,
+            amount_minor=amount,
+            currency=terms.currency,
+            budget_exhausted=ran_out.count,
+            already_paid=already_paid,
+            budget_remaining_minor=left,
+            budget_ran_out=ran_out.first_unpaid(),
+        )
+        uow.campaigns.record_event(campaign_id, "run", actor, now, outcome.event_detail())
         uow.commit()
     if progress:
         progress(issued)
-    return {
-        "campaign": campaign_id,
-        "version": version.version,
-        "issued": issued,
-        "dry_run": False,
-        "changed": issued,
-        "amount": format_minor(amount, terms.currency),
-        "currency": terms.currency,
-        "budget_exhausted": ran_out.count,
-        "already_paid": already_paid,
-        "budget_remaining": format_minor(left, terms.currency),
-    }
+    return outcome
 
 
 class RanOut:
@@ -192,17 +229,10 @@ class RanOut:
             if self.first is None:
                 self.first, self.position = candidate, self.seen
 
-    def detail(self) -> dict[str, Any]:
+    def first_unpaid(self) -> BudgetRanOut | None:
         if self.first is None:
-            return {}
-        return {
-            "budget_ran_out": {
-                "purchase_id": self.first.purchase_id,
-                "purchased_at_us": self.first.purchased_at_us,
-                "position": self.position,
-                "of": self.seen,
-            }
-        }
+            return None
+        return BudgetRanOut(self.first.purchase_id, self.first.purchased_at_us, self.position, self.seen)
 
 
 def _store_free(

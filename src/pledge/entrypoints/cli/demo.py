@@ -15,6 +15,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiKey, ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import PledgeError
+from pledge.domain.money import format_minor
 from pledge.domain.records import ACCOUNT_COLUMNS, PURCHASE_COLUMNS
 from pledge.domain.timeutil import format_instant, parse_instant
 from pledge.entrypoints.cli import render
@@ -197,9 +198,10 @@ def _launch_and_run(app: App, operator: str) -> None:
     launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     out.print(f"  {CAMPAIGN} is {launched['state']}")
     first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
-    out.print(f"  run: issued {first['issued']:,} red envelopes, {first['amount']} {first['currency']}")
+    amount = format_minor(first.amount_minor, first.currency)
+    out.print(f"  run: issued {first.issued:,} red envelopes, {amount} {first.currency}")
     second = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
-    out.print(f"  run again: issued {second['issued']} (idempotent)")
+    out.print(f"  run again: issued {second.issued} (idempotent)")
 
 
 def _customers(app: App) -> None:
@@ -219,9 +221,9 @@ def _customers(app: App) -> None:
         "Open a red envelope, twice",
         "Opening moves the money to the customer; opening again returns the same result and moves nothing.",
     )
-    grant = list_grants(app.uow, account_id="demo-wang-bingbing")["data"][0]
-    opened = claim_grant(app.uow, app.clock, grant["id"])
-    again_opened = claim_grant(app.uow, app.clock, grant["id"])
+    grant = list_grants(app.uow, account_id="demo-wang-bingbing").rows[0]
+    opened = claim_grant(app.uow, app.clock, grant.id)
+    again_opened = claim_grant(app.uow, app.clock, grant.id)
     out.print(
         f"  {opened['id']}: {opened['amount']} {opened['currency']} {opened['state']}; "
         f"second open: {again_opened['state']}, same claim time: "
@@ -240,7 +242,7 @@ def _expire_and_verify(app: App) -> None:
         "envelopes expire and their value returns to the budget through the ledger.",
     )
     expired = expire_grants(app.uow, FixedClock(later))
-    out.print(f"  expired {expired['expired']:,} envelopes")
+    out.print(f"  expired {expired.expired:,} envelopes")
     render.report(campaign_report(app.uow, CAMPAIGN))
 
     step(

@@ -32,7 +32,7 @@ def campaign_select(
             pledge.uow, pledge.rules, pledge.clock, campaign_id, chosen, FileCandidateSets(), str(out_dir)
         )
     emit(
-        {"rows": result["rows"], "out": result["out"]},
+        {"rows": result.rows, "out": result.out},
         as_json,
         lambda r: out.print(f"{campaign_id}: {r['rows']:,} candidates written to {r['out']}"),
     )

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError, PledgeError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.presenters import json_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -89,6 +90,8 @@ def app_for(db: str | None, now: str | None = None, *, require_schema: bool = Tr
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    """Print ``result`` as JSON or through ``human``; a typed result goes through its presenter first."""
+    result = json_view(result)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=None) + "\n")
     elif human is not None:

@@ -28,6 +28,7 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
+from pledge.entrypoints.presenters import run_json
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.jobs import job_json
 from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
@@ -291,7 +292,7 @@ def _start_run(site: Site, who: Visitor, campaign_id: str) -> str:
     audit = audit_call.audit("campaign.run", f"campaign:{campaign_id}")
 
     def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
-        return run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress)
+        return run_json(run_campaign(uow, app.rules, app.clock, campaign_id, who.actor, progress))
 
     job = audit_call.start_job("campaign.run", audit, work)
     return f"/console/jobs/{job.job_id}?back=/console/campaigns/{campaign_id}"

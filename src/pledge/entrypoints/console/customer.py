@@ -29,7 +29,7 @@ from pledge.entrypoints.console.web import (
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, list_grants
+from pledge.usecases.grants import claim_grant, grant_json, list_grants
 from pledge.usecases.insights import list_campaigns
 from pledge.usecases.notify_unsubscribe import inapp_messages
 from pledge.usecases.payouts import list_payouts
@@ -80,7 +80,7 @@ def routes(site: Site) -> APIRouter:
         who.require("eligibility.read")
         account_id = customer_account(who)
         record, _ = site.ctx.store.account(account_id)
-        grants = list_grants(app.uow, account_id=account_id, limit=100)["data"]
+        grants = [grant_json(g) for g in list_grants(app.uow, account_id=account_id, limit=100).rows]
         for grant in grants:  # a revocation's reason: a known code in the reader's words, or support's text
             reason = grant["revoked_reason"]
             grant["reason_text"] = who.t(f"revoked_{reason}") if reason in CORRECTION_REASONS else reason

@@ -22,7 +22,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
-from pledge.entrypoints.presenters import compensation_json
+from pledge.entrypoints.presenters import compensation_json, grants_json
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.customers import find_customers
@@ -101,7 +101,11 @@ def _lookup(router: APIRouter, site: Site) -> None:
         explanation = None
         if chosen and who.may("eligibility.read"):
             explanation = explain_account(app.uow, app.rules, account_id, chosen)
-        grants = list_grants(app.uow, account_id=account_id, limit=100) if who.may("grants.read") else None
+        grants = (
+            grants_json(list_grants(app.uow, account_id=account_id, limit=100))
+            if who.may("grants.read")
+            else None
+        )
         terms = list_subscriptions(app.uow, account_id=account_id) if who.may("subscriptions.read") else None
         previews = compensation_previews(who, account_id, offers) if who.may("compensation.preview") else []
         return render(

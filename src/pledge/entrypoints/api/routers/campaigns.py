@@ -13,6 +13,7 @@ from pledge.domain.campaign import CampaignState as State
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body
+from pledge.entrypoints.presenters import run_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody, parse_document
 from pledge.entrypoints.web.context import context
@@ -187,7 +188,8 @@ def run(campaign_id: CampaignId, call: Operate) -> Response:
         audit = call.audit("campaign.run", f"campaign:{campaign_id}")
 
         def work(uow: UowFactory, progress: Callable[[int], None]) -> dict[str, Any]:
-            return run_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, progress)
+            outcome = run_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, progress)
+            return run_json(outcome)
 
         return 202, job_json(call.start_job("campaign.run", audit, work))
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
-from pledge.entrypoints.presenters import revoked_json
+from pledge.entrypoints.presenters import expiry_json, grants_json, revoked_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.context import context
@@ -52,7 +52,7 @@ def list_(
         starting_after=starting_after,
         limit=limit,
     )
-    return {**result, "url": "/v1/grants"}
+    return {**grants_json(result), "url": "/v1/grants"}
 
 
 def _visible(request: Request, grant_id: str, principal: Principal) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def expire(call: Annotated[Call, Depends(mutation("grants.expire"))]) -> Respons
     return call.run(
         "grants.expire",
         "grants:all",
-        lambda uow: {"object": "grant_expiry", **expire_grants(uow, call.ctx.app.clock)},
+        lambda uow: {"object": "grant_expiry", **expiry_json(expire_grants(uow, call.ctx.app.clock))},
         models.Expired,
     )
 
