@@ -87,8 +87,8 @@ def test_each_distribution_shows_its_funnel_as_a_chart_and_a_table(site: Console
         app.uow, app.clock, CID, "grant_issued", (Channel.EMAIL, Channel.INAPP), 0, "ops"
     )
     deliver(app.uow, app.clock, app.wall_clock, {}, Renderer(PUBLIC_URL))  # in-app only: no email channel
-    grant = next(g for g in list_grants(app.uow, account_id="A-cn-1")["data"])
-    claim_grant(app.uow, FixedClock(at + 60_000_000), grant["id"])
+    grant = list_grants(app.uow, account_id="A-cn-1").rows[0]
+    claim_grant(app.uow, FixedClock(at + 60_000_000), grant.id)
     page = operator.get(url, headers={"Accept-Language": "en"}).text
     figure = page[page.index(f'id="funnel-{sent["id"]}"') :]
     assert '<svg class="chart"' in figure and 'role="img"' in figure and "<desc" in figure

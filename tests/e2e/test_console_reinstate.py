@@ -17,6 +17,7 @@ from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.entrypoints.server import create_app
 from pledge.entrypoints.web.context import Settings
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -50,7 +51,7 @@ def site(tmp_path: Path) -> Iterator[Console]:
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     run_campaign(app.uow, app.rules, app.clock, CID, "ops")
     app.clock = FixedClock(parse_instant(NOW) + 41 * DAY)
-    assert expire_grants(app.uow, app.clock)["expired"] == 3
+    assert expire_grants(app.uow, app.clock).expired == 3
     store = ApiStore(app.engine)
     keys, key_ids = {}, {}
     for label, (name, scope) in PEOPLE.items():
@@ -65,7 +66,11 @@ def site(tmp_path: Path) -> Iterator[Console]:
 
 
 def test_two_people_reopen_an_expired_envelope_from_the_account_page(site: Site) -> None:
-    grant = next(g for g in list_grants(site.app.uow, campaign_id=CID)["data"] if g["purchase_id"] == "P01")
+    grant = next(
+        g
+        for g in grants_json(list_grants(site.app.uow, campaign_id=CID))["data"]
+        if g["purchase_id"] == "P01"
+    )
     page_url = f"/console/accounts/{grant['account_id']}"
     action = f"/console/grants/{grant['id']}/reinstate"
     assert "Re-open" not in site.client("finance").get(page_url).text
@@ -86,7 +91,7 @@ def test_two_people_reopen_an_expired_envelope_from_the_account_page(site: Site)
 
 
 def test_a_reason_and_the_confirmation_are_needed(site: Site) -> None:
-    grant = list_grants(site.app.uow, campaign_id=CID)["data"][0]
+    grant = grants_json(list_grants(site.app.uow, campaign_id=CID))["data"][0]
     page_url = f"/console/accounts/{grant['account_id']}"
     action = f"/console/grants/{grant['id']}/reinstate"
     wang = site.client("wang", **{"Accept-Language": "zh-CN"})
@@ -97,7 +102,9 @@ def test_a_reason_and_the_confirmation_are_needed(site: Site) -> None:
     finance = post_form(site.client("finance"), page_url, action, reason="x", confirm="yes")
     assert finance.status_code == 403
     assert grant["state"] == "expired" and verify_ledger(site.app.uow)["ok"]
-    assert all(g["state"] == "expired" for g in list_grants(site.app.uow, campaign_id=CID)["data"])
+    assert all(
+        g["state"] == "expired" for g in grants_json(list_grants(site.app.uow, campaign_id=CID))["data"]
+    )
 
 
 Site = Console

@@ -15,6 +15,7 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import RefusedError
 from pledge.domain.reinstatements import REQUESTED
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.grants import expire_grants, list_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
@@ -48,7 +49,9 @@ def app(db_url: str) -> Iterator[App]:
 
 
 def _grant(app: App) -> dict[str, Any]:
-    return next(g for g in list_grants(app.uow, campaign_id=CID)["data"] if g["purchase_id"] == "P01")
+    return next(
+        g for g in grants_json(list_grants(app.uow, campaign_id=CID))["data"] if g["purchase_id"] == "P01"
+    )
 
 
 def test_two_different_persons_reopen_it_and_the_ledger_verifies(app: App) -> None:

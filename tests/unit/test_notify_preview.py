@@ -61,8 +61,8 @@ def test_the_funnel_counts_envelopes_opened_after_the_message() -> None:
     world = _world()
     sent = send_distribution(world.uow, CLOCK, CID, "grant_issued", (Channel.EMAIL, Channel.INAPP), 0, "ops")
     _deliver(world, CLOCK.instant_us, FakeChannel(Channel.EMAIL))
-    grant = next(g for g in list_grants(world.uow, account_id="A-cn-1")["data"])
-    claim_grant(world.uow, Clock(CLOCK.instant_us + 60_000_000), grant["id"])
+    grant = list_grants(world.uow, account_id="A-cn-1").rows[0]
+    claim_grant(world.uow, Clock(CLOCK.instant_us + 60_000_000), grant.id)
     (funnel,) = campaign_funnels(world.uow, CID)
     assert funnel["id"] == sent["id"]
     assert {k: funnel[k] for k in ("planned", "sent", "failed", "suppressed", "opened")} == {
