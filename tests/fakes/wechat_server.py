@@ -11,8 +11,9 @@ to their fate (``fates``, consumed per new bill: ``SUCCESS``, ``WAIT_USER_CONFIR
 or ``FAIL:<reason>``). ``post_faults`` / ``query_faults`` are consumed one per request:
 ``SYSTEM_ERROR`` (500, nothing created), ``FREQUENCY_LIMITED`` (429),
 ``NOT_ENOUGH`` (403), ``apply_then_hang``, ``apply_then_drop``,
-``apply_then_SYSTEM_ERROR``, ``bad_signature`` (a reply signed with the wrong key), ``hang``
-(a query left unanswered).
+``apply_then_SYSTEM_ERROR``, ``drop`` (the connection closed, nothing created),
+``bad_signature`` (a reply signed with the wrong key), ``hang`` (a query left unanswered).
+Every well-formed transfer request is kept in ``sent``, in order, applied or not.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class WechatProvider:
     refused_signatures: int = 0
     day: int = 0  # the provider's business day: the per-user daily limits count bills of this day
     bill_day: dict[str, int] = field(default_factory=dict)
+    bills_of: dict[str, list[str]] = field(default_factory=dict)  # openid → its bill numbers
+    sent: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def signed(self, body: bytes, *, wrong_key: bool = False) -> dict[str, str]:
@@ -138,6 +141,7 @@ class WechatProvider:
 
     def create(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
+            self.sent.append(dict(request))
             number = request["out_bill_no"]
             existing = self.bills.get(number)
             if existing is not None:
@@ -148,9 +152,9 @@ class WechatProvider:
             if not MIN_FEN <= amount <= MAX_FEN:
                 return 400, {"code": "PARAM_ERROR", "message": "转账金额超出单笔限额"}
             today = [
-                b
-                for n, b in self.bills.items()
-                if b["openid"] == request["openid"] and b["state"] != "FAIL" and self.bill_day[n] == self.day
+                self.bills[n]
+                for n in self.bills_of.get(request["openid"], [])
+                if self.bills[n]["state"] != "FAIL" and self.bill_day[n] == self.day
             ]
             fate = self.fates.pop(0) if self.fates else "SUCCESS"
             if sum(b["transfer_amount"] for b in today) + amount > USER_DAY_FEN:
@@ -174,6 +178,7 @@ class WechatProvider:
                 bill["package_info"] = f"pkg-{number}"
             self.bills[number] = bill
             self.bill_day[number] = self.day
+            self.bills_of.setdefault(request["openid"], []).append(number)
             self.fate_of[number] = fate
             return 200, bill
 
@@ -221,6 +226,9 @@ class WechatHandler(JsonHandler):
         fault = provider.post_faults.pop(0) if provider.post_faults else ""
         if fault in _FAULT_STATUS:
             self.answer(_FAULT_STATUS[fault], {"code": fault, "message": "请稍后重试"})
+            return
+        if fault == "drop":
+            self.drop()
             return
         try:
             request = json.loads(body)
