@@ -11,7 +11,7 @@ from pledge.domain.payout_transfers import Outcome, ProviderAnswer, TransferStat
 from pledge.usecases.payout_outcomes import apply_provider_answer, close_if_window_ended
 from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import Budget, UnitOfWorkFactory
-from tests.contract.conftest import campaign
+from tests.contract.conftest import account, campaign
 from tests.contract.test_payouts import _grant, _record
 
 IN_WINDOW, AFTER_WINDOW = 500, 2_000  # the test grant's window ends at 1,000 µs
@@ -130,3 +130,18 @@ def test_a_pending_first_attempt_is_never_closed_by_the_window() -> None:
     with factory() as uow:
         assert close_if_window_ended(uow, record, AFTER_WINDOW) is False
     assert _look(factory, record)[0].transfer.state is TransferState.PENDING
+
+
+def test_a_transfer_waiting_for_the_customer_tells_them_once() -> None:
+    factory, (first,) = _books(TransferState.SUBMITTED)
+    with factory() as uow:
+        account_id = first.account_id
+        uow.purchases.add_accounts([account(account_id, email="a@example.com")], update=False)
+        uow.commit()
+    waiting = ProviderAnswer(Outcome.WAITING_USER, provider_ref="ref")
+    _answer(factory, first, waiting, IN_WINDOW)
+    _answer(factory, first, waiting, IN_WINDOW + 1)  # said again: nothing more to tell
+    with factory() as uow:
+        told = uow.notifications.history([account_id]).get(account_id, [])
+    topic = f"payout_confirm:{first.transfer.request_id}"
+    assert sorted((r.channel.value, r.topic) for r in told) == [("email", topic), ("inapp", topic)]

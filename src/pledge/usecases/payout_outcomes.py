@@ -37,8 +37,12 @@ from pledge.domain.payout_transfers import (
     retry,
 )
 from pledge.domain.payouts import MAX_ATTEMPTS
+from pledge.domain.timeutil import US_PER_DAY
+from pledge.usecases.notify_transactional import tell_account
 from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import UnitOfWork
+
+CONFIRM_WITHIN_US = US_PER_DAY  # WeChat closes an unconfirmed transfer after 24 hours (OVERDUE_CLOSE)
 
 _GIVEN_UP = frozenset({TransferState.FAILED, TransferState.CANCELLED, TransferState.RETURNED})
 
@@ -78,6 +82,8 @@ def apply_provider_answer(
         wallet = customer_account(record.account_id)
         uow.ledger.append([posting(record, "back", payouts_in_transit_account(rail), wallet, now_us)])
     updated = replace(record, transfer=after, attempts=record.attempts + sends, updated_at_us=now_us)
+    if after.state is TransferState.WAITING_USER and before.state is not TransferState.WAITING_USER:
+        _ask_to_confirm(uow, record, after.request_id, after.amount_minor, after.currency, now_us)
     if before.is_final or not after.is_final:
         uow.payouts.update(updated)
         return after.state
@@ -93,6 +99,23 @@ def apply_provider_answer(
     if grant is not None:
         refresh_grant(uow, grant, now_us)
     return after.state
+
+
+def _ask_to_confirm(
+    uow: UnitOfWork, record: PayoutRecord, request_id: str, amount_minor: int, currency: str, now_us: int
+) -> None:
+    """The rail waits for the customer (WeChat's WAIT_USER_CONFIRM): they are told, once per request,
+    with the day the provider closes it (24 hours on WeChat), in the decision's own transaction."""
+    versions = uow.campaigns.versions(record.campaign_id)
+    document = versions[-1].document if versions else {}
+    params = {
+        "campaign_name": str(document.get("name", record.campaign_id)),
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "confirm_before_us": now_us + CONFIRM_WITHIN_US,
+        "timezone": str(document.get("timezone", "Asia/Shanghai")),
+    }
+    tell_account(uow, "payout_confirm", record.campaign_id, record.account_id, request_id, params, now_us)
 
 
 def return_to_budget(uow: UnitOfWork, record: PayoutRecord, now_us: int) -> PayoutRecord:
