@@ -278,6 +278,7 @@ def _csv_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.Record
         problems.append(row)
         return "skip"
 
+    reader = None
     try:
         reader = pa_csv.open_csv(
             path,
@@ -302,6 +303,11 @@ def _csv_batches(path: Path, spec: _Spec, batch_rows: int) -> Iterator[pa.Record
                 pending = [rest]
     except pa.ArrowInvalid as exc:
         raise _CsvStructureError from exc
+    finally:
+        # Closed at once, also when a refusal leaves this generator: a reader left to interpreter
+        # shutdown has aborted the process (SIGABRT) after its error was printed.
+        if reader is not None:
+            reader.close()
     if problems:
         raise _CsvStructureError
     if pending:
