@@ -23,9 +23,9 @@ def test_parses_the_contract_example() -> None:
     assert terms.max_amount_minor == 199900
     assert terms.fixed_amount_minor is None
     assert terms.budget_minor == 5_000_000_000
-    assert terms.grant_amount(199900) == 199900
-    assert terms.grant_amount(149900) == 149900
-    assert terms.grant_amount(299900) == 199900
+    assert terms.grant_amount(199900, terms.window.start_us) == 199900
+    assert terms.grant_amount(149900, terms.window.start_us) == 149900
+    assert terms.grant_amount(299900, terms.window.start_us) == 199900
 
 
 def test_hash_is_stable_and_content_bound() -> None:

@@ -75,7 +75,11 @@ def test_split_agrees_with_the_ordered_pass(
         key=lambda c: (c.purchased_at_us, c.purchase_id),
     )
     # An earlier run granted some candidates: their keys count, and they are never granted twice.
-    earlier = [c for c in candidates[:prior_runs] if t.grant_amount(c.price_minor) <= c.price_minor]
+    earlier = [
+        c
+        for c in candidates[:prior_runs]
+        if t.grant_amount(c.price_minor, c.purchased_at_us) <= c.price_minor
+    ]
     by_account: dict[str, int] = {}
     by_serial: dict[str, int] = {}
     for c in earlier:  # booked under the account (and device) the purchase had then
@@ -118,7 +122,7 @@ def test_split_agrees_with_the_ordered_pass(
     )
     free = [c for c in remaining if is_free(c, accounts, serials)]
     for c in free:  # granted, unless their grant would exceed the price
-        exceeds = t.grant_amount(c.price_minor) > c.price_minor
+        exceeds = t.grant_amount(c.price_minor, c.purchased_at_us) > c.price_minor
         decided[c.purchase_id] = Decision.EXCEEDS_PRICE if exceeds else Decision.GRANT
     assert decided == expected
     assert split.free.count == sum(decided[c.purchase_id] is Decision.GRANT for c in free)

@@ -22,8 +22,9 @@ The guards, in one place:
   never overflows a 64-bit integer in SQL for any price that fits one.
 - **Currency.** A grant is paid in the terms' currency; a purchase in another one blocks a launch.
 
-Tiers (several windows, each with its own amount and cap) are one more node: a choice by purchase
-time between amounts, rendered as a ``CASE`` over ``purchased_at_us``; nothing else changes.
+Tiers (several windows, each with its own amount and cap, ADR 34) are a choice by purchase time
+between amounts: the first tier whose window holds the purchase gives its amount; a purchase no
+tier holds earns nothing. In SQL a ``CASE`` over ``purchased_at_us``; nothing else changes.
 """
 
 from __future__ import annotations
@@ -169,62 +170,124 @@ def upper_bound_of(amount: Amount) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Benefit:
-    """The amount expression of one terms version, in its currency, with its guards."""
+class Tier:
+    """One tier of a tiered campaign: purchases made in ``[start_us, end_us)`` earn ``amount``."""
 
+    id: str
+    start_us: int
+    end_us: int  # exclusive
     amount: Amount
+
+    def holds(self, at_us: int) -> bool:
+        return self.start_us <= at_us < self.end_us
+
+
+MAX_TIERS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Benefit:
+    """The amount expression of one terms version, in its currency, with its guards.
+
+    Either one ``amount`` for every purchase, or ``tiers`` (then ``amount`` is None): the first
+    tier whose window holds the purchase instant decides, and a purchase no tier holds earns
+    nothing. Every question takes the purchase's price and its instant (``at_us``).
+    """
+
+    amount: Amount | None
     currency: str
+    tiers: tuple[Tier, ...] = ()
     _compiled: Callable[[int], int] = field(init=False, repr=False, compare=False)
+    _tiers: tuple[tuple[int, int, Callable[[int], int]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_compiled", compile_amount(self.amount))
+        if (self.amount is None) == (not self.tiers):
+            raise ValueError("a benefit has either one amount or tiers, not both and not neither")
+        if len(self.tiers) > MAX_TIERS:
+            raise ValueError(f"at most {MAX_TIERS} tiers, not {len(self.tiers)}")
+        amounts = [t.amount for t in self.tiers] if self.amount is None else [self.amount]
+        object.__setattr__(self, "_compiled", compile_amount(amounts[0]))
+        compiled = tuple((t.start_us, t.end_us, compile_amount(t.amount)) for t in self.tiers)
+        object.__setattr__(self, "_tiers", compiled)
 
     @classmethod
     def of(cls, fixed_minor: int | None, cap_minor: int | None, currency: str) -> Benefit:
         """The terms' ``amount`` (None: ``price_paid``) and ``max_amount`` (None: no cap)."""
-        amount: Amount = PricePaid() if fixed_minor is None else Fixed(fixed_minor)
-        return cls(amount if cap_minor is None else Capped(amount, cap_minor), currency)
+        return cls(amount_of(fixed_minor, cap_minor), currency)
 
-    def amount_minor(self, price_minor: int) -> int:
+    @property
+    def tiered(self) -> bool:
+        return bool(self.tiers)
+
+    @property
+    def amounts(self) -> tuple[Amount, ...]:
+        """Every amount a purchase may earn: the one amount, or each tier's."""
+        return tuple(t.amount for t in self.tiers) if self.amount is None else (self.amount,)
+
+    def tier_of(self, at_us: int) -> str | None:
+        """The id of the tier a purchase made at ``at_us`` falls in (None: untiered, or no tier)."""
+        for tier in self.tiers:
+            if tier.holds(at_us):
+                return tier.id
+        return None
+
+    def amount_minor(self, price_minor: int, at_us: int) -> int:
         """What one qualifying purchase earns, before the price-paid guard."""
-        return self._compiled(price_minor)
+        if not self._tiers:
+            return self._compiled(price_minor)
+        for start, end, compiled in self._tiers:
+            if start <= at_us < end:
+                return compiled(price_minor)
+        return 0  # no tier holds it: it earns nothing
 
-    def within_price(self, price_minor: int) -> bool:
+    def within_price(self, price_minor: int, at_us: int) -> bool:
         """The guard (``within_price``): a purchase is granted only if its amount does not exceed
         the price paid."""
-        return within_price(self._compiled(price_minor), price_minor)
+        return within_price(self.amount_minor(price_minor, at_us), price_minor)
 
-    def grant_minor(self, price_minor: int) -> int | None:
+    def grant_minor(self, price_minor: int, at_us: int) -> int | None:
         """The amount a purchase is granted, or None when it would exceed the price paid or earn
         nothing."""
-        amount = self._compiled(price_minor)
+        amount = self.amount_minor(price_minor, at_us)
         return amount if 0 < amount <= price_minor else None
 
-    def earns(self, price_minor: int) -> bool:
+    def earns(self, price_minor: int, at_us: int) -> bool:
         """Whether a purchase at this price earns anything at all (the "never nothing" guard)."""
-        return self._compiled(price_minor) > 0
+        return self.amount_minor(price_minor, at_us) > 0
 
     @property
     def earns_from_minor(self) -> int | None:
-        """The lowest price that earns anything (None: none does); see ``earns_from``."""
-        return earns_from(self.amount)
+        """The lowest price that earns anything (None: none does); see ``earns_from``. Tiered: the
+        lowest of any tier (whether a purchase earns also depends on its tier)."""
+        floors = [f for f in (earns_from(a) for a in self.amounts) if f is not None]
+        return min(floors) if floors else None
 
     @property
     def constant_minor(self) -> int | None:
-        """The amount when it does not follow the price paid (a fixed amount, capped), else None."""
-        return constant_of(self.amount)
+        """The amount when it does not follow the price paid (a fixed amount, capped), else None.
+        Tiered: the one constant every tier shares, if they all do."""
+        constants = {constant_of(a) for a in self.amounts}
+        return constants.pop() if len(constants) == 1 else None
 
     @property
     def upper_bound_minor(self) -> int | None:
         """The most one grant can be worth, or None when only the price paid bounds it."""
-        return upper_bound_of(self.amount)
+        bounds = [upper_bound_of(a) for a in self.amounts]
+        return None if any(b is None for b in bounds) else max(b for b in bounds if b is not None)
 
     @property
     def may_exceed_price(self) -> bool:
         """Whether some price would be overpaid (then such purchases block a launch): an amount
-        that does not follow the price. The price paid and any percentage up to 100 % never can."""
-        return self.constant_minor is not None
+        that does not follow the price, in any tier. The price paid and any percentage up to
+        100 % never can."""
+        return any(constant_of(a) is not None for a in self.amounts)
 
     def pays_in(self, currency: str) -> bool:
         """The currency guard: a grant is paid in the terms' currency only."""
         return currency == self.currency
+
+
+def amount_of(fixed_minor: int | None, cap_minor: int | None) -> Amount:
+    """``amount`` (None: ``price_paid``) and ``max_amount`` (None: no cap) as one expression."""
+    amount: Amount = PricePaid() if fixed_minor is None else Fixed(fixed_minor)
+    return amount if cap_minor is None else Capped(amount, cap_minor)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from pledge.domain.notifications import reminder_offsets_us
 from pledge.domain.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms, parse_payout_terms
 from pledge.domain.persons import same_person
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document, suggestion
+from pledge.domain.tiers import TierTerms, parse_tiers, span_of, tiered_benefit, widened_tiers
 from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -93,12 +94,30 @@ class CashbackTerms:
     stacking: Stacking = Stacking.EXCLUDED
     payout: PayoutTerms = DEFAULT_PAYOUT_TERMS  # the rail and its split (ADR 24)
     claims: ClaimTerms | None = None  # claims for purchases missing from the records (ADR 28)
-    # The amount and its guards (``pledge.domain.benefit``), built once from the two fields above.
+    # Tiers (ADR 34): each its own window and amount; then ``window`` is their span and the two
+    # amount fields above are None.
+    tiers: tuple[TierTerms, ...] = ()
+    # The amount and its guards (``pledge.domain.benefit``), built once from the fields above.
     benefit: Benefit = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        benefit = Benefit.of(self.fixed_amount_minor, self.max_amount_minor, self.currency)
+        if self.tiers:
+            benefit = tiered_benefit(self.tiers, self.currency)
+        else:
+            benefit = Benefit.of(self.fixed_amount_minor, self.max_amount_minor, self.currency)
         object.__setattr__(self, "benefit", benefit)
+
+    def widened(self, days: int) -> CashbackTerms:
+        """The same terms with ``days`` added at both ends of the window (and of the outer tiers)."""
+        window = self.window.widened(days)
+        return replace(self, window=window, tiers=widened_tiers(self.tiers, days) if self.tiers else ())
+
+    def grant_amount(self, price_minor: int, at_us: int) -> int:
+        """What one qualifying purchase earns, before the price-paid guard (``Benefit``)."""
+        return self.benefit.amount_minor(price_minor, at_us)
+
+    def tier_ids(self) -> list[str]:
+        return [t.id for t in self.tiers]
 
     @property
     def stacking_allowed(self) -> bool:
@@ -143,15 +162,14 @@ class CashbackTerms:
             document["stacking"] = self.stacking.value
         if self.claims is not None:
             document["claims"] = self.claims.canonical(self.currency)
+        if self.tiers:
+            document["benefit"] = {"kind": "cashback"}
+            document["tiers"] = [t.canonical(self.currency) for t in self.tiers]
         return document
 
     @property
     def content_hash(self) -> str:
         return terms_hash(self.canonical())
-
-    def grant_amount(self, price_minor: int) -> int:
-        """What one qualifying purchase earns, before the price-paid guard (``Benefit``)."""
-        return self.benefit.amount_minor(price_minor)
 
 
 def terms_hash(document: Mapping[str, Any]) -> str:
@@ -204,18 +222,8 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     currency = _text(doc, "currency", "currency")
     currency_exponent(currency)
     qualify = _section(doc, "qualify")
-    purchased = _section(qualify, "purchased") if "purchased" in qualify else None
-    if purchased is None:
-        raise InputError(
-            "qualify.purchased: a window {from, to} of local dates is required",
-            param="qualify.purchased",
-            code="invalid_campaign",
-        )
-    window = LocalDateWindow(
-        parse_date(str(purchased.get("from")), param="qualify.purchased.from"),
-        parse_date(str(purchased.get("to")), param="qualify.purchased.to"),
-        tz_name,
-    )
+    tiers = parse_tiers(doc["tiers"], currency, tz_name) if doc.get("tiers") is not None else ()
+    window = _window(qualify, tiers, tz_name)
     rule = qualify.get("rule", "")
     if not isinstance(rule, str):
         raise InputError(
@@ -228,8 +236,16 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
             param="benefit.kind",
             code="invalid_campaign",
         )
+    if tiers:
+        for key in ("amount", "max_amount"):
+            if benefit.get(key) is not None:
+                raise InputError(
+                    f"benefit.{key}: each tier states its own amount; remove benefit.{key} or the tiers",
+                    param=f"benefit.{key}",
+                    code=_CODE,
+                )
     amount = benefit.get("amount", PRICE_PAID)
-    fixed = None if amount == PRICE_PAID else money_field(amount, currency, "benefit.amount")
+    fixed = None if tiers or amount == PRICE_PAID else money_field(amount, currency, "benefit.amount")
     max_amount = benefit.get("max_amount")
     cap = None if max_amount is None else money_field(max_amount, currency, "benefit.max_amount")
     payout = _section(doc, "payout")
@@ -264,7 +280,36 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         stacking=_stacking(doc),
         payout=parse_payout_terms(payout, currency),
         claims=parse_claim_terms(doc.get("claims"), currency),
+        tiers=tiers,
     )
+
+
+def _window(qualify: Mapping[str, Any], tiers: tuple[TierTerms, ...], tz_name: str) -> LocalDateWindow:
+    """``qualify.purchased``; with tiers it may be omitted (their span), and if given must equal it."""
+    purchased = _section(qualify, "purchased") if "purchased" in qualify else None
+    if purchased is None:
+        if tiers:
+            return span_of(tiers, tz_name)
+        raise InputError(
+            "qualify.purchased: a window {from, to} of local dates is required",
+            param="qualify.purchased",
+            code=_CODE,
+        )
+    window = LocalDateWindow(
+        parse_date(str(purchased.get("from")), param="qualify.purchased.from"),
+        parse_date(str(purchased.get("to")), param="qualify.purchased.to"),
+        tz_name,
+    )
+    if tiers:
+        span = span_of(tiers, tz_name)
+        if (span.first, span.last) != (window.first, window.last):
+            raise InputError(
+                f"qualify.purchased: {window.first} to {window.last} is not the tiers' span "
+                f"({span.first} to {span.last}); omit it, or make the tiers cover exactly the window",
+                param="qualify.purchased",
+                code=_CODE,
+            )
+    return window
 
 
 def _group(doc: Mapping[str, Any]) -> str:

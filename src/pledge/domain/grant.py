@@ -66,6 +66,7 @@ class Grant:
     claimed_at_us: int | None = None
     closed_at_us: int | None = None  # when it became paid, expired or revoked
     revoked_reason: str | None = None  # why: a code (purchase_returned, ...) or support's text
+    tier: str | None = None  # the campaign's tier the purchase fell in (ADR 34); None: untiered
 
     def __post_init__(self) -> None:
         assert self.amount_minor > 0, "a grant is always worth something"

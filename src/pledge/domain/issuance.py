@@ -162,9 +162,9 @@ class IssuancePlanner:
         if serial and self._serials.reached(serial):
             return Decision.PER_SERIAL, 0
         benefit = self.terms.benefit
-        amount = benefit.grant_minor(candidate.price_minor)
+        amount = benefit.grant_minor(candidate.price_minor, at_us)
         if amount is None:
-            if not benefit.earns(candidate.price_minor):
+            if not benefit.earns(candidate.price_minor, at_us):
                 return Decision.EARNS_NOTHING, 0
             return Decision.EXCEEDS_PRICE, 0
         if self.exhausted or amount > self.budget_remaining_minor:

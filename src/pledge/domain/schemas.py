@@ -90,10 +90,12 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
             "currency": _CURRENCY,
             "qualify": _obj(
                 {
-                    "purchased": _window("The purchase window: local dates, both inclusive."),
+                    "purchased": _window(
+                        "The purchase window: local dates, both inclusive. With tiers it may be omitted "
+                        "(the tiers' span); if given, it must equal that span."
+                    ),
                     "rule": _text("CEL over `purchase` and `account`; each top-level && is a condition."),
                 },
-                ("purchased",),
             ),
             "benefit": _obj(
                 {
@@ -176,6 +178,29 @@ CASHBACK_CAMPAIGN: Final[dict[str, Any]] = _document(
                 ("open_until",),
                 "Claims for purchases missing from the records: checked, flagged, reviewed.",
             ),
+            "tiers": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "description": "Ordered tiers: the first whose window holds a purchase gives its amount; "
+                "the rule, limits and budget apply to all. Their windows must form one unbroken span. With "
+                "tiers, benefit.amount and benefit.max_amount are not used.",
+                "items": _obj(
+                    {
+                        "id": _text(
+                            "The tier's id (a slug), shown on grants, reports and explain.", pattern=_SLUG
+                        ),
+                        "purchased": _window("The tier's purchase window: local dates, both inclusive."),
+                        "amount": {
+                            **_MONEY,
+                            "pattern": r"^(price_paid|[0-9]+(\.[0-9]+)?)$",
+                            "description": 'price_paid (the default), or a fixed amount like "199.90".',
+                        },
+                        "max_amount": _nullable({**_MONEY, "description": "The cap per grant in this tier."}),
+                    },
+                    ("id", "purchased"),
+                ),
+            },
         },
         ("id", "name", "timezone", "currency", "qualify", "benefit", "payout", "budget"),
     ),

@@ -109,7 +109,7 @@ class ClaimDesk:
                 price,
                 tuple(p.ref for p in prepared),
             )
-            amount = terms.benefit.amount_minor(price)
+            amount = terms.benefit.amount_minor(price, purchased_at_us)
             checks, register = claim_checks(uow, terms, claims, self.rules(terms.rule), claimed, now)
             flags = claim_flags(uow, terms, claims, claimed, amount, now, register)
             failed = hard_failures(checks)

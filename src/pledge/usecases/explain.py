@@ -34,6 +34,25 @@ def _show(name: str, value: str | int, currency: str, tz: ZoneInfo) -> str:
     return f"{name} = {value!r}"
 
 
+def _tier_of(terms: CashbackTerms, purchase: PurchaseRecord) -> dict[str, Any]:
+    """Tiered terms (ADR 34): which tier the purchase falls in and what that tier pays for it."""
+    if not terms.tiers:
+        return {}
+    at_us = purchase.purchased_at_us
+    tier = terms.benefit.tier_of(at_us)
+    earns = terms.benefit.amount_minor(purchase.price_minor, at_us)
+    return {"tier": tier, "tier_amount": format_minor(earns, terms.currency) if tier else None}
+
+
+def _tier_detail(terms: CashbackTerms, purchase: PurchaseRecord) -> str:
+    found = _tier_of(terms, purchase)
+    if not found:
+        return ""
+    if found["tier"] is None:
+        return "; in no tier"
+    return f"; tier {found['tier']} ({found['tier_amount']} {terms.currency})"
+
+
 def _qualifies(
     compiled: CompiledRule, terms: CashbackTerms, purchase: PurchaseRecord, account: AccountRecord
 ) -> bool:
@@ -83,12 +102,14 @@ def explain_account(
                 "detail": (
                     f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
                     + ("" if distance == 0 else f"; {distance} day(s) outside")
+                    + _tier_detail(terms, purchase)
                 ),
                 # The same facts, for pages that word them in the reader's language.
                 "purchased_at": when,
                 "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
                 "days_outside": distance,
                 "timezone": terms.timezone,
+                **_tier_of(terms, purchase),
             }
         ]
         results = compiled.evaluate_conditions(values)

@@ -35,6 +35,7 @@ def grant_json(grant: Grant) -> dict[str, Any]:
         "expires_at": format_instant(grant.expires_at_us),
         "claimed_at": None if grant.claimed_at_us is None else format_instant(grant.claimed_at_us),
         "revoked_reason": grant.revoked_reason,
+        "tier": grant.tier,
         "revoked_at": format_instant(grant.closed_at_us)
         if grant.state is GrantState.REVOKED and grant.closed_at_us is not None
         else None,

@@ -158,7 +158,7 @@ def _run(
             # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
             # on every candidate in this one pass; the refusal rolls the whole run back.
             if not benefit.pays_in(candidate.currency) or (
-                may_overpay and not benefit.within_price(candidate.price_minor)
+                may_overpay and not benefit.within_price(candidate.price_minor, candidate.purchased_at_us)
             ):
                 refuse()
             ran_out.see(candidate, decision)
@@ -290,6 +290,7 @@ def _new_grant(terms: CashbackTerms, version: int, candidate: Candidate, amount:
         GrantState.ISSUED,
         now,
         now + terms.claim_within_us,
+        tier=terms.benefit.tier_of(candidate.purchased_at_us),
     )
 
 

@@ -21,6 +21,12 @@ from pledge.usecases.ports import CandidateTotals, PreparedCandidates, UnitOfWor
 Decided = tuple[Candidate, Decision, int]
 
 
+def add_to_tier(by_tier: dict[str, tuple[int, int]], tier: str, amount_minor: int) -> None:
+    """One more grant of ``amount_minor`` in ``tier``."""
+    n, total = by_tier.get(tier, (0, 0))
+    by_tier[tier] = (n + 1, total + amount_minor)
+
+
 class BudgetBinds(Exception):
     """The budget runs out during this run: only the ordered pass over every candidate decides."""
 
@@ -77,18 +83,22 @@ class Split:
         self._terms, self._prepared = terms, prepared
         self.every = prepared.totals()  # before anything is decided: its blocking problems
         self.planner = planner_for(uow, terms, prepared, remaining_minor, from_issued=from_issued)
-        # Of the conflicting candidates, as every.count/amount_minor/earns_nothing.
+        # Of the conflicting candidates, as every.count/amount_minor/earns_nothing/by_tier.
         self._count = self._amount = self._earns_nothing = 0
+        self._by_tier: dict[str, tuple[int, int]] = {}
         self._done = False
 
     def decisions(self) -> Iterator[Decided]:
         decide, benefit = self.planner.decide, self._terms.benefit
+        tiered = benefit.tiered
         for candidate in self._prepared.conflicting():
-            amount = benefit.grant_minor(candidate.price_minor)
+            amount = benefit.grant_minor(candidate.price_minor, candidate.purchased_at_us)
             if amount is not None:
                 self._count += 1
                 self._amount += amount
-            elif not benefit.earns(candidate.price_minor):
+                if tiered:
+                    add_to_tier(self._by_tier, str(benefit.tier_of(candidate.purchased_at_us)), amount)
+            elif not benefit.earns(candidate.price_minor, candidate.purchased_at_us):
                 self._earns_nothing += 1
             decision, granted_minor = decide(candidate)
             if decision is Decision.BUDGET_EXHAUSTED:
@@ -103,10 +113,15 @@ class Split:
         """What the free candidates are granted (known once ``decisions()`` is exhausted)."""
         assert self._done, "the free candidates are known once every conflicting one is decided"
         every = self.every
+        by_tier = {
+            tier: (n - self._by_tier.get(tier, (0, 0))[0], total - self._by_tier.get(tier, (0, 0))[1])
+            for tier, (n, total) in every.by_tier.items()
+        }
         return CandidateTotals(
             every.count - self._count,
             every.amount_minor - self._amount,
             earns_nothing=every.earns_nothing - self._earns_nothing,
+            by_tier=by_tier,
         )
 
     @property

@@ -131,13 +131,15 @@ class CandidateTotals:
     """Totals over some candidates: ``count``/``amount_minor`` of those whose grant would not exceed
     the price paid and earns something (what they would be granted, limits and budget aside);
     ``other_currency`` and ``overpaid`` count those that block a run (another currency, a fixed
-    amount above the price); ``earns_nothing`` those left out because their amount is zero."""
+    amount above the price); ``earns_nothing`` those left out because their amount is zero.
+    ``by_tier``: of ``count``/``amount_minor``, each tier's share (tiered terms only, ADR 34)."""
 
     count: int = 0
     amount_minor: int = 0
     other_currency: int = 0
     overpaid: int = 0
     earns_nothing: int = 0
+    by_tier: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class PreparedCandidates(Protocol):
@@ -311,6 +313,10 @@ class Grants(Protocol):
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int
     ) -> list[Grant]: ...
     def totals(self, campaign_id: str) -> dict[str, tuple[int, int]]: ...
+    def tier_totals(self, campaign_id: str) -> dict[tuple[str, str], tuple[int, int]]:
+        """Count and amount per (tier, state) of a tiered campaign's grants (ADR 34)."""
+        ...
+
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]: ...
     def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:
         """A campaign's grants to purchases of one device, by purchase id (no index: this

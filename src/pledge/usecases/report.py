@@ -67,6 +67,7 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         terms = terms_of(latest_version(uow, campaign_id))
         budget = uow.budgets.get(campaign_id)
         totals = uow.grants.totals(campaign_id)
+        by_tier = uow.grants.tier_totals(campaign_id) if terms.tiers else {}
         clawbacks = uow.corrections.clawback_totals(campaign_id).get(ClawbackState.OPEN.value, (0, 0))
         payouts = uow.payouts.campaign_totals(campaign_id)
     cur = record.currency
@@ -107,4 +108,22 @@ def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[st
         "failed_amount": paid_out(TransferState.FAILED, TransferState.CANCELLED, TransferState.RETURNED),
         # Opened grants whose purchase stopped qualifying: receivables for finance (ADR 14).
         "clawbacks": {"open": clawbacks[0], "open_amount": format_minor(clawbacks[1], cur)},
+        **_tiers(terms.tier_ids(), by_tier, cur),
     }
+
+
+def _tiers(tier_ids: list[str], by_tier: dict[tuple[str, str], tuple[int, int]], cur: str) -> dict[str, Any]:
+    """Reach and cost per tier of a tiered campaign (ADR 34): grants issued, their amount, and how
+    much of it was opened; every tier of the latest terms, in their order."""
+    if not tier_ids:
+        return {}
+    opened = {s.value for s in OPENED_STATES}
+    out: dict[str, Any] = {}
+    for tier in [*tier_ids, *sorted({t for t, _ in by_tier} - set(tier_ids))]:
+        rows = {state: v for (t, state), v in by_tier.items() if t == tier}
+        out[tier] = {
+            "grants": sum(n for n, _ in rows.values()),
+            "amount": format_minor(sum(a for _, a in rows.values()), cur),
+            "claimed_amount": format_minor(sum(a for s, (_, a) in rows.items() if s in opened), cur),
+        }
+    return {"tiers": out}

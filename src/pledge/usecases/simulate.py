@@ -21,7 +21,7 @@ from pledge.usecases.common import (
     terms_of,
 )
 from pledge.usecases.engine_ports import PurchaseScans
-from pledge.usecases.planning import BudgetBinds, Decided, Split, exact_decisions
+from pledge.usecases.planning import BudgetBinds, Decided, Split, add_to_tier, exact_decisions
 from pledge.usecases.ports import (
     PreparedCandidates,
     RuleCompiler,
@@ -158,6 +158,7 @@ def simulate_terms(
         "grants": plan["grants"],
         "amount": format_minor(plan["amount"], terms.currency),
         "currency": terms.currency,
+        **tiers_json(terms, plan["tiers"]),
         "budget": format_minor(terms.budget_minor, terms.currency),
         "budget_exhausted": plan["budget_exhausted"],
         "already_granted": plan["already_granted"],
@@ -177,9 +178,10 @@ def simulate_terms(
     }
     if widen_days:
         stage(f"deciding the grants again with the window widened by {widen_days} days")
-        wider = terms.window.widened(widen_days)
+        wider_terms = terms.widened(widen_days)
+        wider = wider_terms.window
         wider_selection = Selection(wider, selection.conditions, selection.currency)
-        wider_plan = _plan(uow, history, terms, wider_selection, campaign_launched=campaign_launched)
+        wider_plan = _plan(uow, history, wider_terms, wider_selection, campaign_launched=campaign_launched)
         result["widen"] = {
             "days": widen_days,
             "from": wider.first.isoformat(),
@@ -189,6 +191,24 @@ def simulate_terms(
             "budget_exhausted": wider_plan["budget_exhausted"],
         }
     return result
+
+
+def tiers_json(terms: CashbackTerms, tiers: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """``"tiers": {tier_id: {"grants", "amount", "from", "to"}}`` of tiered terms (ADR 34); else nothing."""
+    if not terms.tiers:
+        return {}
+    windows = {t.id: t.window for t in terms.tiers}
+    return {
+        "tiers": {
+            tier: {
+                "grants": n,
+                "amount": format_minor(total, terms.currency),
+                "from": windows[tier].first.isoformat(),
+                "to": windows[tier].last.isoformat(),
+            }
+            for tier, (n, total) in tiers.items()
+        }
+    }
 
 
 def _plan(
@@ -216,17 +236,20 @@ def plan_prepared(
     """What a run from ``remaining`` would decide for the prepared candidates, as counts and amount."""
     try:
         split = Split(uow, terms, prepared, remaining, from_issued=from_issued)
-        tally, amount = _tally(split.decisions())
+        tally, amount, tiers = _tally(split.decisions(), terms)
         tally[Decision.GRANT] += split.free.count
         tally[Decision.EARNS_NOTHING] += split.free.earns_nothing
         amount += split.free.amount_minor
+        for tier, (n, total) in split.free.by_tier.items():
+            tiers[tier] = (tiers[tier][0] + n, tiers[tier][1] + total)
     except BudgetBinds:
         _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=from_issued)
-        tally, amount = _tally(decisions)
+        tally, amount, tiers = _tally(decisions, terms)
     paid = prepared.paid_elsewhere()
     return {
         "grants": tally[Decision.GRANT],
         "amount": amount,
+        "tiers": tiers,
         "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED],
         "already_granted": tally[Decision.ALREADY_GRANTED],
         "per_account": tally[Decision.PER_ACCOUNT],
@@ -237,13 +260,21 @@ def plan_prepared(
     }
 
 
-def _tally(decisions: Iterable[Decided]) -> tuple[dict[Decision, int], int]:
+def _tally(
+    decisions: Iterable[Decided], terms: CashbackTerms
+) -> tuple[dict[Decision, int], int, dict[str, tuple[int, int]]]:
+    """Decisions counted, the amount granted, and each tier's grants and amount (every tier
+    present, in the terms' order, even one that grants nothing)."""
     tally = dict.fromkeys(Decision, 0)
     amount = 0
-    for _, decision, granted_minor in decisions:
+    tiers = dict.fromkeys(terms.tier_ids(), (0, 0))
+    tier_of = terms.benefit.tier_of
+    for candidate, decision, granted_minor in decisions:
         tally[decision] += 1
         amount += granted_minor
-    return tally, amount
+        if tiers and decision is Decision.GRANT:
+            add_to_tier(tiers, str(tier_of(candidate.purchased_at_us)), granted_minor)
+    return tally, amount, tiers
 
 
 def simulate_campaign(

@@ -88,7 +88,7 @@ def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str
 
 
 def _earns_nothing(purchase: PurchaseRecord, terms: CashbackTerms) -> dict[str, Any] | None:
-    if terms.benefit.earns(purchase.price_minor):
+    if terms.benefit.earns(purchase.price_minor, purchase.purchased_at_us):
         return None
     price = format_minor(purchase.price_minor, purchase.currency)
     return {

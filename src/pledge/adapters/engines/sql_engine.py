@@ -106,7 +106,8 @@ class SqlEngine:
         return found
 
     def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
-        where = f"{self.rule_sql(selection)} AND {exceeds_price_sql(benefit, self.name, 'p.price_minor')}"
+        overpaid = exceeds_price_sql(benefit, self.name, "p.price_minor", "p.purchased_at_us")
+        where = f"{self.rule_sql(selection)} AND {overpaid}"
         count = self._rows(f"SELECT COUNT(*) FROM purchases p WHERE {where}")[0][0]
         ids = self._rows(f"SELECT p.purchase_id FROM purchases p WHERE {where} {ORDER} LIMIT {int(limit)}")
         return int(count), [row[0] for row in ids]

@@ -44,19 +44,29 @@ class MemoryCandidates:
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
         grant_minor = self._terms.benefit.grant_minor
         for candidate in self._all:
-            amount = grant_minor(candidate.price_minor)
+            amount = grant_minor(candidate.price_minor, candidate.purchased_at_us)
             if amount is not None and is_free(candidate, self._accounts, self._serials):
                 yield candidate, amount
 
     def totals(self) -> CandidateTotals:
         benefit = self._terms.benefit
-        granted = [a for a in (benefit.grant_minor(c.price_minor) for c in self._all) if a is not None]
+        granted = [
+            (a, c.purchased_at_us)
+            for a, c in ((benefit.grant_minor(c.price_minor, c.purchased_at_us), c) for c in self._all)
+            if a is not None
+        ]
+        by_tier: dict[str, tuple[int, int]] = {}
+        for amount, at_us in granted if benefit.tiered else ():
+            tier = str(benefit.tier_of(at_us))
+            n, total = by_tier.get(tier, (0, 0))
+            by_tier[tier] = (n + 1, total + amount)
         return CandidateTotals(
             len(granted),
-            sum(granted),
+            sum(a for a, _ in granted),
             sum(not benefit.pays_in(c.currency) for c in self._all),
-            sum(not benefit.within_price(c.price_minor) for c in self._all),
-            sum(not benefit.earns(c.price_minor) for c in self._all),
+            sum(not benefit.within_price(c.price_minor, c.purchased_at_us) for c in self._all),
+            sum(not benefit.earns(c.price_minor, c.purchased_at_us) for c in self._all),
+            by_tier=by_tier,
         )
 
     def conflicting(self) -> Iterator[Candidate]:
@@ -92,6 +102,7 @@ class MemoryCandidates:
                 GrantState.ISSUED,
                 grants.issued_at_us,
                 grants.expires_at_us,
+                tier=self._terms.benefit.tier_of(c.purchased_at_us),
             )
             for c, amount in free
         ]

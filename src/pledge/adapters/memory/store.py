@@ -394,10 +394,14 @@ class MemoryPurchases(_Repository):
 
     def amount_bound(self, selection: Selection, terms: CashbackTerms) -> int:
         grant_minor = terms.benefit.grant_minor
-        return sum(grant_minor(c.price_minor) or 0 for c in self.candidates(selection))
+        return sum(grant_minor(c.price_minor, c.purchased_at_us) or 0 for c in self.candidates(selection))
 
     def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
-        ids = [p.purchase_id for p in self._qualifying(selection) if not benefit.within_price(p.price_minor)]
+        ids = [
+            p.purchase_id
+            for p in self._qualifying(selection)
+            if not benefit.within_price(p.price_minor, p.purchased_at_us)
+        ]
         return len(ids), ids[: max(limit, 0)]
 
     def find_accounts(self, field: str, values: Sequence[str], limit: int) -> list[str]:
@@ -517,6 +521,14 @@ class MemoryGrants(_Repository):
         for g in self._of(campaign_id):
             n, total = out.get(g.state.value, (0, 0))
             out[g.state.value] = (n + 1, total + g.amount_minor)
+        return out
+
+    def tier_totals(self, campaign_id: str) -> dict[tuple[str, str], tuple[int, int]]:
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for g in self._of(campaign_id):
+            if g.tier is not None:
+                n, total = out.get((g.tier, g.state.value), (0, 0))
+                out[(g.tier, g.state.value)] = (n + 1, total + g.amount_minor)
         return out
 
     def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:

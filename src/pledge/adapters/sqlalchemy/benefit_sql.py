@@ -29,6 +29,7 @@ __all__ = [
     "exceeds_price_sql",
     "granted_sql",
     "other_currency_sql",
+    "tier_sql",
     "within_price_sql",
 ]
 
@@ -37,6 +38,7 @@ _DIVISION: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
     {"sqlite": ("/", "%"), "postgresql": ("/", "%"), "duckdb": ("//", "%"), "spark": ("div", "%")}
 )
 BENEFIT_DIALECTS: Final = tuple(_DIVISION)
+_AT: Final = "c.purchased_at_us"  # the purchase instant, where tiers choose the amount
 
 
 def _render(amount: Amount, dialect: str, price: str) -> str:
@@ -63,26 +65,52 @@ def _checked(dialect: str) -> str:
     return dialect
 
 
-def amount_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
-    """``Benefit.amount_minor`` over the column ``price``, as an SQL integer expression."""
-    return _render(benefit.amount, _checked(dialect), price)
+def amount_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
+    """``Benefit.amount_minor`` over the columns ``price`` and ``at`` (the purchase instant), as an SQL
+    integer expression. Tiers are a ``CASE`` over ``at``, in the tiers' order: the first that holds
+    the purchase decides, and none earns 0."""
+    dialect = _checked(dialect)
+    if benefit.amount is not None:
+        return _render(benefit.amount, dialect, price)
+    int_literal = DIALECTS[dialect].int_literal
+    arms = " ".join(
+        f"WHEN {at} >= {int_literal(t.start_us)} AND {at} < {int_literal(t.end_us)} "
+        f"THEN {_render(t.amount, dialect, price)}"
+        for t in benefit.tiers
+    )
+    return f"(CASE {arms} ELSE 0 END)"
 
 
-def within_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+def tier_sql(benefit: Benefit, dialect: str, at: str = _AT) -> str:
+    """``Benefit.tier_of`` over the column ``at``: the tier's id, or NULL (untiered, or no tier)."""
+    d = DIALECTS[_checked(dialect)]
+    if not benefit.tiers:
+        return "NULL"
+    arms = " ".join(
+        f"WHEN {at} >= {d.int_literal(t.start_us)} AND {at} < {d.int_literal(t.end_us)} "
+        f"THEN {d.string_literal(t.id)}"
+        for t in benefit.tiers
+    )
+    return f"(CASE {arms} ELSE NULL END)"
+
+
+def within_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
     """``Benefit.within_price``: the amount does not exceed the price paid (a boolean)."""
     if not benefit.may_exceed_price:  # the price paid, a percentage of it, capped: never above it
         return "(1 = 1)"
-    return f"({amount_sql(benefit, dialect, price)} <= {price})"
+    return f"({amount_sql(benefit, dialect, price, at)} <= {price})"
 
 
-def exceeds_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+def exceeds_price_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
     """``not Benefit.within_price`` (no nulls exist, so ``NOT`` is two-valued)."""
-    return f"(NOT {within_price_sql(benefit, dialect, price)})"
+    return f"(NOT {within_price_sql(benefit, dialect, price, at)})"
 
 
-def earns_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+def earns_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
     """``Benefit.earns``: the price earns at least one minor unit, as ``price >= earns_from_minor``
-    (every amount is non-decreasing in the price)."""
+    (every amount is non-decreasing in the price); with tiers, the tier's amount is above 0."""
+    if benefit.tiers:
+        return f"({amount_sql(benefit, dialect, price, at)} > 0)"
     floor = benefit.earns_from_minor
     if floor is None:
         return "(1 = 0)"
@@ -91,14 +119,14 @@ def earns_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> s
     return f"({price} >= {DIALECTS[_checked(dialect)].int_literal(floor)})"
 
 
-def earns_nothing_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
+def earns_nothing_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
     """``not Benefit.earns``."""
-    return f"(NOT {earns_sql(benefit, dialect, price)})"
+    return f"(NOT {earns_sql(benefit, dialect, price, at)})"
 
 
-def granted_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor") -> str:
-    """``Benefit.grant_minor(price) is not None``: within the price paid and earning something."""
-    return f"({within_price_sql(benefit, dialect, price)} AND {earns_sql(benefit, dialect, price)})"
+def granted_sql(benefit: Benefit, dialect: str, price: str = "c.price_minor", at: str = _AT) -> str:
+    """``Benefit.grant_minor(price, at) is not None``: within the price paid and earning something."""
+    return f"({within_price_sql(benefit, dialect, price, at)} AND {earns_sql(benefit, dialect, price, at)})"
 
 
 def other_currency_sql(benefit: Benefit, dialect: str, currency: str = "c.currency") -> str:

@@ -25,6 +25,7 @@ from pledge.adapters.sqlalchemy.benefit_sql import (
     exceeds_price_sql,
     granted_sql,
     other_currency_sql,
+    tier_sql,
 )
 from pledge.adapters.sqlalchemy.database import stream_rows
 from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
@@ -38,7 +39,7 @@ _ORDER = "ORDER BY purchased_at_us, purchase_id"
 _FREE = "ka.account_id IS NULL AND ks.serial IS NULL"  # no key of the candidate is in conflict
 _GRANT_COLUMNS = (
     "grant_id, campaign_id, terms_version, account_id, purchase_id, serial, amount_minor, currency, "
-    "state, issued_at_us, expires_at_us, posting_id"
+    "state, issued_at_us, expires_at_us, posting_id, tier"
 )
 
 
@@ -161,7 +162,22 @@ class SqlCandidates:
                 f"FROM {self.table} c"
             )
         ).one()
-        return CandidateTotals(*(int(v) for v in row))
+        count, total, other_currency, overpaid, earns_nothing = (int(v) for v in row)
+        return CandidateTotals(count, total, other_currency, overpaid, earns_nothing, self._tier_totals())
+
+    def _tier_totals(self) -> dict[str, tuple[int, int]]:
+        """Each tier's share of the granted count and amount (tiered terms only: one more pass)."""
+        benefit, dialect = self._terms.benefit, self._conn.dialect.name
+        if not benefit.tiered:
+            return {}
+        tier, amount = tier_sql(benefit, dialect), amount_sql(benefit, dialect)
+        rows = self._conn.execute(
+            text(
+                f"SELECT {tier}, COUNT(*), COALESCE(SUM({amount}), 0) "
+                f"FROM {self.table} c WHERE {granted_sql(benefit, dialect)} GROUP BY 1"
+            )
+        )
+        return {str(tier): (int(n), int(total)) for tier, n, total in rows}
 
     def conflicting(self) -> Iterator[Candidate]:
         columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
@@ -186,6 +202,7 @@ class SqlCandidates:
         amount = amount_sql(self._terms.benefit, dialect)
         granted = granted_sql(self._terms.benefit, dialect)
         grant_id = grant_id_sql(dialect, ":campaign", "c.purchase_id")
+        tier = tier_sql(self._terms.benefit, dialect)
         params: dict[str, Any] = {
             "campaign": grants.campaign_id,
             "version": grants.terms_version,
@@ -201,7 +218,7 @@ class SqlCandidates:
             text(
                 f"INSERT INTO grants ({_GRANT_COLUMNS}) SELECT {grant_id}, :campaign, :version, "
                 f"c.account_id, c.purchase_id, c.serial, {amount}, :currency, :state, :issued, :expires, "
-                f":posting FROM {self._joined()} WHERE {_FREE} AND {granted} "
+                f":posting, {tier} FROM {self._joined()} WHERE {_FREE} AND {granted} "
                 "ORDER BY 1"
             ),
             params,

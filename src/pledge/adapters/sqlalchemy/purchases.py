@@ -306,7 +306,8 @@ class SqlPurchases(PurchaseImports):
 
     def overpaid(self, selection: Selection, benefit: Benefit, limit: int) -> tuple[int, list[str]]:
         where, params = _where_all(self._conn, selection)
-        where = f"{where} AND {exceeds_price_sql(benefit, self._conn.dialect.name, 'p.price_minor')}"
+        overpaid = exceeds_price_sql(benefit, self._conn.dialect.name, "p.price_minor", "p.purchased_at_us")
+        where = f"{where} AND {overpaid}"
         count = self._conn.execute(text(f"SELECT COUNT(*) {_FROM} WHERE {where}"), params).scalar_one()
         ids = self._conn.scalars(
             text(

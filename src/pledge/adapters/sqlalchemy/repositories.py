@@ -28,7 +28,7 @@ __all__ = ["BULK_WRITE_ROWS", "SqlBudgets", "SqlCampaigns", "SqlGrants", "SqlLed
 
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
-                 "posting_id")  # fmt: skip
+                 "posting_id", "tier")  # fmt: skip
 _STAGE = "pledge_grants_stage"  # a session's temporary table
 BULK_WRITE_ROWS = 50_000  # a run writing at least this many grants may rebuild indexes (SQLite)
 _GRANT_COLUMNS = (
@@ -62,6 +62,7 @@ def _grant(row: Any) -> Grant:
         row.claimed_at_us,
         row.closed_at_us,
         row.revoked_reason,
+        row.tier,
     )
 
 
@@ -100,7 +101,7 @@ class SqlGrants:
             return
         rows = [
             (g.id, g.campaign_id, g.terms_version, g.account_id, g.purchase_id, serial, g.amount_minor,
-             g.currency, g.state.value, g.issued_at_us, g.expires_at_us, posting_id)
+             g.currency, g.state.value, g.issued_at_us, g.expires_at_us, posting_id, g.tier)
             for g, serial in zip(new, serials, strict=True)
         ]  # fmt: skip
         self._batches += 1
@@ -238,6 +239,16 @@ class SqlGrants:
             .group_by(grants.c.state)
         )
         return {state: (int(n), int(total)) for state, n, total in rows}
+
+    def tier_totals(self, campaign_id: str) -> dict[tuple[str, str], tuple[int, int]]:
+        rows = self._conn.execute(
+            select(
+                grants.c.tier, grants.c.state, func.count(), func.coalesce(func.sum(grants.c.amount_minor), 0)
+            )
+            .where(grants.c.campaign_id == campaign_id, grants.c.tier.is_not(None))
+            .group_by(grants.c.tier, grants.c.state)
+        )
+        return {(tier, state): (int(n), int(total)) for tier, state, n, total in rows}
 
     def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:
         rows = self._conn.execute(

@@ -164,6 +164,7 @@ grants = Table(
     # amount is the sum of its grants (``ledger verify`` checks it).
     Column("posting_id", Str(80), nullable=False),
     Column("revoked_reason", Str(200)),  # set when the grant becomes revoked (ADR 14)
+    Column("tier", Str(64)),  # the campaign's tier the purchase fell in (ADR 34); NULL: untiered
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint(
         "state IN ('issued', 'claimed', 'paying', 'paid', 'payout_failed', 'expired', 'revoked')",

@@ -138,6 +138,9 @@ class Grant(Open):
         default=None, description="Why the grant was revoked (purchase_returned, …, or support's reason)."
     )
     revoked_at: str | None = None
+    tier: str | None = Field(
+        default=None, description="The campaign's tier the purchase fell in (tiered campaigns only)."
+    )
 
 
 class Clawback(Open):
