@@ -26,6 +26,7 @@ REGENERATE = "pledge schemas --out docs/schemas"
 EXAMPLES: dict[str, tuple[str, Callable[[Any], object]]] = {
     "founders-refund.yaml": ("cashback-campaign", parse_cashback_terms),
     "founders-refund-typo.yaml": ("cashback-campaign", parse_cashback_terms),
+    "founders-tiers.yaml": ("cashback-campaign", parse_cashback_terms),
     "cloud-double-11-v1.yaml": ("offer-campaign", parse_offer_terms),
     "cloud-double-11-v2.yaml": ("offer-campaign", parse_offer_terms),
     "cloud-plans.yaml": ("plans", parse_catalog),

@@ -15,6 +15,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "blocking": ("Blocking", "阻断"),
     "warning": ("Warning", "警告"),
     "reach_and_cost": ("Reach and total cost", "覆盖人数与总成本"),
+    # Tiers (ADR 34): the dry run's and the report's reach and cost per tier
+    "tiers_title": ("Reach and cost per tier", "各档位的覆盖与成本"),
+    "tiers_caption": (
+        "Each tier's purchase window, grants and cost; the first tier whose window holds a purchase pays it.",
+        "各档位的购买日期、红包数与金额；购买落在哪个档位的日期内，就按最先匹配的档位发放。",
+    ),
+    "tier": ("Tier", "档位"),
+    "tier_window": ("Purchased", "购买日期"),
+    "tier_grants": ("Grants", "红包数"),
+    "tier_amount": ("Cost", "金额"),
+    "tier_claimed": ("Opened", "已领取"),
+    "tier_window_range": ("{first} to {last}", "{first} 至 {last}"),
     "evaluated": ("Purchases evaluated", "评估的购买"),
     "qualifying": ("Qualifying purchases", "合格的购买"),
     "grants_to_issue": ("Grants to issue", "将发放的权益"),
