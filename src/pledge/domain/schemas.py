@@ -290,6 +290,13 @@ def unknown_field_message(path: str, key: str, known: Sequence[str], what: str =
     return f"{path}: unknown {what}{suggestion(key, known)}"
 
 
+def _closeness(key: str, known: Sequence[str]) -> float:
+    """How close ``key`` is to the nearest known name (0..1), where ``suggestion`` would name it."""
+    lowered = [name.lower() for name in known]
+    close = difflib.get_close_matches(key.lower(), lowered, n=1, cutoff=0.6)
+    return difflib.SequenceMatcher(None, key.lower(), close[0]).ratio() if close else 0.0
+
+
 def suggestion(key: str, known: Sequence[str]) -> str:
     """``; did you mean X?`` for the closest known name, else `` (known: a, b)``."""
     by_lower = {name.lower(): name for name in known}
@@ -305,14 +312,15 @@ def check_document(doc: object, schema: Mapping[str, Any]) -> None:
     A section of the wrong shape (a list where a mapping belongs) is left to
     the parser, whose message says what the section must hold.
     """
-    problems: list[tuple[str, str]] = []  # (param, message)
+    problems: list[tuple[str, str, float]] = []  # (param, message, closeness to a known name)
     _walk(doc, schema, "", problems)
-    # Likely typos (a close known name) first: ``kindd`` explains why an offer's keys look unknown.
-    problems.sort(key=lambda problem: "did you mean" not in problem[1])
+    # Likely typos first, the closest first: ``kindd`` (one letter from ``kind``) explains why an
+    # offer's keys look unknown to the cashback schema, better than ``terms`` (near ``tiers``) does.
+    problems.sort(key=lambda problem: -problem[2])
     if problems:
-        param, message = problems[0]
+        param, message, _ = problems[0]
         if len(problems) > 1:
-            message += " Also: " + " ".join(text for _, text in problems[1:6])
+            message += " Also: " + " ".join(text for _, text, _ in problems[1:6])
             if len(problems) > 6:
                 message += f" (and {len(problems) - 6} more)"
         raise InputError(message, param=param, code=UNKNOWN_FIELD)
@@ -333,7 +341,9 @@ def _branch(value: Mapping[str, Any], options: Sequence[Mapping[str, Any]]) -> M
     return {"type": "object", "properties": {key: {} for key in known}, "additionalProperties": False}
 
 
-def _walk(value: object, schema: Mapping[str, Any], path: str, problems: list[tuple[str, str]]) -> None:
+def _walk(
+    value: object, schema: Mapping[str, Any], path: str, problems: list[tuple[str, str, float]]
+) -> None:
     if isinstance(value, Mapping):
         if "oneOf" in schema:
             _walk(value, _branch(value, schema["oneOf"]), path, problems)
@@ -349,7 +359,8 @@ def _walk(value: object, schema: Mapping[str, Any], path: str, problems: list[tu
             elif isinstance(extra, Mapping):
                 _walk(item, extra, item_path, problems)
             elif extra is False:
-                problems.append((item_path, unknown_field_message(item_path, str(key), list(properties))))
+                message = unknown_field_message(item_path, str(key), list(properties))
+                problems.append((item_path, message, _closeness(str(key), list(properties))))
     elif isinstance(value, list) and schema.get("type") == "array":
         items = schema.get("items", {})
         for index, item in enumerate(value):
