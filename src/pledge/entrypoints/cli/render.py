@@ -49,6 +49,20 @@ def simulation(result: dict[str, Any]) -> None:
     if result.get("already_granted"):
         summary.add_row("already granted earlier", f"{result['already_granted']:,}")
     out.print(summary)
+    if result.get("tiers"):
+        tiers = Table(title="Reach and cost per tier (the first tier whose window holds a purchase pays it)")
+        tiers.add_column("tier")
+        tiers.add_column("purchased")
+        tiers.add_column("grants", justify="right")
+        tiers.add_column("amount", justify="right")
+        for tier, figures in result["tiers"].items():
+            tiers.add_row(
+                escape(tier),
+                f"{figures['from']}..{figures['to']}",
+                f"{figures['grants']:,}",
+                money(figures["amount"], cur),
+            )
+        out.print(tiers)
     rejections = Table(title="Rejections by condition (a purchase may fail several)")
     rejections.add_column("condition")
     rejections.add_column("rejected", justify="right")
@@ -123,6 +137,7 @@ def explanation(result: dict[str, Any]) -> None:
             g = purchase["grant"]
             out.print(
                 f"  grant {g['id']}: {g['amount']} {g['currency']}, {g['state']}, expires {g['expires_at']}"
+                + (f", tier {escape(g['tier'])}" if g.get("tier") else "")
             )
         elif purchase.get("why_no_grant"):
             out.print(f"  no grant: {escape(purchase['why_no_grant']['message'])}", soft_wrap=True)
