@@ -95,10 +95,10 @@ class App:
         self.wall_clock: Clock = wall_clock or SystemClock()
         self.rules = cached_rule
 
-    def uow(self) -> UnitOfWork:
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
         # Every entry point writes webhook events for what it changes (grants issued, claimed,
         # expired; renewals; compensation) in the same transaction, if an endpoint listens.
-        return HookedUnitOfWork(self.engine, self.clock, None)
+        return HookedUnitOfWork(self.engine, self.clock, None, read_only=read_only)
 
     def claim_desk(self, uow: UnitOfWorkFactory | None = None) -> ClaimDesk:
         """Claims with their evidence kept under ``PLEDGE_EVIDENCE_DIR`` (ADR 28); ``uow``: an audited

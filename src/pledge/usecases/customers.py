@@ -45,7 +45,7 @@ def _searches(query: str) -> list[tuple[str, list[str]]]:
 def find_customers(uow_factory: UnitOfWorkFactory, query: str) -> CustomerSearch:
     """Every account ``query`` matches exactly, with the fields it matched (normalised email/phone)."""
     matched: dict[str, list[str]] = {}
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         for field, values in _searches(query):
             for account_id in uow.purchases.find_accounts(field, values, MAX_MATCHES):
                 matched.setdefault(account_id, []).append(field)

@@ -64,7 +64,7 @@ def _qualifies(
 def explain_account(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, account_id: str, campaign_id: str
 ) -> dict[str, Any]:
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         require_campaign(uow, campaign_id)
         try:
             version = effective_version(uow, campaign_id)

@@ -178,7 +178,7 @@ def list_grants(
 ) -> Page[Grant]:
     """One page of grants, oldest id first, after ``starting_after``."""
     check_page_limit(limit)
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         page = uow.grants.page(
             campaign_id=campaign_id, account_id=account_id, starting_after=starting_after, limit=limit + 1
         )

@@ -71,7 +71,7 @@ class GrantTimeline:
 
 def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
     """Every campaign with its state and money (the report of each), newest first."""
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         records = sorted(uow.campaigns.all(), key=lambda r: (-r.created_at_us, r.campaign_id))
         names = {}
         for record in records:
@@ -86,7 +86,7 @@ def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
 
 def campaign_detail(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[str, Any]:
     """One campaign's record, every terms version with its document and approval, and its history."""
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         record = require_campaign(uow, campaign_id)
         versions = uow.campaigns.versions(campaign_id)
         events = uow.campaigns.events(campaign_id)
@@ -123,7 +123,7 @@ def near_miss_histogram(
 ) -> NearMissHistogram:
     """How many purchases missed only the window, by whole local days before or after it."""
     max_days = max(1, min(max_days, MAX_HISTOGRAM_DAYS))
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         require_campaign(uow, campaign_id)
         terms = terms_of(latest_version(uow, campaign_id))
     window = terms.window
@@ -148,7 +148,7 @@ def near_miss_histogram(
 def grant_timeline(uow_factory: UnitOfWorkFactory, insights: Insights, campaign_id: str) -> GrantTimeline:
     """Issued, claimed and expired per local date in the campaign's zone, cumulative, against the budget."""
     report = campaign_report(uow_factory, campaign_id)
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         terms = terms_of(latest_version(uow, campaign_id))
     currency, tz = terms.currency, terms.window.tz
     per_day: dict[date, dict[str, list[int]]] = {}

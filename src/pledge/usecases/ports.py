@@ -433,5 +433,12 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """Makes units of work. ``read_only=True``: the unit only reads, so it need not wait for a
+    writer (on SQLite a deferred transaction reads its WAL snapshot while a long run holds the
+    write lock, instead of queueing behind it for the busy timeout). A read-only unit never writes."""
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
 ProgressCallback = Callable[[int], None]

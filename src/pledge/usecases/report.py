@@ -59,7 +59,7 @@ def offer_report(uow: UnitOfWork, record: CampaignRecord) -> dict[str, Any]:
 
 
 def campaign_report(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[str, Any]:
-    with uow_factory() as uow:
+    with uow_factory(read_only=True) as uow:
         record = require_campaign(uow, campaign_id)
         if record.kind == "offer":
             return offer_report(uow, record)

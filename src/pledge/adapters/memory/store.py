@@ -623,7 +623,7 @@ class MemoryUnitOfWork:
 
 
 def memory_uow_factory(store: MemoryStore) -> UnitOfWorkFactory:
-    def make() -> UnitOfWork:
-        return MemoryUnitOfWork(store)
+    def make(*, read_only: bool = False) -> UnitOfWork:
+        return MemoryUnitOfWork(store)  # one process, one lock: reading and writing alike
 
     return make

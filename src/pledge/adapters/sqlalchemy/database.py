@@ -23,6 +23,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.grant import grant_id
 
 DEFAULT_SQLITE_FILE = "pledge.db"
+READ_ONLY = "pledge_read_only"  # a connection's execution option: its transaction only reads
 
 
 def default_url() -> str:
@@ -95,7 +96,16 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that only reads (``read_only``) begins deferred: in WAL mode it reads a
+        # snapshot and never waits for the writer; every other one takes the write lock at once.
+        # ``query_only`` holds it to that: a write in it fails at once ("attempt to write a readonly
+        # database"), rather than upgrading a snapshot that a writer may have made stale.
+        read_only = bool(conn.get_execution_options().get(READ_ONLY, False))
+        info = conn.connection.info
+        if info.get(READ_ONLY, False) != read_only:  # the pooled connection keeps the last setting
+            conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+            info[READ_ONLY] = read_only
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -10,6 +10,7 @@ from pledge.adapters.clock import SystemClock
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlOutbox, SqlSubscriptions
 from pledge.adapters.sqlalchemy.claims import SqlClaims, SqlSerials
 from pledge.adapters.sqlalchemy.corrections import SqlCorrections
+from pledge.adapters.sqlalchemy.database import READ_ONLY
 from pledge.adapters.sqlalchemy.event_log import append_events
 from pledge.adapters.sqlalchemy.notifications import SqlNotifications
 from pledge.adapters.sqlalchemy.payouts import SqlPayouts
@@ -53,14 +54,17 @@ class SqlUnitOfWork:
     claims: Claims
     serials: SerialRegister
 
-    def __init__(self, engine: Engine, wall_clock: Clock | None = None) -> None:
+    def __init__(self, engine: Engine, wall_clock: Clock | None = None, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._wall_clock: Clock = wall_clock or SystemClock()
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
 
     def __enter__(self) -> SqlUnitOfWork:
         self._conn = self._engine.connect()
+        if self._read_only:
+            self._conn.execution_options(**{READ_ONLY: True})
         self._conn.begin()
         self._events = []
         self.campaigns = SqlCampaigns(self._conn)

@@ -9,8 +9,8 @@ or its audit entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -40,10 +40,16 @@ class HookedUnitOfWork(SqlUnitOfWork):
     things really happened (audit entries, delivery schedules, log entries)."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, audit: CallAudit | None, wall_clock: Clock | None = None
+        self,
+        engine: Engine,
+        clock: Clock,
+        audit: CallAudit | None,
+        wall_clock: Clock | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         wall = wall_clock or SystemClock()
-        super().__init__(engine, wall)
+        super().__init__(engine, wall, read_only=read_only)
         self._clock = clock
         self._wall = wall
         self._audit = audit
@@ -117,10 +123,14 @@ def append_unchanged(engine: Engine, audit: CallAudit, wall_clock: Clock, wait_s
     audit.written = True
 
 
-def hooked_factory(engine: Engine, clock: Clock, audit: CallAudit | None) -> Callable[[], HookedUnitOfWork]:
+class HookedFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> HookedUnitOfWork: ...
+
+
+def hooked_factory(engine: Engine, clock: Clock, audit: CallAudit | None) -> HookedFactory:
     """A unit-of-work factory for the use cases; every unit it makes shares one audit entry."""
 
-    def make() -> HookedUnitOfWork:
-        return HookedUnitOfWork(engine, clock, audit)
+    def make(*, read_only: bool = False) -> HookedUnitOfWork:
+        return HookedUnitOfWork(engine, clock, audit, read_only=read_only)
 
     return make

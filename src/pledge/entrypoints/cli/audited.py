@@ -12,7 +12,7 @@ request id is ``cli_`` and 16 hex digits, and the API key id is empty without a 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +20,13 @@ from typing import Any
 from pledge.adapters.sqlalchemy.audit_log import CallAudit
 from pledge.adapters.webhooks.uow import append_unchanged, hooked_factory
 from pledge.bootstrap import App
-from pledge.usecases.ports import UnitOfWork
+from pledge.usecases.ports import UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
 class AuditedCall:
     audit: CallAudit
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWorkFactory
 
 
 def cli_audit(actor: str, action: str, subject: str, key_id: str = "", **extra_after: Any) -> CallAudit:

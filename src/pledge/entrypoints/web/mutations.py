@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from pledge.adapters.sqlalchemy.api_jobs import JobRow
 from pledge.adapters.sqlalchemy.audit_log import CallAudit
 from pledge.adapters.sqlalchemy.idempotency import IdemState
-from pledge.adapters.webhooks.uow import HookedUnitOfWork, append_unchanged, hooked_factory
+from pledge.adapters.webhooks.uow import HookedFactory, append_unchanged, hooked_factory
 from pledge.entrypoints.web.auth import Principal, require
 from pledge.entrypoints.web.bodies import refuse_unexpected_body
 from pledge.entrypoints.web.context import ApiContext, context
@@ -45,7 +45,7 @@ from pledge.entrypoints.web.inputs import check_text
 from pledge.entrypoints.web.ports import IdempotencyKeys
 from pledge.usecases.ports import Clock
 
-UowFactory = Callable[[], HookedUnitOfWork]
+UowFactory = HookedFactory
 
 
 def body_digest(body: bytes) -> str:
