@@ -11,6 +11,7 @@ A purchase none of these refuses was not there when the campaign last ran.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
@@ -34,10 +35,10 @@ def why_no_grant(
     purchase of another account (a device's earlier buyer)."""
     if not unpaid:
         return {}
-    paid_by = {} if terms.stacking_allowed else _paid_in_group(uow, terms, [p.purchase_id for p in unpaid])
-    group = Group(uow, terms, qualifies)
-    last_run = _last_run(uow, terms.campaign_id)
-    launched = uow.budgets.get(terms.campaign_id) is not None
+    others = [] if terms.stacking_allowed else _others(uow, terms)
+    paid_by = _paid_in_group(uow, others, [p.purchase_id for p in unpaid])
+    group = Group(others, qualifies)
+    runs = _Runs(uow, terms.campaign_id)  # read only if a purchase gets that far (an eligibility read's cost)
     out = {}
     for purchase in unpaid:
         out[purchase.purchase_id] = (
@@ -45,17 +46,32 @@ def why_no_grant(
             or _already_paid(purchase, paid_by)
             or _per_account(uow, terms, purchase, paid_by)
             or _per_serial(uow, terms, purchase, group)
-            or _budget(purchase, last_run, terms)
-            or _not_yet(launched, last_run)
+            or _budget(purchase, runs.last, terms)
+            or _not_yet(runs.launched, runs.last)
         )
     return out
+
+
+class _Runs:
+    """The campaign's last run and whether it was launched, read once when first asked."""
+
+    def __init__(self, uow: UnitOfWork, campaign_id: str) -> None:
+        self._uow, self._campaign_id = uow, campaign_id
+
+    @cached_property
+    def last(self) -> dict[str, Any] | None:
+        return _last_run(self._uow, self._campaign_id)
+
+    @cached_property
+    def launched(self) -> bool:
+        return self._uow.budgets.get(self._campaign_id) is not None
 
 
 class Group:
     """The other campaigns of ``terms``' promise group, when their payments count here."""
 
-    def __init__(self, uow: UnitOfWork, terms: CashbackTerms, qualifies: Callable[[str, str], bool]) -> None:
-        self.others = [] if terms.stacking_allowed else _others(uow, terms)
+    def __init__(self, others: list[str], qualifies: Callable[[str, str], bool]) -> None:
+        self.others = others
         self.qualifies = qualifies
 
     def paid_device(self, uow: UnitOfWork, serial: str, limit: int) -> list[Grant]:
@@ -78,9 +94,9 @@ def _others(uow: UnitOfWork, terms: CashbackTerms) -> list[str]:
     )
 
 
-def _paid_in_group(uow: UnitOfWork, terms: CashbackTerms, purchase_ids: list[str]) -> dict[str, str]:
+def _paid_in_group(uow: UnitOfWork, others: list[str], purchase_ids: list[str]) -> dict[str, str]:
     paid: dict[str, str] = {}
-    for other in _others(uow, terms):  # by id: the same campaign the dry run counts it under
+    for other in others:  # by id: the same campaign the dry run counts it under
         for purchase_id, grant in uow.grants.for_purchases(other, purchase_ids).items():
             if grant.state is not GrantState.REVOKED:
                 paid.setdefault(purchase_id, other)
