@@ -61,7 +61,7 @@ def _grant_json(conn: Connection) -> str:
         f"""{quoted("grant_id")} || ',"issued_at":"' || issued_iso || '","object":"grant","purchase_id":' """
         f"""|| {quoted("purchase_id")} || ',"revoked_at"\\:null,"revoked_reason"\\:null,"state":' || """
         f"""{quoted("state")} || ',"terms_version":' || """
-        """CAST(terms_version AS TEXT) || '}'"""
+        f"""CAST(terms_version AS TEXT) || ',"tier":' || COALESCE({quoted("tier")}, 'null') || '}}'"""
     )
 
 
