@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from pledge.adapters.sqlalchemy.api_tables import rate_limits
 from pledge.adapters.sqlalchemy.database import make_engine
@@ -52,6 +52,20 @@ def test_concurrent_requests_never_take_more_than_the_burst(engines: list[Engine
         waits = list(pool.map(take, range(40)))
     assert sum(w == 0.0 for w in waits) == 5
     assert all(w > 0 for w in waits if w)
+
+
+def test_a_key_and_an_account_are_limited_in_one_write(engines: list[Engine]) -> None:
+    """``take_each``: one transaction for both buckets of a request, each answered as ``take``
+    would; a refusal by one leaves the other's token taken, as two calls would."""
+    one, two = (SharedBuckets(e) for e in engines)
+    writes: list[str] = []
+    event.listen(engines[0], "commit", lambda conn: writes.append("commit"))
+    pair = [("key k1", 1.0, 1), ("account F", 1.0, 2)]
+    assert one.take_each("eligibility", pair, NOW_US) == [0.0, 0.0]
+    assert writes == ["commit"], "both buckets in one transaction"
+    assert one.take_each("eligibility", pair, NOW_US) == [pytest.approx(1.0), 0.0]
+    assert two.take("eligibility", "account F", 1.0, 2, NOW_US) == pytest.approx(1.0)  # two taken
+    assert two.take("eligibility", "key k1", 1.0, 1, NOW_US + SECOND_US) == 0.0
 
 
 def test_a_bucket_in_the_past_is_a_full_one_and_is_purged(engines: list[Engine]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from sqlalchemy import Engine, text
@@ -48,25 +48,34 @@ class SharedBuckets:
 
     def take(self, name: str, bucket: str, per_second: float, burst: int, now_us: int) -> float:
         """Take one token: 0 if allowed, else the seconds until one is available."""
-        assert per_second > 0, per_second
-        assert burst >= 1, burst
-        interval_us = max(1, round(1_000_000 / per_second))
-        tolerance_us = (burst - 1) * interval_us
-        nonce = secrets.randbits(62)
-        params = {
-            "name": name,
-            "bucket": bucket[:200],
-            "now": now_us,
-            "interval": interval_us,
-            "tolerance": tolerance_us,
-            "nonce": nonce,
-        }
+        return self.take_each(name, [(bucket, per_second, burst)], now_us)[0]
+
+    def take_each(self, name: str, buckets: Sequence[tuple[str, float, int]], now_us: int) -> list[float]:
+        """One token from each ``(bucket, per_second, burst)``, in one transaction (a request limited
+        per key and per account writes once, not twice: on SQLite each write transaction queues for
+        the one write lock). Each answer as ``take``'s; a bucket that refuses leaves the others
+        taken, as separate calls would."""
+        waits = []
         with self._engine.begin() as conn:
-            tat_us, stored = conn.execute(_TAKE, params).one()
+            for bucket, per_second, burst in buckets:
+                assert per_second > 0, per_second
+                assert burst >= 1, burst
+                interval_us = max(1, round(1_000_000 / per_second))
+                tolerance_us = (burst - 1) * interval_us
+                nonce = secrets.randbits(62)
+                params = {
+                    "name": name,
+                    "bucket": bucket[:200],
+                    "now": now_us,
+                    "interval": interval_us,
+                    "tolerance": tolerance_us,
+                    "nonce": nonce,
+                }
+                tat_us, stored = conn.execute(_TAKE, params).one()
+                took = int(stored) == nonce
+                waits.append(0.0 if took else max(int(tat_us) - now_us - tolerance_us, 1) / 1_000_000)
         self._purge_now_and_then(now_us)
-        if int(stored) == nonce:
-            return 0.0
-        return max(int(tat_us) - now_us - tolerance_us, 1) / 1_000_000
+        return waits
 
     def _purge_now_and_then(self, now_us: int) -> None:
         with self._lock:

@@ -112,8 +112,13 @@ def routes(site: Site) -> APIRouter:
         principal = who.require("grants.claim")
         account_id = customer_account(who)
         ctx = site.ctx
-        ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
-        ctx.limiter.check("claim", f"account {account_id}", ctx.settings.rate_per_account)
+        ctx.limiter.check_each(
+            "claim",
+            [
+                (principal.key_id, ctx.settings.rate_per_key),
+                (f"account {account_id}", ctx.settings.rate_per_account),
+            ],
+        )
         try:  # the use case answers another account's grant as if it did not exist
             opened = audited(
                 who,

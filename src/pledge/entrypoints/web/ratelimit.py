@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from pledge.domain.rates import Rate
@@ -24,6 +25,7 @@ class Buckets(Protocol):
     """Token buckets kept where every server process sees them."""
 
     def take(self, name: str, bucket: str, per_second: float, burst: int, now_us: int) -> float: ...
+    def take_each(self, name: str, buckets: Sequence[tuple[str, float, int]], now_us: int) -> list[float]: ...
 
 
 class RateLimiter:
@@ -48,16 +50,25 @@ class RateLimiter:
             self._buckets[(name, key)] = (tokens, t)
             return (1.0 - tokens) / rate.per_second
 
+    def take_each(self, name: str, limits: Sequence[tuple[str, Rate]]) -> list[float]:
+        """``take`` for each ``(key, rate)``."""
+        return [self.take(name, key, rate) for key, rate in limits]
+
     def check(self, name: str, key: str, rate: Rate) -> None:
-        wait = self.take(name, key, rate)
-        if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limit_error",
-                "rate_limited",
-                f"too many {name} requests for {key}; retry in {math.ceil(wait)} s",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+        self.check_each(name, [(key, rate)])
+
+    def check_each(self, name: str, limits: Sequence[tuple[str, Rate]]) -> None:
+        """Take a token from each bucket (a request limited per key and per account); 429 naming
+        the first that has none."""
+        for (key, _), wait in zip(limits, self.take_each(name, limits), strict=True):
+            if wait > 0:
+                raise ApiError(
+                    429,
+                    "rate_limit_error",
+                    "rate_limited",
+                    f"too many {name} requests for {key}; retry in {math.ceil(wait)} s",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
 
 
 class SharedRateLimiter(RateLimiter):
@@ -70,3 +81,7 @@ class SharedRateLimiter(RateLimiter):
     def take(self, name: str, key: str, rate: Rate, now: float | None = None) -> float:
         now_us = self._clock.now_us() if now is None else round(now * 1_000_000)
         return self._shared.take(name, key, rate.per_second, rate.burst, now_us)
+
+    def take_each(self, name: str, limits: Sequence[tuple[str, Rate]]) -> list[float]:
+        buckets = [(key, rate.per_second, rate.burst) for key, rate in limits]
+        return self._shared.take_each(name, buckets, self._clock.now_us())

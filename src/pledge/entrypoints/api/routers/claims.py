@@ -141,8 +141,13 @@ async def submit(
     account = texts.get("account") or principal.account_id or ""
     if principal.account_id is not None and account != principal.account_id:
         raise not_found("account", account, "account")  # a customer claims for themselves only
-    ctx.limiter.check("claim_submit", principal.key_id, ctx.settings.rate_per_key)
-    ctx.limiter.check("claim_submit", f"account {account}", ctx.settings.rate_per_account)
+    ctx.limiter.check_each(
+        "claim_submit",
+        [
+            (principal.key_id, ctx.settings.rate_per_key),
+            (f"account {account}", ctx.settings.rate_per_account),
+        ],
+    )
     claim = ClaimRequest(
         texts.get("campaign", ""),
         account,

@@ -241,7 +241,12 @@ def eligibility(
     if not principal.may_see(account_id):
         raise not_found("account", account_id, "account_id")
     ctx = context(request)
-    ctx.limiter.check("eligibility", principal.key_id, ctx.settings.rate_per_key)
-    ctx.limiter.check("eligibility", f"account {account_id}", ctx.settings.rate_per_account)
+    ctx.limiter.check_each(
+        "eligibility",
+        [
+            (principal.key_id, ctx.settings.rate_per_key),
+            (f"account {account_id}", ctx.settings.rate_per_account),
+        ],
+    )
     result = explain_account(ctx.app.uow, ctx.app.rules, account_id, campaign)
     return {"object": "eligibility", **result}

@@ -85,9 +85,10 @@ def claim(
     call: Annotated[Call, Depends(mutation("grants.claim"))],
 ) -> Response:
     ctx, principal = call.ctx, call.principal
-    ctx.limiter.check("claim", principal.key_id, ctx.settings.rate_per_key)
+    limits = [(principal.key_id, ctx.settings.rate_per_key)]
     if principal.account_id is not None:  # claims are a customer's: whose grant it is, the use case says
-        ctx.limiter.check("claim", f"account {principal.account_id}", ctx.settings.rate_per_account)
+        limits.append((f"account {principal.account_id}", ctx.settings.rate_per_account))
+    ctx.limiter.check_each("claim", limits)
     return call.run(
         "grant.claim",
         f"grant:{grant_id}",
