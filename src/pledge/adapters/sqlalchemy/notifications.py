@@ -97,6 +97,22 @@ def _message_values(r: MessageRecord) -> dict[str, Any]:
     }
 
 
+def _distribution_values(r: DistributionRecord) -> dict[str, Any]:
+    return {
+        "distribution_id": r.id,
+        "kind": r.kind,
+        "campaign_id": r.campaign_id,
+        "template": r.template,
+        "channels": ",".join(c.value for c in r.channels),
+        "state": r.state.value,
+        "hold_until_us": r.hold_until_us,
+        "recipients": r.recipients,
+        "created_by": r.created_by,
+        "created_at_us": r.created_at_us,
+        "updated_at_us": r.created_at_us,
+    }
+
+
 class SqlNotifications:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -193,25 +209,19 @@ class SqlNotifications:
         return told
 
     def add_distribution(self, record: DistributionRecord) -> bool:
+        return bool(self.add_distributions([record]))
+
+    def add_distributions(self, records: Sequence[DistributionRecord]) -> set[str]:
+        if not records:
+            return set()
         stmt = (
             self._insert(d)
-            .values(
-                distribution_id=record.id,
-                kind=record.kind,
-                campaign_id=record.campaign_id,
-                template=record.template,
-                channels=",".join(c.value for c in record.channels),
-                state=record.state.value,
-                hold_until_us=record.hold_until_us,
-                recipients=record.recipients,
-                created_by=record.created_by,
-                created_at_us=record.created_at_us,
-                updated_at_us=record.created_at_us,
-            )
             .on_conflict_do_nothing(index_elements=["distribution_id"])
             .returning(d.c.distribution_id)
         )
-        return self._conn.execute(stmt).first() is not None
+        # One executemany: SQLAlchemy sends it as multi-row INSERTs (its "insertmanyvalues"), and
+        # RETURNING names the rows written, so a conflict is told apart from a new row.
+        return set(self._conn.scalars(stmt, [_distribution_values(r) for r in records]))
 
     def get_distribution(
         self, distribution_id: str, *, for_update: bool = False
@@ -232,16 +242,14 @@ class SqlNotifications:
     def add_messages(self, records: Sequence[MessageRecord]) -> int:
         if not records:
             return 0
-        added = 0
-        for record in records:  # one row at a time: rowcount says whether each one was new
-            stmt = (
-                self._insert(m)
-                .values(**_message_values(record))
-                .on_conflict_do_nothing(index_elements=["distribution_id", "account_id", "channel"])
-                .returning(m.c.message_id)  # rowcount is not reliable for ON CONFLICT on every driver
-            )
-            added += len(self._conn.execute(stmt).all())
-        return added
+        stmt = (
+            self._insert(m)
+            .on_conflict_do_nothing(index_elements=["distribution_id", "account_id", "channel"])
+            .returning(m.c.message_id)  # rowcount is not reliable for ON CONFLICT on every driver
+        )
+        # Set-based (multi-row INSERTs, see add_distributions): a thousand messages cost a few
+        # statements, not a thousand round trips.
+        return len(self._conn.scalars(stmt, [_message_values(r) for r in records]).all())
 
     def release_due(self, now_us: int) -> int:
         return self._conn.execute(
@@ -346,7 +354,7 @@ class SqlNotifications:
         return {MessageState(state): int(n) for state, n in rows}
 
     def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
-        query = select(d).where(d.c.campaign_id == campaign_id)
+        query = select(d).where(d.c.campaign_id == campaign_id, d.c.kind != "transactional")
         rows = self._conn.execute(query.order_by(d.c.created_at_us.desc(), d.c.distribution_id).limit(limit))
         return [_distribution(r) for r in rows]
 
