@@ -92,7 +92,11 @@ def test_one_message_per_compensated_account_and_channel_and_none_on_a_rerun(app
         }
     )
     status = distribution_status(app.uow, transactional_distribution_id("compensation_applied", terms["U02"]))
-    assert (status["template"], status["state"], status["recipients"]) == ("compensation_applied", "released", 1)
+    assert (status["template"], status["state"], status["recipients"]) == (
+        "compensation_applied",
+        "released",
+        1,
+    )
     assert (status["queued"], status["suppressed"]) == (2, 1)
 
     rerun = compensate(app, "2023-11-05T09:00:00+08:00")
@@ -112,7 +116,7 @@ def test_a_large_run_writes_its_messages_in_a_bounded_number_of_statements(app: 
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if "notification_" in statement:
-            statements.append(statement.split("(")[0].strip()[:60])
+            statements.append(statement.split("(", maxsplit=1)[0].strip()[:60])
 
     event.listen(app.engine, "before_cursor_execute", count)
     try:

@@ -137,7 +137,9 @@ def test_each_extension_is_told_once_on_every_channel_in_the_account_language(wo
         }
     distributions = world.store.notifications.distributions
     told = [d for d in distributions.values() if d.template == "compensation_applied"]
-    assert sorted((d.kind, d.state.value, d.recipients) for d in told) == [("transactional", "released", 1)] * 3
+    assert (
+        sorted((d.kind, d.state.value, d.recipients) for d in told) == [("transactional", "released", 1)] * 3
+    )
 
 
 def test_a_rerun_a_dry_run_and_customer_service_write_no_second_message(world: World) -> None:
