@@ -1,18 +1,18 @@
 """What telling customers adds to a bulk compensation: ``campaign compensate`` over N subscriptions,
 with its ``compensation_applied`` messages and without them.
 
-    python -m benchmarks.compensation_messages --terms 10000 [--db postgresql://…/test]
+    python -m benchmarks.compensation_messages --terms 10000 [--pairs 2] [--db postgresql://…/test]
 
 Scenario B's offer files (``examples/cloud-*.yaml``): N first terms bought under v1 by N/2 accounts
 (two each; a quarter with email and phone in Chinese, a quarter email only in English, a quarter a
-phone only, a quarter no contact), then v2 approved. The same state is compensated twice, on two
-copies (SQLite: a copy of the file; PostgreSQL: two schemas set up alike): once as shipped, once with
-the messages left out — the only difference is ``compensate.tell_compensated``, replaced for that run
-by a function writing nothing. Each run is timed in this process (``time.perf_counter``), and so is
-the time spent inside ``tell_compensated`` (the messages' own cost, which noise elsewhere on a shared
-machine does not blur); the statements sent to the ``notification_*`` tables are counted with
-SQLAlchemy's cursor event.
-Set-up writes the terms as ``subscriptions buy`` does, 500 to a transaction.
+phone only, a quarter no contact), then v2 approved. The same state is compensated on copies
+(SQLite: copies of the file; PostgreSQL: schemas set up alike), ``--pairs`` times as shipped and as
+many times with the messages left out, in the order without, with, with, without … The only
+difference is ``compensate.tell_compensated``, replaced for a run without messages by a function
+writing nothing. Each run is timed in this process (``time.perf_counter``), and so is the time spent
+inside ``tell_compensated``: the messages' own cost, which noise elsewhere on a shared machine does
+not blur. The statements sent to the ``notification_*`` tables are counted with SQLAlchemy's cursor
+event. Set-up writes the terms as ``subscriptions buy`` does, 500 to a transaction.
 """
 
 from __future__ import annotations
@@ -137,44 +137,63 @@ def compensate(url: str, *, messages: bool) -> dict[str, Any]:
     }
 
 
-def run(terms: int, db: str | None) -> dict[str, Any]:
+def run(terms: int, db: str | None, pairs: int = 1) -> dict[str, Any]:
+    """``pairs`` runs without and with messages, in the order without, with, with, without … (so a
+    trend on a shared machine falls on both sides), each on its own copy of the same state."""
+    plan = [(False, True), (True, False)]
+    order = [messages for n in range(pairs) for messages in plan[n % 2]]
     with ExitStack() as stack:
         if db is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            prepare(f"sqlite:///{folder / 'a.db'}", terms)
-            shutil.copy(folder / "a.db", folder / "b.db")
-            urls = [f"sqlite:///{folder / name}" for name in ("a.db", "b.db")]
+            prepare(f"sqlite:///{folder / 'state.db'}", terms)
+            urls = []
+            for n in range(len(order)):
+                shutil.copy(folder / "state.db", folder / f"run{n}.db")
+                urls.append(f"sqlite:///{folder / f'run{n}.db'}")
         else:
-            urls = [stack.enter_context(postgres_schema(db)) for _ in range(2)]
+            urls = [stack.enter_context(postgres_schema(db)) for _ in order]
             for url in urls:
                 prepare(url, terms)
-        without = compensate(urls[0], messages=False)
-        with_messages = compensate(urls[1], messages=True)
+        runs = [compensate(url, messages=messages) for url, messages in zip(urls, order, strict=True)]
+    without = [r for r, messages in zip(runs, order, strict=True) if not messages]
+    with_messages = [r for r, messages in zip(runs, order, strict=True) if messages]
+    mean = {
+        name: sum(r["seconds"] for r in group) / len(group)
+        for name, group in (("without", without), ("with", with_messages))
+    }
     return {
         "store": "sqlite" if db is None else "postgresql",
         "terms": terms,
         "without": without,
         "with": with_messages,
-        "overhead": with_messages["seconds"] / without["seconds"] - 1,
+        "overhead": mean["with"] / mean["without"] - 1,
+        "writing_share": sum(r["writing_messages_s"] for r in with_messages)
+        / sum(r["seconds"] for r in with_messages),
     }
+
+
+def _seconds(runs: list[dict[str, Any]], key: str) -> str:
+    return ", ".join(f"{r[key]:.2f}s" for r in runs)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--terms", type=int, default=10_000)
     parser.add_argument("--db", help="a PostgreSQL URL (a fresh schema is used); SQLite if absent")
+    parser.add_argument("--pairs", type=int, default=1, help="runs without and with messages, each")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.terms, args.db)
+    result = run(args.terms, args.db, args.pairs)
     if args.json:
         print(json.dumps(result))
     else:
         w, m = result["without"], result["with"]
         print(
-            f"{result['store']}: {result['terms']} terms compensated in {w['seconds']:.2f}s without "
-            f"messages, {m['seconds']:.2f}s with {m['messages']} messages ({m['statements']} statements "
-            f"to the notification tables, {m['writing_messages_s']:.2f}s writing them): "
-            f"{result['overhead']:+.1%}"
+            f"{result['store']}: {result['terms']} terms compensated in {_seconds(w, 'seconds')} "
+            f"without messages, {_seconds(m, 'seconds')} with {m[0]['messages']} messages "
+            f"({m[0]['statements']} statements to the notification tables, "
+            f"{_seconds(m, 'writing_messages_s')} writing them): {result['overhead']:+.1%} on the mean, "
+            f"{result['writing_share']:.1%} of the time writing them"
         )
     return result
 

@@ -19,8 +19,8 @@ import smtplib
 import socket
 import statistics
 import time
-from email.policy import SMTP
 from dataclasses import dataclass
+from email.policy import SMTP
 from typing import Any
 
 from aiosmtpd.controller import Controller
