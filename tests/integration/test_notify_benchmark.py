@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 from benchmarks.notify_email import main, pledge_email
+
 from tests.fakes.smtp_server import free_port
 
 
