@@ -93,3 +93,32 @@ def test_recipients_are_the_accounts_that_exist_with_their_contacts(store: Store
     assert (found["A1"].email, found["A1"].phone, found["A1"].locale) == ("a@example.com", "", "en")
     assert (found["A2"].phone, found["A2"].locale) == ("+8613800000000", "zh-CN")
     assert found["A1"].address(Channel.INAPP) == "A1"
+
+
+def test_distributions_and_messages_are_written_in_bulk_once(store: Store) -> None:
+    """Set-based writes (a compensation batch's messages): more rows than one multi-row INSERT holds,
+    duplicates inside one call and against earlier rows are skipped and not counted."""
+    n = 1_200
+    with store.uow() as uow:
+        uow.purchases.add_accounts([account("A1", email="a@example.com")], update=False)
+        ids = [f"t{i:05d}" for i in range(n)]
+        assert uow.notifications.add_distributions([dist(i) for i in ids]) == set(ids)
+        assert uow.notifications.add_distributions([dist(ids[0]), dist("new")]) == {"new"}
+        batch = [message(f"m{i}", dist_id=i) for i in ids]
+        assert uow.notifications.add_messages([*batch, message("dup", dist_id=ids[1])]) == n
+        assert uow.notifications.add_messages(batch[:10]) == 0
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.notifications.counts(ids[-1]) == {MessageState.QUEUED: 1}
+        assert uow.notifications.get_distribution("new") is not None
+
+
+def test_transactional_distributions_stay_out_of_the_campaign_funnel(store: Store) -> None:
+    with store.uow() as uow:
+        uow.notifications.add_distribution(dist())
+        txn = DistributionRecord(
+            "txn_1", "transactional", "c1", "claim_decided", (Channel.EMAIL,),
+            DistributionState.RELEASED, NOW, "system", NOW,
+        )  # fmt: skip
+        uow.notifications.add_distribution(txn)
+        assert [d.id for d in uow.notifications.distributions("c1", 10)] == ["d1"]

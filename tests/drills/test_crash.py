@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from pledge.adapters.sqlalchemy.notification_tables import notification_messages
 from pledge.bootstrap import App, FixedClock
 from pledge.usecases.subscriptions import buy_subscription
 from tests.conftest import fresh_postgres_schema
@@ -104,10 +106,29 @@ def effects(kind: str, cli: Pledge) -> dict[str, Any]:
             "compensation": report["compensation"],
             "pending": len(after["items"]),
             "skipped": after["skipped"],
+            "told": compensation_messages(cli.db_url),  # the customers told of it, once each
         }
     report = cli.json("campaign", "report", "founders-refund")
     keep = ("grants", "issued_amount", "claimed_amount", "expired_amount", "budget_remaining")
     return {key: report[key] for key in keep}
+
+
+def compensation_messages(db_url: str) -> dict[str, int]:
+    """``compensation_applied`` messages by channel and state, and their distributions (one per term)."""
+    m = notification_messages
+    app = App(db_url)
+    try:
+        with app.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.c.channel, m.c.state, func.count(), func.count(func.distinct(m.c.distribution_id)))
+                .where(m.c.template == "compensation_applied")
+                .group_by(m.c.channel, m.c.state)
+            ).all()
+    finally:
+        app.close()
+    return {f"{channel} {state}": n for channel, state, n, _ in rows} | {
+        f"{channel} {state} distributions": k for channel, state, _, k in rows
+    }
 
 
 def done_count(kind: str, result: dict[str, Any]) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 
 from pledge.adapters.files.readers import read_accounts
 from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.sqlalchemy.notification_tables import notification_messages
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
@@ -30,6 +31,7 @@ from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.import_data import import_accounts
 from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.notify_transactional import transactional_distribution_id
 from pledge.usecases.ports import UnitOfWorkFactory
 from pledge.usecases.quotes import quote_plan
 from pledge.usecases.report import campaign_report
@@ -361,8 +363,16 @@ def test_two_processes_compensating_at_once_never_compensate_a_term_twice(
             .scalars()
             .all()
         )
+        m = notification_messages
+        told = conn.execute(
+            select(m.c.distribution_id, func.count())
+            .where(m.c.template == "compensation_applied")
+            .group_by(m.c.distribution_id)
+        ).all()
     assert sorted(rows) == sorted(ids)  # exactly one compensation per term
     assert sorted(transfers) == sorted(f"compensation:{i}" for i in ids)
+    # ... and its customer told of it once, on each channel (in-app; the accounts have no contacts)
+    assert dict(told) == {transactional_distribution_id("compensation_applied", i): 3 for i in ids}
     terms = {t["id"]: t for t in list_subscriptions(app.uow, limit=1000)["data"]}
     for term_id in ids:
         term = terms[term_id]

@@ -6,6 +6,11 @@ batched (one transaction per batch, walking terms in id order), so a large run
 shows progress and an interrupted one simply runs again: a compensated term is
 skipped by the domain rule and, independently, by the database's primary key
 on ``compensations.term_id``.
+
+Each extension is told to its customer (``compensation_applied``: the new end date and the days
+added) in the transaction that applies it, so no subscription is extended untold and nobody is told
+of an extension that was rolled back. A batch's messages are written set-based, after its terms
+(``usecases/notify_transactional.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pledge.domain.offers import CompensationPolicy, OfferTermsVersion
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import offer_versions, require_campaign
+from pledge.usecases.notify_transactional import Event, tell_accounts
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.subscriptions import reschedule_reminders
 
@@ -108,17 +114,22 @@ def _decide(
     by_number: dict[int, OfferTermsVersion],
     policy: CompensationPolicy | None,
     account_id: str | None = None,
-) -> tuple[list[CompensationItem | NoCompensation], str | None]:
+) -> tuple[list[CompensationItem | NoCompensation], dict[str, str], str | None]:
+    """The batch after ``term_id_after``: each term's decision, the name of each term's plan as it
+    was sold (what the customer is told), and the last term id read (None: no term left)."""
     terms = uow.subscriptions.of_campaign(new.campaign_id, new.version, term_id_after, BATCH)
     decisions: list[CompensationItem | NoCompensation] = []
+    plan_names: dict[str, str] = {}
     for term in terms:
         if account_id is not None and term.account_id != account_id:
             continue  # customer service compensating one customer
         old = by_number[term.terms_version or 0]
         # The plan as it was sold: a later catalog change must not change what the customer is owed.
         catalog = uow.catalogs.as_of(term.purchased_at_us) or current_catalog(uow)
-        decisions.append(compensate(term, old, new, catalog.catalog.plan(term.plan_id), policy))
-    return decisions, (terms[-1].id if terms else None)
+        plan = catalog.catalog.plan(term.plan_id)
+        decisions.append(compensate(term, old, new, plan, policy))
+        plan_names[term.id] = plan.name
+    return decisions, plan_names, (terms[-1].id if terms else None)
 
 
 def compensate_campaign(
@@ -141,18 +152,21 @@ def compensate_campaign(
     assert new.approved_by is not None
     while True:
         with uow_factory() as uow:
-            decisions, last = _decide(uow, after, new, by_number, policy, account_id)
+            decisions, plan_names, last = _decide(uow, after, new, by_number, policy, account_id)
             if last is None:
                 break
+            batch: list[CompensationItem] = []
             for decision in decisions:
                 if isinstance(decision, NoCompensation):
                     skipped[decision.reason] += 1
                     continue
-                items.append(decision)
+                batch.append(decision)
                 if not dry_run:
                     _apply(uow, decision, new.approved_by, actor, now)
             if not dry_run:
+                tell_compensated(uow, campaign_id, batch, plan_names, now)
                 uow.commit()
+            items.extend(batch)
             after = last
             if progress:
                 progress(len(items) + sum(skipped.values()))
@@ -201,6 +215,28 @@ def _apply(uow: UnitOfWork, item: CompensationItem, approved_by: str, actor: str
         item_json(item),
         now,
     )
+
+
+def compensation_message(item: CompensationItem, plan_name: str) -> Event:
+    """What the customer reads: the plan, the days added and the new end, as a date in the zone the
+    subscription's periods are counted in (the campaign's), so it is the date its page shows."""
+    params = {
+        "service_name": plan_name,
+        "days_added": item.extra_days,
+        "ends_at_us": item.new_ends_at_us,
+        "timezone": item.timezone,
+    }
+    return Event(item.account_id, item.term_id, params)
+
+
+def tell_compensated(
+    uow: UnitOfWork, campaign_id: str, items: list[CompensationItem], plan_names: dict[str, str], now: int
+) -> int:
+    """``compensation_applied`` to each extended term's account, once per term (its distribution is
+    named after the term, which is compensated once, ever), in the caller's transaction; a
+    bounded number of statements per batch. Returns the messages queued to send."""
+    events = [compensation_message(i, plan_names.get(i.term_id, i.plan_id)) for i in items]
+    return tell_accounts(uow, "compensation_applied", campaign_id, events, now) if events else 0
 
 
 def money_equivalent(item: CompensationItem) -> int:

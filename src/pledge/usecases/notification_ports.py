@@ -132,6 +132,10 @@ class NotificationStore(Protocol):
         """False (and nothing written) if a distribution with this id exists."""
         ...
 
+    def add_distributions(self, records: Sequence[DistributionRecord]) -> set[str]:
+        """Insert the distributions whose id is new, in one statement; returns their ids."""
+        ...
+
     def get_distribution(
         self, distribution_id: str, *, for_update: bool = False
     ) -> DistributionRecord | None: ...
@@ -139,7 +143,8 @@ class NotificationStore(Protocol):
         self, distribution_id: str, state: DistributionState, recipients: int, now_us: int
     ) -> None: ...
     def add_messages(self, records: Sequence[MessageRecord]) -> int:
-        """Insert the messages whose (distribution, account, channel) is new; returns how many."""
+        """Insert the messages whose (distribution, account, channel) is new, set-based (a bounded
+        number of statements whatever their number); returns how many."""
         ...
 
     def release_due(self, now_us: int) -> int:
@@ -166,7 +171,8 @@ class NotificationStore(Protocol):
 
     def counts(self, distribution_id: str) -> dict[MessageState, int]: ...
     def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
-        """The campaign's distributions (manual and reminders), newest first."""
+        """The campaign's distributions (manual and reminders, not the transactional ones: those are
+        one event's each), newest first."""
         ...
 
     def opened_after(self, distribution_id: str, campaign_id: str) -> int:

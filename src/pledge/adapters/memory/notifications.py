@@ -105,6 +105,9 @@ class MemoryNotifications:
         self._n.distributions[record.id] = record
         return True
 
+    def add_distributions(self, records: Sequence[DistributionRecord]) -> set[str]:
+        return {r.id for r in records if self.add_distribution(r)}
+
     def get_distribution(
         self, distribution_id: str, *, for_update: bool = False
     ) -> DistributionRecord | None:
@@ -219,7 +222,11 @@ class MemoryNotifications:
         return found
 
     def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
-        mine = [r for r in self._n.distributions.values() if r.campaign_id == campaign_id]
+        mine = [
+            r
+            for r in self._n.distributions.values()
+            if r.campaign_id == campaign_id and r.kind != "transactional"
+        ]
         return sorted(mine, key=lambda r: (-r.created_at_us, r.id))[:limit]
 
     def opened_after(self, distribution_id: str, campaign_id: str) -> int:

@@ -62,10 +62,11 @@ class SmtpEmailChannel:
         email["List-Unsubscribe"] = f"<{out.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders stay quiet
-        email["Content-Language"] = out.locale
         email.set_content(out.rendered.text)
         if out.rendered.html:
             email.add_alternative(out.rendered.html, subtype="html")
+        # After the body: set_content() drops every Content-* header set before it.
+        email["Content-Language"] = out.locale
         return email
 
     def send(self, out: Outgoing) -> DeliveryResult:
