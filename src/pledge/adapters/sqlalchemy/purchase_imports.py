@@ -211,8 +211,13 @@ class PurchaseImports:
                 for row in changed
                 if existing[row[key]][_REGION] != row["region"]
             ]
-        for row in changed:
-            self._conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
+        if changed:  # one statement for the batch (an executemany), not one built per row
+            self._conn.execute(
+                table.update()
+                .where(table.c[key] == bindparam(f"b_{key}"))
+                .values({k: bindparam(f"b_{k}") for k in keys if k != key}),
+                [{f"b_{k}": row[k] for k in keys} for row in changed],
+            )
         if what == "accounts" and changed:  # their purchases carry the fields rules read (ADR 12)
             self._conn.execute(
                 purchases.update()
