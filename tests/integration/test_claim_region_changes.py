@@ -88,7 +88,7 @@ def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
             text(
                 "SELECT account_id, old_region, new_region, changed_at_us FROM account_region_changes "
                 "ORDER BY change_id"
-            )  # fmt: skip
+            )
         ).all()
     assert [tuple(r) for r in stored] == [
         ("A-tw-1", "TW", "CN", LAUNCH - 2 * HOUR),

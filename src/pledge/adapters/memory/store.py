@@ -254,7 +254,9 @@ class MemoryPurchases(_Repository):
         self._s.region_changes.extend(changes)
 
     def region_changes(self, account_id: str, since_us: int) -> list[RegionChange]:
-        mine = [c for c in self._s.region_changes if c.account_id == account_id and c.changed_at_us >= since_us]
+        mine = [
+            c for c in self._s.region_changes if c.account_id == account_id and c.changed_at_us >= since_us
+        ]
         return sorted(mine, key=lambda c: c.changed_at_us)  # stable: recorded order within an instant
 
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
@@ -331,9 +333,12 @@ class MemoryPurchases(_Repository):
         for row in changed:
             self._check(row)
             before = table[row[0]]
-            if isinstance(row, AccountRecord) and isinstance(before, AccountRecord):
-                if before.region != row.region:
-                    self._moved.append((row.account_id, before.region, row.region))
+            if (
+                isinstance(row, AccountRecord)
+                and isinstance(before, AccountRecord)
+                and before.region != row.region
+            ):
+                self._moved.append((row.account_id, before.region, row.region))
             table[row[0]] = row
         self._changed = [row[0] for row in changed]
         return len(new_rows) + len(changed), unchanged
