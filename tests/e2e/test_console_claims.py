@@ -240,5 +240,5 @@ def test_a_claim_by_an_account_moved_after_the_launch_shows_the_flag(site: Site)
     page = support.get(f"/console/claims/{claim_id}").text
     assert "Account moved to another region after the launch" in page
     assert "account A-hk-1 moved from HK to CN on 2021-08-10T12:00:00+08:00" in page
-    assert "活动上线后账户地区发生变更" in support.get(f"/console/claims/{claim_id}?lang=zh-CN").text
     assert "Account moved to another region after the launch" in support.get("/console/claims").text
+    assert "活动上线后账户地区发生变更" in support.get(f"/console/claims/{claim_id}?lang=zh-CN").text
