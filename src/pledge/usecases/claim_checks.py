@@ -154,7 +154,7 @@ def claim_flags(
 ) -> list[Flag]:
     account_id = claimed.account.account_id
     flags = _evidence_flags(uow, claimed)
-    launched_at = launched_at_us(uow, terms.campaign_id)
+    launched_at = _launched_at_us(uow, terms.campaign_id)
     if launched_at is not None:
         moves = uow.purchases.region_changes(account_id, launched_at)
         moved = region_changed(account_id, moves, launched_at, terms.window.tz)
@@ -198,7 +198,7 @@ def claim_flags(
     return flags
 
 
-def launched_at_us(uow: UnitOfWork, campaign_id: str) -> int | None:
+def _launched_at_us(uow: UnitOfWork, campaign_id: str) -> int | None:
     """When the campaign was announced to customers: its launch (the first ``launched`` event), or
     None before it. Not its approval: approving settles the terms among staff, and a version may
     wait days for its launch; customers see a campaign (``/me``'s claim form, its grants) once it is
