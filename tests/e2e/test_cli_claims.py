@@ -146,3 +146,26 @@ def test_bad_files_and_bad_input_store_nothing(pledge: Pledge, tmp_path: Path) -
                       "--evidence", _file(tmp_path, "s.jpg", receipt("s")),
                       "--now", "2022-07-01T00:00:00+08:00")  # fmt: skip
     assert closed["state"] == "rejected" and not _checks(closed)["claim_window"]
+
+
+def test_an_account_moved_into_the_region_after_the_launch_is_flagged(pledge: Pledge, tmp_path: Path) -> None:
+    cli = pledge
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(
+        accounts.read_text(encoding="utf-8").replace("A-hk-1,HK", "A-hk-1,CN"), encoding="utf-8"
+    )
+    later = "2021-08-11T09:30:00.5+08:00"  # the day after the launch
+    moved = cli.json("import", "accounts", str(accounts), "--update", "--now", later)
+    assert (moved["updated"], moved["unchanged"]) == (1, 6)
+    claim = cli.json("claims", "submit", "--campaign", CID, "--account", "A-hk-1", "--serial", "S20",
+                     "--purchased-at", "2011-10-05T10:00:00+08:00", "--price", "99.00",
+                     "--evidence", _file(tmp_path, "r.jpg", receipt()), "--now", later)  # fmt: skip
+    assert claim["state"] == "pending" and all(_checks(claim).values()), claim  # a flag never rejects
+    assert claim["flags"] == [
+        {
+            "name": "region_changed",
+            "detail": "account A-hk-1 moved from HK to CN on 2021-08-11T09:30:00+08:00, after the campaign "
+            "was launched on 2021-08-10T12:00:00+08:00",
+        }
+    ]
+    assert cli.json("claims", "list", "--state", "pending")["data"][0]["flags"] == claim["flags"]

@@ -26,12 +26,14 @@ from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.server import create_app
 from pledge.entrypoints.web.context import Settings
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
-from pledge.usecases.import_data import import_accounts, import_purchases
+from pledge.usecases.claims import ClaimRequest
+from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.serials import import_serials
 from tests.e2e.test_console import csrf_of, flash_of
 from tests.support.data import campaign, write_files
 from tests.support.images import receipt
+from tests.unit.test_usecases import account_records
 
 NOW = "2021-08-10T12:00:00+08:00"
 CID = "founders-refund"
@@ -224,3 +226,19 @@ def test_pages_need_a_session_of_their_own_kind(site: Site) -> None:
     assert anonymous.get("/console/claims", follow_redirects=False).status_code == 303  # sign in first
     me = site.client("customer1", "/me")
     assert me.get("/console/claims", follow_redirects=False).status_code == 303  # not a console session
+
+
+def test_a_claim_by_an_account_moved_after_the_launch_shows_the_flag(site: Site) -> None:
+    # Hong Kong's account is moved to the mainland by an --update import after the launch (at NOW).
+    moved = [r._replace(region="CN") if r.account_id == "A-hk-1" else r for r in account_records()]
+    corrector = Corrector(site.app.rules, site.app.clock, "ops.li")
+    assert import_accounts(site.app.uow, [moved], update=True, corrector=corrector)["updated"] == 1
+    request = ClaimRequest(CID, "A-hk-1", "S30", "2011-10-05T10:00:00+08:00", "300.00",
+                           [("r.jpg", receipt("hk", size=(230, 150)))])  # fmt: skip
+    claim_id = str(site.app.claim_desk().submit(request, "cs.liu")["id"])
+    support = site.client("support", "/console")
+    page = support.get(f"/console/claims/{claim_id}").text
+    assert "Account moved to another region after the launch" in page
+    assert "account A-hk-1 moved from HK to CN on 2021-08-10T12:00:00+08:00" in page
+    assert "Account moved to another region after the launch" in support.get("/console/claims").text
+    assert "活动上线后账户地区发生变更" in support.get(f"/console/claims/{claim_id}?lang=zh-CN").text

@@ -129,3 +129,21 @@ def test_a_retry_with_the_same_idempotency_key_is_replayed(api: Api) -> None:
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"] and again.headers.get("idempotent-replayed") == "true"
     assert len(api.get("/v1/claims", "support").json()["data"]) == 1
+
+
+def test_an_account_moved_after_the_launch_is_flagged_over_http(api: Api, tmp_path: Path) -> None:
+    accounts = (tmp_path / "accounts.csv").read_text(encoding="utf-8").replace("A-hk-1,HK", "A-hk-1,CN")
+    moved = api.http.post(
+        "/v1/accounts/import?update=true",
+        content=accounts.encode(),
+        headers=api.headers("operator", Content_Type="text/csv"),
+    )
+    assert moved.status_code == 202, moved.text
+    assert api.wait_job(moved.json()["id"])["result"]["updated"] == 1
+    sent = claim(api, "support", "S25", [("r.jpg", receipt("hk", size=(210, 160)))], account="A-hk-1")
+    assert sent.status_code == 201, sent.text
+    (flag,) = [f for f in sent.json()["flags"] if f["name"] == "region_changed"]
+    assert flag["detail"].startswith("account A-hk-1 moved from HK to CN on ")
+    assert sent.json()["state"] == "pending"
+    listed = api.get("/v1/claims", "support", state="pending").json()["data"]
+    assert [f["name"] for f in listed[0]["flags"]] == ["region_changed"]

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.fields import money_field
 from pledge.domain.money import format_minor
 from pledge.domain.persons import same_person
-from pledge.domain.timeutil import parse_date
+from pledge.domain.records import RegionChange
+from pledge.domain.timeutil import US_PER_SECOND, format_instant, parse_date
 
 SYSTEM: Final = "system"
 CLAIM_CHANNEL: Final = "claim"  # the channel of the purchase an approved claim becomes
@@ -30,6 +32,7 @@ BURST_LIMIT: Final = 3  # claims by one account in a day before the next is flag
 NEAR_DUPLICATE_BITS: Final = 6  # perceptual hashes this close (of 64 bits) look like one picture
 MAX_EVIDENCE_FILES: Final = 5
 MAX_EVIDENCE_BYTES: Final = 5 * 1024 * 1024  # per file, as received
+_ROUTE_SHOWN: Final = 6  # regions of a many-times-moved account named in a flag's detail
 _REASON_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _CODE: Final = "invalid_campaign"
 
@@ -140,6 +143,37 @@ class Claim:
     def purchase_id(self) -> str:
         """The purchase an approved claim becomes (channel ``claim``)."""
         return f"claim:{self.id}"
+
+
+def region_changed(
+    account_id: str, changes: Sequence[RegionChange], launched_at_us: int, tz: ZoneInfo
+) -> Flag | None:
+    """``region_changed``: the account's region changed at or after its campaign was launched.
+
+    ``changes`` are the account's changes since the launch, oldest first. Someone who learns that a
+    campaign pays one region only can move an account there before claiming; an honest move happens
+    too, so this is a reason to look, never a rejection. The detail names the region at the launch,
+    the region now and when it changed, in the campaign's zone to the second.
+    """
+    if not changes:
+        return None
+    first, last = changes[0], changes[-1]
+    moved = f"account {account_id} moved from {first.old_region} to {last.new_region}"
+    when, launched = _to_the_second(last.changed_at_us, tz), _to_the_second(launched_at_us, tz)
+    if len(changes) == 1:
+        return Flag("region_changed", f"{moved} on {when}, after the campaign was launched on {launched}")
+    regions = [first.old_region, *(c.new_region for c in changes)]
+    if len(regions) > _ROUTE_SHOWN:
+        regions = [*regions[: _ROUTE_SHOWN - 2], "...", regions[-1]]
+    return Flag(
+        "region_changed",
+        f"{moved} after the campaign was launched on {launched}: {len(changes)} changes "
+        f"({', '.join(regions)}), the last on {when}",
+    )
+
+
+def _to_the_second(instant_us: int, tz: ZoneInfo) -> str:
+    return format_instant(instant_us - instant_us % US_PER_SECOND, tz)
 
 
 def hard_failures(checks: Sequence[Check]) -> list[Check]:

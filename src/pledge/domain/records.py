@@ -39,6 +39,16 @@ class AccountRecord(NamedTuple):
     wechat_openid: str = ""
 
 
+class RegionChange(NamedTuple):
+    """An account's region replaced by an import (``--update``), and when: a claim by an account
+    that moved after its campaign was launched is flagged (``region_changed``, ADR 28)."""
+
+    account_id: str
+    old_region: str
+    new_region: str
+    changed_at_us: int
+
+
 class PurchaseRecord(NamedTuple):
     purchase_id: str
     account_id: str

@@ -18,6 +18,7 @@ from pledge.domain.claims import (
     EvidenceRef,
     Flag,
     hamming,
+    region_changed,
 )
 from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
@@ -153,6 +154,12 @@ def claim_flags(
 ) -> list[Flag]:
     account_id = claimed.account.account_id
     flags = _evidence_flags(uow, claimed)
+    launched_at = _launched_at_us(uow, terms.campaign_id)
+    if launched_at is not None:
+        moves = uow.purchases.region_changes(account_id, launched_at)
+        moved = region_changed(account_id, moves, launched_at, terms.window.tz)
+        if moved is not None:
+            flags.append(moved)
     if register is not None and claimed.purchased_at_us < register.sold_at_us:
         tz = terms.window.tz
         flags.append(
@@ -189,6 +196,16 @@ def claim_flags(
             )
         )
     return flags
+
+
+def _launched_at_us(uow: UnitOfWork, campaign_id: str) -> int | None:
+    """When the campaign was announced to customers: its launch (the first ``launched`` event), or
+    None before it. Not its approval: approving settles the terms among staff, and a version may
+    wait days for its launch; customers see a campaign (``/me``'s claim form, its grants) once it is
+    active. A region changed before the launch is ordinary upkeep of the account; one changed after
+    it may be someone moving an account into the region the campaign pays."""
+    events = uow.campaigns.events(campaign_id)
+    return next((e["at_us"] for e in events if e["kind"] == "launched"), None)
 
 
 def _evidence_flags(uow: UnitOfWork, claimed: Claimed) -> list[Flag]:

@@ -2,7 +2,8 @@
 
 An update (``update=True``) that changes a row re-checks the live grants it carries, in the same
 transaction: a purchase that no longer qualifies loses its unopened grant or opens a claw-back case
-for an opened one (ADR 14, :mod:`pledge.usecases.corrections`).
+for an opened one (ADR 14, :mod:`pledge.usecases.corrections`). An account given another region
+keeps the change (old region, new region, the import's instant): claims read it (ADR 28).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pledge.domain.errors import InvariantViolation
-from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.domain.records import AccountRecord, PurchaseRecord, RegionChange
 from pledge.usecases.corrections import GrantCorrections
-from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWorkFactory
+from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
 IMPORT_ACTOR = "import"
 
@@ -50,6 +51,14 @@ def import_purchases(
     return _import(uow_factory, batches, "purchases", update, progress, expected_rows, corrector)
 
 
+def _keep_moves(uow: UnitOfWork, now_us: int) -> None:
+    """The batch's region changes, at the import's instant (``--now`` when given, like its
+    corrections): a claim compares it with the campaign's launch."""
+    moves = uow.purchases.moved()
+    if moves:
+        uow.purchases.record_region_changes([RegionChange(a, old, new, now_us) for a, old, new in moves])
+
+
 def _import(
     uow_factory: UnitOfWorkFactory,
     batches: Iterable[Sequence[Any]],
@@ -66,9 +75,8 @@ def _import(
     # reader or the store) rolls back every batch before it, corrections included.
     with uow_factory() as uow:
         add = uow.purchases.add_accounts if what == "accounts" else uow.purchases.add_purchases
-        corrections = (
-            GrantCorrections(uow, corrector.rules, corrector.clock.now_us()) if corrector and update else None
-        )
+        now = corrector.clock.now_us() if corrector else 0
+        corrections = GrantCorrections(uow, corrector.rules, now) if corrector and update else None
         uow.purchases.begin_load(what, expected_rows)
         for batch in batches:
             new, same = add(batch, update=update)
@@ -78,6 +86,8 @@ def _import(
             updated += len(changed)
             if corrections is not None:
                 corrections.correct(what, changed)
+            if changed and what == "accounts":
+                _keep_moves(uow, now)
             if progress:
                 progress(len(batch))
         uow.purchases.finish_load(what)

@@ -20,7 +20,7 @@ from pledge.domain.events import DomainEvent
 from pledge.domain.grant import Grant
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import ChainedTransfer, Transfer
-from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.domain.records import AccountRecord, PurchaseRecord, RegionChange
 from pledge.domain.rules.ast import Condition, Rule
 from pledge.domain.subscriptions import AutoRenewConsent, Term
 from pledge.domain.timeutil import LocalDateWindow
@@ -219,6 +219,19 @@ class Purchases(Protocol):
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]: ...
     def changed(self) -> Sequence[str]:
         """The ids (purchase or account) the last ``add_*`` call replaced with different content."""
+        ...
+
+    def moved(self) -> Sequence[tuple[str, str, str]]:
+        """(account id, old region, new region) of each account the last ``add_accounts`` call
+        gave another region (a subset of ``changed``)."""
+        ...
+
+    def record_region_changes(self, changes: Sequence[RegionChange]) -> None:
+        """Keep an import's region changes (in its transaction; one statement for them all)."""
+        ...
+
+    def region_changes(self, account_id: str, since_us: int) -> list[RegionChange]:
+        """The account's region changes at or after ``since_us``, oldest first."""
         ...
 
     def begin_load(self, what: str, expected_rows: int | None) -> None:

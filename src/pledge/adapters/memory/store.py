@@ -38,7 +38,7 @@ from pledge.domain.grant import Grant, GrantState
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
 from pledge.domain.near_miss import listing_key, only_failure
-from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord
+from pledge.domain.records import PURCHASE_STATUSES, AccountRecord, PurchaseRecord, RegionChange
 from pledge.domain.rules.ast import evaluate
 from pledge.domain.rules.schema import values_of
 from pledge.domain.serials import SerialRecord
@@ -101,6 +101,7 @@ class MemoryStore:
     notifications: NotificationState = field(default_factory=NotificationState)  # ADR 26
     serials: dict[str, SerialRecord] = field(default_factory=dict)  # adapters/memory/claims.py
     claims: dict[str, Claim] = field(default_factory=dict)
+    region_changes: list[RegionChange] = field(default_factory=list)  # in the order recorded
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -237,10 +238,26 @@ class MemoryPurchases(_Repository):
     def __init__(self, s: MemoryStore) -> None:
         super().__init__(s)
         self._changed: list[str] = []  # ids the last add replaced
+        self._moved: list[tuple[str, str, str]] = []  # accounts of those given another region
 
     # -- import -------------------------------------------------------------
     def changed(self) -> list[str]:
         return self._changed
+
+    def moved(self) -> list[tuple[str, str, str]]:
+        return self._moved
+
+    def record_region_changes(self, changes: Sequence[RegionChange]) -> None:
+        for change in changes:
+            if change.account_id not in self._s.accounts:
+                raise IntegrityError(f"foreign key: account {change.account_id} does not exist")
+        self._s.region_changes.extend(changes)
+
+    def region_changes(self, account_id: str, since_us: int) -> list[RegionChange]:
+        mine = [
+            c for c in self._s.region_changes if c.account_id == account_id and c.changed_at_us >= since_us
+        ]
+        return sorted(mine, key=lambda c: c.changed_at_us)  # stable: recorded order within an instant
 
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
         return self._add(self._s.accounts, batch, update, "accounts")
@@ -272,7 +289,7 @@ class MemoryPurchases(_Repository):
         table.update((row[0], row) for row in rows)
 
     def _add(self, table: dict[str, Row], batch: Sequence[Row], update: bool, what: str) -> tuple[int, int]:
-        self._changed = []
+        self._changed, self._moved = [], []
         if not batch:
             return 0, 0
         rows = list(batch)
@@ -315,6 +332,13 @@ class MemoryPurchases(_Repository):
         self._insert(table, new_rows)
         for row in changed:
             self._check(row)
+            before = table[row[0]]
+            if (
+                isinstance(row, AccountRecord)
+                and isinstance(before, AccountRecord)
+                and before.region != row.region
+            ):
+                self._moved.append((row.account_id, before.region, row.region))
             table[row[0]] = row
         self._changed = [row[0] for row in changed]
         return len(new_rows) + len(changed), unchanged

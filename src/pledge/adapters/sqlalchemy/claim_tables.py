@@ -1,4 +1,5 @@
-"""Tables of the serial register and of claims (ADR 28), in the one metadata."""
+"""Tables of the serial register, of claims and of accounts' region changes (ADR 28), in the one
+metadata."""
 
 from __future__ import annotations
 
@@ -79,4 +80,18 @@ claim_evidence = Table(
     PrimaryKeyConstraint("claim_id", "position"),
     Index("ix_claim_evidence_sha256", "sha256"),
     Index("ix_claim_evidence_phash", "phash"),
+)
+
+# Each change of an account's region by an import (``--update``), with the region it replaced and the
+# import's instant: a claim by an account that moved after its campaign was launched is flagged.
+# Written only for accounts whose region changed, so an import that moves nobody writes nothing here.
+account_region_changes = Table(
+    "account_region_changes",
+    metadata,
+    Column("change_id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Str(128), ForeignKey("accounts.account_id"), nullable=False),
+    Column("old_region", Str(2), nullable=False),
+    Column("new_region", Str(2), nullable=False),
+    Column("changed_at_us", BigInteger, nullable=False),
+    Index("ix_account_region_changes_account_id_changed_at_us", "account_id", "changed_at_us"),
 )

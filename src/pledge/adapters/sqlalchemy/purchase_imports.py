@@ -10,10 +10,11 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Index, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
+from pledge.adapters.sqlalchemy.claim_tables import account_region_changes
 from pledge.adapters.sqlalchemy.database import bulk_insert
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.errors import InputError, InvariantViolation
-from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.domain.records import AccountRecord, PurchaseRecord, RegionChange
 from pledge.domain.validation import column_of
 
 _IN_CHUNK = 500  # well under every engine's bind-parameter limit
@@ -36,6 +37,7 @@ _EMAIL, _PHONE, _LOCALE, _OPENID = (itemgetter(i) for i in range(3, 7))
 _DEFAULT_LOCALE = AccountRecord("", "", 0).locale
 _CONTACT_DEFAULTS = dict(zip(ACCOUNT_KEYS[3:], AccountRecord("", "", 0)[3:], strict=True))
 _required = itemgetter(0, 1, 2)
+_REGION = ACCOUNT_KEYS.index("region")
 
 
 def stored_column(table: Any, key: str) -> Any:
@@ -84,6 +86,7 @@ class PurchaseImports:
         self._conn = conn
         self._bulk: list[Index] | None = None  # indexes dropped by a bulk load, to rebuild
         self._changed: list[str] = []  # ids the last add replaced (corrections re-check their grants)
+        self._moved: list[tuple[str, str, str]] = []  # accounts of those given another region
 
     # -- import -------------------------------------------------------------
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
@@ -103,6 +106,22 @@ class PurchaseImports:
 
     def changed(self) -> list[str]:
         return self._changed
+
+    def moved(self) -> list[tuple[str, str, str]]:
+        return self._moved
+
+    def record_region_changes(self, changes: Sequence[RegionChange]) -> None:
+        if changes:
+            self._conn.execute(account_region_changes.insert(), [c._asdict() for c in changes])
+
+    def region_changes(self, account_id: str, since_us: int) -> list[RegionChange]:
+        t = account_region_changes
+        rows = self._conn.execute(
+            select(t.c.account_id, t.c.old_region, t.c.new_region, t.c.changed_at_us)
+            .where(t.c.account_id == account_id, t.c.changed_at_us >= since_us)
+            .order_by(t.c.changed_at_us, t.c.change_id)
+        )
+        return [RegionChange(a, old, new, int(at)) for a, old, new, at in rows]
 
     def _fill_account_fields(self) -> None:
         """SQLite, end of a bulk load into the empty table: every purchase gets its account's fields
@@ -139,7 +158,7 @@ class PurchaseImports:
         ``fast`` is the same batch as fewer columns (the others taking their defaults) for the
         fresh-batch insert; collisions are always compared on every column of ``keys``.
         """
-        self._changed = []
+        self._changed, self._moved = [], []
         if not batch:
             return 0, 0
         # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
@@ -186,8 +205,19 @@ class PurchaseImports:
         if new_rows:
             self._conn.execute(table.insert(), new_rows)
         self._changed = [row[key] for row in changed]
-        for row in changed:
-            self._conn.execute(table.update().where(table.c[key] == row[key]).values(**row))
+        if what == "accounts":  # only rows already found changed are compared: nothing for the rest
+            self._moved = [
+                (row[key], existing[row[key]][_REGION], row["region"])
+                for row in changed
+                if existing[row[key]][_REGION] != row["region"]
+            ]
+        if changed:  # one statement for the batch (an executemany), not one built per row
+            self._conn.execute(
+                table.update()
+                .where(table.c[key] == bindparam(f"b_{key}"))
+                .values({k: bindparam(f"b_{k}") for k in keys if k != key}),
+                [{f"b_{k}": row[k] for k in keys} for row in changed],
+            )
         if what == "accounts" and changed:  # their purchases carry the fields rules read (ADR 12)
             self._conn.execute(
                 purchases.update()

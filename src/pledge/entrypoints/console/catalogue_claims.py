@@ -78,6 +78,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "flag_burst": ("Many claims from this account in 24 hours", "该账户 24 小时内提交了多份申请"),
     "flag_serial_claimed_elsewhere": ("Another account claims this serial", "另一账户也申报了此序列号"),
     "flag_purchased_before_sold": ("Purchase date before the maker sold it", "购买日期早于厂商售出日期"),
+    "flag_region_changed": (
+        "Account moved to another region after the launch",
+        "活动上线后账户地区发生变更",
+    ),
     "flag_four_eyes": ("Above the review threshold: two approvers", "超过审核阈值：需两人批准"),
     # Reason codes
     "reason_receipt_verified": ("receipt verified", "凭证已核实"),
