@@ -115,7 +115,9 @@ def providers(folder: Path) -> Iterator[tuple[dict[str, str], Connection]]:
     public = platform.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     (folder / "wechatpay_pub.pem").write_bytes(public)
     keys = {
-        "merchant_public": merchant.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+        "merchant_public": merchant.public_key().public_bytes(
+            Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+        ),
         "platform_private": platform.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
     }
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
@@ -123,19 +125,22 @@ def providers(folder: Path) -> Iterator[tuple[dict[str, str], Connection]]:
     child.start()
     try:
         wechat_url, wallet_url = ours.recv()
-        yield {
-            "PLEDGE_WECHAT_BASE_URL": wechat_url,
-            "PLEDGE_WECHAT_MCHID": "1900000001",
-            "PLEDGE_WECHAT_APPID": "wx8888888888888888",
-            "PLEDGE_WECHAT_PRIVATE_KEY": str(folder / "apiclient_key.pem"),
-            "PLEDGE_WECHAT_CERT_SERIAL": "5157F09EFDC096DE15EBE81A47057A72",
-            "PLEDGE_WECHAT_PUBLIC_KEY": str(folder / "wechatpay_pub.pem"),
-            "PLEDGE_WECHAT_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
-            "PLEDGE_WECHAT_APIV3_KEY": APIV3_KEY,
-            "PLEDGE_PUBLIC_URL": "https://pledge.example.com",
-            "PLEDGE_WALLET_URL": wallet_url,
-            "PLEDGE_WALLET_SECRET": WALLET_SECRET,
-        }, ours
+        yield (
+            {
+                "PLEDGE_WECHAT_BASE_URL": wechat_url,
+                "PLEDGE_WECHAT_MCHID": "1900000001",
+                "PLEDGE_WECHAT_APPID": "wx8888888888888888",
+                "PLEDGE_WECHAT_PRIVATE_KEY": str(folder / "apiclient_key.pem"),
+                "PLEDGE_WECHAT_CERT_SERIAL": "5157F09EFDC096DE15EBE81A47057A72",
+                "PLEDGE_WECHAT_PUBLIC_KEY": str(folder / "wechatpay_pub.pem"),
+                "PLEDGE_WECHAT_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+                "PLEDGE_WECHAT_APIV3_KEY": APIV3_KEY,
+                "PLEDGE_PUBLIC_URL": "https://pledge.example.com",
+                "PLEDGE_WALLET_URL": wallet_url,
+                "PLEDGE_WALLET_SECRET": WALLET_SECRET,
+            },
+            ours,
+        )
     finally:
         ours.send("stop")
         child.join(timeout=10)
@@ -207,42 +212,57 @@ def dispatch(db_url: str) -> dict[str, Any]:
     return {"planned": planned, "plan_s": plan_s, "transfers": sent, "send_s": send_s, "counts": counts}
 
 
-def floor(rail: str, requests: int) -> dict[str, Any]:
-    """The same requests in a bare loop: the body, its signature, the POST, the reply's checks."""
-    env = os.environ
-    if rail == WALLET:
-        config = wallet_config(env)
-        wallet = WalletRail(config)
+def _wallet_floor(requests: int) -> float:
+    config = wallet_config(os.environ)
+    wallet = WalletRail(config)  # its client and signed headers; the request itself goes out bare
+    try:
         started = time.perf_counter()
         for n in range(requests):
-            body = json.dumps({"credit_id": f"floor{n:020d}", "account_id": f"floor-{n}", "amount": "199.90",
-                               "currency": "CNY", "memo": CAMPAIGN_ID}, separators=(",", ":")).encode()  # fmt: skip
-            reply = wallet._client.post(f"{config.url}/credits", content=body, headers=wallet._headers(body))  # noqa: SLF001
+            credit = {"credit_id": f"floor{n:020d}", "account_id": f"floor-{n}", "amount": "199.90"}
+            body = json.dumps({**credit, "currency": "CNY", "memo": CAMPAIGN_ID}, separators=(",", ":"))
+            headers = wallet._headers(body.encode())
+            reply = wallet._client.post(f"{config.url}/credits", content=body, headers=headers)
             if reply.status_code not in (200, 201) or reply.json().get("status") != "credited":
                 raise RuntimeError(f"floor credit {n}: HTTP {reply.status_code} {reply.text}")
-        seconds = time.perf_counter() - started
+        return time.perf_counter() - started
+    finally:
         wallet.close()
-        return {"requests": requests, "seconds": seconds}
-    wechat = wechat_config(env)
+
+
+def _wechat_floor(requests: int) -> float:
+    wechat = wechat_config(os.environ)
     with httpx.Client(timeout=10) as client:
         started = time.perf_counter()
         for n in range(requests):
             request = TransferRequest(f"floor{n:020d}", f"o-floor-{n}", 19_990, "CNY", CAMPAIGN_ID)
-            body = json.dumps(transfer_body(wechat, request), ensure_ascii=False, separators=(",", ":")).encode()
+            body = json.dumps(transfer_body(wechat, request), ensure_ascii=False, separators=(",", ":"))
             now_s = int(time.time())
-            authorization = wechat_signing.authorization(
-                private_key=wechat.private_key, mchid=wechat.mchid, serial=wechat.cert_serial,
-                method="POST", path=TRANSFER_PATH, body=body, now_s=now_s,
-            )  # fmt: skip
-            headers = {"Accept": "application/json", "Content-Type": "application/json",
-                       "Wechatpay-Serial": wechat.platform_public_key_id, "Authorization": authorization}  # fmt: skip
-            reply = client.post(wechat.base_url + TRANSFER_PATH, content=body, headers=headers)
+            headers = {
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "Wechatpay-Serial": wechat.platform_public_key_id,
+                "Authorization": wechat_signing.authorization(
+                    private_key=wechat.private_key,
+                    mchid=wechat.mchid,
+                    serial=wechat.cert_serial,
+                    method="POST",
+                    path=TRANSFER_PATH,
+                    body=body.encode(),
+                    now_s=now_s,
+                ),
+            }
+            reply = client.post(wechat.base_url + TRANSFER_PATH, content=body.encode(), headers=headers)
             distrust = wechat_signing.check_signed(
                 wechat.platform_public_key, wechat.platform_public_key_id, reply.headers, reply.content, now_s
             )
             if reply.status_code != 200 or distrust or reply.json().get("out_bill_no") != request.request_id:
                 raise RuntimeError(f"floor bill {n}: HTTP {reply.status_code} {distrust} {reply.text}")
-        seconds = time.perf_counter() - started
+        return time.perf_counter() - started
+
+
+def floor(rail: str, requests: int) -> dict[str, Any]:
+    """The same requests in a bare loop: the body, its signature, the POST, the reply's checks."""
+    seconds = _wallet_floor(requests) if rail == WALLET else _wechat_floor(requests)
     return {"requests": requests, "seconds": seconds}
 
 
@@ -329,8 +349,19 @@ def _measure(db_url: str, folder: Path, grants: int, rail: str, stats: Connectio
     floor_got = bare.json()
     stats.send("stats")
     held = stats.recv()[rail]
-    return RailResult(rail, grants, got["planned"], got["plan_s"], got["transfers"], got["send_s"],
-                      pledge.rss_mib, floor_got["requests"], floor_got["seconds"], bare.rss_mib, held)  # fmt: skip
+    return RailResult(
+        rail=rail,
+        grants=grants,
+        planned=got["planned"],
+        plan_s=got["plan_s"],
+        transfers=got["transfers"],
+        send_s=got["send_s"],
+        rss_mib=pledge.rss_mib,
+        floor_requests=floor_got["requests"],
+        floor_s=floor_got["seconds"],
+        floor_rss_mib=bare.rss_mib,
+        bills=held,
+    )
 
 
 @contextmanager
