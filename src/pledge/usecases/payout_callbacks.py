@@ -48,8 +48,7 @@ def receive_bill_notice(uow_factory: UnitOfWorkFactory, clock: Clock, notice: Bi
         tr = record.transfer
         payee = record.account_id
         if tr.rail != WALLET:
-            account, _ = uow.purchases.of_account(record.account_id)
-            payee = account.wechat_openid if account else ""
+            payee = uow.payouts.openids([record.account_id])[record.account_id]
         if tr.rail != notice.rail or tr.amount_minor != notice.amount_minor or payee != notice.payee:
             _anomaly(
                 uow,

@@ -112,9 +112,19 @@ class PayoutTransfers(Protocol):
         ...
 
     def update(self, record: PayoutRecord) -> None: ...
-    def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
-        """What ``day`` already carries on ``rail``: the account's amount and count of transfers
-        sent and not failed, and the merchant's amount."""
+    def update_many(self, records: Sequence[PayoutRecord]) -> None:
+        """Store several transfers' new states in one statement."""
+        ...
+
+    def day_usage(
+        self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool
+    ) -> tuple[dict[str, tuple[int, int]], int]:
+        """What ``day`` already carries on ``rail``: each account's amount and count of transfers
+        sent and not failed, and (when ``merchant``, else 0) the merchant's amount."""
+        ...
+
+    def openids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        """Each account's WeChat openid ("" when it has none or is unknown)."""
         ...
 
     def lock_day(self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool) -> None:

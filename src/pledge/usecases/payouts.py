@@ -38,6 +38,7 @@ from pledge.domain.money import format_minor
 from pledge.domain.payout_transfers import (
     IN_FLIGHT_STATES,
     Outcome,
+    ProviderAnswer,
     TransferState,
     mark_sent,
 )
@@ -57,6 +58,7 @@ from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, RequestPace, 
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 BATCH: Final = 100  # transfers per transaction: a kill -9 loses at most this many decisions
+ANSWERS_PER_COMMIT: Final = 20  # answers recorded per transaction; a kill -9 leaves these to sync
 RailFactory = Callable[[str], PayoutRail]
 COUNTED: Final = ("submitted", "succeeded", "failed", "unknown", "waiting_user", "deferred")
 
@@ -158,17 +160,21 @@ def plan_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, *, campaign_id: s
 
 
 class _Payees:
-    """Who receives on each rail: the account itself (wallet) or its WeChat openid."""
+    """Who receives on each rail: the account itself (wallet) or its WeChat openid, read per batch."""
 
     def __init__(self) -> None:
         self._openids: dict[str, str] = {}
+
+    def load(self, uow: UnitOfWork, records: list[PayoutRecord]) -> None:
+        wanted = {r.account_id for r in records if r.transfer.rail != WALLET} - self._openids.keys()
+        if wanted:
+            self._openids.update(uow.payouts.openids(sorted(wanted)))
 
     def of(self, uow: UnitOfWork, record: PayoutRecord) -> str:
         if record.transfer.rail == WALLET:
             return record.account_id
         if record.account_id not in self._openids:
-            account, _ = uow.purchases.of_account(record.account_id)
-            self._openids[record.account_id] = account.wechat_openid if account else ""
+            self.load(uow, [record])
         return self._openids[record.account_id]
 
 
@@ -196,18 +202,53 @@ def _rails(factory: RailFactory) -> Iterator[Callable[[str], PayoutRail]]:
                 close()
 
 
+def _day_limited(limits: RailLimits) -> tuple[bool, bool]:
+    """Whether the account's day and the merchant's day are limited on a rail."""
+    per_account = limits.max_per_account_day is not None or limits.max_count_per_account_day is not None
+    return per_account, limits.max_merchant_day is not None
+
+
 def _lock_days(uow: UnitOfWork, campaign: _Campaign, due: list[PayoutRecord], today: date) -> None:
     """Wait for the right to fill today's limits these transfers count against (ADR 32)."""
     accounts: dict[str, set[str]] = {}
     for record in due:
         accounts.setdefault(record.transfer.rail, set()).add(record.account_id)
     for rail in sorted(accounts):  # one order for every dispatcher
-        limits = campaign.limits(rail)
-        per_account = limits.max_per_account_day is not None or limits.max_count_per_account_day is not None
-        merchant = limits.max_merchant_day is not None
+        per_account, merchant = _day_limited(campaign.limits(rail))
         if per_account or merchant:
             wanted = sorted(accounts[rail]) if per_account else []
             uow.payouts.lock_day(rail, wanted, today, merchant=merchant)
+
+
+class _DayUsage:
+    """Today's usage of the batch's accounts and of the merchant, read once per batch under
+    ``lock_day`` and then counted here as the batch adds to it (no query per transfer)."""
+
+    def __init__(self, uow: UnitOfWork, campaign: _Campaign, due: list[PayoutRecord], today: date) -> None:
+        self.accounts: dict[tuple[str, str], tuple[int, int]] = {}
+        self.merchant: dict[str, int] = {}
+        for rail in sorted({r.transfer.rail for r in due}):
+            per_account, merchant = _day_limited(campaign.limits(rail))
+            wanted = sorted({r.account_id for r in due if r.transfer.rail == rail}) if per_account else []
+            usage, self.merchant[rail] = uow.payouts.day_usage(rail, wanted, today, merchant=merchant)
+            self.accounts.update(((rail, account), used) for account, used in usage.items())
+
+    def has_room(self, limits: RailLimits, record: PayoutRecord) -> bool:
+        tr = record.transfer
+        amount, count = self.accounts.get((tr.rail, record.account_id), (0, 0))
+        return has_day_room(
+            limits,
+            account_amount_today=amount,
+            account_count_today=count,
+            merchant_amount_today=self.merchant[tr.rail],
+            amount_minor=tr.amount_minor,
+        )
+
+    def add(self, record: PayoutRecord) -> None:
+        tr, key = record.transfer, (record.transfer.rail, record.account_id)
+        amount, count = self.accounts.get(key, (0, 0))
+        self.accounts[key] = (amount + tr.amount_minor, count + 1)
+        self.merchant[tr.rail] += tr.amount_minor
 
 
 def _take_due(
@@ -219,31 +260,45 @@ def _take_due(
     """
     due = uow.payouts.due(campaign.campaign_id, today, after, limit)
     _lock_days(uow, campaign, due, today)
+    payees.load(uow, due)
+    usage = _DayUsage(uow, campaign, due, today)
     sending: list[tuple[PayoutRecord, TransferRequest]] = []
+    postings = []
     deferred = 0
     for record in due:
         if close_if_window_ended(uow, record, now_us):
             continue  # a retry after the claim window closed: its value went back to the budget
         tr = record.transfer
         payee = payees.of(uow, record)
-        used = uow.payouts.day_usage(tr.rail, record.account_id, today)
-        room = has_day_room(
-            campaign.limits(tr.rail),
-            account_amount_today=used[0],
-            account_count_today=used[1],
-            merchant_amount_today=used[2],
-            amount_minor=tr.amount_minor,
-        )
-        if not payee or not room:
+        if not payee or not usage.has_room(campaign.limits(tr.rail), record):
             deferred += 1  # no openid yet, or today is full: stays pending for another day
             continue
+        usage.add(record)
         sent = replace(record, transfer=mark_sent(tr), attempts=record.attempts + 1, sent_on=today)
         sent = replace(sent, updated_at_us=now_us)
-        uow.payouts.update(sent)
         wallet = customer_account(record.account_id)
-        uow.ledger.append([posting(sent, "sent", wallet, payouts_in_transit_account(tr.rail), now_us)])
+        postings.append(posting(sent, "sent", wallet, payouts_in_transit_account(tr.rail), now_us))
         sending.append((sent, _request(sent, payee)))
+    uow.payouts.update_many([record for record, _ in sending])
+    if postings:
+        uow.ledger.append(postings)
     return sending, deferred, due[-1].id if due else after
+
+
+def _record_answers(
+    uow_factory: UnitOfWorkFactory, clock: Clock, answered: list[tuple[str, ProviderAnswer]]
+) -> Counter[str]:
+    """Apply several answers in one transaction: a commit per answer cost more than the request.
+
+    A kill before the commit loses these answers, never a request id: the transfers stay
+    ``submitted`` and ``payouts sync`` asks the provider about them."""
+    reached: Counter[str] = Counter()
+    with uow_factory() as uow:
+        now = clock.now_us()
+        for transfer_id, answer in answered:
+            reached[_bucket(apply_provider_answer(uow, transfer_id, answer, now, 0))] += 1
+        uow.commit()
+    return reached
 
 
 def run_payouts(
@@ -283,16 +338,16 @@ def run_payouts(
                     break
                 after = cursor
                 counts["deferred"] += deferred
-                for record, request in sending:
+                answered: list[tuple[str, ProviderAnswer]] = []
+                for n, (record, request) in enumerate(sending, 1):
                     if pace is not None:
                         pace.wait_turn(record.transfer.rail)
-                    answer = rail_of(record.transfer.rail).send(request)
-                    with uow_factory() as uow:
-                        state = apply_provider_answer(uow, record.id, answer, clock.now_us(), 0)
-                        uow.commit()
-                    counts[_bucket(state)] += 1
-                    if progress is not None:
-                        progress(sum(counts[k] for k in COUNTED if k != "deferred"))
+                    answered.append((record.id, rail_of(record.transfer.rail).send(request)))
+                    if len(answered) == ANSWERS_PER_COMMIT or n == len(sending):
+                        counts.update(_record_answers(uow_factory, clock, answered))
+                        answered = []
+                        if progress is not None:
+                            progress(sum(counts[k] for k in COUNTED if k != "deferred"))
                 if left is not None:
                     left -= len(sending)
     return dict(counts)

@@ -101,14 +101,27 @@ class MemoryPayouts:
             raise ValueError(f"unique: request id {record.transfer.request_id} exists")
         self._s.payouts[record.id] = record
 
-    def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
+    def update_many(self, records: Sequence[PayoutRecord]) -> None:
+        for record in records:
+            self.update(record)
+
+    def day_usage(
+        self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool
+    ) -> tuple[dict[str, tuple[int, int]], int]:
         sent = [
             r
             for r in self._s.payouts.values()
             if r.transfer.rail == rail and r.sent_on == day and r.transfer.state in _DAY_STATES
         ]
-        mine = [r.transfer.amount_minor for r in sent if r.account_id == account_id]
-        return sum(mine), len(mine), sum(r.transfer.amount_minor for r in sent)
+        usage: dict[str, tuple[int, int]] = {}
+        for account_id in account_ids:
+            mine = [r.transfer.amount_minor for r in sent if r.account_id == account_id]
+            usage[account_id] = (sum(mine), len(mine))
+        return usage, sum(r.transfer.amount_minor for r in sent) if merchant else 0
+
+    def openids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        found = {a: self._s.accounts.get(a) for a in account_ids}
+        return {a: record.wechat_openid if record else "" for a, record in found.items()}
 
     def lock_day(self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool) -> None:
         return  # one process, one unit of work at a time: nothing to wait for

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -116,6 +117,36 @@ def wechat_config(env: Mapping[str, str]) -> WechatConfig:
         scene_id=env.get("PLEDGE_WECHAT_SCENE_ID", "").strip() or WECHAT_DEFAULT_SCENE_ID,
         notify_url=f"{public_url}/v1/payouts/callbacks/wechat" if public_url else "",
     )
+
+
+_WECHAT_ENV: Final = ("PLEDGE_WECHAT_BASE_URL", "PLEDGE_WECHAT_MCHID", "PLEDGE_WECHAT_APPID",
+                      "PLEDGE_WECHAT_PRIVATE_KEY", "PLEDGE_WECHAT_CERT_SERIAL", "PLEDGE_WECHAT_PUBLIC_KEY",
+                      "PLEDGE_WECHAT_PUBLIC_KEY_ID", "PLEDGE_WECHAT_APIV3_KEY", "PLEDGE_WECHAT_SCENE_ID",
+                      "PLEDGE_PUBLIC_URL")  # fmt: skip
+_KEY_FILES: Final = ("PLEDGE_WECHAT_PRIVATE_KEY", "PLEDGE_WECHAT_PUBLIC_KEY")  # a key rotated in place
+
+
+def _modified_ns(path: str) -> int:
+    try:
+        return Path(path.strip()).stat().st_mtime_ns if path.strip() else 0
+    except OSError:
+        return 0
+
+
+def cached_wechat_config(env: Mapping[str, str]) -> WechatConfig:
+    """:func:`wechat_config`, loaded again only when a setting or a key file changes.
+
+    Loading the RSA private key checks it and takes milliseconds: too much to do for every
+    completion notice (``pledge serve``) or every request."""
+    values = tuple(env.get(name, "") for name in _WECHAT_ENV)
+    files = tuple(_modified_ns(env.get(name, "")) for name in _KEY_FILES)
+    return _wechat_config_of(values, files)
+
+
+@lru_cache(maxsize=4)
+def _wechat_config_of(values: tuple[str, ...], files: tuple[int, ...]) -> WechatConfig:
+    del files  # part of the cache key only
+    return wechat_config(dict(zip(_WECHAT_ENV, values, strict=True)))
 
 
 def rail_rates(env: Mapping[str, str]) -> dict[str, Rate]:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, insert, select, text, update
+from sqlalchemy import Connection, Select, and_, bindparam, exists, func, insert, select, text, update
 
 from pledge.adapters.sqlalchemy.repositories import _grant
-from pledge.adapters.sqlalchemy.tables import grants, payout_transfers
+from pledge.adapters.sqlalchemy.tables import accounts, grants, payout_transfers
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.payout_transfers import IN_FLIGHT_STATES, Transfer, TransferState
 from pledge.usecases.payout_ports import PayoutRecord
@@ -25,6 +25,13 @@ t = payout_transfers
 _IN_FLIGHT = sorted(s.value for s in IN_FLIGHT_STATES)
 _DAY_STATES = [*_IN_FLIGHT, TransferState.SUCCEEDED.value]  # what a day's limits count
 _LOCK_DAY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_FIXED = ("transfer_id", "grant_id", "account_id", "campaign_id", "seq", "created_at_us")  # never change
+# Built once: building an UPDATE with ``.values(**row)`` per call cost more than running it.
+_UPDATE = (
+    update(t)
+    .where(t.c.transfer_id == bindparam("b_transfer_id"))
+    .values({c.name: bindparam(c.name) for c in t.c if c.name not in _FIXED})
+)
 
 
 def _record(row: Any) -> PayoutRecord:
@@ -172,22 +179,48 @@ class SqlPayouts:
         return {state: int(total) for state, total in rows}
 
     def update(self, record: PayoutRecord) -> None:
-        values = _values(record)
-        for key in ("transfer_id", "grant_id", "account_id", "campaign_id", "seq", "created_at_us"):
-            del values[key]  # who and what a transfer is never changes
-        self._conn.execute(update(t).where(t.c.transfer_id == record.id).values(**values))
+        self.update_many([record])
 
-    def day_usage(self, rail: str, account_id: str, day: date) -> tuple[int, int, int]:
+    def update_many(self, records: Sequence[PayoutRecord]) -> None:
+        rows = []
+        for record in records:
+            values = _values(record)
+            values["b_transfer_id"] = record.id
+            for key in _FIXED:
+                del values[key]  # who and what a transfer is never changes
+            rows.append(values)
+        if rows:
+            self._conn.execute(_UPDATE, rows)
+
+    def day_usage(
+        self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool
+    ) -> tuple[dict[str, tuple[int, int]], int]:
         sent = and_(t.c.rail == rail, t.c.sent_on == day.isoformat(), t.c.state.in_(_DAY_STATES))
-        amount, count = self._conn.execute(
-            select(func.coalesce(func.sum(t.c.amount_minor), 0), func.count()).where(
-                sent, t.c.account_id == account_id
+        usage: dict[str, tuple[int, int]] = dict.fromkeys(account_ids, (0, 0))
+        if usage:
+            rows = self._conn.execute(
+                select(t.c.account_id, func.sum(t.c.amount_minor), func.count())
+                .where(sent, t.c.account_id.in_(sorted(usage)))
+                .group_by(t.c.account_id)
             )
-        ).one()
-        merchant = self._conn.execute(
-            select(func.coalesce(func.sum(t.c.amount_minor), 0)).where(sent)
-        ).scalar_one()
-        return int(amount), int(count), int(merchant)
+            usage.update((account, (int(amount), int(count))) for account, amount, count in rows)
+        total = 0
+        if merchant:
+            total = self._conn.execute(
+                select(func.coalesce(func.sum(t.c.amount_minor), 0)).where(sent)
+            ).scalar_one()
+        return usage, int(total)
+
+    def openids(self, account_ids: Sequence[str]) -> dict[str, str]:
+        found = dict.fromkeys(account_ids, "")
+        if found:
+            rows = self._conn.execute(
+                select(accounts.c.account_id, accounts.c.wechat_openid).where(
+                    accounts.c.account_id.in_(sorted(found))
+                )
+            )
+            found.update((account, openid or "") for account, openid in rows)
+        return found
 
     def lock_day(self, rail: str, account_ids: Sequence[str], day: date, *, merchant: bool) -> None:
         if self._conn.dialect.name != "postgresql":

@@ -15,7 +15,7 @@ import os
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from pledge.adapters.payouts.config import wechat_config
+from pledge.adapters.payouts.config import cached_wechat_config
 from pledge.adapters.payouts.wechat import CALLBACK_UNSIGNED, parse_transfer_callback
 from pledge.domain.errors import InputError
 from pledge.domain.payouts import WECHAT_TRANSFER
@@ -33,7 +33,7 @@ async def wechat_transfer_callback(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_NOTICE_BYTES:
         raise ApiError(413, "invalid_request_error", "body_too_large", "a WeChat notice is at most 64 KB")
-    config = wechat_config(os.environ)
+    config = cached_wechat_config(os.environ)
     now_s = ctx.clock.now_us() // 1_000_000
     try:
         callback = parse_transfer_callback(config, dict(request.headers), body, now_s=now_s)
