@@ -151,39 +151,11 @@ def providers(folder: Path) -> Iterator[tuple[dict[str, str], Connection]]:
 
 def opened(db_url: str, folder: Path, grants: int, rail: str) -> int:
     """``grants`` red envelopes opened on a campaign paying on ``rail``; returns how many."""
-    import csv  # noqa: PLC0415
-
-    from pledge.bootstrap import App, FixedClock  # noqa: PLC0415
-    from pledge.usecases.grants import claim_grant  # noqa: PLC0415
-    from tests.drills.conftest import launch  # noqa: PLC0415 - the drills' four-eyes launch
     from tests.e2e.test_cli import Pledge  # noqa: PLC0415
-    from tests.support.billing import us  # noqa: PLC0415
-    from tests.support.pages import every_page  # noqa: PLC0415
+    from tests.support.payout_setup import open_envelopes  # noqa: PLC0415
 
     cli = Pledge(db_url, folder)
-    data = cli.json("generate", str(folder / "data"), "--purchases", str(grants * 2), "--seed", "17")
-    accounts = Path(data["accounts_file"])
-    with accounts.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    with accounts.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, [*rows[0], "wechat_openid"])
-        writer.writeheader()
-        writer.writerows({**row, "wechat_openid": f"o-{row['account_id']}"} for row in rows)
-    cli.run("init")
-    cli.json("import", "accounts", str(accounts))
-    cli.json("import", "purchases", data["purchases_file"])
-    launch(cli, folder, payout=PAYOUTS[rail], benefit=BENEFIT)
-    cli.json("campaign", "run", CAMPAIGN_ID, "--now", NOW)
-    issued = every_page(
-        lambda after: cli.json("grants", "list", "--campaign", CAMPAIGN_ID, "--limit", "1000", *after)
-    )
-    app = App(db_url)
-    try:
-        for grant in issued[:grants]:
-            claim_grant(app.uow, FixedClock(us(NOW)), grant["id"])
-    finally:
-        app.close()
-    return min(grants, len(issued))
+    return len(open_envelopes(cli, folder, grants, payout=PAYOUTS[rail], benefit=BENEFIT, now=NOW))
 
 
 # --- Workers: each measured in a process of its own ---------------------------------------------
