@@ -25,11 +25,10 @@ from pledge.domain.notifications import reminder_offsets_us
 from pledge.domain.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms, parse_payout_terms
 from pledge.domain.persons import same_person
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document, suggestion
-from pledge.domain.tiers import TierTerms, parse_tiers, span_of, tiered_benefit, widened_tiers
+from pledge.domain.tiers import PRICE_PAID, TierTerms, parse_tiers, span_of, tiered_benefit, widened_tiers
 from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-PRICE_PAID = "price_paid"
 _CODE = "invalid_campaign"
 MAX_LIMIT = 1_000_000
 DEFAULT_GROUP = "default"

@@ -9,7 +9,6 @@ dates: that span is the campaign's purchase window, so every purchase the window
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,12 +16,11 @@ from typing import Any
 
 from pledge.domain.benefit import MAX_TIERS, Benefit, Tier, amount_of
 from pledge.domain.errors import InputError
-from pledge.domain.fields import money_field, text_field
+from pledge.domain.fields import money_field, slug_field
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import LocalDateWindow, parse_date
 
 PRICE_PAID = "price_paid"
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CODE = "invalid_campaign"
 
 
@@ -69,13 +67,7 @@ def parse_tiers(value: object, currency: str, tz_name: str) -> tuple[TierTerms, 
             raise InputError(
                 f"{where}: a mapping {{id, purchased, amount}} is required", param=where, code=_CODE
             )
-        tier_id = text_field(item.get("id"), f"{where}.id", code=_CODE)
-        if not _SLUG.match(tier_id):
-            raise InputError(
-                f"{where}.id: {tier_id!r} must be a slug of a-z, 0-9 and - (at most 64)",
-                param=f"{where}.id",
-                code=_CODE,
-            )
+        tier_id = slug_field(item.get("id"), f"{where}.id", code=_CODE)
         if any(t.id == tier_id for t in tiers):
             raise InputError(f"{where}.id: {tier_id!r} names two tiers", param=f"{where}.id", code=_CODE)
         purchased = item.get("purchased")

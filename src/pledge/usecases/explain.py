@@ -44,13 +44,13 @@ def _tier_of(terms: CashbackTerms, purchase: PurchaseRecord) -> dict[str, Any]:
     return {"tier": tier, "tier_amount": format_minor(earns, terms.currency) if tier else None}
 
 
-def _tier_detail(terms: CashbackTerms, purchase: PurchaseRecord) -> str:
-    found = _tier_of(terms, purchase)
+def _tier_detail(found: dict[str, Any], currency: str) -> str:
+    """``_tier_of``'s facts as words for the condition's detail."""
     if not found:
         return ""
     if found["tier"] is None:
         return "; in no tier"
-    return f"; tier {found['tier']} ({found['tier_amount']} {terms.currency})"
+    return f"; tier {found['tier']} ({found['tier_amount']} {currency})"
 
 
 def _qualifies(
@@ -95,6 +95,7 @@ def explain_account(
         values = values_of(purchase, account)
         distance = window.distance_days(purchase.purchased_at_us)
         when = format_instant(purchase.purchased_at_us, tz)
+        tier = _tier_of(terms, purchase)
         conditions = [
             {
                 "name": "purchased",
@@ -102,14 +103,14 @@ def explain_account(
                 "detail": (
                     f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
                     + ("" if distance == 0 else f"; {distance} day(s) outside")
-                    + _tier_detail(terms, purchase)
+                    + _tier_detail(tier, terms.currency)
                 ),
                 # The same facts, for pages that word them in the reader's language.
                 "purchased_at": when,
                 "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
                 "days_outside": distance,
                 "timezone": terms.timezone,
-                **_tier_of(terms, purchase),
+                **tier,
             }
         ]
         results = compiled.evaluate_conditions(values)
