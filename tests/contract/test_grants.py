@@ -1,6 +1,6 @@
 """The ``Grants`` port: one grant per (campaign, purchase), read by id, page, purchase and serial.
 
-Expiry (``count_due``/``expire_due``) has its own suite in test_grants_expiry.py.
+Expiry (``expire_due``) has its own suite in test_grants_expiry.py.
 """
 
 from __future__ import annotations

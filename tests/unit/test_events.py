@@ -142,7 +142,7 @@ def test_a_claim_records_the_claimed_grant_once_and_only_for_its_own_account() -
     assert log.new() == []
 
 
-def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revoked_grant() -> None:
+def test_expiry_records_one_event_per_campaign_and_revocation_the_revoked_grant() -> None:
     store, log = launched_and_run()
     uow = memory_uow_factory(store)
     first, *rest = grants_json(list_grants(uow, campaign_id=CID, limit=100))["data"]
@@ -151,10 +151,10 @@ def test_expiry_records_one_event_per_campaign_and_batch_and_revocation_the_revo
     assert isinstance(revoked, GrantRevoked) and revoked.grant == store.grants[first["id"]]
     assert revoked.grant.revoked_reason == "returned"
 
-    result = expire_grants(uow, Clock(LATER), batch_size=2)
+    result = expire_grants(uow, Clock(LATER))
     expired = log.new()
     assert all(isinstance(e, GrantsExpired) for e in expired)
-    assert len(expired) == result.batches  # one campaign: one event per batch
+    assert len(expired) == result.batches == 1  # one campaign: one event
     assert sum(e.count for e in expired if isinstance(e, GrantsExpired)) == result.expired == len(rest)
     total = sum(store.grants[g["id"]].amount_minor for g in rest)
     assert sum(e.amount_minor for e in expired if isinstance(e, GrantsExpired)) == total

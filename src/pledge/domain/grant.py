@@ -46,6 +46,27 @@ _ALLOWED: dict[GrantState, frozenset[GrantState]] = {
 OPENED_STATES = frozenset({GrantState.CLAIMED, GrantState.PAYING, GrantState.PAID, GrantState.PAYOUT_FAILED})
 
 
+def lapsed(grant: Grant, expired_through_us: int) -> Grant:
+    """The grant as it reads once its campaign's expiry has run through ``expired_through_us``
+    (ADR 36): unopened and due by then, it is expired, closed when its window closed. Expiry moves
+    the campaign's mark and books the value once per campaign; no grant row is rewritten."""
+    if grant.state is GrantState.ISSUED and grant.expires_at_us <= expired_through_us:
+        return replace(grant, state=GrantState.EXPIRED, closed_at_us=grant.expires_at_us)
+    return grant
+
+
+def check_after_mark(campaign_id: str, expires_at_us: int, expired_through_us: int) -> None:
+    """An unopened grant written now must expire after its campaign's mark, or it would read as
+    expired without its value ever returning to the budget. Only a business time (``--now``) set
+    before an expiry that already ran can ask for that."""
+    if expires_at_us <= expired_through_us:
+        raise RefusedError(
+            f"campaign {campaign_id}: a grant written now would expire at {format_instant(expires_at_us)}, "
+            f"but expiry already ran through {format_instant(expired_through_us)}; use a later --now",
+            code="behind_expiry",
+        )
+
+
 def grant_id(campaign_id: str, purchase_id: str) -> str:
     digest = hashlib.sha256(f"{campaign_id}\x1f{purchase_id}".encode()).hexdigest()
     return f"gr_{digest[:24]}"

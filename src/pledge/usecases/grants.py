@@ -6,18 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pledge.domain.errors import InputError, InvariantViolation, NotFoundError
+from pledge.domain.errors import InvariantViolation, NotFoundError
 from pledge.domain.events import GrantClaimed, GrantsExpired
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.ledger import Transfer, budget_account, customer_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import Page, check_page_limit, page_of
-from pledge.usecases.ports import Clock, ExpiredBatch, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.ports import CampaignExpiry, Clock, UnitOfWork, UnitOfWorkFactory
 
-EXPIRE_BATCH = 10_000  # grants per expiry transaction
-MAX_EXPIRE_BATCH = 100_000
-ExpiryProgress = Callable[[int, int], None]  # (expired so far, due at the start)
+ExpiryProgress = Callable[[int, int], None]  # (campaigns done, campaigns in all)
 
 
 def grant_json(grant: Grant) -> dict[str, Any]:
@@ -92,7 +90,8 @@ class Returned:
 
 @dataclass(frozen=True, slots=True)
 class ExpiryRun:
-    """What ``grants expire`` did: ``expired`` grants in ``batches``, ``returned`` per currency (sorted)."""
+    """What ``grants expire`` did: ``expired`` grants in ``batches`` transactions (one per campaign
+    with grants due), ``returned`` per currency (sorted)."""
 
     expired: int
     batches: int
@@ -100,50 +99,41 @@ class ExpiryRun:
 
 
 def expire_grants(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    *,
-    batch_size: int = EXPIRE_BATCH,
-    progress: ExpiryProgress | None = None,
+    uow_factory: UnitOfWorkFactory, clock: Clock, *, progress: ExpiryProgress | None = None
 ) -> ExpiryRun:
     """Expire every unopened grant past its window; its value returns to the campaign budget.
 
-    Batch by batch, each its own transaction (ADR 17): one statement expires up to ``batch_size``
-    grants, and per campaign the budget moves once and one ledger posting books them. An
-    interruption loses at most the batch in flight (rolled back whole); running again continues
+    Campaign by campaign, each its own transaction (ADR 36): the campaign's expiry mark moves to
+    now, and the budget moves once and one ledger posting books every grant that expired. An
+    interruption loses at most the campaign in flight (rolled back whole); running again continues
     with what is still due, and nothing is expired or returned twice.
     """
-    if not 1 <= batch_size <= MAX_EXPIRE_BATCH:
-        raise InputError(f"batch_size: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch_size")
     now = clock.now_us()
-    with uow_factory() as uow:
-        due = uow.grants.count_due(now)
+    with uow_factory(read_only=True) as uow:
+        campaign_ids = [r.campaign_id for r in uow.campaigns.all() if r.kind != "offer"]
     if progress:
-        progress(0, due)
+        progress(0, len(campaign_ids))
     expired = batches = 0
     amounts: dict[str, int] = {}
-    after = ""
-    while True:
+    for done, campaign_id in enumerate(campaign_ids, start=1):
         with uow_factory() as uow:
-            batch = uow.grants.expire_due(now, batch_size, after)
-            if not batch.campaigns:
-                break
-            _book_expiry(uow, batch, now)
-            uow.commit()
-        after = batch.resume_after
-        batches += 1
-        expired += batch.count
-        for c in batch.campaigns:
+            swept = uow.grants.expire_due(campaign_id, now)
+            if swept:
+                _book_expiry(uow, swept, now)
+            uow.commit()  # the mark moved even when nothing was due
+        batches += bool(swept)
+        for c in swept:
+            expired += c.count
             amounts[c.currency] = amounts.get(c.currency, 0) + c.amount_minor
         if progress:
-            progress(expired, max(due, expired))
+            progress(done, len(campaign_ids))
     return ExpiryRun(expired, batches, tuple(Returned(c, v) for c, v in sorted(amounts.items())))
 
 
-def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
-    """Return each campaign's share of a batch to its budget: one move, one ledger posting."""
+def _book_expiry(uow: UnitOfWork, swept: list[CampaignExpiry], now: int) -> None:
+    """Return what expired to its campaign's budget: one move, one ledger posting per currency."""
     postings = []
-    for c in batch.campaigns:
+    for c in swept:
         # adjust() refuses to exceed the funded amount: value can only come back once.
         if not uow.budgets.adjust(c.campaign_id, c.amount_minor):
             raise InvariantViolation(
@@ -153,8 +143,8 @@ def _book_expiry(uow: UnitOfWork, batch: ExpiredBatch, now: int) -> None:
         uow.record(GrantsExpired(c.campaign_id, c.currency, c.count, c.amount_minor, c.first_grant_id, now))
         postings.append(
             Transfer(
-                # unique: a grant expires once per issuance, in one batch (a reinstated grant may
-                # expire again later, hence the instant)
+                # unique: a grant expires once per issuance (a reinstated grant may expire again
+                # later, hence the instant)
                 f"expire:{c.first_grant_id}:{now}",
                 grants_account(c.campaign_id),
                 budget_account(c.campaign_id),

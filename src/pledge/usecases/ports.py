@@ -193,25 +193,13 @@ class FreeGrants:
 
 @dataclass(frozen=True, slots=True)
 class CampaignExpiry:
-    """What one batch of expiry returns to one campaign's budget."""
+    """What one expiry returned to one campaign's budget, in one currency."""
 
     campaign_id: str
     currency: str
     count: int
     amount_minor: int
-    first_grant_id: str  # the smallest id expired: it names the batch's ledger posting
-
-
-@dataclass(frozen=True, slots=True)
-class ExpiredBatch:
-    """Grants one statement expired, per campaign, and where the next batch of the pass starts."""
-
-    campaigns: list[CampaignExpiry]
-    resume_after: str
-
-    @property
-    def count(self) -> int:
-        return sum(c.count for c in self.campaigns)
+    first_grant_id: str  # the smallest id expired: it names the ledger posting
 
 
 class Purchases(Protocol):
@@ -308,17 +296,11 @@ class Grants(Protocol):
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None: ...
     def update(self, grant: Grant) -> None: ...
-    def count_due(self, now_us: int) -> int:
-        """How many grants are unopened and past their claim window at ``now_us``."""
-        ...
-
-    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        """Expire up to ``limit`` due grants in one statement; returns them per campaign.
-
-        ``after`` is "" for a pass's first batch, then the previous batch's ``resume_after`` (a
-        position the store chooses: grants already expired are never due again, so a new pass
-        from "" finds whatever an interrupted one left). Grants another transaction holds are
-        skipped, not waited for.
+    def expire_due(self, campaign_id: str, now_us: int) -> list[CampaignExpiry]:
+        """Expire, as of ``now_us``, the campaign's unopened grants whose window has closed; what
+        that expired, per currency (empty: nothing was due). Expiry moves the campaign's mark
+        (``domain.grant.lapsed``, ADR 36) and waits for, never overlaps, another expiry of the same
+        campaign or an open grant change; grants of an earlier expiry are never expired again.
         """
         ...
 

@@ -34,7 +34,7 @@ from pledge.domain.claims import Claim
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import ConflictError, InputError
 from pledge.domain.events import DomainEvent
-from pledge.domain.grant import Grant, GrantState
+from pledge.domain.grant import Grant, GrantState, check_after_mark, lapsed
 from pledge.domain.issuance import Candidate
 from pledge.domain.ledger import GENESIS_HASH, ChainedTransfer, Transfer, chain
 from pledge.domain.near_miss import listing_key, only_failure
@@ -55,7 +55,6 @@ from pledge.usecases.ports import (
     CandidateTotals,
     Catalogs,
     Corrections,
-    ExpiredBatch,
     FreeGrants,
     Grants,
     Ledger,
@@ -91,6 +90,7 @@ class MemoryStore:
     grant_serials: dict[str, str] = field(default_factory=dict)
     grant_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (campaign, purchase) -> id
     grant_postings: dict[str, str] = field(default_factory=dict)  # grant id -> issue posting id
+    expiry_marks: dict[str, int] = field(default_factory=dict)  # campaign -> expired through (ADR 36)
     ledger: list[ChainedTransfer] = field(default_factory=list)
     transfer_ids: set[str] = field(default_factory=set)
     head: tuple[int, str] = (0, GENESIS_HASH)
@@ -456,6 +456,8 @@ class MemoryGrants(_Repository):
 
     def add_many(self, grants: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
         pairs = list(zip(grants, serials, strict=True))
+        for g in grants:
+            check_after_mark(g.campaign_id, g.expires_at_us, self._s.expiry_marks.get(g.campaign_id, 0))
         ids: set[str] = set()
         keys: set[tuple[str, str]] = set()
         for g, _ in pairs:
@@ -481,6 +483,9 @@ class MemoryGrants(_Repository):
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, MemoryCandidates):
             raise TypeError("candidates prepared by another store")
+        check_after_mark(
+            grants.campaign_id, grants.expires_at_us, self._s.expiry_marks.get(grants.campaign_id, 0)
+        )
         new, serials = prepared.free_grants(grants)
         self.add_many(new, serials, posting_id=grants.posting_id)
         return CandidateTotals(len(new), sum(g.amount_minor for g in new))
@@ -495,6 +500,10 @@ class MemoryGrants(_Repository):
         return self._s.grants.get(grant_id)
 
     def update(self, grant: Grant) -> None:
+        if grant.state is GrantState.ISSUED:  # re-opened (reinstated): as the database checks
+            check_after_mark(
+                grant.campaign_id, grant.expires_at_us, self._s.expiry_marks.get(grant.campaign_id, 0)
+            )
         stored = self._s.grants.get(grant.id)
         if stored is not None:  # only these columns change, as in the database
             self._s.grants[grant.id] = dataclasses.replace(
@@ -506,26 +515,22 @@ class MemoryGrants(_Repository):
                 revoked_reason=grant.revoked_reason,
             )
 
-    def _due(self, now_us: int) -> list[Grant]:
-        return [
-            g for g in self._s.grants.values() if g.state is GrantState.ISSUED and g.expires_at_us <= now_us
-        ]
-
-    def count_due(self, now_us: int) -> int:
-        return len(self._due(now_us))
-
-    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        """Like PostgreSQL's: the next ``limit`` due grants in id order after ``after``."""
-        batch = sorted((g for g in self._due(now_us) if g.id > after), key=lambda g: g.id)[: max(limit, 0)]
-        per: dict[tuple[str, str], CampaignExpiry] = {}
-        for g in batch:
-            self.update(g.expire(now_us))
-            key = (g.campaign_id, g.currency)
-            seen = per.get(key, CampaignExpiry(g.campaign_id, g.currency, 0, 0, g.id))
-            per[key] = dataclasses.replace(
-                seen, count=seen.count + 1, amount_minor=seen.amount_minor + g.amount_minor
-            )
-        return ExpiredBatch([per[k] for k in sorted(per)], batch[-1].id if batch else after)
+    def expire_due(self, campaign_id: str, now_us: int) -> list[CampaignExpiry]:
+        """Like the database's: the campaign's mark moves forward (ADR 36); here the grants it
+        expires are rewritten as they would read (``lapsed``), which no reader can tell apart."""
+        mark = self._s.expiry_marks.get(campaign_id, 0)
+        if now_us <= mark or campaign_id not in self._s.campaigns:
+            return []
+        self._s.expiry_marks[campaign_id] = now_us
+        per: dict[str, CampaignExpiry] = {}
+        for g in sorted(self._of(campaign_id), key=lambda g: g.id):
+            if g.state is GrantState.ISSUED and mark < g.expires_at_us <= now_us:
+                self.update(lapsed(g, now_us))
+                seen = per.get(g.currency, CampaignExpiry(campaign_id, g.currency, 0, 0, g.id))
+                per[g.currency] = dataclasses.replace(
+                    seen, count=seen.count + 1, amount_minor=seen.amount_minor + g.amount_minor
+                )
+        return [per[c] for c in sorted(per)]
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int

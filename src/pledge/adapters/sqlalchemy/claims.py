@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.claim_tables import claim_evidence, claims, serials
+from pledge.adapters.sqlalchemy.expiry import GRANT_ROWS, lapsed_state
 from pledge.adapters.sqlalchemy.tables import grants
 from pledge.domain.claims import Check, Claim, ClaimState, EvidenceRef, Flag
 from pledge.domain.errors import ConflictError
@@ -159,7 +160,9 @@ class SqlClaims:
 
     def serial_grants(self, serial: str) -> list[SerialGrant]:
         stmt = (
-            select(grants.c.grant_id, grants.c.campaign_id, grants.c.account_id, grants.c.state)
+            GRANT_ROWS.with_only_columns(
+                grants.c.grant_id, grants.c.campaign_id, grants.c.account_id, lapsed_state().label("state")
+            )
             .where(grants.c.serial == serial, grants.c.state != GrantState.REVOKED.value)
             .order_by(grants.c.grant_id)
         )

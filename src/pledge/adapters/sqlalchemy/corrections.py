@@ -9,7 +9,8 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from pledge.adapters.sqlalchemy.repositories import _grant
+from pledge.adapters.sqlalchemy.expiry import GRANT_ROWS, lapsed_state
+from pledge.adapters.sqlalchemy.repositories import grant_of
 from pledge.adapters.sqlalchemy.tables import clawbacks, grants, purchases
 from pledge.domain.corrections import ClawbackCase, ClawbackState, clawback_id
 from pledge.domain.grant import OPENED_STATES, Grant, GrantState
@@ -48,8 +49,9 @@ class SqlCorrections:
     def live_grants_of_accounts(self, account_ids: Sequence[str]) -> list[Grant]:
         found: list[Grant] = []
         for chunk in _chunks(account_ids):
-            stmt = select(grants).where(grants.c.account_id.in_(chunk), grants.c.state.in_(_LIVE))
-            found.extend(_grant(row) for row in self._conn.execute(stmt))
+            # Live as they read: a grant past its campaign's expiry mark is expired (ADR 36).
+            stmt = GRANT_ROWS.where(grants.c.account_id.in_(chunk), lapsed_state().in_(_LIVE))
+            found.extend(grant_of(row) for row in self._conn.execute(stmt))
         return found
 
     def purchases(self, purchase_ids: Sequence[str]) -> dict[str, tuple[PurchaseRecord, AccountRecord]]:

@@ -1,104 +1,120 @@
-"""Expiry in bounded batches: the database expires a batch and sums it per campaign (ADR 17).
+"""Expiry by mark: the SQL side of ``domain.grant.lapsed`` (ADR 36).
 
-Each batch moves at most ``limit`` due grants from ``issued`` to ``expired``, only those that still
-are, and returns one row per campaign (count, amount, smallest and highest id), never a row per
-grant.
+A campaign's ``expired_through_us`` says how far expiry has run for it: a grant stored ``issued``
+whose window closed by then reads as ``expired`` (closed when its window closed). ``grants expire``
+moves the mark forward and sums, in one statement, what the move expired; no grant row is
+rewritten, so 10 M grants cost one index range scan rather than 10 M row versions.
 
-- SQLite updates its indexes in place: an expired grant leaves the ``(state, expires_at_us)``
-  index's ``issued`` range at once, so every batch takes the first ``limit`` due rowids from it
-  (into a temporary table: summed, then updated; the writer holds the database meanwhile).
-- PostgreSQL keeps the old index entries until a vacuum, so restarting from the start of the range
-  would step over every grant expired so far, batch after batch. A batch continues instead from the
-  previous one's highest grant id (``grant_id > after``, in id order: the order a run wrote them),
-  and locks its rows with ``SKIP LOCKED``: a second expiry running at the same time takes other
-  rows instead of waiting, and the locks are always taken in id order, so it never deadlocks. One
-  statement: a data-modifying ``WITH`` whose ``UPDATE … RETURNING`` is summed by the outer query.
+Every reader of a grant's state goes through this module: ``lapsed_state``/``lapsed_closed_at``
+for grouped reads, ``GRANT_ROWS`` (every column and the mark) for grants made into objects.
 
-When a webhook endpoint listens for ``grant.expired``, the batch's ids are kept in a temporary table
-(SQLite: the rowids it already has), so its events can be written by one ``INSERT … SELECT``.
+Concurrency (PostgreSQL; SQLite's single writer already serialises): a sweep locks its campaign's
+row ``FOR UPDATE`` before summing; whatever changes an unopened grant (a claim, a revoke, a
+reinstatement) reads the mark under ``FOR KEY SHARE`` after locking the grant. So a sweep waits
+for a claim in flight and sums what it committed, and a claim that comes later sees the new mark:
+no grant is both opened and returned to the budget. ``FOR KEY SHARE`` does not wait for a run's
+``issue_seq`` update, only for a sweep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, and_, case, literal, select, text
+from sqlalchemy.sql.elements import ColumnElement
 
+from pledge.adapters.sqlalchemy.tables import campaigns, grants
+from pledge.domain import grant
 from pledge.domain.grant import GrantState
-from pledge.usecases.ports import CampaignExpiry, ExpiredBatch
+from pledge.usecases.ports import CampaignExpiry
 
-# What a batch is summed into, per campaign and currency (the highest id: where the next starts).
-_SUMS = "campaign_id, currency, COUNT(*), SUM(amount_minor), MIN(grant_id), MAX(grant_id)"
-_BY = "GROUP BY campaign_id, currency ORDER BY campaign_id, currency"
 _ISSUED, _EXPIRED = GrantState.ISSUED.value, GrantState.EXPIRED.value
-# Literals rather than parameters, so the planner sees which part of the index is meant.
-_DUE = f"state = '{_ISSUED}' AND expires_at_us <= :now"
-_SET = f"SET state = '{_EXPIRED}', closed_at_us = :now"
-_BATCH = "pledge_expiry_batch"  # SQLite: the rowids of the batch in hand (a temporary table)
+MARK = campaigns.c.expired_through_us
+
+# Every grant column and its campaign's mark (0 when the campaign row is missing: a bare table).
+GRANT_ROWS: Select[Any] = select(grants, MARK).select_from(
+    grants.outerjoin(campaigns, campaigns.c.campaign_id == grants.c.campaign_id)
+)
 
 
-def count_due(conn: Connection, now_us: int) -> int:
-    return int(conn.execute(text(f"SELECT COUNT(*) FROM grants WHERE {_DUE}"), {"now": now_us}).scalar_one())
+def mark_of(campaign_id: str) -> ColumnElement[Any]:
+    """The campaign's mark as a scalar subquery (one campaign's grouped reads)."""
+    return select(MARK).where(campaigns.c.campaign_id == campaign_id).scalar_subquery()
 
 
-def expire_batch(conn: Connection, now_us: int, limit: int, after: str) -> ExpiredBatch:
-    """Expire up to ``limit`` due grants, summed per campaign by the database (no row comes back)."""
-    params = {"now": now_us, "limit": limit, "after": after}
+def _lapsed(mark: ColumnElement[Any]) -> ColumnElement[bool]:
+    return and_(grants.c.state == _ISSUED, grants.c.expires_at_us <= mark)
+
+
+def lapsed_state(mark: ColumnElement[Any] = MARK) -> ColumnElement[Any]:
+    """``grants.state`` as it reads (``lapsed``'s state), for ``GROUP BY`` and filters."""
+    return case((_lapsed(mark), literal(_EXPIRED)), else_=grants.c.state)
+
+
+def lapsed_closed_at(mark: ColumnElement[Any] = MARK) -> ColumnElement[Any]:
+    """``grants.closed_at_us`` as it reads (``lapsed``'s closing instant)."""
+    return case((_lapsed(mark), grants.c.expires_at_us), else_=grants.c.closed_at_us)
+
+
+def lock_mark(conn: Connection, campaign_id: str) -> int:
+    """The campaign's mark, held until commit against a sweep (PostgreSQL; see the docstring)."""
+    stmt = select(MARK).where(campaigns.c.campaign_id == campaign_id)
     if conn.dialect.name == "postgresql":
-        done = _pg_update("g.grant_id, g.campaign_id, g.currency, g.amount_minor")
-        sql = f"WITH {_pg_due()}, done AS ({done}) SELECT {_SUMS} FROM done {_BY}"
-        return _summed(conn.execute(text(sql), params).all(), after)
-    _sqlite_take(conn, params)
-    sums = conn.execute(
-        text(f"SELECT {_SUMS} FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH}) {_BY}")
+        stmt = stmt.with_for_update(read=True, key_share=True)
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+def check_after_mark(conn: Connection, campaign_id: str, expires_at_us: int) -> None:
+    """``domain.grant.check_after_mark`` against the stored mark (before grants are written)."""
+    mark = conn.execute(select(MARK).where(campaigns.c.campaign_id == campaign_id)).scalar()
+    grant.check_after_mark(campaign_id, expires_at_us, int(mark or 0))
+
+
+def _due(campaign_id: str, mark: int, now_us: int) -> tuple[str, dict[str, Any]]:
+    # ``state = 'issued'`` and the range of ``expires_at_us``: the (state, expires_at_us) index.
+    where = (
+        f"state = '{_ISSUED}' AND expires_at_us > :mark AND expires_at_us <= :now AND campaign_id = :campaign"
     )
-    batch = _summed(sums.all(), after)
-    conn.execute(text(f"UPDATE grants {_SET} WHERE rowid IN (SELECT r FROM temp.{_BATCH})"), params)
-    return batch
+    return where, {"mark": mark, "now": now_us, "campaign": campaign_id}
 
 
-def expire_batch_staged(conn: Connection, now_us: int, limit: int, after: str) -> tuple[ExpiredBatch, str]:
-    """``expire_batch``, also naming the batch's grants (as they now are) for set-based reads: the
-    returned ``(SELECT … FROM grants …)`` is valid until the transaction ends."""
-    params = {"now": now_us, "limit": limit, "after": after}
+def sweep(conn: Connection, campaign_id: str, now_us: int) -> tuple[list[CampaignExpiry], str | None]:
+    """Move the campaign's mark to ``now_us`` and sum what that expired, per currency.
+
+    Also returns a ``(SELECT …)`` naming the expired grants as they now read (for set-based event
+    writes), valid until the transaction ends; ``None`` when nothing was due.
+    """
+    lock = select(MARK).where(campaigns.c.campaign_id == campaign_id)
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
-            f'CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (grant_id VARCHAR(40) COLLATE "C" PRIMARY KEY) '
-            "ON COMMIT DELETE ROWS"
-        )
-        conn.exec_driver_sql(f"DELETE FROM {_BATCH}")
-        done = _pg_update("g.grant_id")
-        conn.execute(
-            text(f"WITH {_pg_due()}, done AS ({done}) INSERT INTO {_BATCH} SELECT grant_id FROM done"), params
-        )
-        source = f"(SELECT * FROM grants WHERE grant_id IN (SELECT grant_id FROM {_BATCH}))"
-        return _summed(conn.execute(text(f"SELECT {_SUMS} FROM {source} AS b {_BY}")).all(), after), source
-    batch = expire_batch(conn, now_us, limit, after)
-    return batch, f"(SELECT * FROM grants WHERE rowid IN (SELECT r FROM temp.{_BATCH}))"
-
-
-def _pg_due() -> str:
-    return (
-        f"due AS (SELECT grant_id FROM grants WHERE {_DUE} AND grant_id > :after "
-        "ORDER BY grant_id LIMIT :limit FOR UPDATE SKIP LOCKED)"
-    )
-
-
-def _pg_update(returning: str) -> str:
-    return f"UPDATE grants AS g {_SET} FROM due WHERE g.grant_id = due.grant_id RETURNING {returning}"
-
-
-def _sqlite_take(conn: Connection, params: dict[str, Any]) -> None:
-    """The batch's rowids, the first due in the index (``after`` is not needed: see the module's
-    docstring). The table is created in the transaction and goes with a rollback."""
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (r INTEGER PRIMARY KEY)")
-    conn.exec_driver_sql(f"DELETE FROM temp.{_BATCH}")
+        lock = lock.with_for_update()
+    mark = conn.execute(lock).scalar()
+    if mark is None or now_us <= mark:
+        return [], None  # no such campaign, or expiry already ran this far: nothing more is due
+    where, params = _due(campaign_id, int(mark), now_us)
+    rows = conn.execute(
+        text(
+            "SELECT currency, COUNT(*), SUM(amount_minor), MIN(grant_id) FROM grants "
+            f"WHERE {where} GROUP BY currency ORDER BY currency"
+        ),
+        params,
+    ).all()
     conn.execute(
-        text(f"INSERT INTO temp.{_BATCH} SELECT rowid FROM grants WHERE {_DUE} LIMIT :limit"), params
+        campaigns.update().where(campaigns.c.campaign_id == campaign_id).values(expired_through_us=now_us)
     )
+    expired = [CampaignExpiry(campaign_id, cur, int(n), int(total), first) for cur, n, total, first in rows]
+    if not expired:
+        return [], None
+    return expired, _expired_source(where, params)
 
 
-def _summed(rows: Sequence[Any], after: str) -> ExpiredBatch:
-    campaigns = [CampaignExpiry(c, cur, int(n), int(total), first) for c, cur, n, total, first, _ in rows]
-    return ExpiredBatch(campaigns, max((r[5] for r in rows), default=after))
+def _expired_source(where: str, params: dict[str, Any]) -> str:
+    """The swept grants as they now read, with the parameters inlined (a literal subquery)."""
+    columns = ", ".join(
+        f"'{_EXPIRED}' AS state" if c.name == "state"
+        else "expires_at_us AS closed_at_us" if c.name == "closed_at_us"
+        else c.name
+        for c in grants.c
+    )  # fmt: skip
+    bound = where.replace(":mark", str(int(params["mark"]))).replace(":now", str(int(params["now"])))
+    quoted = "'" + str(params["campaign"]).replace("'", "''") + "'"  # a slug; quoted all the same
+    return f"(SELECT {columns} FROM grants WHERE {bound.replace(':campaign', quoted)})"

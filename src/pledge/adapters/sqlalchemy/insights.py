@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, literal, literal_column, select, text, union_all
 
+from pledge.adapters.sqlalchemy import expiry
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import grants
 from pledge.domain.timeutil import US_PER_DAY
@@ -59,11 +60,12 @@ class SqlInsights:
                 .group_by(bucket)
             )
 
-        expired_at = func.coalesce(g.closed_at_us, g.expires_at_us)
+        mark = expiry.mark_of(campaign_id)  # expired as they read (ADR 36)
+        expired_at = func.coalesce(expiry.lapsed_closed_at(mark), g.expires_at_us)
         query = union_all(
             series("issued", g.issued_at_us),
             series("claimed", g.claimed_at_us, g.claimed_at_us.is_not(None)),
-            series("expired", expired_at, g.state == "expired"),
+            series("expired", expired_at, expiry.lapsed_state(mark) == "expired"),
         )
         with self._engine.connect() as conn:
             return [(str(s), int(b), int(n), int(a or 0)) for s, b, n, a in conn.execute(query)]

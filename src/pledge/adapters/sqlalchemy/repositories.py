@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Index, func, select, update
@@ -11,15 +11,16 @@ from pledge.adapters.sqlalchemy import expiry
 from pledge.adapters.sqlalchemy.campaign_store import SqlBudgets, SqlCampaigns
 from pledge.adapters.sqlalchemy.candidates import SqlCandidates
 from pledge.adapters.sqlalchemy.database import bulk_insert, lock_if_empty
+from pledge.adapters.sqlalchemy.expiry import GRANT_ROWS
 from pledge.adapters.sqlalchemy.ledger_store import SqlLedger
 from pledge.adapters.sqlalchemy.purchases import STREAM
 from pledge.adapters.sqlalchemy.tables import (
     grants,
 )
-from pledge.domain.grant import Grant, GrantState, grant_id
+from pledge.domain.grant import Grant, GrantState, grant_id, lapsed
 from pledge.usecases.ports import (
+    CampaignExpiry,
     CandidateTotals,
-    ExpiredBatch,
     FreeGrants,
     PreparedCandidates,
 )
@@ -29,6 +30,7 @@ __all__ = ["BULK_WRITE_ROWS", "SqlBudgets", "SqlCampaigns", "SqlGrants", "SqlLed
 _GRANT_INSERT = ("grant_id", "campaign_id", "terms_version", "account_id", "purchase_id", "serial",
                  "amount_minor", "currency", "state", "issued_at_us", "expires_at_us",
                  "posting_id", "tier")  # fmt: skip
+_SUM = func.coalesce(func.sum(grants.c.amount_minor), 0)
 _STAGE = "pledge_grants_stage"  # a session's temporary table
 BULK_WRITE_ROWS = 50_000  # a run writing at least this many grants may rebuild indexes (SQLite)
 _GRANT_COLUMNS = (
@@ -47,7 +49,14 @@ _GRANT_COLUMNS = (
 )
 
 
+def grant_of(row: Any, mark_us: int | None = None) -> Grant:
+    """A ``GRANT_ROWS`` row as it reads: past its campaign's expiry mark, expired (ADR 36)."""
+    mark = row.expired_through_us if mark_us is None else mark_us
+    return lapsed(_grant(row), int(mark or 0))
+
+
 def _grant(row: Any) -> Grant:
+    """A row as stored: only for states a mark cannot change (``grant_of`` reads the rest)."""
     return Grant(
         row.grant_id,
         row.campaign_id,
@@ -74,9 +83,8 @@ class SqlGrants:
         self._batches = 0  # add_many calls since the last flush
         self._staged = False
         self._dropped: list[Index] = []  # secondary indexes a bulk write dropped, to rebuild
-        # Whether an expiry batch must stay nameable until commit (someone consumes its members:
-        # a webhook listening for grant.expired); ``expired_batch`` is then its ``(SELECT …)``.
-        self.keep_expired: Callable[[], bool] = lambda: False
+        # The grants the last ``expire_due`` expired, as a ``(SELECT …)`` valid until commit: a
+        # webhook listening for grant.expired writes their events from it in one statement.
         self.expired_batch: str | None = None
 
     def issued_counts(self, campaign_id: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
@@ -99,6 +107,9 @@ class SqlGrants:
     def add_many(self, new: Sequence[Grant], serials: Sequence[str], *, posting_id: str) -> None:
         if not new:
             return
+        for campaign_id in {g.campaign_id for g in new}:
+            soonest = min(g.expires_at_us for g in new if g.campaign_id == campaign_id)
+            expiry.check_after_mark(self._conn, campaign_id, soonest)
         rows = [
             (g.id, g.campaign_id, g.terms_version, g.account_id, g.purchase_id, serial, g.amount_minor,
              g.currency, g.state.value, g.issued_at_us, g.expires_at_us, posting_id, g.tier)
@@ -147,6 +158,7 @@ class SqlGrants:
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
         if not isinstance(prepared, SqlCandidates):
             raise TypeError("candidates prepared by another store")
+        expiry.check_after_mark(self._conn, grants.campaign_id, grants.expires_at_us)
         return prepared.insert_free(grants)
 
     def begin_write(self, expected_rows: int) -> None:
@@ -176,10 +188,10 @@ class SqlGrants:
     def of_posting(self, campaign_id: str, posting_id: str) -> Iterator[Grant]:
         """The grants one issue posting booked, streamed."""
         rows = self._conn.execute(
-            select(grants).where(grants.c.campaign_id == campaign_id, grants.c.posting_id == posting_id),
+            GRANT_ROWS.where(grants.c.campaign_id == campaign_id, grants.c.posting_id == posting_id),
             execution_options=STREAM,
         )
-        return (_grant(row) for row in rows)
+        return (grant_of(row) for row in rows)
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:
         rows = self._conn.execute(
@@ -190,13 +202,19 @@ class SqlGrants:
         return {posting: int(total) for posting, total in rows}
 
     def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None:
-        stmt = select(grants).where(grants.c.grant_id == grant_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self._conn.execute(stmt).first()
-        return _grant(row) if row else None
+        stmt = GRANT_ROWS.where(grants.c.grant_id == grant_id)
+        if not for_update:
+            row = self._conn.execute(stmt).first()
+            return grant_of(row) if row else None
+        row = self._conn.execute(stmt.with_for_update(of=grants)).first()
+        if row is None:
+            return None
+        # The mark again, now held against a sweep until commit (``expiry``'s docstring).
+        return grant_of(row, expiry.lock_mark(self._conn, row.campaign_id))
 
     def update(self, grant: Grant) -> None:
+        if grant.state is GrantState.ISSUED:  # re-opened (reinstated): its new window must outlast the mark
+            expiry.check_after_mark(self._conn, grant.campaign_id, grant.expires_at_us)
         self._conn.execute(
             update(grants)
             .where(grants.c.grant_id == grant.id)
@@ -209,55 +227,47 @@ class SqlGrants:
             )
         )
 
-    def count_due(self, now_us: int) -> int:
-        return expiry.count_due(self._conn, now_us)
-
-    def expire_due(self, now_us: int, limit: int, after: str) -> ExpiredBatch:
-        if not self.keep_expired():
-            self.expired_batch = None
-            return expiry.expire_batch(self._conn, now_us, limit, after)
-        # The batch's grants stay named in SQL until the transaction ends (see ``expiry``).
-        batch, self.expired_batch = expiry.expire_batch_staged(self._conn, now_us, limit, after)
-        return batch
+    def expire_due(self, campaign_id: str, now_us: int) -> list[CampaignExpiry]:
+        swept, self.expired_batch = expiry.sweep(self._conn, campaign_id, now_us)
+        return swept
 
     def page(
         self, *, campaign_id: str | None, account_id: str | None, starting_after: str | None, limit: int
     ) -> list[Grant]:
-        stmt = select(grants).order_by(grants.c.grant_id).limit(limit)
+        stmt = GRANT_ROWS.order_by(grants.c.grant_id).limit(limit)
         if campaign_id:
             stmt = stmt.where(grants.c.campaign_id == campaign_id)
         if account_id:
             stmt = stmt.where(grants.c.account_id == account_id)
         if starting_after:
             stmt = stmt.where(grants.c.grant_id > starting_after)
-        return [_grant(r) for r in self._conn.execute(stmt)]
+        return [grant_of(r) for r in self._conn.execute(stmt)]
 
     def totals(self, campaign_id: str) -> dict[str, tuple[int, int]]:
         rows = self._conn.execute(
-            select(grants.c.state, func.count(), func.coalesce(func.sum(grants.c.amount_minor), 0))
+            select(state := expiry.lapsed_state(expiry.mark_of(campaign_id)), func.count(), _SUM)
             .where(grants.c.campaign_id == campaign_id)
-            .group_by(grants.c.state)
+            .group_by(state)
         )
         return {state: (int(n), int(total)) for state, n, total in rows}
 
     def tier_totals(self, campaign_id: str) -> dict[tuple[str, str], tuple[int, int]]:
         rows = self._conn.execute(
             select(
-                grants.c.tier, grants.c.state, func.count(), func.coalesce(func.sum(grants.c.amount_minor), 0)
+                grants.c.tier, state := expiry.lapsed_state(expiry.mark_of(campaign_id)), func.count(), _SUM
             )
             .where(grants.c.campaign_id == campaign_id, grants.c.tier.is_not(None))
-            .group_by(grants.c.tier, grants.c.state)
+            .group_by(grants.c.tier, state)
         )
         return {(tier, state): (int(n), int(total)) for tier, state, n, total in rows}
 
     def with_serial(self, campaign_id: str, serial: str, limit: int) -> list[Grant]:
         rows = self._conn.execute(
-            select(grants)
-            .where(grants.c.campaign_id == campaign_id, grants.c.serial == serial)
+            GRANT_ROWS.where(grants.c.campaign_id == campaign_id, grants.c.serial == serial)
             .order_by(grants.c.purchase_id)
             .limit(limit)
         )
-        return [_grant(r) for r in rows]
+        return [grant_of(r) for r in rows]
 
     def for_purchases(self, campaign_id: str, purchase_ids: Sequence[str]) -> dict[str, Grant]:
         if not purchase_ids:
@@ -267,8 +277,6 @@ class SqlGrants:
         found: dict[str, Grant] = {}
         wanted = list(ids)
         for start in range(0, len(wanted), 500):
-            rows = self._conn.execute(
-                select(grants).where(grants.c.grant_id.in_(wanted[start : start + 500]))
-            )
-            found.update((ids[r.grant_id], _grant(r)) for r in rows)
+            rows = self._conn.execute(GRANT_ROWS.where(grants.c.grant_id.in_(wanted[start : start + 500])))
+            found.update((ids[r.grant_id], grant_of(r)) for r in rows)
         return found

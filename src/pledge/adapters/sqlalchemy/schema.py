@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0018"  # the newest revision in migrations/versions
+SCHEMA_HEAD = "0019"  # the newest revision in migrations/versions
 
 
 def alembic_config() -> Config:

@@ -105,6 +105,9 @@ campaigns = Table(
     # The promise group of its approved terms (ADR 15): a run excludes purchases the group's other
     # campaigns paid. A handful of rows per group: no index.
     Column("promise_group", Str(64), nullable=False, server_default="default"),
+    # How far expiry has run (ADR 36): an issued grant of the campaign whose window closed by then
+    # reads as expired (``expiry.py``). Only ``grants expire`` moves it, and only forward.
+    Column("expired_through_us", BigInteger, nullable=False, server_default="0"),
     CheckConstraint(
         "state IN ('draft', 'approved', 'active', 'paused', 'closed', 'settled')", name="state_known"
     ),

@@ -57,8 +57,7 @@ class HookedUnitOfWork(SqlUnitOfWork):
     def __enter__(self) -> HookedUnitOfWork:
         super().__enter__()
         conn = self._connection()
-        outbox = self._outbox = Outbox(conn, self._clock.now_us(), self._wall)
-        self.sql_grants.keep_expired = lambda: outbox.listens("grant.expired")
+        self._outbox = Outbox(conn, self._clock.now_us(), self._wall)
         audit = self._audit
         if audit is not None and not audit.written:
             # The "before" of the entry this unit may write, read in its own transaction (on SQLite

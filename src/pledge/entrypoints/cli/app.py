@@ -40,7 +40,7 @@ from pledge.entrypoints.cli.options import (
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.engines import on_engine
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import EXPIRE_BATCH, MAX_EXPIRE_BATCH, claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import claim_grant, expire_grants, list_grants
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -328,22 +328,18 @@ def grants_expire(
     as_json: JsonOpt = False,
     now: NowOpt = None,
     actor: ActorOpt = None,
-    batch: Annotated[
-        int, typer.Option("--batch", help="Grants per transaction (an interruption loses at most one).")
-    ] = EXPIRE_BATCH,
 ) -> None:
     """Expire unopened grants past their claim window; the value returns to the budget.
 
-    Batch by batch: if interrupted, run it again and it continues with what is still due.
+    Campaign by campaign, one transaction each: if interrupted, run it again and it continues with
+    what is still due.
     """
-    if not 1 <= batch <= MAX_EXPIRE_BATCH:
-        fail(InputError(f"--batch: must be between 1 and {MAX_EXPIRE_BATCH}", param="batch"))
     with app_for(db, now) as pledge:
         with (
             audited(pledge, "grants.expire", "grants:all", actor_name(actor)) as call,
-            measuring("expiring", "grants") as progress,
+            measuring("expiring", "campaigns") as progress,
         ):
-            result = expire_grants(call.uow, pledge.clock, batch_size=batch, progress=progress)
+            result = expire_grants(call.uow, pledge.clock, progress=progress)
         emit(result, as_json, render.expiry)
 
 

@@ -210,4 +210,4 @@ def grant_list(result: dict[str, Any]) -> None:
 
 def expiry(result: dict[str, Any]) -> None:
     returned = ", ".join(money(a["amount"], a["currency"]) for a in result["amounts"]) or "nothing"
-    out.print(f"expired {result['expired']:,} grants in {result['batches']:,} batches; {returned} returned")
+    out.print(f"expired {result['expired']:,} grants in {result['batches']:,} campaigns; {returned} returned")

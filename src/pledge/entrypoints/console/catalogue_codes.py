@@ -108,6 +108,10 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "grant_expired": ("The red envelope has expired.", "红包已过期。"),
     "grant_not_due": ("The red envelope can still be opened.", "红包仍可领取。"),
+    "behind_expiry": (
+        "Expiry already ran past this grant's window: use a later business time.",
+        "过期处理已越过该红包的领取期限：请使用更晚的业务时间。",
+    ),
     "grant_issued": ("The red envelope is issued and not yet opened.", "红包已发放，尚未领取。"),
     "grant_claimed": ("The red envelope is already opened.", "红包已领取。"),
     "grant_paying": ("The red envelope is being paid out.", "红包正在支付中。"),
