@@ -164,7 +164,8 @@ def opened(db_url: str, folder: Path, grants: int, rail: str) -> int:
 def dispatch(db_url: str) -> dict[str, Any]:
     """Pledge's side: plan every claimed grant, then send every due transfer (``payouts run``)."""
     from pledge.bootstrap import App, FixedClock, payout_pace, payout_rail  # noqa: PLC0415
-    from pledge.usecases.payouts import plan_payouts, run_payouts  # noqa: PLC0415
+    from pledge.usecases.payout_plan import plan_payouts  # noqa: PLC0415
+    from pledge.usecases.payouts import run_payouts  # noqa: PLC0415
     from tests.support.billing import us  # noqa: PLC0415
 
     app = App(db_url)

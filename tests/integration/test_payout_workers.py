@@ -24,8 +24,9 @@ from pledge.adapters.payouts.wallet import WalletRail
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.money import parse_minor
 from pledge.usecases.grants import claim_grant
+from pledge.usecases.payout_plan import plan_payouts
 from pledge.usecases.payout_ports import PayoutRail
-from pledge.usecases.payouts import plan_payouts, run_payouts
+from pledge.usecases.payouts import run_payouts
 from pledge.usecases.ports import UnitOfWork
 from tests.drills.conftest import db_name, launch
 from tests.drills.test_payouts_crash import QuietServer, claimed, transfers

@@ -25,8 +25,9 @@ from pledge.usecases.grants import claim_grant
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.payout_listing import list_payouts
 from pledge.usecases.payout_ports import PayoutRail
-from pledge.usecases.payouts import list_payouts, run_payouts, sync_payouts
+from pledge.usecases.payouts import run_payouts, sync_payouts
 from pledge.usecases.report import campaign_report
 from tests.fakes.driving import CLIENT_TIMEOUT_S
 from tests.fakes.loopback import serving

@@ -37,7 +37,7 @@ from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import offer_versions, require_campaign
 from pledge.usecases.notify_transactional import Event, tell_accounts
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from pledge.usecases.subscriptions import reschedule_reminders
+from pledge.usecases.subscription_reminders import reschedule_reminders
 
 BATCH = 500
 

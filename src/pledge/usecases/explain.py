@@ -20,7 +20,7 @@ from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
 from pledge.usecases.corrections import clawback_json, grant_note
 from pledge.usecases.grants import grant_json
-from pledge.usecases.payouts import payout_json
+from pledge.usecases.payout_listing import payout_json
 from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.why import why_no_grant
 

@@ -8,8 +8,7 @@ from pledge.domain.grant import GrantState
 from pledge.domain.ledger import DAYS, ChainVerifier, budget_account, compensation_account, grants_account
 from pledge.domain.money import format_minor
 from pledge.usecases.corrections import check_clawbacks
-from pledge.usecases.payout_books import PayoutPostings
-from pledge.usecases.payouts import check_payout_books
+from pledge.usecases.payout_books import PayoutPostings, check_payout_books
 from pledge.usecases.ports import UnitOfWorkFactory
 
 

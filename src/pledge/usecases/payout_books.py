@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from pledge.domain.ledger import ChainedTransfer, ChainVerifier
+from pledge.domain.ledger import (
+    ChainedTransfer,
+    ChainVerifier,
+    payouts_in_transit_account,
+    payouts_paid_account,
+)
 from pledge.domain.money import format_minor
-from pledge.domain.payout_transfers import TransferState
+from pledge.domain.payout_transfers import IN_FLIGHT_STATES, TransferState
 from pledge.usecases.ports import UnitOfWork
 
 PAGE: Final = 1000
@@ -70,3 +75,28 @@ class PayoutPostings:
             after = page[-1].id
         for ref in sorted(unheld)[: verifier.max_problems]:
             verifier.report(f"ledger posting {unheld[ref]} books a payout with no transfer ({ref})")
+
+
+def check_payout_books(verifier: ChainVerifier, totals: dict[tuple[str, str, str], int]) -> None:
+    """``ledger verify``: each rail's in-transit and paid-out balances equal its transfers' amounts."""
+    in_flight = {s.value for s in IN_FLIGHT_STATES}
+    expected: dict[tuple[str, str], int] = {}
+    for (rail, currency, state), amount in totals.items():
+        if state in in_flight:
+            key = (payouts_in_transit_account(rail), currency)
+        elif state == TransferState.SUCCEEDED.value:
+            key = (payouts_paid_account(rail), currency)
+        else:
+            continue
+        expected[key] = expected.get(key, 0) + amount
+    rails = {rail for rail, _, _ in totals}
+    for rail in sorted(rails):
+        for account in (payouts_in_transit_account(rail), payouts_paid_account(rail)):
+            currencies = {c for r, c, _ in totals if r == rail}
+            for currency in sorted(currencies):
+                booked, stored = verifier.balance(account, currency), expected.get((account, currency), 0)
+                if booked != stored:
+                    verifier.report(
+                        f"{account}: transfers total {format_minor(stored, currency)} {currency} but the "
+                        f"ledger holds {format_minor(booked, currency)}"
+                    )

@@ -19,7 +19,7 @@ matched when present and not reported when absent.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.money import format_minor
 from pledge.domain.payout_transfers import TransferState
 from pledge.domain.payouts import RAILS
+from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import UnitOfWorkFactory
 
 PAID_STATES: Final = frozenset({"SUCCESS", "CREDITED", "SUCCEEDED"})
@@ -50,11 +51,8 @@ def _day(text: str) -> date | None:
         return None
 
 
-def reconcile_payouts(
-    uow_factory: UnitOfWorkFactory, rail: str, lines: Iterable[StatementLine]
-) -> dict[str, Any]:
-    if rail not in RAILS:
-        raise InputError(f"rail: {rail!r} is not one of {', '.join(RAILS)}", param="rail")
+def _paid_lines(lines: Iterable[StatementLine]) -> tuple[dict[str, StatementLine], set[date]]:
+    """The statement's paid lines by reference, and the days it covers."""
     paid: dict[str, StatementLine] = {}
     days: set[date] = set()
     for line in lines:
@@ -63,66 +61,90 @@ def reconcile_payouts(
             days.add(day)
         if line.state.strip().upper() in PAID_STATES:
             paid[line.reference] = line
-    matched = 0
-    missing_in_ledger: list[dict[str, Any]] = []
-    mismatch: list[dict[str, Any]] = []
-    missing_at_provider: list[dict[str, Any]] = []
+    return paid, days
+
+
+@dataclass(slots=True)
+class _Differences:
+    """What the statement and our transfers disagree on, by kind, each in full (the report cuts)."""
+
+    matched: int = 0
+    missing_in_ledger: list[dict[str, Any]] = field(default_factory=list)
+    amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
+    missing_at_provider: list[dict[str, Any]] = field(default_factory=list)
+
+    def compare(self, rail: str, reference: str, line: StatementLine, record: PayoutRecord | None) -> None:
+        """One paid line against the transfer we hold under its reference (if any)."""
+        if (
+            record is None
+            or record.transfer.rail != rail
+            or record.transfer.state is not TransferState.SUCCEEDED
+        ):
+            self.missing_in_ledger.append(
+                {
+                    "reference": reference,
+                    "amount": format_minor(line.amount_minor, line.currency),
+                    "currency": line.currency,
+                    "our_state": record.transfer.state.value if record else None,
+                }
+            )
+        elif (record.transfer.amount_minor, record.transfer.currency) != (line.amount_minor, line.currency):
+            tr = record.transfer
+            self.amount_mismatch.append(
+                {
+                    "reference": reference,
+                    "transfer": record.id,
+                    "ours": format_minor(tr.amount_minor, tr.currency),
+                    "theirs": format_minor(line.amount_minor, line.currency),
+                    "currency": tr.currency,
+                }
+            )
+        else:
+            self.matched += 1
+
+    def unlisted(self, record: PayoutRecord) -> None:
+        """A transfer we hold as succeeded that the statement does not show paid."""
+        tr = record.transfer
+        self.missing_at_provider.append(
+            {
+                "reference": tr.request_id,
+                "transfer": record.id,
+                "amount": format_minor(tr.amount_minor, tr.currency),
+                "currency": tr.currency,
+            }
+        )
+
+    @property
+    def count(self) -> int:
+        return len(self.missing_at_provider) + len(self.missing_in_ledger) + len(self.amount_mismatch)
+
+
+def reconcile_payouts(
+    uow_factory: UnitOfWorkFactory, rail: str, lines: Iterable[StatementLine]
+) -> dict[str, Any]:
+    if rail not in RAILS:
+        raise InputError(f"rail: {rail!r} is not one of {', '.join(RAILS)}", param="rail")
+    paid, days = _paid_lines(lines)
+    found = _Differences()
     references = sorted(paid)
     with uow_factory() as uow:
         for start in range(0, len(references), CHUNK):
             held = uow.payouts.by_requests(references[start : start + CHUNK])
             for reference in references[start : start + CHUNK]:
-                line, record = paid[reference], held.get(reference)
-                if (
-                    record is None
-                    or record.transfer.rail != rail
-                    or record.transfer.state is not TransferState.SUCCEEDED
-                ):
-                    missing_in_ledger.append(
-                        {
-                            "reference": reference,
-                            "amount": format_minor(line.amount_minor, line.currency),
-                            "currency": line.currency,
-                            "our_state": record.transfer.state.value if record else None,
-                        }
-                    )
-                elif (record.transfer.amount_minor, record.transfer.currency) != (
-                    line.amount_minor,
-                    line.currency,
-                ):
-                    tr = record.transfer
-                    mismatch.append(
-                        {
-                            "reference": reference,
-                            "transfer": record.id,
-                            "ours": format_minor(tr.amount_minor, tr.currency),
-                            "theirs": format_minor(line.amount_minor, line.currency),
-                            "currency": tr.currency,
-                        }
-                    )
-                else:
-                    matched += 1
+                found.compare(rail, reference, paid[reference], held.get(reference))
         if days:
             for record in uow.payouts.succeeded_sent_between(rail, min(days), max(days)):
                 if record.transfer.request_id not in paid:
-                    tr = record.transfer
-                    missing_at_provider.append(
-                        {
-                            "reference": tr.request_id,
-                            "transfer": record.id,
-                            "amount": format_minor(tr.amount_minor, tr.currency),
-                            "currency": tr.currency,
-                        }
-                    )
+                    found.unlisted(record)
     return {
         "object": "payout_reconciliation",
         "rail": rail,
         "days": [d.isoformat() for d in sorted(days)]
         if len(days) <= 31
         else [min(days).isoformat(), max(days).isoformat()],
-        "matched": matched,
-        "missing_at_provider": missing_at_provider[:MAX_LISTED],
-        "missing_in_ledger": missing_in_ledger[:MAX_LISTED],
-        "amount_mismatch": mismatch[:MAX_LISTED],
-        "differences": len(missing_at_provider) + len(missing_in_ledger) + len(mismatch),
+        "matched": found.matched,
+        "missing_at_provider": found.missing_at_provider[:MAX_LISTED],
+        "missing_in_ledger": found.missing_in_ledger[:MAX_LISTED],
+        "amount_mismatch": found.amount_mismatch[:MAX_LISTED],
+        "differences": found.count,
     }

@@ -1,4 +1,4 @@
-"""Payouts: plan claimed grants into transfers, send what is due, ask about what is in flight (ADR 24).
+"""Payouts: send the transfers due (planned first by ``payout_plan``), ask about those in flight (ADR 24).
 
 The rule is *never guess*. A transfer is recorded ``submitted`` (and its money
 booked from the customer's wallet account to the rail's in-transit account) in
@@ -22,42 +22,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from typing import Any, Final
+from typing import Final
 
-from pledge.domain.campaign import CashbackTerms
-from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.ledger import (
-    ChainVerifier,
-    customer_account,
-    payouts_in_transit_account,
-    payouts_paid_account,
-)
-from pledge.domain.money import format_minor
-from pledge.domain.payout_transfers import (
-    IN_FLIGHT_STATES,
-    Outcome,
-    ProviderAnswer,
-    TransferState,
-    mark_sent,
-)
-from pledge.domain.payout_transfers import Transfer as PayoutTransfer
-from pledge.domain.payouts import (
-    WALLET,
-    RailLimits,
-    default_limits,
-    first_payout_day,
-    has_day_room,
-    plan_payout,
-)
-from pledge.domain.timeutil import local_date, zone
-from pledge.usecases.common import check_page_limit, list_object, terms_of
+from pledge.domain.errors import InputError
+from pledge.domain.ledger import customer_account, payouts_in_transit_account
+from pledge.domain.payout_transfers import Outcome, ProviderAnswer, TransferState, mark_sent
+from pledge.domain.payouts import WALLET, RailLimits, has_day_room
 from pledge.usecases.payout_outcomes import apply_provider_answer, close_if_window_ended, posting
+from pledge.usecases.payout_plan import BATCH, PayoutCampaign, payout_campaigns, plan_payouts
 from pledge.usecases.payout_ports import PayoutRail, PayoutRecord, RequestPace, TransferRequest
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
-BATCH: Final = 100  # transfers per transaction: a kill -9 loses at most this many decisions
 ANSWERS_PER_COMMIT: Final = 20  # answers recorded per transaction; a kill -9 leaves these to sync
 RailFactory = Callable[[str], PayoutRail]
 COUNTED: Final = ("submitted", "succeeded", "failed", "unknown", "waiting_user", "deferred")
@@ -69,94 +46,6 @@ def _counts() -> Counter[str]:
 
 def _bucket(state: TransferState) -> str:
     return "failed" if state in (TransferState.CANCELLED, TransferState.RETURNED) else state.value
-
-
-@dataclass(frozen=True, slots=True)
-class _Campaign:
-    campaign_id: str
-    terms: dict[int, CashbackTerms]  # by terms version
-    newest: CashbackTerms
-
-    def limits(self, rail: str) -> RailLimits:
-        split = self.newest.payout
-        return split.limits if split.rail == rail else default_limits(rail)
-
-    def today(self, now_us: int) -> date:
-        return local_date(now_us, zone(self.newest.timezone))
-
-
-def _campaigns(uow: UnitOfWork, campaign_id: str | None) -> list[_Campaign]:
-    """The cashback campaigns to pay (one, or all), with their terms by version."""
-    records = [r for r in uow.campaigns.all() if r.kind != "offer"]
-    if campaign_id is not None:
-        records = [r for r in records if r.campaign_id == campaign_id]
-        if not records:
-            raise InputError(
-                f"campaign {campaign_id} is not a cashback campaign that exists",
-                code="campaign_not_found",
-                param="campaign",
-            )
-    found: list[_Campaign] = []
-    for record in records:
-        versions = uow.campaigns.versions(record.campaign_id)
-        if versions:
-            terms = {v.version: terms_of(v) for v in versions}
-            found.append(_Campaign(record.campaign_id, terms, terms[versions[-1].version]))
-    return found
-
-
-def plan_payouts(uow_factory: UnitOfWorkFactory, clock: Clock, *, campaign_id: str | None = None) -> int:
-    """Store the split plan of every claimed grant that has none; returns how many grants were planned.
-
-    The plan is a pure function of the grant and its terms (rail, split, zone): planning again
-    after a crash plans the same transfers. Planning a campaign holds its row lock, so two
-    dispatchers never plan one grant twice. A grant below the rail's minimum is left unplanned.
-    """
-    now = clock.now_us()
-    planned = 0
-    with uow_factory() as uow:
-        campaigns = _campaigns(uow, campaign_id)
-    for campaign in campaigns:
-        after = ""
-        while True:
-            with uow_factory() as uow:
-                uow.campaigns.get(campaign.campaign_id, for_update=True)
-                grants = uow.payouts.unplanned(campaign.campaign_id, after, BATCH)
-                if not grants:
-                    break
-                records: list[PayoutRecord] = []
-                for grant in grants:
-                    terms = campaign.terms.get(grant.terms_version, campaign.newest)
-                    assert grant.claimed_at_us is not None, "a claimed grant has its instant"
-                    try:
-                        plan = plan_payout(
-                            grant_id=grant.id,
-                            rail=terms.payout.rail,
-                            amount_minor=grant.amount_minor,
-                            currency=grant.currency,
-                            limits=terms.payout.limits,
-                            first_day=first_payout_day(grant.claimed_at_us, terms.timezone),
-                        )
-                    except RefusedError:
-                        continue  # stays claimed and unplanned: a person must choose another way
-                    planned += 1
-                    uow.grants.update(grant.start_paying())
-                    records.extend(
-                        PayoutRecord(
-                            PayoutTransfer(
-                                grant.id, p.seq, 1, plan.rail, p.amount_minor, plan.currency, p.due_on
-                            ),
-                            grant.campaign_id,
-                            grant.account_id,
-                            created_at_us=now,
-                            updated_at_us=now,
-                        )
-                        for p in plan.transfers
-                    )
-                uow.payouts.add_plan(records)
-                uow.commit()
-                after = grants[-1].id
-    return planned
 
 
 class _Payees:
@@ -208,7 +97,7 @@ def _day_limited(limits: RailLimits) -> tuple[bool, bool]:
     return per_account, limits.max_merchant_day is not None
 
 
-def _lock_days(uow: UnitOfWork, campaign: _Campaign, due: list[PayoutRecord], today: date) -> None:
+def _lock_days(uow: UnitOfWork, campaign: PayoutCampaign, due: list[PayoutRecord], today: date) -> None:
     """Wait for the right to fill today's limits these transfers count against (ADR 32)."""
     accounts: dict[str, set[str]] = {}
     for record in due:
@@ -224,7 +113,9 @@ class _DayUsage:
     """Today's usage of the batch's accounts and of the merchant, read once per batch under
     ``lock_day`` and then counted here as the batch adds to it (no query per transfer)."""
 
-    def __init__(self, uow: UnitOfWork, campaign: _Campaign, due: list[PayoutRecord], today: date) -> None:
+    def __init__(
+        self, uow: UnitOfWork, campaign: PayoutCampaign, due: list[PayoutRecord], today: date
+    ) -> None:
         self.accounts: dict[tuple[str, str], tuple[int, int]] = {}
         self.merchant: dict[str, int] = {}
         for rail in sorted({r.transfer.rail for r in due}):
@@ -252,7 +143,13 @@ class _DayUsage:
 
 
 def _take_due(
-    uow: UnitOfWork, campaign: _Campaign, today: date, after: str, limit: int, payees: _Payees, now_us: int
+    uow: UnitOfWork,
+    campaign: PayoutCampaign,
+    today: date,
+    after: str,
+    limit: int,
+    payees: _Payees,
+    now_us: int,
 ) -> tuple[list[tuple[PayoutRecord, TransferRequest]], int, str]:
     """Mark due transfers that fit today's limits ``submitted`` and book them in transit.
 
@@ -320,7 +217,7 @@ def run_payouts(
     counts = _counts()
     left = max_transfers
     with uow_factory() as uow:
-        campaigns = _campaigns(uow, campaign_id)
+        campaigns = payout_campaigns(uow, campaign_id)
     with _rails(rails) as rail_of:
         for campaign in campaigns:
             for terms in campaign.terms.values():
@@ -386,76 +283,3 @@ def sync_payouts(
                     uow.commit()
                 counts[_bucket(state)] += 1
     return dict(counts)
-
-
-def payout_json(record: PayoutRecord) -> dict[str, Any]:
-    tr = record.transfer
-    return {
-        "id": record.id,
-        "object": "payout_transfer",
-        "grant_id": tr.grant_id,
-        "account_id": record.account_id,
-        "campaign": record.campaign_id,
-        "rail": tr.rail,
-        "seq": tr.seq,
-        "attempt": tr.attempt,
-        "request_id": tr.request_id,
-        "amount": format_minor(tr.amount_minor, tr.currency),
-        "currency": tr.currency,
-        "state": tr.state.value,
-        "attempts": record.attempts,
-        "due_on": tr.due_on.isoformat(),
-        "provider_ref": tr.provider_ref,
-        "reason": tr.reason,
-    }
-
-
-def list_payouts(
-    uow_factory: UnitOfWorkFactory,
-    *,
-    campaign_id: str | None = None,
-    grant_id: str | None = None,
-    state: str | None = None,
-    starting_after: str | None = None,
-    limit: int = 100,
-) -> dict[str, Any]:
-    check_page_limit(limit)
-    if state is not None and state not in {s.value for s in TransferState}:
-        raise InputError(
-            f"state: {state!r} is not a transfer state ({', '.join(s.value for s in TransferState)})",
-            param="state",
-        )
-    with uow_factory() as uow:
-        page = uow.payouts.page(
-            campaign_id=campaign_id,
-            grant_id=grant_id,
-            state=state,
-            starting_after=starting_after,
-            limit=limit + 1,
-        )
-    return list_object(page, limit, payout_json)
-
-
-def check_payout_books(verifier: ChainVerifier, totals: dict[tuple[str, str, str], int]) -> None:
-    """``ledger verify``: each rail's in-transit and paid-out balances equal its transfers' amounts."""
-    in_flight = {s.value for s in IN_FLIGHT_STATES}
-    expected: dict[tuple[str, str], int] = {}
-    for (rail, currency, state), amount in totals.items():
-        if state in in_flight:
-            key = (payouts_in_transit_account(rail), currency)
-        elif state == TransferState.SUCCEEDED.value:
-            key = (payouts_paid_account(rail), currency)
-        else:
-            continue
-        expected[key] = expected.get(key, 0) + amount
-    rails = {rail for rail, _, _ in totals}
-    for rail in sorted(rails):
-        for account in (payouts_in_transit_account(rail), payouts_paid_account(rail)):
-            currencies = {c for r, c, _ in totals if r == rail}
-            for currency in sorted(currencies):
-                booked, stored = verifier.balance(account, currency), expected.get((account, currency), 0)
-                if booked != stored:
-                    verifier.report(
-                        f"{account}: transfers total {format_minor(stored, currency)} {currency} but the "
-                        f"ledger holds {format_minor(booked, currency)}"
-                    )

@@ -3,7 +3,7 @@
 Every money movement and every day of service goes through the ledger:
 payment (customer → revenue), the discount an offer gave (discounts →
 revenue), service time as its own asset ``DAYS`` (plan pool → customer, the
-free part from the campaign), and the reverse on refunds.
+free part from the campaign), and the reverse on refunds (``subscription_postings``).
 """
 
 from __future__ import annotations
@@ -14,21 +14,10 @@ from typing import Any
 
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.events import SubscriptionLapsed, SubscriptionRenewed, SubscriptionStarted
-from pledge.domain.ledger import (
-    DAYS,
-    REVENUE,
-    Transfer,
-    compensation_account,
-    customer_payments_account,
-    customer_service_account,
-    discounts_account,
-    service_pool_account,
-)
 from pledge.domain.money import format_minor
 from pledge.domain.offers import quote, version_in_effect
 from pledge.domain.periods import Period, days_between
 from pledge.domain.subscriptions import (
-    ReturnedDays,
     Term,
     TermKind,
     auto_renew_wording,
@@ -36,7 +25,6 @@ from pledge.domain.subscriptions import (
     lapse,
     prorated_refund,
     refund_and_repurchase,
-    reminder_due_at,
     renew,
     set_auto_renew,
     start_term,
@@ -46,6 +34,8 @@ from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import MAX_PAGE, list_object, offer_versions, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
+from pledge.usecases.subscription_postings import payment_transfers, refund_transfers
+from pledge.usecases.subscription_reminders import queue_reminders
 
 WORDING_VERSION = "auto-renew-v1"
 BATCH = 500
@@ -81,97 +71,6 @@ def term_json(term: Term) -> dict[str, Any]:
     }
 
 
-def _payment_transfers(term: Term, now: int, base_days: int) -> list[Transfer]:
-    """Payment, the discount given, and the service days (the free part booked to the campaign)."""
-    transfers = []
-    if term.price_paid_minor:
-        transfers.append(
-            Transfer(
-                f"pay:{term.id}",
-                customer_payments_account(term.account_id),
-                REVENUE,
-                term.currency,
-                term.price_paid_minor,
-                "payment",
-                term.id,
-                now,
-            )
-        )
-    discount = term.list_price_minor - term.price_paid_minor
-    if discount > 0 and term.campaign_id:
-        transfers.append(
-            Transfer(
-                f"discount:{term.id}",
-                discounts_account(term.campaign_id),
-                REVENUE,
-                term.currency,
-                discount,
-                "discount",
-                term.id,
-                now,
-            )
-        )
-    days = days_between(term.starts_at_us, term.ends_at_us, term.timezone)
-    paid_days = min(days, base_days)
-    transfers.append(
-        Transfer(
-            f"days:{term.id}",
-            service_pool_account(term.plan_id),
-            customer_service_account(term.account_id),
-            DAYS,
-            paid_days,
-            "service",
-            term.id,
-            now,
-        )
-    )
-    if days > paid_days and term.campaign_id:
-        transfers.append(
-            Transfer(
-                f"bonus:{term.id}",
-                discounts_account(term.campaign_id),
-                customer_service_account(term.account_id),
-                DAYS,
-                days - paid_days,
-                "bonus_days",
-                term.id,
-                now,
-            )
-        )
-    return transfers
-
-
-def _reminder_ids(term: Term) -> tuple[str, str]:
-    # Keyed by the end date: when compensation moves the end, the new reminders are new messages.
-    return (
-        f"renewal_reminder:{term.id}:{term.ends_at_us}",
-        f"price_change_reminder:{term.id}:{term.ends_at_us}",
-    )
-
-
-def queue_reminders(uow: UnitOfWork, term: Term, now: int) -> None:
-    """7 days before the end; and, for a discounted first term, before it rolls to list price."""
-    due = reminder_due_at(term)
-    payload = {
-        "term_id": term.id,
-        "plan": term.plan_id,
-        "ends_at": format_instant(term.ends_at_us, zone(term.timezone)),
-        "auto_renew": term.auto_renew,
-    }
-    renewal_id, price_id = _reminder_ids(term)
-    uow.outbox.enqueue(renewal_id, "renewal_reminder", term.account_id, term.id, due, payload, now)
-    if term.price_paid_minor < term.list_price_minor:
-        price = {**payload, "renewal_price": format_minor(term.list_price_minor, term.currency)}
-        uow.outbox.enqueue(price_id, "price_change_reminder", term.account_id, term.id, due, price, now)
-
-
-def reschedule_reminders(uow: UnitOfWork, before: Term, after: Term, now: int) -> None:
-    """The end moved: withdraw the reminders for the old end, queue them for the new one."""
-    for message_id in _reminder_ids(before):
-        uow.outbox.cancel(message_id)
-    queue_reminders(uow, after, now)
-
-
 def _base_days(term: Term, period: Period) -> int:
     """Days the plan's own period gives from the term's start (the rest of the first term is a bonus)."""
     end = period.add_to(term.starts_at_us, term.timezone, anchor_us=term.anchor_us)
@@ -184,7 +83,7 @@ def _store_new_term(uow: UnitOfWork, term: Term, now: int) -> bool:
         return False
     uow.record(SubscriptionRenewed(term) if term.kind is TermKind.RENEWAL else SubscriptionStarted(term))
     plan = catalog.catalog.plan(term.plan_id)
-    uow.ledger.append(_payment_transfers(term, now, _base_days(term, plan.period)))
+    uow.ledger.append(payment_transfers(term, now, _base_days(term, plan.period)))
     queue_reminders(uow, term, now)
     return True
 
@@ -314,51 +213,6 @@ def renew_due(uow_factory: UnitOfWorkFactory, clock: Clock) -> RenewalRun:
     return RenewalRun(renewed, lapsed)
 
 
-def _refund_transfers(term: Term, amount: int, days: ReturnedDays, now: int) -> list[Transfer]:
-    """Money back, and the days taken back to where they came from (compensation to its campaign)."""
-    transfers = []
-    if amount:
-        transfers.append(
-            Transfer(
-                f"refund:{term.id}",
-                REVENUE,
-                customer_payments_account(term.account_id),
-                term.currency,
-                amount,
-                "refund",
-                term.id,
-                now,
-            )
-        )
-    if days.service > 0:
-        transfers.append(
-            Transfer(
-                f"refund-days:{term.id}",
-                customer_service_account(term.account_id),
-                service_pool_account(term.plan_id),
-                DAYS,
-                days.service,
-                "service_returned",
-                term.id,
-                now,
-            )
-        )
-    if days.compensation > 0 and term.campaign_id:
-        transfers.append(
-            Transfer(
-                f"refund-compensation:{term.id}",
-                customer_service_account(term.account_id),
-                compensation_account(term.campaign_id),
-                DAYS,
-                days.compensation,
-                "compensation_returned",
-                term.id,
-                now,
-            )
-        )
-    return transfers
-
-
 def refund_subscription(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
@@ -374,7 +228,7 @@ def refund_subscription(
         if not repurchase:
             refund = prorated_refund(term, now) if prorated else full_refund(term, now)
             uow.subscriptions.update(refund.term)
-            uow.ledger.append(_refund_transfers(term, refund.amount_minor, refund.days, now))
+            uow.ledger.append(refund_transfers(term, refund.amount_minor, refund.days, now))
             uow.commit()
             cur = term.currency
             return {
@@ -401,7 +255,7 @@ def refund_subscription(
         done = refund_and_repurchase(term, new_quote, now, term_id_for(term.id, "repurchase"))
         uow.subscriptions.update(done.refunded)
         # The repurchased term covers the same days from the same start: all of the old term's days go back.
-        uow.ledger.append(_refund_transfers(term, done.refunded_minor, done.days, now))
+        uow.ledger.append(refund_transfers(term, done.refunded_minor, done.days, now))
         _store_new_term(uow, done.term, now)
         uow.commit()
     cur = term.currency

@@ -10,14 +10,20 @@ hold the same message.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table, and_, func, select, text, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from pledge.adapters.sqlalchemy.notification_rows import (
+    distribution_record,
+    distribution_values,
+    insert_new,
+    message_record,
+    message_values,
+)
 from pledge.adapters.sqlalchemy.notification_tables import (
     notification_distributions as d,
 )
@@ -36,86 +42,6 @@ from pledge.domain.notifications import Channel, Purpose, Recipient, SentRecord
 from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, MessageRecord
 
 _TOLD = [s.value for s in TOLD_STATES]
-
-
-def _distribution(row: Any) -> DistributionRecord:
-    return DistributionRecord(
-        row.distribution_id,
-        row.kind,
-        row.campaign_id,
-        row.template,
-        tuple(Channel(c) for c in row.channels.split(",") if c),
-        DistributionState(row.state),
-        int(row.hold_until_us),
-        row.created_by,
-        int(row.created_at_us),
-        int(row.recipients),
-    )
-
-
-def _message(row: Any) -> MessageRecord:
-    return MessageRecord(
-        id=row.message_id,
-        distribution_id=row.distribution_id,
-        account_id=row.account_id,
-        channel=Channel(row.channel),
-        template=row.template,
-        purpose=Purpose(row.purpose),
-        topic=row.topic,
-        locale=row.locale,
-        address=row.address,
-        params=json.loads(row.params),
-        state=MessageState(row.state),
-        next_attempt_us=int(row.next_attempt_us),
-        created_at_us=int(row.created_at_us),
-        reason=row.reason,
-        attempts=int(row.attempts),
-        claim_token=row.claim_token,
-        sent_at_us=None if row.sent_at_us is None else int(row.sent_at_us),
-        provider_ref=row.provider_ref,
-    )
-
-
-def _message_values(r: MessageRecord) -> dict[str, Any]:
-    return {
-        "message_id": r.id,
-        "distribution_id": r.distribution_id,
-        "account_id": r.account_id,
-        "channel": r.channel.value,
-        "template": r.template,
-        "purpose": r.purpose.value,
-        "topic": r.topic,
-        "locale": r.locale,
-        "address": r.address,
-        "params": json.dumps(r.params, sort_keys=True, ensure_ascii=False),
-        "state": r.state.value,
-        "reason": r.reason,
-        "attempts": r.attempts,
-        "next_attempt_us": r.next_attempt_us,
-        "created_at_us": r.created_at_us,
-        "updated_at_us": r.created_at_us,
-    }
-
-
-def _distribution_values(r: DistributionRecord) -> dict[str, Any]:
-    return {
-        "distribution_id": r.id,
-        "kind": r.kind,
-        "campaign_id": r.campaign_id,
-        "template": r.template,
-        "channels": ",".join(c.value for c in r.channels),
-        "state": r.state.value,
-        "hold_until_us": r.hold_until_us,
-        "recipients": r.recipients,
-        "created_by": r.created_by,
-        "created_at_us": r.created_at_us,
-        "updated_at_us": r.created_at_us,
-    }
-
-
-def _pg_array(column: Any) -> str:
-    """The PostgreSQL array type a column's values travel in (cast to the column on insert)."""
-    return "BIGINT[]" if isinstance(column.type, Integer) else "TEXT[]"
 
 
 class SqlNotifications:
@@ -217,40 +143,15 @@ class SqlNotifications:
         return bool(self.add_distributions([record]))
 
     def add_distributions(self, records: Sequence[DistributionRecord]) -> set[str]:
-        rows = [_distribution_values(r) for r in records]
-        return set(self._insert_new(d, rows, ("distribution_id",), "distribution_id"))
-
-    def _insert_new(
-        self, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...], returning: str
-    ) -> list[str]:
-        """Insert ``rows`` in one statement, skipping those whose ``key`` is taken (by an earlier row
-        or one earlier in ``rows``); the ``returning`` column of the rows written.
-
-        PostgreSQL gets one array per column and ``INSERT … SELECT FROM unnest(…)``: one statement
-        with as many parameters as columns, however many rows (a multi-row ``VALUES`` of 1,500
-        messages has 24,000 placeholders, and the driver parses each: eight times slower). SQLite
-        takes SQLAlchemy's multi-row ``INSERT … VALUES`` (its "insertmanyvalues" pages).
-        RETURNING names the rows written: ``rowcount`` is not reliable for ON CONFLICT everywhere.
-        """
-        if not rows:
-            return []
-        if not self._pg:
-            stmt = self._insert(table).on_conflict_do_nothing(index_elements=list(key))
-            return list(self._conn.scalars(stmt.returning(table.c[returning]), rows))
-        columns = list(rows[0])
-        arrays = ", ".join(f"CAST(:{c} AS {_pg_array(table.c[c])})" for c in columns)
-        sql = text(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-            f"ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {returning}"
-        )
-        return list(self._conn.scalars(sql, {c: [row[c] for row in rows] for c in columns}))
+        rows = [distribution_values(r) for r in records]
+        return set(insert_new(self._conn, d, rows, ("distribution_id",), "distribution_id"))
 
     def get_distribution(
         self, distribution_id: str, *, for_update: bool = False
     ) -> DistributionRecord | None:
         query = select(d).where(d.c.distribution_id == distribution_id)
         row = self._conn.execute(query.with_for_update() if for_update else query).first()
-        return None if row is None else _distribution(row)
+        return None if row is None else distribution_record(row)
 
     def set_distribution(
         self, distribution_id: str, state: DistributionState, recipients: int, now_us: int
@@ -262,8 +163,10 @@ class SqlNotifications:
         )
 
     def add_messages(self, records: Sequence[MessageRecord]) -> int:
-        rows = [_message_values(r) for r in records]
-        return len(self._insert_new(m, rows, ("distribution_id", "account_id", "channel"), "message_id"))
+        rows = [message_values(r) for r in records]
+        return len(
+            insert_new(self._conn, m, rows, ("distribution_id", "account_id", "channel"), "message_id")
+        )
 
     def release_due(self, now_us: int) -> int:
         return self._conn.execute(
@@ -321,7 +224,7 @@ class SqlNotifications:
         rows = self._conn.execute(
             select(m).where(m.c.message_id.in_(ids), m.c.claim_token == token).order_by(m.c.message_id)
         )
-        return [_message(r) for r in rows if r.state == MessageState.SENDING.value]
+        return [message_record(r) for r in rows if r.state == MessageState.SENDING.value]
 
     def finish(self, message_id: str, token: str, finish: Finish, now_us: int) -> bool:
         values: dict[str, Any] = {
@@ -370,7 +273,7 @@ class SqlNotifications:
     def distributions(self, campaign_id: str, limit: int) -> list[DistributionRecord]:
         query = select(d).where(d.c.campaign_id == campaign_id, d.c.kind != "transactional")
         rows = self._conn.execute(query.order_by(d.c.created_at_us.desc(), d.c.distribution_id).limit(limit))
-        return [_distribution(r) for r in rows]
+        return [distribution_record(r) for r in rows]
 
     def opened_after(self, distribution_id: str, campaign_id: str) -> int:
         reached = and_(
@@ -423,4 +326,4 @@ class SqlNotifications:
             )
             .on_conflict_do_nothing(index_elements=["account_id", "channel", "purpose"])
         )
-        return _message(row)
+        return message_record(row)

@@ -14,7 +14,8 @@ from pledge.domain.payouts import WECHAT_TRANSFER, default_limits, first_payout_
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.cli.demo_steps import step
 from pledge.entrypoints.cli.options import out
-from pledge.usecases.payouts import list_payouts, run_payouts
+from pledge.usecases.payout_listing import list_payouts
+from pledge.usecases.payouts import run_payouts
 
 
 def pay_and_plan(app: App, campaign: str, grant: dict[str, str], timezone: str) -> None:

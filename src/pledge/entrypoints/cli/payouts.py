@@ -25,8 +25,9 @@ from pledge.entrypoints.cli.options import (
     measuring,
     out,
 )
+from pledge.usecases.payout_listing import list_payouts
 from pledge.usecases.payout_reconcile import reconcile_payouts
-from pledge.usecases.payouts import COUNTED, list_payouts, run_payouts, sync_payouts
+from pledge.usecases.payouts import COUNTED, run_payouts, sync_payouts
 
 payouts = typer.Typer(
     help="Pay opened red envelopes: send what is due, ask about what is in flight, list transfers.",

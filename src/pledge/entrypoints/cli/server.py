@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,9 @@ from pledge.entrypoints.cli.options import (
     out,
 )
 
+if TYPE_CHECKING:
+    from pledge.entrypoints.workers import ServeConfig
+
 keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 webhooks = typer.Typer(help="Deliver webhook events.", no_args_is_help=True)
 audit = typer.Typer(
@@ -49,47 +52,58 @@ def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return shown
 
 
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="TCP port.")]
+NoWebhookWorkerOpt = Annotated[
+    bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
+]
+NoNotifyWorkerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-notify-worker",
+        help="Do not deliver notifications (held distributions, reminders) from this process; "
+        "run `pledge notify deliver` on a schedule instead.",
+    ),
+]
+NotifyIntervalOpt = Annotated[
+    str, typer.Option(help="How often the notification worker runs a bounded `notify deliver`.")
+]
+IdempotencyRetentionOpt = Annotated[
+    str,
+    typer.Option(
+        help="How long an Idempotency-Key is remembered (replayed, or refused for another request); "
+        "after that it may name a new request.",
+    ),
+]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Server processes. With more than one, rate limits are shared through the database.",
+    ),
+]
+RatePerKeyOpt = Annotated[
+    str, typer.Option(help="Claims and eligibility checks per API key, like 20/s or 1200/min.")
+]
+RatePerAccountOpt = Annotated[
+    str, typer.Option(help="Claims and eligibility checks per customer account, like 2/s.")
+]
+
+
 @app.command()
 def serve(
     db: DbOpt = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
     now: NowOpt = None,
-    workers_off: Annotated[
-        bool, typer.Option("--no-webhook-worker", help="Do not deliver webhooks from this process.")
-    ] = False,
-    notify_off: Annotated[
-        bool,
-        typer.Option(
-            "--no-notify-worker",
-            help="Do not deliver notifications (held distributions, reminders) from this process; "
-            "run `pledge notify deliver` on a schedule instead.",
-        ),
-    ] = False,
-    notify_interval: Annotated[
-        str, typer.Option(help="How often the notification worker runs a bounded `notify deliver`.")
-    ] = "30s",
-    idempotency_retention: Annotated[
-        str,
-        typer.Option(
-            help="How long an Idempotency-Key is remembered (replayed, or refused for another request); "
-            "after that it may name a new request.",
-        ),
-    ] = "24h",
-    workers: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=64,
-            help="Server processes. With more than one, rate limits are shared through the database.",
-        ),
-    ] = 1,
-    rate_per_key: Annotated[
-        str, typer.Option(help="Claims and eligibility checks per API key, like 20/s or 1200/min.")
-    ] = "20/s",
-    rate_per_account: Annotated[
-        str, typer.Option(help="Claims and eligibility checks per customer account, like 2/s.")
-    ] = "2/s",
+    workers_off: NoWebhookWorkerOpt = False,
+    notify_off: NoNotifyWorkerOpt = False,
+    notify_interval: NotifyIntervalOpt = "30s",
+    idempotency_retention: IdempotencyRetentionOpt = "24h",
+    workers: WorkersOpt = 1,
+    rate_per_key: RatePerKeyOpt = "20/s",
+    rate_per_account: RatePerAccountOpt = "2/s",
 ) -> None:
     """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
@@ -98,33 +112,20 @@ def serve(
 
     from pledge.entrypoints import workers as serving  # noqa: PLC0415 - the web stack, on demand
     from pledge.entrypoints.server import create_app  # noqa: PLC0415 - the web stack, on demand
-    from pledge.entrypoints.web.ratelimit import Rate  # noqa: PLC0415 - the web stack, on demand
 
     db = db or _demo_database()
     with app_for(db, now) as pledge:
-        try:
-            per_key = Rate.parse(rate_per_key, "--rate-per-key")
-            per_account = Rate.parse(rate_per_account, "--rate-per-account")
-        except InputError as exc:
-            fail(exc)
-        config = serving.ServeConfig(
-            db=pledge.url,
-            now_us=parse_instant(now, param="--now") if now else None,
+        config = _serve_config(
+            pledge,
+            now,
             webhook_worker=not workers_off,
             notify_worker=not notify_off,
-            notify_interval_s=parse_duration_us(notify_interval, param="--notify-interval") / 1_000_000,
-            idempotency_retention_s=parse_duration_us(idempotency_retention, param="--idempotency-retention")
-            / 1_000_000,
-            rate_per_key=(per_key.per_second, per_key.burst),
-            rate_per_account=(per_account.per_second, per_account.burst),
+            notify_interval=notify_interval,
+            idempotency_retention=idempotency_retention,
             workers=workers,
+            rate_per_key=rate_per_key,
+            rate_per_account=rate_per_account,
         )
-        if workers > 1 and pledge.engine.url.database in (None, "", ":memory:"):
-            fail(
-                InputError(
-                    "--workers: an in-memory database cannot be shared by processes", param="--workers"
-                )
-            )
         out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
         out.print(f"Console on http://{host}:{port}/console, customer page on http://{host}:{port}/me")
         if workers == 1:
@@ -133,6 +134,44 @@ def serve(
     out.print(f"{workers} processes; rate limits, idempotency and sessions shared through the database")
     serving.export(config)
     uvicorn.run(serving.FACTORY, factory=True, workers=workers, host=host, port=port, log_level="info")
+
+
+def _serve_config(
+    pledge: App,
+    now: str | None,
+    *,
+    webhook_worker: bool,
+    notify_worker: bool,
+    notify_interval: str,
+    idempotency_retention: str,
+    workers: int,
+    rate_per_key: str,
+    rate_per_account: str,
+) -> ServeConfig:
+    """What ``serve`` was told, checked and parsed (an in-memory database serves one process only)."""
+    from pledge.entrypoints.web.ratelimit import Rate  # noqa: PLC0415 - the web stack, on demand
+    from pledge.entrypoints.workers import ServeConfig  # noqa: PLC0415 - the web stack, on demand
+
+    try:
+        per_key = Rate.parse(rate_per_key, "--rate-per-key")
+        per_account = Rate.parse(rate_per_account, "--rate-per-account")
+    except InputError as exc:
+        fail(exc)
+    config = ServeConfig(
+        db=pledge.url,
+        now_us=parse_instant(now, param="--now") if now else None,
+        webhook_worker=webhook_worker,
+        notify_worker=notify_worker,
+        notify_interval_s=parse_duration_us(notify_interval, param="--notify-interval") / 1_000_000,
+        idempotency_retention_s=parse_duration_us(idempotency_retention, param="--idempotency-retention")
+        / 1_000_000,
+        rate_per_key=(per_key.per_second, per_key.burst),
+        rate_per_account=(per_account.per_second, per_account.burst),
+        workers=workers,
+    )
+    if workers > 1 and pledge.engine.url.database in (None, "", ":memory:"):
+        fail(InputError("--workers: an in-memory database cannot be shared by processes", param="--workers"))
+    return config
 
 
 def _demo_database() -> str | None:

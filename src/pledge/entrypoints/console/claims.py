@@ -43,6 +43,62 @@ def words(who: Visitor, kind: str, name: str) -> str:
     return who.t(key) if key in MESSAGES else name
 
 
+def _queue_page(who: Visitor, campaign: str | None, state: str, starting_after: str | None) -> Response:
+    """The review queue, filtered by campaign and state, 50 claims a page."""
+    app = who.ctx.app
+    page = app.claim_desk().list(
+        campaign_id=campaign or None, state=state or None, starting_after=starting_after, limit=50
+    )
+    return render(
+        who,
+        "claims.html",
+        page=page,
+        campaign=campaign or "",
+        state=state,
+        states=STATES,
+        campaigns=sorted({c["campaign"] for c in page["data"]} | ({campaign} if campaign else set())),
+        words=lambda kind, name: words(who, kind, name),
+        tz=campaign_zone(app.uow, campaign or None),
+    )
+
+
+def _claim_page(who: Visitor, claim_id: str) -> Response:
+    """One claim, with the decision form while it is pending and the visitor may decide."""
+    app = who.ctx.app
+    claim = app.claim_desk().get(claim_id)
+    return render(
+        who,
+        "claim.html",
+        claim=claim,
+        may_decide=claim["state"] == "pending" and who.may("claims.decide"),
+        approve_reasons=APPROVE_REASONS,
+        reject_reasons=REJECT_REASONS,
+        words=lambda kind, name: words(who, kind, name),
+        tz=campaign_zone(app.uow, claim["campaign"]),
+    )
+
+
+def _decide(who: Visitor, claim_id: str, form: dict[str, str]) -> Response:
+    """Approve or reject a claim; the first of two approvals leaves it pending (four-eyes)."""
+    if form.get("decision") not in ("approve", "reject"):
+        raise InputError("decision: approve or reject", param="decision")
+    approve = form["decision"] == "approve"
+    decided = audited(
+        who,
+        "claim.decide",
+        f"claim:{claim_id}",
+        lambda uow: who.ctx.app.claim_desk(uow).decide(
+            claim_id, approve=approve, reason=form.get("reason", ""), actor=who.actor
+        ),
+        approve=approve,
+    )
+    if decided["state"] == "pending":
+        message = who.t("claim_first_approval", id=claim_id)
+    else:
+        message = who.t("claim_decided_ok", id=claim_id, state=who.t(f"claim_state_{decided['state']}"))
+    return redirect(who, f"/console/claims/{claim_id}", ("ok", message))
+
+
 def staff_routes(site: Site) -> APIRouter:
     router = APIRouter()
     app = site.ctx.app
@@ -56,59 +112,20 @@ def staff_routes(site: Site) -> APIRouter:
     ) -> Response:
         who = visitor(site, request, customer=False)
         who.require("claims.read")
-        page = app.claim_desk().list(
-            campaign_id=campaign or None, state=state or None, starting_after=starting_after, limit=50
-        )
-        return render(
-            who,
-            "claims.html",
-            page=page,
-            campaign=campaign or "",
-            state=state,
-            states=STATES,
-            campaigns=sorted({c["campaign"] for c in page["data"]} | ({campaign} if campaign else set())),
-            words=lambda kind, name: words(who, kind, name),
-            tz=campaign_zone(app.uow, campaign or None),
-        )
+        return _queue_page(who, campaign, state, starting_after)
 
     @router.get("/claims/{claim_id}")
     def one(request: Request, claim_id: str) -> Response:
         who = visitor(site, request, customer=False)
         who.require("claims.read")
-        claim = app.claim_desk().get(claim_id)
-        return render(
-            who,
-            "claim.html",
-            claim=claim,
-            may_decide=claim["state"] == "pending" and who.may("claims.decide"),
-            approve_reasons=APPROVE_REASONS,
-            reject_reasons=REJECT_REASONS,
-            words=lambda kind, name: words(who, kind, name),
-            tz=campaign_zone(app.uow, claim["campaign"]),
-        )
+        return _claim_page(who, claim_id)
 
     @router.post("/claims/{claim_id}/decide")
     def decide(request: Request, claim_id: str, body: Body) -> Response:
         who = visitor(site, request, customer=False)
         form = read_form(who, body, "decision", "reason")
         who.require("claims.decide")
-        if form.get("decision") not in ("approve", "reject"):
-            raise InputError("decision: approve or reject", param="decision")
-        approve = form["decision"] == "approve"
-        decided = audited(
-            who,
-            "claim.decide",
-            f"claim:{claim_id}",
-            lambda uow: app.claim_desk(uow).decide(
-                claim_id, approve=approve, reason=form.get("reason", ""), actor=who.actor
-            ),
-            approve=approve,
-        )
-        if decided["state"] == "pending":
-            message = who.t("claim_first_approval", id=claim_id)
-        else:
-            message = who.t("claim_decided_ok", id=claim_id, state=who.t(f"claim_state_{decided['state']}"))
-        return redirect(who, f"/console/claims/{claim_id}", ("ok", message))
+        return _decide(who, claim_id, form)
 
     @router.get("/claims/{claim_id}/evidence/{sha256}")
     def evidence(request: Request, claim_id: str, sha256: str) -> Response:

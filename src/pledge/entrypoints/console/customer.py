@@ -32,7 +32,7 @@ from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, grant_json, list_grants
 from pledge.usecases.insights import list_campaigns
 from pledge.usecases.notify_unsubscribe import inapp_messages
-from pledge.usecases.payouts import list_payouts
+from pledge.usecases.payout_listing import list_payouts
 
 Body = Annotated[bytes, Depends(raw_body)]
 VISIBLE_STATES = ("active", "paused")

@@ -17,8 +17,8 @@ from pledge.domain.errors import InputError
 from pledge.domain.payouts import RAILS
 from pledge.entrypoints.console.uploads import read_upload
 from pledge.entrypoints.console.web import Site, Visitor, render, visitor
+from pledge.usecases.payout_listing import list_payouts
 from pledge.usecases.payout_reconcile import reconcile_payouts
-from pledge.usecases.payouts import list_payouts
 
 STATES = ("failed", "unknown", "waiting_user", "submitted", "pending", "succeeded", "cancelled", "returned")
 MAX_STATEMENT_BYTES = 256 << 20  # the server's upload limit bounds the body; this bounds the file
