@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, literal, select, text
+from sqlalchemy import Connection, Select, and_, case, func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from pledge.adapters.sqlalchemy.tables import campaigns, grants
@@ -38,8 +38,8 @@ GRANT_ROWS: Select[Any] = select(grants, MARK).select_from(
 
 
 def mark_of(campaign_id: str) -> ColumnElement[Any]:
-    """The campaign's mark as a scalar subquery (one campaign's grouped reads)."""
-    return select(MARK).where(campaigns.c.campaign_id == campaign_id).scalar_subquery()
+    """The campaign's mark as a scalar subquery (one campaign's grouped reads); 0 if none."""
+    return func.coalesce(select(MARK).where(campaigns.c.campaign_id == campaign_id).scalar_subquery(), 0)
 
 
 def _lapsed(mark: ColumnElement[Any]) -> ColumnElement[bool]:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from pledge.adapters.sqlalchemy import expiry
 from pledge.adapters.sqlalchemy.notification_rows import (
     distribution_record,
     distribution_values,
@@ -33,7 +34,7 @@ from pledge.adapters.sqlalchemy.notification_tables import (
 from pledge.adapters.sqlalchemy.notification_tables import (
     notification_optouts as o,
 )
-from pledge.adapters.sqlalchemy.repositories import _grant
+from pledge.adapters.sqlalchemy.repositories import grant_of
 from pledge.adapters.sqlalchemy.tables import accounts, grants
 from pledge.domain.contacts import DEFAULT_ACCOUNT_LOCALE
 from pledge.domain.distributions import TOLD_STATES, DistributionState, MessageState
@@ -75,7 +76,11 @@ class SqlNotifications:
         }
 
     def holders(self, campaign_id: str, after_account: str, limit: int) -> list[Holder]:
-        live = and_(grants.c.campaign_id == campaign_id, grants.c.state == GrantState.ISSUED.value)
+        live = and_(
+            grants.c.campaign_id == campaign_id,
+            grants.c.state == GrantState.ISSUED.value,
+            grants.c.expires_at_us > expiry.mark_of(campaign_id),  # not expired by a mark (ADR 36)
+        )
         ids = list(
             self._conn.scalars(
                 select(grants.c.account_id)
@@ -94,7 +99,7 @@ class SqlNotifications:
             .order_by(grants.c.expires_at_us, grants.c.grant_id)
         )
         for row in rows:
-            held.setdefault(row.account_id, []).append(_grant(row))
+            held.setdefault(row.account_id, []).append(grant_of(row, 0))  # live: no mark applies
         people = self.recipients(ids)
         return [Holder(people[a], held[a]) for a in ids if a in people]
 
@@ -103,10 +108,10 @@ class SqlNotifications:
     ) -> list[tuple[Grant, Recipient]]:
         rows = list(
             self._conn.execute(
-                select(grants)
-                .where(
+                expiry.GRANT_ROWS.where(
                     grants.c.state == GrantState.ISSUED.value,
                     grants.c.expires_at_us > now_us,
+                    grants.c.expires_at_us > func.coalesce(expiry.MARK, 0),  # a mark ahead of now (ADR 36)
                     grants.c.expires_at_us <= now_us + horizon_us,
                     grants.c.grant_id > after_grant,
                 )
@@ -114,7 +119,7 @@ class SqlNotifications:
                 .limit(limit)
             )
         )
-        found = [_grant(r) for r in rows]
+        found = [grant_of(r) for r in rows]
         people = self.recipients(sorted({g.account_id for g in found}))
         return [(g, people[g.account_id]) for g in found if g.account_id in people]
 
