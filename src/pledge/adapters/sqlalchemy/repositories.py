@@ -207,8 +207,8 @@ class SqlGrants:
             row = self._conn.execute(stmt).first()
             return grant_of(row) if row else None
         row = self._conn.execute(stmt.with_for_update(of=grants)).first()
-        if row is None:
-            return None
+        if row is None or row.state != GrantState.ISSUED.value:
+            return grant_of(row) if row else None  # opened or closed: no mark can change it
         # The mark again, now held against a sweep until commit (``expiry``'s docstring).
         return grant_of(row, expiry.lock_mark(self._conn, row.campaign_id))
 
