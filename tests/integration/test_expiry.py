@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from pledge.adapters.files.generate import generate
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App, FixedClock

@@ -16,7 +16,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.files.generate import generate
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import repositories as sql_repositories
 from pledge.adapters.sqlalchemy.repositories import SqlGrants
 from pledge.adapters.sqlalchemy.schema import upgrade

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from pledge.adapters.files.readers import read_accounts
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.notification_tables import notification_messages
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from pledge.adapters.evidence.processing import ImageEvidenceProcessor
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.claims import ClaimTerms, parse_claim_terms
 from pledge.domain.errors import InputError, NotFoundError, RefusedError

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.entrypoints.presenters import clawbacks_json

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.notifications.render import Renderer
 from pledge.domain.distributions import MAX_ATTEMPTS, MessageState, backoff_us, parse_channels, parse_hold_us
 from pledge.domain.errors import InputError, RefusedError

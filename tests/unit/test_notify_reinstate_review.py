@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.money import parse_minor

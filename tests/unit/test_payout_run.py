@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.payouts.config import wallet_config
 from pledge.adapters.payouts.wallet import WalletRail
 from pledge.domain.errors import InputError

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pledge.adapters.cel.engine import compile_rule
-from pledge.adapters.memory.store import (
+from pledge.adapters.memory import (
     IntegrityError,
     MemoryStore,
     MemoryUnitOfWork,

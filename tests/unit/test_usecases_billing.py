@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import pledge.usecases.compensate as compensate_module
 from pledge.adapters.cel.engine import compile_rule
-from pledge.adapters.memory.store import (
+from pledge.adapters.memory import (
     IntegrityError,
     MemoryStore,
     MemoryUnitOfWork,

@@ -30,16 +30,8 @@ from pledge.usecases.common import (
 )
 from pledge.usecases.engine_ports import CandidateSet
 from pledge.usecases.planning import BudgetBinds, Split, exact_decisions
-from pledge.usecases.ports import (
-    CandidateTotals,
-    Clock,
-    FreeGrants,
-    PreparedCandidates,
-    RuleCompiler,
-    Selection,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from pledge.usecases.ports import Clock, FreeGrants, RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import CandidateTotals, PreparedCandidates, Selection
 from pledge.usecases.simulate import blocking_problems
 
 CHUNK = 10_000

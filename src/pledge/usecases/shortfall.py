@@ -16,7 +16,8 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import RefusedError
 from pledge.domain.money import format_minor
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
-from pledge.usecases.ports import RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.ports import RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import Selection
 from pledge.usecases.simulate import plan_prepared
 
 

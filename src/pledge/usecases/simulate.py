@@ -22,14 +22,8 @@ from pledge.usecases.common import (
 )
 from pledge.usecases.engine_ports import PurchaseScans
 from pledge.usecases.planning import BudgetBinds, Decided, Split, add_to_tier, exact_decisions
-from pledge.usecases.ports import (
-    PreparedCandidates,
-    RuleCompiler,
-    ScanCounts,
-    Selection,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from pledge.usecases.ports import RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import PreparedCandidates, ScanCounts, Selection
 
 PROBLEM_SAMPLE = 20
 Stage = Callable[[str], None]  # told what the dry run starts doing next (a long run's status line)

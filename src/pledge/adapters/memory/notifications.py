@@ -18,7 +18,7 @@ from pledge.domain.notifications import Channel, Purpose, Recipient, SentRecord
 from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, MessageRecord
 
 if TYPE_CHECKING:
-    from pledge.adapters.memory.store import MemoryStore
+    from pledge.adapters.memory.state import MemoryStore
 
 
 @dataclass
