@@ -120,7 +120,7 @@ def test_a_candidate_set_issues_what_the_import_issues(
     assert grants_of(app, from_set) == grants_of(app, imported)
     # Exactly once: a second run from the same set (or a resumed one) issues nothing.
     assert run(app, from_set, tmp_path / "set").issued == 0
-    assert verify_ledger(app.uow)["ok"] is True
+    assert verify_ledger(app.uow).ok is True
 
 
 def test_a_tampered_set_or_other_terms_are_refused_and_nothing_is_issued(

@@ -145,7 +145,7 @@ def test_worked_example_on_the_database(app: App) -> None:
         plan: (1, days) for plan, days in EXTRA_DAYS.items()
     }
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
 
 # -- the whole flow, on the database and on the fakes -------------------------------------------------
@@ -381,7 +381,7 @@ def test_two_processes_compensating_at_once_never_compensate_a_term_twice(
     again = compensate(app.uow, dry_run=False, when="2023-11-05T09:00:00+08:00")
     assert (again["applied"], again["skipped"]) == (0, {"already_compensated": RACE_TERMS})
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
 
 def test_two_processes_retrying_the_same_purchase_get_the_same_term(app: App, tmp_path: Path) -> None:

@@ -189,8 +189,8 @@ def test_reinstate_reopens_an_expired_grant_through_the_ledger() -> None:
     assert world.store.budgets[CID].remaining_minor == before - 199_900
     again = reinstate_grant(world.uow, Clock(LATER), grant_id, "again", "support")
     assert again == reopened and world.store.budgets[CID].remaining_minor == before - 199_900
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert expire_grants(world.uow, Clock(LATER + 31 * 86_400 * 1_000_000)).expired == 1  # expires again
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     with pytest.raises(InputError, match="reason"):
         reinstate_grant(world.uow, Clock(LATER), grant_id, " ", "support")

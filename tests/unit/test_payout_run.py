@@ -118,7 +118,7 @@ def test_claimed_grants_are_planned_sent_and_booked_paid(wallet: Wallet) -> None
     assert _balance(world, payouts_paid_account("wallet")) == 199_900 + 179_900
     assert _balance(world, payouts_in_transit_account("wallet")) == 0
     assert _balance(world, customer_account("A-cn-1")) == 0  # claimed, then paid out
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     again = run_payouts(world.uow, CLOCK, wallet.rails)  # nothing new: nothing planned or sent again
     assert (again["planned"], again["succeeded"]) == (0, 0)
     assert sync_payouts(world.uow, CLOCK, wallet.rails)["succeeded"] == 0
@@ -135,7 +135,7 @@ def test_a_lost_answer_is_unknown_until_sync_asks_and_pays_once(wallet: Wallet, 
     (transfer,) = list_payouts(world.uow)["data"]
     assert transfer["state"] == "unknown" and transfer["reason"]
     assert _balance(world, payouts_in_transit_account("wallet")) == 199_900  # sent, not known paid
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert run_payouts(world.uow, CLOCK, wallet.rails)["unknown"] == 0  # run never resends it
     synced = sync_payouts(world.uow, CLOCK, wallet.rails)
     assert (synced["succeeded"], synced["unknown"]) == (1, 0)
@@ -146,7 +146,7 @@ def test_a_lost_answer_is_unknown_until_sync_asks_and_pays_once(wallet: Wallet, 
     assert (paid["state"], paid["attempt"]) == ("succeeded", 1)  # the same request id throughout
     assert paid["attempts"] == (2 if fault == "503" else 1)  # resent only when never applied
     assert _balance(world, payouts_paid_account("wallet")) == 199_900
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_a_refused_credit_is_failed_and_its_money_booked_back(wallet: Wallet) -> None:
@@ -159,7 +159,7 @@ def test_a_refused_credit_is_failed_and_its_money_booked_back(wallet: Wallet) ->
     assert transfer["reason"] == "daily_limit_exceeded"
     assert _balance(world, customer_account("A-cn-1")) == 199_900  # the customer's again
     assert _balance(world, payouts_in_transit_account("wallet")) == 0
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert sync_payouts(world.uow, CLOCK, wallet.rails)["failed"] == 0  # final: not asked again
 
 
@@ -180,7 +180,7 @@ def test_a_split_grant_is_paid_over_its_days_and_max_bounds_a_run(wallet: Wallet
     assert wallet.provider.balance_minor("A-cn-1") == 199_900
     assert wallet.provider.balance_minor("A-cn-2") == 179_900
     assert set(_states(world).values()) == {"succeeded"}
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_an_account_with_no_room_today_is_deferred(wallet: Wallet) -> None:
@@ -193,7 +193,7 @@ def test_an_account_with_no_room_today_is_deferred(wallet: Wallet) -> None:
     counts = run_payouts(world.uow, CLOCK, wallet.rails)
     assert (counts["succeeded"], counts["deferred"]) == (5, 5)  # 999.50 sent; the other day waits
     assert wallet.provider.balance_minor("A-cn-1") == 99_950
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_ledger_verify_finds_a_transfer_the_books_do_not_carry(wallet: Wallet) -> None:
@@ -204,8 +204,8 @@ def test_ledger_verify_finds_a_transfer_the_books_do_not_carry(wallet: Wallet) -
     forged = dataclasses.replace(record.transfer, state=TransferState.UNKNOWN)
     world.store.payouts[key] = dataclasses.replace(record, transfer=forged)
     result = verify_ledger(world.uow)
-    assert not result["ok"]
-    assert any("payouts:wallet:in_transit" in p for p in result["problems"])
+    assert not result.ok
+    assert any("payouts:wallet:in_transit" in p for p in result.problems)
 
 
 def test_list_refuses_an_unknown_state_and_pages() -> None:
@@ -245,7 +245,7 @@ def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) 
     )
     assert report["claimed_amount"] == "3798.00"  # opened, whatever became of the payout
     assert (report["grants"]["paid"], report["grants"]["payout_failed"]) == (1, 1)
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     explained = explain_account(world.uow, rules, "A-cn-1", CID)["purchases"]
     (p01,) = [p for p in explained if p["purchase_id"] == "P01"]
     assert p01["grant"]["state"] == "payout_failed"
@@ -262,8 +262,8 @@ def test_ledger_verify_finds_a_success_never_booked_and_a_posting_without_a_tran
     key, record = next(iter(world.store.payouts.items()))
     forged = dataclasses.replace(record.transfer, state=TransferState.SUCCEEDED)
     world.store.payouts[key] = dataclasses.replace(record, transfer=forged)
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("books nothing as payout_paid" in p for p in problems)
     del world.store.payouts[key]
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("books a payout with no transfer" in p for p in problems)

@@ -21,6 +21,7 @@ from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import ExpiryRun, grant_json
 from pledge.usecases.issue import RunOutcome
+from pledge.usecases.ledger_verify import CampaignBooks, LedgerCheck
 from pledge.usecases.quotes import AccountQuote
 from pledge.usecases.subscriptions import RenewalRun
 
@@ -131,6 +132,32 @@ def expiry_json(run: ExpiryRun) -> dict[str, Any]:
     }
 
 
+def ledger_check_json(check: LedgerCheck) -> dict[str, Any]:
+    """``pledge ledger verify --json`` and ``GET /v1/ledger/verify`` (with ``"object"`` first)."""
+    return {
+        "ok": check.ok,
+        "entries": check.entries,
+        "head_seq": check.head_seq,
+        "head_hash": check.head_hash,
+        "problems": list(check.problems),
+        "campaigns": [_campaign_books_json(c) for c in check.campaigns],
+    }
+
+
+def _campaign_books_json(books: CampaignBooks) -> dict[str, Any]:
+    if books.compensation_days is not None:
+        return {"campaign": books.campaign_id, "compensation_days": books.compensation_days}
+    assert books.currency is not None
+    assert books.budget_remaining_minor is not None
+    assert books.owed_unopened_minor is not None
+    return {
+        "campaign": books.campaign_id,
+        "currency": books.currency,
+        "budget_remaining": format_minor(books.budget_remaining_minor, books.currency),
+        "owed_unopened": format_minor(books.owed_unopened_minor, books.currency),
+    }
+
+
 @singledispatch
 def json_view(result: Any) -> Any:
     """A typed use-case result as its JSON; anything else (already JSON) as it is."""
@@ -139,6 +166,7 @@ def json_view(result: Any) -> Any:
 
 json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
+json_view.register(LedgerCheck, ledger_check_json)
 json_view.register(Grant, grant_json)
 
 

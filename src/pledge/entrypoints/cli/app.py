@@ -357,5 +357,5 @@ def ledger_verify(db: DbOpt = None, as_json: JsonOpt = False) -> None:
                 + "".join(f"\n  {p}" for p in r["problems"])
             ),
         )
-        if not result["ok"]:
+        if not result.ok:
             raise typer.Exit(1)

@@ -252,6 +252,6 @@ def _expire_and_verify(app: App) -> None:
     )
     verified = verify_ledger(app.uow)
     out.print(
-        ("  [green]ledger ok[/]" if verified["ok"] else "  [red]ledger BROKEN[/]")
-        + f": {verified['entries']:,} entries, head {verified['head_hash'][:16]}…"
+        ("  [green]ledger ok[/]" if verified.ok else "  [red]ledger BROKEN[/]")
+        + f": {verified.entries:,} entries, head {verified.head_hash[:16]}…"
     )
