@@ -25,7 +25,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
-from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
+from pledge.entrypoints.presenters import compensation_json, ledger_check_json, quote_json, renewal_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -206,7 +206,7 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
     with uow() as u:
         step("outbox", sorted(u.outbox.pending(limit=1000), key=lambda m: m["id"]))
         step("state counts", u.subscriptions.state_counts(None))
-    step("ledger", verify_ledger(uow))
+    step("ledger", ledger_check_json(verify_ledger(uow)))
     return out
 
 
