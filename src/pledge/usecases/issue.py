@@ -321,7 +321,7 @@ def _refuse(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, campaig
             f"campaign {campaign_id}: a candidate blocks the run but no problem was found"
         )
     raise RefusedError(
-        f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
+        f"campaign {campaign_id}: nothing issued: {problems[0].message}", code=problems[0].code
     )
 
 
