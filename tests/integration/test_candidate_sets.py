@@ -31,8 +31,9 @@ from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.engines import CandidateSetWritten, on_engine, select_candidates
 from pledge.usecases.import_data import import_accounts, import_purchases
-from pledge.usecases.issue import RunOutcome, run_campaign
+from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.run_outcome import RunOutcome
 from pledge.usecases.simulate import simulate_campaign
 
 NOW = parse_instant("2021-08-10T12:00:00+08:00")

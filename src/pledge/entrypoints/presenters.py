@@ -21,8 +21,8 @@ from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import ExpiryRun, grant_json
-from pledge.usecases.issue import RunOutcome
 from pledge.usecases.quotes import AccountQuote
+from pledge.usecases.run_outcome import RunOutcome
 from pledge.usecases.simulation import NearMiss, Problem, Simulation, Widening
 from pledge.usecases.subscriptions import RenewalRun
 
