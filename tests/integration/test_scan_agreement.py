@@ -233,7 +233,7 @@ def test_candidates_paid_in_the_group_agree_with_the_reference(
         kwargs = {"campaign_launched": False, "near_miss_limit": 10, "widen_days": 3}
         simulated = simulate_terms(sql_uow, terms, selection, **kwargs)
         assert simulated == simulate_terms(mem_uow, terms, selection, **kwargs)
-        assert simulated["already_paid"] == (
+        assert simulated.plan.already_paid == (
             0 if stacking == "allowed" else sum(mem.paid_elsewhere().values())
         )
     app.close()

@@ -13,7 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
-from pledge.entrypoints.presenters import grants_json
+from pledge.entrypoints.presenters import grants_json, simulation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -46,7 +46,7 @@ def launched(app: App) -> None:
 
 def test_dry_run_counts_every_condition(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    sim = simulate_campaign(app.uow, app.rules, "founders-refund", widen_days=1)
+    sim = simulation_json(simulate_campaign(app.uow, app.rules, "founders-refund", widen_days=1))
     assert sim["evaluated"] == len(PURCHASES)
     assert sim["qualifying"] == 5
     assert sim["grants"] == 3
@@ -106,9 +106,9 @@ def test_four_eyes_and_launch_requires_approval(app: App) -> None:
 def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothing(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(benefit={"amount": "19990.00"}), "ops")
     sim = simulate_campaign(app.uow, app.rules, "founders-refund")
-    problem = sim["problems"][0]
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
-    assert problem["count"] == 5 and problem["purchases"][0] == "P01"
+    problem = sim.problems[0]
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking
+    assert problem.count == 5 and problem.purchases[0] == "P01"
     with pytest.raises(RefusedError) as refused:
         approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     assert refused.value.code == "blocking_problems"
@@ -177,7 +177,7 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
         app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
     )
     dry = simulate_campaign(app.uow, app.rules, "founders-refund")
-    assert (dry["grants"], dry["already_granted"]) == (0, first.issued)
+    assert (dry.plan.grants, dry.plan.already_granted) == (0, first.issued)
     again = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     assert (again.issued, again.amount_minor) == (0, 0)
     assert verify_ledger(app.uow).ok

@@ -28,10 +28,10 @@ from pledge.domain.errors import (
 )
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import Transfer
-from pledge.domain.money import format_minor, parse_minor
+from pledge.domain.money import parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
-from pledge.entrypoints.presenters import grants_json, ledger_check_json
+from pledge.entrypoints.presenters import grants_json, ledger_check_json, simulation_json
 from pledge.usecases.campaigns import (
     apply_campaign,
     approve_campaign,
@@ -338,7 +338,7 @@ def test_terms_with_blocking_problems_cannot_be_approved_and_pay_nothing(world: 
 
 def test_dry_run_counts_conditions_near_misses_and_widening(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
-    sim = simulate_campaign(world.uow, rules, CID, widen_days=1)
+    sim = simulation_json(simulate_campaign(world.uow, rules, CID, widen_days=1))
     assert (sim["evaluated"], sim["qualifying"], sim["grants"], sim["amount"]) == (10, 5, 3, "5297.00")
     assert sim["limits"] == {"per_account": 1, "per_serial": 1}
     assert sim["rejections"] == {
@@ -365,28 +365,28 @@ def test_dry_run_counts_conditions_near_misses_and_widening(world: World) -> Non
         "budget_exhausted": 0,
     }
     assert not sim["blocking"] and sim["problems"] == [] and sim["state"] == "draft"
-    assert len(simulate_campaign(world.uow, rules, CID, near_miss_limit=2)["near_misses"]) == 2
+    assert len(simulate_campaign(world.uow, rules, CID, near_miss_limit=2).near_misses) == 2
 
 
 def test_dry_run_blocks_a_fixed_amount_above_the_price_paid(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(benefit={"amount": "19990.00"}), "ops")
     sim = simulate_campaign(world.uow, rules, CID)
-    (problem,) = sim["problems"]
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"] and sim["blocking"]
-    assert problem["count"] == 5 and problem["purchases"] == ["P01", "P02", "P05", "P10", "P03"]
-    assert (sim["grants"], sim["amount"]) == (0, "0.00")  # shown, never paid
+    (problem,) = sim.problems
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking and sim.blocking
+    assert problem.count == 5 and problem.purchases == ("P01", "P02", "P05", "P10", "P03")
+    assert (sim.plan.grants, sim.plan.amount_minor) == (0, 0)  # shown, never paid
     # A fixed amount at or below every price paid is fine.
     apply_campaign(world.uow, rules, CLOCK, campaign(benefit={"amount": "1499.00"}), "ops")
-    assert not simulate_campaign(world.uow, rules, CID)["blocking"]
+    assert not simulate_campaign(world.uow, rules, CID).blocking
 
 
 def test_blocking_problems_name_the_overpaid_purchases(world: World) -> None:
     terms = parse_cashback_terms(campaign(benefit={"amount": "1800.00"}))
     with world.uow() as uow:
         (problem,) = blocking_problems(uow, terms, selection_for(terms, rules))
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
-    assert (problem["count"], problem["purchases"]) == (2, ["P10", "P03"])  # 1499.00 and 1799.00 paid
-    assert "1800.00 CNY" in problem["message"] and "P10, P03" in problem["message"]
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking
+    assert (problem.count, problem.purchases) == (2, ("P10", "P03"))  # 1499.00 and 1799.00 paid
+    assert "1800.00 CNY" in problem.message and "P10, P03" in problem.message
     capped = parse_cashback_terms(campaign(benefit={"amount": "1800.00", "max_amount": "1499.00"}))
     with world.uow() as uow:
         assert blocking_problems(uow, capped, selection_for(capped, rules)) == []
@@ -395,12 +395,13 @@ def test_blocking_problems_name_the_overpaid_purchases(world: World) -> None:
 def test_dry_run_reports_budget_exhaustion_and_matches_the_run(world: World) -> None:
     launch(world, accept_shortfall=1, budget="3500.00")
     sim = simulate_campaign(world.uow, rules, CID)
-    assert (sim["grants"], sim["budget_exhausted"]) == (2, 1)
-    assert [p["code"] for p in sim["problems"]] == ["budget_exhausted"] and not sim["blocking"]
+    assert (sim.plan.grants, sim.plan.budget_exhausted) == (2, 1)
+    assert [p.code for p in sim.problems] == ["budget_exhausted"] and not sim.blocking
     run = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (run.issued, format_minor(run.amount_minor, run.currency)) == (sim["grants"], sim["amount"])
+    assert (run.issued, run.amount_minor) == (sim.plan.grants, sim.plan.amount_minor)
     after = simulate_campaign(world.uow, rules, CID)
-    assert (after["grants"], after["already_granted"], after["budget_exhausted"]) == (0, 2, 1)
+    plan = after.plan
+    assert (plan.grants, plan.already_granted, plan.budget_exhausted) == (0, 2, 1)
 
 
 # -- run ------------------------------------------------------------------------------
@@ -707,7 +708,7 @@ def test_issuance_properties(
     for batch in (purchases[:split], purchases[split:]):
         import_purchases(uow, [batch])
         for _ in range(2):
-            planned = simulate_campaign(uow, rules, CID)["grants"]
+            planned = simulate_campaign(uow, rules, CID).plan.grants
             assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == planned
         assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == 0
 

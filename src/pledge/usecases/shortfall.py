@@ -67,10 +67,10 @@ def shortfall(
         if every.amount_minor <= budget:
             return Shortfall(budget_minor=budget)
         within = plan_prepared(uow, terms, prepared, budget, from_issued=False)
-        if not within["budget_exhausted"]:
+        if not within.budget_exhausted:
             return Shortfall(budget_minor=budget)
         unlimited = plan_prepared(uow, terms, prepared, every.amount_minor, from_issued=False)
-    return Shortfall(within["budget_exhausted"], max(unlimited["amount"] - budget, 0), budget)
+    return Shortfall(within.budget_exhausted, max(unlimited.amount_minor - budget, 0), budget)
 
 
 def check_shortfall(terms: CashbackTerms, short: Shortfall, accepted: int | None) -> None:

@@ -148,7 +148,10 @@ def campaign_simulate(
             stage=stage,
             history=history,
         )
-    emit(result, as_json, render.simulation)
+    if as_json:
+        emit(result, as_json)
+    else:
+        render.simulation(result)
 
 
 @campaign.command("approve")
