@@ -175,7 +175,7 @@ def test_a_customer_claims_with_a_photo_and_support_approves_it(site: Site) -> N
     # The customer sees the outcome; the envelope is theirs; the books balance.
     after = me.get("/me/")
     assert "approved" in after.text
-    assert verify_ledger(site.app.uow)["ok"] is True
+    assert verify_ledger(site.app.uow).ok is True
     # The finance scope reads the queue but offers no decision.
     finance = site.client("finance", "/console")
     assert 'id="decide"' not in finance.get(f"/console/claims/{claim_id}").text

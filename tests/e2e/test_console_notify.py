@@ -90,7 +90,7 @@ def test_each_distribution_shows_its_funnel_as_a_chart_and_a_table(site: Console
     grant = list_grants(app.uow, account_id="A-cn-1").rows[0]
     claim_grant(app.uow, FixedClock(at + 60_000_000), grant.id)
     page = operator.get(url, headers={"Accept-Language": "en"}).text
-    figure = page[page.index(f'id="funnel-{sent["id"]}"') :]
+    figure = page[page.index(f'id="funnel-{sent.id}"') :]
     assert '<svg class="chart"' in figure and 'role="img"' in figure and "<desc" in figure
     cells = dict(re.findall(r'data-step="(\w+)">([\d,]+)<', figure))
     # 3 holders × 2 channels; in-app to all 3; A-cn-5 has no email; two emails still queued

@@ -31,8 +31,9 @@ from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.engines import CandidateSetWritten, on_engine, select_candidates
 from pledge.usecases.import_data import import_accounts, import_purchases
-from pledge.usecases.issue import RunOutcome, run_campaign
+from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.run_outcome import RunOutcome
 from pledge.usecases.simulate import simulate_campaign
 
 NOW = parse_instant("2021-08-10T12:00:00+08:00")
@@ -73,7 +74,7 @@ def terms(campaign_id: str, **changes: Any) -> dict[str, Any]:
 def launched(app: App, doc: dict[str, Any]) -> str:
     apply_campaign(app.uow, app.rules, app.clock, doc, "ops")
     approve_campaign(app.uow, app.rules, app.clock, doc["id"], "finance")
-    shortfall = simulate_campaign(app.uow, app.rules, doc["id"])["budget_exhausted"] or None
+    shortfall = simulate_campaign(app.uow, app.rules, doc["id"]).plan.budget_exhausted or None
     launch_campaign(app.uow, app.rules, app.clock, doc["id"], "finance", accept_shortfall=shortfall)
     return str(doc["id"])
 
@@ -120,7 +121,7 @@ def test_a_candidate_set_issues_what_the_import_issues(
     assert grants_of(app, from_set) == grants_of(app, imported)
     # Exactly once: a second run from the same set (or a resumed one) issues nothing.
     assert run(app, from_set, tmp_path / "set").issued == 0
-    assert verify_ledger(app.uow)["ok"] is True
+    assert verify_ledger(app.uow).ok is True
 
 
 def test_a_tampered_set_or_other_terms_are_refused_and_nothing_is_issued(
@@ -162,4 +163,4 @@ def test_simulate_on_duckdb_equals_simulate_on_the_database(app: App, engine: Du
     here = simulate_campaign(app.uow, app.rules, "sim", widen_days=3)
     there = simulate_campaign(app.uow, app.rules, "sim", widen_days=3, history=on_engine(engine))
     assert there == here
-    assert here["budget_exhausted"] > 0 and here["near_misses"]
+    assert here.plan.budget_exhausted > 0 and here.near_misses

@@ -85,7 +85,7 @@ def test_two_concurrent_approvals_of_one_serial_pay_it_once(app: App, tmp_path: 
         paid = conn.execute(text("SELECT COUNT(*) FROM grants WHERE serial = 'S20'")).scalar_one()
         approved = conn.execute(text("SELECT COUNT(*) FROM claims WHERE state = 'approved'")).scalar_one()
     assert (paid, approved) == (1, 1)
-    assert verify_ledger(app.uow)["ok"] is True
+    assert verify_ledger(app.uow).ok is True
     app.close()
 
 

@@ -92,12 +92,12 @@ def test_one_message_per_compensated_account_and_channel_and_none_on_a_rerun(app
         }
     )
     status = distribution_status(app.uow, transactional_distribution_id("compensation_applied", terms["U02"]))
-    assert (status["template"], status["state"], status["recipients"]) == (
+    assert (status.record.template, status.record.state, status.record.recipients) == (
         "compensation_applied",
         "released",
         1,
     )
-    assert (status["queued"], status["suppressed"]) == (2, 1)
+    assert (status.counts.queued, status.counts.suppressed) == (2, 1)
 
     rerun = compensate(app, "2023-11-05T09:00:00+08:00")
     assert rerun.applied == 0

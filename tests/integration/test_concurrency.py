@@ -77,7 +77,7 @@ def test_racing_runs_issue_each_grant_once_within_budget(db_url: str, tmp_path: 
         assert remaining >= 0
         assert spent + remaining == 300_000_000
         assert dupes == 0
-        assert verify_ledger(app.uow)["ok"]
+        assert verify_ledger(app.uow).ok
     finally:
         app.close()
 
@@ -147,7 +147,7 @@ def test_racing_campaigns_of_one_group_pay_each_purchase_once(db_url: str, tmp_p
                 )
             ).scalar_one()
         assert total > 100 and twice == 0
-        assert verify_ledger(app.uow)["ok"]
+        assert verify_ledger(app.uow).ok
     finally:
         app.close()
 

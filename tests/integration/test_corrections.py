@@ -89,7 +89,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     )
     assert clawbacks_json(list_clawbacks(app.uow, campaign_id="another"))["data"] == []
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
     with pytest.raises(RefusedError) as refused:
         claim_grant(app.uow, app.clock, str(grants["P03"]["id"]))
@@ -97,7 +97,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     later = App(app.url, NOW + 31 * US_PER_DAY)
     assert expire_grants(later.uow, later.clock).expired == 1  # P10 only: a revoked grant never expires
     later.close()
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
     explained = explain_account(app.uow, app.rules, "A-cn-1", CID)
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
@@ -121,7 +121,7 @@ def test_a_lower_price_or_an_account_leaving_cn_revokes(app: App, tmp_path: Path
     assert (result["updated"], result["revoked"], result["clawbacks"]) == (1, 1, 0)
     assert grants_of(app)["P03"]["state"] == "revoked"
     assert campaign_report(app.uow, CID)["budget_remaining"] == "49998001.00"
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
 
 def test_support_revokes_one_unopened_grant(app: App) -> None:
@@ -135,7 +135,7 @@ def test_support_revokes_one_unopened_grant(app: App) -> None:
         revoke_grant(app.uow, clock, str(grants["P01"]["id"]), "asked", "cs.chen")
     assert refused.value.code == "grant_claimed"
     assert campaign_report(app.uow, CID)["budget_remaining"] == "49996202.00"
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
 
 def many_purchases(n: int) -> tuple[list[AccountRecord], list[PurchaseRecord]]:
@@ -171,7 +171,7 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     report = campaign_report(app.uow, CID)
     assert (report["grants"]["revoked"], report["grants"]["issued"]) == (800, 400)
     assert report["budget_remaining"] == "49999600.00"  # 400 grants of 1.00 still out
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
     app.close()
 
 
@@ -239,5 +239,5 @@ def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
     assert grants_of(app)["P01"]["state"] == "claimed"
     assert [c["grant_id"] for c in clawbacks_json(list_clawbacks(app.uow))["data"]] == [p01]
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
     app.close()

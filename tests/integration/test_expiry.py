@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from pledge.adapters.files.generate import generate
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.webhooks.store import WebhookStore
 from pledge.bootstrap import App, FixedClock
@@ -99,7 +99,7 @@ def _check_books(uow: UnitOfWorkFactory) -> None:
         )
         assert remaining == funded - held, campaign_id
     verified = verify_ledger(uow)
-    assert verified["ok"] is True, verified["problems"]
+    assert verified.ok is True, verified.problems
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_batches_expire_exactly_the_due_grants_as_the_reference_does(
     patient = next(g for g in after.values() if g.campaign_id == "patient-refund")
     with app.engine.begin() as conn:
         conn.execute(text("UPDATE grants SET state = 'expired' WHERE grant_id = :id"), {"id": patient.id})
-    problems = verify_ledger(app.uow)["problems"]
+    problems = verify_ledger(app.uow).problems
     total = patient.amount_minor
     assert (
         f"campaign patient-refund: expired grants total {total} but the ledger returned 0 to the budget"

@@ -16,7 +16,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.files.generate import generate
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import repositories as sql_repositories
 from pledge.adapters.sqlalchemy.repositories import SqlGrants
 from pledge.adapters.sqlalchemy.schema import upgrade
@@ -78,7 +78,7 @@ def test_a_staged_run_issues_what_the_reference_issues(
     purchase_ids = sorted(store.purchases)
     assert _grants(app.uow, purchase_ids) == _grants(memory, purchase_ids)
     verified = verify_ledger(app.uow)
-    assert verified["ok"] is True, verified
+    assert verified.ok is True, verified
     with app.engine.connect() as conn:  # the stage went with the run's transaction
         sqlite = "sqlite" in db_url
         names = "SELECT name FROM sqlite_temp_master" if sqlite else "SELECT relname FROM pg_class"

@@ -7,7 +7,7 @@ import re
 import httpx
 
 from pledge.bootstrap import notification_renderer, notification_senders
-from pledge.domain.notifications import Channel
+from pledge.domain.notifications import Channel, Reason
 from pledge.usecases.notify import plan_distribution, send_distribution
 from pledge.usecases.notify_deliver import deliver
 from tests.integration.test_api_support import Api, api_fixture, scenario_fixture  # noqa: F401 - fixtures
@@ -58,10 +58,10 @@ def test_in_app_messages_show_on_me_and_the_unsubscribe_link_works(scenario: Api
     asked = scenario.http.get(path)
     assert asked.status_code == 200 and 'method="post"' in asked.text
     plan = plan_distribution(app.uow, scenario.clock, "founders-refund", "grant_expiring", (Channel.EMAIL,))
-    assert plan["suppressed"]["opted_out"] == 0  # a GET (a link scanner) unsubscribes nobody
+    assert plan.counts.suppressed[Reason.OPTED_OUT] == 0  # a GET (a link scanner) unsubscribes nobody
     done = scenario.http.post(path, content=b"List-Unsubscribe=One-Click")
     assert done.status_code == 200 and "unsubscribed" in done.text
     assert scenario.http.post(path).status_code == 200  # again: nothing more to do
     plan = plan_distribution(app.uow, scenario.clock, "founders-refund", "grant_expiring", (Channel.EMAIL,))
-    assert plan["suppressed"]["opted_out"] == 1
+    assert plan.counts.suppressed[Reason.OPTED_OUT] == 1
     assert scenario.http.post("/unsubscribe/msg_unknown").status_code == 404

@@ -12,7 +12,7 @@ import pytest
 
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock, notification_renderer, notification_senders
-from pledge.domain.notifications import Channel
+from pledge.domain.notifications import Channel, Purpose, Reason
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
@@ -24,8 +24,8 @@ from pledge.usecases.notify import (
     plan_distribution,
     send_distribution,
 )
-from pledge.usecases.notify_deliver import deliver
-from pledge.usecases.notify_unsubscribe import unsubscribe
+from pledge.usecases.notify_deliver import DeliveryRun, deliver
+from pledge.usecases.notify_unsubscribe import Unsubscribed, unsubscribe
 from tests.support.data import campaign
 from tests.support.notify import NIGHT, NOW, Servers, account_records, servers
 from tests.unit.test_usecases import purchase_records, rules
@@ -61,7 +61,7 @@ def at(instant: str, plus_us: int = 0) -> FixedClock:
     return FixedClock(parse_instant(instant) + plus_us)
 
 
-def run_deliver(app: App, s: Servers, clock: FixedClock, **options: Any) -> dict[str, Any]:
+def run_deliver(app: App, s: Servers, clock: FixedClock, **options: Any) -> DeliveryRun:
     senders = notification_senders(s.env)
     try:
         return deliver(app.uow, clock, app.wall_clock, senders, notification_renderer(s.env), **options)
@@ -72,43 +72,44 @@ def run_deliver(app: App, s: Servers, clock: FixedClock, **options: Any) -> dict
 
 def test_plan_names_who_gets_what_and_who_not_and_why(app: App) -> None:
     plan = plan_distribution(app.uow, at(NOW), CID, "grant_issued", ALL)
-    assert plan["recipients"] == 3
-    assert plan["by_channel"] == {"email": 2, "sms": 1, "inapp": 3}
-    assert plan["suppressed"]["no_contact"] == 3  # A-cn-2 has no phone; A-cn-5 neither phone nor email
+    assert plan.counts.recipients == 3
+    assert plan.counts.by_channel == {"email": 2, "sms": 1, "inapp": 3}
+    assert plan.counts.suppressed[Reason.NO_CONTACT] == 3  # A-cn-2 has no phone; A-cn-5 no phone, no email
     night = plan_distribution(app.uow, at(NIGHT), CID, "grant_issued", ALL)
-    assert night["by_channel"]["sms"] == 0 and night["suppressed"]["quiet_hours"] == 1
+    assert night.counts.by_channel[Channel.SMS] == 0 and night.counts.suppressed[Reason.QUIET_HOURS] == 1
 
 
 def test_hold_then_cancel_sends_nothing(app: App, world: Servers) -> None:
     sent = send_distribution(app.uow, at(NOW), CID, "grant_issued", ALL, 10 * MINUTE, "ops")
-    assert sent["state"] == "held" and sent["recipients"] == 3
+    assert sent.state == "held" and sent.counts.recipients == 3
     early = run_deliver(app, world, at(NOW, 5 * MINUTE))  # still inside the hold
-    assert early["sent"] == 0 and world.message_ids() == []
-    status = cancel_distribution(app.uow, at(NOW, 6 * MINUTE), sent["id"], "ops")
-    assert status["state"] == "cancelled" and status["queued"] == 0
+    assert early.sent == 0 and world.message_ids() == []
+    status = cancel_distribution(app.uow, at(NOW, 6 * MINUTE), sent.id, "ops")
+    assert status.record.state == "cancelled" and status.counts.queued == 0
     later = run_deliver(app, world, at(NOW, 20 * MINUTE))
-    assert later["sent"] == 0 and world.message_ids() == []
-    assert distribution_status(app.uow, sent["id"])["sent"] == 0
+    assert later.sent == 0 and world.message_ids() == []
+    assert distribution_status(app.uow, sent.id).counts.sent == 0
 
 
 def test_deliver_sends_each_message_once_and_a_rerun_sends_nothing(app: App, world: Servers) -> None:
     sent = send_distribution(app.uow, at(NOW), CID, "grant_issued", ALL, 10 * MINUTE, "ops")
     first = run_deliver(app, world, at(NOW, 11 * MINUTE), batch_size=2)
-    assert (first["released"], first["sent"], first["failed"]) == (1, 6, 0)
+    assert (first.released, first.sent, first.failed) == (1, 6, 0)
     again = run_deliver(app, world, at(NOW, 12 * MINUTE))
-    assert again["sent"] == 0 and again["due"] == 0
+    assert again.sent == 0 and again.due == 0
     ids = world.message_ids()
     assert len(ids) == len(set(ids)) == 3  # 2 emails and 1 SMS; in-app messages are written
     assert world.emails_to("li@example.com") == world.emails_to("ann@example.com") == 1
     english = next(m for m in world.mailbox.received if m["To"] == "ann@example.com")
     assert "red envelope" in english["Subject"].lower() or english["Subject"]
-    status = distribution_status(app.uow, sent["id"])
-    assert (status["queued"], status["sent"], status["failed"], status["suppressed"]) == (0, 6, 0, 3)
+    status = distribution_status(app.uow, sent.id)
+    counts = status.counts
+    assert (counts.queued, counts.sent, counts.failed, counts.suppressed) == (0, 6, 0, 3)
     # Telling the same people of the same envelopes again: already told, nobody queued.
     plan = plan_distribution(app.uow, at(NOW, 13 * MINUTE), CID, "grant_issued", ALL)
-    assert plan["recipients"] == 0 and plan["suppressed"]["already_told"] == 6
+    assert plan.counts.recipients == 0 and plan.counts.suppressed[Reason.ALREADY_TOLD] == 6
     with app.uow() as uow:
-        assert [m["title"] for m in uow.notifications.inapp("A-cn-1", 10)] != [""]
+        assert [m.title for m in uow.notifications.inapp("A-cn-1", 10)] != [""]
 
 
 def test_an_unsubscribed_channel_is_opted_out_from_then_on(app: App, world: Servers) -> None:
@@ -116,9 +117,9 @@ def test_an_unsubscribed_channel_is_opted_out_from_then_on(app: App, world: Serv
     run_deliver(app, world, at(NOW))
     link = next(m for m in world.mailbox.received if m["To"] == "li@example.com")["List-Unsubscribe"]
     message_id = str(link).strip("<>").rsplit("/", 1)[-1]
-    assert unsubscribe(app.uow, at(NOW), message_id)["unsubscribed"] is True
+    assert unsubscribe(app.uow, at(NOW), message_id) == Unsubscribed(Channel.EMAIL, Purpose.PROMOTIONAL)
     plan = plan_distribution(app.uow, at(NOW, DAY), CID, "grant_expiring", (Channel.EMAIL,))
-    assert plan["suppressed"]["opted_out"] == 1 and plan["by_channel"]["email"] == 1
+    assert plan.counts.suppressed[Reason.OPTED_OUT] == 1 and plan.counts.by_channel[Channel.EMAIL] == 1
 
 
 def test_a_bounce_fails_with_its_reason_and_a_busy_mailbox_is_retried(app: App, world: Servers) -> None:
@@ -127,11 +128,11 @@ def test_a_bounce_fails_with_its_reason_and_a_busy_mailbox_is_retried(app: App, 
         conn.exec_driver_sql("UPDATE accounts SET email = 'busy@example.com' WHERE account_id = 'A-cn-2'")
     sent = send_distribution(app.uow, at(NOW), CID, "grant_issued", (Channel.EMAIL,), 0, "ops")
     result = run_deliver(app, world, at(NOW))
-    assert (result["failed"], result["retry"]) == (1, 1)
+    assert (result.failed, result.retry) == (1, 1)
     retried = run_deliver(app, world, at(NOW, 2 * MINUTE))  # after the first backoff
-    assert retried["retry"] == 1  # still busy: queued again, later
-    status = distribution_status(app.uow, sent["id"])
-    assert (status["failed"], status["queued"]) == (1, 1)
+    assert retried.retry == 1  # still busy: queued again, later
+    status = distribution_status(app.uow, sent.id)
+    assert (status.counts.failed, status.counts.queued) == (1, 1)
     with app.engine.connect() as conn:
         reasons = dict(conn.exec_driver_sql("SELECT address, reason FROM notification_messages").all())
     assert reasons["nobody@example.com"].startswith("smtp_550")
@@ -163,9 +164,9 @@ def test_two_concurrent_workers_never_send_a_message_twice(app: App, world: Serv
     assert not errors
     ids = world.message_ids()
     assert len(ids) == len(set(ids)) == 42
-    assert sum(r["sent"] for r in results) == 42
+    assert sum(r.sent for r in results) == 42
     assert Counter(m["To"] for m in world.mailbox.received).most_common(1)[0][1] == 1
-    assert distribution_status(app.uow, sent["id"])["sent"] == 42
+    assert distribution_status(app.uow, sent.id).counts.sent == 42
 
 
 def test_reminders_go_once_per_offset_per_channel(app: App, world: Servers) -> None:
@@ -173,13 +174,13 @@ def test_reminders_go_once_per_offset_per_channel(app: App, world: Servers) -> N
     seven = FixedClock(expires - 7 * DAY + MINUTE)
     world.gateway.now_us = seven.now_us()
     first = run_deliver(app, world, seven)
-    assert first["reminders_queued"] == 6 and first["sent"] == 6  # 2 emails, 1 SMS, 3 in-app
-    assert run_deliver(app, world, FixedClock(seven.now_us() + MINUTE))["reminders_queued"] == 0
+    assert first.reminders_queued == 6 and first.sent == 6  # 2 emails, 1 SMS, 3 in-app
+    assert run_deliver(app, world, FixedClock(seven.now_us() + MINUTE)).reminders_queued == 0
     one = FixedClock(expires - DAY + MINUTE)
     world.gateway.now_us = one.now_us()
     second = run_deliver(app, world, one)
-    assert second["reminders_queued"] == 6 and second["sent"] == 6
-    assert run_deliver(app, world, FixedClock(one.now_us() + MINUTE))["sent"] == 0
+    assert second.reminders_queued == 6 and second.sent == 6
+    assert run_deliver(app, world, FixedClock(one.now_us() + MINUTE)).sent == 0
     ids = world.message_ids()
     assert len(ids) == len(set(ids)) == 6
     days = sorted(str(m["Subject"]) for m in world.mailbox.received if m["To"] == "ann@example.com")
@@ -191,6 +192,6 @@ def test_a_worker_down_past_both_offsets_sends_only_the_later_one(app: App, worl
     late = FixedClock(expires - DAY + MINUTE)
     world.gateway.now_us = late.now_us()
     result = run_deliver(app, world, late)
-    assert result["sent"] == 6
-    assert run_deliver(app, world, FixedClock(late.now_us() + MINUTE))["reminders_queued"] == 0
+    assert result.sent == 6
+    assert run_deliver(app, world, FixedClock(late.now_us() + MINUTE)).reminders_queued == 0
     assert len(world.message_ids()) == 3

@@ -30,6 +30,6 @@ def test_opened_counts_only_envelopes_opened_after_the_message(app: App) -> None
     grant = next(g for g in grants_json(list_grants(app.uow, account_id="A-cn-1"))["data"])
     claim_grant(app.uow, FixedClock(start + 3 * MINUTE), grant["id"])
     funnels = campaign_funnels(app.uow, CID)
-    assert [f["id"] for f in funnels] == [later["id"], early["id"]]
-    assert [(f["failed"], f["suppressed"], f["opened"]) for f in funnels] == [(0, 0, 1), (0, 0, 1)]
-    assert funnels[1]["planned"] == 2 and funnels[1]["sent"] == 2  # A-cn-1 and A-cn-5 still held one
+    assert [f.record.id for f in funnels] == [later.id, early.id]
+    assert [(f.counts.failed, f.counts.suppressed, f.opened) for f in funnels] == [(0, 0, 1), (0, 0, 1)]
+    assert funnels[1].counts.planned == 2 and funnels[1].counts.sent == 2  # A-cn-1 and A-cn-5 still held one

@@ -72,7 +72,7 @@ def test_two_different_persons_reopen_it_and_the_ledger_verifies(app: App) -> No
         kinds = [(e["kind"], e["actor"]) for e in uow.campaigns.events(CID) if "reinstate" in e["kind"]]
     assert after is not None and after.remaining_minor == before.remaining_minor - 199_900
     assert kinds == [(REQUESTED, WANG), ("grant.reinstated", LI)]
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
 
 def test_two_people_at_once_reopen_it_once(app: App) -> None:
@@ -95,4 +95,4 @@ def test_two_people_at_once_reopen_it_once(app: App) -> None:
     with app.uow() as uow:
         reopened = [e for e in uow.campaigns.events(CID) if e["kind"] == "grant.reinstated"]
     assert len(reopened) == 1
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok

@@ -54,16 +54,16 @@ def test_a_held_distribution_is_sent_by_the_running_server_once_due(db_url: str,
         sent = send_distribution(
             api.app.uow, api.clock, CID, "grant_issued", (Channel.EMAIL,), 10 * MINUTE, "ops"
         )
-        assert sent["state"] == "held" and sent["recipients"] == 2
+        assert sent.state == "held" and sent.counts.recipients == 2
         time.sleep(0.5)  # several passes inside the hold
         assert world.mailbox.received == []
         api.clock.instant_us += 11 * MINUTE  # the hold has passed
         _wait_for(lambda: len(world.mailbox.received) == 2)
         time.sleep(0.5)  # more passes: nothing is sent twice
-        status = distribution_status(api.app.uow, sent["id"])
+        status = distribution_status(api.app.uow, sent.id)
     assert len(world.mailbox.received) == 2
     assert len({m["Message-ID"] for m in world.mailbox.received}) == 2
-    assert status["sent"] == 2 and status["queued"] == 0
+    assert status.counts.sent == 2 and status.counts.queued == 0
 
 
 def test_with_the_worker_off_nothing_leaves(db_url: str, world: Servers) -> None:

@@ -18,7 +18,7 @@ from alembic import command
 
 from pledge.adapters.files.generate import generate
 from pledge.adapters.files.readers import read_accounts, read_purchases
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy import purchases as sql_purchases
 from pledge.adapters.sqlalchemy.schema import alembic_config, upgrade
 from pledge.bootstrap import App
@@ -28,7 +28,8 @@ from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.common import selection_for
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
-from pledge.usecases.ports import CampaignRecord, Selection
+from pledge.usecases.ports import CampaignRecord
+from pledge.usecases.scan_ports import Selection
 from pledge.usecases.simulate import simulate_terms
 from tests.support.data import campaign
 
@@ -232,7 +233,7 @@ def test_candidates_paid_in_the_group_agree_with_the_reference(
         kwargs = {"campaign_launched": False, "near_miss_limit": 10, "widen_days": 3}
         simulated = simulate_terms(sql_uow, terms, selection, **kwargs)
         assert simulated == simulate_terms(mem_uow, terms, selection, **kwargs)
-        assert simulated["already_paid"] == (
+        assert simulated.plan.already_paid == (
             0 if stacking == "allowed" else sum(mem.paid_elsewhere().values())
         )
     app.close()

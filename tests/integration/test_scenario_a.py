@@ -13,7 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
-from pledge.entrypoints.presenters import grants_json
+from pledge.entrypoints.presenters import grants_json, simulation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -46,7 +46,7 @@ def launched(app: App) -> None:
 
 def test_dry_run_counts_every_condition(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
-    sim = simulate_campaign(app.uow, app.rules, "founders-refund", widen_days=1)
+    sim = simulation_json(simulate_campaign(app.uow, app.rules, "founders-refund", widen_days=1))
     assert sim["evaluated"] == len(PURCHASES)
     assert sim["qualifying"] == 5
     assert sim["grants"] == 3
@@ -106,9 +106,9 @@ def test_four_eyes_and_launch_requires_approval(app: App) -> None:
 def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothing(app: App) -> None:
     apply_campaign(app.uow, app.rules, app.clock, campaign(benefit={"amount": "19990.00"}), "ops")
     sim = simulate_campaign(app.uow, app.rules, "founders-refund")
-    problem = sim["problems"][0]
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
-    assert problem["count"] == 5 and problem["purchases"][0] == "P01"
+    problem = sim.problems[0]
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking
+    assert problem.count == 5 and problem.purchases[0] == "P01"
     with pytest.raises(RefusedError) as refused:
         approve_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     assert refused.value.code == "blocking_problems"
@@ -118,7 +118,7 @@ def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothi
     assert caught.value.code == "not_approved"
     assert campaign_report(app.uow, "founders-refund")["state"] == "draft"
     assert grants_json(list_grants(app.uow))["data"] == []
-    assert verify_ledger(app.uow)["entries"] == 0
+    assert verify_ledger(app.uow).entries == 0
 
 
 def test_issue_claim_expire_report_and_verify(app: App) -> None:
@@ -151,7 +151,7 @@ def test_issue_claim_expire_report_and_verify(app: App) -> None:
     assert report["budget_remaining"] == "49998001.00"
     assert report["grants"]["claimed"] == 1 and report["grants"]["expired"] == 2
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
 
 def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_path: Path) -> None:
@@ -177,10 +177,10 @@ def test_a_granted_purchase_moved_to_another_account_is_not_granted_again(app: A
         app.uow, read_purchases(purchases), update=True, corrector=Corrector(app.rules, app.clock)
     )
     dry = simulate_campaign(app.uow, app.rules, "founders-refund")
-    assert (dry["grants"], dry["already_granted"]) == (0, first.issued)
+    assert (dry.plan.grants, dry.plan.already_granted) == (0, first.issued)
     again = run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
     assert (again.issued, again.amount_minor) == (0, 0)
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
 
 def test_budget_stops_issuance_in_order(app: App) -> None:
@@ -195,28 +195,28 @@ def test_budget_stops_issuance_in_order(app: App) -> None:
 def test_ledger_verify_detects_tampering(app: App) -> None:
     launched(app)
     run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops")
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
     with app.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET amount = amount + 1 WHERE seq = 2"))
     broken = verify_ledger(app.uow)
-    assert not broken["ok"]
-    assert any("edited" in p for p in broken["problems"])
+    assert not broken.ok
+    assert any("edited" in p for p in broken.problems)
     with app.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_entries SET amount = amount - 1 WHERE seq = 2"))
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
     with app.engine.begin() as conn:  # a grant moved to another posting: the books disagree
         conn.execute(
             text(
                 "UPDATE grants SET posting_id = 'issue:x' WHERE grant_id = (SELECT MIN(grant_id) FROM grants)"
             )
         )
-    assert any("issue:x" in p for p in verify_ledger(app.uow)["problems"])
+    assert any("issue:x" in p for p in verify_ledger(app.uow).problems)
     with app.engine.begin() as conn:
         conn.execute(
             text("UPDATE grants SET posting_id = (SELECT transfer_id FROM ledger_entries WHERE seq = 2)")
         )
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 2"))
-    assert any("missing" in p for p in verify_ledger(app.uow)["problems"])
+    assert any("missing" in p for p in verify_ledger(app.uow).problems)
 
 
 def test_explain_names_the_deciding_values(app: App) -> None:

@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from pledge.adapters.files.readers import read_accounts
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.sqlalchemy.notification_tables import notification_messages
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
-from pledge.entrypoints.presenters import compensation_json, quote_json, renewal_json
+from pledge.entrypoints.presenters import compensation_json, ledger_check_json, quote_json, renewal_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -145,7 +145,7 @@ def test_worked_example_on_the_database(app: App) -> None:
         plan: (1, days) for plan, days in EXTRA_DAYS.items()
     }
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
 
 # -- the whole flow, on the database and on the fakes -------------------------------------------------
@@ -206,7 +206,7 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
     with uow() as u:
         step("outbox", sorted(u.outbox.pending(limit=1000), key=lambda m: m["id"]))
         step("state counts", u.subscriptions.state_counts(None))
-    step("ledger", verify_ledger(uow))
+    step("ledger", ledger_check_json(verify_ledger(uow)))
     return out
 
 
@@ -381,7 +381,7 @@ def test_two_processes_compensating_at_once_never_compensate_a_term_twice(
     again = compensate(app.uow, dry_run=False, when="2023-11-05T09:00:00+08:00")
     assert (again["applied"], again["skipped"]) == (0, {"already_compensated": RACE_TERMS})
     verified = verify_ledger(app.uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems
 
 
 def test_two_processes_retrying_the_same_purchase_get_the_same_term(app: App, tmp_path: Path) -> None:

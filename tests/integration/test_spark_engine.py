@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pledge.adapters.engines.candidate_files import FileCandidateSets
 from pledge.adapters.engines.duckdb_engine import DuckDBEngine
 from pledge.adapters.files.readers import read_accounts, read_purchases
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.bootstrap import App, cached_rule
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.usecases.common import selection_for

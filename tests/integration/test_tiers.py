@@ -76,7 +76,7 @@ def test_the_run_issues_each_grant_with_its_tier_and_the_report_sums_them(app: A
         "just-missed": {"grants": 2, "amount": "399.80", "claimed_amount": "199.90"},
     }
     assert report["issued_amount"] == "5696.80"
-    assert verify_ledger(app.uow)["ok"]
+    assert verify_ledger(app.uow).ok
 
 
 def test_the_planner_path_writes_the_tier_too(app: App) -> None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from pledge.adapters.evidence.processing import ImageEvidenceProcessor
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.domain.claims import region_changed
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord, RegionChange

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from pledge.adapters.evidence.processing import ImageEvidenceProcessor
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.claims import ClaimTerms, parse_claim_terms
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
@@ -123,7 +123,7 @@ def test_four_eyes_above_review_above_and_never_ones_own(w: Desk) -> None:
     assert done["state"] == "approved" and done["grant"]["amount"] == "1999.00"  # type: ignore[index]
     with pytest.raises(RefusedError, match="already approved"):
         w.desk.decide(cid, approve=False, reason="late", actor="ops.zhao")
-    assert verify_ledger(memory_uow_factory(w.store))["ok"] is True
+    assert verify_ledger(memory_uow_factory(w.store)).ok is True
 
 
 def test_a_purchase_before_the_sale_is_flagged_and_one_in_the_future_refused(w: Desk) -> None:

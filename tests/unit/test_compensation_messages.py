@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pledge.adapters.cel.engine import compile_rule
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.distributions import MessageState
 from pledge.domain.notifications import Channel, Purpose
 from pledge.domain.records import AccountRecord

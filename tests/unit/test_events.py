@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import CampaignState
 from pledge.domain.errors import NotFoundError
 from pledge.domain.events import (

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.notifications.render import Renderer
 from pledge.domain.distributions import MAX_ATTEMPTS, MessageState, backoff_us, parse_channels, parse_hold_us
 from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.notifications import Channel, DeliveryResult, Outcome, Outgoing, Purpose
+from pledge.domain.notifications import Channel, DeliveryResult, Outcome, Outgoing, Purpose, Reason
 from pledge.usecases.grants import claim_grant, expire_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
@@ -24,7 +24,7 @@ from pledge.usecases.notify import (
     plan_distribution,
     send_distribution,
 )
-from pledge.usecases.notify_deliver import deliver
+from pledge.usecases.notify_deliver import DeliveryRun, deliver
 from pledge.usecases.reinstate import reinstate_grant
 from tests.support.notify import PUBLIC_URL, account_records
 from tests.unit.test_usecases import (
@@ -77,7 +77,7 @@ def _world() -> World:
 
 def _deliver(
     world: World, at_us: int, email: FakeChannel, sms: FakeChannel | None = None, **kw: Any
-) -> dict[str, Any]:
+) -> DeliveryRun:
     senders: dict[Channel, Any] = {Channel.EMAIL: email}
     if sms is not None:
         senders[Channel.SMS] = sms
@@ -87,14 +87,15 @@ def _deliver(
 def test_every_account_and_channel_gets_one_reason_in_order() -> None:
     world = _world()
     plan = plan_distribution(world.uow, CLOCK, CID, "grant_issued", ALL)
-    assert (plan["recipients"], plan["by_channel"]) == (3, {"email": 2, "sms": 1, "inapp": 3})
-    assert plan["suppressed"] == {
+    assert (plan.counts.recipients, plan.counts.by_channel) == (3, {"email": 2, "sms": 1, "inapp": 3})
+    assert plan.counts.suppressed == {
         "no_contact": 3, "opted_out": 0, "already_told": 0, "frequency_cap": 0, "quiet_hours": 0
     }  # fmt: skip
     world.store.notifications.optouts["A-cn-2"] = frozenset({(Channel.EMAIL, Purpose.PROMOTIONAL)})
-    assert plan_distribution(world.uow, CLOCK, CID, "grant_issued", ALL)["suppressed"]["opted_out"] == 1
+    opted_out = plan_distribution(world.uow, CLOCK, CID, "grant_issued", ALL)
+    assert opted_out.counts.suppressed[Reason.OPTED_OUT] == 1
     night = plan_distribution(world.uow, Clock(NIGHT), CID, "grant_issued", ALL)
-    assert night["suppressed"]["quiet_hours"] == 1 and night["by_channel"]["sms"] == 0
+    assert night.counts.suppressed[Reason.QUIET_HOURS] == 1 and night.counts.by_channel[Channel.SMS] == 0
 
 
 def test_the_frequency_cap_counts_promotional_messages_of_other_distributions() -> None:
@@ -111,22 +112,22 @@ def test_the_frequency_cap_counts_promotional_messages_of_other_distributions() 
         )  # fmt: skip
         uow.commit()
     plan = plan_distribution(world.uow, CLOCK, CID, "grant_issued", (Channel.SMS,))
-    assert plan["suppressed"]["frequency_cap"] == 1
+    assert plan.counts.suppressed[Reason.FREQUENCY_CAP] == 1
 
 
 def test_a_held_distribution_waits_can_be_cancelled_and_quiet_hours_defer_an_sms() -> None:
     world = _world()
     email, sms = FakeChannel(Channel.EMAIL), FakeChannel(Channel.SMS)
     night = send_distribution(world.uow, Clock(NIGHT), CID, "grant_issued", ALL, 10 * MINUTE, "ops")
-    assert night["state"] == "held" and night["recipients"] == 3
-    assert _deliver(world, NIGHT + 5 * MINUTE, email, sms)["sent"] == 0  # inside the hold
+    assert night.state == "held" and night.counts.recipients == 3
+    assert _deliver(world, NIGHT + 5 * MINUTE, email, sms).sent == 0  # inside the hold
     result = _deliver(world, NIGHT + 11 * MINUTE, email, sms)
-    assert result["sent"] == 5 and sms.sent == []  # 2 emails, 3 in-app; the SMS waits for 08:00
+    assert result.sent == 5 and sms.sent == []  # 2 emails, 3 in-app; the SMS waits for 08:00
     morning = NIGHT + 9 * 60 * MINUTE
-    assert _deliver(world, morning, email, sms)["sent"] == 1 and len(sms.sent) == 1
+    assert _deliver(world, morning, email, sms).sent == 1 and len(sms.sent) == 1
     held = send_distribution(world.uow, CLOCK, CID, "grant_expiring", ALL, 10 * MINUTE, "ops")
-    assert cancel_distribution(world.uow, CLOCK, held["id"], "ops")["suppressed"] == 9
-    assert _deliver(world, CLOCK.instant_us + 20 * MINUTE, email, sms)["sent"] == 0
+    assert cancel_distribution(world.uow, CLOCK, held.id, "ops").counts.suppressed == 9
+    assert _deliver(world, CLOCK.instant_us + 20 * MINUTE, email, sms).sent == 0
 
 
 def test_a_claim_nobody_answered_is_unknown_and_never_sent_again() -> None:
@@ -138,9 +139,9 @@ def test_a_claim_nobody_answered_is_unknown_and_never_sent_again() -> None:
         uow.commit()
     assert len(claimed) == 2
     result = _deliver(world, CLOCK.instant_us + 10 * MINUTE, email, lease_us=5 * MINUTE)
-    assert (result["unknown"], result["sent"], email.sent) == (2, 0, [])
-    status = distribution_status(world.uow, dist["id"])
-    assert (status["failed"], status["unknown"], status["queued"]) == (2, 2, 0)
+    assert (result.unknown, result.sent, email.sent) == (2, 0, [])
+    status = distribution_status(world.uow, dist.id)
+    assert (status.counts.failed, status.counts.unknown, status.counts.queued) == (2, 2, 0)
 
 
 def test_a_transient_refusal_is_retried_with_backoff_then_failed_a_bounce_fails_at_once() -> None:
@@ -156,14 +157,14 @@ def test_a_transient_refusal_is_retried_with_backoff_then_failed_a_bounce_fails_
     dist = send_distribution(world.uow, CLOCK, CID, "grant_issued", (Channel.EMAIL,), 0, "ops")
     at = CLOCK.instant_us
     first = _deliver(world, at, email)
-    assert (first["retry"], first["failed"]) == (1, 1)
+    assert (first.retry, first.failed) == (1, 1)
     for attempt in range(1, MAX_ATTEMPTS):
-        assert _deliver(world, at + backoff_us(attempt) - 1, email)["due"] == 0  # not before its time
+        assert _deliver(world, at + backoff_us(attempt) - 1, email).due == 0  # not before its time
         at += backoff_us(attempt)
         _deliver(world, at, email)
     assert len(email.sent) == MAX_ATTEMPTS + 1
-    status = distribution_status(world.uow, dist["id"])
-    assert (status["failed"], status["queued"]) == (2, 0)
+    status = distribution_status(world.uow, dist.id)
+    assert (status.counts.failed, status.counts.queued) == (2, 0)
 
 
 def test_input_is_checked_and_named() -> None:
@@ -189,8 +190,8 @@ def test_reinstate_reopens_an_expired_grant_through_the_ledger() -> None:
     assert world.store.budgets[CID].remaining_minor == before - 199_900
     again = reinstate_grant(world.uow, Clock(LATER), grant_id, "again", "support")
     assert again == reopened and world.store.budgets[CID].remaining_minor == before - 199_900
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert expire_grants(world.uow, Clock(LATER + 31 * 86_400 * 1_000_000)).expired == 1  # expires again
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     with pytest.raises(InputError, match="reason"):
         reinstate_grant(world.uow, Clock(LATER), grant_id, " ", "support")

@@ -23,9 +23,9 @@ def test_the_preview_is_what_is_sent_in_the_account_language() -> None:
     world = _world()
     zh = preview_message(world.uow, CLOCK, RENDERER, CID, "grant_issued", "A-cn-1")
     en = preview_message(world.uow, CLOCK, RENDERER, CID, "grant_issued", "A-cn-2")
-    assert (zh["locale"], en["locale"]) == ("zh-CN", "en")
-    assert "1,999.00" in zh["email"]["text"] or "1999.00" in zh["email"]["text"]
-    assert zh["email"]["subject"] != en["email"]["subject"] and zh["sms"]["text"]
+    assert (zh.locale, en.locale) == ("zh-CN", "en")
+    assert "1,999.00" in zh.email.text or "1999.00" in zh.email.text
+    assert zh.email.subject != en.email.subject and zh.sms.text
     assert (
         world.store.notifications.messages == {} or not world.store.notifications.messages
     )  # nothing stored
@@ -35,11 +35,11 @@ def test_the_preview_is_what_is_sent_in_the_account_language() -> None:
     sent = {(o.to, o.channel): o.rendered for o in [*email.sent, *sms.sent]}
     li = sent[("li@example.com", Channel.EMAIL)]
     assert (li.subject, _without_links(li.text)) == (
-        zh["email"]["subject"],
-        _without_links(zh["email"]["text"]),
+        zh.email.subject,
+        _without_links(zh.email.text),
     )
-    assert sent[("+8613800138001", Channel.SMS)].text == zh["sms"]["text"]
-    assert sent[("ann@example.com", Channel.EMAIL)].subject == en["email"]["subject"]
+    assert sent[("+8613800138001", Channel.SMS)].text == zh.sms.text
+    assert sent[("ann@example.com", Channel.EMAIL)].subject == en.email.subject
 
 
 def test_a_preview_needs_a_distributed_template_an_account_and_its_envelope() -> None:
@@ -64,7 +64,6 @@ def test_the_funnel_counts_envelopes_opened_after_the_message() -> None:
     grant = list_grants(world.uow, account_id="A-cn-1").rows[0]
     claim_grant(world.uow, Clock(CLOCK.instant_us + 60_000_000), grant.id)
     (funnel,) = campaign_funnels(world.uow, CID)
-    assert funnel["id"] == sent["id"]
-    assert {k: funnel[k] for k in ("planned", "sent", "failed", "suppressed", "opened")} == {
-        "planned": 6, "sent": 5, "failed": 0, "suppressed": 1, "opened": 1
-    }  # fmt: skip
+    assert funnel.record.id == sent.id
+    counts = funnel.counts
+    assert (counts.planned, counts.sent, counts.failed, counts.suppressed, funnel.opened) == (6, 5, 0, 1, 1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.money import parse_minor
@@ -76,7 +76,7 @@ def test_above_the_amount_two_different_persons_reopen_it() -> None:
     reopened = reinstate_grant(world.uow, Clock(LATER), grant["id"], "agreed", LI)
     assert reopened["state"] == "issued" and "reinstatement" not in reopened
     assert world.store.budgets[CID].remaining_minor == before - 199_900
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_an_approval_counts_for_one_expiry_only() -> None:
@@ -87,7 +87,7 @@ def test_an_approval_counts_for_one_expiry_only() -> None:
     expire_grants(world.uow, Clock(LATER + 31 * 86_400 * 1_000_000))
     again = reinstate_grant(world.uow, Clock(LATER + 32 * 86_400 * 1_000_000), grant_id, "once more", LI)
     assert again["state"] == "expired" and again["reinstatement"]["approved_by"] == [LI]
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_below_the_amount_one_person_reopens_and_nobody_their_own() -> None:

@@ -3,11 +3,14 @@ and our transfers is found, and nothing is changed (ADR 27)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.errors import InputError
 from pledge.domain.payout_transfers import TransferState
+from pledge.entrypoints.payouts_json import reconciliation_json
 from pledge.usecases.payout_reconcile import StatementLine, reconcile_payouts
 from tests.contract.conftest import campaign
 from tests.contract.test_payouts import _grant, _record
@@ -37,13 +40,18 @@ def test_every_kind_of_difference_is_found_and_nothing_changes() -> None:
         StatementLine("never-paid", 1_00, "CNY", "FAIL", "not a date"),
     ]
     result = reconcile_payouts(factory, "wallet", lines)
-    assert result["matched"] == 1 and result["days"] == ["2021-08-10"]
-    assert [m["reference"] for m in result["amount_mismatch"]] == [ref[1]]
-    assert result["amount_mismatch"][0]["ours"] == "1.00" and result["amount_mismatch"][0]["theirs"] == "0.90"
-    assert sorted(m["reference"] for m in result["missing_in_ledger"]) == sorted([ref[3], "surplus-0001"])
-    assert {m["our_state"] for m in result["missing_in_ledger"]} == {"failed", None}
-    assert [m["reference"] for m in result["missing_at_provider"]] == [ref[2]]
-    assert result["differences"] == 4
+    assert result.matched == 1 and result.days == (date(2021, 8, 10),)
+    assert [m.reference for m in result.amount_mismatch] == [ref[1]]
+    assert (result.amount_mismatch[0].ours_minor, result.amount_mismatch[0].theirs_minor) == (100, 90)
+    assert sorted(m.reference for m in result.missing_in_ledger) == sorted([ref[3], "surplus-0001"])
+    assert {m.our_state for m in result.missing_in_ledger} == {TransferState.FAILED, None}
+    assert [m.reference for m in result.missing_at_provider] == [ref[2]]
+    assert result.differences == 4
+    shown = reconciliation_json(result)
+    assert shown["days"] == ["2021-08-10"] and shown["amount_mismatch"][0] == {
+        "reference": ref[1], "transfer": records[1].id, "ours": "1.00", "theirs": "0.90", "currency": "CNY"
+    }  # fmt: skip
+    assert {m["our_state"] for m in shown["missing_in_ledger"]} == {"failed", None}
     with factory() as uow:
         assert [uow.payouts.by_request(r) for r in ref] == records  # nothing changed
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.payouts.config import wallet_config
 from pledge.adapters.payouts.wallet import WalletRail
 from pledge.domain.errors import InputError
@@ -20,6 +21,8 @@ from pledge.domain.ledger import (
     payouts_paid_account,
 )
 from pledge.domain.payout_transfers import TransferState
+from pledge.entrypoints.payouts_json import payouts_json
+from pledge.usecases.common import Page
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant
 from pledge.usecases.import_data import import_accounts, import_purchases
@@ -93,7 +96,7 @@ def _balance(world: World, account: str) -> int:
 
 
 def _states(world: World) -> dict[str, str]:
-    return {t["id"]: t["state"] for t in list_payouts(world.uow)["data"]}
+    return {t.id: t.transfer.state for t in list_payouts(world.uow).rows}
 
 
 def test_claimed_grants_are_planned_sent_and_booked_paid(wallet: Wallet) -> None:
@@ -111,14 +114,19 @@ def test_claimed_grants_are_planned_sent_and_booked_paid(wallet: Wallet) -> None
     }
     assert wallet.provider.balance_minor("A-cn-1") == 199_900
     assert wallet.provider.balance_minor("A-cn-2") == 179_900
-    listed = list_payouts(world.uow, grant_id=ids["P01"])["data"]
-    assert [(t["id"], t["amount"], t["state"], t["attempts"], t["due_on"]) for t in listed] == [
-        (f"{ids['P01']}/001", "1999.00", "succeeded", 1, "2021-08-10")
-    ]
+    (listed,) = list_payouts(world.uow, grant_id=ids["P01"]).rows
+    assert (listed.id, listed.attempts) == (f"{ids['P01']}/001", 1)
+    assert (listed.transfer.amount_minor, listed.transfer.state, listed.transfer.due_on) == (
+        199_900,
+        "succeeded",
+        date(2021, 8, 10),
+    )
+    (shown,) = payouts_json(list_payouts(world.uow, grant_id=ids["P01"]))["data"]
+    assert (shown["amount"], shown["currency"], shown["due_on"]) == ("1999.00", "CNY", "2021-08-10")
     assert _balance(world, payouts_paid_account("wallet")) == 199_900 + 179_900
     assert _balance(world, payouts_in_transit_account("wallet")) == 0
     assert _balance(world, customer_account("A-cn-1")) == 0  # claimed, then paid out
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     again = run_payouts(world.uow, CLOCK, wallet.rails)  # nothing new: nothing planned or sent again
     assert (again["planned"], again["succeeded"]) == (0, 0)
     assert sync_payouts(world.uow, CLOCK, wallet.rails)["succeeded"] == 0
@@ -132,21 +140,21 @@ def test_a_lost_answer_is_unknown_until_sync_asks_and_pays_once(wallet: Wallet, 
     wallet.provider.post_faults.append(fault)
     counts = run_payouts(world.uow, CLOCK, wallet.rails)
     assert (counts["unknown"], counts["succeeded"]) == (1, 0)
-    (transfer,) = list_payouts(world.uow)["data"]
-    assert transfer["state"] == "unknown" and transfer["reason"]
+    (transfer,) = (t.transfer for t in list_payouts(world.uow).rows)
+    assert transfer.state == "unknown" and transfer.reason
     assert _balance(world, payouts_in_transit_account("wallet")) == 199_900  # sent, not known paid
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert run_payouts(world.uow, CLOCK, wallet.rails)["unknown"] == 0  # run never resends it
     synced = sync_payouts(world.uow, CLOCK, wallet.rails)
     assert (synced["succeeded"], synced["unknown"]) == (1, 0)
     (credit_id,) = wallet.provider.credits
-    assert wallet.provider.applied[credit_id] == 1 and credit_id == transfer["request_id"]
+    assert wallet.provider.applied[credit_id] == 1 and credit_id == transfer.request_id
     assert wallet.provider.balance_minor("A-cn-1") == 199_900
-    (paid,) = list_payouts(world.uow, grant_id=grant)["data"]
-    assert (paid["state"], paid["attempt"]) == ("succeeded", 1)  # the same request id throughout
-    assert paid["attempts"] == (2 if fault == "503" else 1)  # resent only when never applied
+    (paid,) = list_payouts(world.uow, grant_id=grant).rows
+    assert (paid.transfer.state, paid.transfer.attempt) == ("succeeded", 1)  # the same request id throughout
+    assert paid.attempts == (2 if fault == "503" else 1)  # resent only when never applied
     assert _balance(world, payouts_paid_account("wallet")) == 199_900
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_a_refused_credit_is_failed_and_its_money_booked_back(wallet: Wallet) -> None:
@@ -155,11 +163,11 @@ def test_a_refused_credit_is_failed_and_its_money_booked_back(wallet: Wallet) ->
     wallet.provider.max_per_account_day = 100_000  # the wallet refuses 1999.00 with a 422
     counts = run_payouts(world.uow, CLOCK, wallet.rails)
     assert counts["failed"] == 1
-    (transfer,) = list_payouts(world.uow, state="failed")["data"]
-    assert transfer["reason"] == "daily_limit_exceeded"
+    (failed,) = list_payouts(world.uow, state="failed").rows
+    assert failed.transfer.reason == "daily_limit_exceeded"
     assert _balance(world, customer_account("A-cn-1")) == 199_900  # the customer's again
     assert _balance(world, payouts_in_transit_account("wallet")) == 0
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     assert sync_payouts(world.uow, CLOCK, wallet.rails)["failed"] == 0  # final: not asked again
 
 
@@ -168,9 +176,9 @@ def test_a_split_grant_is_paid_over_its_days_and_max_bounds_a_run(wallet: Wallet
     ids = _claim(world, "P01", "P03")
     first = run_payouts(world.uow, CLOCK, wallet.rails, max_transfers=3)
     assert (first["planned"], first["succeeded"]) == (2, 3)
-    p01 = list_payouts(world.uow, grant_id=ids["P01"])["data"]
-    assert [t["amount"] for t in p01] == ["199.90"] * 10
-    assert [t["due_on"] for t in p01] == ["2021-08-10"] * 5 + ["2021-08-11"] * 5
+    p01 = [t.transfer for t in list_payouts(world.uow, grant_id=ids["P01"]).rows]
+    assert [t.amount_minor for t in p01] == [19_990] * 10
+    assert [t.due_on for t in p01] == [date(2021, 8, 10)] * 5 + [date(2021, 8, 11)] * 5
     today = run_payouts(world.uow, CLOCK, wallet.rails)
     # P01's first day (5) and P03's first day (1799.00 = 899.50 a day, 5 parts): 10 - 3 already sent
     assert (today["succeeded"], today["deferred"]) == (7, 0)
@@ -180,7 +188,7 @@ def test_a_split_grant_is_paid_over_its_days_and_max_bounds_a_run(wallet: Wallet
     assert wallet.provider.balance_minor("A-cn-1") == 199_900
     assert wallet.provider.balance_minor("A-cn-2") == 179_900
     assert set(_states(world).values()) == {"succeeded"}
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_an_account_with_no_room_today_is_deferred(wallet: Wallet) -> None:
@@ -193,7 +201,7 @@ def test_an_account_with_no_room_today_is_deferred(wallet: Wallet) -> None:
     counts = run_payouts(world.uow, CLOCK, wallet.rails)
     assert (counts["succeeded"], counts["deferred"]) == (5, 5)  # 999.50 sent; the other day waits
     assert wallet.provider.balance_minor("A-cn-1") == 99_950
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_ledger_verify_finds_a_transfer_the_books_do_not_carry(wallet: Wallet) -> None:
@@ -204,8 +212,8 @@ def test_ledger_verify_finds_a_transfer_the_books_do_not_carry(wallet: Wallet) -
     forged = dataclasses.replace(record.transfer, state=TransferState.UNKNOWN)
     world.store.payouts[key] = dataclasses.replace(record, transfer=forged)
     result = verify_ledger(world.uow)
-    assert not result["ok"]
-    assert any("payouts:wallet:in_transit" in p for p in result["problems"])
+    assert not result.ok
+    assert any("payouts:wallet:in_transit" in p for p in result.problems)
 
 
 def test_list_refuses_an_unknown_state_and_pages() -> None:
@@ -215,7 +223,7 @@ def test_list_refuses_an_unknown_state_and_pages() -> None:
     assert refused.value.param == "state"
     with pytest.raises(InputError):
         list_payouts(world.uow, limit=0)
-    assert list_payouts(world.uow) == {"object": "list", "data": [], "has_more": False}
+    assert list_payouts(world.uow) == Page((), has_more=False)
 
 
 def test_an_unconfigured_rail_refuses_before_anything_is_planned_or_sent() -> None:
@@ -227,7 +235,7 @@ def test_an_unconfigured_rail_refuses_before_anything_is_planned_or_sent() -> No
 
     with pytest.raises(InputError, match="PLEDGE_WALLET_URL"):
         run_payouts(world.uow, CLOCK, unconfigured)
-    assert list_payouts(world.uow)["data"] == []  # nothing half-applied: not even a plan
+    assert list_payouts(world.uow).rows == ()  # nothing half-applied: not even a plan
 
 
 def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) -> None:
@@ -245,7 +253,7 @@ def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) 
     )
     assert report["claimed_amount"] == "3798.00"  # opened, whatever became of the payout
     assert (report["grants"]["paid"], report["grants"]["payout_failed"]) == (1, 1)
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     explained = explain_account(world.uow, rules, "A-cn-1", CID)["purchases"]
     (p01,) = [p for p in explained if p["purchase_id"] == "P01"]
     assert p01["grant"]["state"] == "payout_failed"
@@ -262,8 +270,8 @@ def test_ledger_verify_finds_a_success_never_booked_and_a_posting_without_a_tran
     key, record = next(iter(world.store.payouts.items()))
     forged = dataclasses.replace(record.transfer, state=TransferState.SUCCEEDED)
     world.store.payouts[key] = dataclasses.replace(record, transfer=forged)
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("books nothing as payout_paid" in p for p in problems)
     del world.store.payouts[key]
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("books a payout with no transfer" in p for p in problems)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.grant import GrantState
@@ -92,11 +92,11 @@ def test_a_copied_campaign_pays_nothing_twice_and_its_dry_run_says_who_paid(worl
     assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 3
     start(world, COPY)
     dry = simulate_campaign(world.uow, rules, COPY)
-    assert (dry["grants"], dry["already_paid"], dry["already_paid_by"]) == (0, 3, {CID: 3})
-    assert (dry["group"], dry["stacking"]) == ("default", "excluded")
-    assert not [p for p in dry["problems"] if p["code"] == "stacking_allowed"]
+    assert (dry.plan.grants, dry.plan.already_paid, dry.already_paid_by) == (0, 3, {CID: 3})
+    assert (dry.group, dry.stacking.value) == ("default", "excluded")
+    assert not [p for p in dry.problems if p.code == "stacking_allowed"]
     run = run_campaign(world.uow, rules, CLOCK, COPY, "ops")
-    assert (run.issued, run.already_paid) == (dry["grants"], dry["already_paid"])
+    assert (run.issued, run.already_paid) == (dry.plan.grants, dry.plan.already_paid)
     assert why(world, "A-cn-5", COPY)["P10"]["code"] == "already_paid"
     assert why(world, "A-cn-5", COPY)["P10"]["campaign"] == CID
     # P01, paid by the original, takes A-cn-1's limit and device S1's in the copy too: the copy does
@@ -111,7 +111,7 @@ def test_a_copied_campaign_pays_nothing_twice_and_its_dry_run_says_who_paid(worl
     )
     # The original's own re-run still counts its grants as its own, not as paid by the copy.
     again = simulate_campaign(world.uow, rules, CID)
-    assert (again["already_granted"], again["already_paid"]) == (3, 0)
+    assert (again.plan.already_granted, again.plan.already_paid) == (3, 0)
 
 
 def test_expired_grants_still_count_as_paid_and_revoked_ones_do_not(world: World) -> None:
@@ -119,11 +119,11 @@ def test_expired_grants_still_count_as_paid_and_revoked_ones_do_not(world: World
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert expire_grants(world.uow, Clock(LATER)).expired == 3
     start(world, COPY)
-    assert simulate_campaign(world.uow, rules, COPY)["already_paid"] == 3
+    assert simulate_campaign(world.uow, rules, COPY).plan.already_paid == 3
     revoked = next(g for g in world.store.grants.values() if g.purchase_id == "P10")
     world.store.grants[revoked.id] = dataclasses.replace(revoked, state=GrantState.REVOKED)
     dry = simulate_campaign(world.uow, rules, COPY)
-    assert (dry["grants"], dry["already_paid"]) == (1, 2)
+    assert (dry.plan.grants, dry.plan.already_paid) == (1, 2)
     assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 1
 
 
@@ -132,7 +132,7 @@ def test_another_group_pays_again_without_a_word(world: World) -> None:
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     start(world, COPY, group="spring-2012")
     dry = simulate_campaign(world.uow, rules, COPY)
-    assert (dry["grants"], dry["already_paid"], dry["group"]) == (3, 0, "spring-2012")
+    assert (dry.plan.grants, dry.plan.already_paid, dry.group) == (3, 0, "spring-2012")
     assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 3
 
 
@@ -141,10 +141,10 @@ def test_stacking_allowed_pays_again_and_the_approver_is_told(world: World) -> N
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     apply_campaign(world.uow, rules, CLOCK, campaign(id=COPY, stacking="allowed"), "ops")
     dry = simulate_campaign(world.uow, rules, COPY)
-    (problem,) = [p for p in dry["problems"] if p["code"] == "stacking_allowed"]
-    assert problem["count"] == 3 and not problem["blocking"]
-    assert problem["message"].startswith(f"stacking allowed: 3 qualifying purchases already paid by {CID}")
-    assert (dry["grants"], dry["already_paid"], dry["paid_again_by"]) == (3, 0, {CID: 3})
+    (problem,) = [p for p in dry.problems if p.code == "stacking_allowed"]
+    assert problem.count == 3 and not problem.blocking and problem.campaigns == {CID: 3}
+    assert problem.message.startswith(f"stacking allowed: 3 qualifying purchases already paid by {CID}")
+    assert (dry.plan.grants, dry.plan.already_paid, dry.paid_again_by) == (3, 0, {CID: 3})
     approved = approve_campaign(world.uow, rules, CLOCK, COPY, "finance")
     assert approved["stacking"] == "allowed"
     launch_campaign(world.uow, rules, CLOCK, COPY, "finance")
@@ -157,10 +157,10 @@ def test_the_group_moves_only_with_an_approved_version(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(group="elsewhere"), "ops")  # not approved
     assert world.store.campaigns[CID].promise_group == "default"
     start(world, COPY)
-    assert simulate_campaign(world.uow, rules, COPY)["already_paid"] == 3
+    assert simulate_campaign(world.uow, rules, COPY).plan.already_paid == 3
     approve_campaign(world.uow, rules, CLOCK, CID, "finance")
     assert world.store.campaigns[CID].promise_group == "elsewhere"
-    assert simulate_campaign(world.uow, rules, COPY)["already_paid"] == 0
+    assert simulate_campaign(world.uow, rules, COPY).plan.already_paid == 0
 
 
 # -- B: why a qualifying purchase has no grant ---------------------------------------------
@@ -231,7 +231,7 @@ def test_why_no_grant_not_yet_issued(world: World) -> None:
 def test_launch_with_a_shortfall_needs_its_exact_acknowledgement(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(budget="3000.00"), "ops")
     approve_campaign(world.uow, rules, CLOCK, CID, "finance")
-    assert simulate_campaign(world.uow, rules, CID)["budget_exhausted"] == 2
+    assert simulate_campaign(world.uow, rules, CID).plan.budget_exhausted == 2
     for accepted in (None, 1, 3):
         with pytest.raises(RefusedError) as caught:
             launch_campaign(world.uow, rules, CLOCK, CID, "finance", accepted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pledge.adapters.memory.store import MemoryStore, memory_uow_factory
+from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.benefit import Capped, Fixed, PricePaid
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.timeutil import parse_instant

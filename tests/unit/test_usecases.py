@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pledge.adapters.cel.engine import compile_rule
-from pledge.adapters.memory.store import (
+from pledge.adapters.memory import (
     IntegrityError,
     MemoryStore,
     MemoryUnitOfWork,
@@ -28,10 +28,10 @@ from pledge.domain.errors import (
 )
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.ledger import Transfer
-from pledge.domain.money import format_minor, parse_minor
+from pledge.domain.money import parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
-from pledge.entrypoints.presenters import grants_json
+from pledge.entrypoints.presenters import grants_json, ledger_check_json, simulation_json
 from pledge.usecases.campaigns import (
     apply_campaign,
     approve_campaign,
@@ -43,7 +43,7 @@ from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, list_grants
 from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
-from pledge.usecases.ledger_verify import verify_ledger
+from pledge.usecases.ledger_verify import CampaignBooks, verify_ledger
 from pledge.usecases.ports import Budget, CampaignRecord, CompiledRule, UnitOfWorkFactory
 from pledge.usecases.report import campaign_report
 from pledge.usecases.simulate import blocking_problems, simulate_campaign
@@ -330,7 +330,7 @@ def test_terms_with_blocking_problems_cannot_be_approved_and_pay_nothing(world: 
     assert caught.value.code == "not_approved"
     assert world.store.campaigns[CID].state is CampaignState.DRAFT
     assert world.store.budgets == {} and world.store.grants == {} and world.store.ledger == []
-    assert verify_ledger(world.uow)["entries"] == 0
+    assert verify_ledger(world.uow).entries == 0
 
 
 # -- simulate ---------------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_terms_with_blocking_problems_cannot_be_approved_and_pay_nothing(world: 
 
 def test_dry_run_counts_conditions_near_misses_and_widening(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
-    sim = simulate_campaign(world.uow, rules, CID, widen_days=1)
+    sim = simulation_json(simulate_campaign(world.uow, rules, CID, widen_days=1))
     assert (sim["evaluated"], sim["qualifying"], sim["grants"], sim["amount"]) == (10, 5, 3, "5297.00")
     assert sim["limits"] == {"per_account": 1, "per_serial": 1}
     assert sim["rejections"] == {
@@ -365,28 +365,28 @@ def test_dry_run_counts_conditions_near_misses_and_widening(world: World) -> Non
         "budget_exhausted": 0,
     }
     assert not sim["blocking"] and sim["problems"] == [] and sim["state"] == "draft"
-    assert len(simulate_campaign(world.uow, rules, CID, near_miss_limit=2)["near_misses"]) == 2
+    assert len(simulate_campaign(world.uow, rules, CID, near_miss_limit=2).near_misses) == 2
 
 
 def test_dry_run_blocks_a_fixed_amount_above_the_price_paid(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(benefit={"amount": "19990.00"}), "ops")
     sim = simulate_campaign(world.uow, rules, CID)
-    (problem,) = sim["problems"]
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"] and sim["blocking"]
-    assert problem["count"] == 5 and problem["purchases"] == ["P01", "P02", "P05", "P10", "P03"]
-    assert (sim["grants"], sim["amount"]) == (0, "0.00")  # shown, never paid
+    (problem,) = sim.problems
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking and sim.blocking
+    assert problem.count == 5 and problem.purchases == ("P01", "P02", "P05", "P10", "P03")
+    assert (sim.plan.grants, sim.plan.amount_minor) == (0, 0)  # shown, never paid
     # A fixed amount at or below every price paid is fine.
     apply_campaign(world.uow, rules, CLOCK, campaign(benefit={"amount": "1499.00"}), "ops")
-    assert not simulate_campaign(world.uow, rules, CID)["blocking"]
+    assert not simulate_campaign(world.uow, rules, CID).blocking
 
 
 def test_blocking_problems_name_the_overpaid_purchases(world: World) -> None:
     terms = parse_cashback_terms(campaign(benefit={"amount": "1800.00"}))
     with world.uow() as uow:
         (problem,) = blocking_problems(uow, terms, selection_for(terms, rules))
-    assert problem["code"] == "amount_exceeds_price_paid" and problem["blocking"]
-    assert (problem["count"], problem["purchases"]) == (2, ["P10", "P03"])  # 1499.00 and 1799.00 paid
-    assert "1800.00 CNY" in problem["message"] and "P10, P03" in problem["message"]
+    assert problem.code == "amount_exceeds_price_paid" and problem.blocking
+    assert (problem.count, problem.purchases) == (2, ("P10", "P03"))  # 1499.00 and 1799.00 paid
+    assert "1800.00 CNY" in problem.message and "P10, P03" in problem.message
     capped = parse_cashback_terms(campaign(benefit={"amount": "1800.00", "max_amount": "1499.00"}))
     with world.uow() as uow:
         assert blocking_problems(uow, capped, selection_for(capped, rules)) == []
@@ -395,12 +395,13 @@ def test_blocking_problems_name_the_overpaid_purchases(world: World) -> None:
 def test_dry_run_reports_budget_exhaustion_and_matches_the_run(world: World) -> None:
     launch(world, accept_shortfall=1, budget="3500.00")
     sim = simulate_campaign(world.uow, rules, CID)
-    assert (sim["grants"], sim["budget_exhausted"]) == (2, 1)
-    assert [p["code"] for p in sim["problems"]] == ["budget_exhausted"] and not sim["blocking"]
+    assert (sim.plan.grants, sim.plan.budget_exhausted) == (2, 1)
+    assert [p.code for p in sim.problems] == ["budget_exhausted"] and not sim.blocking
     run = run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    assert (run.issued, format_minor(run.amount_minor, run.currency)) == (sim["grants"], sim["amount"])
+    assert (run.issued, run.amount_minor) == (sim.plan.grants, sim.plan.amount_minor)
     after = simulate_campaign(world.uow, rules, CID)
-    assert (after["grants"], after["already_granted"], after["budget_exhausted"]) == (0, 2, 1)
+    plan = after.plan
+    assert (plan.grants, plan.already_granted, plan.budget_exhausted) == (0, 2, 1)
 
 
 # -- run ------------------------------------------------------------------------------
@@ -430,7 +431,7 @@ def test_run_issues_once_in_order_and_books_everything(world: World) -> None:
     for g, posting in world.store.grant_postings.items():
         by_posting[posting] += world.store.grants[g].amount_minor
     assert by_posting == {t.id: t.amount for t in issue}
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_verify_catches_a_posting_that_disagrees_with_its_grants(world: World) -> None:
@@ -438,7 +439,7 @@ def test_verify_catches_a_posting_that_disagrees_with_its_grants(world: World) -
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     some_grant = next(iter(world.store.grant_postings))
     world.store.grant_postings[some_grant] = "issue:elsewhere"
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("issue:elsewhere" in p and "missing" in p for p in problems)
     assert any("total" in p and "ledger posting says" in p for p in problems)
 
@@ -465,7 +466,7 @@ def test_a_raised_budget_in_a_new_version_issues_the_rest(world: World) -> None:
     result = run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert (result.version, result.issued, result.budget_remaining_minor) == (2, 1, 70300)
     assert world.store.budgets[CID] == Budget(CID, "CNY", 600_000, 70_300)
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_a_purchase_imported_later_is_picked_up_by_the_next_run(world: World) -> None:
@@ -497,7 +498,7 @@ def test_claim_is_idempotent_and_refused_after_expiry(world: World) -> None:
     assert claim_grant(world.uow, Clock(expires - 1), grants["P03"]["id"])["state"] == "claimed"
     with pytest.raises(NotFoundError):
         claim_grant(world.uow, CLOCK, "gr_nope")
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
@@ -513,7 +514,7 @@ def test_expire_returns_unopened_value_to_the_budget(world: World) -> None:
     # An expired grant still holds its purchase: P10 is never granted again, and P03 (1799.00)
     # still does not fit in the 1501.00 now remaining.
     assert run_campaign(world.uow, rules, Clock(LATER), CID, "ops").issued == 0
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
 
 
 def test_list_grants_paginates_and_validates_the_limit(world: World) -> None:
@@ -619,23 +620,19 @@ def test_ledger_verify_is_ok_and_detects_tampering_in_the_store(world: World) ->
     launch(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     verified = verify_ledger(world.uow)
-    assert verified["ok"] and verified["entries"] == 3 and verified["head_seq"] == 3
-    assert verified["campaigns"] == [
-        {
-            "campaign": CID,
-            "currency": "CNY",
-            "budget_remaining": "49994703.00",
-            "owed_unopened": "5297.00",
-        }
+    assert verified.ok and verified.entries == 3 and verified.head_seq == 3
+    assert verified.campaigns == (CampaignBooks(CID, "CNY", 4_999_470_300, 529_700),)
+    assert ledger_check_json(verified)["campaigns"] == [
+        {"campaign": CID, "currency": "CNY", "budget_remaining": "49994703.00", "owed_unopened": "5297.00"}
     ]
     entry = world.store.ledger[1]  # an issue posting
     world.store.ledger[1] = entry._replace(transfer=entry.transfer._replace(amount=entry.transfer.amount + 1))
     broken = verify_ledger(world.uow)
-    assert not broken["ok"] and any("edited" in p for p in broken["problems"])
+    assert not broken.ok and any("edited" in p for p in broken.problems)
     world.store.ledger[1] = entry
-    assert verify_ledger(world.uow)["ok"]
+    assert verify_ledger(world.uow).ok
     del world.store.ledger[1]
-    assert any("missing" in p for p in verify_ledger(world.uow)["problems"])
+    assert any("missing" in p for p in verify_ledger(world.uow).problems)
 
 
 def test_ledger_verify_detects_books_disagreeing_with_the_budget(world: World) -> None:
@@ -643,7 +640,7 @@ def test_ledger_verify_detects_books_disagreeing_with_the_budget(world: World) -
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     budget = world.store.budgets[CID]
     world.store.budgets[CID] = dataclasses.replace(budget, remaining_minor=budget.remaining_minor + 1)
-    problems = verify_ledger(world.uow)["problems"]
+    problems = verify_ledger(world.uow).problems
     assert any("budget remaining" in p for p in problems)
 
 
@@ -711,7 +708,7 @@ def test_issuance_properties(
     for batch in (purchases[:split], purchases[split:]):
         import_purchases(uow, [batch])
         for _ in range(2):
-            planned = simulate_campaign(uow, rules, CID)["grants"]
+            planned = simulate_campaign(uow, rules, CID).plan.grants
             assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == planned
         assert run_campaign(uow, rules, CLOCK, CID, "ops").issued == 0
 
@@ -738,4 +735,4 @@ def test_issuance_properties(
     assert per_account is None or max(accounts.values(), default=0) <= per_account
     assert per_serial is None or max(serials.values(), default=0) <= per_serial
     verified = verify_ledger(uow)
-    assert verified["ok"], verified["problems"]
+    assert verified.ok, verified.problems

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import pledge.usecases.compensate as compensate_module
 from pledge.adapters.cel.engine import compile_rule
-from pledge.adapters.memory.store import (
+from pledge.adapters.memory import (
     IntegrityError,
     MemoryStore,
     MemoryUnitOfWork,
@@ -152,7 +152,7 @@ class World:
 
     def verify(self) -> None:
         verified = verify_ledger(self.uow)
-        assert verified["ok"], verified["problems"]
+        assert verified.ok, verified.problems
 
 
 def new_world(*, catalog: bool = True) -> World:
@@ -990,8 +990,8 @@ def test_ledger_verifies_after_the_whole_scenario(world: World) -> None:
     set_term_auto_renew(w.uow, at("2024-01-01T00:00:00+08:00"), bought[PLATINUM], True, "U02")
     assert renew_due(w.uow, at("2027-06-01T00:00:00+08:00")) == RenewalRun(2, 3)
     verified = verify_ledger(w.uow)
-    assert verified["ok"], verified["problems"]
-    assert verified["entries"] == len(w.store.ledger) > 0
+    assert verified.ok, verified.problems
+    assert verified.entries == len(w.store.ledger) > 0
     assert {e.transfer.asset for e in w.store.ledger} == {"CNY", DAYS}
 
 

@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 from pledge.domain.errors import InputError
 from pledge.domain.money import CURRENCY_EXPONENTS, format_minor
 from pledge.domain.records import PURCHASE_COLUMNS, AccountRecord, PurchaseRecord
+from pledge.domain.row_values import ISO_3166_ALPHA2, price_minor
 from pledge.domain.timeutil import parse_instant, to_us
 from pledge.domain.validation import (
-    ISO_3166_ALPHA2,
     MAX_ERRORS,
     BadRowsError,
     check_columns,
-    price_minor,
     purchase_from_fields,
     validate_account,
     validate_purchase,

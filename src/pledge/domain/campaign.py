@@ -10,27 +10,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pledge.domain.benefit import Benefit
+from pledge.domain.cashback_sections import (
+    cashback_section,
+    cashback_text,
+    check_reminders,
+    fixed_and_cap,
+    limit,
+    limits_section,
+    payout_channel,
+    purchase_window,
+    qualify_rule,
+)
 from pledge.domain.claims import ClaimTerms, parse_claim_terms
 from pledge.domain.errors import InputError, RefusedError
-from pledge.domain.fields import money_field, section, text_field
+from pledge.domain.fields import SLUG, money_field, slug_field
 from pledge.domain.money import currency_exponent, format_minor
-from pledge.domain.notifications import reminder_offsets_us
 from pledge.domain.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms, parse_payout_terms
 from pledge.domain.persons import same_person
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document, suggestion
-from pledge.domain.tiers import PRICE_PAID, TierTerms, parse_tiers, span_of, tiered_benefit, widened_tiers
-from pledge.domain.timeutil import LocalDateWindow, parse_date, parse_duration_us, zone
+from pledge.domain.tiers import PRICE_PAID, TierTerms, parse_tiers, tiered_benefit, widened_tiers
+from pledge.domain.timeutil import LocalDateWindow, parse_duration_us, zone
 
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CODE = "invalid_campaign"
-MAX_LIMIT = 1_000_000
 DEFAULT_GROUP = "default"
 
 
@@ -176,27 +183,6 @@ def terms_hash(document: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _section(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    return section(doc, key, key, code=_CODE)
-
-
-def _text(doc: Mapping[str, Any], key: str, param: str) -> str:
-    return text_field(doc.get(key), param, code=_CODE)
-
-
-def _limit(doc: Mapping[str, Any], key: str) -> int | None:
-    value = doc.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise InputError(
-            f"limits.{key}: an integer from 1 to {MAX_LIMIT} is required",
-            param=f"limits.{key}",
-            code="invalid_campaign",
-        )
-    return value
-
-
 def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     """Validate a campaign document (as loaded from YAML/JSON) into terms."""
     if not isinstance(doc, Mapping):
@@ -209,60 +195,24 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
             code=_CODE,
         )
     check_document(doc, CASHBACK_CAMPAIGN)
-    campaign_id = _text(doc, "id", "id")
-    if not _SLUG.match(campaign_id):
-        raise InputError(
-            f"id: {campaign_id!r} must be a slug of a-z, 0-9 and - (at most 64)",
-            param="id",
-            code="invalid_campaign",
-        )
-    tz_name = _text(doc, "timezone", "timezone")
+    campaign_id = slug_field(cashback_text(doc, "id", "id"), "id", code=_CODE)
+    tz_name = cashback_text(doc, "timezone", "timezone")
     zone(tz_name)
-    currency = _text(doc, "currency", "currency")
+    currency = cashback_text(doc, "currency", "currency")
     currency_exponent(currency)
-    qualify = _section(doc, "qualify")
+    qualify = cashback_section(doc, "qualify")
     tiers = parse_tiers(doc["tiers"], currency, tz_name) if doc.get("tiers") is not None else ()
-    window = _window(qualify, tiers, tz_name)
-    rule = qualify.get("rule", "")
-    if not isinstance(rule, str):
-        raise InputError(
-            "qualify.rule: a CEL expression string is required", param="qualify.rule", code="invalid_campaign"
-        )
-    benefit = _section(doc, "benefit")
-    if benefit.get("kind", "cashback") != "cashback":
-        raise InputError(
-            f"benefit.kind: {benefit.get('kind')!r} is not supported here (cashback)",
-            param="benefit.kind",
-            code="invalid_campaign",
-        )
-    if tiers:
-        for key in ("amount", "max_amount"):
-            if benefit.get(key) is not None:
-                raise InputError(
-                    f"benefit.{key}: each tier states its own amount; remove benefit.{key} or the tiers",
-                    param=f"benefit.{key}",
-                    code=_CODE,
-                )
-    amount = benefit.get("amount", PRICE_PAID)
-    fixed = None if tiers or amount == PRICE_PAID else money_field(amount, currency, "benefit.amount")
-    max_amount = benefit.get("max_amount")
-    cap = None if max_amount is None else money_field(max_amount, currency, "benefit.max_amount")
-    payout = _section(doc, "payout")
-    channel = payout.get("channel", "red_envelope")
-    if channel != "red_envelope":
-        raise InputError(
-            f"payout.channel: {channel!r} is not supported (red_envelope)",
-            param="payout.channel",
-            code="invalid_campaign",
-        )
+    window = purchase_window(qualify, tiers, tz_name)
+    rule = qualify_rule(qualify)
+    fixed, cap = fixed_and_cap(cashback_section(doc, "benefit"), currency, tiers)
+    payout = cashback_section(doc, "payout")
+    channel = payout_channel(payout)
     claim_within = str(payout.get("claim_within", "30d"))
-    _check_reminders(doc)
-    limits = doc.get("limits") or {}
-    if not isinstance(limits, Mapping):
-        raise InputError("limits: a mapping is required", param="limits", code="invalid_campaign")
+    check_reminders(doc)
+    limits = limits_section(doc)
     return CashbackTerms(
         campaign_id=campaign_id,
-        name=_text(doc, "name", "name"),
+        name=cashback_text(doc, "name", "name"),
         timezone=tz_name,
         currency=currency,
         window=window,
@@ -272,8 +222,8 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
         payout_channel=channel,
         claim_within_us=parse_duration_us(claim_within, param="payout.claim_within"),
         claim_within=claim_within.strip(),
-        per_account=_limit(limits, "per_account"),
-        per_serial=_limit(limits, "per_serial"),
+        per_account=limit(limits, "per_account"),
+        per_serial=limit(limits, "per_serial"),
         budget_minor=money_field(doc.get("budget"), currency, "budget"),
         group=_group(doc),
         stacking=_stacking(doc),
@@ -283,37 +233,9 @@ def parse_cashback_terms(doc: Mapping[str, Any]) -> CashbackTerms:
     )
 
 
-def _window(qualify: Mapping[str, Any], tiers: tuple[TierTerms, ...], tz_name: str) -> LocalDateWindow:
-    """``qualify.purchased``; with tiers it may be omitted (their span), and if given must equal it."""
-    purchased = _section(qualify, "purchased") if "purchased" in qualify else None
-    if purchased is None:
-        if tiers:
-            return span_of(tiers, tz_name)
-        raise InputError(
-            "qualify.purchased: a window {from, to} of local dates is required",
-            param="qualify.purchased",
-            code=_CODE,
-        )
-    window = LocalDateWindow(
-        parse_date(str(purchased.get("from")), param="qualify.purchased.from"),
-        parse_date(str(purchased.get("to")), param="qualify.purchased.to"),
-        tz_name,
-    )
-    if tiers:
-        span = span_of(tiers, tz_name)
-        if (span.first, span.last) != (window.first, window.last):
-            raise InputError(
-                f"qualify.purchased: {window.first} to {window.last} is not the tiers' span "
-                f"({span.first} to {span.last}); omit it, or make the tiers cover exactly the window",
-                param="qualify.purchased",
-                code=_CODE,
-            )
-    return window
-
-
 def _group(doc: Mapping[str, Any]) -> str:
     value = doc.get("group", DEFAULT_GROUP)
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not isinstance(value, str) or not SLUG.match(value):
         raise InputError(
             f"group: {value!r} must be a slug of a-z, 0-9 and - (at most 64); campaigns of one group "
             "never pay the same purchase twice",
@@ -388,11 +310,3 @@ def check_approval(version: Approvable, approver: str) -> None:
             f"by {version.approved_by}",
             code="already_approved",
         )
-
-
-def _check_reminders(doc: Mapping[str, Any]) -> None:
-    """``notify.remind_before``: durations, each once (``usecases/notify_reminders`` reads them)."""
-    section = doc.get("notify") or {}
-    offsets = section.get("remind_before") if isinstance(section, Mapping) else None
-    if offsets is not None:
-        reminder_offsets_us([str(o) for o in offsets])

@@ -11,14 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from pledge.domain.validation import (
-    _FieldError,
-    _instant,
-    _raw_id,
-    _region,
-    _text,
-    row_error,
-)
+from pledge.domain.row_values import FieldError, checked_instant, checked_region, checked_text, raw_id
+from pledge.domain.validation import row_error
 
 SERIAL_COLUMNS: Final = ("serial", "sku", "sold_at", "channel", "region", "activated_at")
 
@@ -40,14 +34,14 @@ def serial_from_fields(
     try:
         empty = activated_at is None or (isinstance(activated_at, str) and not activated_at.strip())
         return SerialRecord(
-            _text(serial, "serial"),
-            _text(sku, "sku"),
-            _instant(sold_at, "sold_at", epoch_us=epoch_us),
-            _text(channel, "channel", required=False),
-            _region(region),
-            None if empty else _instant(activated_at, "activated_at", epoch_us=epoch_us),
+            checked_text(serial, "serial"),
+            checked_text(sku, "sku"),
+            checked_instant(sold_at, "sold_at", epoch_us=epoch_us),
+            checked_text(channel, "channel", required=False),
+            checked_region(region),
+            None if empty else checked_instant(activated_at, "activated_at", epoch_us=epoch_us),
         )
-    except _FieldError as bad:
+    except FieldError as bad:
         raise row_error(
-            source, row_number, bad.field, bad.text, id_field="serial", row_id=_raw_id(serial)
+            source, row_number, bad.field, bad.text, id_field="serial", row_id=raw_id(serial)
         ) from None

@@ -16,16 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from pledge.bootstrap import App, notification_renderer, notification_senders
 from pledge.domain.errors import InputError
-from pledge.usecases.notify_deliver import deliver
+from pledge.entrypoints.notify_json import delivery_json
+from pledge.usecases.notify_deliver import DeliveryRun, deliver
 
 log = logging.getLogger("pledge.notify")
 
 
-def deliver_pass(app: App, env: Mapping[str, str] | None, max_messages: int) -> dict[str, Any]:
+def deliver_pass(app: App, env: Mapping[str, str] | None, max_messages: int) -> DeliveryRun:
     """One bounded delivery pass on the app's business and wall clocks; the channels closed after."""
     senders = notification_senders(env)
     try:
@@ -65,8 +65,8 @@ class NotifyThread:
             try:
                 result = deliver_pass(self._app, self._env, self._max)
                 warned = ""
-                if result["sent"] or result["failed"] or result["unknown"] or result["reminders_queued"]:
-                    log.info("notifications: %s", result)
+                if result.sent or result.failed or result.unknown or result.reminders_queued:
+                    log.info("notifications: %s", delivery_json(result))
             except InputError as exc:  # not configured (PLEDGE_PUBLIC_URL…): said once, not every pass
                 if exc.message != warned:
                     log.warning("notifications are not delivered: %s", exc.message)

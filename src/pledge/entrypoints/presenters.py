@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.grant import Grant
@@ -20,8 +21,10 @@ from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import ExpiryRun, grant_json
-from pledge.usecases.issue import RunOutcome
+from pledge.usecases.ledger_verify import CampaignBooks, LedgerCheck
 from pledge.usecases.quotes import AccountQuote
+from pledge.usecases.run_outcome import RunOutcome
+from pledge.usecases.simulation import NearMiss, Problem, Simulation, Widening
 from pledge.usecases.subscriptions import RenewalRun
 
 
@@ -118,6 +121,91 @@ def run_json(run: RunOutcome) -> dict[str, Any]:
     }
 
 
+def problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem of a dry run (``campaigns`` only where stacking is allowed)."""
+    shown: dict[str, Any] = {
+        "code": problem.code,
+        "blocking": problem.blocking,
+        "count": problem.count,
+        "purchases": list(problem.purchases),
+    }
+    if problem.campaigns is not None:
+        shown["campaigns"] = dict(problem.campaigns)
+    shown["message"] = problem.message
+    return shown
+
+
+def _near_miss_json(miss: NearMiss, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "purchase_id": miss.purchase_id,
+        "account_id": miss.account_id,
+        "condition": miss.condition,
+        "distance_days": miss.distance_days,
+        "purchased_at": format_instant(miss.purchased_at_us, tz),
+    }
+
+
+def _widen_json(widen: Widening, currency: str) -> dict[str, Any]:
+    return {
+        "days": widen.days,
+        "from": widen.first.isoformat(),
+        "to": widen.last.isoformat(),
+        "added_grants": widen.added_grants,
+        "added_amount": format_minor(widen.added_amount_minor, currency),
+        "budget_exhausted": widen.budget_exhausted,
+    }
+
+
+def simulation_json(sim: Simulation) -> dict[str, Any]:
+    """``pledge campaign simulate --json``, ``POST /v1/campaigns/{id}/simulate`` (with its ``object``)
+    and the console's dry run page. ``tiers`` only for tiered terms, ``widen`` only when asked."""
+    cur, plan = sim.currency, sim.plan
+    shown: dict[str, Any] = {
+        "campaign": sim.campaign,
+        "evaluated": sim.evaluated,
+        "qualifying": sim.qualifying,
+        "grants": plan.grants,
+        "amount": format_minor(plan.amount_minor, cur),
+        "currency": cur,
+    }
+    if sim.tiers:
+        shown["tiers"] = {
+            t.id: {
+                "grants": t.grants,
+                "amount": format_minor(t.amount_minor, cur),
+                "from": t.first.isoformat(),
+                "to": t.last.isoformat(),
+            }
+            for t in sim.tiers
+        }
+    tz = zone(sim.timezone)
+    shown |= {
+        "budget": format_minor(sim.budget_minor, cur),
+        "budget_exhausted": plan.budget_exhausted,
+        "already_granted": plan.already_granted,
+        "earns_nothing": plan.earns_nothing,
+        "limits": {"per_account": plan.per_account, "per_serial": plan.per_serial},
+        "group": sim.group,
+        "stacking": sim.stacking.value,
+        "already_paid": plan.already_paid,
+        "already_paid_by": dict(sim.already_paid_by),
+        "paid_again_by": dict(sim.paid_again_by),
+        "rejections": dict(sim.rejections),
+        "near_misses_total": sim.near_misses_total,
+        "near_misses_by_condition": dict(sim.near_misses_by_condition),
+        "near_misses": [_near_miss_json(m, tz) for m in sim.near_misses],
+        "problems": [problem_json(p) for p in sim.problems],
+        "blocking": sim.blocking,
+    }
+    if sim.widen is not None:
+        shown["widen"] = _widen_json(sim.widen, cur)
+    if sim.version is not None:
+        shown["version"] = sim.version
+    if sim.state is not None:
+        shown["state"] = sim.state.value
+    return shown
+
+
 def expiry_json(run: ExpiryRun) -> dict[str, Any]:
     """``pledge grants expire --json`` and ``POST /v1/grants/expire`` (with ``"object"`` first)."""
     return {
@@ -131,6 +219,32 @@ def expiry_json(run: ExpiryRun) -> dict[str, Any]:
     }
 
 
+def ledger_check_json(check: LedgerCheck) -> dict[str, Any]:
+    """``pledge ledger verify --json`` and ``GET /v1/ledger/verify`` (with ``"object"`` first)."""
+    return {
+        "ok": check.ok,
+        "entries": check.entries,
+        "head_seq": check.head_seq,
+        "head_hash": check.head_hash,
+        "problems": list(check.problems),
+        "campaigns": [_campaign_books_json(c) for c in check.campaigns],
+    }
+
+
+def _campaign_books_json(books: CampaignBooks) -> dict[str, Any]:
+    if books.compensation_days is not None:
+        return {"campaign": books.campaign_id, "compensation_days": books.compensation_days}
+    assert books.currency is not None
+    assert books.budget_remaining_minor is not None
+    assert books.owed_unopened_minor is not None
+    return {
+        "campaign": books.campaign_id,
+        "currency": books.currency,
+        "budget_remaining": format_minor(books.budget_remaining_minor, books.currency),
+        "owed_unopened": format_minor(books.owed_unopened_minor, books.currency),
+    }
+
+
 @singledispatch
 def json_view(result: Any) -> Any:
     """A typed use-case result as its JSON; anything else (already JSON) as it is."""
@@ -139,6 +253,8 @@ def json_view(result: Any) -> Any:
 
 json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
+json_view.register(LedgerCheck, ledger_check_json)
+json_view.register(Simulation, simulation_json)
 json_view.register(Grant, grant_json)
 
 

@@ -176,7 +176,7 @@ def _refuse_blocking(uow: UnitOfWork, rules: RuleCompiler, version: TermsVersion
     terms = terms_of(version)
     problems = blocking_problems(uow, terms, selection_for(terms, rules))
     if problems:
-        listed = "; ".join(f"{p['code']}: {p['message']}" for p in problems)
+        listed = "; ".join(f"{p.code}: {p.message}" for p in problems)
         raise RefusedError(
             f"campaign {version.campaign_id} version {version.version} cannot be approved: {listed}",
             code="blocking_problems",
@@ -221,7 +221,7 @@ def launch_campaign(
         problems = blocking_problems(uow, terms, selection, counts)
         if problems:
             raise RefusedError(
-                f"campaign {campaign_id} cannot launch: {problems[0]['message']}", code=problems[0]["code"]
+                f"campaign {campaign_id} cannot launch: {problems[0].message}", code=problems[0].code
             )
         launched: dict[str, Any] = {"version": version.version}
         short = shortfall(uow, terms, selection, counts.qualifying)

@@ -8,7 +8,7 @@ from typing import Any
 from pledge.domain.campaign import CashbackTerms, TermsVersion
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.money import format_minor
-from pledge.usecases.ports import CandidateTotals
+from pledge.usecases.scan_ports import CandidateTotals
 
 FORMAT = "pledge-candidates/1"
 

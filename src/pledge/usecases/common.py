@@ -10,7 +10,8 @@ from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_t
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.offers import OfferTermsVersion, parse_offer_terms
 from pledge.domain.records import AccountRecord
-from pledge.usecases.ports import CampaignRecord, RuleCompiler, Selection, UnitOfWork
+from pledge.usecases.ports import CampaignRecord, RuleCompiler, UnitOfWork
+from pledge.usecases.scan_ports import Selection
 
 MAX_PAGE = 1_000
 Row = TypeVar("Row")

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pledge.domain.benefit import Benefit
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.issuance import Candidate
-from pledge.usecases.ports import NearMiss, PreparedCandidates, ScanCounts, Selection
+from pledge.usecases.scan_ports import NearMiss, PreparedCandidates, ScanCounts, Selection
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,8 @@ from pledge.domain.timeutil import format_instant
 from pledge.usecases.candidate_sets import FORMAT
 from pledge.usecases.common import effective_version, require_campaign, selection_for, terms_of
 from pledge.usecases.engine_ports import CandidateSets, PurchaseScans, SelectionEngine
-from pledge.usecases.ports import (
-    Clock,
-    NearMiss,
-    PreparedCandidates,
-    RuleCompiler,
-    ScanCounts,
-    Selection,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import NearMiss, PreparedCandidates, ScanCounts, Selection
 
 ORDER = "purchased_at_us, purchase_id (UTF-8 bytes)"
 

@@ -6,12 +6,13 @@ batch path evaluates the same conditions in SQL, and tests prove they agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import NotFoundError, RefusedError
-from pledge.domain.grant import OPENED_STATES
+from pledge.domain.grant import OPENED_STATES, Grant
 from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import fields_of
@@ -21,7 +22,7 @@ from pledge.usecases.common import effective_version, latest_version, require_ca
 from pledge.usecases.corrections import clawback_json, grant_note
 from pledge.usecases.grants import grant_json
 from pledge.usecases.payout_listing import payout_json
-from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWorkFactory
+from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.why import why_no_grant
 
 
@@ -80,43 +81,10 @@ def explain_account(
         cases = uow.corrections.clawbacks_of_grants([g.id for g in grants.values()])
         plans = {g.id: uow.payouts.of_grant(g.id) for g in grants.values() if g.state in OPENED_STATES}
         compiled = rules(terms.rule)
-        qualifying = {p.purchase_id for p in purchases if _qualifies(compiled, terms, p, account)}
-        unpaid = [p for p in purchases if p.purchase_id in qualifying and p.purchase_id not in grants]
-
-        def qualifies_elsewhere(purchase_id: str, owner: str) -> bool:
-            other, bought = uow.purchases.of_account(owner)
-            found = next((p for p in bought if p.purchase_id == purchase_id), None)
-            return other is not None and found is not None and _qualifies(compiled, terms, found, other)
-
-        why = why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
-    window, tz = terms.window, terms.window.tz
+        why = _why_unpaid(uow, compiled, terms, account, purchases, grants)
     out = []
     for purchase in purchases:
-        values = values_of(purchase, account)
-        distance = window.distance_days(purchase.purchased_at_us)
-        when = format_instant(purchase.purchased_at_us, tz)
-        tier = _tier_of(terms, purchase)
-        conditions = [
-            {
-                "name": "purchased",
-                "passed": window.contains(purchase.purchased_at_us),
-                "detail": (
-                    f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
-                    + ("" if distance == 0 else f"; {distance} day(s) outside")
-                    + _tier_detail(tier, terms.currency)
-                ),
-                # The same facts, for pages that word them in the reader's language.
-                "purchased_at": when,
-                "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
-                "days_outside": distance,
-                "timezone": terms.timezone,
-                **tier,
-            }
-        ]
-        results = compiled.evaluate_conditions(values)
-        for condition, passed in zip(compiled.rule.conditions, results, strict=True):
-            detail = "; ".join(_show(n, values[n], purchase.currency, tz) for n in fields_of(condition.node))
-            conditions.append({"name": condition.name, "passed": passed, "detail": detail})
+        conditions = _conditions(compiled, terms, purchase, account)
         qualifies = all(c["passed"] for c in conditions)
         grant = grants.get(purchase.purchase_id)
         entry: dict[str, Any] = {
@@ -148,3 +116,55 @@ def explain_account(
         "qualifies": any(p["qualifies"] for p in out),
         "purchases": out,
     }
+
+
+def _why_unpaid(
+    uow: UnitOfWork,
+    compiled: CompiledRule,
+    terms: CashbackTerms,
+    account: AccountRecord,
+    purchases: list[PurchaseRecord],
+    grants: Mapping[str, Grant],
+) -> dict[str, dict[str, Any]]:
+    """Why each qualifying purchase without a grant has none, by purchase id."""
+    unpaid = [p for p in purchases if p.purchase_id not in grants and _qualifies(compiled, terms, p, account)]
+
+    def qualifies_elsewhere(purchase_id: str, owner: str) -> bool:
+        other, bought = uow.purchases.of_account(owner)
+        found = next((p for p in bought if p.purchase_id == purchase_id), None)
+        return other is not None and found is not None and _qualifies(compiled, terms, found, other)
+
+    return why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
+
+
+def _conditions(
+    compiled: CompiledRule, terms: CashbackTerms, purchase: PurchaseRecord, account: AccountRecord
+) -> list[dict[str, Any]]:
+    """The purchase window first, then each condition of the rule: passed, and the deciding values."""
+    window, tz = terms.window, terms.window.tz
+    distance = window.distance_days(purchase.purchased_at_us)
+    when = format_instant(purchase.purchased_at_us, tz)
+    tier = _tier_of(terms, purchase)
+    conditions = [
+        {
+            "name": "purchased",
+            "passed": window.contains(purchase.purchased_at_us),
+            "detail": (
+                f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
+                + ("" if distance == 0 else f"; {distance} day(s) outside")
+                + _tier_detail(tier, terms.currency)
+            ),
+            # The same facts, for pages that word them in the reader's language.
+            "purchased_at": when,
+            "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
+            "days_outside": distance,
+            "timezone": terms.timezone,
+            **tier,
+        }
+    ]
+    values = values_of(purchase, account)
+    results = compiled.evaluate_conditions(values)
+    for condition, passed in zip(compiled.rule.conditions, results, strict=True):
+        detail = "; ".join(_show(n, values[n], purchase.currency, tz) for n in fields_of(condition.node))
+        conditions.append({"name": condition.name, "passed": passed, "detail": detail})
+    return conditions

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 from pledge.domain.money import parse_minor
 from pledge.domain.timeutil import format_instant, local_date
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
-from pledge.usecases.ports import RuleCompiler, Selection, UnitOfWorkFactory
+from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.report import campaign_report
+from pledge.usecases.scan_ports import Selection
 
 BUCKET_US = 15 * 60 * 1_000_000
 MAX_HISTOGRAM_DAYS = 60

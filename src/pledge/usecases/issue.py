@@ -10,9 +10,7 @@ is the primary key; and the budget row's CHECK (remaining >= 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from pledge.domain.campaign import CampaignState, CashbackTerms, TermsVersion
 from pledge.domain.errors import ConflictError, InvariantViolation, RefusedError
@@ -29,64 +27,20 @@ from pledge.usecases.common import (
     terms_of,
 )
 from pledge.usecases.engine_ports import CandidateSet
-from pledge.usecases.planning import BudgetBinds, Split, exact_decisions
+from pledge.usecases.planning import BudgetBinds, Decided, Split, exact_decisions
 from pledge.usecases.ports import (
-    CandidateTotals,
+    CampaignRecord,
     Clock,
     FreeGrants,
-    PreparedCandidates,
     RuleCompiler,
-    Selection,
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from pledge.usecases.run_outcome import RanOut, RunOutcome
+from pledge.usecases.scan_ports import CandidateTotals, PreparedCandidates, Selection
 from pledge.usecases.simulate import blocking_problems
 
 CHUNK = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetRanOut:
-    """The first candidate the budget could not pay, and its place among all ``of`` decided."""
-
-    purchase_id: str
-    purchased_at_us: int
-    position: int
-    of: int
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """What one ``campaign run`` issued; amounts in minor units of ``currency``."""
-
-    campaign: str
-    version: int
-    issued: int
-    amount_minor: int
-    currency: str
-    budget_exhausted: int
-    already_paid: int
-    budget_remaining_minor: int
-    budget_ran_out: BudgetRanOut | None = None
-
-    def event_detail(self) -> dict[str, Any]:
-        """The ``run`` event's detail, as the campaign timeline and ``why`` read it back."""
-        detail: dict[str, Any] = {
-            "version": self.version,
-            "issued": self.issued,
-            "amount_minor": self.amount_minor,
-            "budget_exhausted": self.budget_exhausted,
-            "already_paid": self.already_paid,
-        }
-        if self.budget_ran_out is not None:
-            r = self.budget_ran_out
-            detail["budget_ran_out"] = {
-                "purchase_id": r.purchase_id,
-                "purchased_at_us": r.purchased_at_us,
-                "position": r.position,
-                "of": r.of,
-            }
-        return detail
 
 
 def run_campaign(
@@ -126,13 +80,7 @@ def _run(
 ) -> RunOutcome:
     now = clock.now_us()
     with uow_factory() as uow:
-        record = require_campaign(uow, campaign_id, for_update=True)
-        if record.state is not CampaignState.ACTIVE:
-            raise RefusedError(
-                f"campaign {campaign_id} is {record.state.value}; only an active campaign issues "
-                "grants (launch it first)",
-                code="not_active",
-            )
+        record = _active_campaign(uow, campaign_id)
         version = effective_version(uow, campaign_id)
         terms = terms_of(version)
         uow.campaigns.lock_group(terms.group)  # after the campaign's own lock: always in that order
@@ -149,48 +97,17 @@ def _run(
             uow.grants.begin_write(every.count)  # before the first grant: the table may be empty
         else:
             planner, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=True)
-        issued = amount = 0
-        ran_out = RanOut()
-        chunk: list[tuple[Grant, str]] = []
-        benefit = terms.benefit
-        may_overpay = benefit.may_exceed_price
-        for candidate, decision, granted_minor in decisions:
-            # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
-            # on every candidate in this one pass; the refusal rolls the whole run back.
-            if not benefit.pays_in(candidate.currency) or (
-                may_overpay and not benefit.within_price(candidate.price_minor, candidate.purchased_at_us)
-            ):
-                refuse()
-            ran_out.see(candidate, decision)
-            if decision is Decision.EXCEEDS_PRICE:
-                raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
-            if decision is Decision.GRANT:
-                chunk.append(
-                    (_new_grant(terms, version.version, candidate, granted_minor, now), candidate.serial)
-                )
-                issued += 1
-                amount += granted_minor
-                if len(chunk) >= CHUNK:
-                    _store(uow, campaign_id, chunk)
-                    chunk = []
-                    if progress:
-                        progress(issued)
-        _store(uow, campaign_id, chunk)
-        left = planner.budget_remaining_minor
+        issued, amount, ran_out = _issue_in_order(
+            uow, terms, version.version, decisions, refuse, now, progress
+        )
+        left = planner.budget_remaining_minor  # read once every decision is taken
         if bulk is not None and bulk.free.count:
             _store_free(uow, terms, version.version, prepared, bulk.free, now, record.issue_seq + 1)
             issued, amount = issued + bulk.free.count, amount + bulk.free.amount_minor
             left = bulk.remaining_minor
         prepared.close()
-        uow.grants.flush_added()  # a duplicate grant id fails here, and the whole run rolls back
-        budget = uow.budgets.get(campaign_id)
-        assert budget is not None
-        assert budget.remaining_minor == left
-        # Belt and braces under the row lock: if another run slipped in, abandon this one whole.
-        if not uow.campaigns.bump_issue_seq(campaign_id, record.issue_seq):
-            raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
+        _check_books(uow, campaign_id, record.issue_seq, left)
         paid = prepared.paid_elsewhere()
-        already_paid = 0 if terms.stacking_allowed else sum(paid.values())
         outcome = RunOutcome(
             campaign=campaign_id,
             version=version.version,
@@ -198,7 +115,7 @@ def _run(
             amount_minor=amount,
             currency=terms.currency,
             budget_exhausted=ran_out.count,
-            already_paid=already_paid,
+            already_paid=0 if terms.stacking_allowed else sum(paid.values()),
             budget_remaining_minor=left,
             budget_ran_out=ran_out.first_unpaid(),
         )
@@ -209,30 +126,66 @@ def _run(
     return outcome
 
 
-class RanOut:
-    """Where the budget ran out in issuance order: what ``explain`` tells a customer left unpaid.
+def _active_campaign(uow: UnitOfWork, campaign_id: str) -> CampaignRecord:
+    """The campaign, its row locked for the run; refused unless it is active."""
+    record = require_campaign(uow, campaign_id, for_update=True)
+    if record.state is not CampaignState.ACTIVE:
+        raise RefusedError(
+            f"campaign {campaign_id} is {record.state.value}; only an active campaign issues "
+            "grants (launch it first)",
+            code="not_active",
+        )
+    return record
 
-    Counts every candidate decided, so on the one ordered pass (the only one that meets an empty
-    budget) ``position`` is the first unpaid purchase's place among all ``of`` candidates.
-    """
 
-    __slots__ = ("count", "first", "position", "seen")
+def _issue_in_order(
+    uow: UnitOfWork,
+    terms: CashbackTerms,
+    version: int,
+    decisions: Iterable[Decided],
+    refuse: Callable[[], None],
+    now: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int, RanOut]:
+    """Book the grants decided one by one, a chunk at a time: how many, their amount, and where the
+    budget ran out."""
+    issued = amount = 0
+    ran_out = RanOut()
+    chunk: list[tuple[Grant, str]] = []
+    benefit = terms.benefit
+    may_overpay = benefit.may_exceed_price
+    for candidate, decision, granted_minor in decisions:
+        # What blocks a launch blocks a run too (a purchase imported since may bring it): checked
+        # on every candidate in this one pass; the refusal rolls the whole run back.
+        if not benefit.pays_in(candidate.currency) or (
+            may_overpay and not benefit.within_price(candidate.price_minor, candidate.purchased_at_us)
+        ):
+            refuse()
+        ran_out.see(candidate, decision)
+        if decision is Decision.EXCEEDS_PRICE:
+            raise InvariantViolation(f"grant for purchase {candidate.purchase_id} would exceed its price")
+        if decision is Decision.GRANT:
+            chunk.append((_new_grant(terms, version, candidate, granted_minor, now), candidate.serial))
+            issued += 1
+            amount += granted_minor
+            if len(chunk) >= CHUNK:
+                _store(uow, terms.campaign_id, chunk)
+                chunk = []
+                if progress:
+                    progress(issued)
+    _store(uow, terms.campaign_id, chunk)
+    return issued, amount, ran_out
 
-    def __init__(self) -> None:
-        self.count = self.seen = self.position = 0
-        self.first: Candidate | None = None
 
-    def see(self, candidate: Candidate, decision: Decision) -> None:
-        self.seen += 1
-        if decision is Decision.BUDGET_EXHAUSTED:
-            self.count += 1
-            if self.first is None:
-                self.first, self.position = candidate, self.seen
-
-    def first_unpaid(self) -> BudgetRanOut | None:
-        if self.first is None:
-            return None
-        return BudgetRanOut(self.first.purchase_id, self.first.purchased_at_us, self.position, self.seen)
+def _check_books(uow: UnitOfWork, campaign_id: str, issue_seq: int, budget_left: int) -> None:
+    """Before the run commits: no grant twice, the budget as planned, and no other run meanwhile."""
+    uow.grants.flush_added()  # a duplicate grant id fails here, and the whole run rolls back
+    budget = uow.budgets.get(campaign_id)
+    assert budget is not None
+    assert budget.remaining_minor == budget_left
+    # Belt and braces under the row lock: if another run slipped in, abandon this one whole.
+    if not uow.campaigns.bump_issue_seq(campaign_id, issue_seq):
+        raise ConflictError(f"campaign {campaign_id} was run by someone else meanwhile; nothing issued")
 
 
 def _store_free(
@@ -321,7 +274,7 @@ def _refuse(uow: UnitOfWork, terms: CashbackTerms, selection: Selection, campaig
             f"campaign {campaign_id}: a candidate blocks the run but no problem was found"
         )
     raise RefusedError(
-        f"campaign {campaign_id}: nothing issued: {problems[0]['message']}", code=problems[0]["code"]
+        f"campaign {campaign_id}: nothing issued: {problems[0].message}", code=problems[0].code
     )
 
 

@@ -103,6 +103,18 @@ class Finish:
     body: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class InappMessage:
+    """An in-app message as /me shows it."""
+
+    id: str
+    template: str
+    locale: str
+    title: str
+    body: str
+    created_at_us: int  # when it was sent
+
+
 class NotificationStore(Protocol):
     """Distributions, their messages and opt-outs (``notification_*`` tables)."""
 
@@ -180,7 +192,7 @@ class NotificationStore(Protocol):
         was sent to them (the funnel's last step)."""
         ...
 
-    def inapp(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+    def inapp(self, account_id: str, limit: int) -> list[InappMessage]:
         """The account's in-app messages, newest first."""
         ...
 

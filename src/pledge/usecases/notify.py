@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,6 @@ from pledge.domain.notifications import (
     template,
     topic_of,
 )
-from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import latest_version, require_campaign, terms_of
 from pledge.usecases.notification_ports import DistributionRecord, Holder, MessageRecord
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -104,6 +103,16 @@ def message_for(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedMessages:
+    """What a plan or a send decided: accounts told on at least one channel, messages going now per
+    channel (in the order asked), and those not going per reason (every reason, 0 where none)."""
+
+    recipients: int
+    by_channel: Mapping[Channel, int]
+    suppressed: Mapping[Reason, int]
+
+
 @dataclass(slots=True)
 class PlanCounts:
     recipients: int = 0
@@ -119,12 +128,69 @@ class PlanCounts:
             else:
                 self.suppressed[m.reason or Reason.QUIET_HOURS.value] += 1
 
-    def as_json(self, channels: Sequence[Channel]) -> dict[str, Any]:
-        return {
-            "recipients": self.recipients,
-            "by_channel": {c.value: self.by_channel.get(c.value, 0) for c in channels},
-            "suppressed": {r.value: self.suppressed.get(r.value, 0) for r in Reason},
-        }
+    def planned(self, channels: Sequence[Channel]) -> PlannedMessages:
+        return PlannedMessages(
+            self.recipients,
+            {c: self.by_channel.get(c.value, 0) for c in channels},
+            {r: self.suppressed.get(r.value, 0) for r in Reason},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionPlan:
+    """``notify plan``: who would get what now, nothing written."""
+
+    campaign: str
+    template: str
+    counts: PlannedMessages
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionSent:
+    """``notify send``: the distribution created, held until ``hold_until_us``."""
+
+    id: str
+    state: DistributionState
+    hold_until_us: int
+    counts: PlannedMessages
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionCounts:
+    """A distribution's messages in every state (0 where none) and the four sums of
+    :data:`~pledge.domain.distributions.STATUS_KEYS`."""
+
+    queued: int
+    sent: int
+    failed: int  # unknown included
+    suppressed: int  # cancelled included
+    states: Mapping[MessageState, int]
+
+    @property
+    def planned(self) -> int:
+        """Every (account, channel) decision stored."""
+        return sum(self.states.values())
+
+    @property
+    def unknown(self) -> int:
+        return self.states[MessageState.UNKNOWN]
+
+
+def distribution_counts(found: Mapping[MessageState, int]) -> DistributionCounts:
+    states = {s: found.get(s, 0) for s in MessageState}
+
+    def total(key: str) -> int:
+        return sum(states[s] for s in STATUS_KEYS[key])
+
+    return DistributionCounts(total("queued"), total("sent"), total("failed"), total("suppressed"), states)
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionStatus:
+    """``notify status`` and ``notify cancel``: the distribution and its messages' counts."""
+
+    record: DistributionRecord
+    counts: DistributionCounts
 
 
 def _holders(uow: UnitOfWork, campaign_id: str) -> Iterator[list[Holder]]:
@@ -169,7 +235,7 @@ def plan_distribution(
     campaign_id: str,
     template_name: str,
     channels: Sequence[Channel],
-) -> dict[str, Any]:
+) -> DistributionPlan:
     """Who would get what now, and who not and why (one reason per account and channel)."""
     now = clock.now_us()
     counts = PlanCounts()
@@ -177,7 +243,7 @@ def plan_distribution(
         _check(uow, campaign_id, template_name)
         for messages in _messages(uow, "plan", campaign_id, template_name, channels, now):
             counts.add(messages)
-    return {"campaign": campaign_id, "template": template_name, **counts.as_json(channels)}
+    return DistributionPlan(campaign_id, template_name, counts.planned(channels))
 
 
 def send_distribution(
@@ -188,7 +254,7 @@ def send_distribution(
     channels: Sequence[Channel],
     hold_us: int,
     actor: str,
-) -> dict[str, Any]:
+) -> DistributionSent:
     """Create a distribution held ``hold_us``: its messages are stored now, sent after the hold."""
     now = clock.now_us()
     dist_id = new_id("dist")
@@ -217,13 +283,7 @@ def send_distribution(
             )
         )
         uow.commit()
-    return {
-        "id": dist_id,
-        "state": state.value,
-        "recipients": counts.recipients,
-        "hold_until": format_instant(now + hold_us),
-        **{k: v for k, v in counts.as_json(channels).items() if k != "recipients"},
-    }
+    return DistributionSent(dist_id, state, now + hold_us, counts.planned(channels))
 
 
 def _require(uow: UnitOfWork, dist_id: str, *, for_update: bool = False) -> DistributionRecord:
@@ -237,7 +297,7 @@ def _require(uow: UnitOfWork, dist_id: str, *, for_update: bool = False) -> Dist
 
 def cancel_distribution(
     uow_factory: UnitOfWorkFactory, clock: Clock, dist_id: str, actor: str
-) -> dict[str, Any]:
+) -> DistributionStatus:
     """Stop a distribution: nothing more of it is sent. Messages already claimed are not recalled."""
     now = clock.now_us()
     with uow_factory() as uow:
@@ -255,19 +315,8 @@ def cancel_distribution(
     return distribution_status(uow_factory, dist_id)
 
 
-def distribution_status(uow_factory: UnitOfWorkFactory, dist_id: str) -> dict[str, Any]:
+def distribution_status(uow_factory: UnitOfWorkFactory, dist_id: str) -> DistributionStatus:
     with uow_factory() as uow:
         record = _require(uow, dist_id)
         counts = uow.notifications.counts(dist_id)
-    by_key = {key: sum(counts.get(s, 0) for s in states) for key, states in STATUS_KEYS.items()}
-    return {
-        "id": record.id,
-        "campaign": record.campaign_id,
-        "template": record.template,
-        "state": record.state.value,
-        "hold_until": format_instant(record.hold_until_us),
-        "recipients": record.recipients,
-        **by_key,
-        "unknown": counts.get(MessageState.UNKNOWN, 0),
-        "states": {s.value: counts.get(s, 0) for s in MessageState},
-    }
+    return DistributionStatus(record, distribution_counts(counts))

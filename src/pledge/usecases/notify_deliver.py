@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.distributions import MAX_ATTEMPTS, MessageState, backoff_us
 from pledge.domain.errors import InputError
@@ -32,6 +32,21 @@ from pledge.usecases.ports import Clock, UnitOfWorkFactory
 
 DeliverProgress = Callable[[int, int], None]  # (handled so far, due at the start)
 MAX_BATCH = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRun:
+    """What one ``notify deliver`` did: distributions released, reminders queued, messages due at the
+    start, and each sent message's outcome (``retry``: queued again after a transient refusal)."""
+
+    released: int
+    reminders_queued: int
+    due: int
+    sent: int
+    failed: int
+    retry: int
+    unknown: int  # claims past their lease included
+    left: int  # due but not handled (``max`` reached, or claimed by another worker)
 
 
 def deliver(
@@ -45,7 +60,7 @@ def deliver(
     max_messages: int | None = None,
     lease_us: int = 300_000_000,
     progress: DeliverProgress | None = None,
-) -> dict[str, Any]:
+) -> DeliveryRun:
     """Release, remind, then send due messages batch by batch until none is due (or ``max``)."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise InputError(f"batch: between 1 and {MAX_BATCH}", param="batch")
@@ -81,16 +96,16 @@ def deliver(
             done += 1
             if progress:
                 progress(done, limit)
-    return {
-        "released": released,
-        "reminders_queued": reminders,
-        "due": due,
-        "sent": outcomes["sent"],
-        "failed": outcomes["failed"],
-        "retry": outcomes["retry"],
-        "unknown": unknown + outcomes["unknown"],
-        "left": due - done,
-    }
+    return DeliveryRun(
+        released=released,
+        reminders_queued=reminders,
+        due=due,
+        sent=outcomes["sent"],
+        failed=outcomes["failed"],
+        retry=outcomes["retry"],
+        unknown=unknown + outcomes["unknown"],
+        left=due - done,
+    )
 
 
 def _send(

@@ -7,18 +7,31 @@ the campaign that expires first, else its newest) and the same renderer ``notify
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.distributions import DISTRIBUTED_TEMPLATES, distributed_template
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.grant import Grant, GrantState
-from pledge.domain.notifications import Channel
+from pledge.domain.notifications import Channel, Rendered
 from pledge.usecases.common import require_campaign
 from pledge.usecases.notification_ports import TemplateRenderer
 from pledge.usecases.notify import campaign_wording, grant_params
 from pledge.usecases.ports import Clock, UnitOfWorkFactory
 
 PREVIEW_ID = "msg_preview"  # links in a preview name no real message: they unsubscribe nobody
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePreview:
+    """A template worded for one account, from the parameters of one of its envelopes (``grant_id``)."""
+
+    campaign: str
+    template: str
+    account_id: str
+    locale: str
+    grant_id: str
+    email: Rendered  # subject and text
+    sms: Rendered  # text
 
 
 def _envelope(grants: list[Grant]) -> Grant | None:
@@ -36,7 +49,7 @@ def preview_message(
     campaign_id: str,
     template_name: str,
     account_id: str,
-) -> dict[str, Any]:
+) -> MessagePreview:
     """Subject and texts of ``template_name`` for ``account_id`` in its language; nothing is stored."""
     distributed_template(template_name)
     now = clock.now_us()
@@ -63,15 +76,7 @@ def preview_message(
     sms = renderer.render(
         template_name, record.locale, params, channel=Channel.SMS.value, message_id=PREVIEW_ID
     )
-    return {
-        "campaign": campaign_id,
-        "template": template_name,
-        "account_id": account_id,
-        "locale": record.locale,
-        "grant": grant.id,
-        "email": {"subject": email.subject, "text": email.text},
-        "sms": {"text": sms.text},
-    }
+    return MessagePreview(campaign_id, template_name, account_id, record.locale, grant.id, email, sms)
 
 
 TEMPLATE_CHOICES = DISTRIBUTED_TEMPLATES

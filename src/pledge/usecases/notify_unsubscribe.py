@@ -4,13 +4,23 @@ stop. Idempotent; an unknown id is not found (ids are unguessable, nothing is re
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.errors import NotFoundError
+from pledge.domain.notifications import Channel, Purpose
+from pledge.usecases.notification_ports import InappMessage
 from pledge.usecases.ports import Clock, UnitOfWorkFactory
 
 
-def unsubscribe(uow_factory: UnitOfWorkFactory, clock: Clock, message_id: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """The channel and purpose the message's account no longer receives."""
+
+    channel: Channel
+    purpose: Purpose
+
+
+def unsubscribe(uow_factory: UnitOfWorkFactory, clock: Clock, message_id: str) -> Unsubscribed:
     with uow_factory() as uow:
         record = uow.notifications.opt_out(message_id, clock.now_us())
         if record is None:
@@ -18,10 +28,10 @@ def unsubscribe(uow_factory: UnitOfWorkFactory, clock: Clock, message_id: str) -
                 "this unsubscribe link is not known", code="message_not_found", param="message"
             )
         uow.commit()
-    return {"unsubscribed": True, "channel": record.channel.value, "purpose": record.purpose.value}
+    return Unsubscribed(record.channel, record.purpose)
 
 
-def inapp_messages(uow_factory: UnitOfWorkFactory, account_id: str, limit: int = 20) -> list[dict[str, Any]]:
+def inapp_messages(uow_factory: UnitOfWorkFactory, account_id: str, limit: int = 20) -> list[InappMessage]:
     """The account's in-app messages, newest first (what /me shows)."""
     with uow_factory() as uow:
         return uow.notifications.inapp(account_id, limit)

@@ -1,4 +1,5 @@
-"""Payout transfers as the API, the console and the CLI list them."""
+"""Payout transfers as the API, the console and the CLI list them (``entrypoints/payouts_json.py``
+presents the page)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 from pledge.domain.errors import InputError
 from pledge.domain.money import format_minor
 from pledge.domain.payout_transfers import TransferState
-from pledge.usecases.common import check_page_limit, list_object
+from pledge.usecases.common import Page, check_page_limit, page_of
 from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import UnitOfWorkFactory
 
 
 def payout_json(record: PayoutRecord) -> dict[str, Any]:
+    """A transfer as JSON; with the use cases because ``explain`` shows a grant's transfers this way."""
     tr = record.transfer
     return {
         "id": record.id,
@@ -42,7 +44,7 @@ def list_payouts(
     state: str | None = None,
     starting_after: str | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> Page[PayoutRecord]:
     check_page_limit(limit)
     if state is not None and state not in {s.value for s in TransferState}:
         raise InputError(
@@ -57,4 +59,4 @@ def list_payouts(
             starting_after=starting_after,
             limit=limit + 1,
         )
-    return list_object(page, limit, payout_json)
+    return page_of(page, limit)

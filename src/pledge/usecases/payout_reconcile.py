@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from typing import Final
 
 from pledge.domain.errors import InputError
-from pledge.domain.money import format_minor
 from pledge.domain.payout_transfers import TransferState
 from pledge.domain.payouts import RAILS
 from pledge.usecases.payout_ports import PayoutRecord
@@ -64,14 +63,60 @@ def _paid_lines(lines: Iterable[StatementLine]) -> tuple[dict[str, StatementLine
     return paid, days
 
 
+@dataclass(frozen=True, slots=True)
+class MissingInLedger:
+    """A paid line whose reference we do not hold as succeeded on this rail."""
+
+    reference: str
+    amount_minor: int
+    currency: str
+    our_state: TransferState | None  # None: no transfer has this reference
+
+
+@dataclass(frozen=True, slots=True)
+class AmountMismatch:
+    """A paid line and our succeeded transfer that differ in amount or currency."""
+
+    reference: str
+    transfer: str
+    ours_minor: int
+    our_currency: str
+    theirs_minor: int
+    their_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class MissingAtProvider:
+    """A transfer we hold as succeeded that the statement does not show paid."""
+
+    reference: str
+    transfer: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """The statement against our transfers: each kind of difference listed up to ``MAX_LISTED``,
+    ``differences`` counting them all."""
+
+    rail: str
+    days: tuple[date, ...]  # every day the statement covers, or its first and last past 31
+    matched: int
+    missing_at_provider: tuple[MissingAtProvider, ...]
+    missing_in_ledger: tuple[MissingInLedger, ...]
+    amount_mismatch: tuple[AmountMismatch, ...]
+    differences: int
+
+
 @dataclass(slots=True)
 class _Differences:
     """What the statement and our transfers disagree on, by kind, each in full (the report cuts)."""
 
     matched: int = 0
-    missing_in_ledger: list[dict[str, Any]] = field(default_factory=list)
-    amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
-    missing_at_provider: list[dict[str, Any]] = field(default_factory=list)
+    missing_in_ledger: list[MissingInLedger] = field(default_factory=list)
+    amount_mismatch: list[AmountMismatch] = field(default_factory=list)
+    missing_at_provider: list[MissingAtProvider] = field(default_factory=list)
 
     def compare(self, rail: str, reference: str, line: StatementLine, record: PayoutRecord | None) -> None:
         """One paid line against the transfer we hold under its reference (if any)."""
@@ -80,24 +125,16 @@ class _Differences:
             or record.transfer.rail != rail
             or record.transfer.state is not TransferState.SUCCEEDED
         ):
+            our_state = record.transfer.state if record else None
             self.missing_in_ledger.append(
-                {
-                    "reference": reference,
-                    "amount": format_minor(line.amount_minor, line.currency),
-                    "currency": line.currency,
-                    "our_state": record.transfer.state.value if record else None,
-                }
+                MissingInLedger(reference, line.amount_minor, line.currency, our_state)
             )
         elif (record.transfer.amount_minor, record.transfer.currency) != (line.amount_minor, line.currency):
             tr = record.transfer
             self.amount_mismatch.append(
-                {
-                    "reference": reference,
-                    "transfer": record.id,
-                    "ours": format_minor(tr.amount_minor, tr.currency),
-                    "theirs": format_minor(line.amount_minor, line.currency),
-                    "currency": tr.currency,
-                }
+                AmountMismatch(
+                    reference, record.id, tr.amount_minor, tr.currency, line.amount_minor, line.currency
+                )
             )
         else:
             self.matched += 1
@@ -106,12 +143,7 @@ class _Differences:
         """A transfer we hold as succeeded that the statement does not show paid."""
         tr = record.transfer
         self.missing_at_provider.append(
-            {
-                "reference": tr.request_id,
-                "transfer": record.id,
-                "amount": format_minor(tr.amount_minor, tr.currency),
-                "currency": tr.currency,
-            }
+            MissingAtProvider(tr.request_id, record.id, tr.amount_minor, tr.currency)
         )
 
     @property
@@ -121,7 +153,7 @@ class _Differences:
 
 def reconcile_payouts(
     uow_factory: UnitOfWorkFactory, rail: str, lines: Iterable[StatementLine]
-) -> dict[str, Any]:
+) -> Reconciliation:
     if rail not in RAILS:
         raise InputError(f"rail: {rail!r} is not one of {', '.join(RAILS)}", param="rail")
     paid, days = _paid_lines(lines)
@@ -136,15 +168,12 @@ def reconcile_payouts(
             for record in uow.payouts.succeeded_sent_between(rail, min(days), max(days)):
                 if record.transfer.request_id not in paid:
                     found.unlisted(record)
-    return {
-        "object": "payout_reconciliation",
-        "rail": rail,
-        "days": [d.isoformat() for d in sorted(days)]
-        if len(days) <= 31
-        else [min(days).isoformat(), max(days).isoformat()],
-        "matched": found.matched,
-        "missing_at_provider": found.missing_at_provider[:MAX_LISTED],
-        "missing_in_ledger": found.missing_in_ledger[:MAX_LISTED],
-        "amount_mismatch": found.amount_mismatch[:MAX_LISTED],
-        "differences": found.count,
-    }
+    return Reconciliation(
+        rail=rail,
+        days=tuple(sorted(days)) if len(days) <= 31 else (min(days), max(days)),
+        matched=found.matched,
+        missing_at_provider=tuple(found.missing_at_provider[:MAX_LISTED]),
+        missing_in_ledger=tuple(found.missing_in_ledger[:MAX_LISTED]),
+        amount_mismatch=tuple(found.amount_mismatch[:MAX_LISTED]),
+        differences=found.count,
+    )

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.issuance import Candidate, Decision, IssuancePlanner
-from pledge.usecases.ports import CandidateTotals, PreparedCandidates, UnitOfWork
+from pledge.usecases.ports import UnitOfWork
+from pledge.usecases.scan_ports import CandidateTotals, PreparedCandidates
 
 Decided = tuple[Candidate, Decision, int]
 

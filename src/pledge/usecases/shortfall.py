@@ -16,7 +16,8 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.errors import RefusedError
 from pledge.domain.money import format_minor
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
-from pledge.usecases.ports import RuleCompiler, Selection, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.ports import RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import Selection
 from pledge.usecases.simulate import plan_prepared
 
 
@@ -66,10 +67,10 @@ def shortfall(
         if every.amount_minor <= budget:
             return Shortfall(budget_minor=budget)
         within = plan_prepared(uow, terms, prepared, budget, from_issued=False)
-        if not within["budget_exhausted"]:
+        if not within.budget_exhausted:
             return Shortfall(budget_minor=budget)
         unlimited = plan_prepared(uow, terms, prepared, every.amount_minor, from_issued=False)
-    return Shortfall(within["budget_exhausted"], max(unlimited["amount"] - budget, 0), budget)
+    return Shortfall(within.budget_exhausted, max(unlimited.amount_minor - budget, 0), budget)
 
 
 def check_shortfall(terms: CashbackTerms, short: Shortfall, accepted: int | None) -> None:

@@ -6,14 +6,13 @@ the dry run's numbers are what ``campaign run`` would issue right now.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
-from typing import Any
+from dataclasses import replace
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.issuance import Decision
 from pledge.domain.money import format_minor
-from pledge.domain.timeutil import format_instant
 from pledge.usecases.common import (
     latest_version,
     require_campaign,
@@ -22,14 +21,9 @@ from pledge.usecases.common import (
 )
 from pledge.usecases.engine_ports import PurchaseScans
 from pledge.usecases.planning import BudgetBinds, Decided, Split, add_to_tier, exact_decisions
-from pledge.usecases.ports import (
-    PreparedCandidates,
-    RuleCompiler,
-    ScanCounts,
-    Selection,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from pledge.usecases.ports import RuleCompiler, UnitOfWork, UnitOfWorkFactory
+from pledge.usecases.scan_ports import PreparedCandidates, ScanCounts, Selection
+from pledge.usecases.simulation import NearMiss, Problem, RunPlan, Simulation, TierReach, Widening
 
 PROBLEM_SAMPLE = 20
 Stage = Callable[[str], None]  # told what the dry run starts doing next (a long run's status line)
@@ -45,45 +39,40 @@ def blocking_problems(
     selection: Selection,
     counts: ScanCounts | None = None,
     history: PurchaseScans | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Problem]:
     """What must be fixed before a single grant may be issued."""
     history = uow.purchases if history is None else history
-    problems: list[dict[str, Any]] = []
+    problems: list[Problem] = []
     amount = terms.benefit.constant_minor
     if amount is not None:  # an amount that does not follow the price may exceed it
         count, sample = history.overpaid(selection, terms.benefit, PROBLEM_SAMPLE)
         if count:
             problems.append(
-                {
-                    "code": "amount_exceeds_price_paid",
-                    "blocking": True,
-                    "count": count,
-                    "purchases": sample,
-                    "message": (
-                        f"a cashback of {format_minor(amount, terms.currency)} {terms.currency} exceeds "
-                        f"the price paid for {count:,} qualifying purchases (e.g. {', '.join(sample[:5])}); "
-                        "a refund can never exceed the price paid: use amount: price_paid or a smaller amount"
-                    ),
-                }
+                Problem(
+                    "amount_exceeds_price_paid",
+                    True,
+                    count,
+                    f"a cashback of {format_minor(amount, terms.currency)} {terms.currency} exceeds "
+                    f"the price paid for {count:,} qualifying purchases (e.g. {', '.join(sample[:5])}); "
+                    "a refund can never exceed the price paid: use amount: price_paid or a smaller amount",
+                    tuple(sample),
+                )
             )
     counts = counts if counts is not None else history.scan(selection)
     if counts.other_currency:
         problems.append(
-            {
-                "code": "currency_mismatch",
-                "blocking": True,
-                "count": counts.other_currency,
-                "purchases": [],
-                "message": (
-                    f"{counts.other_currency} qualifying purchases were paid in another currency than "
-                    f"{terms.currency}; add a currency condition to the rule"
-                ),
-            }
+            Problem(
+                "currency_mismatch",
+                True,
+                counts.other_currency,
+                f"{counts.other_currency} qualifying purchases were paid in another currency than "
+                f"{terms.currency}; add a currency condition to the rule",
+            )
         )
     return problems
 
 
-def group_problems(terms: CashbackTerms, paid_elsewhere: dict[str, int]) -> list[dict[str, Any]]:
+def group_problems(terms: CashbackTerms, paid_elsewhere: Mapping[str, int]) -> list[Problem]:
     """What the approver must see about the promise group: stacking, when the terms allow it."""
     if not terms.stacking_allowed:
         return []
@@ -94,16 +83,14 @@ def group_problems(terms: CashbackTerms, paid_elsewhere: dict[str, int]) -> list
         if total
         else f"stacking allowed: a purchase another campaign of group {terms.group} pays would be paid again"
     )
-    return [
-        {
-            "code": "stacking_allowed",
-            "blocking": False,
-            "count": total,
-            "purchases": [],
-            "campaigns": paid_elsewhere,
-            "message": message,
-        }
-    ]
+    return [Problem("stacking_allowed", False, total, message, campaigns=paid_elsewhere)]
+
+
+def _budget_problems(plan: RunPlan) -> list[Problem]:
+    if not plan.budget_exhausted:
+        return []
+    message = f"the budget runs out: {plan.budget_exhausted} qualifying purchases would get nothing"
+    return [Problem("budget_exhausted", False, plan.budget_exhausted, message)]
 
 
 def simulate_terms(
@@ -116,7 +103,7 @@ def simulate_terms(
     widen_days: int | None,
     stage: Stage = _quiet,
     history: PurchaseScans | None = None,
-) -> dict[str, Any]:
+) -> Simulation:
     """``history``: where the purchases are read (default ``uow.purchases``; an engine, ADR 29)."""
     history = uow.purchases if history is None else history
     stage("scanning every purchase against each condition")
@@ -126,89 +113,81 @@ def simulate_terms(
     stage("deciding the grants in purchase order, within limits and budget")
     plan = _plan(uow, history, terms, selection, campaign_launched=campaign_launched)
     stage("finding near misses")
-    tz = terms.window.tz
-    near = [
-        {
-            "purchase_id": m.purchase_id,
-            "account_id": m.account_id,
-            "condition": m.condition,
-            "distance_days": terms.window.distance_days(m.purchased_at_us)
-            if m.condition == "purchased"
-            else None,
-            "purchased_at": format_instant(m.purchased_at_us, tz),
-        }
-        for m in history.near_misses(selection, near_miss_limit)
-    ]
-    problems += group_problems(terms, plan["paid_elsewhere"])
-    if plan["budget_exhausted"]:
-        problems.append(
-            {
-                "code": "budget_exhausted",
-                "blocking": False,
-                "count": plan["budget_exhausted"],
-                "purchases": [],
-                "message": f"the budget runs out: {plan['budget_exhausted']} qualifying purchases "
-                "would get nothing",
-            }
-        )
-    result: dict[str, Any] = {
-        "campaign": terms.campaign_id,
-        "evaluated": counts.evaluated,
-        "qualifying": counts.qualifying,
-        "grants": plan["grants"],
-        "amount": format_minor(plan["amount"], terms.currency),
-        "currency": terms.currency,
-        **tiers_json(terms, plan["tiers"]),
-        "budget": format_minor(terms.budget_minor, terms.currency),
-        "budget_exhausted": plan["budget_exhausted"],
-        "already_granted": plan["already_granted"],
-        "earns_nothing": plan["earns_nothing"],
-        "limits": {"per_account": plan["per_account"], "per_serial": plan["per_serial"]},
-        "group": terms.group,
-        "stacking": terms.stacking.value,
-        "already_paid": plan["already_paid"],
-        "already_paid_by": {} if terms.stacking_allowed else plan["paid_elsewhere"],
-        "paid_again_by": plan["paid_elsewhere"] if terms.stacking_allowed else {},
-        "rejections": counts.rejections,
-        "near_misses_total": sum(counts.near_misses_by_condition.values()),
-        "near_misses_by_condition": counts.near_misses_by_condition,
-        "near_misses": near,
-        "problems": problems,
-        "blocking": any(p["blocking"] for p in problems),
-    }
+    near = _near_misses(history, terms, selection, near_miss_limit)
+    problems += group_problems(terms, plan.paid_elsewhere) + _budget_problems(plan)
+    widen = None
     if widen_days:
         stage(f"deciding the grants again with the window widened by {widen_days} days")
-        wider_terms = terms.widened(widen_days)
-        wider = wider_terms.window
-        wider_selection = Selection(wider, selection.conditions, selection.currency)
-        wider_plan = _plan(uow, history, wider_terms, wider_selection, campaign_launched=campaign_launched)
-        result["widen"] = {
-            "days": widen_days,
-            "from": wider.first.isoformat(),
-            "to": wider.last.isoformat(),
-            "added_grants": wider_plan["grants"] - plan["grants"],
-            "added_amount": format_minor(wider_plan["amount"] - plan["amount"], terms.currency),
-            "budget_exhausted": wider_plan["budget_exhausted"],
-        }
-    return result
+        widen = _widen(uow, history, terms, selection, plan, widen_days, campaign_launched=campaign_launched)
+    return Simulation(
+        campaign=terms.campaign_id,
+        currency=terms.currency,
+        timezone=terms.timezone,
+        budget_minor=terms.budget_minor,
+        evaluated=counts.evaluated,
+        qualifying=counts.qualifying,
+        plan=plan,
+        tiers=_tier_reach(terms, plan.tiers),
+        group=terms.group,
+        stacking=terms.stacking,
+        rejections=counts.rejections,
+        near_misses_by_condition=counts.near_misses_by_condition,
+        near_misses=near,
+        problems=tuple(problems),
+        widen=widen,
+    )
 
 
-def tiers_json(terms: CashbackTerms, tiers: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """``"tiers": {tier_id: {"grants", "amount", "from", "to"}}`` of tiered terms (ADR 34); else nothing."""
+def _near_misses(
+    history: PurchaseScans, terms: CashbackTerms, selection: Selection, limit: int
+) -> tuple[NearMiss, ...]:
+    window = terms.window
+    return tuple(
+        NearMiss(
+            m.purchase_id,
+            m.account_id,
+            m.condition,
+            window.distance_days(m.purchased_at_us) if m.condition == "purchased" else None,
+            m.purchased_at_us,
+        )
+        for m in history.near_misses(selection, limit)
+    )
+
+
+def _widen(
+    uow: UnitOfWork,
+    history: PurchaseScans,
+    terms: CashbackTerms,
+    selection: Selection,
+    plan: RunPlan,
+    days: int,
+    *,
+    campaign_launched: bool,
+) -> Widening:
+    """What the window widened by ``days`` at both ends adds to ``plan``."""
+    wider_terms = terms.widened(days)
+    wider = wider_terms.window
+    wider_selection = Selection(wider, selection.conditions, selection.currency)
+    wider_plan = _plan(uow, history, wider_terms, wider_selection, campaign_launched=campaign_launched)
+    return Widening(
+        days,
+        wider.first,
+        wider.last,
+        wider_plan.grants - plan.grants,
+        wider_plan.amount_minor - plan.amount_minor,
+        wider_plan.budget_exhausted,
+    )
+
+
+def _tier_reach(terms: CashbackTerms, tiers: Mapping[str, tuple[int, int]]) -> tuple[TierReach, ...]:
+    """Each tier of tiered terms (ADR 34) with its window, grants and amount; else nothing."""
     if not terms.tiers:
-        return {}
+        return ()
     windows = {t.id: t.window for t in terms.tiers}
-    return {
-        "tiers": {
-            tier: {
-                "grants": n,
-                "amount": format_minor(total, terms.currency),
-                "from": windows[tier].first.isoformat(),
-                "to": windows[tier].last.isoformat(),
-            }
-            for tier, (n, total) in tiers.items()
-        }
-    }
+    return tuple(
+        TierReach(tier, windows[tier].first, windows[tier].last, n, total)
+        for tier, (n, total) in tiers.items()
+    )
 
 
 def _plan(
@@ -218,7 +197,7 @@ def _plan(
     selection: Selection,
     *,
     campaign_launched: bool,
-) -> dict[str, Any]:
+) -> RunPlan:
     remaining = terms.budget_minor
     if campaign_launched:
         budget = uow.budgets.get(terms.campaign_id)
@@ -232,7 +211,7 @@ def _plan(
 
 def plan_prepared(
     uow: UnitOfWork, terms: CashbackTerms, prepared: PreparedCandidates, remaining: int, *, from_issued: bool
-) -> dict[str, Any]:
+) -> RunPlan:
     """What a run from ``remaining`` would decide for the prepared candidates, as counts and amount."""
     try:
         split = Split(uow, terms, prepared, remaining, from_issued=from_issued)
@@ -246,18 +225,18 @@ def plan_prepared(
         _, decisions = exact_decisions(uow, terms, prepared, remaining, from_issued=from_issued)
         tally, amount, tiers = _tally(decisions, terms)
     paid = prepared.paid_elsewhere()
-    return {
-        "grants": tally[Decision.GRANT],
-        "amount": amount,
-        "tiers": tiers,
-        "budget_exhausted": tally[Decision.BUDGET_EXHAUSTED],
-        "already_granted": tally[Decision.ALREADY_GRANTED],
-        "per_account": tally[Decision.PER_ACCOUNT],
-        "per_serial": tally[Decision.PER_SERIAL],
-        "earns_nothing": tally[Decision.EARNS_NOTHING],
-        "paid_elsewhere": paid,
-        "already_paid": 0 if terms.stacking_allowed else sum(paid.values()),
-    }
+    return RunPlan(
+        grants=tally[Decision.GRANT],
+        amount_minor=amount,
+        tiers=tiers,
+        budget_exhausted=tally[Decision.BUDGET_EXHAUSTED],
+        already_granted=tally[Decision.ALREADY_GRANTED],
+        per_account=tally[Decision.PER_ACCOUNT],
+        per_serial=tally[Decision.PER_SERIAL],
+        earns_nothing=tally[Decision.EARNS_NOTHING],
+        paid_elsewhere=paid,
+        already_paid=0 if terms.stacking_allowed else sum(paid.values()),
+    )
 
 
 def _tally(
@@ -286,7 +265,7 @@ def simulate_campaign(
     widen_days: int | None = None,
     stage: Stage = _quiet,
     history: Callable[[UnitOfWork], PurchaseScans] | None = None,
-) -> dict[str, Any]:
+) -> Simulation:
     """Dry run of the latest terms version (approved or not) over every purchase (read from
     ``history(uow)`` if given: an engine where the history lives, ADR 29)."""
     with uow_factory() as uow:
@@ -303,6 +282,4 @@ def simulate_campaign(
             stage=stage,
             history=None if history is None else history(uow),
         )
-        result["version"] = version.version
-        result["state"] = record.state.value
-        return result
+        return replace(result, version=version.version, state=record.state)

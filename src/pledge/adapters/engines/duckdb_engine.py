@@ -22,7 +22,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.issuance import Candidate
 from pledge.domain.money import CURRENCY_EXPONENTS
 from pledge.usecases.engine_ports import WrittenSet
-from pledge.usecases.ports import Selection
+from pledge.usecases.scan_ports import Selection
 
 BATCH_ROWS = 10_000
 _CANDIDATE = "p.purchase_id, p.account_id, p.serial, p.purchased_at_us, p.price_minor, p.currency"

@@ -35,7 +35,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.issuance import Candidate
 from pledge.domain.money import CURRENCY_EXPONENTS
 from pledge.usecases.engine_ports import WrittenSet
-from pledge.usecases.ports import Selection
+from pledge.usecases.scan_ports import Selection
 
 
 def _instant(column: str, type_: str) -> str:

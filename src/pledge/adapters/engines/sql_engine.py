@@ -16,7 +16,7 @@ from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_conditio
 from pledge.adapters.sqlalchemy.rule_sql_dialects import DIALECTS
 from pledge.domain.benefit import Benefit
 from pledge.domain.near_miss import only_failure
-from pledge.usecases.ports import NearMiss, ScanCounts, Selection
+from pledge.usecases.scan_ports import NearMiss, ScanCounts, Selection
 
 ORDER = "ORDER BY p.purchased_at_us, p.purchase_id"
 

@@ -20,7 +20,7 @@ from pledge.domain.contacts import (
     EMAIL_SHAPE,
     MAX_EMAIL_LENGTH,
 )
-from pledge.domain.validation import MAX_ID_LENGTH
+from pledge.domain.row_values import MAX_ID_LENGTH
 
 _Array = Any
 CONTACT_KINDS: Final = ("email", "phone", "locale", "openid")  # one per CONTACT_COLUMNS

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from pledge.adapters.files.readers import MAX_CSV_LINE_BYTES
+from pledge.adapters.files.csv_source import MAX_CSV_LINE_BYTES
 from pledge.domain.errors import InputError
 from pledge.domain.money import parse_minor
 from pledge.usecases.payout_reconcile import StatementLine

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState, grant_id
 from pledge.domain.issuance import Candidate, conflict_keys, is_free
-from pledge.usecases.ports import CampaignRecord, CandidateTotals, FreeGrants
+from pledge.usecases.ports import CampaignRecord, FreeGrants
+from pledge.usecases.scan_ports import CandidateTotals
 
 
 class MemoryCandidates:

@@ -13,7 +13,7 @@ from pledge.usecases.claim_ports import EvidenceMatch, PreparedEvidence, SerialG
 from pledge.usecases.serials import changed_serial_error
 
 if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.store import MemoryStore
+    from pledge.adapters.memory.state import MemoryStore
 
 
 class MemorySerials:

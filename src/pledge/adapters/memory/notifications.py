@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from pledge.domain.distributions import TOLD_STATES, DistributionState, MessageState
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.notifications import Channel, Purpose, Recipient, SentRecord
-from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, MessageRecord
+from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, InappMessage, MessageRecord
 
 if TYPE_CHECKING:
-    from pledge.adapters.memory.store import MemoryStore
+    from pledge.adapters.memory.state import MemoryStore
 
 
 @dataclass
@@ -250,7 +250,7 @@ class MemoryNotifications:
             }
         )
 
-    def inapp(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+    def inapp(self, account_id: str, limit: int) -> list[InappMessage]:
         mine = [
             r
             for r in self._n.messages.values()
@@ -258,14 +258,7 @@ class MemoryNotifications:
         ]
         mine.sort(key=lambda r: (-(r.sent_at_us or 0), r.id))
         return [
-            {
-                "id": r.id,
-                "template": r.template,
-                "locale": r.locale,
-                "title": self._n.content.get(r.id, ("", ""))[0],
-                "body": self._n.content.get(r.id, ("", ""))[1],
-                "created_at_us": r.sent_at_us or 0,
-            }
+            InappMessage(r.id, r.template, r.locale, *self._n.content.get(r.id, ("", "")), r.sent_at_us or 0)
             for r in mine[:limit]
         ]
 

@@ -11,7 +11,7 @@ from pledge.domain.payout_transfers import IN_FLIGHT_STATES, TransferState
 from pledge.usecases.payout_ports import PayoutRecord
 
 if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.store import MemoryStore
+    from pledge.adapters.memory.state import MemoryStore
 
 _DAY_STATES = (*IN_FLIGHT_STATES, TransferState.SUCCEEDED)  # what a day's limits count
 

@@ -32,7 +32,8 @@ from pledge.adapters.sqlalchemy.group_exclusion import GroupExclusion
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import GrantState
 from pledge.domain.issuance import Candidate
-from pledge.usecases.ports import CandidateTotals, FreeGrants
+from pledge.usecases.ports import FreeGrants
+from pledge.usecases.scan_ports import CandidateTotals
 
 CANDIDATE_COLUMNS = "purchase_id, account_id, serial, purchased_at_us, price_minor, currency"
 _ORDER = "ORDER BY purchased_at_us, purchase_id"

@@ -15,7 +15,7 @@ from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_conditio
 from pledge.adapters.sqlalchemy.tables import grants
 from pledge.domain.timeutil import US_PER_DAY
 from pledge.usecases.insights import BUCKET_US
-from pledge.usecases.ports import Selection
+from pledge.usecases.scan_ports import Selection
 
 
 class SqlInsights:

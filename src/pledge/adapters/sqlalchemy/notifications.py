@@ -40,7 +40,7 @@ from pledge.domain.contacts import DEFAULT_ACCOUNT_LOCALE
 from pledge.domain.distributions import TOLD_STATES, DistributionState, MessageState
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.notifications import Channel, Purpose, Recipient, SentRecord
-from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, MessageRecord
+from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, InappMessage, MessageRecord
 
 _TOLD = [s.value for s in TOLD_STATES]
 
@@ -293,7 +293,7 @@ class SqlNotifications:
         )
         return int(self._conn.execute(query).scalar_one())
 
-    def inapp(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+    def inapp(self, account_id: str, limit: int) -> list[InappMessage]:
         rows = self._conn.execute(
             select(m.c.message_id, m.c.template, m.c.locale, m.c.title, m.c.body, m.c.sent_at_us)
             .where(
@@ -305,14 +305,7 @@ class SqlNotifications:
             .limit(limit)
         )
         return [
-            {
-                "id": r.message_id,
-                "template": r.template,
-                "locale": r.locale,
-                "title": r.title,
-                "body": r.body,
-                "created_at_us": int(r.sent_at_us or 0),
-            }
+            InappMessage(r.message_id, r.template, r.locale, r.title, r.body, int(r.sent_at_us or 0))
             for r in rows
         ]
 

@@ -32,7 +32,7 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.issuance import Candidate
 from pledge.domain.near_miss import only_failure
 from pledge.domain.records import AccountRecord, PurchaseRecord
-from pledge.usecases.ports import NearMiss, ScanCounts, Selection
+from pledge.usecases.scan_ports import NearMiss, ScanCounts, Selection
 
 STREAM = {"stream_results": True, "yield_per": 10_000}  # server-side cursor on PostgreSQL
 _MASK_BITS = 62  # failed-condition bits per BIGINT mask column

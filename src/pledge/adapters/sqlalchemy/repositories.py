@@ -18,12 +18,8 @@ from pledge.adapters.sqlalchemy.tables import (
     grants,
 )
 from pledge.domain.grant import Grant, GrantState, grant_id, lapsed
-from pledge.usecases.ports import (
-    CampaignExpiry,
-    CandidateTotals,
-    FreeGrants,
-    PreparedCandidates,
-)
+from pledge.usecases.ports import CampaignExpiry, FreeGrants
+from pledge.usecases.scan_ports import CandidateTotals, PreparedCandidates
 
 __all__ = ["BULK_WRITE_ROWS", "SqlBudgets", "SqlCampaigns", "SqlGrants", "SqlLedger"]
 

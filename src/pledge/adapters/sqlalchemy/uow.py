@@ -29,9 +29,9 @@ from pledge.usecases.ports import (
     Grants,
     Ledger,
     Outbox,
-    Purchases,
     Subscriptions,
 )
+from pledge.usecases.scan_ports import Purchases
 
 
 class SqlUnitOfWork:

@@ -148,7 +148,10 @@ def campaign_simulate(
             stage=stage,
             history=history,
         )
-    emit(result, as_json, render.simulation)
+    if as_json:
+        emit(result, as_json)
+    else:
+        render.simulation(result)
 
 
 @campaign.command("approve")
@@ -357,5 +360,5 @@ def ledger_verify(db: DbOpt = None, as_json: JsonOpt = False) -> None:
                 + "".join(f"\n  {p}" for p in r["problems"])
             ),
         )
-        if not result["ok"]:
+        if not result.ok:
             raise typer.Exit(1)

@@ -150,9 +150,9 @@ def _terms(app: App, author: str, approver: str) -> None:
     applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund-typo.yaml"), author)
     out.print(f"  applied {applied['id']} version {applied['version']} ({applied['content_hash'][:19]}…)")
     sim = simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=5)
-    for problem in sim["problems"]:
-        if problem["blocking"]:
-            out.print(f"  [bold red]BLOCKING[/] {problem['code']}: {problem['message']}", soft_wrap=True)
+    for problem in sim.problems:
+        if problem.blocking:
+            out.print(f"  [bold red]BLOCKING[/] {problem.code}: {problem.message}", soft_wrap=True)
     try:
         approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
     except PledgeError as exc:
@@ -252,6 +252,6 @@ def _expire_and_verify(app: App) -> None:
     )
     verified = verify_ledger(app.uow)
     out.print(
-        ("  [green]ledger ok[/]" if verified["ok"] else "  [red]ledger BROKEN[/]")
-        + f": {verified['entries']:,} entries, head {verified['head_hash'][:16]}…"
+        ("  [green]ledger ok[/]" if verified.ok else "  [red]ledger BROKEN[/]")
+        + f": {verified.entries:,} entries, head {verified.head_hash[:16]}…"
     )

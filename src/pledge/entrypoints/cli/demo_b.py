@@ -190,6 +190,6 @@ def _renewals(app: App, terms: dict[str, dict[str, Any]]) -> None:
     render.report(campaign_report(app.uow, OFFER))
     verified = verify_ledger(app.uow)
     out.print(
-        ("  [green]ledger ok[/]" if verified["ok"] else "  [red]ledger BROKEN[/]")
-        + f": {verified['entries']:,} entries across both scenarios (money and service days)"
+        ("  [green]ledger ok[/]" if verified.ok else "  [red]ledger BROKEN[/]")
+        + f": {verified.entries:,} entries across both scenarios (money and service days)"
     )

@@ -6,8 +6,6 @@ at the local ``pledge serve`` of the last step.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pledge.bootstrap import App, FixedClock, notification_renderer
 from pledge.domain.notifications import Channel
 from pledge.domain.timeutil import format_instant, parse_instant
@@ -15,7 +13,7 @@ from pledge.entrypoints.cli.demo_steps import step
 from pledge.entrypoints.cli.options import out
 from pledge.usecases.notification_ports import TemplateRenderer
 from pledge.usecases.notify import send_distribution
-from pledge.usecases.notify_deliver import deliver
+from pledge.usecases.notify_deliver import DeliveryRun, deliver
 from pledge.usecases.notify_unsubscribe import inapp_messages
 from pledge.usecases.ports import Clock
 
@@ -37,13 +35,13 @@ def tell_and_remind(app: App, campaign: str, operator: str, customer: str) -> No
         app.uow, app.clock, campaign, "grant_issued", [Channel.INAPP], 600_000_000, operator
     )
     out.print(
-        f"  distribution {sent['id'][:14]}…: {sent['recipients']:,} recipients, "
-        f"held until {sent['hold_until']}"
+        f"  distribution {sent.id[:14]}…: {sent.counts.recipients:,} recipients, "
+        f"held until {format_instant(sent.hold_until_us)}"
     )
     held = FixedClock(app.clock.now_us() + 600_000_001)
     first = _deliver(app, held, renderer)
     again = _deliver(app, held, renderer)
-    out.print(f"  delivered after the hold: {first['sent']:,} sent; delivering again: {again['sent']} sent")
+    out.print(f"  delivered after the hold: {first.sent:,} sent; delivering again: {again.sent} sent")
 
     reminded_at = parse_instant(REMIND_AT)
     step(
@@ -53,12 +51,10 @@ def tell_and_remind(app: App, campaign: str, operator: str, customer: str) -> No
         "of an unopened envelope by itself (grant_expiring, once per offset: 7 days and 1 day by default).",
     )
     reminded = _deliver(app, FixedClock(reminded_at), renderer)
-    out.print(f"  reminders queued and sent: {reminded['reminders_queued']:,}")
+    out.print(f"  reminders queued and sent: {reminded.reminders_queued:,}")
     for message in inapp_messages(app.uow, customer, limit=2):
-        out.print(
-            f"  {customer} reads on /me: [bold]{message['title']}[/] — {message['body']}", soft_wrap=True
-        )
+        out.print(f"  {customer} reads on /me: [bold]{message.title}[/] — {message.body}", soft_wrap=True)
 
 
-def _deliver(app: App, clock: Clock, renderer: TemplateRenderer) -> dict[str, Any]:
+def _deliver(app: App, clock: Clock, renderer: TemplateRenderer) -> DeliveryRun:
     return deliver(app.uow, clock, app.wall_clock, {}, renderer)

@@ -14,7 +14,7 @@ from pledge.domain.payouts import WECHAT_TRANSFER, default_limits, first_payout_
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.cli.demo_steps import step
 from pledge.entrypoints.cli.options import out
-from pledge.usecases.payout_listing import list_payouts
+from pledge.usecases.payout_listing import list_payouts, payout_json
 from pledge.usecases.payouts import run_payouts
 
 
@@ -32,7 +32,7 @@ def pay_and_plan(app: App, campaign: str, grant: dict[str, str], timezone: str) 
         rail = WalletRail(WalletConfig(url=url, secret=secret))
         first = run_payouts(app.uow, app.clock, lambda _name: rail, campaign_id=campaign)
         again = run_payouts(app.uow, app.clock, lambda _name: rail, campaign_id=campaign)
-    paid = list_payouts(app.uow, grant_id=grant["id"])["data"]
+    paid = [payout_json(t) for t in list_payouts(app.uow, grant_id=grant["id"]).rows]
     out.print(
         f"  run: {first['succeeded']} transfer(s) succeeded; run again: {again['submitted']} sent. "
         f"The wallet holds {len(wallet.credits)} credit(s): "

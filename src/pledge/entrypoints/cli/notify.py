@@ -22,6 +22,7 @@ from pledge.entrypoints.cli.options import (
     measuring,
     out,
 )
+from pledge.entrypoints.notify_json import delivery_json, plan_json, sent_json, status_json
 from pledge.usecases.notify import (
     cancel_distribution,
     distribution_status,
@@ -61,7 +62,7 @@ def notify_plan(
     """Who would get what now, and who would not and why (nothing is written)."""
     with app_for(db, now) as pledge:
         result = plan_distribution(pledge.uow, pledge.clock, campaign_id, template, parse_channels(channel))
-        emit(result, as_json, _plan_lines)
+        emit(plan_json(result), as_json, _plan_lines)
 
 
 @notify.command("send")
@@ -91,7 +92,7 @@ def notify_send(
                 who,
             )
         emit(
-            result,
+            sent_json(result),
             as_json,
             lambda r: out.print(
                 f"distribution {r['id']}: {r['recipients']:,} recipients, "
@@ -110,7 +111,7 @@ def _status_line(r: dict[str, Any]) -> None:
 
 def _cancelled(pledge: App, distribution_id: str, who: str) -> dict[str, Any]:
     with audited(pledge, "notify.cancel", f"distribution:{distribution_id}", who) as call:
-        return cancel_distribution(call.uow, pledge.clock, distribution_id, who)
+        return status_json(cancel_distribution(call.uow, pledge.clock, distribution_id, who))
 
 
 @notify.command("cancel")
@@ -134,7 +135,7 @@ def notify_cancel(
 def notify_status(distribution_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of a distribution's messages: queued, sent, failed (unknown included), suppressed."""
     with app_for(db) as pledge:
-        emit(distribution_status(pledge.uow, distribution_id), as_json, _status_line)
+        emit(status_json(distribution_status(pledge.uow, distribution_id)), as_json, _status_line)
 
 
 @notify.command("deliver")
@@ -174,7 +175,7 @@ def notify_deliver(
             for sender in senders.values():
                 sender.close()
         emit(
-            result,
+            delivery_json(result),
             as_json,
             lambda r: out.print(
                 f"sent {r['sent']:,}, failed {r['failed']:,}, to retry {r['retry']:,}, "

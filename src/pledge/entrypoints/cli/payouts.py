@@ -25,6 +25,7 @@ from pledge.entrypoints.cli.options import (
     measuring,
     out,
 )
+from pledge.entrypoints.payouts_json import payouts_json, reconciliation_json
 from pledge.usecases.payout_listing import list_payouts
 from pledge.usecases.payout_reconcile import reconcile_payouts
 from pledge.usecases.payouts import COUNTED, run_payouts, sync_payouts
@@ -147,7 +148,7 @@ def payouts_list(
             starting_after=starting_after,
             limit=limit,
         )
-        emit(result, as_json, _table)
+        emit(payouts_json(result), as_json, _table)
 
 
 def _reconciled(result: dict[str, Any]) -> None:
@@ -172,4 +173,5 @@ def payouts_reconcile(
 ) -> None:
     """Compare a provider's statement with the transfers we hold as paid; changes nothing."""
     with app_for(db, None) as pledge:
-        emit(reconcile_payouts(pledge.uow, rail, read_statement(statement)), as_json, _reconciled)
+        report = reconcile_payouts(pledge.uow, rail, read_statement(statement))
+        emit(reconciliation_json(report), as_json, _reconciled)

@@ -8,7 +8,10 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from pledge.domain.money import format_minor
+from pledge.domain.timeutil import format_instant, zone
 from pledge.entrypoints.cli.options import out
+from pledge.usecases.simulation import Simulation, TierReach
 
 
 def money(amount: str, currency: str) -> str:
@@ -18,80 +21,93 @@ def money(amount: str, currency: str) -> str:
     return f"{sign}{int(whole):,}{'.' + frac if frac else ''} {currency}"
 
 
-def simulation(result: dict[str, Any]) -> None:
-    cur = result["currency"]
-    summary = Table(
-        title=f"Dry run of {result['campaign']} v{result['version']} ({result['state']})", show_header=False
+def money_minor(amount_minor: int, currency: str) -> str:
+    """``money`` of an amount in minor units."""
+    return money(format_minor(amount_minor, currency), currency)
+
+
+def simulation(sim: Simulation) -> None:
+    cur, plan = sim.currency, sim.plan
+    state = "" if sim.state is None else sim.state.value
+    summary = Table(title=f"Dry run of {sim.campaign} v{sim.version} ({state})", show_header=False)
+    summary.add_row("purchases evaluated", f"{sim.evaluated:,}")
+    summary.add_row("qualifying (all conditions)", f"{sim.qualifying:,}")
+    summary.add_row("grants the next run would issue", f"{plan.grants:,}")
+    summary.add_row(
+        "total amount", f"{money_minor(plan.amount_minor, cur)} (budget {money_minor(sim.budget_minor, cur)})"
     )
-    summary.add_row("purchases evaluated", f"{result['evaluated']:,}")
-    summary.add_row("qualifying (all conditions)", f"{result['qualifying']:,}")
-    summary.add_row("grants the next run would issue", f"{result['grants']:,}")
-    summary.add_row("total amount", f"{money(result['amount'], cur)} (budget {money(result['budget'], cur)})")
-    summary.add_row("left out: one per account", f"{result['limits']['per_account']:,}")
-    summary.add_row("left out: one per device (serial)", f"{result['limits']['per_serial']:,}")
-    summary.add_row("left out: budget exhausted", f"{result['budget_exhausted']:,}")
-    for other, n in result.get("already_paid_by", {}).items():
+    summary.add_row("left out: one per account", f"{plan.per_account:,}")
+    summary.add_row("left out: one per device (serial)", f"{plan.per_serial:,}")
+    summary.add_row("left out: budget exhausted", f"{plan.budget_exhausted:,}")
+    for other, n in sim.already_paid_by.items():
         summary.add_row(f"left out: already paid by {escape(other)}", f"{n:,}")
-    stacking = result.get("stacking", "excluded")
     summary.add_row(
         "promise group",
-        f"{escape(result.get('group', 'default'))}, stacking "
+        f"{escape(sim.group)}, stacking "
         + (
             "[bold red]ALLOWED[/]: pays purchases the group already paid"
-            if stacking == "allowed"
-            else stacking
+            if sim.stacking_allowed
+            else sim.stacking.value
         ),
     )
-    if result.get("earns_nothing"):
-        summary.add_row(
-            "left out: earns nothing (amount zero, e.g. a free item)", f"{result['earns_nothing']:,}"
-        )
-    if result.get("already_granted"):
-        summary.add_row("already granted earlier", f"{result['already_granted']:,}")
+    if plan.earns_nothing:
+        summary.add_row("left out: earns nothing (amount zero, e.g. a free item)", f"{plan.earns_nothing:,}")
+    if plan.already_granted:
+        summary.add_row("already granted earlier", f"{plan.already_granted:,}")
     out.print(summary)
-    if result.get("tiers"):
-        tiers = Table(title="Reach and cost per tier (the first tier whose window holds a purchase pays it)")
-        tiers.add_column("tier")
-        tiers.add_column("purchased")
-        tiers.add_column("grants", justify="right")
-        tiers.add_column("amount", justify="right")
-        for tier, figures in result["tiers"].items():
-            tiers.add_row(
-                escape(tier),
-                f"{figures['from']}..{figures['to']}",
-                f"{figures['grants']:,}",
-                money(figures["amount"], cur),
-            )
-        out.print(tiers)
-    rejections = Table(title="Rejections by condition (a purchase may fail several)")
-    rejections.add_column("condition")
-    rejections.add_column("rejected", justify="right")
-    rejections.add_column("near misses (fail only this)", justify="right")
-    for name, count in result["rejections"].items():
-        rejections.add_row(escape(name), f"{count:,}", f"{result['near_misses_by_condition'].get(name, 0):,}")
-    out.print(rejections)
-    if result["near_misses"]:
-        near = Table(
-            title=f"Near misses (first {len(result['near_misses'])} of {result['near_misses_total']:,})"
-        )
-        for column in ("purchase", "account", "failed condition", "days outside", "purchased at"):
-            near.add_column(column)
-        for miss in result["near_misses"][:15]:
-            days = "" if miss["distance_days"] is None else str(miss["distance_days"])
-            near.add_row(
-                miss["purchase_id"], miss["account_id"], miss["condition"], days, miss["purchased_at"]
-            )
-        out.print(near)
-    if "widen" in result:
-        w = result["widen"]
+    if sim.tiers:
+        out.print(_tiers(sim.tiers, cur))
+    out.print(_rejections(sim))
+    if sim.near_misses:
+        out.print(_near_misses(sim))
+    if sim.widen is not None:
+        w = sim.widen
         out.print(
-            f"Widening the window by {w['days']} day(s) to {w['from']}..{w['to']} would add "
-            f"[bold]{w['added_grants']:,}[/] grants costing [bold]{money(w['added_amount'], cur)}[/]."
+            f"Widening the window by {w.days} day(s) to {w.first}..{w.last} would add "
+            f"[bold]{w.added_grants:,}[/] grants costing [bold]{money_minor(w.added_amount_minor, cur)}[/]."
         )
-    for problem in result["problems"]:
-        style = "bold red" if problem["blocking"] else "yellow"
-        label = "BLOCKING" if problem["blocking"] else "warning"
-        out.print(f"[{style}]{label}[/] {problem['code']}: {escape(problem['message'])}", soft_wrap=True)
+    for problem in sim.problems:
+        style = "bold red" if problem.blocking else "yellow"
+        label = "BLOCKING" if problem.blocking else "warning"
+        out.print(f"[{style}]{label}[/] {problem.code}: {escape(problem.message)}", soft_wrap=True)
+
+
+def _tiers(tiers: Iterable[TierReach], currency: str) -> Table:
+    table = Table(title="Reach and cost per tier (the first tier whose window holds a purchase pays it)")
+    table.add_column("tier")
+    table.add_column("purchased")
+    table.add_column("grants", justify="right")
+    table.add_column("amount", justify="right")
+    for tier in tiers:
+        table.add_row(
+            escape(tier.id),
+            f"{tier.first}..{tier.last}",
+            f"{tier.grants:,}",
+            money_minor(tier.amount_minor, currency),
+        )
+    return table
+
+
+def _rejections(sim: Simulation) -> Table:
+    table = Table(title="Rejections by condition (a purchase may fail several)")
+    table.add_column("condition")
+    table.add_column("rejected", justify="right")
+    table.add_column("near misses (fail only this)", justify="right")
+    for name, count in sim.rejections.items():
+        table.add_row(escape(name), f"{count:,}", f"{sim.near_misses_by_condition.get(name, 0):,}")
+    return table
+
+
+def _near_misses(sim: Simulation) -> Table:
+    table = Table(title=f"Near misses (first {len(sim.near_misses)} of {sim.near_misses_total:,})")
+    for column in ("purchase", "account", "failed condition", "days outside", "purchased at"):
+        table.add_column(column)
+    tz = zone(sim.timezone)
+    for miss in sim.near_misses[:15]:
+        days = "" if miss.distance_days is None else str(miss.distance_days)
+        at = format_instant(miss.purchased_at_us, tz)
+        table.add_row(miss.purchase_id, miss.account_id, miss.condition, days, at)
+    return table
 
 
 def approval(result: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
-from pledge.entrypoints.presenters import run_json
+from pledge.entrypoints.presenters import problem_json, run_json
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.jobs import job_json
 from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
@@ -280,7 +280,7 @@ def _warnings(site: Site, detail: dict[str, Any], action: str, *, offered: bool)
         found["shortfall"] = shortfall_json(preview_shortfall(app.uow, app.rules, detail["id"]))
     elif action == "approve" and detail["versions"][-1]["document"].get("stacking") == "allowed":
         sim = simulate_campaign(app.uow, app.rules, detail["id"], near_miss_limit=0)
-        found["stacking"] = [p for p in sim["problems"] if p["code"] == "stacking_allowed"]
+        found["stacking"] = [problem_json(p) for p in sim.problems if p.code == "stacking_allowed"]
     return found
 
 

@@ -32,7 +32,7 @@ from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, grant_json, list_grants
 from pledge.usecases.insights import list_campaigns
 from pledge.usecases.notify_unsubscribe import inapp_messages
-from pledge.usecases.payout_listing import list_payouts
+from pledge.usecases.payout_listing import list_payouts, payout_json
 
 Body = Annotated[bytes, Depends(raw_body)]
 VISIBLE_STATES = ("active", "paused")
@@ -88,7 +88,10 @@ def routes(site: Site) -> APIRouter:
             waiting = (
                 []
                 if grant["state"] != "paying"
-                else list_payouts(app.uow, grant_id=grant["id"], state="waiting_user", limit=20)["data"]
+                else [
+                    payout_json(t)
+                    for t in list_payouts(app.uow, grant_id=grant["id"], state="waiting_user", limit=20).rows
+                ]
             )
             grant["waiting"] = waiting
         campaigns = eligibility(who, account_id) if record is not None else []

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pledge.domain.money import parse_minor
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.presenters import histogram_json
 from pledge.entrypoints.console.web import Site, Visitor, render, svg, visitor
+from pledge.entrypoints.presenters import simulation_json
 from pledge.usecases.insights import MAX_HISTOGRAM_DAYS, campaign_detail, near_miss_histogram
 from pledge.usecases.simulate import simulate_campaign
+from pledge.usecases.simulation import Simulation
 
 DEFAULT_DAYS = 14
 MAX_WIDEN = 3650
@@ -29,13 +30,12 @@ def _int(value: str | None, low: int, high: int, default: int | None) -> int | N
     return max(low, min(high, number))
 
 
-def conditions_table(sim: dict[str, Any]) -> list[dict[str, Any]]:
+def conditions_table(sim: Simulation) -> list[dict[str, Any]]:
     """The rule as its conditions, each with how many purchases it rejects and how many it alone rejects."""
-    rejections: dict[str, int] = sim["rejections"]
-    only: dict[str, int] = sim["near_misses_by_condition"]
+    only = sim.near_misses_by_condition
     return [
         {"name": name, "rejected": n, "only": only.get(name, 0), "window": name == "purchased"}
-        for name, n in rejections.items()
+        for name, n in sim.rejections.items()
     ]
 
 
@@ -70,23 +70,22 @@ def routes(site: Site) -> APIRouter:
         sim = simulate_campaign(app.uow, app.rules, campaign_id, near_miss_limit=20, widen_days=widen)
         shown = max(span, widen or 0)
         hist = histogram_json(near_miss_histogram(app.uow, app.rules, site.insights, campaign_id, shown))
-        cur = sim["currency"]
-        budget_minor = parse_minor(sim["budget"], cur)
-        amount_minor = parse_minor(sim["amount"], cur)
-        widened = sim.get("widen")
-        if widened:
-            widened = {**widened, "total_minor": amount_minor + parse_minor(widened["added_amount"], cur)}
+        page = simulation_json(sim)
+        amount_minor = sim.plan.amount_minor
+        widened = None
+        if sim.widen is not None:
+            widened = {**page["widen"], "total_minor": amount_minor + sim.widen.added_amount_minor}
         return render(
             who,
             "dryrun.html",
             c=detail,
-            sim=sim,
+            sim=page,
             widen=widened,
             widen_days=widen,
             span=span,
             conditions=conditions_table(sim),
             hist=histogram(who, hist),
-            budget_minor=budget_minor,
+            budget_minor=sim.budget_minor,
             amount_minor=amount_minor,
             latest=detail["versions"][-1],
             actions=allowed_actions(who, detail),

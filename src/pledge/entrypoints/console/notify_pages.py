@@ -16,6 +16,7 @@ from pledge.bootstrap import notification_renderer
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.web import Site, Visitor, render, svg, visitor
+from pledge.entrypoints.notify_json import funnel_json, preview_json
 from pledge.usecases.insights import campaign_detail
 from pledge.usecases.notify_funnel import campaign_funnels
 from pledge.usecases.notify_preview import TEMPLATE_CHOICES, preview_message
@@ -48,11 +49,14 @@ def routes(site: Site) -> APIRouter:
         problem = ""
         if account and account.strip():
             try:
-                preview = preview_message(
-                    app.uow, app.clock, notification_renderer(), campaign_id, chosen, account.strip()
+                preview = preview_json(
+                    preview_message(
+                        app.uow, app.clock, notification_renderer(), campaign_id, chosen, account.strip()
+                    )
                 )
             except (InputError, NotFoundError, RefusedError) as exc:  # shown next to the form
                 problem = exc.message
+        funnels = [funnel_json(f) for f in campaign_funnels(app.uow, campaign_id)]
         return render(
             who,
             "notifications.html",
@@ -62,7 +66,7 @@ def routes(site: Site) -> APIRouter:
             account=(account or "").strip(),
             preview=preview,
             problem=problem,
-            funnels=[{**f, "svg": funnel_chart(who, f)} for f in campaign_funnels(app.uow, campaign_id)],
+            funnels=[{**f, "svg": funnel_chart(who, f)} for f in funnels],
             steps=FUNNEL_STEPS,
         )
 

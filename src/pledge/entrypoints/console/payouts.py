@@ -17,6 +17,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.payouts import RAILS
 from pledge.entrypoints.console.uploads import read_upload
 from pledge.entrypoints.console.web import Site, Visitor, render, visitor
+from pledge.entrypoints.payouts_json import payouts_json, reconciliation_json
 from pledge.usecases.payout_listing import list_payouts
 from pledge.usecases.payout_reconcile import reconcile_payouts
 
@@ -46,7 +47,13 @@ def staff_routes(site: Site) -> APIRouter:
             limit=50,
         )
         return render(
-            who, "payouts.html", page=page, state=state, states=STATES, campaign=campaign or "", rails=RAILS
+            who,
+            "payouts.html",
+            page=payouts_json(page),
+            state=state,
+            states=STATES,
+            campaign=campaign or "",
+            rails=RAILS,
         )
 
     @router.post("/payouts/reconcile")
@@ -71,4 +78,4 @@ def _reconcile(who: Visitor, rail: str, upload: tuple[str, bytes]) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="pledge-statement-") as folder:
         path = Path(folder) / (Path(name).name or "statement.csv")
         path.write_bytes(content)
-        return reconcile_payouts(who.ctx.app.uow, rail, statement_lines(path))
+        return reconciliation_json(reconcile_payouts(who.ctx.app.uow, rail, statement_lines(path)))

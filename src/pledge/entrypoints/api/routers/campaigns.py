@@ -13,7 +13,7 @@ from pledge.domain.campaign import CampaignState as State
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body
-from pledge.entrypoints.presenters import run_json
+from pledge.entrypoints.presenters import run_json, simulation_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody, parse_document
 from pledge.entrypoints.web.context import context
@@ -85,7 +85,7 @@ def simulate(
         result = simulate_campaign(
             app.uow, app.rules, campaign_id, near_miss_limit=p.near_misses, widen_days=p.widen_days
         )
-        return 200, models.Simulation.model_validate(result).model_dump(mode="json")
+        return 200, models.Simulation.model_validate(simulation_json(result)).model_dump(mode="json")
 
     return call.respond(execute)
 

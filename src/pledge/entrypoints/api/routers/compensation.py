@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import Field, StrictBool
 
 from pledge.domain.offers import CompensationPolicy
-from pledge.entrypoints.api import models
+from pledge.entrypoints.api import billing_models, models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
 from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.auth import check_permission, scopes_doc
@@ -48,7 +48,7 @@ class CompensateParams(StrictBody):
 
 @router.post(
     "/{campaign_id}/compensate",
-    response_model=models.Compensation,
+    response_model=billing_models.Compensation,
     responses={202: {"model": models.Job, "description": "Applying: a job to poll; its result is the run"}},
     summary="Compensate terms bought under earlier versions: a dry run (200), or apply as a job (202)",
     description="A dry run is open to the scopes listed in `x-scopes`; applying (`dry_run` false, the "
@@ -83,7 +83,7 @@ def compensate(
                 app.uow, app.clock, campaign_id, actor, dry_run=True, policy=policy, account_id=p.account_id
             )
             body = {"object": "compensation_run", **compensation_json(result)}
-            return 200, models.Compensation.model_validate(body).model_dump(mode="json")
+            return 200, billing_models.Compensation.model_validate(body).model_dump(mode="json")
 
         return call.respond(preview)
 

@@ -11,6 +11,7 @@ from pledge.domain.audit import ChainedAudit
 from pledge.domain.timeutil import format_instant
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter, page
+from pledge.entrypoints.presenters import ledger_check_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.context import context
 from pledge.entrypoints.web.errors import bad_request
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["ledger and audit"], responses=ERROR_RESP
 def ledger_verify(
     request: Request, _: Annotated[Principal, Depends(require("ledger.read"))]
 ) -> dict[str, Any]:
-    return {"object": "ledger_verification", **verify_ledger(context(request).app.uow)}
+    return {"object": "ledger_verification", **ledger_check_json(verify_ledger(context(request).app.uow))}
 
 
 def audit_json(entry: ChainedAudit) -> dict[str, Any]:

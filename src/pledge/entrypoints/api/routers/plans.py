@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from pledge.adapters.webhooks.subjects import CATALOG_SUBJECT
 from pledge.domain.schemas import PLANS
-from pledge.entrypoints.api import models
+from pledge.entrypoints.api import billing_models
 from pledge.entrypoints.api.routers.common import (
     ERROR_RESPONSES,
     Limit,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERROR_RESPONSES
 
 @router.post(
     "",
-    response_model=models.CatalogApplied,
+    response_model=billing_models.CatalogApplied,
     summary="Apply a plans file: a changed file is the next catalog version, the same file changes nothing",
     openapi_extra={
         **scopes_doc("plans.write"),
@@ -48,12 +48,12 @@ def apply(
         result = apply_plans(uow, app.clock, document, call.principal.actor)
         return {"object": "catalog", **result}
 
-    return call.run("plans.apply", CATALOG_SUBJECT, fn, models.CatalogApplied)
+    return call.run("plans.apply", CATALOG_SUBJECT, fn, billing_models.CatalogApplied)
 
 
 @router.get(
     "",
-    response_model=models.PlanList,
+    response_model=billing_models.PlanList,
     summary="The plans of the current catalog, in catalog order (an empty list before the first apply)",
     openapi_extra=scopes_doc("plans.read"),
 )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from pledge.entrypoints.api import models
+from pledge.entrypoints.api import billing_models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
 from pledge.entrypoints.presenters import quote_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
@@ -43,7 +43,7 @@ def own_account(principal: Principal, account: str | None, param: str = "account
 
 @router.get(
     "",
-    response_model=models.Quote,
+    response_model=billing_models.Quote,
     summary="Price a plan for an account now: the best active offer or the list price, with its breakdown",
     openapi_extra=scopes_doc("quotes.read"),
 )

@@ -16,7 +16,7 @@ from pydantic import Field, StrictBool
 
 from pledge.adapters.webhooks.uow import NEW_TERM_SUBJECT
 from pledge.domain.errors import InputError
-from pledge.entrypoints.api import models
+from pledge.entrypoints.api import billing_models, models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
 from pledge.entrypoints.api.routers.quotes import own_account
 from pledge.entrypoints.presenters import renewal_json
@@ -63,7 +63,7 @@ class BuyParams(StrictBody):
 
 @router.post(
     "",
-    response_model=models.SubscriptionTerm,
+    response_model=billing_models.SubscriptionTerm,
     summary="Buy a plan at the terms a quote gives now (auto-renew off); retry with the same Idempotency-Key",
     openapi_extra=scopes_doc("subscriptions.buy"),
 )
@@ -81,14 +81,14 @@ def buy(params: BuyParams, call: Annotated[Call, Depends(mutation("subscriptions
         if not audit.written:  # the term existed already (a retried purchase): nothing was committed
             audit.subject = f"subscription:{result['id']}"
         finish_audit(ctx, audit)
-        return 200, models.SubscriptionTerm.model_validate(result).model_dump(mode="json")
+        return 200, billing_models.SubscriptionTerm.model_validate(result).model_dump(mode="json")
 
     return call.respond(execute)
 
 
 @router.get(
     "",
-    response_model=models.SubscriptionList,
+    response_model=billing_models.SubscriptionList,
     summary="Subscription terms, oldest id first (a renewal is its own term); customer keys see their own",
     openapi_extra=scopes_doc("subscriptions.read"),
 )
@@ -112,7 +112,7 @@ def list_(
 
 @router.get(
     "/{term_id}",
-    response_model=models.SubscriptionTerm,
+    response_model=billing_models.SubscriptionTerm,
     summary="One subscription term, with its auto-renew consent history",
     openapi_extra=scopes_doc("subscriptions.read"),
 )
@@ -130,7 +130,7 @@ class AutoRenewParams(StrictBody):
 
 @router.post(
     "/{term_id}/auto_renew",
-    response_model=models.SubscriptionTerm,
+    response_model=billing_models.SubscriptionTerm,
     summary="Record the customer's auto-renew choice: who (the key), when, and the exact wording shown",
     openapi_extra=scopes_doc("subscriptions.auto_renew"),
 )
@@ -145,7 +145,7 @@ def auto_renew(
         "subscription.auto_renew",
         f"subscription:{term_id}",
         lambda uow: set_term_auto_renew(uow, app.clock, term_id, params.on, call.principal.actor),
-        models.SubscriptionTerm,
+        billing_models.SubscriptionTerm,
     )
 
 
@@ -158,7 +158,7 @@ class RefundParams(StrictBody):
 
 @router.post(
     "/{term_id}/refund",
-    response_model=models.SubscriptionRefund,
+    response_model=billing_models.SubscriptionRefund,
     summary="Refund a term (in full, or its unused share); with repurchase, rebuy it at the current terms",
     openapi_extra=scopes_doc("subscriptions.refund"),
 )
@@ -177,7 +177,7 @@ def refund(
         result = refund_subscription(uow, app.clock, term_id, repurchase=p.repurchase, prorated=p.prorated)
         return {"object": "subscription_refund", **result}
 
-    return call.run("subscription.refund", f"subscription:{term_id}", fn, models.SubscriptionRefund)
+    return call.run("subscription.refund", f"subscription:{term_id}", fn, billing_models.SubscriptionRefund)
 
 
 @router.post(
