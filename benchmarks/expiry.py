@@ -83,7 +83,8 @@ def expiry_steps(bench: Bench, issued: int) -> None:
     brow = bench.report.row("baseline: UPDATE the same grants")
     brow.time, brow.rows = seconds(floor["update_seconds"]), floor["updated"]
     brow.rate = floor["updated"] / floor["update_seconds"] if floor["update_seconds"] else None
-    brow.note = "what rewriting each grant's row costs at least (rolled back)"
+    brow.rss_mib = frow.rss_mib  # the same process measured both
+    brow.note = "what rewriting each grant's row costs at least (rolled back); measured after the floor"
     child = bench.cli("expiry (grants expire)", "grants", "expire", "--now", NOW, "--json")
     result = child.json()
     bench.check("expired vs issued", result["expired"], issued)
