@@ -78,7 +78,10 @@ class SparkEngine(SqlEngine):
         if suffix == ".parquet":
             frame = self._spark.read.parquet(str(path))
         elif suffix == ".csv":
-            frame = self._spark.read.option("header", True).csv(str(path))
+            # RFC 4180, as Python's csv module and DuckDB read it: a quote inside a quoted field is
+            # doubled. Spark's default escape is a backslash, which would read `"mi ""1"""` as
+            # something other than `mi "1"` and let a rule on the SKU disagree with the import.
+            frame = self._spark.read.option("header", True).option("escape", '"').csv(str(path))
         else:
             raise InputError(f"{path}: a .parquet or .csv file is expected", code="unknown_format")
         frame.createOrReplaceTempView(view)
