@@ -15,6 +15,7 @@ from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.files.readers import read_accounts, read_purchases, read_serials
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
+from pledge.domain.claims import Claim, ClaimState
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import US_PER_SECOND, parse_instant
@@ -51,7 +52,7 @@ def update(app: App, accounts: Path, moves: dict[str, str]) -> dict[str, object]
     return import_accounts(app.uow, read_accounts(changed), update=True, corrector=corrector)
 
 
-def claim(app: App, folder: Path, account: str, serial: str) -> dict[str, object]:
+def claim(app: App, folder: Path, account: str, serial: str) -> Claim:
     desk = ClaimDesk(
         app.uow, app.rules, app.clock, ImageEvidenceProcessor(), LocalEvidenceStore(folder / "ev")
     )
@@ -60,8 +61,8 @@ def claim(app: App, folder: Path, account: str, serial: str) -> dict[str, object
     return desk.submit(request, "cs.liu")
 
 
-def region_flags(claim: dict[str, object]) -> list[str]:
-    return [f["detail"] for f in claim["flags"] if f["name"] == "region_changed"]  # type: ignore[attr-defined]
+def region_flags(claim: Claim) -> list[str]:
+    return [f.detail for f in claim.flags if f.name == "region_changed"]
 
 
 def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
@@ -96,7 +97,7 @@ def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
     ]
     app = at(app, LAUNCH + 3 * HOUR)
     hk = claim(app, tmp_path, "A-hk-1", "S20")
-    assert hk["state"] == "pending", hk  # every check passed; the flag sends it to a person
+    assert hk.state is ClaimState.PENDING, hk  # every check passed; the flag sends it to a person
     assert region_flags(hk) == [
         "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the campaign was "
         "launched on 2021-08-10T12:00:00+08:00"

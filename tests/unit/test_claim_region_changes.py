@@ -12,7 +12,7 @@ import pytest
 from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
-from pledge.domain.claims import region_changed
+from pledge.domain.claims import Claim, ClaimState, Flag, region_changed
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord, RegionChange
 from pledge.domain.serials import SerialRecord
@@ -48,14 +48,14 @@ def update(uow: UnitOfWorkFactory, clock: Clock, rows: list[AccountRecord]) -> d
     return import_accounts(uow, [rows], update=True, corrector=Corrector(rules, clock, "ops"))
 
 
-def claim(desk: ClaimDesk, account: str, serial: str, seed: str) -> dict[str, object]:
+def claim(desk: ClaimDesk, account: str, serial: str, seed: str) -> Claim:
     photo = receipt(seed, size=(100 + 40 * int(serial[1:]) % 300, 200))
     request = ClaimRequest(CID, account, serial, "2011-10-05T10:00:00+08:00", "300.00", [("r.jpg", photo)])
     return desk.submit(request, "cs.liu")
 
 
-def region_flags(claim: dict[str, object]) -> list[dict[str, str]]:
-    return [f for f in claim["flags"] if f["name"] == "region_changed"]  # type: ignore[attr-defined]
+def region_flags(claim: Claim) -> list[Flag]:
+    return [f for f in claim.flags if f.name == "region_changed"]
 
 
 def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_not() -> None:
@@ -84,13 +84,13 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     clock.instant_us = NOW + 2 * HOUR
     desk = ClaimDesk(uow, rules, clock, ImageEvidenceProcessor(), MemoryEvidenceStore())
     hk = claim(desk, "A-hk-1", "S20", "hk")
-    assert hk["state"] == "pending"  # a flag asks for a look; every check passed
+    assert hk.state is ClaimState.PENDING  # a flag asks for a look; every check passed
     assert region_flags(hk) == [
-        {
-            "name": "region_changed",
-            "detail": "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the "
+        Flag(
+            "region_changed",
+            "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the "
             "campaign was launched on 2021-08-10T12:00:00+08:00",
-        }
+        )
     ]
     assert region_flags(claim(desk, "A-tw-1", "S21", "tw")) == []  # moved before the announcement
     assert region_flags(claim(desk, "A-cn-3", "S22", "cn")) == []  # changed, but not its region

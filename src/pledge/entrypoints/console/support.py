@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
+from pledge.entrypoints.billing_json import refund_json, terms_json
 from pledge.entrypoints.console.compensation import start_compensation
 from pledge.entrypoints.console.support_reinstate import reinstate_routes
 from pledge.entrypoints.console.web import (
@@ -106,7 +107,11 @@ def _lookup(router: APIRouter, site: Site) -> None:
             if who.may("grants.read")
             else None
         )
-        terms = list_subscriptions(app.uow, account_id=account_id) if who.may("subscriptions.read") else None
+        terms = (
+            terms_json(list_subscriptions(app.uow, account_id=account_id))
+            if who.may("subscriptions.read")
+            else None
+        )
         previews = compensation_previews(who, account_id, offers) if who.may("compensation.preview") else []
         return render(
             who,
@@ -164,8 +169,10 @@ def _corrections(router: APIRouter, site: Site) -> None:
             f"subscription:{term_id}",
             lambda uow: {
                 "object": "subscription_refund",
-                **refund_subscription(
-                    uow, app.clock, term_id, repurchase=kind == "repurchase", prorated=kind == "prorated"
+                **refund_json(
+                    refund_subscription(
+                        uow, app.clock, term_id, repurchase=kind == "repurchase", prorated=kind == "prorated"
+                    )
                 ),
             },
         )
