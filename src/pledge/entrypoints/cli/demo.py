@@ -128,13 +128,13 @@ def _import_history(app: App, purchases: int, seed: int) -> None:
             a = import_accounts(app.uow, read_accounts(accounts_file))
             p = import_purchases(app.uow, read_purchases(purchases_file))
             out.print(
-                f"  {accounts_file.name}: {a['imported']:,} accounts; {purchases_file.name}: "
-                f"{p['imported']:,} purchases"
+                f"  {accounts_file.name}: {a.imported:,} accounts; {purchases_file.name}: "
+                f"{p.imported:,} purchases"
             )
         again = import_purchases(app.uow, read_purchases(data.purchases_path))
         out.print(
-            f"  re-import of {data.purchases_path.name}: {again['imported']} imported, "
-            f"{again['unchanged']:,} unchanged"
+            f"  re-import of {data.purchases_path.name}: {again.imported} imported, "
+            f"{again.unchanged:,} unchanged"
         )
 
 
