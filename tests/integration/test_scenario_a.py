@@ -74,9 +74,9 @@ def test_apply_is_idempotent_and_versions_changes(app: App) -> None:
     first = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     again = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     changed = apply_campaign(app.uow, app.rules, app.clock, campaign(budget="100.00"), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert (again["version"], again["changed"]) == (1, False)
-    assert (changed["version"], changed["changed"]) == (2, True)
+    assert (first.version, first.changed) == (1, True)
+    assert (again.version, again.changed) == (1, False)
+    assert (changed.version, changed.changed) == (2, True)
 
 
 def test_bad_rule_is_refused_at_apply_with_its_position(app: App) -> None:

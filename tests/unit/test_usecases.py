@@ -243,9 +243,9 @@ def test_apply_is_idempotent_versions_changes_and_refuses_bad_rules(world: World
     first = apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     again = apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     changed = apply_campaign(world.uow, rules, CLOCK, campaign(budget="100.00"), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert (again["version"], again["changed"], again["content_hash"]) == (1, False, first["content_hash"])
-    assert (changed["version"], changed["changed"]) == (2, True)
+    assert (first.version, first.changed) == (1, True)
+    assert (again.version, again.changed, again.content_hash) == (1, False, first.content_hash)
+    assert (changed.version, changed.changed) == (2, True)
     with world.uow() as uow:
         assert [e["kind"] for e in uow.campaigns.events(CID)] == ["terms_applied", "terms_applied"]
     doc = campaign(id="other")
@@ -263,10 +263,8 @@ def test_approval_is_four_eyes_bound_to_the_hash_and_reset_by_new_terms(world: W
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, CLOCK, CID, "finance", expected_hash="sha256:stale")
     assert caught.value.code == "terms_changed"
-    approved = approve_campaign(
-        world.uow, rules, CLOCK, CID, "finance", expected_hash=applied["content_hash"]
-    )
-    assert approved["state"] == "approved" and approved["approved_by"] == "finance"
+    approved = approve_campaign(world.uow, rules, CLOCK, CID, "finance", expected_hash=applied.content_hash)
+    assert approved.state is CampaignState.APPROVED and approved.approved_by == "finance"
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, CLOCK, CID, "boss")
     assert caught.value.code == "already_approved"
@@ -287,7 +285,9 @@ def test_launch_funds_the_budget_once_and_states_move_by_the_rules(world: World)
         launch_campaign(world.uow, rules, CLOCK, CID, "finance")
     assert caught.value.code == "invalid_state_transition"
     assert len(world.store.ledger) == 1
-    assert set_campaign_state(world.uow, CLOCK, CID, CampaignState.PAUSED, "ops")["state"] == "paused"
+    assert (
+        set_campaign_state(world.uow, CLOCK, CID, CampaignState.PAUSED, "ops").state is CampaignState.PAUSED
+    )
     with pytest.raises(RefusedError) as caught:
         run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert caught.value.code == "not_active"

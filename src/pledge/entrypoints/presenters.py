@@ -17,6 +17,8 @@ from pledge.domain.corrections import ClawbackCase
 from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
+from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
+from pledge.usecases.campaigns import AppliedTerms, ApprovedTerms, LaunchedCampaign, StateChange
 from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
@@ -268,6 +270,10 @@ json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
 json_view.register(LedgerCheck, ledger_check_json)
 json_view.register(ImportResult, import_json)
+json_view.register(AppliedTerms, applied_json)
+json_view.register(ApprovedTerms, approval_json)
+json_view.register(LaunchedCampaign, launched_json)
+json_view.register(StateChange, state_change_json)
 json_view.register(Simulation, simulation_json)
 json_view.register(Grant, grant_json)
 
