@@ -233,7 +233,7 @@ def test_a_claim_by_an_account_moved_after_the_launch_shows_the_flag(site: Site)
     # Hong Kong's account is moved to the mainland by an --update import after the launch (at NOW).
     moved = [r._replace(region="CN") if r.account_id == "A-hk-1" else r for r in account_records()]
     corrector = Corrector(site.app.rules, site.app.clock, "ops.li")
-    assert import_accounts(site.app.uow, [moved], update=True, corrector=corrector)["updated"] == 1
+    assert import_accounts(site.app.uow, [moved], update=True, corrector=corrector).updated == 1
     request = ClaimRequest(CID, "A-hk-1", "S30", "2011-10-05T10:00:00+08:00", "300.00",
                            [("r.jpg", receipt("hk", size=(230, 150)))])  # fmt: skip
     claim_id = site.app.claim_desk().submit(request, "cs.liu").id

@@ -21,7 +21,7 @@ from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import US_PER_SECOND, parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.claims import ClaimDesk, ClaimRequest
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.serials import import_serials
 from tests.support.data import campaign, write_files
 from tests.support.images import receipt
@@ -40,7 +40,7 @@ def at(app: App, instant_us: int) -> App:
     return App(app.url, instant_us)
 
 
-def update(app: App, accounts: Path, moves: dict[str, str]) -> dict[str, object]:
+def update(app: App, accounts: Path, moves: dict[str, str]) -> ImportResult:
     """``pledge import accounts --update``: the file with these accounts' regions replaced."""
     lines = accounts.read_text(encoding="utf-8").splitlines()
     for account, region in moves.items():
@@ -76,14 +76,14 @@ def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
     (tmp_path / "serials.csv").write_text(SERIALS, encoding="utf-8")
     import_serials(app.uow, read_serials(tmp_path / "serials.csv"))
     # Before the announcement, Taiwan's account moves to the mainland: upkeep, not a reason to look.
-    assert update(app, accounts, {"A-tw-1": "CN"})["updated"] == 1
+    assert update(app, accounts, {"A-tw-1": "CN"}).updated == 1
     app = at(app, LAUNCH)
     apply_campaign(app.uow, app.rules, app.clock, campaign(claims={"open_until": "2022-06-30"}), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     # After it, Hong Kong's account moves into the region the campaign pays (microseconds and all).
     app = at(app, LAUNCH + HOUR + 250_001)
-    assert update(app, accounts, {"A-tw-1": "CN", "A-hk-1": "CN"})["updated"] == 1
+    assert update(app, accounts, {"A-tw-1": "CN", "A-hk-1": "CN"}).updated == 1
     with app.engine.connect() as conn:
         stored = conn.execute(
             text(
@@ -128,7 +128,7 @@ def test_an_update_that_fails_keeps_no_region_change(db_url: str, tmp_path: Path
     assert (
         import_accounts(
             app.uow, read_accounts(moved), update=True, corrector=Corrector(app.rules, app.clock)
-        )["updated"]
+        ).updated
         == 1
     )
     with app.engine.connect() as conn:

@@ -19,7 +19,7 @@ from pledge.domain.serials import SerialRecord
 from pledge.domain.timeutil import US_PER_SECOND, parse_instant, zone
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.claims import ClaimDesk, ClaimRequest
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.ports import UnitOfWorkFactory
 from pledge.usecases.serials import import_serials
 from tests.support.data import ACCOUNTS, campaign
@@ -44,7 +44,7 @@ def moved(accounts: dict[str, str]) -> list[AccountRecord]:
     return [r._replace(region=accounts.get(r.account_id, r.region)) for r in account_records(ACCOUNTS)]
 
 
-def update(uow: UnitOfWorkFactory, clock: Clock, rows: list[AccountRecord]) -> dict[str, object]:
+def update(uow: UnitOfWorkFactory, clock: Clock, rows: list[AccountRecord]) -> ImportResult:
     return import_accounts(uow, [rows], update=True, corrector=Corrector(rules, clock, "ops"))
 
 
@@ -66,7 +66,7 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     serials = [SerialRecord(f"S{n}", "mi-1", SOLD, "reseller", "CN", None) for n in range(20, 24)]
     import_serials(uow, [serials])
     # Before the announcement: Taiwan's account moves to the mainland (ordinary upkeep).
-    assert update(uow, clock, moved({"A-tw-1": "CN"}))["updated"] == 1
+    assert update(uow, clock, moved({"A-tw-1": "CN"})).updated == 1
     clock.instant_us = NOW
     apply_campaign(uow, rules, clock, campaign(claims={"open_until": "2022-06-30"}), "ops")
     approve_campaign(uow, rules, clock, CID, "finance")
@@ -76,7 +76,7 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     clock.instant_us = NOW + HOUR + 654_321
     rows = moved({"A-tw-1": "CN", "A-hk-1": "CN"})
     rows = [r._replace(email="li@example.com") if r.account_id == "A-cn-3" else r for r in rows]
-    assert update(uow, clock, rows)["updated"] == 2
+    assert update(uow, clock, rows).updated == 2
     assert [(c.account_id, c.old_region, c.new_region) for c in store.region_changes] == [
         ("A-tw-1", "TW", "CN"),
         ("A-hk-1", "HK", "CN"),

@@ -20,6 +20,7 @@ from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import expire_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
+from pledge.usecases.shortfall import Shortfall
 from pledge.usecases.simulate import simulate_campaign
 from tests.support.data import campaign
 from tests.unit.test_usecases import (
@@ -79,9 +80,9 @@ def test_group_and_stacking_are_part_of_the_terms_and_their_hash() -> None:
 def test_changing_stacking_is_a_new_version_that_needs_approval(world: World) -> None:
     start(world)
     changed = apply_campaign(world.uow, rules, CLOCK, campaign(stacking="allowed"), "ops")
-    assert changed["changed"] and changed["version"] == 2
+    assert changed.changed and changed.version == 2
     approved = approve_campaign(world.uow, rules, CLOCK, CID, "finance")
-    assert (approved["stacking"], approved["group"]) == ("allowed", "default")
+    assert (approved.stacking, approved.group) == ("allowed", "default")
 
 
 # -- A: a copied campaign pays nothing twice -----------------------------------------------
@@ -146,7 +147,7 @@ def test_stacking_allowed_pays_again_and_the_approver_is_told(world: World) -> N
     assert problem.message.startswith(f"stacking allowed: 3 qualifying purchases already paid by {CID}")
     assert (dry.plan.grants, dry.plan.already_paid, dry.paid_again_by) == (3, 0, {CID: 3})
     approved = approve_campaign(world.uow, rules, CLOCK, COPY, "finance")
-    assert approved["stacking"] == "allowed"
+    assert approved.stacking == "allowed"
     launch_campaign(world.uow, rules, CLOCK, COPY, "finance")
     assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 3
 
@@ -241,8 +242,7 @@ def test_launch_with_a_shortfall_needs_its_exact_acknowledgement(world: World) -
         assert "3000.00 CNY is 2297.00 CNY short" in str(caught.value)
     assert world.store.campaigns[CID].state.value == "approved" and not world.store.budgets
     launched = launch_campaign(world.uow, rules, CLOCK, CID, "finance", 2)
-    shortfall = {"purchases": 2, "missing": "2297.00", "budget": "3000.00", "currency": "CNY"}
-    assert launched["accepted_shortfall"] == shortfall
+    assert launched.accepted_shortfall == Shortfall(purchases=2, missing_minor=229_700, budget_minor=300_000)
     (event,) = [e for e in world.store.events if e[1] == "launched"]
     assert '"accepted_shortfall"' in event[4] and '"missing": "2297.00"' in event[4]
 
@@ -253,4 +253,4 @@ def test_an_acknowledgement_without_a_shortfall_is_refused(world: World) -> None
     with pytest.raises(RefusedError) as caught:
         launch_campaign(world.uow, rules, CLOCK, CID, "finance", 2)
     assert caught.value.code == "budget_shortfall" and "pays every qualifying purchase" in str(caught.value)
-    assert "accepted_shortfall" not in launch_campaign(world.uow, rules, CLOCK, CID, "finance")
+    assert launch_campaign(world.uow, rules, CLOCK, CID, "finance").accepted_shortfall is None

@@ -425,10 +425,10 @@ def test_offer_apply_needs_a_catalog_and_checks_its_plans() -> None:
     assert w.store.campaigns == {}
 
     first = apply_campaign(w.uow, rules, APPLIED, offer(1), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert apply_campaign(w.uow, rules, APPLIED, offer(1), "ops")["changed"] is False
+    assert (first.version, first.changed) == (1, True)
+    assert apply_campaign(w.uow, rules, APPLIED, offer(1), "ops").changed is False
     second = apply_campaign(w.uow, rules, APPLIED, offer(2), "ops")
-    assert (second["version"], second["changed"]) == (2, True)
+    assert (second.version, second.changed) == (2, True)
     with pytest.raises(RefusedError) as caught:  # an offer id cannot become a cashback campaign
         apply_campaign(w.uow, rules, APPLIED, campaign(id=CAMPAIGN_ID), "ops")
     assert caught.value.code == "kind_locked"

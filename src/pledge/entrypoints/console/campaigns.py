@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pledge.domain.campaign import CampaignState
 from pledge.domain.persons import same_person
+from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.presenters import shortfall_json, timeline_json
 from pledge.entrypoints.console.web import (
@@ -172,7 +173,7 @@ def _pages(router: APIRouter, site: Site) -> None:
             who,
             "campaign.apply",
             subject,
-            lambda uow: apply_campaign(uow, app.rules, app.clock, document, who.actor),
+            lambda uow: applied_json(apply_campaign(uow, app.rules, app.clock, document, who.actor)),
         )
         key = "applied_version" if result["changed"] else "applied_unchanged"
         return redirect(who, f"/console/campaigns/{result['id']}", ("ok", who.t(key, **result)))
@@ -245,7 +246,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 "campaign.approve",
                 subject,
-                lambda uow: approve_campaign(uow, app.rules, app.clock, campaign_id, who.actor, expected),
+                lambda uow: approval_json(
+                    approve_campaign(uow, app.rules, app.clock, campaign_id, who.actor, expected)
+                ),
             )
             return redirect(who, page, ("ok", who.t("approved_done", **done)))
         if action == "launch":
@@ -254,7 +257,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 "campaign.launch",
                 subject,
-                lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor, accepted),
+                lambda uow: launched_json(
+                    launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor, accepted)
+                ),
                 accept_shortfall=accepted,
             )
             return redirect(who, page, ("ok", who.t("launched_done", **done)))
@@ -264,7 +269,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 f"campaign.{action}",
                 subject,
-                lambda uow: set_campaign_state(uow, app.clock, campaign_id, target, who.actor),
+                lambda uow: state_change_json(
+                    set_campaign_state(uow, app.clock, campaign_id, target, who.actor)
+                ),
             )
             return redirect(who, page, ("ok", who.t("state_done", **done)))
         return redirect(who, _start_run(site, who, campaign_id))
