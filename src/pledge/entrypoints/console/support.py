@@ -95,8 +95,8 @@ def _lookup(router: APIRouter, site: Site) -> None:
         if record is None:
             raise refused(who.t("account_not_found", account=account_id), 404, "account_not_found")
         all_campaigns = list_campaigns(app.uow)
-        cashback = [c["id"] for c in all_campaigns if c["kind"] == "cashback"]
-        offers = [c["id"] for c in all_campaigns if c["kind"] == "offer"]
+        cashback = [c.id for c in all_campaigns if c.kind == "cashback"]
+        offers = [c.id for c in all_campaigns if c.kind == "offer"]
         chosen = campaign if campaign in cashback else (cashback[0] if cashback else None)
         explanation = None
         if chosen and who.may("eligibility.read"):
