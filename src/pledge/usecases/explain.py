@@ -72,7 +72,7 @@ class PurchaseExplanation:
 
     @property
     def qualifies(self) -> bool:
-        return self.window.passed and all(c.passed for c in self.conditions)
+        return _passes(self.window, self.conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ def explain_account(
     out = []
     for purchase in purchases:
         window, conditions = _window(terms, purchase), _conditions(compiled, terms, purchase, account)
-        qualifies = window.passed and all(c.passed for c in conditions)
+        qualifies = _passes(window, conditions)
         grant = grants.get(purchase.purchase_id)
         why_not = why.get(purchase.purchase_id)
         case = cases.get(grant.id) if grant is not None else None
@@ -154,6 +154,10 @@ def _why_unpaid(
         return other is not None and found is not None and _qualifies(compiled, terms, found, other)
 
     return why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
+
+
+def _passes(window: WindowCheck, conditions: tuple[ConditionCheck, ...]) -> bool:
+    return window.passed and all(c.passed for c in conditions)
 
 
 def _window(terms: CashbackTerms, purchase: PurchaseRecord) -> WindowCheck:
