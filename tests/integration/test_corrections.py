@@ -19,6 +19,7 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json, grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
@@ -99,10 +100,10 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     later.close()
     assert verify_ledger(app.uow).ok
 
-    explained = explain_account(app.uow, app.rules, "A-cn-1", CID)
+    explained = explanation_json(explain_account(app.uow, app.rules, "A-cn-1", CID))
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
     assert not p01["qualifies"] and p01["grant"]["state"] == "claimed" and "claw-back case" in p01["note"]
-    (p03,) = explain_account(app.uow, app.rules, "A-cn-2", CID)["purchases"]
+    (p03,) = explanation_json(explain_account(app.uow, app.rules, "A-cn-2", CID))["purchases"]
     assert p03["note"] == "grant revoked at 2021-08-10T04:00:00Z: purchase_returned"
 
     again = updated(app, tmp_path / "v3", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})

@@ -13,6 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, simulation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
@@ -221,13 +222,13 @@ def test_ledger_verify_detects_tampering(app: App) -> None:
 
 def test_explain_names_the_deciding_values(app: App) -> None:
     launched(app)
-    result = explain_account(app.uow, app.rules, "A-cn-3", "founders-refund")
+    result = explanation_json(explain_account(app.uow, app.rules, "A-cn-3", "founders-refund"))
     (purchase,) = result["purchases"]
     window = purchase["conditions"][0]
     assert window["name"] == "purchased" and not window["passed"]
     assert "2011-12-08T00:30:00+08:00" in window["detail"] and "1 day" in window["detail"]
     assert all(c["passed"] for c in purchase["conditions"][1:])
-    hk = explain_account(app.uow, app.rules, "A-hk-1", "founders-refund")
+    hk = explanation_json(explain_account(app.uow, app.rules, "A-hk-1", "founders-refund"))
     region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
     assert not region["passed"] and "'HK'" in region["detail"]
 

@@ -10,6 +10,7 @@ import pytest
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
@@ -102,7 +103,7 @@ def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: Wo
     assert corrected(issued, P01={"status": "returned"}).clawbacks == 0
     assert len(clawbacks_json(list_clawbacks(issued.uow))["data"]) == 1
     assert verify_ledger(issued.uow).ok
-    explained = explain_account(issued.uow, rules, "A-cn-1", CID)
+    explained = explanation_json(explain_account(issued.uow, rules, "A-cn-1", CID))
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
     assert not p01["qualifies"] and p01["grant"]["state"] == "claimed"
     assert "claw-back case" in p01["note"] and p01["clawback"]["id"] == cases[0]["id"]
@@ -135,7 +136,7 @@ def test_a_price_below_the_grant_or_an_account_leaving_cn_revokes_with_a_change(
 
 def test_explain_shows_a_revoked_grant_with_its_reason(issued: World) -> None:
     corrected(issued, P03={"status": "returned"})
-    explained = explain_account(issued.uow, rules, "A-cn-2", CID)
+    explained = explanation_json(explain_account(issued.uow, rules, "A-cn-2", CID))
     (p03,) = explained["purchases"]
     assert not p03["qualifies"] and p03["grant"]["state"] == "revoked"
     assert p03["note"] == "grant revoked at 2021-08-10T05:00:00Z: purchase_returned"

@@ -15,6 +15,7 @@ from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.grant import GrantState
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import expire_grants
@@ -22,6 +23,7 @@ from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.shortfall import Shortfall
 from pledge.usecases.simulate import simulate_campaign
+from pledge.usecases.why import BudgetExhausted, DeviceGrant, PerSerialTaken
 from tests.support.data import campaign
 from tests.unit.test_usecases import (
     CLOCK,
@@ -54,7 +56,7 @@ def start(w: World, campaign_id: str = CID, accept_shortfall: int | None = None,
 
 def why(w: World, account: str, campaign_id: str = CID) -> dict[str, Any]:
     """purchase id → its reason for having no grant (qualifying purchases without one only)."""
-    explained = explain_account(w.uow, rules, account, campaign_id)
+    explained = explanation_json(explain_account(w.uow, rules, account, campaign_id))
     return {p["purchase_id"]: p["why_no_grant"] for p in explained["purchases"] if "why_no_grant" in p}
 
 
@@ -177,6 +179,9 @@ def test_why_no_grant_per_account_and_per_serial(world: World) -> None:
     assert (p05["code"], p05["purchases"], p05["accounts"]) == ("per_serial", ["P01"], ["A-cn-1"])
     assert p05["message"] == "the limit per serial S1 (1) was taken by purchase P01 (of account A-cn-1)"
     assert why(world, "A-cn-2") == {}  # P03 was paid: nothing to explain
+    typed = {p.purchase_id: p for p in explain_account(world.uow, rules, "A-cn-4", CID).purchases}
+    assert typed["P05"].why_no_grant == PerSerialTaken(1, "S1", (DeviceGrant("P01", "A-cn-1", None),))
+    assert typed["P05"].qualifies and typed["P05"].grant is None
 
 
 def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: World) -> None:
@@ -193,6 +198,10 @@ def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: Wor
             "P10",
         )
         assert reason["message"].startswith("the budget ran out at purchase 4 of 5 in issuance order (P10,")
+    explained = explain_account(world.uow, rules, "A-cn-5", CID)
+    typed = {p.purchase_id: p.why_no_grant for p in explained.purchases}["P10"]
+    assert isinstance(typed, BudgetExhausted)
+    assert (typed.position, typed.of, typed.purchase_id) == (4, 5, "P10")
 
 
 def test_why_no_grant_budget_after_a_run_that_did_not_say_where(world: World) -> None:

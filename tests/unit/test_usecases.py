@@ -31,6 +31,7 @@ from pledge.domain.ledger import Transfer
 from pledge.domain.money import parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, ledger_check_json, simulation_json
 from pledge.usecases.campaigns import (
     apply_campaign,
@@ -576,19 +577,19 @@ def test_report_numbers(world: World) -> None:
 
 def test_explain_lists_every_condition_with_the_deciding_values(world: World) -> None:
     launch(world)
-    late = explain_account(world.uow, rules, "A-cn-3", CID)
+    late = explanation_json(explain_account(world.uow, rules, "A-cn-3", CID))
     (p04,) = late["purchases"]
     window = p04["conditions"][0]
     assert window["name"] == "purchased" and not window["passed"]
     assert "2011-12-08T00:30:00+08:00" in window["detail"] and "1 day(s) outside" in window["detail"]
     assert all(c["passed"] for c in p04["conditions"][1:]) and not late["qualifies"]
-    hk = explain_account(world.uow, rules, "A-hk-1", CID)
+    hk = explanation_json(explain_account(world.uow, rules, "A-hk-1", CID))
     region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
     assert not region["passed"] and region["detail"] == "account.region = 'HK'"
     assert hk["region"] == "HK" and hk["terms_version"] == 1
 
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    founder = explain_account(world.uow, rules, "A-cn-1", CID)
+    founder = explanation_json(explain_account(world.uow, rules, "A-cn-1", CID))
     first, second = founder["purchases"]
     assert first["qualifies"] and first["grant"]["amount"] == "1999.00"
     assert second["qualifies"] and second["grant"] is None
@@ -600,7 +601,7 @@ def test_explain_lists_every_condition_with_the_deciding_values(world: World) ->
 
 def test_explain_before_approval_uses_the_latest_terms(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
-    result = explain_account(world.uow, rules, "A-cn-5", CID)
+    result = explanation_json(explain_account(world.uow, rules, "A-cn-5", CID))
     assert [p["qualifies"] for p in result["purchases"]] == [False, False, True]  # P07, P08, P10
 
 

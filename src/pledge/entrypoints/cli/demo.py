@@ -25,6 +25,7 @@ from pledge.entrypoints.cli.demo_notify import tell_and_remind
 from pledge.entrypoints.cli.demo_payouts import pay_and_plan
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -214,7 +215,7 @@ def _customers(app: App) -> None:
         "(16:30 UTC = 00:30 on Dec 8 in Shanghai); one has a Hong Kong account.",
     )
     for account in ("demo-wang-bingbing", "demo-one-day-late", "demo-hong-kong"):
-        render.explanation(explain_account(app.uow, app.rules, account, CAMPAIGN))
+        render.explanation(explanation_json(explain_account(app.uow, app.rules, account, CAMPAIGN)))
 
     step(
         7,

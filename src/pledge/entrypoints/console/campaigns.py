@@ -29,6 +29,7 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
+from pledge.entrypoints.explain_json import campaign_detail_json, campaign_summary_json
 from pledge.entrypoints.presenters import problem_json, run_json
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.jobs import job_json
@@ -150,13 +151,15 @@ def _pages(router: APIRouter, site: Site) -> None:
     def campaigns(request: Request) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
-        return render(who, "campaigns.html", campaigns=list_campaigns(app.uow))
+        return render(
+            who, "campaigns.html", campaigns=[campaign_summary_json(c) for c in list_campaigns(app.uow)]
+        )
 
     @router.get("/campaigns/new")
     def new(request: Request, example: str = EXAMPLES[0]) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.write")
-        taken = {c["id"] for c in list_campaigns(app.uow)}
+        taken = {c.id for c in list_campaigns(app.uow)}
         chosen = example if example in EXAMPLES else EXAMPLES[0]
         return render(
             who, "apply.html", examples=EXAMPLES, chosen=chosen, document=example_text(chosen, taken)
@@ -182,7 +185,7 @@ def _pages(router: APIRouter, site: Site) -> None:
     def campaign(request: Request, campaign_id: str) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         report = campaign_report(app.uow, campaign_id)
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
@@ -215,7 +218,7 @@ def _actions(router: APIRouter, site: Site) -> None:
         who = visitor(site, request, customer=False)
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         reason = allowed_actions(who, detail)[action]
         return render(
             who,
@@ -235,7 +238,7 @@ def _actions(router: APIRouter, site: Site) -> None:
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
         who.require("campaigns.approve" if action == "approve" else "campaigns.operate")  # else 403
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         reason = allowed_actions(who, detail)[action]
         if reason is not None:  # state, or four-eyes by person (whichever of their keys they use)
             raise refused(reason, 409)

@@ -25,6 +25,7 @@ from pledge.domain.timeutil import format_instant
 from pledge.domain.validation import check_columns
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import import_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.context import context
@@ -250,4 +251,4 @@ def eligibility(
         ],
     )
     result = explain_account(ctx.app.uow, ctx.app.rules, account_id, campaign)
-    return {"object": "eligibility", **result}
+    return {"object": "eligibility", **explanation_json(result)}
