@@ -223,7 +223,7 @@ def explain(url: str, accounts: int, sample: int) -> dict[str, Any]:
             started = time.perf_counter()
             result = explain_account(app.uow, app.rules, account, CAMPAIGN_ID)
             times.append(time.perf_counter() - started)
-            purchases += len(result["purchases"])
+            purchases += len(result.purchases)
     finally:
         app.close()
     millis = [t * 1000 for t in times]

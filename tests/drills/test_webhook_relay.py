@@ -190,9 +190,7 @@ def test_webhook_relay_killed_mid_drain_delivers_every_event(
     script = tmp_path / "relay.py"
     script.write_text(RELAY, encoding="utf-8")
 
-    writer = threading.Thread(
-        target=lambda: cli.json("grants", "expire", "--now", EXPIRE_AT)
-    )
+    writer = threading.Thread(target=lambda: cli.json("grants", "expire", "--now", EXPIRE_AT))
     started = time.monotonic()
     kills = 0
     while kills < KILLS:

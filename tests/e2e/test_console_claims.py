@@ -21,6 +21,7 @@ from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.api_store import ApiStore
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
+from pledge.domain.claims import ClaimState
 from pledge.domain.serials import SerialRecord
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.server import create_app
@@ -197,20 +198,20 @@ def test_four_eyes_above_review_above_on_the_page(site: Site) -> None:
 
     assert "a second person must approve it too" in decide("support")
     assert "a second, different person must" in decide("support_same_person")  # the same person, another key
-    assert "pending" in site.app.claim_desk().get(claim_id)["state"]
+    assert site.app.claim_desk().get(claim_id).state is ClaimState.PENDING
     assert f"Claim {claim_id}: approved." in decide("operator")
 
 
 def test_bad_files_store_nothing_and_say_why(site: Site) -> None:
     me = site.client("customer1", "/me")
-    before, claims_before = site.stored(), site.app.claim_desk().list(account_id="A-cn-3")["data"]
+    before, claims_before = site.stored(), site.app.claim_desk().list(account_id="A-cn-3").rows
     big = claim_on_me(me, "S22", "300.00", ("big.jpg", b"\xff\xd8\xff" + b"\0" * (6 << 20), "image/jpeg"))
     assert big.status_code == 200
     assert "big.jpg: is 6,291,459 bytes; at most 5,242,880 are taken" in flash_of(big.text)
     liar = claim_on_me(me, "S23", "300.00", ("receipt.jpg", b"MZ\x90\x00" + b"\0" * 512, "image/jpeg"))
     assert "receipt.jpg" in flash_of(liar.text) and "judged by its content" in flash_of(liar.text)
     assert site.stored() == before
-    assert site.app.claim_desk().list(account_id="A-cn-3")["data"] == claims_before
+    assert site.app.claim_desk().list(account_id="A-cn-3").rows == claims_before
 
 
 def test_the_claim_pages_in_chinese(site: Site) -> None:
@@ -232,10 +233,10 @@ def test_a_claim_by_an_account_moved_after_the_launch_shows_the_flag(site: Site)
     # Hong Kong's account is moved to the mainland by an --update import after the launch (at NOW).
     moved = [r._replace(region="CN") if r.account_id == "A-hk-1" else r for r in account_records()]
     corrector = Corrector(site.app.rules, site.app.clock, "ops.li")
-    assert import_accounts(site.app.uow, [moved], update=True, corrector=corrector)["updated"] == 1
+    assert import_accounts(site.app.uow, [moved], update=True, corrector=corrector).updated == 1
     request = ClaimRequest(CID, "A-hk-1", "S30", "2011-10-05T10:00:00+08:00", "300.00",
                            [("r.jpg", receipt("hk", size=(230, 150)))])  # fmt: skip
-    claim_id = str(site.app.claim_desk().submit(request, "cs.liu")["id"])
+    claim_id = site.app.claim_desk().submit(request, "cs.liu").id
     support = site.client("support", "/console")
     page = support.get(f"/console/claims/{claim_id}").text
     assert "Account moved to another region after the launch" in page

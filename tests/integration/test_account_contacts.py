@@ -18,7 +18,7 @@ from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.customers import CustomerMatch, find_customers
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from tests.support.data import write_files
 
 NOW = parse_instant("2021-08-10T12:00:00+08:00")
@@ -56,17 +56,13 @@ def _stored(app: App, account_id: str) -> tuple[str, str, str, str]:
 
 def test_without_the_columns_accounts_load_as_before_with_empty_contacts(app: App, tmp_path: Path) -> None:
     accounts, purchases = write_files(tmp_path)
-    assert import_accounts(app.uow, read_accounts(accounts))["imported"] == 7
+    assert import_accounts(app.uow, read_accounts(accounts)).imported == 7
     import_purchases(app.uow, read_purchases(purchases))
     assert _stored(app, "A-cn-1") == ("", "", "zh-CN", "")
     # The same file again changes nothing.
-    assert import_accounts(app.uow, read_accounts(accounts)) == {
-        "imported": 0,
-        "unchanged": 7,
-        "updated": 0,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_accounts(app.uow, read_accounts(accounts)) == ImportResult(
+        imported=0, unchanged=7, updated=0, revoked=0, clawbacks=0
+    )
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
@@ -76,12 +72,12 @@ def test_contacts_are_imported_canonical_from_csv_and_parquet(app: App, tmp_path
     else:
         path = tmp_path / "accounts.parquet"
         pq.write_table(pa.table({name: [row[i] for row in ROWS] for i, name in enumerate(HEADER)}), path)
-    assert import_accounts(app.uow, read_accounts(path))["imported"] == 3
+    assert import_accounts(app.uow, read_accounts(path)).imported == 3
     assert _stored(app, "A-cn-1") == ("li.lei@example.com", "+8613800138000", "zh-CN", "oLiLei")
     assert _stored(app, "A-cn-2") == ("", "+8613800138001", "en", "")
     assert _stored(app, "A-hk-1") == ("han@example.hk", "", "zh-CN", "")
     done = import_accounts(app.uow, read_accounts(path))
-    assert (done["imported"], done["unchanged"]) == (0, 3)
+    assert (done.imported, done.unchanged) == (0, 3)
 
 
 def test_some_contact_columns_only_and_in_any_order(app: App, tmp_path: Path) -> None:
@@ -116,7 +112,7 @@ def test_a_changed_contact_is_a_conflict_unless_updated(app: App, tmp_path: Path
     done = import_accounts(
         app.uow, read_accounts(path), update=True, corrector=Corrector(app.rules, app.clock)
     )
-    assert (done["imported"], done["unchanged"], done["updated"]) == (1, 2, 1)
+    assert (done.imported, done.unchanged, done.updated) == (1, 2, 1)
     assert _stored(app, "A-cn-1")[0] == "new@example.com"
     # Without the columns, contacts are empty (absent means empty): a difference like any other.
     bare = _csv(tmp_path / "c.csv", HEADER[:3], [row[:3] for row in ROWS])
@@ -178,6 +174,6 @@ def test_a_bulk_load_of_accounts_rebuilds_the_search_indexes(
     assert {"ix_accounts_email", "ix_accounts_phone", "ix_accounts_wechat_openid"} <= before
     rows = [[f"B{i:04d}", "CN", AT, f"b{i}@example.com", f"+86138{i:08d}", "", ""] for i in range(300)]
     path = _csv(tmp_path / "accounts.csv", HEADER, rows)
-    assert import_accounts(app.uow, read_accounts(path, batch_rows=100), expected_rows=300)["imported"] == 300
+    assert import_accounts(app.uow, read_accounts(path, batch_rows=100), expected_rows=300).imported == 300
     assert {str(index["name"]) for index in inspect(app.engine).get_indexes("accounts")} == before
     assert find_customers(app.uow, "+86 138 0000 0123").matches == (CustomerMatch("B0123", ("phone",)),)

@@ -15,7 +15,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord, PurchaseRecord
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 
 ROWS = 300
 AT_US = 1_315_000_000_000_000
@@ -53,17 +53,13 @@ def test_bulk_load_rebuilds_indexes_and_reimport_changes_nothing(app: App) -> No
     before = _indexes(app)
     assert {"ix_purchases_purchased_at_us", "ix_purchases_account_id"} <= before
     rows = _purchases()
-    assert import_purchases(app.uow, [rows[:150], rows[150:]], expected_rows=ROWS) == {
-        "imported": ROWS,
-        "unchanged": 0,
-        "updated": 0,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_purchases(app.uow, [rows[:150], rows[150:]], expected_rows=ROWS) == ImportResult(
+        imported=ROWS, unchanged=0, updated=0, revoked=0, clawbacks=0
+    )
     assert _indexes(app) == before
     # The table is not empty any more: the same file again takes the ordinary path.
     again = import_purchases(app.uow, [rows], expected_rows=ROWS)
-    assert again == {"imported": 0, "unchanged": ROWS, "updated": 0, "revoked": 0, "clawbacks": 0}
+    assert again == ImportResult(imported=0, unchanged=ROWS, updated=0, revoked=0, clawbacks=0)
     assert _count(app) == 2  # P00001 and P00201
 
 
@@ -92,13 +88,9 @@ def test_update_cannot_move_a_purchase_to_an_unknown_account(app: App) -> None:
 
 def test_a_bulk_load_repeating_a_row_is_still_one_purchase_with_its_account_fields(app: App) -> None:
     rows = _purchases()
-    assert import_purchases(app.uow, [rows[:150], [rows[0], *rows[150:]]], expected_rows=ROWS + 1) == {
-        "imported": ROWS,
-        "unchanged": 1,
-        "updated": 0,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_purchases(
+        app.uow, [rows[:150], [rows[0], *rows[150:]]], expected_rows=ROWS + 1
+    ) == ImportResult(imported=ROWS, unchanged=1, updated=0, revoked=0, clawbacks=0)
     with app.engine.connect() as conn:  # every purchase carries its account's fields (ADR 12)
         fields = set(conn.exec_driver_sql("SELECT account_region, account_registered_at_us FROM purchases"))
     assert fields == {("CN", AT_US)}

@@ -15,12 +15,13 @@ from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.files.readers import read_accounts, read_purchases, read_serials
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
+from pledge.domain.claims import Claim, ClaimState
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord
 from pledge.domain.timeutil import US_PER_SECOND, parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.claims import ClaimDesk, ClaimRequest
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.serials import import_serials
 from tests.support.data import campaign, write_files
 from tests.support.images import receipt
@@ -39,7 +40,7 @@ def at(app: App, instant_us: int) -> App:
     return App(app.url, instant_us)
 
 
-def update(app: App, accounts: Path, moves: dict[str, str]) -> dict[str, object]:
+def update(app: App, accounts: Path, moves: dict[str, str]) -> ImportResult:
     """``pledge import accounts --update``: the file with these accounts' regions replaced."""
     lines = accounts.read_text(encoding="utf-8").splitlines()
     for account, region in moves.items():
@@ -51,7 +52,7 @@ def update(app: App, accounts: Path, moves: dict[str, str]) -> dict[str, object]
     return import_accounts(app.uow, read_accounts(changed), update=True, corrector=corrector)
 
 
-def claim(app: App, folder: Path, account: str, serial: str) -> dict[str, object]:
+def claim(app: App, folder: Path, account: str, serial: str) -> Claim:
     desk = ClaimDesk(
         app.uow, app.rules, app.clock, ImageEvidenceProcessor(), LocalEvidenceStore(folder / "ev")
     )
@@ -60,8 +61,8 @@ def claim(app: App, folder: Path, account: str, serial: str) -> dict[str, object
     return desk.submit(request, "cs.liu")
 
 
-def region_flags(claim: dict[str, object]) -> list[str]:
-    return [f["detail"] for f in claim["flags"] if f["name"] == "region_changed"]  # type: ignore[attr-defined]
+def region_flags(claim: Claim) -> list[str]:
+    return [f.detail for f in claim.flags if f.name == "region_changed"]
 
 
 def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
@@ -75,14 +76,14 @@ def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
     (tmp_path / "serials.csv").write_text(SERIALS, encoding="utf-8")
     import_serials(app.uow, read_serials(tmp_path / "serials.csv"))
     # Before the announcement, Taiwan's account moves to the mainland: upkeep, not a reason to look.
-    assert update(app, accounts, {"A-tw-1": "CN"})["updated"] == 1
+    assert update(app, accounts, {"A-tw-1": "CN"}).updated == 1
     app = at(app, LAUNCH)
     apply_campaign(app.uow, app.rules, app.clock, campaign(claims={"open_until": "2022-06-30"}), "ops")
     approve_campaign(app.uow, app.rules, app.clock, CID, "finance")
     launch_campaign(app.uow, app.rules, app.clock, CID, "finance")
     # After it, Hong Kong's account moves into the region the campaign pays (microseconds and all).
     app = at(app, LAUNCH + HOUR + 250_001)
-    assert update(app, accounts, {"A-tw-1": "CN", "A-hk-1": "CN"})["updated"] == 1
+    assert update(app, accounts, {"A-tw-1": "CN", "A-hk-1": "CN"}).updated == 1
     with app.engine.connect() as conn:
         stored = conn.execute(
             text(
@@ -96,7 +97,7 @@ def test_a_move_after_the_launch_is_flagged_and_moves_before_it_or_none_are_not(
     ]
     app = at(app, LAUNCH + 3 * HOUR)
     hk = claim(app, tmp_path, "A-hk-1", "S20")
-    assert hk["state"] == "pending", hk  # every check passed; the flag sends it to a person
+    assert hk.state is ClaimState.PENDING, hk  # every check passed; the flag sends it to a person
     assert region_flags(hk) == [
         "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the campaign was "
         "launched on 2021-08-10T12:00:00+08:00"
@@ -127,7 +128,7 @@ def test_an_update_that_fails_keeps_no_region_change(db_url: str, tmp_path: Path
     assert (
         import_accounts(
             app.uow, read_accounts(moved), update=True, corrector=Corrector(app.rules, app.clock)
-        )["updated"]
+        ).updated
         == 1
     )
     with app.engine.connect() as conn:

@@ -14,14 +14,15 @@ from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.files.readers import read_accounts, read_purchases, read_serials
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
+from pledge.domain.claims import ClaimState
 from pledge.domain.errors import ConflictError, InputError, PledgeError, RefusedError
 from pledge.domain.timeutil import parse_instant
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
-from pledge.usecases.claims import ClaimDesk, ClaimRequest
+from pledge.usecases.claims import ClaimDecision, ClaimDesk, ClaimRequest
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
-from pledge.usecases.serials import import_serials
+from pledge.usecases.serials import SerialImport, import_serials
 from tests.support.data import campaign, write_files
 from tests.support.images import receipt
 
@@ -58,8 +59,8 @@ def test_two_concurrent_approvals_of_one_serial_pay_it_once(app: App, tmp_path: 
     for account, photo in (("A-cn-3", receipt("a")), ("A-cn-4", receipt("b", size=(200, 300)))):
         request = ClaimRequest(CID, account, "S20", "2011-10-05T10:00:00+08:00", "999.00", [("r.jpg", photo)])
         claim = claims.submit(request, "cs.liu")
-        assert claim["state"] == "pending", claim
-        ids.append(str(claim["id"]))
+        assert claim.state is ClaimState.PENDING, claim
+        ids.append(claim.id)
     start = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
@@ -77,8 +78,8 @@ def test_two_concurrent_approvals_of_one_serial_pay_it_once(app: App, tmp_path: 
         t.start()
     for t in threads:
         t.join(120)
-    won = [o for o in outcomes.values() if isinstance(o, dict)]
-    lost = [o for o in outcomes.values() if not isinstance(o, dict)]
+    won = [o for o in outcomes.values() if isinstance(o, ClaimDecision)]
+    lost = [o for o in outcomes.values() if not isinstance(o, ClaimDecision)]
     assert len(won) == 1 and len(lost) == 1, outcomes
     assert isinstance(lost[0], (ConflictError, RefusedError)) and "already paid" in str(lost[0])
     with app.engine.connect() as conn:
@@ -119,7 +120,9 @@ def test_a_serial_register_with_a_bad_row_stores_nothing(app: App, tmp_path: Pat
     changed.write_text(SERIALS.replace(",CN,", ",HK,"), encoding="utf-8")
     with pytest.raises(InputError, match="serial S20 is already registered with another region"):
         import_serials(app.uow, read_serials(changed))
-    assert import_serials(app.uow, read_serials(changed), update=True) == {"imported": 1, "unchanged": 0}
+    assert import_serials(app.uow, read_serials(changed), update=True) == SerialImport(
+        imported=1, unchanged=0
+    )
     with app.engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM serials")).scalar_one() == 1
     app.close()

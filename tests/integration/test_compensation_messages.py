@@ -72,7 +72,7 @@ def told(app: App) -> Counter[tuple[str, str, str]]:
 
 def test_one_message_per_compensated_account_and_channel_and_none_on_a_rerun(app: App) -> None:
     terms = {
-        a: buy_subscription(app.uow, clock(BUY_AT), a, plan)["id"]
+        a: buy_subscription(app.uow, clock(BUY_AT), a, plan).id
         for a, plan in zip(CONTACTS, PLAN_IDS, strict=True)
     }
     publish_v2(app)

@@ -19,12 +19,13 @@ from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json, grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -52,7 +53,7 @@ def grants_of(app: App) -> dict[str, dict[str, object]]:
     return {str(g["purchase_id"]): g for g in grants_json(list_grants(app.uow, campaign_id=CID))["data"]}
 
 
-def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> dict[str, object]:
+def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> ImportResult:
     """Write scenario A's purchases with ``changes`` (purchase id -> {"status" | "price": ...}) and
     import them with --update."""
     rows = []
@@ -70,7 +71,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     before = campaign_report(app.uow, CID)
     opened = claim_grant(app.uow, app.clock, str(grants_of(app)["P01"]["id"]))
     result = updated(app, tmp_path / "v2", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})
-    assert result == {"imported": 2, "unchanged": 8, "updated": 2, "revoked": 1, "clawbacks": 1}
+    assert result == ImportResult(imported=2, unchanged=8, updated=2, revoked=1, clawbacks=1)
 
     grants = grants_of(app)
     assert (grants["P03"]["state"], grants["P03"]["revoked_reason"]) == ("revoked", "purchase_returned")
@@ -99,26 +100,26 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     later.close()
     assert verify_ledger(app.uow).ok
 
-    explained = explain_account(app.uow, app.rules, "A-cn-1", CID)
+    explained = explanation_json(explain_account(app.uow, app.rules, "A-cn-1", CID))
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
     assert not p01["qualifies"] and p01["grant"]["state"] == "claimed" and "claw-back case" in p01["note"]
-    (p03,) = explain_account(app.uow, app.rules, "A-cn-2", CID)["purchases"]
+    (p03,) = explanation_json(explain_account(app.uow, app.rules, "A-cn-2", CID))["purchases"]
     assert p03["note"] == "grant revoked at 2021-08-10T04:00:00Z: purchase_returned"
 
     again = updated(app, tmp_path / "v3", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})
-    assert again == {"imported": 0, "unchanged": 10, "updated": 0, "revoked": 0, "clawbacks": 0}
+    assert again == ImportResult(imported=0, unchanged=10, updated=0, revoked=0, clawbacks=0)
     assert len(clawbacks_json(list_clawbacks(app.uow))["data"]) == 1
 
 
 def test_a_lower_price_or_an_account_leaving_cn_revokes(app: App, tmp_path: Path) -> None:
     result = updated(app, tmp_path / "v2", {"P10": {"price": "1000.00"}, "P02": {"status": "returned"}})
-    assert (result["updated"], result["revoked"]) == (2, 1)  # P02 had no grant
+    assert (result.updated, result.revoked) == (2, 1)  # P02 had no grant
     assert grants_of(app)["P10"]["revoked_reason"] == "purchase_changed"
     moved = [
         AccountRecord(a, "HK" if a == "A-cn-2" else region, parse_instant(at)) for a, region, at in ACCOUNTS
     ]
     result = import_accounts(app.uow, [moved], update=True, corrector=Corrector(app.rules, app.clock))
-    assert (result["updated"], result["revoked"], result["clawbacks"]) == (1, 1, 0)
+    assert (result.updated, result.revoked, result.clawbacks) == (1, 1, 0)
     assert grants_of(app)["P03"]["state"] == "revoked"
     assert campaign_report(app.uow, CID)["budget_remaining"] == "49998001.00"
     assert verify_ledger(app.uow).ok
@@ -167,7 +168,7 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     assert campaign_report(app.uow, CID)["grants"]["revoked"] == 0  # nothing half-applied
 
     result = import_purchases(app.uow, [returned[:700], returned[700:]], update=True, corrector=fix)
-    assert (result["updated"], result["revoked"], result["clawbacks"]) == (800, 800, 0)
+    assert (result.updated, result.revoked, result.clawbacks) == (800, 800, 0)
     report = campaign_report(app.uow, CID)
     assert (report["grants"]["revoked"], report["grants"]["issued"]) == (800, 400)
     assert report["budget_remaining"] == "49999600.00"  # 400 grants of 1.00 still out
@@ -235,7 +236,7 @@ def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
         claim.join(30)
         update.join(30)
     assert results["claim"]["state"] == "claimed"
-    assert (results["update"]["revoked"], results["update"]["clawbacks"]) == (0, 1)
+    assert (results["update"].revoked, results["update"].clawbacks) == (0, 1)
     assert grants_of(app)["P01"]["state"] == "claimed"
     assert [c["grant_id"] for c in clawbacks_json(list_clawbacks(app.uow))["data"]] == [p01]
     verified = verify_ledger(app.uow)

@@ -13,6 +13,7 @@ import pytest
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import RefusedError
+from pledge.domain.grant import GrantState
 from pledge.domain.reinstatements import REQUESTED
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.presenters import grants_json
@@ -61,12 +62,13 @@ def test_two_different_persons_reopen_it_and_the_ledger_verifies(app: App) -> No
         before = uow.budgets.get(CID)
     assert before is not None
     first = reinstate_grant(app.uow, later, gid, "she never heard of it", WANG)
-    assert first["state"] == "expired" and first["reinstatement"]["approved_by"] == [WANG]
+    assert first.grant.state is GrantState.EXPIRED
+    assert first.pending is not None and first.pending.approved_by == (WANG,)
     with pytest.raises(RefusedError) as refused:
         reinstate_grant(app.uow, later, gid, "my other key", WANG_AGAIN)
     assert refused.value.code == "four_eyes"
     assert _grant(app)["state"] == "expired"
-    assert reinstate_grant(app.uow, later, gid, "agreed", LI)["state"] == "issued"
+    assert reinstate_grant(app.uow, later, gid, "agreed", LI).grant.state is GrantState.ISSUED
     with app.uow() as uow:
         after = uow.budgets.get(CID)
         kinds = [(e["kind"], e["actor"]) for e in uow.campaigns.events(CID) if "reinstate" in e["kind"]]
@@ -84,7 +86,7 @@ def test_two_people_at_once_reopen_it_once(app: App) -> None:
 
     def act(actor: str) -> None:
         barrier.wait()
-        results.append(reinstate_grant(app.uow, later, gid, "at once", actor)["state"])
+        results.append(reinstate_grant(app.uow, later, gid, "at once", actor).grant.state.value)
 
     threads = [threading.Thread(target=act, args=(who,)) for who in (WANG, LI)]
     for t in threads:

@@ -17,6 +17,7 @@ from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
@@ -51,7 +52,7 @@ def test_reads_answer_while_a_writer_holds_the_database(app: App) -> None:
     with app.uow() as writer:  # BEGIN IMMEDIATE on SQLite: the write lock, held until the block ends
         writer.budgets.adjust(CID, -1)
         started = time.monotonic()
-        explained = explain_account(app.uow, app.rules, "A-cn-1", CID)
+        explained = explanation_json(explain_account(app.uow, app.rules, "A-cn-1", CID))
         listed = grants_json(list_grants(app.uow, campaign_id=CID))["data"]
         report = campaign_report(app.uow, CID)
         waited_s = time.monotonic() - started

@@ -13,11 +13,12 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, simulation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -74,9 +75,9 @@ def test_apply_is_idempotent_and_versions_changes(app: App) -> None:
     first = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     again = apply_campaign(app.uow, app.rules, app.clock, campaign(), "ops")
     changed = apply_campaign(app.uow, app.rules, app.clock, campaign(budget="100.00"), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert (again["version"], again["changed"]) == (1, False)
-    assert (changed["version"], changed["changed"]) == (2, True)
+    assert (first.version, first.changed) == (1, True)
+    assert (again.version, again.changed) == (1, False)
+    assert (changed.version, changed.changed) == (2, True)
 
 
 def test_bad_rule_is_refused_at_apply_with_its_position(app: App) -> None:
@@ -161,7 +162,7 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(app: App, tmp_pa
     (tmp_path / "more").mkdir()
     _, purchases = write_files(tmp_path / "more", more)
     result = import_purchases(app.uow, read_purchases(purchases))
-    assert result == {"imported": 1, "unchanged": len(PURCHASES), "updated": 0, "revoked": 0, "clawbacks": 0}
+    assert result == ImportResult(imported=1, unchanged=len(PURCHASES), updated=0, revoked=0, clawbacks=0)
     assert run_campaign(app.uow, app.rules, app.clock, "founders-refund", "ops").issued == 1
 
 
@@ -221,13 +222,13 @@ def test_ledger_verify_detects_tampering(app: App) -> None:
 
 def test_explain_names_the_deciding_values(app: App) -> None:
     launched(app)
-    result = explain_account(app.uow, app.rules, "A-cn-3", "founders-refund")
+    result = explanation_json(explain_account(app.uow, app.rules, "A-cn-3", "founders-refund"))
     (purchase,) = result["purchases"]
     window = purchase["conditions"][0]
     assert window["name"] == "purchased" and not window["passed"]
     assert "2011-12-08T00:30:00+08:00" in window["detail"] and "1 day" in window["detail"]
     assert all(c["passed"] for c in purchase["conditions"][1:])
-    hk = explain_account(app.uow, app.rules, "A-hk-1", "founders-refund")
+    hk = explanation_json(explain_account(app.uow, app.rules, "A-hk-1", "founders-refund"))
     region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
     assert not region["passed"] and "'HK'" in region["detail"]
 

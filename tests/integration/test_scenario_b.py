@@ -25,6 +25,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.adapters.sqlalchemy.tables import compensations, ledger_entries
 from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
+from pledge.entrypoints.billing_json import applied_catalog_json, refund_json, terms_json
 from pledge.entrypoints.presenters import compensation_json, ledger_check_json, quote_json, renewal_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
@@ -37,10 +38,12 @@ from pledge.usecases.quotes import quote_plan
 from pledge.usecases.report import campaign_report
 from pledge.usecases.subscriptions import (
     buy_subscription,
+    consented_term_json,
     list_subscriptions,
     refund_subscription,
     renew_due,
     set_term_auto_renew,
+    term_json,
 )
 from tests.support import cli_forkserver
 from tests.support.billing import (
@@ -112,7 +115,7 @@ def test_worked_example_on_the_database(app: App) -> None:
     """PRODUCT.md: Platinum +300 days to 2026-02-25, Gold +362, Diamond +703; dry run == apply; once."""
     launch_v1(app.uow)
     bought = {
-        plan: buy_subscription(app.uow, clock(BUY_AT), f"U0{n}", plan)
+        plan: term_json(buy_subscription(app.uow, clock(BUY_AT), f"U0{n}", plan))
         for n, plan in enumerate(PLAN_IDS, start=1)
     }
     for term in bought.values():
@@ -130,7 +133,7 @@ def test_worked_example_on_the_database(app: App) -> None:
 
     applied = compensate(app.uow, dry_run=False)
     assert applied["applied"] == 3 and applied["items"] == dry["items"]
-    after = {t["plan"]: t for t in list_subscriptions(app.uow)["data"]}
+    after = {t["plan"]: t for t in terms_json(list_subscriptions(app.uow))["data"]}
     assert {p: t["ends_at"] for p, t in after.items()} == NEW_ENDS_AT
     assert {p: t["compensated_days"] for p, t in after.items()} == EXTRA_DAYS
     assert after[PLATINUM]["days"] == 847  # ceil(252 x 366 / 109)
@@ -159,49 +162,69 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
         out.append((name, result))
         return result
 
-    step("plans again", apply_plans(uow, clock(PREPARED), plans(MONTHLY_PLAN), "ops"))
+    step("plans again", applied_catalog_json(apply_plans(uow, clock(PREPARED), plans(MONTHLY_PLAN), "ops")))
     launch_v1(uow)
     step("quote v1", quoted_json(uow, clock(BUY_AT), "U01", PLATINUM))
     terms = {
-        plan: step(f"buy {plan}", buy_subscription(uow, clock(BUY_AT), f"U0{n}", plan))
+        plan: step(f"buy {plan}", term_json(buy_subscription(uow, clock(BUY_AT), f"U0{n}", plan)))
         for n, plan in enumerate(PLAN_IDS, start=1)
     }
-    step("buy retried", buy_subscription(uow, clock(BUY_AT), "U01", GOLD))
-    rebuy = step("buy to repurchase", buy_subscription(uow, clock(BUY_AT), "U04", GOLD))
-    prorate = step("buy to prorate", buy_subscription(uow, clock(BUY_AT), "U05", DIAMOND))
+    step("buy retried", term_json(buy_subscription(uow, clock(BUY_AT), "U01", GOLD)))
+    rebuy = step("buy to repurchase", term_json(buy_subscription(uow, clock(BUY_AT), "U04", GOLD)))
+    prorate = step("buy to prorate", term_json(buy_subscription(uow, clock(BUY_AT), "U05", DIAMOND)))
     monthly = step(
-        "buy monthly", buy_subscription(uow, clock("2024-01-31T10:00:00+08:00"), "U06", MONTHLY, TZ)
+        "buy monthly",
+        term_json(buy_subscription(uow, clock("2024-01-31T10:00:00+08:00"), "U06", MONTHLY, TZ)),
     )
     publish_v2(uow)
     step("quote before v2", quoted_json(uow, clock("2023-11-03T11:59:59+08:00"), "U07", GOLD))
     step("quote v2", quoted_json(uow, clock(V2_EFFECTIVE), "U07", GOLD))
     step("quote after sale", quoted_json(uow, clock("2023-11-12T00:00:00+08:00"), "U07", GOLD, TZ))
-    step("buy v2", buy_subscription(uow, clock("2023-11-05T08:00:00+08:00"), "U07", GOLD))
+    step("buy v2", term_json(buy_subscription(uow, clock("2023-11-05T08:00:00+08:00"), "U07", GOLD)))
 
     on = "2023-11-06T00:00:00+08:00"
-    step("auto-renew on", set_term_auto_renew(uow, clock(on), terms[PLATINUM]["id"], True, "U02"))
-    step("auto-renew off", set_term_auto_renew(uow, clock(on), terms[DIAMOND]["id"], False, "U03"))
-    step("auto-renew on again", set_term_auto_renew(uow, clock(on), terms[PLATINUM]["id"], True, "cs-7"))
+    step(
+        "auto-renew on",
+        consented_term_json(set_term_auto_renew(uow, clock(on), terms[PLATINUM]["id"], True, "U02")),
+    )
+    step(
+        "auto-renew off",
+        consented_term_json(set_term_auto_renew(uow, clock(on), terms[DIAMOND]["id"], False, "U03")),
+    )
+    step(
+        "auto-renew on again",
+        consented_term_json(set_term_auto_renew(uow, clock(on), terms[PLATINUM]["id"], True, "cs-7")),
+    )
     step(
         "repurchase",
-        refund_subscription(uow, clock("2023-11-05T10:00:00+08:00"), rebuy["id"], repurchase=True),
+        refund_json(
+            refund_subscription(uow, clock("2023-11-05T10:00:00+08:00"), rebuy["id"], repurchase=True)
+        ),
     )
     step("dry run", compensate(uow, dry_run=True))
     step("compensate", compensate(uow, dry_run=False))
     step("compensate again", compensate(uow, dry_run=False, when="2023-11-05T09:00:00+08:00"))
     step(
         "prorated refund",
-        refund_subscription(uow, clock("2024-02-01T00:00:00+08:00"), prorate["id"], prorated=True),
+        refund_json(
+            refund_subscription(uow, clock("2024-02-01T00:00:00+08:00"), prorate["id"], prorated=True)
+        ),
     )
     step(
-        "monthly on", set_term_auto_renew(uow, clock("2024-02-01T00:00:00+08:00"), monthly["id"], True, "U06")
+        "monthly on",
+        consented_term_json(
+            set_term_auto_renew(uow, clock("2024-02-01T00:00:00+08:00"), monthly["id"], True, "U06")
+        ),
     )
     step("renew Feb 29", renewal_json(renew_due(uow, clock("2024-02-29T10:00:00+08:00"))))
     step("renew Mar 31", renewal_json(renew_due(uow, clock("2024-03-31T10:00:00+08:00"))))
     step("renew late", renewal_json(renew_due(uow, clock("2027-06-01T00:00:00+08:00"))))
-    first_page = step("list page", list_subscriptions(uow, limit=3))
-    step("list rest", list_subscriptions(uow, starting_after=first_page["data"][-1]["id"], limit=100))
-    step("list U02", list_subscriptions(uow, account_id="U02"))
+    first_page = step("list page", terms_json(list_subscriptions(uow, limit=3)))
+    step(
+        "list rest",
+        terms_json(list_subscriptions(uow, starting_after=first_page["data"][-1]["id"], limit=100)),
+    )
+    step("list U02", terms_json(list_subscriptions(uow, account_id="U02")))
     step("report", campaign_report(uow, CAMPAIGN_ID))
     with uow() as u:
         step("outbox", sorted(u.outbox.pending(limit=1000), key=lambda m: m["id"]))
@@ -265,7 +288,7 @@ def _buy_many(app: App) -> list[str]:
     ids = []
     for n in range(RACE_TERMS):
         when = us(BUY_AT) + n * 60_000_000
-        ids.append(buy_subscription(app.uow, clock(when), f"U{n % 12 + 1:02d}", PLAN_IDS[n % 3])["id"])
+        ids.append(buy_subscription(app.uow, clock(when), f"U{n % 12 + 1:02d}", PLAN_IDS[n % 3]).id)
     publish_v2(app.uow)
     return ids
 
@@ -373,7 +396,7 @@ def test_two_processes_compensating_at_once_never_compensate_a_term_twice(
     assert sorted(transfers) == sorted(f"compensation:{i}" for i in ids)
     # ... and its customer told of it once, on each channel (in-app; the accounts have no contacts)
     assert dict(told) == {transactional_distribution_id("compensation_applied", i): 3 for i in ids}
-    terms = {t["id"]: t for t in list_subscriptions(app.uow, limit=1000)["data"]}
+    terms = {t["id"]: t for t in terms_json(list_subscriptions(app.uow, limit=1000))["data"]}
     for term_id in ids:
         term = terms[term_id]
         assert term["compensated_days"] == EXTRA_DAYS[term["plan"]]

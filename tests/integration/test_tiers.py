@@ -13,6 +13,7 @@ from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App
 from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
@@ -95,7 +96,7 @@ def test_the_planner_path_writes_the_tier_too(app: App) -> None:
 def test_explain_names_the_tier_of_each_purchase(app: App) -> None:
     launch(app)
     run_campaign(app.uow, app.rules, app.clock, CID, "ops")
-    late = explain_account(app.uow, app.rules, "A-cn-3", CID)["purchases"][0]
+    late = explanation_json(explain_account(app.uow, app.rules, "A-cn-3", CID))["purchases"][0]
     purchased = late["conditions"][0]
     assert (purchased["passed"], purchased["tier"], purchased["tier_amount"]) == (
         True,
@@ -106,7 +107,7 @@ def test_explain_names_the_tier_of_each_purchase(app: App) -> None:
     assert late["grant"]["tier"] == "just-missed"
     after = next(
         p
-        for p in explain_account(app.uow, app.rules, "A-cn-2", CID)["purchases"]
+        for p in explanation_json(explain_account(app.uow, app.rules, "A-cn-2", CID))["purchases"]
         if p["purchase_id"] == "P13"
     )
     purchased = after["conditions"][0]

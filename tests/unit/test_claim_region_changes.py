@@ -12,14 +12,14 @@ import pytest
 from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
-from pledge.domain.claims import region_changed
+from pledge.domain.claims import Claim, ClaimState, Flag, region_changed
 from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord, RegionChange
 from pledge.domain.serials import SerialRecord
 from pledge.domain.timeutil import US_PER_SECOND, parse_instant, zone
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.claims import ClaimDesk, ClaimRequest
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.ports import UnitOfWorkFactory
 from pledge.usecases.serials import import_serials
 from tests.support.data import ACCOUNTS, campaign
@@ -44,18 +44,18 @@ def moved(accounts: dict[str, str]) -> list[AccountRecord]:
     return [r._replace(region=accounts.get(r.account_id, r.region)) for r in account_records(ACCOUNTS)]
 
 
-def update(uow: UnitOfWorkFactory, clock: Clock, rows: list[AccountRecord]) -> dict[str, object]:
+def update(uow: UnitOfWorkFactory, clock: Clock, rows: list[AccountRecord]) -> ImportResult:
     return import_accounts(uow, [rows], update=True, corrector=Corrector(rules, clock, "ops"))
 
 
-def claim(desk: ClaimDesk, account: str, serial: str, seed: str) -> dict[str, object]:
+def claim(desk: ClaimDesk, account: str, serial: str, seed: str) -> Claim:
     photo = receipt(seed, size=(100 + 40 * int(serial[1:]) % 300, 200))
     request = ClaimRequest(CID, account, serial, "2011-10-05T10:00:00+08:00", "300.00", [("r.jpg", photo)])
     return desk.submit(request, "cs.liu")
 
 
-def region_flags(claim: dict[str, object]) -> list[dict[str, str]]:
-    return [f for f in claim["flags"] if f["name"] == "region_changed"]  # type: ignore[attr-defined]
+def region_flags(claim: Claim) -> list[Flag]:
+    return [f for f in claim.flags if f.name == "region_changed"]
 
 
 def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_not() -> None:
@@ -66,7 +66,7 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     serials = [SerialRecord(f"S{n}", "mi-1", SOLD, "reseller", "CN", None) for n in range(20, 24)]
     import_serials(uow, [serials])
     # Before the announcement: Taiwan's account moves to the mainland (ordinary upkeep).
-    assert update(uow, clock, moved({"A-tw-1": "CN"}))["updated"] == 1
+    assert update(uow, clock, moved({"A-tw-1": "CN"})).updated == 1
     clock.instant_us = NOW
     apply_campaign(uow, rules, clock, campaign(claims={"open_until": "2022-06-30"}), "ops")
     approve_campaign(uow, rules, clock, CID, "finance")
@@ -76,7 +76,7 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     clock.instant_us = NOW + HOUR + 654_321
     rows = moved({"A-tw-1": "CN", "A-hk-1": "CN"})
     rows = [r._replace(email="li@example.com") if r.account_id == "A-cn-3" else r for r in rows]
-    assert update(uow, clock, rows)["updated"] == 2
+    assert update(uow, clock, rows).updated == 2
     assert [(c.account_id, c.old_region, c.new_region) for c in store.region_changes] == [
         ("A-tw-1", "TW", "CN"),
         ("A-hk-1", "HK", "CN"),
@@ -84,13 +84,13 @@ def test_an_account_moved_after_the_launch_is_flagged_and_one_moved_before_is_no
     clock.instant_us = NOW + 2 * HOUR
     desk = ClaimDesk(uow, rules, clock, ImageEvidenceProcessor(), MemoryEvidenceStore())
     hk = claim(desk, "A-hk-1", "S20", "hk")
-    assert hk["state"] == "pending"  # a flag asks for a look; every check passed
+    assert hk.state is ClaimState.PENDING  # a flag asks for a look; every check passed
     assert region_flags(hk) == [
-        {
-            "name": "region_changed",
-            "detail": "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the "
+        Flag(
+            "region_changed",
+            "account A-hk-1 moved from HK to CN on 2021-08-10T13:00:00+08:00, after the "
             "campaign was launched on 2021-08-10T12:00:00+08:00",
-        }
+        )
     ]
     assert region_flags(claim(desk, "A-tw-1", "S21", "tw")) == []  # moved before the announcement
     assert region_flags(claim(desk, "A-cn-3", "S22", "cn")) == []  # changed, but not its region

@@ -11,7 +11,7 @@ from pledge.adapters.evidence.processing import ImageEvidenceProcessor
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.memory.claims import MemoryEvidenceStore
 from pledge.domain.campaign import parse_cashback_terms
-from pledge.domain.claims import ClaimTerms, parse_claim_terms
+from pledge.domain.claims import Claim, ClaimState, ClaimTerms, parse_claim_terms
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, check_document
 from pledge.domain.serials import SerialRecord
@@ -63,14 +63,14 @@ def w() -> Desk:
     return Desk(store, ClaimDesk(uow, rules, clock, ImageEvidenceProcessor(), files), clock, files)
 
 
-def submit(w: Desk, account: str, serial: str, *files: bytes, price: str = "1999.00") -> dict[str, object]:
+def submit(w: Desk, account: str, serial: str, *files: bytes, price: str = "1999.00") -> Claim:
     evidence = [(f"r{i}.jpg", data) for i, data in enumerate(files)]
     request = ClaimRequest(CID, account, serial, "2011-10-05T10:00:00+08:00", price, evidence)
     return w.desk.submit(request, "cs.liu")
 
 
-def flags(claim: dict[str, object]) -> list[str]:
-    return [f["name"] for f in claim["flags"]]  # type: ignore[attr-defined,index]
+def flags(claim: Claim) -> list[str]:
+    return [f.name for f in claim.flags]
 
 
 def test_claim_terms_are_validated_and_published() -> None:
@@ -90,7 +90,7 @@ def test_claim_terms_are_validated_and_published() -> None:
 def test_flags_near_duplicates_and_bursts_but_not_ones_own_files(w: Desk) -> None:
     photo = receipt()
     first = submit(w, "A-cn-3", "S20", photo, price="300.00")
-    assert first["state"] == "pending" and flags(first) == []
+    assert first.state is ClaimState.PENDING and flags(first) == []
     assert flags(submit(w, "A-cn-3", "S21", photo, price="300.00")) == []  # the same person's file again
     near = submit(w, "A-cn-4", "S22", recompressed(photo), price="300.00")
     assert flags(near) == ["similar_evidence"]
@@ -108,7 +108,7 @@ def test_flags_near_duplicates_and_bursts_but_not_ones_own_files(w: Desk) -> Non
 
 def test_four_eyes_above_review_above_and_never_ones_own(w: Desk) -> None:
     claim = submit(w, "A-cn-3", "S20", receipt())
-    cid = str(claim["id"])
+    cid = claim.id
     assert "four_eyes" in flags(claim)
     with pytest.raises(RefusedError, match="someone else"):
         w.desk.decide(cid, approve=True, reason="ok", actor="CS.Liu (key_1)")
@@ -116,11 +116,12 @@ def test_four_eyes_above_review_above_and_never_ones_own(w: Desk) -> None:
         w.desk.decide(cid, approve=True, reason="ok", actor="a-cn-3")
     with pytest.raises(InputError, match="reason"):
         w.desk.decide(cid, approve=True, reason="Looks fine!", actor="ops.li")
-    assert w.desk.decide(cid, approve=True, reason="ok", actor="ops.li")["state"] == "pending"
+    assert w.desk.decide(cid, approve=True, reason="ok", actor="ops.li").claim.state is ClaimState.PENDING
     with pytest.raises(RefusedError, match="second, different"):
         w.desk.decide(cid, approve=True, reason="ok", actor="Ops.Li (key_2)")
     done = w.desk.decide(cid, approve=True, reason="ok", actor="ops.wang")
-    assert done["state"] == "approved" and done["grant"]["amount"] == "1999.00"  # type: ignore[index]
+    assert done.claim.state is ClaimState.APPROVED
+    assert done.grant is not None and done.grant.amount_minor == 199_900
     with pytest.raises(RefusedError, match="already approved"):
         w.desk.decide(cid, approve=False, reason="late", actor="ops.zhao")
     assert verify_ledger(memory_uow_factory(w.store)).ok is True
@@ -138,17 +139,17 @@ def test_one_serial_one_payout_across_accounts(w: Desk) -> None:
     a = submit(w, "A-cn-3", "S20", receipt(), price="300.00")
     b = submit(w, "A-cn-4", "S20", receipt("b", size=(200, 300)), price="300.00")
     assert "serial_claimed_elsewhere" in flags(b)
-    w.desk.decide(str(a["id"]), approve=True, reason="ok", actor="ops.li")
+    w.desk.decide(a.id, approve=True, reason="ok", actor="ops.li")
     with pytest.raises(RefusedError, match="already paid"):
-        w.desk.decide(str(b["id"]), approve=True, reason="ok", actor="ops.li")
-    rejected = w.desk.decide(str(b["id"]), approve=False, reason="serial_paid", actor="ops.li")
-    assert (rejected["state"], rejected["decided_by"], rejected["reason"]) == (
-        "rejected",
+        w.desk.decide(b.id, approve=True, reason="ok", actor="ops.li")
+    rejected = w.desk.decide(b.id, approve=False, reason="serial_paid", actor="ops.li").claim
+    assert (rejected.state, rejected.decided_by, rejected.reason) == (
+        ClaimState.REJECTED,
         "ops.li",
         "serial_paid",
     )
     queue = w.desk.list(state="approved")
-    assert [c["id"] for c in queue["data"]] == [a["id"]]
+    assert [c.id for c in queue.rows] == [a.id]
 
 
 def test_a_customer_sees_only_their_own_claims_and_evidence(w: Desk) -> None:
@@ -156,20 +157,20 @@ def test_a_customer_sees_only_their_own_claims_and_evidence(w: Desk) -> None:
     mine = submit(w, "A-cn-3", "S20", photo, price="300.00")
     theirs = submit(w, "A-cn-4", "S21", receipt("other", size=(200, 120)), price="300.00")
     own = w.desk.list(account_id="A-cn-3")
-    assert [c["id"] for c in own["data"]] == [mine["id"]]
-    assert len(w.desk.list()["data"]) == 2  # a reviewer sees the queue
-    assert w.desk.get(str(mine["id"]), account_id="A-cn-3")["id"] == mine["id"]
+    assert [c.id for c in own.rows] == [mine.id]
+    assert len(w.desk.list().rows) == 2  # a reviewer sees the queue
+    assert w.desk.get(mine.id, account_id="A-cn-3").id == mine.id
     with pytest.raises(NotFoundError):  # another account's claim does not exist for this customer
-        w.desk.get(str(theirs["id"]), account_id="A-cn-3")
-    sha = mine["evidence"][0]["sha256"]  # type: ignore[index]
-    kind, content = w.desk.evidence(str(mine["id"]), sha, account_id="A-cn-3")
+        w.desk.get(theirs.id, account_id="A-cn-3")
+    sha = mine.evidence[0].sha256
+    kind, content = w.desk.evidence(mine.id, sha, account_id="A-cn-3")
     assert kind == "jpeg"
     assert content == w.files.open(sha)
-    assert w.desk.evidence(str(mine["id"]), sha)[1] == content  # a reviewer
+    assert w.desk.evidence(mine.id, sha)[1] == content  # a reviewer
     with pytest.raises(NotFoundError):  # the owner of the other claim cannot reach this file …
-        w.desk.evidence(str(mine["id"]), sha, account_id="A-cn-4")
+        w.desk.evidence(mine.id, sha, account_id="A-cn-4")
     with pytest.raises(NotFoundError):  # … nor through their own claim, which does not hold it
-        w.desk.evidence(str(theirs["id"]), sha, account_id="A-cn-4")
+        w.desk.evidence(theirs.id, sha, account_id="A-cn-4")
 
 
 def test_the_claim_form_offers_the_campaigns_taking_claims_today(w: Desk) -> None:
@@ -187,12 +188,12 @@ def test_the_customer_hears_of_every_decision_once(w: Desk) -> None:
             )
 
     refused = submit(w, "A-cn-3", "S99", receipt(), price="300.00")  # not in the register: the system says no
-    assert refused["state"] == "rejected"
-    assert told("A-cn-3") == [f"inapp claim_decided:{refused['id']}"]  # no email or phone on file
+    assert refused.state is ClaimState.REJECTED
+    assert told("A-cn-3") == [f"inapp claim_decided:{refused.id}"]  # no email or phone on file
     pending = submit(w, "A-cn-4", "S20", receipt("b", size=(200, 120)), price="300.00")
     assert told("A-cn-4") == []  # waiting for review: nothing to tell yet
-    w.desk.decide(str(pending["id"]), approve=True, reason="receipt_ok", actor="cs.liu.other")
-    assert told("A-cn-4") == [f"inapp claim_decided:{pending['id']}"]
+    w.desk.decide(pending.id, approve=True, reason="receipt_ok", actor="cs.liu.other")
+    assert told("A-cn-4") == [f"inapp claim_decided:{pending.id}"]
     messages = w.store.notifications.messages.values()
     (message,) = [m for m in messages if m.account_id == "A-cn-4" and m.channel.value == "inapp"]
     assert message.params["decision"] in ("approved", "recorded") and message.template == "claim_decided"

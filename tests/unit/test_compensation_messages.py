@@ -96,7 +96,7 @@ def world() -> World:
     apply_campaign(uow, rules, at(PREPARED), offer(1), "ops")
     approve_campaign(uow, rules, at(PREPARED), CAMPAIGN_ID, "fin")
     launch_campaign(uow, rules, at(PREPARED), CAMPAIGN_ID, "fin")
-    terms = {a: buy_subscription(uow, at(BUY_AT), a, plan)["id"] for a, (plan, *_) in BUYERS.items()}
+    terms = {a: buy_subscription(uow, at(BUY_AT), a, plan).id for a, (plan, *_) in BUYERS.items()}
     apply_campaign(uow, rules, at(PUBLISHED), offer(2), "ops")
     approve_campaign(uow, rules, at(PUBLISHED), CAMPAIGN_ID, "fin")
     return World(store, uow, terms)
@@ -155,7 +155,7 @@ def test_a_rerun_a_dry_run_and_customer_service_write_no_second_message(world: W
 
 def test_an_account_with_two_extended_subscriptions_hears_of_each(world: World) -> None:
     # U01 bought a second plan under v1 (a term is compensated, and told of, once: per term).
-    second = buy_subscription(world.uow, at("2023-11-02T10:00:00+08:00"), "U01", PLATINUM)["id"]
+    second = buy_subscription(world.uow, at("2023-11-02T10:00:00+08:00"), "U01", PLATINUM).id
     world.compensate()
     emails = [m for m in world.messages() if m.account_id == "U01" and m.channel.value == "email"]
     assert sorted(m.topic for m in emails) == sorted(

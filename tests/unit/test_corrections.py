@@ -10,11 +10,12 @@ import pytest
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.errors import InputError, InvariantViolation, NotFoundError, RefusedError
 from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
 from pledge.usecases.report import campaign_report
@@ -48,7 +49,7 @@ def issued() -> World:
     return world
 
 
-def corrected(w: World, **changes: dict[str, Any]) -> dict[str, Any]:
+def corrected(w: World, **changes: dict[str, Any]) -> ImportResult:
     """Re-import every purchase, with ``changes[purchase_id]`` applied, as an update."""
     rows: list[PurchaseRecord] = [p._replace(**changes.get(p.purchase_id, {})) for p in purchase_records()]
     return import_purchases(w.uow, [rows[:4], rows[4:]], update=True, corrector=FIX)
@@ -57,7 +58,7 @@ def corrected(w: World, **changes: dict[str, Any]) -> dict[str, Any]:
 def test_a_returned_purchase_revokes_its_unopened_grant_and_returns_the_value(issued: World) -> None:
     before = campaign_report(issued.uow, CID)
     result = corrected(issued, P03={"status": "returned"})
-    assert result == {"imported": 1, "unchanged": 9, "updated": 1, "revoked": 1, "clawbacks": 0}
+    assert result == ImportResult(imported=1, unchanged=9, updated=1, revoked=1, clawbacks=0)
     grant = grants_by_purchase(issued)["P03"]
     assert (grant["state"], grant["revoked_reason"]) == ("revoked", "purchase_returned")
     assert grant["revoked_at"] == "2021-08-10T05:00:00Z"
@@ -81,7 +82,7 @@ def test_the_same_update_again_changes_nothing(issued: World) -> None:
     corrected(issued, P03={"status": "refunded"})
     entries = len(issued.store.ledger)
     again = corrected(issued, P03={"status": "refunded"})
-    assert again == {"imported": 0, "unchanged": 10, "updated": 0, "revoked": 0, "clawbacks": 0}
+    assert again == ImportResult(imported=0, unchanged=10, updated=0, revoked=0, clawbacks=0)
     assert len(issued.store.ledger) == entries
     assert grants_by_purchase(issued)["P03"]["revoked_reason"] == "purchase_refunded"
 
@@ -89,7 +90,7 @@ def test_the_same_update_again_changes_nothing(issued: World) -> None:
 def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: World) -> None:
     opened = claim_grant(issued.uow, CLOCK, grants_by_purchase(issued)["P01"]["id"])
     result = corrected(issued, P01={"status": "refunded"})
-    assert (result["revoked"], result["clawbacks"]) == (0, 1)
+    assert (result.revoked, result.clawbacks) == (0, 1)
     assert grants_by_purchase(issued)["P01"]["state"] == "claimed"  # the money is with the customer
     cases = clawbacks_json(list_clawbacks(issued.uow, campaign_id=CID))["data"]
     assert [(c["grant_id"], c["account_id"], c["amount"], c["reason"], c["state"]) for c in cases] == [
@@ -99,10 +100,10 @@ def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: Wo
     assert campaign_report(issued.uow, CID)["clawbacks"] == {"open": 1, "open_amount": "1999.00"}
     assert verify_ledger(issued.uow).ok
     # Changed again (returned now): still one case, one receivable.
-    assert corrected(issued, P01={"status": "returned"})["clawbacks"] == 0
+    assert corrected(issued, P01={"status": "returned"}).clawbacks == 0
     assert len(clawbacks_json(list_clawbacks(issued.uow))["data"]) == 1
     assert verify_ledger(issued.uow).ok
-    explained = explain_account(issued.uow, rules, "A-cn-1", CID)
+    explained = explanation_json(explain_account(issued.uow, rules, "A-cn-1", CID))
     p01 = next(p for p in explained["purchases"] if p["purchase_id"] == "P01")
     assert not p01["qualifies"] and p01["grant"]["state"] == "claimed"
     assert "claw-back case" in p01["note"] and p01["clawback"]["id"] == cases[0]["id"]
@@ -118,7 +119,7 @@ def test_a_case_missing_from_the_ledger_fails_verify(issued: World) -> None:
 
 def test_a_price_below_the_grant_or_an_account_leaving_cn_revokes_with_a_change(issued: World) -> None:
     result = corrected(issued, P10={"price_minor": 100000}, P01={"channel": "store"})
-    assert (result["updated"], result["revoked"]) == (2, 1)  # P01 changed but still qualifies
+    assert (result.updated, result.revoked) == (2, 1)  # P01 changed but still qualifies
     by_purchase = grants_by_purchase(issued)
     assert (by_purchase["P10"]["state"], by_purchase["P10"]["revoked_reason"]) == (
         "revoked",
@@ -127,7 +128,7 @@ def test_a_price_below_the_grant_or_an_account_leaving_cn_revokes_with_a_change(
     assert by_purchase["P01"]["state"] == "issued"
     moved = [a._replace(region="HK") if a.account_id == "A-cn-2" else a for a in account_records()]
     result = import_accounts(issued.uow, [moved], update=True, corrector=FIX)
-    assert (result["updated"], result["revoked"], result["clawbacks"]) == (1, 1, 0)
+    assert (result.updated, result.revoked, result.clawbacks) == (1, 1, 0)
     assert grants_by_purchase(issued)["P03"]["revoked_reason"] == "purchase_changed"
     assert campaign_report(issued.uow, CID)["budget_remaining"] == "49998001.00"  # only P01's 1999.00 out
     assert verify_ledger(issued.uow).ok
@@ -135,7 +136,7 @@ def test_a_price_below_the_grant_or_an_account_leaving_cn_revokes_with_a_change(
 
 def test_explain_shows_a_revoked_grant_with_its_reason(issued: World) -> None:
     corrected(issued, P03={"status": "returned"})
-    explained = explain_account(issued.uow, rules, "A-cn-2", CID)
+    explained = explanation_json(explain_account(issued.uow, rules, "A-cn-2", CID))
     (p03,) = explained["purchases"]
     assert not p03["qualifies"] and p03["grant"]["state"] == "revoked"
     assert p03["note"] == "grant revoked at 2021-08-10T05:00:00Z: purchase_returned"

@@ -199,18 +199,18 @@ def test_purchases_renewals_and_lapses_record_their_terms() -> None:
     other = buy_subscription(uow, at(billing.BUY_AT), "U02", billing.MONTHLY, "UTC")
     started = log.new()
     assert [type(e) for e in started] == [SubscriptionStarted, SubscriptionStarted]
-    assert [e.term.id for e in started if isinstance(e, SubscriptionStarted)] == [bought["id"], other["id"]]
-    set_term_auto_renew(uow, at(billing.BUY_AT), bought["id"], True, "U01")
+    assert [e.term.id for e in started if isinstance(e, SubscriptionStarted)] == [bought.id, other.id]
+    set_term_auto_renew(uow, at(billing.BUY_AT), bought.id, True, "U01")
     assert log.new() == []  # a consent is no domain event (yet): it is audited, not published
 
-    due = term_of(store, bought["id"]).ends_at_us
+    due = term_of(store, bought.id).ends_at_us
     renew_due(uow, at(due))
     events = log.new()
     renewed = [e for e in events if isinstance(e, SubscriptionRenewed)]
     lapsed = [e for e in events if isinstance(e, SubscriptionLapsed)]
     assert len(events) == 2 and len(renewed) == 1 and len(lapsed) == 1
-    assert renewed[0].term.kind is TermKind.RENEWAL and renewed[0].term.previous_term_id == bought["id"]
-    assert lapsed[0].term.id == other["id"] and lapsed[0].term.state is TermState.LAPSED
+    assert renewed[0].term.kind is TermKind.RENEWAL and renewed[0].term.previous_term_id == bought.id
+    assert lapsed[0].term.id == other.id and lapsed[0].term.state is TermState.LAPSED
     renew_due(uow, at(due))
     assert log.new() == []
 
@@ -233,9 +233,9 @@ def test_a_compensation_records_the_extended_term_and_the_compensation_once() ->
     compensate_campaign(uow, applying, billing.CAMPAIGN_ID, "ops", dry_run=False)
     extended, applied = log.new()
     assert isinstance(extended, SubscriptionExtended) and isinstance(applied, CompensationApplied)
-    assert extended.term == term_of(store, bought["id"])
+    assert extended.term == term_of(store, bought.id)
     assert extended.term.compensated_days == billing.EXTRA_DAYS[billing.PLATINUM]
-    assert (applied.item.term_id, applied.approved_by, applied.applied_by) == (bought["id"], "fin", "ops")
+    assert (applied.item.term_id, applied.approved_by, applied.applied_by) == (bought.id, "fin", "ops")
     assert applied.at_us == applying.now_us()
     compensate_campaign(uow, at("2023-11-05T09:00:00+08:00"), billing.CAMPAIGN_ID, "ops", dry_run=False)
     assert log.new() == []

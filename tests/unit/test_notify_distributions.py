@@ -12,6 +12,7 @@ from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.adapters.notifications.render import Renderer
 from pledge.domain.distributions import MAX_ATTEMPTS, MessageState, backoff_us, parse_channels, parse_hold_us
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.grant import GrantState
 from pledge.domain.notifications import Channel, DeliveryResult, Outcome, Outgoing, Purpose, Reason
 from pledge.usecases.grants import claim_grant, expire_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
@@ -186,7 +187,7 @@ def test_reinstate_reopens_an_expired_grant_through_the_ledger() -> None:
     expire_grants(world.uow, Clock(LATER))
     before = world.store.budgets[CID].remaining_minor
     reopened = reinstate_grant(world.uow, Clock(LATER), grant_id, "she never heard of it", "support")
-    assert reopened["state"] == "issued"
+    assert reopened.grant.state is GrantState.ISSUED and reopened.pending is None
     assert world.store.budgets[CID].remaining_minor == before - 199_900
     again = reinstate_grant(world.uow, Clock(LATER), grant_id, "again", "support")
     assert again == reopened and world.store.budgets[CID].remaining_minor == before - 199_900

@@ -9,9 +9,11 @@ import pytest
 from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.grant import GrantState
 from pledge.domain.money import parse_minor
 from pledge.domain.persons import key_actor
 from pledge.domain.reinstatements import REQUESTED
+from pledge.entrypoints.claims_json import reinstatement_json
 from pledge.usecases.grants import expire_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
@@ -64,8 +66,14 @@ def test_above_the_amount_two_different_persons_reopen_it() -> None:
     grant = grants_by_purchase(world)["P01"]  # 1999.00 > 500.00
     before = world.store.budgets[CID].remaining_minor
     first = reinstate_grant(world.uow, Clock(LATER), grant["id"], "she never heard of it", WANG)
-    assert first["state"] == "expired" and first["reinstatement"]["state"] == "pending_second_approval"
-    assert first["reinstatement"]["approved_by"] == [WANG]
+    assert first.grant.state is GrantState.EXPIRED and first.pending is not None
+    assert first.pending.approved_by == (WANG,)
+    assert reinstatement_json(first)["reinstatement"] == {
+        "state": "pending_second_approval",
+        "approved_by": [WANG],
+        "review_above": "500.00",
+        "message": "1999.00 CNY is above 500.00: a second, different person re-opens it",
+    }
     assert world.store.budgets[CID].remaining_minor == before  # nothing moved yet
     with world.uow() as uow:
         requested = [e for e in uow.campaigns.events(CID) if e["kind"] == REQUESTED]
@@ -74,7 +82,8 @@ def test_above_the_amount_two_different_persons_reopen_it() -> None:
         reinstate_grant(world.uow, Clock(LATER), grant["id"], "again, my other key", WANG_AGAIN)
     assert refused.value.code == "four_eyes"
     reopened = reinstate_grant(world.uow, Clock(LATER), grant["id"], "agreed", LI)
-    assert reopened["state"] == "issued" and "reinstatement" not in reopened
+    assert reopened.grant.state is GrantState.ISSUED and reopened.pending is None
+    assert "reinstatement" not in reinstatement_json(reopened)
     assert world.store.budgets[CID].remaining_minor == before - 199_900
     assert verify_ledger(world.uow).ok
 
@@ -86,7 +95,8 @@ def test_an_approval_counts_for_one_expiry_only() -> None:
     reinstate_grant(world.uow, Clock(LATER), grant_id, "second", LI)
     expire_grants(world.uow, Clock(LATER + 31 * 86_400 * 1_000_000))
     again = reinstate_grant(world.uow, Clock(LATER + 32 * 86_400 * 1_000_000), grant_id, "once more", LI)
-    assert again["state"] == "expired" and again["reinstatement"]["approved_by"] == [LI]
+    assert again.grant.state is GrantState.EXPIRED
+    assert again.pending is not None and again.pending.approved_by == (LI,)
     assert verify_ledger(world.uow).ok
 
 
@@ -94,6 +104,9 @@ def test_below_the_amount_one_person_reopens_and_nobody_their_own() -> None:
     world = _expired_world({**PAYOUT, "reinstate_review_above": "1999.00"})  # not above: one person
     small, big = grants_by_purchase(world)["P01"], grants_by_purchase(world)["P03"]
     assert parse_minor(small["amount"], "CNY") == 199_900
-    assert reinstate_grant(world.uow, Clock(LATER), small["id"], "missed it", WANG)["state"] == "issued"
+    assert (
+        reinstate_grant(world.uow, Clock(LATER), small["id"], "missed it", WANG).grant.state
+        is GrantState.ISSUED
+    )
     with pytest.raises(RefusedError, match="own envelope"):
         reinstate_grant(world.uow, Clock(LATER), big["id"], "mine", f"{big['account_id']} (key_9)")

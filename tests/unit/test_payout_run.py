@@ -21,6 +21,7 @@ from pledge.domain.ledger import (
     payouts_paid_account,
 )
 from pledge.domain.payout_transfers import TransferState
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.payouts_json import payouts_json
 from pledge.usecases.common import Page
 from pledge.usecases.explain import explain_account
@@ -254,7 +255,7 @@ def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) 
     assert report["claimed_amount"] == "3798.00"  # opened, whatever became of the payout
     assert (report["grants"]["paid"], report["grants"]["payout_failed"]) == (1, 1)
     assert verify_ledger(world.uow).ok
-    explained = explain_account(world.uow, rules, "A-cn-1", CID)["purchases"]
+    explained = explanation_json(explain_account(world.uow, rules, "A-cn-1", CID))["purchases"]
     (p01,) = [p for p in explained if p["purchase_id"] == "P01"]
     assert p01["grant"]["state"] == "payout_failed"
     assert [(t["amount"], t["state"], t["reason"]) for t in p01["payout"]] == [

@@ -15,12 +15,15 @@ from pledge.adapters.memory import MemoryStore, memory_uow_factory
 from pledge.domain.campaign import parse_cashback_terms
 from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.grant import GrantState
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import expire_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
+from pledge.usecases.shortfall import Shortfall
 from pledge.usecases.simulate import simulate_campaign
+from pledge.usecases.why import BudgetExhausted, DeviceGrant, PerSerialTaken
 from tests.support.data import campaign
 from tests.unit.test_usecases import (
     CLOCK,
@@ -53,7 +56,7 @@ def start(w: World, campaign_id: str = CID, accept_shortfall: int | None = None,
 
 def why(w: World, account: str, campaign_id: str = CID) -> dict[str, Any]:
     """purchase id → its reason for having no grant (qualifying purchases without one only)."""
-    explained = explain_account(w.uow, rules, account, campaign_id)
+    explained = explanation_json(explain_account(w.uow, rules, account, campaign_id))
     return {p["purchase_id"]: p["why_no_grant"] for p in explained["purchases"] if "why_no_grant" in p}
 
 
@@ -79,9 +82,9 @@ def test_group_and_stacking_are_part_of_the_terms_and_their_hash() -> None:
 def test_changing_stacking_is_a_new_version_that_needs_approval(world: World) -> None:
     start(world)
     changed = apply_campaign(world.uow, rules, CLOCK, campaign(stacking="allowed"), "ops")
-    assert changed["changed"] and changed["version"] == 2
+    assert changed.changed and changed.version == 2
     approved = approve_campaign(world.uow, rules, CLOCK, CID, "finance")
-    assert (approved["stacking"], approved["group"]) == ("allowed", "default")
+    assert (approved.stacking, approved.group) == ("allowed", "default")
 
 
 # -- A: a copied campaign pays nothing twice -----------------------------------------------
@@ -146,7 +149,7 @@ def test_stacking_allowed_pays_again_and_the_approver_is_told(world: World) -> N
     assert problem.message.startswith(f"stacking allowed: 3 qualifying purchases already paid by {CID}")
     assert (dry.plan.grants, dry.plan.already_paid, dry.paid_again_by) == (3, 0, {CID: 3})
     approved = approve_campaign(world.uow, rules, CLOCK, COPY, "finance")
-    assert approved["stacking"] == "allowed"
+    assert approved.stacking == "allowed"
     launch_campaign(world.uow, rules, CLOCK, COPY, "finance")
     assert run_campaign(world.uow, rules, CLOCK, COPY, "ops").issued == 3
 
@@ -176,6 +179,9 @@ def test_why_no_grant_per_account_and_per_serial(world: World) -> None:
     assert (p05["code"], p05["purchases"], p05["accounts"]) == ("per_serial", ["P01"], ["A-cn-1"])
     assert p05["message"] == "the limit per serial S1 (1) was taken by purchase P01 (of account A-cn-1)"
     assert why(world, "A-cn-2") == {}  # P03 was paid: nothing to explain
+    typed = {p.purchase_id: p for p in explain_account(world.uow, rules, "A-cn-4", CID).purchases}
+    assert typed["P05"].why_no_grant == PerSerialTaken(1, "S1", (DeviceGrant("P01", "A-cn-1", None),))
+    assert typed["P05"].qualifies and typed["P05"].grant is None
 
 
 def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: World) -> None:
@@ -192,6 +198,10 @@ def test_why_no_grant_budget_names_where_it_ran_out_in_issuance_order(world: Wor
             "P10",
         )
         assert reason["message"].startswith("the budget ran out at purchase 4 of 5 in issuance order (P10,")
+    explained = explain_account(world.uow, rules, "A-cn-5", CID)
+    typed = {p.purchase_id: p.why_no_grant for p in explained.purchases}["P10"]
+    assert isinstance(typed, BudgetExhausted)
+    assert (typed.position, typed.of, typed.purchase_id) == (4, 5, "P10")
 
 
 def test_why_no_grant_budget_after_a_run_that_did_not_say_where(world: World) -> None:
@@ -241,8 +251,7 @@ def test_launch_with_a_shortfall_needs_its_exact_acknowledgement(world: World) -
         assert "3000.00 CNY is 2297.00 CNY short" in str(caught.value)
     assert world.store.campaigns[CID].state.value == "approved" and not world.store.budgets
     launched = launch_campaign(world.uow, rules, CLOCK, CID, "finance", 2)
-    shortfall = {"purchases": 2, "missing": "2297.00", "budget": "3000.00", "currency": "CNY"}
-    assert launched["accepted_shortfall"] == shortfall
+    assert launched.accepted_shortfall == Shortfall(purchases=2, missing_minor=229_700, budget_minor=300_000)
     (event,) = [e for e in world.store.events if e[1] == "launched"]
     assert '"accepted_shortfall"' in event[4] and '"missing": "2297.00"' in event[4]
 
@@ -253,4 +262,4 @@ def test_an_acknowledgement_without_a_shortfall_is_refused(world: World) -> None
     with pytest.raises(RefusedError) as caught:
         launch_campaign(world.uow, rules, CLOCK, CID, "finance", 2)
     assert caught.value.code == "budget_shortfall" and "pays every qualifying purchase" in str(caught.value)
-    assert "accepted_shortfall" not in launch_campaign(world.uow, rules, CLOCK, CID, "finance")
+    assert launch_campaign(world.uow, rules, CLOCK, CID, "finance").accepted_shortfall is None

@@ -31,6 +31,7 @@ from pledge.domain.ledger import Transfer
 from pledge.domain.money import parse_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, ledger_check_json, simulation_json
 from pledge.usecases.campaigns import (
     apply_campaign,
@@ -41,7 +42,7 @@ from pledge.usecases.campaigns import (
 from pledge.usecases.common import selection_for
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, list_grants
-from pledge.usecases.import_data import Corrector, import_accounts, import_purchases
+from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import CampaignBooks, verify_ledger
 from pledge.usecases.ports import Budget, CampaignRecord, CompiledRule, UnitOfWorkFactory
@@ -192,26 +193,18 @@ def test_store_constraints_mirror_the_database(world: World) -> None:
 
 
 def test_reimport_unchanged_conflicting_and_update(world: World) -> None:
-    assert import_accounts(world.uow, [account_records()]) == {
-        "imported": 0,
-        "unchanged": len(ACCOUNTS),
-        "updated": 0,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_accounts(world.uow, [account_records()]) == ImportResult(
+        imported=0, unchanged=len(ACCOUNTS), updated=0, revoked=0, clawbacks=0
+    )
     moved = [*account_records()[:-1], AccountRecord("A-tw-1", "CN", account_records()[-1].registered_at_us)]
     with pytest.raises(InputError) as caught:
         import_accounts(world.uow, [moved])
     assert caught.value.code == "conflicting_reimport"
     assert caught.value.param == "account_id A-tw-1: region"
     assert world.store.accounts["A-tw-1"].region == "TW"
-    assert import_accounts(world.uow, [moved], update=True, corrector=Corrector(rules, CLOCK)) == {
-        "imported": 1,
-        "unchanged": len(ACCOUNTS) - 1,
-        "updated": 1,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_accounts(
+        world.uow, [moved], update=True, corrector=Corrector(rules, CLOCK)
+    ) == ImportResult(imported=1, unchanged=len(ACCOUNTS) - 1, updated=1, revoked=0, clawbacks=0)
     assert world.store.accounts["A-tw-1"].region == "CN"
 
     repriced = [p._replace(price_minor=1) if p.purchase_id == "P03" else p for p in purchase_records()]
@@ -239,13 +232,9 @@ def test_import_is_all_or_nothing_when_a_later_batch_fails() -> None:
     with pytest.raises(InputError, match="row 7"):
         import_purchases(uow, failing_reader())
     assert store.purchases == {}
-    assert import_purchases(uow, [good, purchase_records()[5:]]) == {
-        "imported": 10,
-        "unchanged": 0,
-        "updated": 0,
-        "revoked": 0,
-        "clawbacks": 0,
-    }
+    assert import_purchases(uow, [good, purchase_records()[5:]]) == ImportResult(
+        imported=10, unchanged=0, updated=0, revoked=0, clawbacks=0
+    )
 
 
 # -- apply, approve, launch, state ----------------------------------------------
@@ -255,9 +244,9 @@ def test_apply_is_idempotent_versions_changes_and_refuses_bad_rules(world: World
     first = apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     again = apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
     changed = apply_campaign(world.uow, rules, CLOCK, campaign(budget="100.00"), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert (again["version"], again["changed"], again["content_hash"]) == (1, False, first["content_hash"])
-    assert (changed["version"], changed["changed"]) == (2, True)
+    assert (first.version, first.changed) == (1, True)
+    assert (again.version, again.changed, again.content_hash) == (1, False, first.content_hash)
+    assert (changed.version, changed.changed) == (2, True)
     with world.uow() as uow:
         assert [e["kind"] for e in uow.campaigns.events(CID)] == ["terms_applied", "terms_applied"]
     doc = campaign(id="other")
@@ -275,10 +264,8 @@ def test_approval_is_four_eyes_bound_to_the_hash_and_reset_by_new_terms(world: W
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, CLOCK, CID, "finance", expected_hash="sha256:stale")
     assert caught.value.code == "terms_changed"
-    approved = approve_campaign(
-        world.uow, rules, CLOCK, CID, "finance", expected_hash=applied["content_hash"]
-    )
-    assert approved["state"] == "approved" and approved["approved_by"] == "finance"
+    approved = approve_campaign(world.uow, rules, CLOCK, CID, "finance", expected_hash=applied.content_hash)
+    assert approved.state is CampaignState.APPROVED and approved.approved_by == "finance"
     with pytest.raises(RefusedError) as caught:
         approve_campaign(world.uow, rules, CLOCK, CID, "boss")
     assert caught.value.code == "already_approved"
@@ -299,7 +286,9 @@ def test_launch_funds_the_budget_once_and_states_move_by_the_rules(world: World)
         launch_campaign(world.uow, rules, CLOCK, CID, "finance")
     assert caught.value.code == "invalid_state_transition"
     assert len(world.store.ledger) == 1
-    assert set_campaign_state(world.uow, CLOCK, CID, CampaignState.PAUSED, "ops")["state"] == "paused"
+    assert (
+        set_campaign_state(world.uow, CLOCK, CID, CampaignState.PAUSED, "ops").state is CampaignState.PAUSED
+    )
     with pytest.raises(RefusedError) as caught:
         run_campaign(world.uow, rules, CLOCK, CID, "ops")
     assert caught.value.code == "not_active"
@@ -474,7 +463,7 @@ def test_a_purchase_imported_later_is_picked_up_by_the_next_run(world: World) ->
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     late = ("P11", "A-cn-3", "mi-1", "S11", "2011-09-15T10:00:00+08:00", "1999.00", "completed")
     result = import_purchases(world.uow, [purchase_records([*PURCHASES, late])])
-    assert result == {"imported": 1, "unchanged": len(PURCHASES), "updated": 0, "revoked": 0, "clawbacks": 0}
+    assert result == ImportResult(imported=1, unchanged=len(PURCHASES), updated=0, revoked=0, clawbacks=0)
     assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 1
     assert "P11" in grants_by_purchase(world)
     assert run_campaign(world.uow, rules, CLOCK, CID, "ops").issued == 0
@@ -588,19 +577,19 @@ def test_report_numbers(world: World) -> None:
 
 def test_explain_lists_every_condition_with_the_deciding_values(world: World) -> None:
     launch(world)
-    late = explain_account(world.uow, rules, "A-cn-3", CID)
+    late = explanation_json(explain_account(world.uow, rules, "A-cn-3", CID))
     (p04,) = late["purchases"]
     window = p04["conditions"][0]
     assert window["name"] == "purchased" and not window["passed"]
     assert "2011-12-08T00:30:00+08:00" in window["detail"] and "1 day(s) outside" in window["detail"]
     assert all(c["passed"] for c in p04["conditions"][1:]) and not late["qualifies"]
-    hk = explain_account(world.uow, rules, "A-hk-1", CID)
+    hk = explanation_json(explain_account(world.uow, rules, "A-hk-1", CID))
     region = next(c for c in hk["purchases"][0]["conditions"] if "region" in c["name"])
     assert not region["passed"] and region["detail"] == "account.region = 'HK'"
     assert hk["region"] == "HK" and hk["terms_version"] == 1
 
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
-    founder = explain_account(world.uow, rules, "A-cn-1", CID)
+    founder = explanation_json(explain_account(world.uow, rules, "A-cn-1", CID))
     first, second = founder["purchases"]
     assert first["qualifies"] and first["grant"]["amount"] == "1999.00"
     assert second["qualifies"] and second["grant"] is None
@@ -612,7 +601,7 @@ def test_explain_lists_every_condition_with_the_deciding_values(world: World) ->
 
 def test_explain_before_approval_uses_the_latest_terms(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
-    result = explain_account(world.uow, rules, "A-cn-5", CID)
+    result = explanation_json(explain_account(world.uow, rules, "A-cn-5", CID))
     assert [p["qualifies"] for p in result["purchases"]] == [False, False, True]  # P07, P08, P10
 
 

@@ -40,6 +40,7 @@ from pledge.domain.ledger import (
 from pledge.domain.offers import CompensationPolicy
 from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermState
 from pledge.domain.timeutil import US_PER_DAY, format_instant, zone
+from pledge.entrypoints.billing_json import applied_catalog_json, refund_json, terms_json
 from pledge.entrypoints.presenters import compensation_json, quote_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
@@ -52,10 +53,12 @@ from pledge.usecases.report import campaign_report
 from pledge.usecases.subscriptions import (
     RenewalRun,
     buy_subscription,
+    consented_term_json,
     list_subscriptions,
     refund_subscription,
     renew_due,
     set_term_auto_renew,
+    term_json,
 )
 from tests.support.billing import (
     BUY_AT,
@@ -125,7 +128,7 @@ class World:
         approve_campaign(self.uow, rules, at(when), CAMPAIGN_ID, "fin")
 
     def buy(self, account: str, plan: str, when: str | int = BUY_AT, tz: str = "UTC") -> dict[str, Any]:
-        return buy_subscription(self.uow, at(when), account, plan, tz)
+        return term_json(buy_subscription(self.uow, at(when), account, plan, tz))
 
     def term(self, term_id: str) -> Term:
         with self.uow() as uow:
@@ -360,7 +363,7 @@ def test_memory_compensations_and_outbox_are_keyed_once(world: World) -> None:
 
 def test_plans_apply_is_idempotent_versions_changes_and_locks_the_currency() -> None:
     w = new_world(catalog=False)
-    first = apply_plans(w.uow, APPLIED, plans(), "ops")
+    first = applied_catalog_json(apply_plans(w.uow, APPLIED, plans(), "ops"))
     assert (first["version"], first["changed"]) == (1, True)
     assert first["changes"] == [f"added {p}" for p in PLAN_IDS]
     assert [(p["id"], p["list_price"], p["period"]) for p in first["plans"]] == [
@@ -368,15 +371,15 @@ def test_plans_apply_is_idempotent_versions_changes_and_locks_the_currency() -> 
         (PLATINUM, "252.00", "12 months"),
         (DIAMOND, "816.00", "12 months"),
     ]
-    again = apply_plans(w.uow, APPLIED, plans(), "ops")
+    again = applied_catalog_json(apply_plans(w.uow, APPLIED, plans(), "ops"))
     assert (again["version"], again["changed"], again["changes"]) == (1, False, [])
     reworded = plans()
     reworded["plans"][0]["period"] = "1 year"  # the same length, written differently
-    assert apply_plans(w.uow, APPLIED, reworded, "ops")["changed"] is False
+    assert applied_catalog_json(apply_plans(w.uow, APPLIED, reworded, "ops"))["changed"] is False
 
     repriced = plans()
     repriced["plans"][0]["list_price"] = "75.00"
-    changed = apply_plans(w.uow, APPLIED, repriced, "ops")
+    changed = applied_catalog_json(apply_plans(w.uow, APPLIED, repriced, "ops"))
     assert (changed["version"], changed["changed"]) == (2, True)
     assert changed["changes"] == [f"changed {GOLD}: list_price"]
     with w.uow() as uow:
@@ -422,10 +425,10 @@ def test_offer_apply_needs_a_catalog_and_checks_its_plans() -> None:
     assert w.store.campaigns == {}
 
     first = apply_campaign(w.uow, rules, APPLIED, offer(1), "ops")
-    assert (first["version"], first["changed"]) == (1, True)
-    assert apply_campaign(w.uow, rules, APPLIED, offer(1), "ops")["changed"] is False
+    assert (first.version, first.changed) == (1, True)
+    assert apply_campaign(w.uow, rules, APPLIED, offer(1), "ops").changed is False
     second = apply_campaign(w.uow, rules, APPLIED, offer(2), "ops")
-    assert (second["version"], second["changed"]) == (2, True)
+    assert (second.version, second.changed) == (2, True)
     with pytest.raises(RefusedError) as caught:  # an offer id cannot become a cashback campaign
         apply_campaign(w.uow, rules, APPLIED, campaign(id=CAMPAIGN_ID), "ops")
     assert caught.value.code == "kind_locked"
@@ -574,7 +577,7 @@ def test_buy_retried_with_the_same_now_is_idempotent(launched: World) -> None:
     assert len(w.store.billing.terms) == 1
     later = w.buy("U01", GOLD, "2023-11-01T10:00:01+08:00")  # another instant: another purchase
     assert later["id"] != first["id"] and len(w.store.billing.terms) == 2
-    listed = list_subscriptions(w.uow, account_id="U01")
+    listed = terms_json(list_subscriptions(w.uow, account_id="U01"))
     assert [t["id"] for t in listed["data"]] == sorted([first["id"], later["id"]])
     with pytest.raises(NotFoundError) as caught:
         w.buy("nobody", GOLD)
@@ -598,7 +601,9 @@ def test_auto_renew_consent_is_recorded_with_who_when_and_the_wording(launched: 
     w = launched
     term = w.buy("U01", PLATINUM)
     assert term["auto_renew"] is False
-    on = set_term_auto_renew(w.uow, at("2023-11-02T09:00:00+08:00"), term["id"], True, "U01")
+    on = consented_term_json(
+        set_term_auto_renew(w.uow, at("2023-11-02T09:00:00+08:00"), term["id"], True, "U01")
+    )
     assert on["auto_renew"] is True
     (consent,) = on["consents"]
     assert (consent["auto_renew"], consent["actor"], consent["wording_version"]) == (
@@ -612,9 +617,13 @@ def test_auto_renew_consent_is_recorded_with_who_when_and_the_wording(launched: 
         "that, charging 252.00 CNY each time, until I turn auto-renew off."
     )
     # The same choice again changes nothing: the first evidence is kept.
-    again = set_term_auto_renew(w.uow, at("2023-11-03T09:00:00+08:00"), term["id"], True, "agent-7")
+    again = consented_term_json(
+        set_term_auto_renew(w.uow, at("2023-11-03T09:00:00+08:00"), term["id"], True, "agent-7")
+    )
     assert again["consents"] == on["consents"]
-    off = set_term_auto_renew(w.uow, at("2023-11-04T09:00:00+08:00"), term["id"], False, "U01")
+    off = consented_term_json(
+        set_term_auto_renew(w.uow, at("2023-11-04T09:00:00+08:00"), term["id"], False, "U01")
+    )
     assert off["auto_renew"] is False
     assert [(c["auto_renew"], c["actor"]) for c in off["consents"]] == [(True, "U01"), (False, "U01")]
     assert off["consents"][-1]["wording"] == "Auto-renew turned off."
@@ -658,7 +667,7 @@ def test_renewals_run_from_the_old_end_at_list_price_keeping_the_anchor_day(
         assert renew_due(w.uow, at(start)) == RenewalRun(0, 0)
         (renewal,) = [
             t
-            for t in list_subscriptions(w.uow, account_id="U01")["data"]
+            for t in terms_json(list_subscriptions(w.uow, account_id="U01"))["data"]
             if t["previous_term_id"] == previous["id"]
         ]
         assert (renewal["starts_at"], renewal["ends_at"]) == (start, end)
@@ -687,7 +696,11 @@ def test_offer_terms_renew_at_list_price_and_the_rest_lapse(launched: World) -> 
     assert renew_due(w.uow, at("2024-11-05T07:59:59+08:00")) == RenewalRun(0, 0)
     # Run late: the renewal still starts at the old end, so no day is lost or paid twice.
     assert renew_due(w.uow, at("2025-06-01T00:00:00+08:00")) == RenewalRun(2, 1)
-    renewals = {t["previous_term_id"]: t for t in list_subscriptions(w.uow)["data"] if t["kind"] == "renewal"}
+    renewals = {
+        t["previous_term_id"]: t
+        for t in terms_json(list_subscriptions(w.uow))["data"]
+        if t["kind"] == "renewal"
+    }
     platinum = renewals[keep["id"]]
     assert (platinum["price_paid"], platinum["starts_at"], platinum["ends_at"]) == (
         "252.00",
@@ -711,7 +724,7 @@ def test_offer_terms_renew_at_list_price_and_the_rest_lapse(launched: World) -> 
 def test_full_refund_returns_exactly_what_was_paid_once(launched: World) -> None:
     w = launched
     term = w.buy("U01", GOLD)
-    done = refund_subscription(w.uow, at("2024-03-01T00:00:00+08:00"), term["id"])
+    done = refund_json(refund_subscription(w.uow, at("2024-03-01T00:00:00+08:00"), term["id"]))
     assert (done["refunded"], done["charged"], done["net_refund"], done["currency"]) == (
         "72.00",
         "0.00",
@@ -756,7 +769,7 @@ def test_prorated_refund_rounds_half_even_and_never_exceeds_the_price(
 ) -> None:
     w = launched
     term = w.buy("U01", GOLD)
-    done = refund_subscription(w.uow, at(now), term["id"], prorated=True)
+    done = refund_json(refund_subscription(w.uow, at(now), term["id"], prorated=True))
     assert (done["refunded"], done["net_refund"], done["charged"]) == (refunded, refunded, "0.00")
     assert done["rounding"] == "half-even to the minor unit"
     stored = w.term(term["id"])
@@ -777,7 +790,9 @@ def test_refund_and_repurchase_nets_the_difference_and_is_then_skipped(launched:
         refund_subscription(w.uow, at("2023-12-02T00:00:00+08:00"), plain["id"], repurchase=True)
     assert caught.value.code == "no_campaign"
 
-    done = refund_subscription(w.uow, at("2023-11-05T10:00:00+08:00"), gold["id"], repurchase=True)
+    done = refund_json(
+        refund_subscription(w.uow, at("2023-11-05T10:00:00+08:00"), gold["id"], repurchase=True)
+    )
     assert (done["refunded"], done["charged"], done["net_refund"]) == ("72.00", "29.00", "43.00")
     again = done["subscription"]
     assert (again["kind"], again["terms_version"], again["price_paid"], again["previous_term_id"]) == (
@@ -795,7 +810,9 @@ def test_refund_and_repurchase_nets_the_difference_and_is_then_skipped(launched:
     assert [i["subscription_id"] for i in result["items"]] == [platinum["id"]]
     assert result["skipped"] == {"refunded": 1}
     # Compensated: the customer may still choose refund and repurchase; the extra days go back.
-    rebought = refund_subscription(w.uow, at("2023-11-06T10:00:00+08:00"), platinum["id"], repurchase=True)
+    rebought = refund_json(
+        refund_subscription(w.uow, at("2023-11-06T10:00:00+08:00"), platinum["id"], repurchase=True)
+    )
     assert (rebought["net_refund"], rebought["compensation_days_returned"]) == ("143.00", 300)
     assert rebought["refunded_term"]["compensated_days"] == 0
     with pytest.raises(RefusedError) as caught:  # the repurchased term is at v2 already

@@ -17,10 +17,13 @@ from pledge.domain.corrections import ClawbackCase
 from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
+from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
+from pledge.usecases.campaigns import AppliedTerms, ApprovedTerms, LaunchedCampaign, StateChange
 from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.grants import ExpiryRun, grant_json
+from pledge.usecases.import_data import ImportResult
 from pledge.usecases.ledger_verify import CampaignBooks, LedgerCheck
 from pledge.usecases.quotes import AccountQuote
 from pledge.usecases.run_outcome import RunOutcome
@@ -219,6 +222,18 @@ def expiry_json(run: ExpiryRun) -> dict[str, Any]:
     }
 
 
+def import_json(result: ImportResult) -> dict[str, Any]:
+    """``pledge import accounts|purchases --json`` and the result of the API's import job (which adds
+    ``"object"`` and ``"kind"`` first)."""
+    return {
+        "imported": result.imported,
+        "unchanged": result.unchanged,
+        "updated": result.updated,
+        "revoked": result.revoked,
+        "clawbacks": result.clawbacks,
+    }
+
+
 def ledger_check_json(check: LedgerCheck) -> dict[str, Any]:
     """``pledge ledger verify --json`` and ``GET /v1/ledger/verify`` (with ``"object"`` first)."""
     return {
@@ -254,6 +269,11 @@ def json_view(result: Any) -> Any:
 json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
 json_view.register(LedgerCheck, ledger_check_json)
+json_view.register(ImportResult, import_json)
+json_view.register(AppliedTerms, applied_json)
+json_view.register(ApprovedTerms, approval_json)
+json_view.register(LaunchedCampaign, launched_json)
+json_view.register(StateChange, state_change_json)
 json_view.register(Simulation, simulation_json)
 json_view.register(Grant, grant_json)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.campaign import (
     DEFAULT_GROUP,
     CampaignState,
+    Stacking,
     TermsVersion,
     check_approval,
     check_transition,
@@ -20,13 +22,56 @@ from pledge.domain.offers import check_against_catalog, parse_offer_terms
 from pledge.usecases.catalog import current_catalog
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import Budget, CampaignRecord, Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
-from pledge.usecases.shortfall import check_shortfall, shortfall
+from pledge.usecases.shortfall import Shortfall, check_shortfall, shortfall
 from pledge.usecases.simulate import blocking_problems
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedTerms:
+    """The campaign's latest terms version after an apply; ``changed`` when the apply added it."""
+
+    campaign_id: str
+    version: int
+    changed: bool
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedTerms:
+    """The approved version and the campaign's state after it; ``group`` and ``stacking`` only for
+    cashback terms (an offer has neither)."""
+
+    campaign_id: str
+    version: int
+    approved_by: str
+    content_hash: str
+    state: CampaignState
+    group: str | None = None
+    stacking: Stacking | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchedCampaign:
+    """An active campaign, and the shortfall its launch accepted (``None`` when the budget pays all)."""
+
+    campaign_id: str
+    state: CampaignState
+    version: int
+    currency: str
+    accepted_shortfall: Shortfall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A campaign paused, resumed or closed."""
+
+    campaign_id: str
+    state: CampaignState
 
 
 def apply_campaign(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, clock: Clock, document: Mapping[str, Any], actor: str
-) -> dict[str, Any]:
+) -> AppliedTerms:
     """Create a campaign, add a terms version if the terms changed, or do nothing."""
     now = clock.now_us()
     if document.get("kind") == "offer":
@@ -68,7 +113,7 @@ def _store_version(
     actor: str,
     now: int,
     group: str = DEFAULT_GROUP,
-) -> dict[str, Any]:
+) -> AppliedTerms:
     with uow_factory() as uow:
         record = uow.campaigns.get(campaign_id, for_update=True)
         if record is None:
@@ -83,12 +128,7 @@ def _store_version(
                 )
             versions = uow.campaigns.versions(campaign_id)
             if versions and versions[-1].content_hash == content_hash:
-                return {
-                    "id": campaign_id,
-                    "version": versions[-1].version,
-                    "changed": False,
-                    "content_hash": content_hash,
-                }
+                return AppliedTerms(campaign_id, versions[-1].version, False, content_hash)
             if record.currency != currency:
                 # Budgets, grants and the ledger are kept in one currency for a campaign's life.
                 raise RefusedError(
@@ -112,7 +152,7 @@ def _store_version(
             campaign_id, "terms_applied", actor, now, {"version": number, "content_hash": content_hash}
         )
         uow.commit()
-    return {"id": campaign_id, "version": number, "changed": True, "content_hash": content_hash}
+    return AppliedTerms(campaign_id, number, True, content_hash)
 
 
 def approve_campaign(
@@ -122,7 +162,7 @@ def approve_campaign(
     campaign_id: str,
     actor: str,
     expected_hash: str | None = None,
-) -> dict[str, Any]:
+) -> ApprovedTerms:
     """Approve the latest terms version; never by its author; bound to its content hash.
 
     Terms with blocking problems (a fixed amount above the price paid, another
@@ -159,16 +199,15 @@ def approve_campaign(
         )
         uow.commit()
         state = CampaignState.APPROVED if record.state is CampaignState.DRAFT else record.state
-    approved: dict[str, Any] = {
-        "id": campaign_id,
-        "version": version.version,
-        "approved_by": actor,
-        "content_hash": version.content_hash,
-        "state": state.value,
-    }
-    if terms is not None:
-        approved.update(group=terms.group, stacking=terms.stacking.value)
-    return approved
+    return ApprovedTerms(
+        campaign_id,
+        version.version,
+        actor,
+        version.content_hash,
+        state,
+        terms.group if terms is not None else None,
+        terms.stacking if terms is not None else None,
+    )
 
 
 def _refuse_blocking(uow: UnitOfWork, rules: RuleCompiler, version: TermsVersion) -> None:
@@ -190,7 +229,7 @@ def launch_campaign(
     campaign_id: str,
     actor: str,
     accept_shortfall: int | None = None,
-) -> dict[str, Any]:
+) -> LaunchedCampaign:
     """Activate an approved campaign and fund its budget; refused while blocking problems exist.
 
     A budget that cannot pay every qualifying purchase is refused too (``budget_shortfall``) unless
@@ -214,7 +253,7 @@ def launch_campaign(
             uow.record(CampaignStateChanged(campaign_id, CampaignState.ACTIVE, now))
             uow.campaigns.record_event(campaign_id, "launched", actor, now, {"version": version.version})
             uow.commit()
-            return {"id": campaign_id, "state": CampaignState.ACTIVE.value, "version": version.version}
+            return LaunchedCampaign(campaign_id, CampaignState.ACTIVE, version.version, record.currency)
         terms = terms_of(version)
         selection = selection_for(terms, rules)
         counts = uow.purchases.scan(selection)
@@ -247,12 +286,14 @@ def launch_campaign(
         uow.record(CampaignStateChanged(campaign_id, CampaignState.ACTIVE, now))
         uow.campaigns.record_event(campaign_id, "launched", actor, now, launched)
         uow.commit()
-    return {"id": campaign_id, "state": CampaignState.ACTIVE.value, **launched}
+    return LaunchedCampaign(
+        campaign_id, CampaignState.ACTIVE, version.version, terms.currency, short if short.purchases else None
+    )
 
 
 def set_campaign_state(
     uow_factory: UnitOfWorkFactory, clock: Clock, campaign_id: str, target: CampaignState, actor: str
-) -> dict[str, Any]:
+) -> StateChange:
     """Pause, resume or close."""
     now = clock.now_us()
     with uow_factory() as uow:
@@ -264,4 +305,4 @@ def set_campaign_state(
             campaign_id, f"state_{target.value}", actor, now, {"from": record.state.value}
         )
         uow.commit()
-    return {"id": campaign_id, "state": target.value}
+    return StateChange(campaign_id, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.catalog import Catalog, CatalogVersion, catalog_changes, parse_catalog
@@ -11,7 +12,18 @@ from pledge.domain.money import format_minor
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedCatalog:
+    """The catalog version a plans file is now, and what applying it changed (nothing: the same file)."""
+
+    version: int
+    changed: bool
+    changes: tuple[str, ...]  # one line per plan, for the operator
+    catalog: Catalog
+
+
 def plans_json(catalog: Catalog) -> list[dict[str, Any]]:
+    """The plans as the API, the CLI and the audit log's catalog snapshots show them."""
     return [
         {"id": p.id, "name": p.name, "list_price": format_minor(p.list_price_minor, p.currency),
          "currency": p.currency, "period": str(p.period)}
@@ -28,14 +40,14 @@ def current_catalog(uow: UnitOfWork) -> CatalogVersion:
 
 def apply_plans(
     uow_factory: UnitOfWorkFactory, clock: Clock, document: Mapping[str, Any], actor: str
-) -> dict[str, Any]:
+) -> AppliedCatalog:
     """A changed file is the next catalog version; the same file again changes nothing."""
     catalog = parse_catalog(document)
     now = clock.now_us()
     with uow_factory() as uow:
         latest = uow.catalogs.latest()
         if latest is not None and latest.content_hash == catalog.content_hash:
-            return {"version": latest.version, "changed": False, "changes": [], "plans": plans_json(catalog)}
+            return AppliedCatalog(latest.version, False, (), catalog)
         if latest is not None and latest.catalog.currency != catalog.currency:
             raise RefusedError(
                 f"the catalog is in {latest.catalog.currency}; its currency cannot change",
@@ -47,7 +59,7 @@ def apply_plans(
         uow.catalogs.add(CatalogVersion(number, catalog.content_hash, catalog, actor, now))
         uow.commit()
     changes = catalog_changes(latest.catalog if latest else None, catalog)
-    return {"version": number, "changed": True, "changes": changes, "plans": plans_json(catalog)}
+    return AppliedCatalog(number, True, tuple(changes), catalog)
 
 
 def _check_offers_still_covered(uow: UnitOfWork, catalog: Catalog) -> None:

@@ -29,19 +29,20 @@ from pledge.domain.claims import (
 )
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.domain.fields import money_field
+from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, local_date, parse_instant
 from pledge.usecases.claim_checks import Claimed, claim_checks, claim_flags, serial_paid
 from pledge.usecases.claim_ports import EvidenceProcessor, EvidenceStore, PreparedEvidence
 from pledge.usecases.common import (
+    Page,
     check_page_limit,
     effective_version,
-    list_object,
+    page_of,
     require_account,
     require_campaign,
     terms_of,
 )
-from pledge.usecases.grants import grant_json
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.notify_transactional import tell_account
 from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
@@ -67,6 +68,15 @@ class OpenCampaign:
     timezone: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimDecision:
+    """A decided claim; an approved one with the grant its campaign's run gave it (None: recorded,
+    but a limit or the budget left it no envelope)."""
+
+    claim: Claim
+    grant: Grant | None = None
+
+
 class ClaimDesk:
     """Claims, wired to their stores, the rule compiler, the clock and the evidence handling."""
 
@@ -81,7 +91,7 @@ class ClaimDesk:
         self.uow_factory, self.rules, self.clock = uow_factory, rules, clock
         self.processor, self.store = processor, store
 
-    def submit(self, request: ClaimRequest, actor: str) -> dict[str, Any]:
+    def submit(self, request: ClaimRequest, actor: str) -> Claim:
         serial = request.serial.strip()
         if not serial or len(serial) > 128 or not serial.isprintable():
             raise InputError("serial: 1 to 128 printable characters are required", param="serial")
@@ -138,7 +148,7 @@ class ClaimDesk:
                 _tell(uow, claim, terms.name, "rejected", 0, now)
             _keep(self.store, prepared)
             uow.commit()
-        return claim_json(claim)
+        return claim
 
     def list(
         self,
@@ -148,7 +158,7 @@ class ClaimDesk:
         starting_after: str | None = None,
         limit: int = 100,
         account_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Page[Claim]:
         """The review queue, oldest first; ``account_id``: one customer's own claims."""
         check_page_limit(limit)
         wanted = _state(state)
@@ -160,7 +170,7 @@ class ClaimDesk:
                 limit=limit + 1,
                 account_id=account_id,
             )
-        return list_object(page, limit, claim_json)
+        return page_of(page, limit)
 
     def open_campaigns(self) -> tuple[OpenCampaign, ...]:
         """The active campaigns taking claims today (their own local date), for a claim form."""
@@ -175,10 +185,10 @@ class ClaimDesk:
                     out.append(OpenCampaign(record.campaign_id, terms.name, terms.currency, terms.timezone))
         return tuple(out)
 
-    def get(self, claim_id: str, *, account_id: str | None = None) -> dict[str, Any]:
+    def get(self, claim_id: str, *, account_id: str | None = None) -> Claim:
         """One claim; ``account_id``: as that customer sees it (another account's claim does not exist)."""
         with self.uow_factory() as uow:
-            return claim_json(_visible(uow, claim_id, account_id))
+            return _visible(uow, claim_id, account_id)
 
     def evidence(self, claim_id: str, sha256: str, *, account_id: str | None = None) -> tuple[str, bytes]:
         """One evidence file of a claim, ``(kind, content)``, for a reviewer or (``account_id``) the
@@ -194,7 +204,7 @@ class ClaimDesk:
             )
         return ref.kind, content
 
-    def decide(self, claim_id: str, *, approve: bool, reason: str, actor: str) -> dict[str, Any]:
+    def decide(self, claim_id: str, *, approve: bool, reason: str, actor: str) -> ClaimDecision:
         code = reason_code(reason)
         now = self.clock.now_us()
         with self.uow_factory() as uow:
@@ -214,9 +224,9 @@ class ClaimDesk:
             uow.commit()
         if decided.state is ClaimState.APPROVED:
             return self._issue(decided, actor)
-        return claim_json(decided)
+        return ClaimDecision(decided)
 
-    def _issue(self, claim: Claim, actor: str) -> dict[str, Any]:
+    def _issue(self, claim: Claim, actor: str) -> ClaimDecision:
         """Run the campaign, which grants the claim's purchase like any other, and note the grant."""
         run_campaign(self.uow_factory, self.rules, self.clock, claim.campaign_id, actor)
         with self.uow_factory() as uow:
@@ -231,9 +241,7 @@ class ClaimDesk:
             else:
                 _tell(uow, current, name, "approved", grant.amount_minor, self.clock.now_us())
             uow.commit()
-        out = claim_json(current)
-        out["grant"] = grant_json(grant) if grant is not None else None
-        return out
+        return ClaimDecision(current, grant)
 
 
 def _approve(uow: UnitOfWork, claim: Claim, terms: CashbackTerms, actor: str, code: str, now: int) -> Claim:
@@ -318,6 +326,7 @@ def _new_id() -> str:
 
 
 def claim_json(claim: Claim) -> dict[str, Any]:
+    """A claim as the API, the CLI and the audit log's before and after show it."""
     money = claim.currency
     return {
         "id": claim.id,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pledge.domain.campaign import CashbackTerms, TermsVersion, parse_cashback_terms
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
@@ -34,11 +34,6 @@ class Page(Generic[Row]):
 def page_of(page: Sequence[Row], limit: int) -> Page[Row]:
     """The page of a read of ``limit + 1`` rows: the extra row says ``has_more``."""
     return Page(tuple(page[:limit]), len(page) > limit)
-
-
-def list_object(page: Sequence[Row], limit: int, render: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
-    """A Stripe-style list from a page read with ``limit + 1`` rows: the extra row says ``has_more``."""
-    return {"object": "list", "data": [render(row) for row in page[:limit]], "has_more": len(page) > limit}
 
 
 def campaign_not_found(campaign_id: str) -> NotFoundError:

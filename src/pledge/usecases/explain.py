@@ -7,51 +7,87 @@ batch path evaluates the same conditions in SQL, and tests prove they agree.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import date
 
 from pledge.domain.campaign import CashbackTerms
+from pledge.domain.corrections import ClawbackCase
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.grant import OPENED_STATES, Grant
-from pledge.domain.money import format_minor
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import fields_of
-from pledge.domain.rules.schema import values_of
-from pledge.domain.timeutil import format_instant
+from pledge.domain.rules.schema import Value, values_of
 from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
-from pledge.usecases.corrections import clawback_json, grant_note
-from pledge.usecases.grants import grant_json
-from pledge.usecases.payout_listing import payout_json
+from pledge.usecases.corrections import grant_note
+from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
-from pledge.usecases.why import why_no_grant
+from pledge.usecases.why import NoGrantReason, why_no_grant
 
 
-def _show(name: str, value: str | int, currency: str, tz: ZoneInfo) -> str:
-    """A deciding value as people read it: instants in the campaign's zone, money in major units."""
-    if name.endswith("_at"):
-        return f"{name} = {format_instant(int(value), tz)}"
-    if name == "purchase.price":
-        return f"{name} = {format_minor(int(value), currency)} {currency}"
-    return f"{name} = {value!r}"
+@dataclass(frozen=True, slots=True)
+class TierPlacement:
+    """Tiered terms (ADR 34): which tier the purchase falls in (None: none) and what it pays."""
+
+    tier: str | None
+    amount_minor: int
 
 
-def _tier_of(terms: CashbackTerms, purchase: PurchaseRecord) -> dict[str, Any]:
-    """Tiered terms (ADR 34): which tier the purchase falls in and what that tier pays for it."""
-    if not terms.tiers:
-        return {}
-    at_us = purchase.purchased_at_us
-    tier = terms.benefit.tier_of(at_us)
-    earns = terms.benefit.amount_minor(purchase.price_minor, at_us)
-    return {"tier": tier, "tier_amount": format_minor(earns, terms.currency) if tier else None}
+@dataclass(frozen=True, slots=True)
+class WindowCheck:
+    """The purchase window, always the first condition: where the purchase falls against it."""
+
+    passed: bool
+    purchased_at_us: int
+    first: date
+    last: date
+    days_outside: int
+    timezone: str
+    currency: str  # the campaign's, for the tier's amount
+    tier: TierPlacement | None  # only for tiered terms
 
 
-def _tier_detail(found: dict[str, Any], currency: str) -> str:
-    """``_tier_of``'s facts as words for the condition's detail."""
-    if not found:
-        return ""
-    if found["tier"] is None:
-        return "; in no tier"
-    return f"; tier {found['tier']} ({found['tier_amount']} {currency})"
+@dataclass(frozen=True, slots=True)
+class ConditionCheck:
+    """One condition of the rule: passed, and the values it decided on (in the rule's field order)."""
+
+    name: str
+    passed: bool
+    values: tuple[tuple[str, Value], ...]
+    currency: str  # the purchase's, for its price
+    timezone: str  # the campaign's, for instants
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseExplanation:
+    """One purchase: every condition, its grant, and why it has none or what stands beside it."""
+
+    purchase_id: str
+    window: WindowCheck
+    conditions: tuple[ConditionCheck, ...]
+    grant: Grant | None
+    why_no_grant: NoGrantReason | None
+    note: str | None
+    clawback: ClawbackCase | None
+    payout: tuple[PayoutRecord, ...]  # the payout plan and where each transfer is (ADR 24, 27)
+
+    @property
+    def qualifies(self) -> bool:
+        return _passes(self.window, self.conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """``explain``: for one account and campaign, every purchase, every condition."""
+
+    account_id: str
+    campaign: str
+    terms_version: int
+    region: str
+    purchases: tuple[PurchaseExplanation, ...]
+
+    @property
+    def qualifies(self) -> bool:
+        return any(p.qualifies for p in self.purchases)
 
 
 def _qualifies(
@@ -64,7 +100,9 @@ def _qualifies(
 
 def explain_account(
     uow_factory: UnitOfWorkFactory, rules: RuleCompiler, account_id: str, campaign_id: str
-) -> dict[str, Any]:
+) -> Explanation:
+    """Every purchase of the account against the campaign's effective terms (its draft before one
+    is approved), each condition with the values that decided it."""
     with uow_factory(read_only=True) as uow:
         require_campaign(uow, campaign_id)
         try:
@@ -84,38 +122,19 @@ def explain_account(
         why = _why_unpaid(uow, compiled, terms, account, purchases, grants)
     out = []
     for purchase in purchases:
-        conditions = _conditions(compiled, terms, purchase, account)
-        qualifies = all(c["passed"] for c in conditions)
+        window, conditions = _window(terms, purchase), _conditions(compiled, terms, purchase, account)
+        qualifies = _passes(window, conditions)
         grant = grants.get(purchase.purchase_id)
-        entry: dict[str, Any] = {
-            "purchase_id": purchase.purchase_id,
-            "qualifies": qualifies,
-            "conditions": conditions,
-            "grant": grant_json(grant) if grant else None,
-        }
-        if purchase.purchase_id in why:
-            entry["why_no_grant"] = why[purchase.purchase_id]
-        elif grant is not None:
-            note = grant_note(grant, qualifies, version.version, cases.get(grant.id))
-            if note:
-                entry["note"] = note
-        if grant is not None and grant.id in cases:
-            entry["clawback"] = clawback_json(cases[grant.id])
-        if grant is not None and plans.get(grant.id):
-            # The payout plan and where each transfer is (ADR 24, 27).
-            entry["payout"] = [
-                {k: t[k] for k in ("id", "amount", "due_on", "state", "attempt", "reason")}
-                for t in map(payout_json, plans[grant.id])
-            ]
-        out.append(entry)
-    return {
-        "account_id": account_id,
-        "campaign": campaign_id,
-        "terms_version": version.version,
-        "region": account.region,
-        "qualifies": any(p["qualifies"] for p in out),
-        "purchases": out,
-    }
+        why_not = why.get(purchase.purchase_id)
+        case = cases.get(grant.id) if grant is not None else None
+        note = None
+        if why_not is None and grant is not None:
+            note = grant_note(grant, qualifies, version.version, case) or None
+        payout = tuple(plans.get(grant.id, ())) if grant is not None else ()
+        out.append(
+            PurchaseExplanation(purchase.purchase_id, window, conditions, grant, why_not, note, case, payout)
+        )
+    return Explanation(account_id, campaign_id, version.version, account.region, tuple(out))
 
 
 def _why_unpaid(
@@ -125,7 +144,7 @@ def _why_unpaid(
     account: AccountRecord,
     purchases: list[PurchaseRecord],
     grants: Mapping[str, Grant],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, NoGrantReason]:
     """Why each qualifying purchase without a grant has none, by purchase id."""
     unpaid = [p for p in purchases if p.purchase_id not in grants and _qualifies(compiled, terms, p, account)]
 
@@ -137,34 +156,42 @@ def _why_unpaid(
     return why_no_grant(uow, terms, unpaid, qualifies_elsewhere)
 
 
+def _passes(window: WindowCheck, conditions: tuple[ConditionCheck, ...]) -> bool:
+    return window.passed and all(c.passed for c in conditions)
+
+
+def _window(terms: CashbackTerms, purchase: PurchaseRecord) -> WindowCheck:
+    at_us, window = purchase.purchased_at_us, terms.window
+    tier = None
+    if terms.tiers:
+        tier = TierPlacement(
+            terms.benefit.tier_of(at_us), terms.benefit.amount_minor(purchase.price_minor, at_us)
+        )
+    return WindowCheck(
+        window.contains(at_us),
+        at_us,
+        window.first,
+        window.last,
+        window.distance_days(at_us),
+        terms.timezone,
+        terms.currency,
+        tier,
+    )
+
+
 def _conditions(
     compiled: CompiledRule, terms: CashbackTerms, purchase: PurchaseRecord, account: AccountRecord
-) -> list[dict[str, Any]]:
-    """The purchase window first, then each condition of the rule: passed, and the deciding values."""
-    window, tz = terms.window, terms.window.tz
-    distance = window.distance_days(purchase.purchased_at_us)
-    when = format_instant(purchase.purchased_at_us, tz)
-    tier = _tier_of(terms, purchase)
-    conditions = [
-        {
-            "name": "purchased",
-            "passed": window.contains(purchase.purchased_at_us),
-            "detail": (
-                f"purchased {when} (local date in {terms.timezone}); window {window.first}..{window.last}"
-                + ("" if distance == 0 else f"; {distance} day(s) outside")
-                + _tier_detail(tier, terms.currency)
-            ),
-            # The same facts, for pages that word them in the reader's language.
-            "purchased_at": when,
-            "window": {"from": window.first.isoformat(), "to": window.last.isoformat()},
-            "days_outside": distance,
-            "timezone": terms.timezone,
-            **tier,
-        }
-    ]
+) -> tuple[ConditionCheck, ...]:
+    """Each condition of the rule: passed, and the deciding values."""
     values = values_of(purchase, account)
     results = compiled.evaluate_conditions(values)
-    for condition, passed in zip(compiled.rule.conditions, results, strict=True):
-        detail = "; ".join(_show(n, values[n], purchase.currency, tz) for n in fields_of(condition.node))
-        conditions.append({"name": condition.name, "passed": passed, "detail": detail})
-    return conditions
+    return tuple(
+        ConditionCheck(
+            condition.name,
+            passed,
+            tuple((n, values[n]) for n in fields_of(condition.node)),
+            purchase.currency,
+            terms.timezone,
+        )
+        for condition, passed in zip(compiled.rule.conditions, results, strict=True)
+    )

@@ -9,6 +9,7 @@ keeps the change (old region, new region, the import's instant): claims read it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pledge.domain.errors import InvariantViolation
@@ -17,6 +18,17 @@ from pledge.usecases.corrections import GrantCorrections
 from pledge.usecases.ports import Clock, RuleCompiler, UnitOfWork, UnitOfWorkFactory
 
 IMPORT_ACTOR = "import"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import did: rows added or changed, rows already there, and the grants it corrected."""
+
+    imported: int  # new and updated rows, as before ``updated`` was reported
+    unchanged: int
+    updated: int
+    revoked: int  # unopened grants whose purchase no longer qualifies (only with ``update``)
+    clawbacks: int  # opened ones: claw-back cases opened instead
 
 
 class Corrector:
@@ -34,7 +46,7 @@ def import_accounts(
     progress: Callable[[int], None] | None = None,
     expected_rows: int | None = None,
     corrector: Corrector | None = None,
-) -> dict[str, Any]:
+) -> ImportResult:
     return _import(uow_factory, batches, "accounts", update, progress, expected_rows, corrector)
 
 
@@ -46,7 +58,7 @@ def import_purchases(
     progress: Callable[[int], None] | None = None,
     expected_rows: int | None = None,
     corrector: Corrector | None = None,
-) -> dict[str, Any]:
+) -> ImportResult:
     """``expected_rows`` (e.g. counted from the file) lets the store treat a large import as a bulk load."""
     return _import(uow_factory, batches, "purchases", update, progress, expected_rows, corrector)
 
@@ -67,7 +79,7 @@ def _import(
     progress: Callable[[int], None] | None,
     expected_rows: int | None,
     corrector: Corrector | None,
-) -> dict[str, Any]:
+) -> ImportResult:
     if update and corrector is None:  # a changed row must never leave a grant it no longer earns
         raise InvariantViolation(f"an update of {what} needs a corrector to re-check the grants it touches")
     imported = unchanged = updated = 0
@@ -94,10 +106,10 @@ def _import(
         if corrections is not None and corrector is not None:
             corrections.record(corrector.actor)
         uow.commit()
-    return {
-        "imported": imported,  # new and updated rows, as before ``updated`` was reported
-        "unchanged": unchanged,
-        "updated": updated,
-        "revoked": corrections.revoked if corrections else 0,
-        "clawbacks": corrections.clawbacks if corrections else 0,
-    }
+    return ImportResult(
+        imported,
+        unchanged,
+        updated,
+        corrections.revoked if corrections else 0,
+        corrections.clawbacks if corrections else 0,
+    )

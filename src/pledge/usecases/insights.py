@@ -10,12 +10,14 @@ local dates).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from pledge.domain.campaign import CampaignState
 from pledge.domain.money import parse_minor
-from pledge.domain.timeutil import format_instant, local_date
+from pledge.domain.timeutil import local_date
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
 from pledge.usecases.report import campaign_report
@@ -70,7 +72,56 @@ class GrantTimeline:
     totals: dict[str, tuple[int, int]]  # series -> (count, amount_minor), over every day
 
 
-def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    """One row of the campaign list: the campaign's report (``campaign_report``, as it gives it),
+    its kind and the name its latest terms give it."""
+
+    id: str
+    kind: str
+    name: str
+    report: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionHistory:
+    """One stored terms version: who wrote it, and its approval where that approval still counts."""
+
+    version: int
+    content_hash: str
+    author: str
+    created_at_us: int
+    approved_by: str | None  # None unless approved for this very content
+    approved_at_us: int | None
+    approved: bool
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignEvent:
+    kind: str
+    actor: str
+    at_us: int
+    detail: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDetail:
+    """One campaign's record, every terms version with its document and approval, and its history."""
+
+    id: str
+    kind: str
+    state: CampaignState
+    currency: str
+    versions: tuple[VersionHistory, ...]
+    events: tuple[CampaignEvent, ...]
+
+    @property
+    def launched(self) -> bool:
+        return self.state not in (CampaignState.DRAFT, CampaignState.APPROVED)
+
+
+def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[CampaignSummary]:
     """Every campaign with its state and money (the report of each), newest first."""
     with uow_factory(read_only=True) as uow:
         records = sorted(uow.campaigns.all(), key=lambda r: (-r.created_at_us, r.campaign_id))
@@ -78,45 +129,43 @@ def list_campaigns(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
         for record in records:
             versions = uow.campaigns.versions(record.campaign_id)
             names[record.campaign_id] = str(versions[-1].document.get("name", "")) if versions else ""
-    rows = []
-    for record in records:
-        report = campaign_report(uow_factory, record.campaign_id)
-        rows.append({**report, "kind": record.kind, "name": names[record.campaign_id]})
-    return rows
+    return [
+        CampaignSummary(
+            record.campaign_id,
+            record.kind,
+            names[record.campaign_id],
+            campaign_report(uow_factory, record.campaign_id),
+        )
+        for record in records
+    ]
 
 
-def campaign_detail(uow_factory: UnitOfWorkFactory, campaign_id: str) -> dict[str, Any]:
+def campaign_detail(uow_factory: UnitOfWorkFactory, campaign_id: str) -> CampaignDetail:
     """One campaign's record, every terms version with its document and approval, and its history."""
     with uow_factory(read_only=True) as uow:
         record = require_campaign(uow, campaign_id)
         versions = uow.campaigns.versions(campaign_id)
         events = uow.campaigns.events(campaign_id)
-    return {
-        "id": campaign_id,
-        "kind": record.kind,
-        "state": record.state.value,
-        "currency": record.currency,
-        "launched": record.state.value not in ("draft", "approved"),
-        "versions": [
-            {
-                "version": v.version,
-                "content_hash": v.content_hash,
-                "author": v.author,
-                "created_at": format_instant(v.created_at_us),
-                "approved_by": v.approved_by if v.approved else None,
-                "approved_at": format_instant(v.approved_at_us)
-                if v.approved and v.approved_at_us is not None
-                else None,
-                "approved": v.approved,
-                "document": dict(v.document),
-            }
+    return CampaignDetail(
+        campaign_id,
+        record.kind,
+        record.state,
+        record.currency,
+        tuple(
+            VersionHistory(
+                v.version,
+                v.content_hash,
+                v.author,
+                v.created_at_us,
+                v.approved_by if v.approved else None,
+                v.approved_at_us if v.approved else None,
+                v.approved,
+                v.document,
+            )
             for v in versions
-        ],
-        "events": [
-            {"kind": e["kind"], "actor": e["actor"], "at": format_instant(e["at_us"]), "detail": e["detail"]}
-            for e in events
-        ],
-    }
+        ),
+        tuple(CampaignEvent(e["kind"], e["actor"], e["at_us"], e["detail"]) for e in events),
+    )
 
 
 def near_miss_histogram(

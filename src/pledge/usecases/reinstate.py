@@ -12,7 +12,7 @@ every call) and leaves the grant expired; a different person's call completes it
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.errors import NotFoundError, RefusedError
 from pledge.domain.events import GrantReinstated
@@ -22,13 +22,28 @@ from pledge.domain.money import format_minor
 from pledge.domain.reinstatements import REQUESTED, check_reinstater, pending_approvers
 from pledge.usecases.common import latest_version, terms_of
 from pledge.usecases.corrections import check_reason
-from pledge.usecases.grants import grant_json
 from pledge.usecases.ports import Clock, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReinstatement:
+    """The first of two persons asked: the grant stays expired until a second, different one does."""
+
+    approved_by: tuple[str, ...]
+    review_above_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reinstatement:
+    """The grant after a reinstatement call: re-opened, or (``pending``) still waiting for a second person."""
+
+    grant: Grant
+    pending: PendingReinstatement | None = None
 
 
 def reinstate_grant(
     uow_factory: UnitOfWorkFactory, clock: Clock, grant_id: str, reason: str, actor: str
-) -> dict[str, Any]:
+) -> Reinstatement:
     """Re-open an expired grant; repeating it on the re-opened grant changes nothing."""
     why = check_reason(reason)
     now = clock.now_us()
@@ -37,7 +52,7 @@ def reinstate_grant(
         if grant is None:
             raise NotFoundError(f"grant {grant_id} does not exist", code="grant_not_found", param="grant_id")
         if grant.state is GrantState.ISSUED and grant.expires_at_us > now:
-            return grant_json(grant)  # already open: nothing to undo
+            return Reinstatement(grant)  # already open: nothing to undo
         terms = terms_of(latest_version(uow, grant.campaign_id))
         reopened = grant.reinstate(now, terms.claim_within_us)
         review_above = terms.payout.reinstate_review_above_minor
@@ -46,7 +61,7 @@ def reinstate_grant(
             detail = {"grant": grant.id, "reason": why, "expired_at_us": grant.expires_at_us}
             uow.campaigns.record_event(grant.campaign_id, REQUESTED, actor, now, detail)
             uow.commit()
-            return {**grant_json(grant), "reinstatement": _pending(grant, actor, review_above)}
+            return Reinstatement(grant, PendingReinstatement((actor,), review_above or 0))
         if not uow.budgets.adjust(grant.campaign_id, -grant.amount_minor):
             budget = uow.budgets.get(grant.campaign_id)
             left = format_minor(budget.remaining_minor, grant.currency) if budget else "0"
@@ -75,16 +90,4 @@ def reinstate_grant(
         )
         uow.record(GrantReinstated(reopened, why, actor))
         uow.commit()
-    return grant_json(reopened)
-
-
-def _pending(grant: Grant, actor: str, review_above_minor: int | None) -> dict[str, Any]:
-    """What the first of two persons is told: the grant is still expired, waiting for a second."""
-    above = format_minor(review_above_minor or 0, grant.currency)
-    return {
-        "state": "pending_second_approval",
-        "approved_by": [actor],
-        "review_above": above,
-        "message": f"{format_minor(grant.amount_minor, grant.currency)} {grant.currency} is above "
-        f"{above}: a second, different person re-opens it",
-    }
+    return Reinstatement(reopened)

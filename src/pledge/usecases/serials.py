@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from pledge.domain.errors import InputError
 from pledge.domain.serials import SerialRecord
 from pledge.usecases.ports import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class SerialImport:
+    """Serials an import stored (new, or replaced with ``--update``) and those it found as they were."""
+
+    imported: int
+    unchanged: int
 
 
 def changed_serial_error(old: SerialRecord, new: SerialRecord) -> InputError:
@@ -27,7 +35,7 @@ def import_serials(
     *,
     update: bool = False,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+) -> SerialImport:
     imported = unchanged = 0
     with uow_factory() as uow:  # one transaction: a bad row anywhere stores nothing
         for batch in batches:
@@ -37,4 +45,4 @@ def import_serials(
             if progress:
                 progress(len(batch))
         uow.commit()
-    return {"imported": imported, "unchanged": unchanged}
+    return SerialImport(imported, unchanged)

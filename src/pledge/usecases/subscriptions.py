@@ -31,7 +31,7 @@ from pledge.domain.subscriptions import (
 )
 from pledge.domain.timeutil import format_instant, zone
 from pledge.usecases.catalog import current_catalog
-from pledge.usecases.common import MAX_PAGE, list_object, offer_versions, require_account
+from pledge.usecases.common import MAX_PAGE, Page, offer_versions, page_of, require_account
 from pledge.usecases.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, best_quote
 from pledge.usecases.subscription_postings import payment_transfers, refund_transfers
@@ -71,6 +71,62 @@ def term_json(term: Term) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One auto-renew choice: who turned it on or off, when, seeing which words."""
+
+    auto_renew: bool
+    actor: str
+    at_us: int
+    wording_version: str
+    wording: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentedTerm:
+    """A term with its auto-renew consent history, oldest first."""
+
+    term: Term
+    consents: tuple[Consent, ...]
+
+
+def consents_of(history: list[dict[str, Any]]) -> tuple[Consent, ...]:
+    """A term's consent history as the store reads it."""
+    return tuple(
+        Consent(c["auto_renew"], c["actor"], c["at_us"], c["wording_version"], c["wording"]) for c in history
+    )
+
+
+def consented_term_json(consented: ConsentedTerm) -> dict[str, Any]:
+    """A term with its consents, as ``GET /v1/subscriptions/{id}`` and the audit log show it."""
+    consents = [
+        {
+            "auto_renew": c.auto_renew,
+            "actor": c.actor,
+            "at": format_instant(c.at_us),
+            "wording_version": c.wording_version,
+            "wording": c.wording,
+        }
+        for c in consented.consents
+    ]
+    return {**term_json(consented.term), "consents": consents}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRefund:
+    """A refund: what went back and (a repurchase) what the new term cost; the days of compensation
+    returned with it. ``refunded_term``: the term a repurchase replaced (None for a plain refund)."""
+
+    refunded_minor: int
+    charged_minor: int
+    net_refund_minor: int
+    currency: str
+    prorated: bool
+    compensation_days_returned: int
+    subscription: Term
+    refunded_term: Term | None = None
+
+
 def _base_days(term: Term, period: Period) -> int:
     """Days the plan's own period gives from the term's start (the rest of the first term is a bonus)."""
     end = period.add_to(term.starts_at_us, term.timezone, anchor_us=term.anchor_us)
@@ -94,7 +150,7 @@ def buy_subscription(
     account_id: str,
     plan_id: str,
     tz_name: str = DEFAULT_TIMEZONE,
-) -> dict[str, Any]:
+) -> Term:
     """Record a paid first term at exactly the terms a quote gives now; auto-renew off."""
     now = clock.now_us()
     with uow_factory() as uow:
@@ -105,9 +161,9 @@ def buy_subscription(
         if not _store_new_term(uow, term, now):
             stored = uow.subscriptions.get(term.id)
             assert stored is not None
-            return term_json(stored)
+            return stored
         uow.commit()
-    return term_json(term)
+    return term
 
 
 def list_subscriptions(
@@ -116,12 +172,12 @@ def list_subscriptions(
     account_id: str | None = None,
     starting_after: str | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> Page[Term]:
     if not 1 <= limit <= MAX_PAGE:
         raise RefusedError(f"limit: must be between 1 and {MAX_PAGE}", param="limit", code="invalid_limit")
     with uow_factory() as uow:
         page = uow.subscriptions.page(account_id=account_id, starting_after=starting_after, limit=limit + 1)
-    return list_object(page, limit, term_json)
+    return page_of(page, limit)
 
 
 def _require_term(uow: UnitOfWork, term_id: str) -> Term:
@@ -133,7 +189,7 @@ def _require_term(uow: UnitOfWork, term_id: str) -> Term:
 
 def set_term_auto_renew(
     uow_factory: UnitOfWorkFactory, clock: Clock, term_id: str, enabled: bool, actor: str
-) -> dict[str, Any]:
+) -> ConsentedTerm:
     """Record the customer's consent (who, when, the exact wording shown)."""
     now = clock.now_us()
     with uow_factory() as uow:
@@ -147,17 +203,7 @@ def set_term_auto_renew(
             uow.subscriptions.record_consent(term.id, changed.consent, WORDING_VERSION)
             uow.commit()
         history = uow.subscriptions.consent_history(term.id)
-    consents = [
-        {
-            "auto_renew": c["auto_renew"],
-            "actor": c["actor"],
-            "at": format_instant(c["at_us"]),
-            "wording_version": c["wording_version"],
-            "wording": c["wording"],
-        }
-        for c in history
-    ]
-    return {**term_json(changed), "consents": consents}
+    return ConsentedTerm(changed, consents_of(history))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +266,7 @@ def refund_subscription(
     *,
     repurchase: bool = False,
     prorated: bool = False,
-) -> dict[str, Any]:
+) -> SubscriptionRefund:
     """Refund a term in full (or its unused share), optionally rebuying it at the terms now in effect."""
     now = clock.now_us()
     with uow_factory() as uow:
@@ -230,16 +276,10 @@ def refund_subscription(
             uow.subscriptions.update(refund.term)
             uow.ledger.append(refund_transfers(term, refund.amount_minor, refund.days, now))
             uow.commit()
-            cur = term.currency
-            return {
-                "refunded": format_minor(refund.amount_minor, cur),
-                "charged": format_minor(0, cur),
-                "net_refund": format_minor(refund.amount_minor, cur),
-                "currency": cur,
-                "rounding": "half-even to the minor unit" if prorated else None,
-                "compensation_days_returned": refund.days.compensation,
-                "subscription": term_json(refund.term),
-            }
+            amount = refund.amount_minor
+            return SubscriptionRefund(
+                amount, 0, amount, term.currency, prorated, refund.days.compensation, refund.term
+            )
         if term.campaign_id is None:
             raise RefusedError(
                 f"subscription term {term.id} was not bought under a campaign", code="no_campaign"
@@ -258,13 +298,13 @@ def refund_subscription(
         uow.ledger.append(refund_transfers(term, done.refunded_minor, done.days, now))
         _store_new_term(uow, done.term, now)
         uow.commit()
-    cur = term.currency
-    return {
-        "refunded": format_minor(done.refunded_minor, cur),
-        "charged": format_minor(done.charged_minor, cur),
-        "net_refund": format_minor(done.net_refund_minor, cur),
-        "currency": cur,
-        "compensation_days_returned": done.days.compensation,
-        "subscription": term_json(done.term),
-        "refunded_term": term_json(done.refunded),
-    }
+    return SubscriptionRefund(
+        done.refunded_minor,
+        done.charged_minor,
+        done.net_refund_minor,
+        term.currency,
+        False,
+        done.days.compensation,
+        done.term,
+        done.refunded,
+    )

@@ -10,18 +10,99 @@ A purchase none of these refuses was not there when the campaign last ran.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState
-from pledge.domain.money import format_minor
 from pledge.domain.records import PurchaseRecord
-from pledge.domain.timeutil import format_instant
 from pledge.usecases.ports import UnitOfWork
 
 SHOWN = 5  # purchases named as having taken a limit
+
+
+@dataclass(frozen=True, slots=True)
+class EarnsNothing:
+    """The amount for this price paid is zero."""
+
+    price_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyPaid:
+    """Another campaign of the promise group paid this purchase (stacking is not allowed)."""
+
+    campaign: str
+
+
+@dataclass(frozen=True, slots=True)
+class PerAccountTaken:
+    """The limit per account was taken by ``purchases`` (the first ``SHOWN``); those the group
+    paid elsewhere name their campaign in ``paid_elsewhere``."""
+
+    limit: int
+    purchases: tuple[str, ...]
+    paid_elsewhere: Mapping[str, str]  # purchase id -> campaign
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceGrant:
+    """A grant that took a device's limit: ``paid_by`` is the other campaign of the group, if any."""
+
+    purchase_id: str
+    account_id: str
+    paid_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PerSerialTaken:
+    """The limit per serial was taken by ``taken`` (the first ``SHOWN``)."""
+
+    limit: int
+    serial: str
+    taken: tuple[DeviceGrant, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetExhausted:
+    """The budget ran out at the last run at purchase ``position`` of ``of`` in issuance order
+    (``purchase_id``, bought at ``purchased_at_us``); this purchase comes at or after it."""
+
+    position: int
+    of: int
+    purchase_id: str
+    purchased_at_us: int
+    timezone: str  # the campaign's, to show the instant in
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetExhaustedUnplaced:
+    """The budget ran out at a last run recorded before runs named where: ``left_out`` qualifying
+    purchases got nothing."""
+
+    left_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotYetIssued:
+    """Not issued yet: the campaign was not launched, or has not run (since the purchase came)."""
+
+    launched: bool
+    ever_run: bool
+
+
+NoGrantReason = (
+    EarnsNothing
+    | AlreadyPaid
+    | PerAccountTaken
+    | PerSerialTaken
+    | BudgetExhausted
+    | BudgetExhaustedUnplaced
+    | NotYetIssued
+)
 
 
 def why_no_grant(
@@ -29,9 +110,9 @@ def why_no_grant(
     terms: CashbackTerms,
     unpaid: Sequence[PurchaseRecord],
     qualifies: Callable[[str, str], bool],
-) -> dict[str, dict[str, Any]]:
-    """For each qualifying purchase without a grant of ``terms``' campaign: ``code``, ``message``
-    and the facts behind it. ``qualifies(purchase_id, account_id)`` evaluates the terms for a
+) -> dict[str, NoGrantReason]:
+    """For each qualifying purchase without a grant of ``terms``' campaign: the reason issuance
+    would give, with the facts behind it. ``qualifies(purchase_id, account_id)`` evaluates the terms for a
     purchase of another account (a device's earlier buyer)."""
     if not unpaid:
         return {}
@@ -39,7 +120,7 @@ def why_no_grant(
     paid_by = _paid_in_group(uow, others, [p.purchase_id for p in unpaid])
     group = Group(others, qualifies)
     runs = _Runs(uow, terms.campaign_id)  # read only if a purchase gets that far (an eligibility read's cost)
-    out = {}
+    out: dict[str, NoGrantReason] = {}
     for purchase in unpaid:
         out[purchase.purchase_id] = (
             _earns_nothing(purchase, terms)
@@ -103,30 +184,20 @@ def _paid_in_group(uow: UnitOfWork, others: list[str], purchase_ids: list[str]) 
     return paid
 
 
-def _earns_nothing(purchase: PurchaseRecord, terms: CashbackTerms) -> dict[str, Any] | None:
+def _earns_nothing(purchase: PurchaseRecord, terms: CashbackTerms) -> EarnsNothing | None:
     if terms.benefit.earns(purchase.price_minor, purchase.purchased_at_us):
         return None
-    price = format_minor(purchase.price_minor, purchase.currency)
-    return {
-        "code": "earns_nothing",
-        "message": f"the amount for a price paid of {price} {purchase.currency} is zero: nothing to grant",
-    }
+    return EarnsNothing(purchase.price_minor, purchase.currency)
 
 
-def _already_paid(purchase: PurchaseRecord, paid_by: dict[str, str]) -> dict[str, Any] | None:
+def _already_paid(purchase: PurchaseRecord, paid_by: dict[str, str]) -> AlreadyPaid | None:
     other = paid_by.get(purchase.purchase_id)
-    if other is None:
-        return None
-    return {
-        "code": "already_paid",
-        "campaign": other,
-        "message": f"already paid by campaign {other} of the same promise group (stacking is not allowed)",
-    }
+    return None if other is None else AlreadyPaid(other)
 
 
 def _per_account(
     uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, paid_by: dict[str, str]
-) -> dict[str, Any] | None:
+) -> PerAccountTaken | None:
     limit = terms.per_account
     if limit is None:
         return None
@@ -138,20 +209,13 @@ def _per_account(
     ids = sorted([g.purchase_id for g in taken] + list(elsewhere))
     if len(ids) < limit:
         return None
-    named = ", ".join(
-        p + (f" (paid by campaign {elsewhere[p]})" if p in elsewhere else "") for p in ids[:SHOWN]
-    )
-    return {
-        "code": "per_account",
-        "limit": limit,
-        "purchases": ids[:SHOWN],
-        "message": f"the limit per account ({limit}) was taken by purchase {named}",
-    }
+    shown = tuple(ids[:SHOWN])
+    return PerAccountTaken(limit, shown, {p: elsewhere[p] for p in shown if p in elsewhere})
 
 
 def _per_serial(
     uow: UnitOfWork, terms: CashbackTerms, purchase: PurchaseRecord, group: Group
-) -> dict[str, Any] | None:
+) -> PerSerialTaken | None:
     limit = terms.per_serial
     if limit is None or not purchase.serial:
         return None
@@ -161,20 +225,16 @@ def _per_serial(
     taken = [g for g in taken if g.purchase_id != purchase.purchase_id]
     if len(taken) < limit:
         return None
-    named = ", ".join(
-        f"{g.purchase_id} (of account {g.account_id}"
-        + ("" if g.campaign_id == terms.campaign_id else f", paid by campaign {g.campaign_id}")
-        + ")"
-        for g in taken[:SHOWN]
+    return PerSerialTaken(
+        limit,
+        purchase.serial,
+        tuple(
+            DeviceGrant(
+                g.purchase_id, g.account_id, None if g.campaign_id == terms.campaign_id else g.campaign_id
+            )
+            for g in taken[:SHOWN]
+        ),
     )
-    return {
-        "code": "per_serial",
-        "limit": limit,
-        "serial": purchase.serial,
-        "purchases": [g.purchase_id for g in taken[:SHOWN]],
-        "accounts": [g.account_id for g in taken[:SHOWN]],
-        "message": f"the limit per serial {purchase.serial} ({limit}) was taken by purchase {named}",
-    }
 
 
 def _last_run(uow: UnitOfWork, campaign_id: str) -> dict[str, Any] | None:
@@ -184,38 +244,22 @@ def _last_run(uow: UnitOfWork, campaign_id: str) -> dict[str, Any] | None:
 
 def _budget(
     purchase: PurchaseRecord, last_run: dict[str, Any] | None, terms: CashbackTerms
-) -> dict[str, Any] | None:
+) -> BudgetExhausted | BudgetExhaustedUnplaced | None:
     ran_out = None if last_run is None else last_run["detail"].get("budget_ran_out")
     if ran_out is None:
         left_out = 0 if last_run is None else int(last_run["detail"].get("budget_exhausted", 0))
-        if not left_out:
-            return None
-        return {  # a run recorded before runs named where the budget ran out
-            "code": "budget_exhausted",
-            "message": f"the budget ran out at the last run: {left_out:,} qualifying purchases got nothing",
-        }
+        return BudgetExhaustedUnplaced(left_out) if left_out else None
     first = (int(ran_out["purchased_at_us"]), str(ran_out["purchase_id"]))
     if (purchase.purchased_at_us, purchase.purchase_id) < first:
         return None  # before where the budget ran out: it was not there when the campaign ran
-    when = format_instant(first[0], terms.window.tz)
-    return {
-        "code": "budget_exhausted",
-        "position": ran_out["position"],
-        "of": ran_out["of"],
-        "purchase_id": first[1],
-        "message": (
-            f"the budget ran out at purchase {ran_out['position']:,} of {ran_out['of']:,} in issuance "
-            f"order ({first[1]}, bought {when}); this purchase comes at or after it"
-        ),
-    }
+    return BudgetExhausted(
+        ran_out["position"],
+        ran_out["of"],
+        first[1],
+        first[0],
+        terms.timezone,
+    )
 
 
-def _not_yet(launched: bool, last_run: dict[str, Any] | None) -> dict[str, Any]:
-    if not launched:
-        return {"code": "not_launched", "message": "not yet issued: the campaign has not been launched"}
-    if last_run is None:
-        return {"code": "not_yet_run", "message": "not yet issued: the campaign has not run yet"}
-    return {
-        "code": "not_yet_run",
-        "message": "not yet issued: the campaign has not run since this purchase was imported",
-    }
+def _not_yet(launched: bool, last_run: dict[str, Any] | None) -> NotYetIssued:
+    return NotYetIssued(launched, last_run is not None)

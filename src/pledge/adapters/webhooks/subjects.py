@@ -16,7 +16,7 @@ from pledge.adapters.sqlalchemy import api_store
 from pledge.adapters.sqlalchemy.billing import SqlCatalogs, SqlSubscriptions
 from pledge.domain.timeutil import format_instant
 from pledge.usecases.catalog import plans_json
-from pledge.usecases.subscriptions import term_json
+from pledge.usecases.subscriptions import ConsentedTerm, consented_term_json, consents_of
 
 CATALOG_SUBJECT = "catalog:plans"
 
@@ -27,17 +27,7 @@ def term_snapshot(conn: Connection, term_id: str) -> dict[str, Any] | None:
     term = subscriptions.get(term_id)
     if term is None:
         return None
-    consents = [
-        {
-            "auto_renew": c["auto_renew"],
-            "actor": c["actor"],
-            "at": format_instant(c["at_us"]),
-            "wording_version": c["wording_version"],
-            "wording": c["wording"],
-        }
-        for c in subscriptions.consent_history(term_id)
-    ]
-    return {**term_json(term), "consents": consents}
+    return consented_term_json(ConsentedTerm(term, consents_of(subscriptions.consent_history(term_id))))
 
 
 def catalog_snapshot(conn: Connection) -> dict[str, Any] | None:

@@ -37,6 +37,7 @@ from pledge.entrypoints.cli.options import (
     out,
     staged,
 )
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign, set_campaign_state
 from pledge.usecases.engines import on_engine
 from pledge.usecases.explain import explain_account
@@ -286,7 +287,8 @@ def explain(
 ) -> None:
     """Why an account qualifies or not: every purchase, every condition."""
     with app_for(db) as pledge:
-        emit(explain_account(pledge.uow, pledge.rules, account, campaign_id), as_json, render.explanation)
+        explained = explain_account(pledge.uow, pledge.rules, account, campaign_id)
+        emit(explanation_json(explained), as_json, render.explanation)
 
 
 @grants.command("list")

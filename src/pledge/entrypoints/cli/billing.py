@@ -13,6 +13,7 @@ from pledge.adapters.webhooks.subjects import CATALOG_SUBJECT
 from pledge.adapters.webhooks.uow import NEW_TERM_SUBJECT
 from pledge.domain.errors import InputError
 from pledge.domain.offers import CompensationPolicy
+from pledge.entrypoints.billing_json import applied_catalog_json, refund_json, terms_json
 from pledge.entrypoints.cli.app import app, campaign, load_document
 from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.options import (
@@ -34,10 +35,12 @@ from pledge.usecases.compensate import compensate_campaign
 from pledge.usecases.quotes import DEFAULT_TIMEZONE, quote_plan
 from pledge.usecases.subscriptions import (
     buy_subscription,
+    consented_term_json,
     list_subscriptions,
     refund_subscription,
     renew_due,
     set_term_auto_renew,
+    term_json,
 )
 
 plans = typer.Typer(help="The catalog of subscription plans.", no_args_is_help=True)
@@ -81,7 +84,7 @@ def plans_apply(
         with audited(pledge, "plans.apply", CATALOG_SUBJECT, who) as call:
             result = apply_plans(call.uow, pledge.clock, document, who)
         emit(
-            result,
+            applied_catalog_json(result),
             as_json,
             lambda r: out.print(
                 f"catalog version {r['version']} "
@@ -120,8 +123,8 @@ def subscriptions_buy(
         with audited(pledge, "subscription.buy", NEW_TERM_SUBJECT, actor_name(actor)) as call:
             bought = buy_subscription(call.uow, pledge.clock, account, plan, timezone)
             if not call.audit.written:  # the term existed already (a retried purchase)
-                call.audit.subject = f"subscription:{bought['id']}"
-        emit(bought, as_json, lambda t: out.print(_term_line(t)))
+                call.audit.subject = f"subscription:{bought.id}"
+        emit(term_json(bought), as_json, lambda t: out.print(_term_line(t)))
 
 
 @subscriptions.command("list")
@@ -157,7 +160,7 @@ def subscriptions_list(
                 )
             out.print(table)
 
-        emit(result, as_json, human)
+        emit(terms_json(result), as_json, human)
 
 
 @subscriptions.command("auto-renew")
@@ -176,7 +179,7 @@ def subscriptions_auto_renew(
         who = actor_name(actor)
         with audited(pledge, "subscription.auto_renew", f"subscription:{term_id}", who) as call:
             result = set_term_auto_renew(call.uow, pledge.clock, term_id, on, who)
-        emit(result, as_json, lambda t: out.print(escape(_consent_line(t))))
+        emit(consented_term_json(result), as_json, lambda t: out.print(escape(_consent_line(t))))
 
 
 @subscriptions.command("renew-due")
@@ -223,7 +226,7 @@ def subscriptions_refund(
                 call.uow, pledge.clock, term_id, repurchase=repurchase, prorated=prorated
             )
         emit(
-            result,
+            refund_json(result),
             as_json,
             lambda r: out.print(
                 f"refunded {r['refunded']}, charged {r['charged']}, "

@@ -11,11 +11,12 @@ from rich.table import Table
 from pledge.adapters.files.readers import read_serials
 from pledge.domain.claims import MAX_EVIDENCE_BYTES
 from pledge.domain.errors import InputError
+from pledge.entrypoints.claims_json import claims_json, decision_json, serial_import_json
 from pledge.entrypoints.cli.app import app, imports
 from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.identity import KeyOpt, cli_key
 from pledge.entrypoints.cli.options import ActorOpt, DbOpt, JsonOpt, NowOpt, actor_name, app_for, emit, out
-from pledge.usecases.claims import ClaimRequest
+from pledge.usecases.claims import ClaimRequest, claim_json
 from pledge.usecases.serials import import_serials
 
 claims = typer.Typer(
@@ -38,7 +39,7 @@ def import_serials_cmd(
         with audited(pledge, "serials.import", subject, who, file=file.name, update=update) as call:
             result = import_serials(call.uow, read_serials(file), update=update)
         emit(
-            result,
+            serial_import_json(result),
             as_json,
             lambda r: out.print(f"serials: {r['imported']:,} imported, {r['unchanged']:,} unchanged"),
         )
@@ -100,7 +101,7 @@ def claims_submit(
         who = actor_name(actor)
         with audited(pledge, "claim.submit", f"campaign:{request.campaign_id}", who) as call:
             submitted = pledge.claim_desk(call.uow).submit(request, who)
-        emit(submitted, as_json, _claim_line)
+        emit(claim_json(submitted), as_json, _claim_line)
 
 
 def _table(result: dict[str, Any]) -> None:
@@ -137,14 +138,14 @@ def claims_list(
         result = pledge.claim_desk().list(
             campaign_id=campaign_id, state=state, starting_after=starting_after, limit=limit
         )
-        emit(result, as_json, _table)
+        emit(claims_json(result), as_json, _table)
 
 
 @claims.command("show")
 def claims_show(claim_id: str, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """One claim: its checks, flags, evidence hashes and decision."""
     with app_for(db) as pledge:
-        emit(pledge.claim_desk().get(claim_id), as_json, _claim_line)
+        emit(claim_json(pledge.claim_desk().get(claim_id)), as_json, _claim_line)
 
 
 @claims.command("decide")
@@ -175,4 +176,4 @@ def claims_decide(
             result = pledge.claim_desk(call.uow).decide(
                 claim_id, approve=approve, reason=reason, actor=decider.actor
             )
-        emit(result, as_json, _claim_line)
+        emit(decision_json(result), as_json, _claim_line)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from pledge.entrypoints.claims_json import reinstatement_json
 from pledge.entrypoints.cli.app import grants
 from pledge.entrypoints.cli.audited import audited
 from pledge.entrypoints.cli.identity import KeyOpt, cli_key
@@ -55,7 +56,7 @@ def grants_reinstate(
         person = cli_key(pledge, key, actor, "grants.reinstate")
         with audited(pledge, "grant.reinstate", f"grant:{grant_id}", person.actor, person.key_id) as call:
             result = reinstate_grant(call.uow, pledge.clock, grant_id, reason, person.actor)
-        emit(result, as_json, _reinstated_line)
+        emit(reinstatement_json(result), as_json, _reinstated_line)
 
 
 def _reinstated_line(g: dict[str, Any]) -> None:

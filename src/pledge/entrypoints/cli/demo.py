@@ -25,6 +25,7 @@ from pledge.entrypoints.cli.demo_notify import tell_and_remind
 from pledge.entrypoints.cli.demo_payouts import pay_and_plan
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -128,13 +129,13 @@ def _import_history(app: App, purchases: int, seed: int) -> None:
             a = import_accounts(app.uow, read_accounts(accounts_file))
             p = import_purchases(app.uow, read_purchases(purchases_file))
             out.print(
-                f"  {accounts_file.name}: {a['imported']:,} accounts; {purchases_file.name}: "
-                f"{p['imported']:,} purchases"
+                f"  {accounts_file.name}: {a.imported:,} accounts; {purchases_file.name}: "
+                f"{p.imported:,} purchases"
             )
         again = import_purchases(app.uow, read_purchases(data.purchases_path))
         out.print(
-            f"  re-import of {data.purchases_path.name}: {again['imported']} imported, "
-            f"{again['unchanged']:,} unchanged"
+            f"  re-import of {data.purchases_path.name}: {again.imported} imported, "
+            f"{again.unchanged:,} unchanged"
         )
 
 
@@ -148,7 +149,7 @@ def _terms(app: App, author: str, approver: str) -> None:
         "be approved, let alone launched: nothing is paid.",
     )
     applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund-typo.yaml"), author)
-    out.print(f"  applied {applied['id']} version {applied['version']} ({applied['content_hash'][:19]}…)")
+    out.print(f"  applied {applied.campaign_id} version {applied.version} ({applied.content_hash[:19]}…)")
     sim = simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=5)
     for problem in sim.problems:
         if problem.blocking:
@@ -166,7 +167,7 @@ def _terms(app: App, author: str, approver: str) -> None:
         "the window, whom the seed warns may feel left out. Widening by 3 days shows what that would cost.",
     )
     applied = apply_campaign(app.uow, app.rules, app.clock, example("founders-refund.yaml"), author)
-    out.print(f"  applied {applied['id']} version {applied['version']}")
+    out.print(f"  applied {applied.campaign_id} version {applied.version}")
     render.simulation(simulate_campaign(app.uow, app.rules, CAMPAIGN, near_miss_limit=10, widen_days=3))
 
     step(
@@ -184,7 +185,7 @@ def _terms(app: App, author: str, approver: str) -> None:
         out.print(f"  {AUTHOR} tries with an approver key of their own: refused ({exc.code})")
     ApiStore(app.engine).revoke_key(second_key.key_id, app.wall_clock.now_us())
     approved = approve_campaign(app.uow, app.rules, app.clock, CAMPAIGN, approver)
-    out.print(f"  {APPROVER} approves version {approved['version']} ({approved['content_hash'][:19]}…)")
+    out.print(f"  {APPROVER} approves version {approved.version} ({approved.content_hash[:19]}…)")
 
 
 def _launch_and_run(app: App, operator: str) -> None:
@@ -196,7 +197,7 @@ def _launch_and_run(app: App, operator: str) -> None:
         "order until the budget cannot cover the next one. Running it again issues nothing twice.",
     )
     launched = launch_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
-    out.print(f"  {CAMPAIGN} is {launched['state']}")
+    out.print(f"  {CAMPAIGN} is {launched.state.value}")
     first = run_campaign(app.uow, app.rules, app.clock, CAMPAIGN, operator)
     amount = format_minor(first.amount_minor, first.currency)
     out.print(f"  run: issued {first.issued:,} red envelopes, {amount} {first.currency}")
@@ -214,7 +215,7 @@ def _customers(app: App) -> None:
         "(16:30 UTC = 00:30 on Dec 8 in Shanghai); one has a Hong Kong account.",
     )
     for account in ("demo-wang-bingbing", "demo-one-day-late", "demo-hong-kong"):
-        render.explanation(explain_account(app.uow, app.rules, account, CAMPAIGN))
+        render.explanation(explanation_json(explain_account(app.uow, app.rules, account, CAMPAIGN)))
 
     step(
         7,

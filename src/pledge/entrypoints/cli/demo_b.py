@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.panel import Panel
 
 from pledge.adapters.files.readers import read_accounts
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.records import ACCOUNT_COLUMNS
+from pledge.domain.subscriptions import Term
 from pledge.domain.timeutil import parse_instant
+from pledge.entrypoints.billing_json import applied_catalog_json, refund_json
 from pledge.entrypoints.cli import render
 from pledge.entrypoints.cli.billing import compensation_human
 from pledge.entrypoints.cli.demo_steps import example, step
@@ -27,9 +28,11 @@ from pledge.usecases.quotes import quote_plan
 from pledge.usecases.report import campaign_report
 from pledge.usecases.subscriptions import (
     buy_subscription,
+    consented_term_json,
     refund_subscription,
     renew_due,
     set_term_auto_renew,
+    term_json,
 )
 
 OFFER = "cloud-double-11"
@@ -49,7 +52,8 @@ def _at(app: App, instant: str) -> App:
     return app
 
 
-def _line(term: dict[str, object]) -> str:
+def _line(bought: Term) -> str:
+    term = term_json(bought)
     return (
         f"  {term['account_id']}: {term['plan']} paid {term['price_paid']} {term['currency']}, "
         f"{term['starts_at']} → {term['ends_at']} ({term['days']} days), terms v{term['terms_version']}"
@@ -89,7 +93,7 @@ def _launch_v1(app: App) -> None:
         "List prices per year; v1 gives 6 months free on the first term. "
         f"{AUTHOR} writes it, {APPROVER} approves it (four-eyes), and it is launched.",
     )
-    plans = apply_plans(app.uow, app.clock, example("cloud-plans.yaml"), AUTHOR)
+    plans = applied_catalog_json(apply_plans(app.uow, app.clock, example("cloud-plans.yaml"), AUTHOR))
     for plan in plans["plans"]:
         out.print(f"  {plan['id']}: {plan['list_price']} {plan['currency']} per {plan['period']}")
     apply_campaign(app.uow, app.rules, app.clock, example("cloud-double-11-v1.yaml"), AUTHOR)
@@ -97,7 +101,7 @@ def _launch_v1(app: App) -> None:
     launch_campaign(app.uow, app.rules, app.clock, OFFER, APPROVER)
 
 
-def _buy_under_v1(app: App) -> dict[str, dict[str, Any]]:
+def _buy_under_v1(app: App) -> dict[str, Term]:
     """B2: the terms bought, by account."""
     _at(app, "2023-11-01T10:00:00+08:00")
     step(
@@ -130,7 +134,7 @@ def _terms_v2(app: App) -> None:
     out.print(_line(buy_subscription(app.uow, app.clock, LATE_BUYER, "cloud-gold-50gb")))
 
 
-def _refund_and_compensate(app: App, terms: dict[str, dict[str, Any]]) -> None:
+def _refund_and_compensate(app: App, terms: dict[str, Term]) -> None:
     """B4 and B5."""
     step(
         "B4",
@@ -138,13 +142,13 @@ def _refund_and_compensate(app: App, terms: dict[str, dict[str, Any]]) -> None:
         f"{SUPPORT} refunds the v1 price and charges "
         "the v2 price from the same start date; that purchase will not be compensated again.",
     )
-    unhappy = terms["cloud-unhappy-buyer"]["id"]
-    done = refund_subscription(app.uow, app.clock, str(unhappy), repurchase=True)
+    refund = refund_subscription(app.uow, app.clock, terms["cloud-unhappy-buyer"].id, repurchase=True)
+    done = refund_json(refund)
     out.print(
         f"  refunded {done['refunded']}, charged {done['charged']}, net refund {done['net_refund']} "
         f"{done['currency']}"
     )
-    out.print(_line(done["subscription"]))
+    out.print(_line(refund.subscription))
 
     step(
         "B5",
@@ -164,7 +168,7 @@ def _refund_and_compensate(app: App, terms: dict[str, dict[str, Any]]) -> None:
     )
 
 
-def _renewals(app: App, terms: dict[str, dict[str, Any]]) -> None:
+def _renewals(app: App, terms: dict[str, Term]) -> None:
     """B6 and B7."""
     _at(app, "2024-01-10T20:00:00+08:00")
     step(
@@ -172,8 +176,10 @@ def _renewals(app: App, terms: dict[str, dict[str, Any]]) -> None:
         "Auto-renew is the customer's choice",
         "The Platinum customer opts in; Pledge keeps who, when and the exact wording shown.",
     )
-    platinum = set_term_auto_renew(
-        app.uow, app.clock, str(terms["cloud-platinum-buyer"]["id"]), True, "cloud-platinum-buyer"
+    platinum = consented_term_json(
+        set_term_auto_renew(
+            app.uow, app.clock, terms["cloud-platinum-buyer"].id, True, "cloud-platinum-buyer"
+        )
     )
     consent = platinum["consents"][-1]
     out.print(f'  {consent["actor"]} at {consent["at"]}: "{consent["wording"]}"')

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pledge.domain.campaign import CampaignState
 from pledge.domain.persons import same_person
+from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.presenters import shortfall_json, timeline_json
 from pledge.entrypoints.console.web import (
@@ -28,6 +29,7 @@ from pledge.entrypoints.console.web import (
     svg,
     visitor,
 )
+from pledge.entrypoints.explain_json import campaign_detail_json, campaign_summary_json
 from pledge.entrypoints.presenters import problem_json, run_json
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.jobs import job_json
@@ -149,13 +151,15 @@ def _pages(router: APIRouter, site: Site) -> None:
     def campaigns(request: Request) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
-        return render(who, "campaigns.html", campaigns=list_campaigns(app.uow))
+        return render(
+            who, "campaigns.html", campaigns=[campaign_summary_json(c) for c in list_campaigns(app.uow)]
+        )
 
     @router.get("/campaigns/new")
     def new(request: Request, example: str = EXAMPLES[0]) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.write")
-        taken = {c["id"] for c in list_campaigns(app.uow)}
+        taken = {c.id for c in list_campaigns(app.uow)}
         chosen = example if example in EXAMPLES else EXAMPLES[0]
         return render(
             who, "apply.html", examples=EXAMPLES, chosen=chosen, document=example_text(chosen, taken)
@@ -172,7 +176,7 @@ def _pages(router: APIRouter, site: Site) -> None:
             who,
             "campaign.apply",
             subject,
-            lambda uow: apply_campaign(uow, app.rules, app.clock, document, who.actor),
+            lambda uow: applied_json(apply_campaign(uow, app.rules, app.clock, document, who.actor)),
         )
         key = "applied_version" if result["changed"] else "applied_unchanged"
         return redirect(who, f"/console/campaigns/{result['id']}", ("ok", who.t(key, **result)))
@@ -181,7 +185,7 @@ def _pages(router: APIRouter, site: Site) -> None:
     def campaign(request: Request, campaign_id: str) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         report = campaign_report(app.uow, campaign_id)
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
@@ -214,7 +218,7 @@ def _actions(router: APIRouter, site: Site) -> None:
         who = visitor(site, request, customer=False)
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         reason = allowed_actions(who, detail)[action]
         return render(
             who,
@@ -234,7 +238,7 @@ def _actions(router: APIRouter, site: Site) -> None:
         if action not in ACTIONS:
             raise refused(who.t("not_found"), 404, "not_found")
         who.require("campaigns.approve" if action == "approve" else "campaigns.operate")  # else 403
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         reason = allowed_actions(who, detail)[action]
         if reason is not None:  # state, or four-eyes by person (whichever of their keys they use)
             raise refused(reason, 409)
@@ -245,7 +249,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 "campaign.approve",
                 subject,
-                lambda uow: approve_campaign(uow, app.rules, app.clock, campaign_id, who.actor, expected),
+                lambda uow: approval_json(
+                    approve_campaign(uow, app.rules, app.clock, campaign_id, who.actor, expected)
+                ),
             )
             return redirect(who, page, ("ok", who.t("approved_done", **done)))
         if action == "launch":
@@ -254,7 +260,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 "campaign.launch",
                 subject,
-                lambda uow: launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor, accepted),
+                lambda uow: launched_json(
+                    launch_campaign(uow, app.rules, app.clock, campaign_id, who.actor, accepted)
+                ),
                 accept_shortfall=accepted,
             )
             return redirect(who, page, ("ok", who.t("launched_done", **done)))
@@ -264,7 +272,9 @@ def _actions(router: APIRouter, site: Site) -> None:
                 who,
                 f"campaign.{action}",
                 subject,
-                lambda uow: set_campaign_state(uow, app.clock, campaign_id, target, who.actor),
+                lambda uow: state_change_json(
+                    set_campaign_state(uow, app.clock, campaign_id, target, who.actor)
+                ),
             )
             return redirect(who, page, ("ok", who.t("state_done", **done)))
         return redirect(who, _start_run(site, who, campaign_id))

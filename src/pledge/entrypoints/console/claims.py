@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from pledge.domain.claims import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
+from pledge.domain.claims import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, Claim, ClaimState
 from pledge.domain.errors import InputError
+from pledge.entrypoints.claims_json import claims_json
 from pledge.entrypoints.console.catalogue_claims import APPROVE_REASONS, MESSAGES, REJECT_REASONS
 from pledge.entrypoints.console.uploads import read_upload
 from pledge.entrypoints.console.web import (
@@ -30,7 +31,7 @@ from pledge.entrypoints.console.web import (
 from pledge.entrypoints.console.zones import campaign_zone
 from pledge.entrypoints.web.evidence import evidence_response
 from pledge.entrypoints.web.mutations import raw_body
-from pledge.usecases.claims import ClaimDesk, ClaimRequest
+from pledge.usecases.claims import ClaimDesk, ClaimRequest, claim_json
 
 Body = Annotated[bytes, Depends(raw_body)]
 STATES = ("pending", "approved", "rejected")
@@ -46,8 +47,10 @@ def words(who: Visitor, kind: str, name: str) -> str:
 def _queue_page(who: Visitor, campaign: str | None, state: str, starting_after: str | None) -> Response:
     """The review queue, filtered by campaign and state, 50 claims a page."""
     app = who.ctx.app
-    page = app.claim_desk().list(
-        campaign_id=campaign or None, state=state or None, starting_after=starting_after, limit=50
+    page = claims_json(
+        app.claim_desk().list(
+            campaign_id=campaign or None, state=state or None, starting_after=starting_after, limit=50
+        )
     )
     return render(
         who,
@@ -65,7 +68,7 @@ def _queue_page(who: Visitor, campaign: str | None, state: str, starting_after: 
 def _claim_page(who: Visitor, claim_id: str) -> Response:
     """One claim, with the decision form while it is pending and the visitor may decide."""
     app = who.ctx.app
-    claim = app.claim_desk().get(claim_id)
+    claim = claim_json(app.claim_desk().get(claim_id))
     return render(
         who,
         "claim.html",
@@ -92,10 +95,11 @@ def _decide(who: Visitor, claim_id: str, form: dict[str, str]) -> Response:
         ),
         approve=approve,
     )
-    if decided["state"] == "pending":
+    state = decided.claim.state
+    if state is ClaimState.PENDING:
         message = who.t("claim_first_approval", id=claim_id)
     else:
-        message = who.t("claim_decided_ok", id=claim_id, state=who.t(f"claim_state_{decided['state']}"))
+        message = who.t("claim_decided_ok", id=claim_id, state=who.t(f"claim_state_{state.value}"))
     return redirect(who, f"/console/claims/{claim_id}", ("ok", message))
 
 
@@ -150,7 +154,7 @@ def _instant(text: str, tz: str) -> str:
 def my_claims(who: Visitor, account_id: str) -> dict[str, Any]:
     """What /me shows of claims: the customer's own, with the outcome in words, and the form."""
     desk = who.ctx.app.claim_desk()
-    mine = desk.list(account_id=account_id, limit=100)["data"]
+    mine = claims_json(desk.list(account_id=account_id, limit=100))["data"]
     for claim in mine:
         reasons = [r for r in (claim["reason"] or "").split(",") if r]
         kind = "check" if claim["decided_by"] == "system" else "reason"
@@ -190,17 +194,17 @@ def customer_routes(site: Site) -> APIRouter:
             files,
         )
 
-        def submit_claim(uow: Any) -> dict[str, Any]:
+        def submit_claim(uow: Any) -> Claim:
             desk: ClaimDesk = app.claim_desk(uow)
             return desk.submit(claim, who.actor)
 
         sent = await run_in_threadpool(audited, who, "claim.submit", f"account:{account_id}", submit_claim)
-        if sent["state"] == "rejected":
-            reasons = ", ".join(words(who, "check", name) for name in str(sent["reason"]).split(","))
-            flash = ("error", who.t("claim_sent_rejected", id=sent["id"], reasons=reasons))
+        if sent.state is ClaimState.REJECTED:
+            reasons = ", ".join(words(who, "check", name) for name in sent.reason.split(","))
+            flash = ("error", who.t("claim_sent_rejected", id=sent.id, reasons=reasons))
         else:
-            flash = ("ok", who.t("claim_sent_pending", id=sent["id"]))
-        return redirect(who, f"/me/#claim-{sent['id']}", flash)
+            flash = ("ok", who.t("claim_sent_pending", id=sent.id))
+        return redirect(who, f"/me/#claim-{sent.id}", flash)
 
     @router.get("/claims/{claim_id}/evidence/{sha256}")
     def evidence(request: Request, claim_id: str, sha256: str) -> Response:

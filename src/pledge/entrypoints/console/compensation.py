@@ -12,6 +12,7 @@ from pledge.domain.errors import PledgeError
 from pledge.domain.offers import CompensationPolicy
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.web import Site, Visitor, read_form, redirect, refused, render, visitor
+from pledge.entrypoints.explain_json import campaign_detail_json
 from pledge.entrypoints.presenters import compensation_json
 from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
 from pledge.usecases.compensate import compensate_campaign
@@ -59,7 +60,7 @@ def routes(site: Site) -> APIRouter:
     def preview(request: Request, campaign_id: str, policy: str | None = None) -> Response:
         who = visitor(site, request, customer=False)
         who.require("compensation.preview")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         if detail["kind"] != "offer":
             raise refused(who.t("not_an_offer", campaign=campaign_id), 409, "not_an_offer")
         chosen = policy if policy in POLICIES else None

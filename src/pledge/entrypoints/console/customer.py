@@ -27,6 +27,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.explain_json import campaign_summary_json, explanation_json
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, grant_json, list_grants
@@ -59,10 +60,11 @@ def plain_condition(who: Visitor, name: str) -> str:
 def eligibility(who: Visitor, account_id: str) -> list[dict[str, Any]]:
     app = who.ctx.app
     out = []
-    for campaign in list_campaigns(app.uow):
+    for summary in list_campaigns(app.uow):
+        campaign = campaign_summary_json(summary)
         if campaign["kind"] != "cashback" or campaign["state"] not in VISIBLE_STATES:
             continue
-        explained = explain_account(app.uow, app.rules, account_id, campaign["id"])
+        explained = explanation_json(explain_account(app.uow, app.rules, account_id, campaign["id"]))
         for purchase in explained["purchases"]:
             for condition in purchase["conditions"]:
                 condition["plain"] = plain_condition(who, condition["name"])

@@ -11,6 +11,7 @@ from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.campaigns import allowed_actions
 from pledge.entrypoints.console.presenters import histogram_json
 from pledge.entrypoints.console.web import Site, Visitor, render, svg, visitor
+from pledge.entrypoints.explain_json import campaign_detail_json
 from pledge.entrypoints.presenters import simulation_json
 from pledge.usecases.insights import MAX_HISTOGRAM_DAYS, campaign_detail, near_miss_histogram
 from pledge.usecases.simulate import simulate_campaign
@@ -66,7 +67,7 @@ def routes(site: Site) -> APIRouter:
         who.require("campaigns.simulate")
         widen = _int(widen_days, 1, MAX_WIDEN, None)
         span = _int(days, 1, MAX_HISTOGRAM_DAYS, DEFAULT_DAYS) or DEFAULT_DAYS
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         sim = simulate_campaign(app.uow, app.rules, campaign_id, near_miss_limit=20, widen_days=widen)
         shown = max(span, widen or 0)
         hist = histogram_json(near_miss_histogram(app.uow, app.rules, site.insights, campaign_id, shown))

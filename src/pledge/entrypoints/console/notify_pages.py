@@ -16,6 +16,7 @@ from pledge.bootstrap import notification_renderer
 from pledge.domain.errors import InputError, NotFoundError, RefusedError
 from pledge.entrypoints.console import charts
 from pledge.entrypoints.console.web import Site, Visitor, render, svg, visitor
+from pledge.entrypoints.explain_json import campaign_detail_json
 from pledge.entrypoints.notify_json import funnel_json, preview_json
 from pledge.usecases.insights import campaign_detail
 from pledge.usecases.notify_funnel import campaign_funnels
@@ -43,7 +44,7 @@ def routes(site: Site) -> APIRouter:
     ) -> Response:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
-        detail = campaign_detail(app.uow, campaign_id)
+        detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
         chosen = template if template in TEMPLATE_CHOICES else TEMPLATE_CHOICES[0]
         preview: dict[str, Any] | None = None
         problem = ""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.domain.errors import PledgeError
+from pledge.entrypoints.billing_json import refund_json, terms_json
 from pledge.entrypoints.console.compensation import start_compensation
 from pledge.entrypoints.console.support_reinstate import reinstate_routes
 from pledge.entrypoints.console.web import (
@@ -22,6 +23,7 @@ from pledge.entrypoints.console.web import (
     visitor,
 )
 from pledge.entrypoints.console.zones import campaign_zone, customer_zone
+from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import compensation_json, grants_json
 from pledge.entrypoints.web.mutations import raw_body
 from pledge.usecases.compensate import compensate_campaign
@@ -95,18 +97,22 @@ def _lookup(router: APIRouter, site: Site) -> None:
         if record is None:
             raise refused(who.t("account_not_found", account=account_id), 404, "account_not_found")
         all_campaigns = list_campaigns(app.uow)
-        cashback = [c["id"] for c in all_campaigns if c["kind"] == "cashback"]
-        offers = [c["id"] for c in all_campaigns if c["kind"] == "offer"]
+        cashback = [c.id for c in all_campaigns if c.kind == "cashback"]
+        offers = [c.id for c in all_campaigns if c.kind == "offer"]
         chosen = campaign if campaign in cashback else (cashback[0] if cashback else None)
         explanation = None
         if chosen and who.may("eligibility.read"):
-            explanation = explain_account(app.uow, app.rules, account_id, chosen)
+            explanation = explanation_json(explain_account(app.uow, app.rules, account_id, chosen))
         grants = (
             grants_json(list_grants(app.uow, account_id=account_id, limit=100))
             if who.may("grants.read")
             else None
         )
-        terms = list_subscriptions(app.uow, account_id=account_id) if who.may("subscriptions.read") else None
+        terms = (
+            terms_json(list_subscriptions(app.uow, account_id=account_id))
+            if who.may("subscriptions.read")
+            else None
+        )
         previews = compensation_previews(who, account_id, offers) if who.may("compensation.preview") else []
         return render(
             who,
@@ -164,8 +170,10 @@ def _corrections(router: APIRouter, site: Site) -> None:
             f"subscription:{term_id}",
             lambda uow: {
                 "object": "subscription_refund",
-                **refund_subscription(
-                    uow, app.clock, term_id, repurchase=kind == "repurchase", prorated=kind == "prorated"
+                **refund_json(
+                    refund_subscription(
+                        uow, app.clock, term_id, repurchase=kind == "repurchase", prorated=kind == "prorated"
+                    )
                 ),
             },
         )

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from pledge.domain.errors import RefusedError
+from pledge.entrypoints.claims_json import reinstatement_json
 from pledge.entrypoints.console import fmt
 from pledge.entrypoints.console.catalogue import MESSAGES
 from pledge.entrypoints.console.web import Site, Visitor, audited, read_form, redirect, refused, visitor
@@ -46,7 +47,7 @@ def reinstate_routes(router: APIRouter, site: Site) -> None:
                 who,
                 "grant.reinstate",
                 f"grant:{grant_id}",
-                lambda uow: reinstate_grant(uow, app.clock, grant_id, reason, who.actor),
+                lambda uow: reinstatement_json(reinstate_grant(uow, app.clock, grant_id, reason, who.actor)),
             )
         except RefusedError as exc:
             return redirect(who, back, ("error", _refusal(who, exc)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import Request
@@ -26,6 +26,8 @@ from pledge.entrypoints.web.inputs import check_text
 from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, request_id
 from pledge.entrypoints.web.scopes import CUSTOMER, PERMISSIONS
 from pledge.usecases.insights import Insights
+
+Result = TypeVar("Result")  # what a use case run by ``audited`` returns
 
 MAX_FIELDS = 40
 
@@ -250,8 +252,8 @@ def redirect(who: Visitor, target: str, flash: tuple[str, str] | None = None) ->
 
 
 def audited(
-    who: Visitor, action: str, subject: str, fn: Callable[[UowFactory], dict[str, Any]], **extra: Any
-) -> dict[str, Any]:
+    who: Visitor, action: str, subject: str, fn: Callable[[UowFactory], Result], **extra: Any
+) -> Result:
     """Run a use case as the API does: its audit entry and events in the change's own transaction."""
     assert who.principal is not None
     call = Call(who.ctx, who.principal, request_id(who.request), None, "")

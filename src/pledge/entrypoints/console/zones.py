@@ -37,10 +37,10 @@ def campaign_zone(uow_factory: UnitOfWorkFactory, campaign_id: str | None) -> st
     if not campaign_id:
         return None
     try:
-        versions = campaign_detail(uow_factory, campaign_id)["versions"]
+        versions = campaign_detail(uow_factory, campaign_id).versions
     except PledgeError:
         return None
-    zone = versions[-1]["document"].get("timezone") if versions else None
+    zone = versions[-1].document.get("timezone") if versions else None
     return str(zone) if zone else None
 
 

@@ -13,6 +13,7 @@ from pledge.domain.campaign import CampaignState as State
 from pledge.domain.schemas import CASHBACK_CAMPAIGN, OFFER_CAMPAIGN
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body
+from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
 from pledge.entrypoints.presenters import run_json, simulation_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody, parse_document
@@ -54,7 +55,7 @@ def apply(
     return call.run(
         "campaign.apply",
         subject,
-        lambda uow: apply_campaign(uow, app.rules, app.clock, document, call.principal.actor),
+        lambda uow: applied_json(apply_campaign(uow, app.rules, app.clock, document, call.principal.actor)),
         models.CampaignTerms,
     )
 
@@ -112,7 +113,9 @@ def approve(
     return call.run(
         "campaign.approve",
         f"campaign:{campaign_id}",
-        lambda uow: approve_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, expected),
+        lambda uow: approval_json(
+            approve_campaign(uow, app.rules, app.clock, campaign_id, call.principal.actor, expected)
+        ),
         models.Approval,
     )
 
@@ -145,7 +148,7 @@ def launch(
             call.factory(audit), app.rules, app.clock, campaign_id, call.principal.actor, accepted
         )
         finish_audit(call.ctx, audit)
-        return 200, models.CampaignState.model_validate(result).model_dump(mode="json")
+        return 200, models.CampaignState.model_validate(launched_json(result)).model_dump(mode="json")
 
     return call.respond(execute)
 
@@ -153,7 +156,9 @@ def launch(
 def _state_route(name: str, target: State, summary: str) -> None:
     def handler(campaign_id: CampaignId, call: Operate) -> Response:
         def fn(uow: UowFactory) -> dict[str, Any]:
-            return set_campaign_state(uow, call.ctx.app.clock, campaign_id, target, call.principal.actor)
+            return state_change_json(
+                set_campaign_state(uow, call.ctx.app.clock, campaign_id, target, call.principal.actor)
+            )
 
         return call.run(f"campaign.{name}", f"campaign:{campaign_id}", fn, models.CampaignState)
 

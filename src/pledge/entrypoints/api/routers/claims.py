@@ -26,6 +26,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.schemas import UNKNOWN_FIELD, unknown_field_message
 from pledge.entrypoints.api.models import ListBase, Open
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.claims_json import claims_json, decision_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
 from pledge.entrypoints.web.context import context
@@ -33,7 +34,7 @@ from pledge.entrypoints.web.errors import not_found
 from pledge.entrypoints.web.evidence import evidence_response
 from pledge.entrypoints.web.inputs import check_text
 from pledge.entrypoints.web.mutations import Call, IdempotencyHeader, make_call, mutation
-from pledge.usecases.claims import ClaimRequest
+from pledge.usecases.claims import ClaimRequest, claim_json
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"], responses=ERROR_RESPONSES)
 
@@ -160,7 +161,7 @@ async def submit(
         call.run,
         "claim.submit",
         f"account:{account}",
-        lambda uow: ctx.app.claim_desk(uow).submit(claim, principal.actor),
+        lambda uow: claim_json(ctx.app.claim_desk(uow).submit(claim, principal.actor)),
         Claim,
         201,
     )
@@ -188,7 +189,7 @@ def list_(
         limit=limit,
         account_id=principal.account_id,  # a customer key: its own claims only
     )
-    return {**page, "url": "/v1/claims"}
+    return {**claims_json(page), "url": "/v1/claims"}
 
 
 @router.get(
@@ -202,7 +203,7 @@ def get(
     claim_id: ClaimId,
     principal: Annotated[Principal, Depends(require("claims.read"))],
 ) -> dict[str, Any]:
-    return context(request).app.claim_desk().get(claim_id, account_id=principal.account_id)
+    return claim_json(context(request).app.claim_desk().get(claim_id, account_id=principal.account_id))
 
 
 @router.post(
@@ -218,8 +219,10 @@ def decide(
     return call.run(
         "claim.decide",
         f"claim:{claim_id}",
-        lambda uow: call.ctx.app.claim_desk(uow).decide(
-            claim_id, approve=params.approve, reason=params.reason, actor=actor
+        lambda uow: decision_json(
+            call.ctx.app.claim_desk(uow).decide(
+                claim_id, approve=params.approve, reason=params.reason, actor=actor
+            )
         ),
         Claim,
     )

@@ -25,6 +25,8 @@ from pledge.domain.timeutil import format_instant
 from pledge.domain.validation import check_columns
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES
+from pledge.entrypoints.explain_json import explanation_json
+from pledge.entrypoints.presenters import import_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.context import context
 from pledge.entrypoints.web.errors import ApiError, bad_request, not_found
@@ -154,7 +156,7 @@ def _import_route(kind: str) -> None:
                     result = import_purchases(
                         factory, read_purchases(path), update=update, progress=advance, corrector=corrector
                     )
-                return {"object": "import", "kind": kind, **result}
+                return {"object": "import", "kind": kind, **import_json(result)}
 
             job = call.start_job(
                 f"{kind}.import",
@@ -249,4 +251,4 @@ def eligibility(
         ],
     )
     result = explain_account(ctx.app.uow, ctx.app.rules, account_id, campaign)
-    return {"object": "eligibility", **result}
+    return {"object": "eligibility", **explanation_json(result)}

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
+from pledge.entrypoints.claims_json import reinstatement_json
 from pledge.entrypoints.presenters import expiry_json, grants_json, revoked_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
@@ -163,6 +164,8 @@ def reinstate(
     return call.run(
         "grant.reinstate",
         f"grant:{grant_id}",
-        lambda uow: reinstate_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor),
+        lambda uow: reinstatement_json(
+            reinstate_grant(uow, call.ctx.app.clock, grant_id, params.reason, actor)
+        ),
         models.Grant,
     )

@@ -17,6 +17,7 @@ from pledge.entrypoints.api.routers.common import (
     document_body,
     page,
 )
+from pledge.entrypoints.billing_json import applied_catalog_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.context import context
@@ -46,7 +47,7 @@ def apply(
 
     def fn(uow: UowFactory) -> dict[str, Any]:
         result = apply_plans(uow, app.clock, document, call.principal.actor)
-        return {"object": "catalog", **result}
+        return {"object": "catalog", **applied_catalog_json(result)}
 
     return call.run("plans.apply", CATALOG_SUBJECT, fn, billing_models.CatalogApplied)
 

@@ -19,6 +19,7 @@ from pledge.domain.errors import InputError
 from pledge.entrypoints.api import billing_models, models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, Limit, StartingAfter
 from pledge.entrypoints.api.routers.quotes import own_account
+from pledge.entrypoints.billing_json import refund_json, terms_json
 from pledge.entrypoints.presenters import renewal_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody
@@ -30,10 +31,12 @@ from pledge.entrypoints.web.mutations import Call, UowFactory, finish_audit, mut
 from pledge.usecases.quotes import DEFAULT_TIMEZONE
 from pledge.usecases.subscriptions import (
     buy_subscription,
+    consented_term_json,
     list_subscriptions,
     refund_subscription,
     renew_due,
     set_term_auto_renew,
+    term_json,
 )
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], responses=ERROR_RESPONSES)
@@ -79,9 +82,10 @@ def buy(params: BuyParams, call: Annotated[Call, Depends(mutation("subscriptions
         audit = call.audit("subscription.buy", NEW_TERM_SUBJECT)
         result = buy_subscription(call.factory(audit), app.clock, account_id, params.plan, params.timezone)
         if not audit.written:  # the term existed already (a retried purchase): nothing was committed
-            audit.subject = f"subscription:{result['id']}"
+            audit.subject = f"subscription:{result.id}"
         finish_audit(ctx, audit)
-        return 200, billing_models.SubscriptionTerm.model_validate(result).model_dump(mode="json")
+        shown = term_json(result)
+        return 200, billing_models.SubscriptionTerm.model_validate(shown).model_dump(mode="json")
 
     return call.respond(execute)
 
@@ -107,7 +111,7 @@ def list_(
     result = list_subscriptions(
         context(request).app.uow, account_id=account, starting_after=starting_after, limit=limit
     )
-    return {**result, "url": "/v1/subscriptions"}
+    return {**terms_json(result), "url": "/v1/subscriptions"}
 
 
 @router.get(
@@ -144,7 +148,9 @@ def auto_renew(
     return call.run(
         "subscription.auto_renew",
         f"subscription:{term_id}",
-        lambda uow: set_term_auto_renew(uow, app.clock, term_id, params.on, call.principal.actor),
+        lambda uow: consented_term_json(
+            set_term_auto_renew(uow, app.clock, term_id, params.on, call.principal.actor)
+        ),
         billing_models.SubscriptionTerm,
     )
 
@@ -175,7 +181,7 @@ def refund(
 
     def fn(uow: UowFactory) -> dict[str, Any]:
         result = refund_subscription(uow, app.clock, term_id, repurchase=p.repurchase, prorated=p.prorated)
-        return {"object": "subscription_refund", **result}
+        return {"object": "subscription_refund", **refund_json(result)}
 
     return call.run("subscription.refund", f"subscription:{term_id}", fn, billing_models.SubscriptionRefund)
 
