@@ -71,7 +71,7 @@ def main() -> None:
 def __getattr__(name: str) -> Any:
     """``from pledge.entrypoints.cli.main import app``: the whole CLI, for tools and tests."""
     if name == "app":
-        from pledge.entrypoints.cli.commands import app  # noqa: PLC0415
+        from pledge.entrypoints.cli.commands import app  # noqa: PLC0415 - loaded on demand (ADR 33)
 
         return app
     raise AttributeError(name)
