@@ -21,6 +21,7 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json, grants_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
@@ -68,7 +69,7 @@ def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> Impor
 
 
 def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path: Path) -> None:
-    before = campaign_report(app.uow, CID)
+    before = report_json(campaign_report(app.uow, CID))
     opened = claim_grant(app.uow, app.clock, str(grants_of(app)["P01"]["id"]))
     result = updated(app, tmp_path / "v2", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})
     assert result == ImportResult(imported=2, unchanged=8, updated=2, revoked=1, clawbacks=1)
@@ -77,7 +78,7 @@ def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path:
     assert (grants["P03"]["state"], grants["P03"]["revoked_reason"]) == ("revoked", "purchase_returned")
     assert grants["P03"]["revoked_at"] == "2021-08-10T04:00:00Z"
     assert grants["P01"]["state"] == "claimed" and grants["P10"]["state"] == "issued"
-    report = campaign_report(app.uow, CID)
+    report = report_json(campaign_report(app.uow, CID))
     assert (before["budget_remaining"], report["budget_remaining"]) == ("49994703.00", "49996502.00")
     assert report["clawbacks"] == {"open": 1, "open_amount": "1999.00"}
     (case,) = clawbacks_json(list_clawbacks(app.uow, campaign_id=CID))["data"]
@@ -121,7 +122,7 @@ def test_a_lower_price_or_an_account_leaving_cn_revokes(app: App, tmp_path: Path
     result = import_accounts(app.uow, [moved], update=True, corrector=Corrector(app.rules, app.clock))
     assert (result.updated, result.revoked, result.clawbacks) == (1, 1, 0)
     assert grants_of(app)["P03"]["state"] == "revoked"
-    assert campaign_report(app.uow, CID)["budget_remaining"] == "49998001.00"
+    assert report_json(campaign_report(app.uow, CID))["budget_remaining"] == "49998001.00"
     assert verify_ledger(app.uow).ok
 
 
@@ -135,7 +136,7 @@ def test_support_revokes_one_unopened_grant(app: App) -> None:
     with pytest.raises(RefusedError) as refused:
         revoke_grant(app.uow, clock, str(grants["P01"]["id"]), "asked", "cs.chen")
     assert refused.value.code == "grant_claimed"
-    assert campaign_report(app.uow, CID)["budget_remaining"] == "49996202.00"
+    assert report_json(campaign_report(app.uow, CID))["budget_remaining"] == "49996202.00"
     assert verify_ledger(app.uow).ok
 
 
@@ -165,11 +166,11 @@ def test_a_large_update_corrects_across_batches_and_a_bad_row_undoes_it_all(db_u
     bad = [*returned[700:], returned[0]._replace(account_id="GHOST")]
     with pytest.raises(InputError):
         import_purchases(app.uow, [returned[:700], bad], update=True, corrector=fix)
-    assert campaign_report(app.uow, CID)["grants"]["revoked"] == 0  # nothing half-applied
+    assert report_json(campaign_report(app.uow, CID))["grants"]["revoked"] == 0  # nothing half-applied
 
     result = import_purchases(app.uow, [returned[:700], returned[700:]], update=True, corrector=fix)
     assert (result.updated, result.revoked, result.clawbacks) == (800, 800, 0)
-    report = campaign_report(app.uow, CID)
+    report = report_json(campaign_report(app.uow, CID))
     assert (report["grants"]["revoked"], report["grants"]["issued"]) == (800, 400)
     assert report["budget_remaining"] == "49999600.00"  # 400 grants of 1.00 still out
     assert verify_ledger(app.uow).ok

@@ -19,6 +19,7 @@ from pledge.bootstrap import App
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import list_grants
@@ -54,7 +55,7 @@ def test_reads_answer_while_a_writer_holds_the_database(app: App) -> None:
         started = time.monotonic()
         explained = explanation_json(explain_account(app.uow, app.rules, "A-cn-1", CID))
         listed = grants_json(list_grants(app.uow, campaign_id=CID))["data"]
-        report = campaign_report(app.uow, CID)
+        report = report_json(campaign_report(app.uow, CID))
         waited_s = time.monotonic() - started
     assert explained["qualifies"] and len(listed) == 3
     assert report["budget_remaining"] == "49994703.00", "the snapshot before the writer's change"

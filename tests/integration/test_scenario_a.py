@@ -15,6 +15,7 @@ from pledge.domain.errors import InputError, RefusedError
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, simulation_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -117,7 +118,7 @@ def test_fixed_amount_above_price_cannot_be_approved_nor_launched_and_pays_nothi
     with pytest.raises(RefusedError) as caught:
         launch_campaign(app.uow, app.rules, app.clock, "founders-refund", "finance")
     assert caught.value.code == "not_approved"
-    assert campaign_report(app.uow, "founders-refund")["state"] == "draft"
+    assert report_json(campaign_report(app.uow, "founders-refund"))["state"] == "draft"
     assert grants_json(list_grants(app.uow))["data"] == []
     assert verify_ledger(app.uow).entries == 0
 
@@ -145,7 +146,7 @@ def test_issue_claim_expire_report_and_verify(app: App) -> None:
     assert expire_grants(app.uow, later).expired == 2
     assert expire_grants(app.uow, later).expired == 0
 
-    report = campaign_report(app.uow, "founders-refund")
+    report = report_json(campaign_report(app.uow, "founders-refund"))
     assert report["issued_amount"] == "5297.00"
     assert report["claimed_amount"] == "1999.00"
     assert report["expired_amount"] == "3298.00"

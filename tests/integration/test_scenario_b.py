@@ -27,6 +27,7 @@ from pledge.bootstrap import App, FixedClock, cached_rule
 from pledge.domain.timeutil import format_instant, zone
 from pledge.entrypoints.billing_json import applied_catalog_json, refund_json, terms_json
 from pledge.entrypoints.presenters import compensation_json, ledger_check_json, quote_json, renewal_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -143,7 +144,7 @@ def test_worked_example_on_the_database(app: App) -> None:
     with app.engine.connect() as conn:
         rows = conn.execute(select(compensations.c.term_id, compensations.c.extra_days)).all()
     assert sorted(days for _, days in rows) == sorted(EXTRA_DAYS.values())
-    report = campaign_report(app.uow, CAMPAIGN_ID)
+    report = report_json(campaign_report(app.uow, CAMPAIGN_ID))
     assert {c["plan"]: (c["terms"], c["days"]) for c in report["compensation"]} == {
         plan: (1, days) for plan, days in EXTRA_DAYS.items()
     }
@@ -225,7 +226,7 @@ def scenario(uow: UnitOfWorkFactory) -> list[tuple[str, Any]]:
         terms_json(list_subscriptions(uow, starting_after=first_page["data"][-1]["id"], limit=100)),
     )
     step("list U02", terms_json(list_subscriptions(uow, account_id="U02")))
-    step("report", campaign_report(uow, CAMPAIGN_ID))
+    step("report", report_json(campaign_report(uow, CAMPAIGN_ID)))
     with uow() as u:
         step("outbox", sorted(u.outbox.pending(limit=1000), key=lambda m: m["id"]))
         step("state counts", u.subscriptions.state_counts(None))

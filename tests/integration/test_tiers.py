@@ -15,6 +15,7 @@ from pledge.domain.errors import InputError
 from pledge.domain.timeutil import parse_instant
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, list_grants
@@ -71,7 +72,7 @@ def test_the_run_issues_each_grant_with_its_tier_and_the_report_sums_them(app: A
     assert got == EXPECTED_TIER_GRANTS
     p04 = next(g for g in grants if g["purchase_id"] == "P04")
     claim_grant(app.uow, app.clock, p04["id"])
-    report = campaign_report(app.uow, CID)
+    report = report_json(campaign_report(app.uow, CID))
     assert report["tiers"] == {
         "founders": {"grants": 3, "amount": "5297.00", "claimed_amount": "0.00"},
         "just-missed": {"grants": 2, "amount": "399.80", "claimed_amount": "199.90"},

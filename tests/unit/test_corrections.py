@@ -12,6 +12,7 @@ from pledge.domain.errors import InputError, InvariantViolation, NotFoundError, 
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import clawbacks_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants
@@ -56,13 +57,13 @@ def corrected(w: World, **changes: dict[str, Any]) -> ImportResult:
 
 
 def test_a_returned_purchase_revokes_its_unopened_grant_and_returns_the_value(issued: World) -> None:
-    before = campaign_report(issued.uow, CID)
+    before = report_json(campaign_report(issued.uow, CID))
     result = corrected(issued, P03={"status": "returned"})
     assert result == ImportResult(imported=1, unchanged=9, updated=1, revoked=1, clawbacks=0)
     grant = grants_by_purchase(issued)["P03"]
     assert (grant["state"], grant["revoked_reason"]) == ("revoked", "purchase_returned")
     assert grant["revoked_at"] == "2021-08-10T05:00:00Z"
-    after = campaign_report(issued.uow, CID)
+    after = report_json(campaign_report(issued.uow, CID))
     assert after["budget_remaining"] == "49996502.00" != before["budget_remaining"]  # 1799.00 back
     assert (after["revoked_amount"], after["grants"]["revoked"]) == ("1799.00", 1)
     assert after["clawbacks"] == {"open": 0, "open_amount": "0.00"}
@@ -97,7 +98,7 @@ def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: Wo
         (opened["id"], "A-cn-1", "1999.00", "purchase_refunded", "open")
     ]
     assert cases[0]["created_at"] == "2021-08-10T05:00:00Z"
-    assert campaign_report(issued.uow, CID)["clawbacks"] == {"open": 1, "open_amount": "1999.00"}
+    assert report_json(campaign_report(issued.uow, CID))["clawbacks"] == {"open": 1, "open_amount": "1999.00"}
     assert verify_ledger(issued.uow).ok
     # Changed again (returned now): still one case, one receivable.
     assert corrected(issued, P01={"status": "returned"}).clawbacks == 0
@@ -130,7 +131,7 @@ def test_a_price_below_the_grant_or_an_account_leaving_cn_revokes_with_a_change(
     result = import_accounts(issued.uow, [moved], update=True, corrector=FIX)
     assert (result.updated, result.revoked, result.clawbacks) == (1, 1, 0)
     assert grants_by_purchase(issued)["P03"]["revoked_reason"] == "purchase_changed"
-    assert campaign_report(issued.uow, CID)["budget_remaining"] == "49998001.00"  # only P01's 1999.00 out
+    assert campaign_report(issued.uow, CID).budget_remaining_minor == 4999800100  # only P01's 1999.00 out
     assert verify_ledger(issued.uow).ok
 
 
@@ -155,7 +156,7 @@ def test_support_revokes_an_unopened_grant_once_and_refuses_the_rest(issued: Wor
     entries = len(issued.store.ledger)
     again = revoke_grant(issued.uow, Clock(LATER), grants["P03"]["id"], "another reason", "cs.chen")
     assert again == revoked and len(issued.store.ledger) == entries  # idempotent: nothing moves twice
-    assert campaign_report(issued.uow, CID)["budget_remaining"] == "49996502.00"
+    assert report_json(campaign_report(issued.uow, CID))["budget_remaining"] == "49996502.00"
     (event,) = [e for e in issued.store.events if e[1] == "grant.revoked"]
     assert (event[2], event[3]) == ("cs.chen", LATE.instant_us)
     assert '"reason": "duplicate account"' in event[4]

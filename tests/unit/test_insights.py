@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pledge.domain.campaign import CampaignState
 from pledge.entrypoints.explain_json import campaign_detail_json, campaign_summary_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.insights import campaign_detail, list_campaigns
 from tests.unit.test_usecases import CID, World, launch, world  # noqa: F401 - world is a fixture
 
@@ -12,9 +13,9 @@ def test_the_list_shows_each_campaign_with_its_name_and_money(world: World) -> N
     assert list_campaigns(world.uow) == []
     launch(world)
     [row] = list_campaigns(world.uow)
-    assert (row.id, row.kind, row.report["state"]) == (CID, "cashback", "active")
+    assert (row.id, row.kind, row.report.state) == (CID, "cashback", "active")
     assert row.name
-    assert campaign_summary_json(row) == {**row.report, "kind": "cashback", "name": row.name}
+    assert campaign_summary_json(row) == {**report_json(row.report), "kind": "cashback", "name": row.name}
 
 
 def test_the_detail_shows_every_version_approval_and_event(world: World) -> None:  # noqa: F811 - the fixture

@@ -23,6 +23,7 @@ from pledge.domain.ledger import (
 from pledge.domain.payout_transfers import TransferState
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.payouts_json import payouts_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.common import Page
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant
@@ -246,7 +247,7 @@ def test_a_grant_follows_its_transfers_and_the_report_sums_them(wallet: Wallet) 
     run_payouts(world.uow, CLOCK, wallet.rails)
     states = {g["id"]: g["state"] for g in grants_by_purchase(world).values()}
     assert (states[ids["P01"]], states[ids["P03"]]) == ("payout_failed", "paid")
-    report = campaign_report(world.uow, CID)
+    report = report_json(campaign_report(world.uow, CID))
     assert (report["paid_amount"], report["in_transit_amount"], report["failed_amount"]) == (
         "1799.00",
         "0.00",

@@ -33,6 +33,7 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
 from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.presenters import grants_json, ledger_check_json, simulation_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import (
     apply_campaign,
     approve_campaign,
@@ -535,7 +536,7 @@ def test_list_grants_paginates_and_validates_the_limit(world: World) -> None:
 
 def test_report_numbers(world: World) -> None:
     apply_campaign(world.uow, rules, CLOCK, campaign(), "ops")
-    before = campaign_report(world.uow, CID)
+    before = report_json(campaign_report(world.uow, CID))
     assert (before["state"], before["budget"], before["budget_remaining"]) == (
         "draft",
         "50000000.00",
@@ -546,7 +547,7 @@ def test_report_numbers(world: World) -> None:
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     claim_grant(world.uow, CLOCK, grant_id(CID, "P01"))
     expire_grants(world.uow, Clock(LATER))
-    report = campaign_report(world.uow, CID)
+    report = report_json(campaign_report(world.uow, CID))
     assert report["state"] == "active"
     assert report["versions"] == [
         {

@@ -42,6 +42,7 @@ from pledge.domain.subscriptions import AutoRenewConsent, Term, TermKind, TermSt
 from pledge.domain.timeutil import US_PER_DAY, format_instant, zone
 from pledge.entrypoints.billing_json import applied_catalog_json, refund_json, terms_json
 from pledge.entrypoints.presenters import compensation_json, quote_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -459,7 +460,7 @@ def test_four_eyes_on_every_offer_version(world: World) -> None:
     assert caught.value.code == "already_approved"
     approved = quoted_json(world.uow, after_effective, "U01", PLATINUM)
     assert (approved["terms_version"], approved["price"]) == (2, "109.00")
-    report = campaign_report(world.uow, CAMPAIGN_ID)
+    report = report_json(campaign_report(world.uow, CAMPAIGN_ID))
     assert report["kind"] == "offer" and report["state"] == "active"
     assert [(v["version"], v["author"], v["approved_by"], v["effective_at"]) for v in report["versions"]] == [
         (1, "ops", "fin", "2023-10-31T00:00:00+08:00"),
@@ -871,7 +872,7 @@ def test_worked_example_dry_run_then_apply_then_never_again(world: World) -> Non
     assert w.compensate(dry_run=True)["items"] == []
     assert len(w.store.billing.compensations) == 3
 
-    report = campaign_report(w.uow, CAMPAIGN_ID)
+    report = report_json(campaign_report(w.uow, CAMPAIGN_ID))
     assert {c["plan"]: (c["terms"], c["days"]) for c in report["compensation"]} == {
         plan: (1, days) for plan, days in EXTRA_DAYS.items()
     }

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pledge.domain.money import format_minor
 from pledge.domain.rules.schema import Value
 from pledge.domain.timeutil import format_instant, zone
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.corrections import clawback_json
 from pledge.usecases.explain import ConditionCheck, Explanation, PurchaseExplanation, WindowCheck
 from pledge.usecases.grants import grant_json
@@ -33,7 +34,7 @@ from pledge.usecases.why import (
 
 def campaign_summary_json(summary: CampaignSummary) -> dict[str, Any]:
     """A row of the console's campaign list: the campaign's report with its kind and name."""
-    return {**summary.report, "kind": summary.kind, "name": summary.name}
+    return {**report_json(summary.report), "kind": summary.kind, "name": summary.name}
 
 
 def campaign_detail_json(detail: CampaignDetail) -> dict[str, Any]:

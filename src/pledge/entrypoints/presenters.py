@@ -18,6 +18,7 @@ from pledge.domain.grant import Grant
 from pledge.domain.money import format_minor
 from pledge.domain.timeutil import format_instant, zone
 from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import AppliedTerms, ApprovedTerms, LaunchedCampaign, StateChange
 from pledge.usecases.common import Page
 from pledge.usecases.compensate import CompensationRun, item_json
@@ -26,6 +27,7 @@ from pledge.usecases.grants import ExpiryRun, grant_json
 from pledge.usecases.import_data import ImportResult
 from pledge.usecases.ledger_verify import CampaignBooks, LedgerCheck
 from pledge.usecases.quotes import AccountQuote
+from pledge.usecases.report import CampaignReport
 from pledge.usecases.run_outcome import RunOutcome
 from pledge.usecases.simulation import NearMiss, Problem, Simulation, Widening
 from pledge.usecases.subscriptions import RenewalRun
@@ -269,6 +271,7 @@ def json_view(result: Any) -> Any:
 json_view.register(RunOutcome, run_json)
 json_view.register(ExpiryRun, expiry_json)
 json_view.register(LedgerCheck, ledger_check_json)
+json_view.register(CampaignReport, report_json)
 json_view.register(ImportResult, import_json)
 json_view.register(AppliedTerms, applied_json)
 json_view.register(ApprovedTerms, approval_json)

@@ -16,11 +16,10 @@ from datetime import date
 from typing import Any, Protocol
 
 from pledge.domain.campaign import CampaignState
-from pledge.domain.money import parse_minor
 from pledge.domain.timeutil import local_date
 from pledge.usecases.common import latest_version, require_campaign, selection_for, terms_of
 from pledge.usecases.ports import RuleCompiler, UnitOfWorkFactory
-from pledge.usecases.report import campaign_report
+from pledge.usecases.report import CampaignReport, campaign_report
 from pledge.usecases.scan_ports import Selection
 
 BUCKET_US = 15 * 60 * 1_000_000
@@ -74,13 +73,13 @@ class GrantTimeline:
 
 @dataclass(frozen=True, slots=True)
 class CampaignSummary:
-    """One row of the campaign list: the campaign's report (``campaign_report``, as it gives it),
-    its kind and the name its latest terms give it."""
+    """One row of the campaign list: the campaign's report (``campaign_report``), its kind and the
+    name its latest terms give it."""
 
     id: str
     kind: str
     name: str
-    report: Mapping[str, Any]
+    report: CampaignReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +213,11 @@ def grant_timeline(uow_factory: UnitOfWorkFactory, insights: Insights, campaign_
             running[series][0] += count
             running[series][1] += amount
         days.append(TimelineDay(day, {s: (c, a) for s, (c, a) in running.items()}))
-    budget = report["budget"]
     return GrantTimeline(
         campaign_id,
         currency,
         terms.timezone,
-        parse_minor(budget, currency) if budget is not None else None,
+        report.budget_minor,
         tuple(days),
         {s: (c, a) for s, (c, a) in running.items()},
     )

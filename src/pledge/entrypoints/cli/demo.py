@@ -26,6 +26,7 @@ from pledge.entrypoints.cli.demo_payouts import pay_and_plan
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.entrypoints.explain_json import explanation_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
 from pledge.usecases.grants import claim_grant, expire_grants, list_grants
@@ -244,7 +245,7 @@ def _expire_and_verify(app: App) -> None:
     )
     expired = expire_grants(app.uow, FixedClock(later))
     out.print(f"  expired {expired.expired:,} envelopes")
-    render.report(campaign_report(app.uow, CAMPAIGN))
+    render.report(report_json(campaign_report(app.uow, CAMPAIGN)))
 
     step(
         11,

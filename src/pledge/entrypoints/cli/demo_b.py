@@ -19,6 +19,7 @@ from pledge.entrypoints.cli.billing import compensation_human
 from pledge.entrypoints.cli.demo_steps import example, step
 from pledge.entrypoints.cli.options import out
 from pledge.entrypoints.presenters import compensation_json
+from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.catalog import apply_plans
 from pledge.usecases.compensate import compensate_campaign
@@ -193,7 +194,7 @@ def _renewals(app: App, terms: dict[str, Term]) -> None:
     )
     result = renew_due(app.uow, app.clock)
     out.print(f"  renewed {result.renewed}, lapsed {result.lapsed}")
-    render.report(campaign_report(app.uow, OFFER))
+    render.report(report_json(campaign_report(app.uow, OFFER)))
     verified = verify_ledger(app.uow)
     out.print(
         ("  [green]ledger ok[/]" if verified.ok else "  [red]ledger BROKEN[/]")

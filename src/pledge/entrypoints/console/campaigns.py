@@ -31,6 +31,7 @@ from pledge.entrypoints.console.web import (
 )
 from pledge.entrypoints.explain_json import campaign_detail_json, campaign_summary_json
 from pledge.entrypoints.presenters import problem_json, run_json
+from pledge.entrypoints.report_json import report_json
 from pledge.entrypoints.web.bodies import parse_document
 from pledge.entrypoints.web.jobs import job_json
 from pledge.entrypoints.web.mutations import Call, UowFactory, raw_body, request_id
@@ -186,7 +187,7 @@ def _pages(router: APIRouter, site: Site) -> None:
         who = visitor(site, request, customer=False)
         who.require("campaigns.read")
         detail = campaign_detail_json(campaign_detail(app.uow, campaign_id))
-        report = campaign_report(app.uow, campaign_id)
+        report = report_json(campaign_report(app.uow, campaign_id))
         timeline = None
         if detail["kind"] == "cashback" and detail["launched"]:
             timeline = timeline_chart(who, timeline_json(grant_timeline(app.uow, site.insights, campaign_id)))
@@ -227,7 +228,7 @@ def _actions(router: APIRouter, site: Site) -> None:
             action=action,
             reason=reason,
             latest=detail["versions"][-1],
-            report=campaign_report(app.uow, campaign_id),
+            report=report_json(campaign_report(app.uow, campaign_id)),
             **_warnings(site, detail, action, offered=reason is None),
         )
 

@@ -15,6 +15,7 @@ from pledge.entrypoints.api import models
 from pledge.entrypoints.api.routers.common import ERROR_RESPONSES, document_body
 from pledge.entrypoints.campaign_json import applied_json, approval_json, launched_json, state_change_json
 from pledge.entrypoints.presenters import run_json, simulation_json
+from pledge.entrypoints.report_json import report_json
 from pledge.entrypoints.web.auth import Principal, require, scopes_doc
 from pledge.entrypoints.web.bodies import StrictBody, parse_document
 from pledge.entrypoints.web.context import context
@@ -212,4 +213,4 @@ def report(
     campaign_id: CampaignId,
     _: Annotated[Principal, Depends(require("campaigns.read"))],
 ) -> dict[str, Any]:
-    return campaign_report(context(request).app.uow, campaign_id)
+    return report_json(campaign_report(context(request).app.uow, campaign_id))
