@@ -17,6 +17,7 @@ from pledge.adapters.files.readers import read_accounts, read_purchases
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.bootstrap import App, FixedClock
 from pledge.domain.errors import InputError, RefusedError
+from pledge.domain.grant import GrantState
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.timeutil import US_PER_DAY, parse_instant
 from pledge.entrypoints.explain_json import explanation_json
@@ -25,7 +26,7 @@ from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
 from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -70,7 +71,7 @@ def updated(app: App, folder: Path, changes: dict[str, dict[str, str]]) -> Impor
 
 def test_returned_and_refunded_purchases_revoke_or_claw_back(app: App, tmp_path: Path) -> None:
     before = report_json(campaign_report(app.uow, CID))
-    opened = claim_grant(app.uow, app.clock, str(grants_of(app)["P01"]["id"]))
+    opened = grant_json(claim_grant(app.uow, app.clock, str(grants_of(app)["P01"]["id"])))
     result = updated(app, tmp_path / "v2", {"P03": {"status": "returned"}, "P01": {"status": "refunded"}})
     assert result == ImportResult(imported=2, unchanged=8, updated=2, revoked=1, clawbacks=1)
 
@@ -236,7 +237,7 @@ def test_a_claim_committed_during_the_correction_becomes_a_claw_back(
         holder.rollback()
         claim.join(30)
         update.join(30)
-    assert results["claim"]["state"] == "claimed"
+    assert results["claim"].state is GrantState.CLAIMED
     assert (results["update"].revoked, results["update"].clawbacks) == (0, 1)
     assert grants_of(app)["P01"]["state"] == "claimed"
     assert [c["grant_id"] for c in clawbacks_json(list_clawbacks(app.uow))["data"]] == [p01]

@@ -15,7 +15,7 @@ from pledge.entrypoints.presenters import clawbacks_json
 from pledge.entrypoints.report_json import report_json
 from pledge.usecases.corrections import list_clawbacks, revoke_grant
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json
 from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -89,7 +89,7 @@ def test_the_same_update_again_changes_nothing(issued: World) -> None:
 
 
 def test_an_opened_grant_becomes_a_claw_back_case_never_silently_kept(issued: World) -> None:
-    opened = claim_grant(issued.uow, CLOCK, grants_by_purchase(issued)["P01"]["id"])
+    opened = grant_json(claim_grant(issued.uow, CLOCK, grants_by_purchase(issued)["P01"]["id"]))
     result = corrected(issued, P01={"status": "refunded"})
     assert (result.revoked, result.clawbacks) == (0, 1)
     assert grants_by_purchase(issued)["P01"]["state"] == "claimed"  # the money is with the customer

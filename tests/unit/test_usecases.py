@@ -42,7 +42,7 @@ from pledge.usecases.campaigns import (
 )
 from pledge.usecases.common import selection_for
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import ExpiryRun, Returned, claim_grant, expire_grants, grant_json, list_grants
 from pledge.usecases.import_data import Corrector, ImportResult, import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import CampaignBooks, verify_ledger
@@ -477,15 +477,15 @@ def test_claim_is_idempotent_and_refused_after_expiry(world: World) -> None:
     launch(world)
     run_campaign(world.uow, rules, CLOCK, CID, "ops")
     grants = grants_by_purchase(world)
-    opened = claim_grant(world.uow, CLOCK, grants["P01"]["id"])
+    opened = grant_json(claim_grant(world.uow, CLOCK, grants["P01"]["id"]))
     assert opened["state"] == "claimed" and opened["claimed_at"] == "2021-08-10T04:00:00Z"
-    assert claim_grant(world.uow, Clock(NOW + 5), grants["P01"]["id"]) == opened
+    assert grant_json(claim_grant(world.uow, Clock(NOW + 5), grants["P01"]["id"])) == opened
     assert [e.transfer.kind for e in world.store.ledger].count("claim") == 1
     expires = world.store.grants[grants["P03"]["id"]].expires_at_us
     with pytest.raises(RefusedError) as caught:
         claim_grant(world.uow, Clock(expires), grants["P03"]["id"])
     assert caught.value.code == "grant_expired"
-    assert claim_grant(world.uow, Clock(expires - 1), grants["P03"]["id"])["state"] == "claimed"
+    assert claim_grant(world.uow, Clock(expires - 1), grants["P03"]["id"]).state is GrantState.CLAIMED
     with pytest.raises(NotFoundError):
         claim_grant(world.uow, CLOCK, "gr_nope")
     assert verify_ledger(world.uow).ok

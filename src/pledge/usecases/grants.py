@@ -46,7 +46,7 @@ def claim_grant(
     grant_id: str,
     *,
     account_id: str | None = None,
-) -> dict[str, Any]:
+) -> Grant:
     """Open a red envelope; repeating it returns the same grant and moves no money again.
 
     ``account_id``: the customer asking (None: staff acting for them). A customer sees only their
@@ -77,7 +77,7 @@ def claim_grant(
             )
             uow.record(GrantClaimed(claimed))
             uow.commit()
-    return grant_json(claimed)
+    return claimed
 
 
 @dataclass(frozen=True, slots=True)

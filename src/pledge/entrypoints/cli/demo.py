@@ -29,7 +29,7 @@ from pledge.entrypoints.explain_json import explanation_json
 from pledge.entrypoints.report_json import report_json
 from pledge.usecases.campaigns import apply_campaign, approve_campaign, launch_campaign
 from pledge.usecases.explain import explain_account
-from pledge.usecases.grants import claim_grant, expire_grants, list_grants
+from pledge.usecases.grants import claim_grant, expire_grants, grant_json, list_grants
 from pledge.usecases.import_data import import_accounts, import_purchases
 from pledge.usecases.issue import run_campaign
 from pledge.usecases.ledger_verify import verify_ledger
@@ -224,8 +224,8 @@ def _customers(app: App) -> None:
         "Opening moves the money to the customer; opening again returns the same result and moves nothing.",
     )
     grant = list_grants(app.uow, account_id="demo-wang-bingbing").rows[0]
-    opened = claim_grant(app.uow, app.clock, grant.id)
-    again_opened = claim_grant(app.uow, app.clock, grant.id)
+    opened = grant_json(claim_grant(app.uow, app.clock, grant.id))
+    again_opened = grant_json(claim_grant(app.uow, app.clock, grant.id))
     out.print(
         f"  {opened['id']}: {opened['amount']} {opened['currency']} {opened['state']}; "
         f"second open: {again_opened['state']}, same claim time: "

@@ -133,7 +133,8 @@ def routes(site: Site) -> APIRouter:
             )
         except NotFoundError as exc:
             raise refused(who.t("grant_not_found"), 404, "grant_not_found") from exc
-        message = who.t("claimed_done", amount=who.money(opened["amount"], opened["currency"]))
+        shown = grant_json(opened)
+        message = who.t("claimed_done", amount=who.money(shown["amount"], shown["currency"]))
         return redirect(who, f"/me/#grant-{grant_id}", ("ok", message))
 
     return router

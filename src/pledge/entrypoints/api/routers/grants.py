@@ -93,7 +93,7 @@ def claim(
     return call.run(
         "grant.claim",
         f"grant:{grant_id}",
-        lambda uow: claim_grant(uow, ctx.app.clock, grant_id, account_id=principal.account_id),
+        lambda uow: grant_json(claim_grant(uow, ctx.app.clock, grant_id, account_id=principal.account_id)),
         models.Grant,
     )
 
