@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from pledge.adapters.memory.state import MemoryStore
 from pledge.domain.claims import Claim, ClaimState, EvidenceRef
 from pledge.domain.errors import ConflictError
 from pledge.domain.grant import GrantState
 from pledge.domain.serials import SerialRecord
 from pledge.usecases.claim_ports import EvidenceMatch, PreparedEvidence, SerialGrant
 from pledge.usecases.serials import changed_serial_error
-
-if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.state import MemoryStore
 
 
 class MemorySerials:

@@ -1,37 +1,21 @@
 """Distributions and messages in memory, mirroring ``adapters/sqlalchemy/notifications.py``.
 
-The state lives on the :class:`~pledge.adapters.memory.store.MemoryStore` as a
-:class:`NotificationState`, whose ``__copy__`` copies every container, so a unit of work's
-snapshot covers it. Rows are immutable values: writes replace them.
+The state lives on the :class:`~pledge.adapters.memory.state.MemoryStore` as a
+:class:`~pledge.adapters.memory.tables.NotificationState`, whose ``__copy__`` copies every
+container, so a unit of work's snapshot covers it. Rows are immutable values: writes replace them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
+from pledge.adapters.memory.state import MemoryStore
 from pledge.domain.distributions import TOLD_STATES, DistributionState, MessageState
 from pledge.domain.grant import Grant, GrantState
-from pledge.domain.notifications import Channel, Purpose, Recipient, SentRecord
+from pledge.domain.notifications import Channel, Recipient, SentRecord
 from pledge.usecases.notification_ports import DistributionRecord, Finish, Holder, InappMessage, MessageRecord
-
-if TYPE_CHECKING:
-    from pledge.adapters.memory.state import MemoryStore
-
-
-@dataclass
-class NotificationState:
-    distributions: dict[str, DistributionRecord] = field(default_factory=dict)
-    messages: dict[str, MessageRecord] = field(default_factory=dict)
-    keys: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (dist, account, channel) -> id
-    claimed_at: dict[str, int] = field(default_factory=dict)  # message id -> wall clock of its claim
-    content: dict[str, tuple[str, str]] = field(default_factory=dict)  # in-app title and body
-    optouts: dict[str, frozenset[tuple[Channel, Purpose]]] = field(default_factory=dict)
-
-    def __copy__(self) -> NotificationState:
-        return NotificationState(**{f.name: dict(getattr(self, f.name)) for f in dataclasses.fields(self)})
 
 
 class MemoryNotifications:

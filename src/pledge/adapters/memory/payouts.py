@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
 
+from pledge.adapters.memory.state import MemoryStore
 from pledge.domain.grant import Grant, GrantState
 from pledge.domain.payout_transfers import IN_FLIGHT_STATES, TransferState
 from pledge.usecases.payout_ports import PayoutRecord
-
-if TYPE_CHECKING:  # the store imports this module to build its units of work
-    from pledge.adapters.memory.state import MemoryStore
 
 _DAY_STATES = (*IN_FLIGHT_STATES, TransferState.SUCCEEDED)  # what a day's limits count
 

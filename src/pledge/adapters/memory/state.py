@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pledge.adapters.memory.events import MemoryEventLog
-from pledge.adapters.memory.notifications import NotificationState
-from pledge.adapters.memory.tables import BillingState, IntegrityError
+from pledge.adapters.memory.tables import BillingState, IntegrityError, NotificationState
 from pledge.domain.campaign import TermsVersion
 from pledge.domain.claims import Claim
 from pledge.domain.corrections import ClawbackCase

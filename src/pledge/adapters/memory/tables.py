@@ -8,12 +8,15 @@ one that imports it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from pledge.domain.corrections import ClawbackCase
 from pledge.domain.grant import Grant
+from pledge.domain.notifications import Channel, Purpose
 from pledge.domain.records import AccountRecord, PurchaseRecord
+from pledge.usecases.notification_ports import DistributionRecord, MessageRecord
 
 
 class IntegrityError(Exception):
@@ -138,3 +141,16 @@ class CorrectionTables(Protocol):
     purchases: dict[str, PurchaseRecord]
     grants: dict[str, Grant]
     clawbacks: dict[str, ClawbackCase]
+
+
+@dataclass
+class NotificationState:
+    distributions: dict[str, DistributionRecord] = field(default_factory=dict)
+    messages: dict[str, MessageRecord] = field(default_factory=dict)
+    keys: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (dist, account, channel) -> id
+    claimed_at: dict[str, int] = field(default_factory=dict)  # message id -> wall clock of its claim
+    content: dict[str, tuple[str, str]] = field(default_factory=dict)  # in-app title and body
+    optouts: dict[str, frozenset[tuple[Channel, Purpose]]] = field(default_factory=dict)
+
+    def __copy__(self) -> NotificationState:
+        return NotificationState(**{f.name: dict(getattr(self, f.name)) for f in dataclasses.fields(self)})
