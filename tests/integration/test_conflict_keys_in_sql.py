@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 
+from pledge.adapters.memory.candidates import MemoryCandidates
 from pledge.adapters.sqlalchemy.candidates import CANDIDATE_COLUMNS, SqlCandidates
 from pledge.adapters.sqlalchemy.database import make_engine
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.grant import grant_id
-from pledge.domain.issuance import Candidate, conflict_keys, is_free
+from pledge.domain.issuance import Candidate, conflict_keys, is_free, ranked_accounts
 from tests.unit.test_grant_and_issuance import terms
 
 ROWS = st.lists(
@@ -95,22 +96,24 @@ def test_sql_conflict_keys_equal_the_domain_s(
                 sorted(prepared.tracked_accounts()),
                 sorted(prepared.tracked_serials()),
                 list(prepared.conflicting()),
+                prepared.rank_refused(),
             )
             prepared.close()
             transaction.rollback()
     finally:
         engine.dispose()
+    prior_accounts = [f"old-{c.account_id}" if moved else c.account_id for c in prior]
+    prior_serials = [f"old-{c.serial}" if moved and c.serial else c.serial for c in prior]
+    prior_purchases = [c.purchase_id for c in prior]
     accounts, serials = conflict_keys(
-        candidates,
-        per_account,
-        per_serial,
-        (f"old-{c.account_id}" if moved else c.account_id for c in prior),
-        (f"old-{c.serial}" if moved and c.serial else c.serial for c in prior),
-        (c.purchase_id for c in prior),
+        candidates, per_account, per_serial, prior_accounts, prior_serials, prior_purchases
     )
+    ranked = ranked_accounts(candidates, per_account, serials, prior_accounts, prior_purchases)
+    reference = MemoryCandidates(candidates, t, prior_accounts, prior_serials, prior_purchases)
     ordered = sorted(candidates, key=lambda c: (c.purchased_at_us, c.purchase_id))
     assert sql == (
         sorted(accounts),
         sorted(serials),
-        [c for c in ordered if not is_free(c, accounts, serials)],
+        [c for c in ordered if not is_free(c, accounts, serials) and c.account_id not in ranked],
+        reference.rank_refused(),
     )

@@ -1,9 +1,10 @@
 """The split (ADR 11) decides exactly what the one ordered pass decides, or says it cannot.
 
-Free candidates (no key in conflict) are granted without the planner; only the conflicting ones go
-through it. Whenever the split fits the budget, its grants, every refusal and the budget left equal
-the ordered pass over every candidate; it raises ``BudgetBinds`` exactly when the ordered pass
-runs out of budget.
+Free candidates (no key in conflict) are granted without the planner, and so are the ranked
+accounts' candidates up to their limit (ADR 39); only the other conflicting ones go through it.
+Whenever the split fits the budget, its grants, every refusal and the budget left equal the
+ordered pass over every candidate; it raises ``BudgetBinds`` exactly when the ordered pass runs
+out of budget.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pledge.adapters.memory.candidates import MemoryCandidates
-from pledge.domain.issuance import Candidate, Decision, IssuancePlanner, conflict_keys, is_free
+from pledge.domain.issuance import (
+    Candidate,
+    Decision,
+    IssuancePlanner,
+    conflict_keys,
+    is_free,
+    ranked_accounts,
+)
 from pledge.usecases.planning import BudgetBinds, Split
 from tests.unit.test_grant_and_issuance import cand, terms
 
@@ -120,12 +128,19 @@ def test_split_agrees_with_the_ordered_pass(
         [*by_serial, *(c.serial for c in left_out)],
         granted,
     )
+    ranked = ranked_accounts(
+        remaining, per_account, serials, [*by_account, *(c.account_id for c in left_out)], granted
+    )
     free = [c for c in remaining if is_free(c, accounts, serials)]
     for c in free:  # granted, unless their grant would exceed the price
         exceeds = t.grant_amount(c.price_minor, c.purchased_at_us) > c.price_minor
         decided[c.purchase_id] = Decision.EXCEEDS_PRICE if exceeds else Decision.GRANT
+    # The ranked accounts' candidates are decided in bulk: only their counts come out.
+    by_rank = [expected.pop(c.purchase_id) for c in remaining if c.account_id in ranked]
     assert decided == expected
-    assert split.free.count == sum(decided[c.purchase_id] is Decision.GRANT for c in free)
+    assert split.rank_refused.per_account == by_rank.count(Decision.PER_ACCOUNT)
+    granted_in_bulk = [decided[c.purchase_id] for c in free].count(Decision.GRANT)
+    assert split.free.count == granted_in_bulk + by_rank.count(Decision.GRANT)
     assert split.remaining_minor == ordered.budget_remaining_minor
 
 

@@ -217,6 +217,36 @@ def conflict_keys(
     return accounts, serials
 
 
+def ranked_accounts(
+    candidates: Iterable[Candidate],
+    per_account: int | None,
+    serials: set[str],
+    prior_accounts: Iterable[str] = (),
+    prior_purchases: Iterable[str] = (),
+) -> set[str]:
+    """The accounts in conflict whose candidates are decided by their rank in the account alone.
+
+    An account is one of them when only its own number of candidates puts it in conflict (no
+    earlier grant of the campaign, no purchase paid elsewhere: ``prior_accounts``; none of its
+    candidates granted before: ``prior_purchases``) and none of its candidates carries a serial in
+    conflict (``serials``, from ``conflict_keys``). Unless the budget runs out, its candidates'
+    fate then depends on each other only: in (time, id) order, each one that earns is granted until
+    the account reaches its limit, and every later one is refused as ``per_account``. The store can
+    decide them in bulk, with a window over the account (ADR 39), and the planner never sees them.
+    """
+    if per_account is None:
+        return set()
+    candidates = list(candidates)
+    by_account: dict[str, int] = {}
+    for candidate in candidates:
+        by_account[candidate.account_id] = by_account.get(candidate.account_id, 0) + 1
+    granted = set(prior_purchases)
+    ruled_out = set(prior_accounts)
+    ruled_out.update(c.account_id for c in candidates if c.purchase_id in granted)
+    ruled_out.update(c.account_id for c in candidates if c.serial and c.serial in serials)
+    return {key for key, n in by_account.items() if n > per_account and key not in ruled_out}
+
+
 def is_free(candidate: Candidate, accounts: set[str], serials: set[str]) -> bool:
     """No key of ``candidate`` is in conflict (see ``conflict_keys``)."""
     return candidate.account_id not in accounts and not (candidate.serial and candidate.serial in serials)

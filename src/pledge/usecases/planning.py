@@ -1,13 +1,15 @@
 """Who a run would pay: free candidates in bulk, conflicting ones one by one, in order (ADR 11).
 
 A candidate none of whose keys is in conflict (``conflict_keys``) is granted whatever the order,
-unless the budget runs out, so the store counts and writes those in bulk, and only the
-conflicting ones go through the planner (``Split``). If the free ones and the planner's grants
-together fit the budget, no candidate anywhere in the order met an empty budget, and the split
-decided exactly what the one ordered pass would have. If not, ``BudgetBinds`` is raised, and the
-caller decides again with the ordered pass over every candidate (``exact_decisions``), which alone
-knows who came before the budget ran out. The dry run and the real run share this, so they cannot
-drift.
+unless the budget runs out, so the store counts and writes those in bulk. The candidates of a
+ranked account (``ranked_accounts``, ADR 39), in conflict only through their own number, are
+granted in their order until the account's limit: the store decides those in bulk too, with a
+window over the account. Only the other conflicting ones go through the planner (``Split``). If
+the free ones, the ranked ones and the planner's grants together fit the budget, no candidate
+anywhere in the order met an empty budget, and the split decided exactly what the one ordered
+pass would have. If not, ``BudgetBinds`` is raised, and the caller decides again with the ordered
+pass over every candidate (``exact_decisions``), which alone knows who came before the budget ran
+out. The dry run and the real run share this, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ def planner_for(
     remaining_minor: int,
     *,
     from_issued: bool,
+    ranked: bool = True,
 ) -> IssuancePlanner:
     """The planner of a campaign's next run (or dry run); ``from_issued`` starts from its grants.
 
-    Only the keys in conflict are remembered while it runs: no other key can reach its limit. A
+    Only the keys in conflict are remembered while it runs: no other key can reach its limit, and
+    without ``ranked`` not the ranked accounts either (the split's planner never sees them). A
     purchase another campaign of the promise group paid counts as one of its own grants (ADR 15).
     """
     by_account, by_serial, granted = (
@@ -58,7 +62,7 @@ def planner_for(
         by_account,
         by_serial,
         granted,
-        tracked_accounts=None if terms.per_account is None else prepared.tracked_accounts(),
+        tracked_accounts=None if terms.per_account is None else prepared.tracked_accounts(ranked=ranked),
         tracked_serials=None if terms.per_serial is None else prepared.tracked_serials(),
     )
 
@@ -83,7 +87,11 @@ class Split:
     ) -> None:
         self._terms, self._prepared = terms, prepared
         self.every = prepared.totals()  # before anything is decided: its blocking problems
-        self.planner = planner_for(uow, terms, prepared, remaining_minor, from_issued=from_issued)
+        # The ranked accounts (ADR 39): decided by the store, the budget aside like the free ones.
+        self.rank_refused = prepared.rank_refused()
+        self.planner = planner_for(
+            uow, terms, prepared, remaining_minor, from_issued=from_issued, ranked=False
+        )
         # Of the conflicting candidates, as every.count/amount_minor/earns_nothing/by_tier.
         self._count = self._amount = self._earns_nothing = 0
         self._by_tier: dict[str, tuple[int, int]] = {}
@@ -111,17 +119,21 @@ class Split:
 
     @property
     def free(self) -> CandidateTotals:
-        """What the free candidates are granted (known once ``decisions()`` is exhausted)."""
+        """What the free candidates and the ranked accounts' unrefused ones are granted (known once
+        ``decisions()`` is exhausted): every candidate less those streamed and those refused."""
         assert self._done, "the free candidates are known once every conflicting one is decided"
-        every = self.every
+        every, refused = self.every, self.rank_refused.totals
         by_tier = {
-            tier: (n - self._by_tier.get(tier, (0, 0))[0], total - self._by_tier.get(tier, (0, 0))[1])
+            tier: (
+                n - self._by_tier.get(tier, (0, 0))[0] - refused.by_tier.get(tier, (0, 0))[0],
+                total - self._by_tier.get(tier, (0, 0))[1] - refused.by_tier.get(tier, (0, 0))[1],
+            )
             for tier, (n, total) in every.by_tier.items()
         }
         return CandidateTotals(
-            every.count - self._count,
-            every.amount_minor - self._amount,
-            earns_nothing=every.earns_nothing - self._earns_nothing,
+            every.count - self._count - refused.count,
+            every.amount_minor - self._amount - refused.amount_minor,
+            earns_nothing=every.earns_nothing - self._earns_nothing - refused.earns_nothing,
             by_tier=by_tier,
         )
 

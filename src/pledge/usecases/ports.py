@@ -139,7 +139,8 @@ class Grants(Protocol):
         ...
 
     def add_free(self, prepared: PreparedCandidates, grants: FreeGrants) -> CandidateTotals:
-        """Grant every free candidate of ``prepared`` in one statement; returns what was written."""
+        """Grant every free candidate of ``prepared``, and the ranked accounts' candidates it does not
+        refuse (``PreparedCandidates.rank_refused``), in one statement; returns what was written."""
         ...
 
     def posting_totals(self, campaign_id: str) -> dict[str, int]:

@@ -59,6 +59,16 @@ class CandidateTotals:
     by_tier: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RankRefused:
+    """The candidates a store decided by their rank in their account (``ranked_accounts`` in
+    ``pledge.domain.issuance``, ADR 39) and refused as over the account's limit: how many
+    (``per_account``), and the part of ``PreparedCandidates.totals`` they make up (``totals``)."""
+
+    per_account: int = 0
+    totals: CandidateTotals = field(default_factory=CandidateTotals)
+
+
 class PreparedCandidates(Protocol):
     """A selection's candidates, split once into free and conflicting ones (ADR 11).
 
@@ -71,14 +81,24 @@ class PreparedCandidates(Protocol):
         ...
 
     def conflicting(self) -> Iterator[Candidate]:
-        """The candidates that carry a key in conflict, in (purchase time, purchase id) order."""
+        """The candidates that carry a key in conflict, in (purchase time, purchase id) order, but
+        for those of the ranked accounts (``rank_refused``)."""
+        ...
+
+    def rank_refused(self) -> RankRefused:
+        """The ranked accounts' candidates refused as over their limit, the budget aside. The others
+        of those accounts are granted with the free candidates (``Grants.add_free``)."""
         ...
 
     def everything(self) -> Iterator[Candidate]:
         """Every candidate, in (purchase time, purchase id) order."""
         ...
 
-    def tracked_accounts(self) -> Iterator[str]: ...
+    def tracked_accounts(self, *, ranked: bool = True) -> Iterator[str]:
+        """The accounts in conflict; without the ranked ones unless ``ranked`` (the split's planner
+        never sees their candidates)."""
+        ...
+
     def tracked_serials(self) -> Iterator[str]: ...
     def paid_elsewhere(self) -> dict[str, int]:
         """Qualifying purchases another campaign of the promise group already paid (a grant in any

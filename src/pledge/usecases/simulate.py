@@ -218,6 +218,7 @@ def plan_prepared(
         tally, amount, tiers = _tally(split.decisions(), terms)
         tally[Decision.GRANT] += split.free.count
         tally[Decision.EARNS_NOTHING] += split.free.earns_nothing
+        tally[Decision.PER_ACCOUNT] += split.rank_refused.per_account
         amount += split.free.amount_minor
         for tier, (n, total) in split.free.by_tier.items():
             tiers[tier] = (tiers[tier][0] + n, tiers[tier][1] + total)

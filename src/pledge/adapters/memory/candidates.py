@@ -7,9 +7,16 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import Grant, GrantState, grant_id
-from pledge.domain.issuance import Candidate, conflict_keys, is_free
+from pledge.domain.issuance import (
+    Candidate,
+    Decision,
+    IssuancePlanner,
+    conflict_keys,
+    is_free,
+    ranked_accounts,
+)
 from pledge.usecases.ports import CampaignRecord, FreeGrants
-from pledge.usecases.scan_ports import CandidateTotals
+from pledge.usecases.scan_ports import CandidateTotals, RankRefused
 
 
 class MemoryCandidates:
@@ -33,51 +40,58 @@ class MemoryCandidates:
             ordered = [c for c in ordered if c.purchase_id not in paid]
         self._all = ordered
         self._terms = terms
+        prior_accounts = [*prior_accounts, *(a for a, _ in self._excluded)]
         self._accounts, self._serials = conflict_keys(
             self._all,
             terms.per_account,
             terms.per_serial,
-            [*prior_accounts, *(a for a, _ in self._excluded)],
+            prior_accounts,
             [*prior_serials, *(s for _, s in self._excluded)],
             prior_purchases,
         )
+        self._ranked = ranked_accounts(
+            self._all, terms.per_account, self._serials, prior_accounts, prior_purchases
+        )
+        self._rank_decided = self._decide_ranked()
+
+    def _decide_ranked(self) -> list[tuple[Candidate, Decision, int]]:
+        """The ranked accounts' candidates, decided by the one planner with the budget aside."""
+        ranked = [c for c in self._all if c.account_id in self._ranked]
+        unbounded = _totals(ranked, self._terms).amount_minor  # enough for every one of them
+        planner = IssuancePlanner(self._terms, unbounded, tracked_accounts=self._ranked, tracked_serials=())
+        return [(c, *planner.decide(c)) for c in ranked]
 
     def _granted_free(self) -> Iterator[tuple[Candidate, int]]:
+        """The free candidates and the ranked accounts' granted ones, in order."""
         grant_minor = self._terms.benefit.grant_minor
+        ranked = {c.purchase_id: n for c, decision, n in self._rank_decided if decision is Decision.GRANT}
         for candidate in self._all:
+            if candidate.purchase_id in ranked:
+                yield candidate, ranked[candidate.purchase_id]
+                continue
             amount = grant_minor(candidate.price_minor, candidate.purchased_at_us)
             if amount is not None and is_free(candidate, self._accounts, self._serials):
                 yield candidate, amount
 
+    def rank_refused(self) -> RankRefused:
+        refused = [c for c, decision, _ in self._rank_decided if decision is Decision.PER_ACCOUNT]
+        return RankRefused(len(refused), _totals(refused, self._terms))
+
     def totals(self) -> CandidateTotals:
-        benefit = self._terms.benefit
-        granted = [
-            (a, c.purchased_at_us)
-            for a, c in ((benefit.grant_minor(c.price_minor, c.purchased_at_us), c) for c in self._all)
-            if a is not None
-        ]
-        by_tier: dict[str, tuple[int, int]] = {}
-        for amount, at_us in granted if benefit.tiered else ():
-            tier = str(benefit.tier_of(at_us))
-            n, total = by_tier.get(tier, (0, 0))
-            by_tier[tier] = (n + 1, total + amount)
-        return CandidateTotals(
-            len(granted),
-            sum(a for a, _ in granted),
-            sum(not benefit.pays_in(c.currency) for c in self._all),
-            sum(not benefit.within_price(c.price_minor, c.purchased_at_us) for c in self._all),
-            sum(not benefit.earns(c.price_minor, c.purchased_at_us) for c in self._all),
-            by_tier=by_tier,
-        )
+        return _totals(self._all, self._terms)
 
     def conflicting(self) -> Iterator[Candidate]:
-        return (c for c in self._all if not is_free(c, self._accounts, self._serials))
+        return (
+            c
+            for c in self._all
+            if not is_free(c, self._accounts, self._serials) and c.account_id not in self._ranked
+        )
 
     def everything(self) -> Iterator[Candidate]:
         return iter(self._all)
 
-    def tracked_accounts(self) -> Iterator[str]:
-        return iter(sorted(self._accounts))
+    def tracked_accounts(self, *, ranked: bool = True) -> Iterator[str]:
+        return iter(sorted(self._accounts if ranked else self._accounts - self._ranked))
 
     def tracked_serials(self) -> Iterator[str]:
         return iter(sorted(self._serials))
@@ -111,6 +125,28 @@ class MemoryCandidates:
 
     def close(self) -> None:
         """Nothing is held outside this object."""
+
+
+def _totals(candidates: list[Candidate], terms: CashbackTerms) -> CandidateTotals:
+    benefit = terms.benefit
+    granted = [
+        (a, c.purchased_at_us)
+        for a, c in ((benefit.grant_minor(c.price_minor, c.purchased_at_us), c) for c in candidates)
+        if a is not None
+    ]
+    by_tier: dict[str, tuple[int, int]] = {}
+    for amount, at_us in granted if benefit.tiered else ():
+        tier = str(benefit.tier_of(at_us))
+        n, total = by_tier.get(tier, (0, 0))
+        by_tier[tier] = (n + 1, total + amount)
+    return CandidateTotals(
+        len(granted),
+        sum(a for a, _ in granted),
+        sum(not benefit.pays_in(c.currency) for c in candidates),
+        sum(not benefit.within_price(c.price_minor, c.purchased_at_us) for c in candidates),
+        sum(not benefit.earns(c.price_minor, c.purchased_at_us) for c in candidates),
+        by_tier=by_tier,
+    )
 
 
 def paid_in_group(

@@ -33,7 +33,7 @@ from pledge.domain.campaign import CashbackTerms
 from pledge.domain.grant import GrantState
 from pledge.domain.issuance import Candidate
 from pledge.usecases.ports import FreeGrants
-from pledge.usecases.scan_ports import CandidateTotals
+from pledge.usecases.scan_ports import CandidateTotals, RankRefused
 
 CANDIDATE_COLUMNS = "purchase_id, account_id, serial, purchased_at_us, price_minor, currency"
 _ORDER = "ORDER BY purchased_at_us, purchase_id"
@@ -65,6 +65,8 @@ class SqlCandidates:
         self._postgres = conn.dialect.name == "postgresql"
         name = f"pledge_cand_{secrets.token_hex(4)}"
         self.table, self._accounts, self._serials = name, f"{name}_a", f"{name}_s"
+        self._ranked, self._rank = f"{name}_r", f"{name}_rk"  # ranked accounts, their candidates
+        self._ranked_any: bool | None = None  # known once the ranked accounts' candidates are decided
         self._closed = False
         self._totals: CandidateTotals | None = None
         on_commit = " ON COMMIT DROP" if self._postgres else ""
@@ -72,7 +74,11 @@ class SqlCandidates:
         if self._postgres:
             conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the groupings below, in memory
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name}{on_commit} AS {source_sql}")
-        for table, key in ((self._accounts, "account_id"), (self._serials, "serial")):
+        for table, key in (
+            (self._accounts, "account_id"),
+            (self._serials, "serial"),
+            (self._ranked, "account_id"),
+        ):
             conn.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE {table} ({key} VARCHAR(128) PRIMARY KEY){without_rowid}{on_commit}"
             )
@@ -86,7 +92,9 @@ class SqlCandidates:
         )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {name}")
-        self._conflicts("account_id", terms.per_account, prior, "")
+        # The accounts in conflict for another reason than their number go first, the ranked ones
+        # (``ranked_accounts``, ADR 39) are those of the others no serial in conflict touches.
+        self._conflicts("account_id", None, prior, "")
         self._conflicts("serial", terms.per_serial, prior, " WHERE serial <> ''")
         self._group.put_keys_in_conflict(self._accounts, self._serials)
         if prior:  # a purchase granted before, wherever it belongs now: its account is in conflict
@@ -99,9 +107,25 @@ class SqlCandidates:
                 ),
                 {"campaign": terms.campaign_id},
             )
+        self._rank_accounts(terms.per_account)
         if self._postgres:
-            conn.exec_driver_sql(f"ANALYZE {self._accounts}")
-            conn.exec_driver_sql(f"ANALYZE {self._serials}")
+            for table in (self._accounts, self._serials, self._ranked):
+                conn.exec_driver_sql(f"ANALYZE {table}")
+
+    def _rank_accounts(self, limit: int | None) -> None:
+        """The accounts over their limit (into the accounts in conflict), and of those the ranked
+        ones: in conflict for no other reason, and no candidate of theirs carries a serial in conflict."""
+        if limit is None:
+            return
+        accounts, ranked = self._accounts, self._ranked
+        self._conflicts("account_id", limit, False, "", into=ranked)
+        execute = self._conn.exec_driver_sql
+        execute(f"DELETE FROM {ranked} WHERE account_id IN (SELECT account_id FROM {accounts})")
+        execute(f"INSERT INTO {accounts} (account_id) SELECT account_id FROM {ranked}")
+        execute(
+            f"DELETE FROM {ranked} WHERE account_id IN (SELECT c.account_id FROM {self.table} c "
+            f"JOIN {self._serials} ks ON ks.serial = c.serial)"
+        )
 
     def paid_elsewhere(self) -> dict[str, int]:
         return dict(self._group.counts)
@@ -117,8 +141,10 @@ class SqlCandidates:
         ).first()
         return found is not None
 
-    def _conflicts(self, key: str, limit: int | None, count_issued: bool, where: str) -> None:
-        table = self._accounts if key == "account_id" else self._serials
+    def _conflicts(
+        self, key: str, limit: int | None, count_issued: bool, where: str, *, into: str | None = None
+    ) -> None:
+        table = into or (self._accounts if key == "account_id" else self._serials)
         if limit is not None:  # the grouping's output is in key order: the key table fills in order
             self._conn.exec_driver_sql(
                 f"INSERT INTO {table} ({key}) SELECT {key} FROM {self.table}{where} "
@@ -144,12 +170,12 @@ class SqlCandidates:
 
     def totals(self) -> CandidateTotals:
         if self._totals is None:
-            self._totals = self._all_totals()
+            self._totals = self._sums(f"{self.table} c")
         return self._totals
 
-    def _all_totals(self) -> CandidateTotals:
-        """One pass over the candidates alone (no key lookups): the planner sums the conflicting
-        ones as they stream by, and the free ones are the difference."""
+    def _sums(self, source: str, where: str = "TRUE") -> CandidateTotals:
+        """One pass over ``source`` (aliased ``c``) alone, no key lookups. Over every candidate, the
+        planner sums the conflicting ones as they stream by, and the free ones are the difference."""
         benefit, dialect = self._terms.benefit, self._conn.dialect.name
         amount = amount_sql(benefit, dialect)
         granted = granted_sql(benefit, dialect)
@@ -160,13 +186,14 @@ class SqlCandidates:
                 f"COALESCE(SUM(CASE WHEN {other_currency_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {exceeds_price_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0), "
                 f"COALESCE(SUM(CASE WHEN {earns_nothing_sql(benefit, dialect)} THEN 1 ELSE 0 END), 0) "
-                f"FROM {self.table} c"
+                f"FROM {source} WHERE {where}"
             )
         ).one()
         count, total, other_currency, overpaid, earns_nothing = (int(v) for v in row)
-        return CandidateTotals(count, total, other_currency, overpaid, earns_nothing, self._tier_totals())
+        tiers = self._tier_totals(source, where)
+        return CandidateTotals(count, total, other_currency, overpaid, earns_nothing, tiers)
 
-    def _tier_totals(self) -> dict[str, tuple[int, int]]:
+    def _tier_totals(self, source: str, where: str) -> dict[str, tuple[int, int]]:
         """Each tier's share of the granted count and amount (tiered terms only: one more pass)."""
         benefit, dialect = self._terms.benefit, self._conn.dialect.name
         if not benefit.tiered:
@@ -175,15 +202,45 @@ class SqlCandidates:
         rows = self._conn.execute(
             text(
                 f"SELECT {tier}, COUNT(*), COALESCE(SUM({amount}), 0) "
-                f"FROM {self.table} c WHERE {granted_sql(benefit, dialect)} GROUP BY 1"
+                f"FROM {source} WHERE {where} AND {granted_sql(benefit, dialect)} GROUP BY 1"
             )
         )
         return {str(tier): (int(n), int(total)) for tier, n, total in rows}
 
+    def rank_refused(self) -> RankRefused:
+        """The ranked accounts' candidates, each with how many of its account's earlier ones earn
+        (``earlier``): with the budget aside, those are granted up to the limit, so a candidate is
+        refused if ``earlier`` reached it, and granted if it earns and ``earlier`` did not."""
+        limit = self._terms.per_account
+        if not self._decide_ranked() or limit is None:
+            return RankRefused()
+        refused = f"c.earlier >= {int(limit)}"
+        count = self._conn.exec_driver_sql(f"SELECT COUNT(*) FROM {self._rank} c WHERE {refused}")
+        return RankRefused(int(count.scalar_one()), self._sums(f"{self._rank} c", refused))
+
+    def _decide_ranked(self) -> bool:
+        """The ranked accounts' candidates into their table, once; whether there are any."""
+        if self._ranked_any is None:
+            granted = granted_sql(self._terms.benefit, self._conn.dialect.name)
+            on_commit = " ON COMMIT DROP" if self._postgres else ""
+            columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
+            self._conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {self._rank}{on_commit} AS SELECT {columns}, "
+                f"COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END) OVER (PARTITION BY c.account_id "
+                "ORDER BY c.purchased_at_us, c.purchase_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+                f"), 0) AS earlier FROM {self.table} c JOIN {self._ranked} r ON r.account_id = c.account_id"
+            )
+            found = self._conn.exec_driver_sql(f"SELECT 1 FROM {self._rank} LIMIT 1").first()
+            self._ranked_any = found is not None
+        return self._ranked_any
+
     def conflicting(self) -> Iterator[Candidate]:
         columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
         order = "ORDER BY c.purchased_at_us, c.purchase_id"
-        sql = f"SELECT {columns} FROM {self._joined()} WHERE NOT ({_FREE}) {order}"
+        sql = (
+            f"SELECT {columns} FROM {self._joined()} LEFT JOIN {self._ranked} kr ON kr.account_id = "
+            f"c.account_id WHERE NOT ({_FREE}) AND kr.account_id IS NULL {order}"
+        )
         return starmap(Candidate, stream_rows(self._conn, sql))
 
     def everything(self) -> Iterator[Candidate]:
@@ -191,14 +248,18 @@ class SqlCandidates:
             Candidate, stream_rows(self._conn, f"SELECT {CANDIDATE_COLUMNS} FROM {self.table} {_ORDER}")
         )
 
-    def tracked_accounts(self) -> Iterator[str]:
-        return (row[0] for row in stream_rows(self._conn, f"SELECT account_id FROM {self._accounts}"))
+    def tracked_accounts(self, *, ranked: bool = True) -> Iterator[str]:
+        sql = f"SELECT account_id FROM {self._accounts}"
+        if not ranked:
+            sql += f" WHERE account_id NOT IN (SELECT account_id FROM {self._ranked})"
+        return (row[0] for row in stream_rows(self._conn, sql))
 
     def tracked_serials(self) -> Iterator[str]:
         return (row[0] for row in stream_rows(self._conn, f"SELECT serial FROM {self._serials}"))
 
     def insert_free(self, grants: FreeGrants) -> CandidateTotals:
-        """One ``INSERT … SELECT`` of every free candidate's grant, in grant-id (primary-key) order."""
+        """One ``INSERT … SELECT`` of every free candidate's grant and the ranked accounts' granted
+        ones, in grant-id (primary-key) order."""
         dialect = self._conn.dialect.name
         amount = amount_sql(self._terms.benefit, dialect)
         granted = granted_sql(self._terms.benefit, dialect)
@@ -213,25 +274,25 @@ class SqlCandidates:
             "expires": grants.expires_at_us,
             "posting": grants.posting_id,
         }
+        row = (
+            f"SELECT {grant_id}, :campaign, :version, c.account_id, c.purchase_id, c.serial, {amount}, "
+            f":currency, :state, :issued, :expires, :posting, {tier}"
+        )
+        chosen = f"{row} FROM {self._joined()} WHERE {_FREE} AND {granted}"
+        limit = self._terms.per_account
+        if limit is not None and self._decide_ranked():
+            chosen += f" UNION ALL {row} FROM {self._rank} c WHERE {granted} AND c.earlier < {int(limit)}"
         if self._postgres:
             self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the sort, in fewer runs
-        self._conn.execute(
-            text(
-                f"INSERT INTO grants ({_GRANT_COLUMNS}) SELECT {grant_id}, :campaign, :version, "
-                f"c.account_id, c.purchase_id, c.serial, {amount}, :currency, :state, :issued, :expires, "
-                f":posting, {tier} FROM {self._joined()} WHERE {_FREE} AND {granted} "
-                "ORDER BY 1"
-            ),
-            params,
-        )
-        row = self._conn.execute(
+        self._conn.execute(text(f"INSERT INTO grants ({_GRANT_COLUMNS}) {chosen} ORDER BY 1"), params)
+        row_sums = self._conn.execute(
             text(
                 "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM grants "
                 "WHERE campaign_id = :campaign AND posting_id = :posting"
             ),
             params,
         ).one()
-        return CandidateTotals(int(row[0]), int(row[1]))
+        return CandidateTotals(int(row_sums[0]), int(row_sums[1]))
 
     def close(self) -> None:
         if self._closed:
@@ -239,5 +300,6 @@ class SqlCandidates:
         self._closed = True
         if self._conn.closed or not self._conn.in_transaction():
             return  # PostgreSQL dropped them at commit; a rolled-back SQLite transaction took them along
-        for table in (self.table, self._accounts, self._serials, *self._group.tables()):
+        tables = (self.table, self._accounts, self._serials, self._ranked, self._rank)
+        for table in (*tables, *self._group.tables()):
             self._conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
