@@ -28,6 +28,7 @@ STEPS = (
     "issuance (campaign run)",
     "floor: bulk insert grants + ledger",
     "floor: bulk insert, Pledge's keys/indexes",
+    "import + dry run + run (summed)",
     "expiry (grants expire)",
     "floor: SUM the due grants",
     "baseline: UPDATE the same grants",
