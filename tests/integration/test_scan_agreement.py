@@ -124,6 +124,8 @@ def test_prepared_candidates_agree_with_the_reference(
         assert list(sql.conflicting()) == list(mem.conflicting())
         assert list(sql.everything()) == list(mem.everything())
         assert sorted(sql.tracked_accounts()) == list(mem.tracked_accounts())
+        assert sorted(sql.tracked_accounts(ranked=False)) == list(mem.tracked_accounts(ranked=False))
+        assert sql.rank_refused() == mem.rank_refused()
         assert sorted(sql.tracked_serials()) == list(mem.tracked_serials())
         if limits["per_account"] == 1:
             assert next(mem.conflicting(), None), "the generated crowd has accounts buying twice"
@@ -228,6 +230,8 @@ def test_candidates_paid_in_the_group_agree_with_the_reference(
         assert list(sql.conflicting()) == list(mem.conflicting())
         assert sorted(sql.excluded_keys()) == sorted(mem.excluded_keys())
         assert sorted(sql.tracked_accounts()) == list(mem.tracked_accounts())
+        assert sorted(sql.tracked_accounts(ranked=False)) == list(mem.tracked_accounts(ranked=False))
+        assert sql.rank_refused() == mem.rank_refused()
         assert sorted(sql.tracked_serials()) == list(mem.tracked_serials())
         sql.close()
         kwargs = {"campaign_launched": False, "near_miss_limit": 10, "widen_days": 3}
