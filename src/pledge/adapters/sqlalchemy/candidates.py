@@ -1,15 +1,14 @@
 """A selection's candidates, prepared once in the database and split for the planner.
 
-The candidates (window and rule, one scan with the join) are written once into a temporary table,
-sorted once by account to count each account's candidates and, for each candidate, its account's
-earlier ones that earn. A grouped pass finds the serials in conflict (``conflict_keys`` in
+The candidates (window and rule, one scan with the join) are written once into a temporary table;
+grouped passes over it find the accounts and serials in conflict (``conflict_keys`` in
 ``pledge.domain.issuance``: more candidates than their limit allows, or a grant already). Free
-candidates, and those of ranked accounts (over their limit, in conflict for no other reason:
-``ranked_accounts``, ADR 39), are counted, summed and issued in single statements; only the other
-conflicting ones are streamed, in order, to the planner (ADR 11). Candidates another campaign of
-the promise group already paid are left out first, their accounts and devices in conflict (ADR 15,
-``group_exclusion.py``). Temporary tables: no WAL on PostgreSQL, no journal on SQLite, dropped on
-commit (PostgreSQL) or by ``close``.
+candidates are counted, summed and issued in single statements, and so are those of the ranked
+accounts (over their limit, in conflict for no other reason: ``ranked_accounts``, ADR 39), decided
+by a window over each account; only the other conflicting ones are streamed, in order, to the
+planner (ADR 11). Candidates another campaign of the promise group already paid are left out
+first, their accounts and devices in conflict (ADR 15, ``group_exclusion.py``). Temporary tables:
+no WAL on PostgreSQL, no journal on SQLite, dropped on commit (PostgreSQL) or by ``close``.
 """
 
 from __future__ import annotations
@@ -39,9 +38,9 @@ from pledge.usecases.scan_ports import CandidateTotals, RankRefused
 
 CANDIDATE_COLUMNS = "purchase_id, account_id, serial, purchased_at_us, price_minor, currency"
 _ORDER = "ORDER BY purchased_at_us, purchase_id"
-# Decided in bulk: free, or of a ranked account (ADR 39). The key tables hold only the keys that send
-# a candidate to the planner: accounts in conflict but not ranked, serials in conflict.
-_IN_BULK = "ka.account_id IS NULL AND ks.serial IS NULL"
+# Not for the planner: free, or of a ranked account (ADR 39). The key tables hold only the keys that
+# send a candidate to the planner: accounts in conflict but not ranked, and serials in conflict.
+_UNPLANNED = "ka.account_id IS NULL AND ks.serial IS NULL"
 _GRANT_COLUMNS = (
     "grant_id, campaign_id, terms_version, account_id, purchase_id, serial, amount_minor, currency, "
     "state, issued_at_us, expires_at_us, posting_id, tier"
@@ -69,15 +68,20 @@ class SqlCandidates:
         self._postgres = conn.dialect.name == "postgresql"
         name = f"pledge_cand_{secrets.token_hex(4)}"
         self.table, self._accounts, self._serials = name, f"{name}_a", f"{name}_s"
-        self._limit = terms.per_account
+        self._ranked, self._rank = f"{name}_r", f"{name}_rk"  # ranked accounts, their candidates
+        self._ranked_any: bool | None = None  # known once the ranked accounts' candidates are decided
         self._closed = False
         self._totals: CandidateTotals | None = None
         on_commit = " ON COMMIT DROP" if self._postgres else ""
         without_rowid = "" if self._postgres else " WITHOUT ROWID"
         if self._postgres:
-            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the sorts below, in memory
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name}{on_commit} AS {self._ranked_sql(source_sql)}")
-        for table, key in ((self._accounts, "account_id"), (self._serials, "serial")):
+            conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the groupings below, in memory
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name}{on_commit} AS {source_sql}")
+        for table, key in (
+            (self._accounts, "account_id"),
+            (self._serials, "serial"),
+            (self._ranked, "account_id"),
+        ):
             conn.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE {table} ({key} VARCHAR(128) PRIMARY KEY){without_rowid}{on_commit}"
             )
@@ -91,6 +95,8 @@ class SqlCandidates:
         )
         if self._postgres:
             conn.exec_driver_sql(f"ANALYZE {name}")
+        # The accounts in conflict for another reason than their number go first, the ranked ones
+        # (``ranked_accounts``, ADR 39) are those of the others no serial in conflict touches.
         self._conflicts("account_id", None, prior, "")
         self._conflicts("serial", terms.per_serial, prior, " WHERE serial <> ''")
         self._group.put_keys_in_conflict(self._accounts, self._serials)
@@ -104,33 +110,27 @@ class SqlCandidates:
                 ),
                 {"campaign": terms.campaign_id},
             )
-        if self._limit is not None:  # over its limit, and a device in conflict: not ranked
-            conn.exec_driver_sql(
-                f"INSERT INTO {self._accounts} (account_id) SELECT DISTINCT c.account_id FROM {name} c "
-                f"JOIN {self._serials} ks ON ks.serial = c.serial WHERE c.n_account > {int(self._limit)} "
-                "ON CONFLICT DO NOTHING"
-            )
+        self._rank_accounts(terms.per_account)
         if self._postgres:
-            conn.exec_driver_sql(f"ANALYZE {self._accounts}")
-            conn.exec_driver_sql(f"ANALYZE {self._serials}")
+            for table in (self._accounts, self._serials, self._ranked):
+                conn.exec_driver_sql(f"ANALYZE {table}")
 
-    def _ranked_sql(self, source_sql: str) -> str:
-        """The candidates, each with its account's number of candidates (``n_account``) and how many
-        of the account's earlier ones earn (``earlier``): one sort, by account then (time, id).
-
-        With the budget aside, a ranked account's candidates (ADR 39) are granted in that order up to
-        the limit, so one is refused if ``earlier`` reached the limit, and granted if it earns and
-        ``earlier`` did not. Without a limit per account, no account is ranked."""
-        columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
-        if self._limit is None:
-            return f"SELECT {columns}, 0 AS n_account, 0 AS earlier FROM ({source_sql}) c"
-        granted = granted_sql(self._terms.benefit, self._conn.dialect.name)
-        return (
-            f"SELECT {columns}, COUNT(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
-            f"FOLLOWING) AS n_account, COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END) OVER (w ROWS "
-            f"BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS earlier FROM ({source_sql}) c "
-            "WINDOW w AS (PARTITION BY c.account_id ORDER BY c.purchased_at_us, c.purchase_id)"
+    def _rank_accounts(self, limit: int | None) -> None:
+        """The accounts over their limit, and of those the ranked ones: in conflict for no other
+        reason, and no candidate of theirs carries a serial in conflict. The others stay with the
+        accounts the planner decides, so that its key tables hold only its keys (small probes)."""
+        if limit is None:
+            return
+        accounts, ranked = self._accounts, self._ranked
+        self._conflicts("account_id", limit, False, "", into=ranked)
+        execute = self._conn.exec_driver_sql
+        execute(f"DELETE FROM {ranked} WHERE account_id IN (SELECT account_id FROM {accounts})")
+        touched = (
+            f"SELECT c.account_id FROM {self.table} c JOIN {self._serials} ks ON ks.serial = c.serial "
+            f"JOIN {ranked} r ON r.account_id = c.account_id"
         )
+        execute(f"INSERT INTO {accounts} (account_id) {touched} ON CONFLICT DO NOTHING")
+        execute(f"DELETE FROM {ranked} WHERE account_id IN (SELECT account_id FROM {accounts})")
 
     def paid_elsewhere(self) -> dict[str, int]:
         return dict(self._group.counts)
@@ -146,8 +146,10 @@ class SqlCandidates:
         ).first()
         return found is not None
 
-    def _conflicts(self, key: str, limit: int | None, count_issued: bool, where: str) -> None:
-        table = self._accounts if key == "account_id" else self._serials
+    def _conflicts(
+        self, key: str, limit: int | None, count_issued: bool, where: str, *, into: str | None = None
+    ) -> None:
+        table = into or (self._accounts if key == "account_id" else self._serials)
         if limit is not None:  # the grouping's output is in key order: the key table fills in order
             self._conn.exec_driver_sql(
                 f"INSERT INTO {table} ({key}) SELECT {key} FROM {self.table}{where} "
@@ -165,8 +167,8 @@ class SqlCandidates:
 
     def _joined(self) -> str:
         """The candidates ``c`` with the keys that send them to the planner, if any (``ka``, ``ks``):
-        two hash joins on PostgreSQL, two primary-key probes per candidate on SQLite, in tables that
-        hold only those keys. No key table holds ``''``."""
+        two hash joins on PostgreSQL, two primary-key probes per candidate on SQLite, into tables of
+        the planner's keys alone (no ranked account). No key table holds ``''``."""
         return (
             f"{self.table} c LEFT JOIN {self._accounts} ka ON ka.account_id = c.account_id "
             f"LEFT JOIN {self._serials} ks ON ks.serial = c.serial"
@@ -212,19 +214,36 @@ class SqlCandidates:
         return {str(tier): (int(n), int(total)) for tier, n, total in rows}
 
     def rank_refused(self) -> RankRefused:
-        if self._limit is None:
+        """The ranked accounts' candidates, each with how many of its account's earlier ones earn
+        (``earlier``): with the budget aside, those are granted up to the limit, so a candidate is
+        refused if ``earlier`` reached it, and granted if it earns and ``earlier`` did not."""
+        limit = self._terms.per_account
+        if not self._decide_ranked() or limit is None:
             return RankRefused()
-        # A candidate whose ``earlier`` reached the limit is over it; unless the planner has its
-        # account, the account is ranked (its devices are in conflict with no one).
-        refused = f"ka.account_id IS NULL AND c.earlier >= {int(self._limit)}"
-        source = f"{self.table} c LEFT JOIN {self._accounts} ka ON ka.account_id = c.account_id"
-        count = self._conn.exec_driver_sql(f"SELECT COUNT(*) FROM {source} WHERE {refused}")
-        return RankRefused(int(count.scalar_one()), self._sums(source, refused))
+        refused = f"c.earlier >= {int(limit)}"
+        count = self._conn.exec_driver_sql(f"SELECT COUNT(*) FROM {self._rank} c WHERE {refused}")
+        return RankRefused(int(count.scalar_one()), self._sums(f"{self._rank} c", refused))
+
+    def _decide_ranked(self) -> bool:
+        """The ranked accounts' candidates into their table, once; whether there are any."""
+        if self._ranked_any is None:
+            granted = granted_sql(self._terms.benefit, self._conn.dialect.name)
+            on_commit = " ON COMMIT DROP" if self._postgres else ""
+            columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
+            self._conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {self._rank}{on_commit} AS SELECT {columns}, "
+                f"COALESCE(SUM(CASE WHEN {granted} THEN 1 ELSE 0 END) OVER (PARTITION BY c.account_id "
+                "ORDER BY c.purchased_at_us, c.purchase_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+                f"), 0) AS earlier FROM {self.table} c JOIN {self._ranked} r ON r.account_id = c.account_id"
+            )
+            found = self._conn.exec_driver_sql(f"SELECT 1 FROM {self._rank} LIMIT 1").first()
+            self._ranked_any = found is not None
+        return self._ranked_any
 
     def conflicting(self) -> Iterator[Candidate]:
         columns = ", ".join(f"c.{name}" for name in CANDIDATE_COLUMNS.split(", "))
         order = "ORDER BY c.purchased_at_us, c.purchase_id"
-        sql = f"SELECT {columns} FROM {self._joined()} WHERE NOT ({_IN_BULK}) {order}"
+        sql = f"SELECT {columns} FROM {self._joined()} WHERE NOT ({_UNPLANNED}) {order}"
         return starmap(Candidate, stream_rows(self._conn, sql))
 
     def everything(self) -> Iterator[Candidate]:
@@ -234,8 +253,8 @@ class SqlCandidates:
 
     def tracked_accounts(self, *, ranked: bool = True) -> Iterator[str]:
         sql = f"SELECT account_id FROM {self._accounts}"
-        if ranked and self._limit is not None:  # and every other account over its limit
-            sql += f" UNION SELECT account_id FROM {self.table} WHERE n_account > {int(self._limit)}"
+        if ranked:
+            sql += f" UNION ALL SELECT account_id FROM {self._ranked}"  # disjoint
         return (row[0] for row in stream_rows(self._conn, sql))
 
     def tracked_serials(self) -> Iterator[str]:
@@ -262,10 +281,13 @@ class SqlCandidates:
             f"SELECT {grant_id}, :campaign, :version, c.account_id, c.purchase_id, c.serial, {amount}, "
             f":currency, :state, :issued, :expires, :posting, {tier}"
         )
-        # Free, or a ranked account's under its limit (a free one's ``earlier`` is always below it).
-        chosen = f"{row} FROM {self._joined()} WHERE {_IN_BULK} AND {granted}"
-        if self._limit is not None:
-            chosen += f" AND c.earlier < {int(self._limit)}"
+        chosen = (
+            f"{row} FROM {self._joined()} LEFT JOIN {self._ranked} kr ON kr.account_id = c.account_id "
+            f"WHERE {_UNPLANNED} AND kr.account_id IS NULL AND {granted}"
+        )
+        limit = self._terms.per_account
+        if limit is not None and self._decide_ranked():
+            chosen += f" UNION ALL {row} FROM {self._rank} c WHERE {granted} AND c.earlier < {int(limit)}"
         if self._postgres:
             self._conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # the sort, in fewer runs
         self._conn.execute(text(f"INSERT INTO grants ({_GRANT_COLUMNS}) {chosen} ORDER BY 1"), params)
@@ -284,5 +306,6 @@ class SqlCandidates:
         self._closed = True
         if self._conn.closed or not self._conn.in_transaction():
             return  # PostgreSQL dropped them at commit; a rolled-back SQLite transaction took them along
-        for table in (self.table, self._accounts, self._serials, *self._group.tables()):
+        tables = (self.table, self._accounts, self._serials, self._ranked, self._rank)
+        for table in (*tables, *self._group.tables()):
             self._conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
