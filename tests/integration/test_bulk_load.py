@@ -94,3 +94,19 @@ def test_a_bulk_load_repeating_a_row_is_still_one_purchase_with_its_account_fiel
     with app.engine.connect() as conn:  # every purchase carries its account's fields (ADR 12)
         fields = set(conn.exec_driver_sql("SELECT account_region, account_registered_at_us FROM purchases"))
     assert fields == {("CN", AT_US)}
+
+
+def test_the_ordinary_and_the_colliding_paths_copy_each_purchases_own_account_fields(app: App) -> None:
+    import_accounts(app.uow, [[AccountRecord(f"B{i:04d}", "HK", AT_US + i) for i in range(10)]])
+    rows = [
+        PurchaseRecord(f"Q{i:05d}", f"B{i % 10:04d}", "mi-1", "", AT_US, 100, "HKD", "completed", "")
+        for i in range(20)
+    ]
+    assert import_purchases(app.uow, [rows[:10]]).imported == 10  # below the bulk size
+    again = import_purchases(app.uow, [rows[5:]])  # half stored already: compared row by row
+    assert (again.imported, again.unchanged) == (10, 5)
+    with app.engine.connect() as conn:
+        stored = set(
+            conn.exec_driver_sql("SELECT account_id, account_region, account_registered_at_us FROM purchases")
+        )
+    assert stored == {(f"B{i:04d}", "HK", AT_US + i) for i in range(10)}

@@ -108,7 +108,13 @@ def _tune_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def bulk_insert(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    pg_types: Sequence[str] | None = None,
+) -> None:
     """Insert many rows of plain tuples: ``COPY`` on PostgreSQL, one ``executemany`` on SQLite.
 
     The ORM-free, dict-free path: at millions of rows, building parameter
@@ -116,6 +122,8 @@ def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
     database's own work. Table and column names come from our own schema,
     never from input. A constraint violation raises SQLAlchemy's
     ``IntegrityError`` on both engines, so callers handle one exception type.
+    ``pg_types`` (each column's PostgreSQL type) makes the ``COPY`` binary: no
+    numbers written out as text and parsed back by the server.
     """
     if not rows:
         return
@@ -123,8 +131,11 @@ def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         assert raw is not None, "an open connection has a driver connection"
+        binary = " (FORMAT BINARY)" if pg_types else ""
         try:
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN{binary}") as copy:
+                if pg_types:
+                    copy.set_types(list(pg_types))
                 for row in rows:
                     copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any, NoReturn
 
@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from pledge.adapters.sqlalchemy.claim_tables import account_region_changes
 from pledge.adapters.sqlalchemy.database import bulk_insert
+from pledge.adapters.sqlalchemy.purchase_load import insert_with_accounts
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
-from pledge.domain.errors import InputError, InvariantViolation
+from pledge.domain.errors import InputError
 from pledge.domain.records import AccountRecord, PurchaseRecord, RegionChange
 from pledge.domain.validation import column_of
 
@@ -90,19 +91,29 @@ class PurchaseImports:
 
     # -- import -------------------------------------------------------------
     def add_accounts(self, batch: Sequence[AccountRecord], *, update: bool) -> tuple[int, int]:
-        fast = None
+        columns: Sequence[str] = ACCOUNT_KEYS
+        rows: Sequence[tuple[Any, ...]] = batch
         if _without_contacts(batch):
             # No contacts in the batch (a file without those columns): new rows get the columns'
             # defaults, the same values, and three columns keep such an import as fast as before.
-            fast = (_REQUIRED_ACCOUNT_KEYS, _plain_rows(batch))
-        return self._add(accounts, "account_id", ACCOUNT_KEYS, batch, update, "accounts", fast)
+            columns, rows = _REQUIRED_ACCOUNT_KEYS, _plain_rows(batch)
+
+        def fresh() -> bool:
+            bulk_insert(self._conn, "accounts", columns, rows)
+            return True
+
+        return self._add(
+            accounts, "account_id", ACCOUNT_KEYS, batch, update, "accounts", fresh, lambda: batch
+        )
 
     def add_purchases(self, batch: Sequence[PurchaseRecord], *, update: bool) -> tuple[int, int]:
-        if self._bulk is not None and self._conn.dialect.name == "sqlite":
-            # Their account fields are filled, and every account checked, by finish_load.
-            return self._add(purchases, "purchase_id", PURCHASE_KEYS, batch, update, "purchases")
-        rows = self._with_account_fields(batch)  # checks every account exists
-        return self._add(purchases, "purchase_id", _STORED_KEYS, rows, update, "purchases")
+        def fresh() -> bool:  # with the account fields, joined in the database (ADR 37)
+            return insert_with_accounts(self._conn, PURCHASE_KEYS, batch) == len(batch)
+
+        def stored() -> list[tuple[Any, ...]]:
+            return self._with_account_fields(batch)  # names the first purchase of an unknown account
+
+        return self._add(purchases, "purchase_id", _STORED_KEYS, batch, update, "purchases", fresh, stored)
 
     def changed(self) -> list[str]:
         return self._changed
@@ -123,26 +134,6 @@ class PurchaseImports:
         )
         return [RegionChange(a, old, new, int(at)) for a, old, new, at in rows]
 
-    def _fill_account_fields(self) -> None:
-        """SQLite, end of a bulk load into the empty table: every purchase gets its account's fields
-        in one join (1.3 s per million, against 3.4 s probing per batch), and one that names no
-        imported account is refused."""
-        filled = self._conn.exec_driver_sql(
-            "UPDATE purchases SET account_region = a.region, account_registered_at_us = a.registered_at_us "
-            "FROM accounts a WHERE a.account_id = purchases.account_id"
-        ).rowcount
-        # The table was empty and ours alone when the load began: every stored row is the load's.
-        stored = self._conn.exec_driver_sql("SELECT COUNT(*) FROM purchases").scalar_one()
-        if filled == stored:
-            return
-        missing = self._conn.exec_driver_sql(
-            "SELECT p.purchase_id, p.account_id FROM purchases p WHERE NOT EXISTS "
-            "(SELECT 1 FROM accounts a WHERE a.account_id = p.account_id) LIMIT 1"
-        ).first()
-        if missing is None:
-            raise InvariantViolation(f"purchases: filled the account fields of {filled} of {stored} rows")
-        _unknown_account(missing[0], missing[1])
-
     def _add(
         self,
         table: Any,
@@ -151,26 +142,29 @@ class PurchaseImports:
         batch: Sequence[tuple[Any, ...]],
         update: bool,
         what: str,
-        fast: tuple[tuple[str, ...], Sequence[tuple[Any, ...]]] | None = None,
+        fresh: Callable[[], bool],
+        stored: Callable[[], Sequence[tuple[Any, ...]]],
     ) -> tuple[int, int]:
         """Insert a batch; returns (imported, unchanged). Raises InputError naming the offending id.
 
-        ``fast`` is the same batch as fewer columns (the others taking their defaults) for the
-        fresh-batch insert; collisions are always compared on every column of ``keys``.
+        ``fresh`` inserts the whole batch as new rows and says whether every row went in; ``stored``
+        gives the batch as rows of every column of ``keys``, on which collisions are compared.
         """
         self._changed, self._moved = [], []
         if not batch:
             return 0, 0
         # Fast path: a fresh batch goes in as tuples (COPY / executemany) inside a savepoint; only a
-        # batch that collides with stored rows pays for the row-by-row comparison.
+        # batch that collides with stored rows (or misses an account) pays for the row-by-row path.
         savepoint = self._conn.begin_nested()
         try:
-            bulk_insert(self._conn, table.name, *(fast or (keys, batch)))
+            whole = fresh()
+        except IntegrityError:
+            whole = False
+        if whole:
             savepoint.commit()
             return len(batch), 0
-        except IntegrityError:
-            savepoint.rollback()
-        rows = [dict(zip(keys, record, strict=True)) for record in batch]
+        savepoint.rollback()
+        rows = [dict(zip(keys, record, strict=True)) for record in stored()]
         return self._add_slow(table, key, keys, rows, update, what)
 
     def _add_slow(

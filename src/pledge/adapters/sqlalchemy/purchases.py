@@ -25,6 +25,7 @@ from pledge.adapters.sqlalchemy.purchase_imports import (
     PurchaseImports,
     stored_column,
 )
+from pledge.adapters.sqlalchemy.purchase_load import drop_stage
 from pledge.adapters.sqlalchemy.rule_sql import PLEDGE_COLUMNS, compile_condition_sql
 from pledge.adapters.sqlalchemy.tables import accounts, purchases
 from pledge.domain.benefit import Benefit
@@ -147,9 +148,9 @@ class SqlPurchases(PurchaseImports):
     def finish_load(self, what: str) -> None:
         dropped, self._bulk = self._bulk, None
         postgres = self._conn.dialect.name == "postgresql"
+        if what == "purchases":
+            drop_stage(self._conn)
         if dropped is not None:
-            if not postgres and what == "purchases":
-                self._fill_account_fields()
             if postgres:
                 self._conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
             for index in dropped:

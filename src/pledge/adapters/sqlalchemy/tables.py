@@ -71,7 +71,7 @@ purchases = Table(
     metadata,
     Column("purchase_id", Str(128), primary_key=True),
     # No foreign key: a per-row check costs more than the insert itself at millions of rows; the
-    # import checks every new purchase's account once per load instead (purchases.py).
+    # import's join to ``accounts`` writes no purchase without one (purchase_load.py).
     Column("account_id", Str(128), nullable=False),
     Column("sku", Str(128), nullable=False),
     Column("serial", Str(128), nullable=False, server_default=""),
