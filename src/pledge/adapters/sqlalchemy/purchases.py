@@ -179,11 +179,11 @@ class SqlPurchases(PurchaseImports):
                 )
         columns = ", ".join(f"{mask} AS m{i}" for i, mask in enumerate(masks))
         keys = ", ".join(f"m{i}" for i in range(len(masks)))
-        sql = (
-            f"SELECT {keys}, other, COUNT(*) FROM (SELECT {columns}, "
-            f"CASE WHEN p.currency <> :currency THEN 1 ELSE 0 END AS other {_FROM}) s GROUP BY {keys}, other"
-        )
+        rows = f"SELECT {columns}, CASE WHEN p.currency <> :currency THEN 1 ELSE 0 END AS other {_FROM}"
         names = condition_names(selection)
+        if sqlite and len(masks) == 1:
+            return self._scan_flat(rows, params, names)
+        sql = f"SELECT {keys}, other, COUNT(*) FROM ({rows}) s GROUP BY {keys}, other"
         counts = ScanCounts()
         rejections, near = [0] * len(tests), [0] * len(tests)
         for row in self._conn.execute(text(sql), params):
@@ -204,6 +204,26 @@ class SqlPurchases(PurchaseImports):
                 near[only] += n
         counts.rejections = {names[i]: rejections[i] for i in range(len(tests))}
         counts.near_misses_by_condition = {names[i]: near[i] for i in range(len(tests))}
+        return counts
+
+    def _scan_flat(self, rows: str, params: dict[str, Any], names: list[str]) -> ScanCounts:
+        """SQLite, one mask column: every count as its own sum over the masks, in one pass.
+
+        SQLite has no hash aggregate: grouping by the mask sorts every row (at 18.46 M purchases
+        about a fifth more CPU than these sums). ``LIMIT -1`` keeps the subquery from being
+        flattened into the sums, so each row's mask is computed once, not once per sum."""
+        n = len(names)
+        sums = [f"SUM(m0 >> {bit} & 1)" for bit in range(n)] + [f"SUM(m0 = {1 << bit})" for bit in range(n)]
+        sql = (
+            f"SELECT COUNT(*), SUM(m0 = 0), SUM(m0 = 0 AND other), {', '.join(sums)} FROM ({rows} LIMIT -1) s"
+        )
+        evaluated, qualifying, other, *per_bit = (
+            int(v or 0) for v in self._conn.execute(text(sql), params).one()
+        )
+        counts = ScanCounts()
+        counts.evaluated, counts.qualifying, counts.other_currency = evaluated, qualifying, other
+        counts.rejections = dict(zip(names, per_bit[:n], strict=True))
+        counts.near_misses_by_condition = dict(zip(names, per_bit[n:], strict=True))
         return counts
 
     def count_qualifying(self, selection: Selection) -> int:
