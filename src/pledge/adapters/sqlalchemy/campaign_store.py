@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, text, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, text, update
 
 from pledge.adapters.sqlalchemy.tables import (
     budgets,
@@ -19,6 +19,14 @@ from pledge.domain.errors import ConflictError
 from pledge.usecases.ports import (
     Budget,
     CampaignRecord,
+)
+
+# The campaign and its versions (columns ``v_*``), oldest first; built once, not per request.
+_WITH_VERSIONS = (
+    select(campaigns, *(c.label(f"v_{c.name}") for c in tv.c))
+    .select_from(campaigns.outerjoin(tv, tv.c.campaign_id == campaigns.c.campaign_id))
+    .where(campaigns.c.campaign_id == bindparam("campaign_id"))
+    .order_by(tv.c.version)
 )
 
 
@@ -92,12 +100,7 @@ class SqlCampaigns:
         return [_version(r._mapping, "") for r in rows]
 
     def with_versions(self, campaign_id: str) -> tuple[CampaignRecord | None, list[TermsVersion]]:
-        rows = self._conn.execute(
-            select(campaigns, *(c.label(f"v_{c.name}") for c in tv.c))
-            .select_from(campaigns.outerjoin(tv, tv.c.campaign_id == campaigns.c.campaign_id))
-            .where(campaigns.c.campaign_id == campaign_id)
-            .order_by(tv.c.version)
-        ).all()
+        rows = self._conn.execute(_WITH_VERSIONS, {"campaign_id": campaign_id}).all()
         if not rows:
             return None, []
         versions = [_version(r._mapping, "v_") for r in rows if r.v_campaign_id is not None]
