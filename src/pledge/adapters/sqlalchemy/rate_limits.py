@@ -77,17 +77,28 @@ class SharedBuckets:
     def settle(
         self, spent: Sequence[Spent], wanted: Sequence[Bucket], now_us: int
     ) -> tuple[list[int], list[tuple[float, int]]]:
-        """In one transaction: add what a process already let through to its buckets (``spent``:
-        ``(name, bucket, per_second, burst, count)``, recorded whatever the bucket holds), then
-        take one token from each of ``wanted`` (``(name, bucket, per_second, burst)``). Returns
-        each spent bucket's room afterwards (tokens a request could take now), and for each wanted
-        one ``take``'s answer and its room afterwards."""
+        """Add what a process already let through to its buckets (``spent``: ``(name, bucket,
+        per_second, burst, count)``, recorded whatever the bucket holds), then take one token from
+        each of ``wanted`` (``(name, bucket, per_second, burst)``). Returns each spent bucket's
+        room afterwards (tokens a request could take now), and for each wanted one ``take``'s
+        answer and its room afterwards.
+
+        The recording and the takes are a transaction each, and each touches its rows in one order
+        (name, then bucket): two processes then never wait for each other's row locks in a cycle
+        (PostgreSQL), whichever buckets they record and take."""
         for _, _, per_second, burst in [*(s[:4] for s in spent), *wanted]:
             assert per_second > 0, per_second
             assert burst >= 1, burst
-        with self._engine.begin() as conn:
-            recorded = _record(conn, spent, now_us)
-            taken = [_take(conn, *bucket, now_us) for bucket in wanted]
+        recorded: list[int] = []
+        if spent:
+            with self._engine.begin() as conn:
+                recorded = _record(conn, spent, now_us)
+        order = sorted(range(len(wanted)), key=lambda i: (wanted[i][0], wanted[i][1][:200]))
+        answers: dict[int, tuple[float, int]] = {}
+        if wanted:
+            with self._engine.begin() as conn:
+                answers = {i: _take(conn, *wanted[i], now_us) for i in order}
+        taken = [answers[i] for i in range(len(wanted))]
         self._purge_now_and_then(now_us)
         return recorded, taken
 
@@ -138,7 +149,7 @@ def _record(conn: Connection, spent: Sequence[Spent], now_us: int) -> list[int]:
         key = (name, bucket[:200])
         counts[key] = counts.get(key, 0) + count * interval_us(per_second)
     tats: dict[tuple[str, str], int] = {}
-    items = list(counts.items())
+    items = sorted(counts.items())  # one order of row locks in every process
     for start in range(0, len(items), RECORD_ROWS):
         chunk = items[start : start + RECORD_ROWS]
         params: dict[str, object] = {"now": now_us}

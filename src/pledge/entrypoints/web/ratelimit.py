@@ -159,7 +159,12 @@ class SharedRateLimiter(RateLimiter):
                 if not (timed or force or wanted):
                     return [0.0] * len(limits)
                 spent, self._recorded_at_us = self._unrecorded(), now_us
-            taken = self._exchange(spent, wanted, now_us)
+            try:
+                taken = self._exchange(spent, wanted, now_us)
+            except Exception:
+                if wanted or force:
+                    raise
+                taken = []  # only recording, for the others: the next exchange adds them again
         finally:
             self._exchanging.release()
         answers = iter(taken)
