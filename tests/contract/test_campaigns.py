@@ -62,6 +62,18 @@ def test_versions_read_back_in_order_without_an_approval(uow: UnitOfWork) -> Non
     assert uow.campaigns.versions("c1")[0].document == DOCUMENT
 
 
+def test_a_campaign_with_its_versions_in_one_read(uow: UnitOfWork) -> None:
+    """``with_versions`` answers as ``get`` and ``versions`` would: none, no versions yet, several."""
+    assert uow.campaigns.with_versions("c1") == (None, [])
+    uow.campaigns.add(campaign("c1"))
+    assert uow.campaigns.with_versions("c1") == (campaign("c1"), [])
+    uow.campaigns.add_version(_version(2, "h2"))
+    uow.campaigns.add_version(_version(1, "h1"))
+    uow.campaigns.approve("c1", 1, "bob", 3_000, "h1")
+    assert uow.campaigns.with_versions("c1") == (uow.campaigns.get("c1"), uow.campaigns.versions("c1"))
+    assert [v.version for v in uow.campaigns.with_versions("c1")[1]] == [1, 2]
+
+
 @pytest.mark.parametrize(
     "version",
     [

@@ -6,7 +6,12 @@ import json
 import time
 from pathlib import Path
 
-from tests.integration.test_api_support import Api, api_fixture, scenario_fixture  # noqa: F401 - fixtures
+from tests.integration.test_api_support import (  # noqa: F401 - fixtures
+    Api,
+    api_fixture,
+    running_api,
+    scenario_fixture,
+)
 from tests.support.data import campaign
 
 CID = "founders-refund"
@@ -56,6 +61,21 @@ def test_missing_wrong_expired_and_revoked_keys_get_401(api: Api) -> None:
     basic = api.http.get("/v1/ledger/verify", headers={"Authorization": "Basic YTpi"})
     assert_error(basic, 401)
     assert api.counts() == before
+
+
+def test_a_key_revoked_elsewhere_is_refused_within_the_key_cache_bound(db_url: str) -> None:
+    """Each process remembers a bearer key for ``key_cache_s`` (ADR 38): a revocation made by
+    another process (here the store, beside the server) is refused once that has passed."""
+    with running_api(db_url, key_cache_s=0.5) as api:
+        assert api.get("/v1/ledger/verify", "finance").status_code == 200
+        api.store.revoke_key(api.key_ids["finance"], time.time_ns() // 1_000)
+        revoked_at = time.monotonic()
+        deadline = revoked_at + 0.5 + 0.05
+        while (answer := api.get("/v1/ledger/verify", "finance")).status_code == 200:
+            assert time.monotonic() < deadline, "still served past the bound"
+            time.sleep(0.02)
+        assert time.monotonic() - revoked_at <= 0.5 + 0.05
+        assert assert_error(answer, 401, "authentication_error")["code"] == "api_key_revoked"
 
 
 def test_scopes_are_enforced_with_403(scenario: Api) -> None:

@@ -1,6 +1,8 @@
 """Rate limits shared through the database (ADR 30), on SQLite and PostgreSQL: the same bucket seen
 from two engines (two server processes) lets through exactly its burst, then one request per
-interval, and concurrent requests never take more than the bucket holds."""
+interval, and concurrent requests never take more than the bucket holds. With each process's
+allowance (ADR 38), most requests write nothing, and two processes together never exceed the
+limit by more than their two allowances."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pledge.adapters.sqlalchemy.database import make_engine
 from pledge.adapters.sqlalchemy.rate_limits import SharedBuckets
 from pledge.adapters.sqlalchemy.schema import upgrade
 from pledge.domain.errors import InputError
-from pledge.entrypoints.web.ratelimit import Rate
+from pledge.entrypoints.web.ratelimit import Rate, SharedRateLimiter, advance_of
 
 SECOND_US = 1_000_000
 NOW_US = 1_700_000_000 * SECOND_US
@@ -80,6 +82,91 @@ def test_a_bucket_in_the_past_is_a_full_one_and_is_purged(engines: list[Engine])
         assert names == ["account E"]  # D's time has passed: the same as no row at all
         assert conn.execute(select(func.count()).select_from(rate_limits)).scalar_one() == 1
     assert buckets.take("claim", "account D", 1.0, 1, later) == 0.0
+
+
+class FixedClock:
+    def __init__(self, now_us: int) -> None:
+        self.instant_us = now_us
+
+    def now_us(self) -> int:
+        return self.instant_us
+
+
+def _limiters(engines: list[Engine], clock: FixedClock) -> list[SharedRateLimiter]:
+    return [SharedRateLimiter(SharedBuckets(e), clock) for e in engines]
+
+
+def _commits(engines: list[Engine]) -> list[str]:
+    seen: list[str] = []
+    for engine in engines:
+        event.listen(engine, "commit", lambda conn: seen.append("commit"))
+    return seen
+
+
+def _recorded_us(engine: Engine, name: str, bucket: str) -> int:
+    with engine.connect() as conn:
+        tat = conn.execute(
+            select(rate_limits.c.tat_us).where(rate_limits.c.name == name, rate_limits.c.bucket == bucket)
+        ).scalar_one()
+    return int(tat) - NOW_US
+
+
+def test_most_requests_are_let_through_without_a_write(engines: list[Engine]) -> None:
+    """A process spends its allowance (64 here) before it asks the row, and every token it let
+    through reaches the row: when it next asks, when ``RECORD_EVERY_US`` has passed, or on ``record``."""
+    clock = FixedClock(NOW_US)
+    one, two = _limiters(engines, clock)
+    rate = Rate(per_second=1000.0, burst=2000)
+    assert advance_of(rate) == 64
+    commits = _commits(engines)
+    answers = [one.take_each("eligibility", [("key k", rate), ("account G", rate)]) for _ in range(300)]
+    assert answers == [[0.0, 0.0]] * 300
+    # One exchange per 65 requests (64 on the allowance, one asks): its recording and its take.
+    assert len(commits) == 2 * (300 // 65)
+    assert two.take("eligibility", "key k", rate) == 0.0  # another process: a bucket it never saw
+    clock.instant_us += 100_000  # the time to record has come: the next request records
+    assert two.take("eligibility", "key k", rate) == 0.0
+    one.record()
+    assert _recorded_us(engines[0], "eligibility", "key k") == 302 * 1000  # every token, none twice
+    assert _recorded_us(engines[0], "eligibility", "account G") == 300 * 1000
+
+
+@pytest.mark.parametrize("burst", [40, 400])
+def test_two_processes_exceed_a_limit_by_at_most_their_allowances(engines: list[Engine], burst: int) -> None:
+    clock = FixedClock(NOW_US)
+    limiters = _limiters(engines, clock)
+    rate = Rate(per_second=0.001, burst=burst)  # no token comes back during the test
+
+    def take(i: int) -> float:
+        return limiters[i % 2].take("claim", "account H", rate)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        waits = list(pool.map(take, range(3 * burst)))
+    let_through = sum(w == 0.0 for w in waits)
+    assert burst <= let_through <= burst + 2 * advance_of(rate), let_through
+    for limiter in limiters:
+        limiter.record()
+    assert _recorded_us(engines[0], "claim", "account H") == let_through * 1000 * 1_000_000
+
+
+def test_a_small_burst_is_exact_across_processes(engines: list[Engine]) -> None:
+    """Under eight tokens of burst there is no allowance: every request asks the row, as before."""
+    clock = FixedClock(NOW_US)
+    one, two = _limiters(engines, clock)
+    rate = Rate(per_second=2.0, burst=5)
+    assert advance_of(rate) == 0
+    waits = [(one, two)[i % 2].take("claim", "account I", rate) for i in range(12)]
+    assert waits[:5] == [0.0] * 5 and all(w > 0 for w in waits[5:])
+    clock.instant_us += SECOND_US // 2
+    assert [two.take("claim", "account I", rate), one.take("claim", "account I", rate)][0] == 0.0
+
+
+def test_one_process_alone_gets_the_whole_burst(engines: list[Engine]) -> None:
+    clock = FixedClock(NOW_US)
+    one = _limiters(engines, clock)[0]
+    rate = Rate(per_second=0.001, burst=100)
+    waits = [one.take("claim", "account J", rate) for _ in range(150)]
+    assert waits[:100] == [0.0] * 100 and all(w > 0 for w in waits[100:])
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,10 @@ def require_account(uow: UnitOfWork, account_id: str) -> AccountRecord:
 
 
 def latest_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
-    versions = uow.campaigns.versions(campaign_id)
+    return latest_of(campaign_id, uow.campaigns.versions(campaign_id))
+
+
+def latest_of(campaign_id: str, versions: Sequence[TermsVersion]) -> TermsVersion:
     if not versions:
         raise NotFoundError(f"campaign {campaign_id} has no terms", code="campaign_not_found")
     return versions[-1]
@@ -70,7 +73,12 @@ def latest_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
 
 def effective_version(uow: UnitOfWork, campaign_id: str) -> TermsVersion:
     """The newest approved version: the one issuance follows."""
-    for version in reversed(uow.campaigns.versions(campaign_id)):
+    return effective_of(campaign_id, uow.campaigns.versions(campaign_id))
+
+
+def effective_of(campaign_id: str, versions: Sequence[TermsVersion]) -> TermsVersion:
+    """The newest approved of ``versions`` (oldest first)."""
+    for version in reversed(versions):
         if version.approved:
             return version
     raise RefusedError(f"campaign {campaign_id} has no approved terms version", code="not_approved")

@@ -17,7 +17,7 @@ from pledge.domain.grant import OPENED_STATES, Grant
 from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.domain.rules.ast import fields_of
 from pledge.domain.rules.schema import Value, values_of
-from pledge.usecases.common import effective_version, latest_version, require_campaign, terms_of
+from pledge.usecases.common import campaign_not_found, effective_of, latest_of, terms_of
 from pledge.usecases.corrections import grant_note
 from pledge.usecases.payout_ports import PayoutRecord
 from pledge.usecases.ports import CompiledRule, RuleCompiler, UnitOfWork, UnitOfWorkFactory
@@ -104,11 +104,13 @@ def explain_account(
     """Every purchase of the account against the campaign's effective terms (its draft before one
     is approved), each condition with the values that decided it."""
     with uow_factory(read_only=True) as uow:
-        require_campaign(uow, campaign_id)
+        record, versions = uow.campaigns.with_versions(campaign_id)  # one read, not two
+        if record is None:
+            raise campaign_not_found(campaign_id)
         try:
-            version = effective_version(uow, campaign_id)
+            version = effective_of(campaign_id, versions)
         except RefusedError:  # nothing approved yet: explain against the draft terms
-            version = latest_version(uow, campaign_id)
+            version = latest_of(campaign_id, versions)
         terms = terms_of(version)
         account, purchases = uow.purchases.of_account(account_id)
         if account is None:

@@ -84,6 +84,9 @@ class MemoryCampaigns(_Repository):
         )
         return [dataclasses.replace(v, document=json.loads(_json(v.document))) for v in found]
 
+    def with_versions(self, campaign_id: str) -> tuple[CampaignRecord | None, list[TermsVersion]]:
+        return self.get(campaign_id), self.versions(campaign_id)
+
     def add_version(self, v: TermsVersion) -> None:
         self._campaign_exists(v.campaign_id)
         if v.version < 1:

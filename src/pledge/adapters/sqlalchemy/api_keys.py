@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from pledge.adapters.sqlalchemy.api_tables import api_keys
 from pledge.adapters.sqlalchemy.audit_log import CallAudit, append_audit
@@ -20,6 +20,10 @@ SCOPES = ("admin", "approver", "operator", "support", "finance", "customer")
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# Built once: a statement built per request costs more Python than its execution on SQLite.
+_BY_SECRET = select(api_keys).where(api_keys.c.secret_hash == bindparam("secret_hash"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +114,10 @@ class SqlApiKeys:
         return key, secret
 
     def key_by_secret(self, secret: str) -> ApiKey | None:
-        with self.reader.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == secret_hash(secret))).first()
+        # One statement on every API request: outside a transaction it is one round trip to
+        # PostgreSQL, not three (BEGIN, the read, ROLLBACK); it reads the same committed row.
+        with self.reader.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_BY_SECRET, {"secret_hash": secret_hash(secret)}).first()
         return _key(row) if row else None
 
     def list_keys(self) -> list[ApiKey]:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, text, update
 
 from pledge.adapters.sqlalchemy.tables import (
     budgets,
@@ -19,6 +19,14 @@ from pledge.domain.errors import ConflictError
 from pledge.usecases.ports import (
     Budget,
     CampaignRecord,
+)
+
+# The campaign and its versions (columns ``v_*``), oldest first; built once, not per request.
+_WITH_VERSIONS = (
+    select(campaigns, *(c.label(f"v_{c.name}") for c in tv.c))
+    .select_from(campaigns.outerjoin(tv, tv.c.campaign_id == campaigns.c.campaign_id))
+    .where(campaigns.c.campaign_id == bindparam("campaign_id"))
+    .order_by(tv.c.version)
 )
 
 
@@ -89,20 +97,14 @@ class SqlCampaigns:
 
     def versions(self, campaign_id: str) -> list[TermsVersion]:
         rows = self._conn.execute(select(tv).where(tv.c.campaign_id == campaign_id).order_by(tv.c.version))
-        return [
-            TermsVersion(
-                r.campaign_id,
-                r.version,
-                r.content_hash,
-                json.loads(r.document),
-                r.author,
-                int(r.created_at_us),
-                r.approved_by,
-                r.approved_at_us,
-                r.approved_hash,
-            )
-            for r in rows
-        ]
+        return [_version(r._mapping, "") for r in rows]
+
+    def with_versions(self, campaign_id: str) -> tuple[CampaignRecord | None, list[TermsVersion]]:
+        rows = self._conn.execute(_WITH_VERSIONS, {"campaign_id": campaign_id}).all()
+        if not rows:
+            return None, []
+        versions = [_version(r._mapping, "v_") for r in rows if r.v_campaign_id is not None]
+        return self._record(rows[0]), versions
 
     def add_version(self, version: TermsVersion) -> None:
         self._conn.execute(
@@ -194,3 +196,18 @@ class SqlBudgets:
             )
         )
         return result.rowcount == 1
+
+
+def _version(row: RowMapping, prefix: str) -> TermsVersion:
+    """A terms version from a row whose ``terms_versions`` columns are named ``prefix`` + column."""
+    return TermsVersion(
+        row[f"{prefix}campaign_id"],
+        row[f"{prefix}version"],
+        row[f"{prefix}content_hash"],
+        json.loads(row[f"{prefix}document"]),
+        row[f"{prefix}author"],
+        int(row[f"{prefix}created_at_us"]),
+        row[f"{prefix}approved_by"],
+        row[f"{prefix}approved_at_us"],
+        row[f"{prefix}approved_hash"],
+    )

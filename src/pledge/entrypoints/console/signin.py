@@ -40,7 +40,7 @@ def routes(site: Site, *, customer: bool) -> APIRouter:
         client = request.client.host if request.client else "unknown"
         ctx.limiter.check("sign-in", client, SIGN_IN_RATE)
         secret = form.get("key", "").strip()
-        key = ctx.keys.key_by_secret(secret) if 0 < len(secret) <= 200 else None
+        key = ctx.store.key_by_secret(secret) if 0 < len(secret) <= 200 else None  # never a cached key
         target = safe_next(form.get("next"), base)
         problem = None
         if key is None or not key.usable(ctx.clock.now_us()):

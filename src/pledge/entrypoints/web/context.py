@@ -17,6 +17,7 @@ from pledge.bootstrap import App
 from pledge.domain.claims import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from pledge.entrypoints.web import ports
 from pledge.entrypoints.web.jobs import JobRunner
+from pledge.entrypoints.web.key_cache import KEY_CACHE_S, CachedKeys
 from pledge.entrypoints.web.ratelimit import Rate, RateLimiter, SharedRateLimiter
 from pledge.usecases.ports import Clock
 
@@ -33,6 +34,9 @@ class Settings:
     rate_per_account: Rate = field(default_factory=lambda: Rate(per_second=2.0, burst=5))
     # Several server processes share their limits through the database (ADR 30); one keeps them in memory.
     shared_limits: bool = False
+    # A bearer key found by its secret is remembered this long: a revocation made elsewhere is
+    # refused within it (ADR 38). 0 reads the key on every request.
+    key_cache_s: float = KEY_CACHE_S
     idempotency_wait_s: float = 5.0  # how long a concurrent retry waits for the first request
     idempotency_lease_s: float = 300.0  # after this a crashed request's key may be taken over
     idempotency_retention_s: float = DEFAULT_RETENTION_S  # after this a key may name a new request
@@ -55,7 +59,7 @@ class ApiContext:
         self.settings = settings
         self.clock: Clock = app.wall_clock  # keys, sessions, audit, jobs: wall time, never --now
         self.store = ApiStore(app.engine)  # plain reads: accounts, purchases, grants
-        self.keys: ports.ApiKeys = self.store
+        self.keys: ports.ApiKeys = CachedKeys(self.store, settings.key_cache_s)  # bearer keys (ADR 38)
         self.job_rows: ports.JobStore = self.store
         self.audit_log: ports.AuditLog = self.store
         self.idempotency: ports.IdempotencyKeys = IdempotencyStore(
