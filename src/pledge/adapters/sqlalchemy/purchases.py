@@ -36,6 +36,15 @@ from pledge.domain.records import AccountRecord, PurchaseRecord
 from pledge.usecases.scan_ports import NearMiss, ScanCounts, Selection
 
 STREAM = {"stream_results": True, "yield_per": 10_000}  # server-side cursor on PostgreSQL
+# One account and its purchases, for every eligibility check: built once, not per call.
+_ACCOUNT_BY_ID = select(*(stored_column(accounts, k) for k in ACCOUNT_KEYS)).where(
+    accounts.c.account_id == bindparam("a")
+)
+_PURCHASES_OF_ACCOUNT = (
+    select(*(purchases.c[k] for k in PURCHASE_KEYS))
+    .where(purchases.c.account_id == bindparam("a"))
+    .order_by(purchases.c.purchased_at_us, purchases.c.purchase_id)
+)
 _MASK_BITS = 62  # failed-condition bits per BIGINT mask column
 _SCAN_SHARE = 0.2  # a window over more of the history than this is read by a full scan
 # An import at least this large, and at least as large as the table, is a bulk load: the secondary
@@ -343,15 +352,6 @@ class SqlPurchases(PurchaseImports):
         return find_accounts(self._conn, field, values, limit)
 
     def of_account(self, account_id: str) -> tuple[AccountRecord | None, list[PurchaseRecord]]:
-        found = self._conn.execute(
-            select(*(stored_column(accounts, k) for k in ACCOUNT_KEYS)).where(
-                accounts.c.account_id == account_id
-            )
-        ).first()
-        rows = self._conn.execute(
-            select(*(purchases.c[k] for k in PURCHASE_KEYS))
-            .where(purchases.c.account_id == bindparam("a"))
-            .order_by(purchases.c.purchased_at_us, purchases.c.purchase_id),
-            {"a": account_id},
-        )
+        found = self._conn.execute(_ACCOUNT_BY_ID, {"a": account_id}).first()
+        rows = self._conn.execute(_PURCHASES_OF_ACCOUNT, {"a": account_id})
         return (AccountRecord(*found) if found else None), [PurchaseRecord(*row) for row in rows]

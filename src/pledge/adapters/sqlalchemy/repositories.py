@@ -140,6 +140,11 @@ class SqlGrants:
         dropped, self._dropped = self._dropped, []
         for index in dropped:  # after every write of the run: one sort each instead of per-row updates
             index.create(self._conn)
+        if dropped and self._conn.dialect.name == "postgresql":
+            # Fresh statistics for a table that grew from nothing, as a bulk import leaves them:
+            # without, the planner walked the primary key for one customer's grants (12.8 ms
+            # against 0.07 ms once analysed, measured at 100,000 purchases).
+            self._conn.exec_driver_sql("ANALYZE grants")
 
     def _flush_stage(self) -> None:
         names = ", ".join(_GRANT_INSERT)
