@@ -215,9 +215,9 @@ each against a floor taken in the same run, on the same machine, at the same mom
 - **dry run**: the full `campaign simulate` report against one hand-written
   `SELECT COUNT(*) ... WHERE <the same rule>` on the same table (`purchases`, which carries the
   account's region, ADR 12; median of 3, warm).
-- **issuance**: `campaign run` (the free candidates' grants in one statement, the conflicting ones
-  with one ledger posting per 10,000, ADR 11) against a bulk insert of the same number of rows
-  into bare tables.
+- **issuance**: `campaign run` (the free candidates' and the ranked accounts' grants in one
+  statement, the other conflicting ones with one ledger posting per 10,000, ADR 11 and 39) against
+  a bulk insert of the same number of rows into bare tables.
 - **push-down vs peers**: the rule compiled to SQL by Pledge, counting the purchases that qualify,
   against pulling the rows into Python and evaluating the same rule per row with zen-engine 2.1.3
   and cel-expr-python (rows/s; pulling is charged to every peer): both compute whether each row
