@@ -12,6 +12,7 @@ import httpx
 import pytest
 import yaml
 
+from pledge.entrypoints.web.key_cache import KEY_CACHE_S
 from tests.e2e.test_cli import NOW, Pledge
 from tests.integration.test_api_webhooks import Receiver
 from tests.support.data import campaign, write_files
@@ -30,6 +31,24 @@ def key(cli: Pledge, scope: str, *extra: str) -> str:
     created = cli.json("keys", "create", "--scope", scope, "--name", f"{scope} key", *extra)
     assert created["id"].startswith("key_") and created["secret"].startswith("pk_live_")
     return str(created["secret"])
+
+
+def test_no_key_cache_refuses_a_revoked_key_at_once(db_url: str, tmp_path: Path) -> None:
+    """`pledge serve --key-cache 0s` reads the key on every request; a bad duration is refused."""
+    cli = Pledge(db_url, tmp_path)
+    cli.run("init")
+    assert "--key-cache" in cli.run("serve", "--key-cache", "soon", expect=2).stderr
+    secret = key(cli, "finance")
+    with (
+        pledge_serve(db_url, tmp_path, "--now", NOW, "--key-cache", "0s") as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert http.get("/v1/ledger/verify", headers=headers).status_code == 200
+        key_id = next(k["id"] for k in cli.json("keys", "list")["data"] if k["scope"] == "finance")
+        cli.json("keys", "revoke", key_id)
+        refused = http.get("/v1/ledger/verify", headers=headers)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (401, "api_key_revoked")
 
 
 def test_keys_refuse_bad_input(served: tuple[Pledge, str]) -> None:
@@ -96,7 +115,12 @@ def test_scenario_a_through_pledge_serve(served: tuple[Pledge, str], tmp_path: P
 
     customer_id = next(k["id"] for k in cli.json("keys", "list")["data"] if k["scope"] == "customer")
     cli.json("keys", "revoke", customer_id)
+    # The server remembers a key for `--key-cache` (5 s by default, ADR 38): refused within that.
+    deadline = time.monotonic() + KEY_CACHE_S + 1.0
     revoked = http.get("/v1/grants", headers=auth("customer"))
+    while revoked.status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        revoked = http.get("/v1/grants", headers=auth("customer"))
     assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "api_key_revoked")
 
     receiver = Receiver()

@@ -23,6 +23,7 @@ from pledge.bootstrap import App
 from pledge.entrypoints.console.session import SECRET_ENV
 from pledge.entrypoints.server import create_app
 from pledge.entrypoints.web.context import Settings
+from pledge.entrypoints.web.key_cache import KEY_CACHE_S
 from pledge.entrypoints.web.ratelimit import Rate
 
 CONFIG_ENV: Final = "PLEDGE_SERVE_CONFIG"
@@ -43,6 +44,7 @@ class ServeConfig:
     workers: int = 1
     notify_worker: bool = False
     notify_interval_s: float = 30.0
+    key_cache_s: float = KEY_CACHE_S
 
     def settings(self) -> Settings:
         return Settings(
@@ -53,6 +55,7 @@ class ServeConfig:
             rate_per_key=Rate(*self.rate_per_key),
             rate_per_account=Rate(*self.rate_per_account),
             shared_limits=self.workers > 1,
+            key_cache_s=self.key_cache_s,
         )
 
     def to_json(self) -> str:

@@ -89,6 +89,13 @@ RatePerKeyOpt = Annotated[
 RatePerAccountOpt = Annotated[
     str, typer.Option(help="Claims and eligibility checks per customer account, like 2/s.")
 ]
+KeyCacheOpt = Annotated[
+    str,
+    typer.Option(
+        help="How long each process remembers a bearer key: a key revoked elsewhere (`pledge keys "
+        "revoke`) is refused within this. 0s reads the key on every request.",
+    ),
+]
 
 
 @app.command()
@@ -104,6 +111,7 @@ def serve(
     workers: WorkersOpt = 1,
     rate_per_key: RatePerKeyOpt = "20/s",
     rate_per_account: RatePerAccountOpt = "2/s",
+    key_cache: KeyCacheOpt = "5s",
 ) -> None:
     """Serve the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the web console."""
     # The API stack (FastAPI, uvicorn) loads only for the commands that serve it: every
@@ -125,6 +133,7 @@ def serve(
             workers=workers,
             rate_per_key=rate_per_key,
             rate_per_account=rate_per_account,
+            key_cache=key_cache,
         )
         out.print(f"Pledge API on http://{host}:{port}/v1 (database {pledge.engine.url.render_as_string()})")
         out.print(f"Console on http://{host}:{port}/console, customer page on http://{host}:{port}/me")
@@ -147,6 +156,7 @@ def _serve_config(
     workers: int,
     rate_per_key: str,
     rate_per_account: str,
+    key_cache: str = "5s",
 ) -> ServeConfig:
     """What ``serve`` was told, checked and parsed (an in-memory database serves one process only)."""
     from pledge.entrypoints.web.ratelimit import Rate  # noqa: PLC0415 - the web stack, on demand
@@ -168,6 +178,9 @@ def _serve_config(
         rate_per_key=(per_key.per_second, per_key.burst),
         rate_per_account=(per_account.per_second, per_account.burst),
         workers=workers,
+        key_cache_s=0.0
+        if key_cache.strip() in ("0", "0s")
+        else parse_duration_us(key_cache, param="--key-cache") / 1_000_000,
     )
     if workers > 1 and pledge.engine.url.database in (None, "", ":memory:"):
         fail(InputError("--workers: an in-memory database cannot be shared by processes", param="--workers"))
