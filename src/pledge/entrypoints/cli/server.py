@@ -156,7 +156,7 @@ def _serve_config(
     workers: int,
     rate_per_key: str,
     rate_per_account: str,
-    key_cache: str = "5s",
+    key_cache: str,
 ) -> ServeConfig:
     """What ``serve`` was told, checked and parsed (an in-memory database serves one process only)."""
     from pledge.entrypoints.web.ratelimit import Rate  # noqa: PLC0415 - the web stack, on demand
